@@ -1,0 +1,84 @@
+"""Bearer JWTs: HS256 with the server's secret (embedded setup) or keys from a JWKS URL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+from api.settings import Settings
+from resolvers.stores import PERSONAL_SPACE, Caller
+
+MAX_ID = 200
+
+
+class AuthError(Exception):
+    """The request carries no usable credentials; the message is safe to show."""
+
+
+class Authenticator:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._jwks: jwt.PyJWKClient | None = (
+            jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+            if settings.jwt_jwks_url
+            else None
+        )
+
+    async def authenticate(self, authorization: str | None) -> tuple[Caller, int]:
+        """Return the caller and the token's expiry (unix seconds)."""
+        token = bearer_token(authorization)
+        claims = await self._decode(token)
+        sub = claims.get("sub")
+        space = claims.get("space", PERSONAL_SPACE)
+        if not isinstance(sub, str) or not sub or len(sub) > MAX_ID:
+            raise AuthError("the token has no valid subject")
+        if not isinstance(space, str) or not space or len(space) > MAX_ID:
+            raise AuthError("the token has an invalid space claim")
+        return Caller(owner_id=sub, space_id=space), int(claims["exp"])
+
+    async def _decode(self, token: str) -> Mapping[str, Any]:
+        options: dict[str, Any] = {"require": ["exp", "sub"]}
+        kwargs: dict[str, Any] = {"algorithms": list(self.settings.jwt_algorithms)}
+        if self.settings.jwt_issuer:
+            kwargs["issuer"] = self.settings.jwt_issuer
+        if self.settings.jwt_audience:
+            kwargs["audience"] = self.settings.jwt_audience
+        else:
+            options["verify_aud"] = False
+        try:
+            if self._jwks is not None:
+                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                key: Any = signing_key.key
+            else:
+                key = self.settings.jwt_secret
+            return jwt.decode(token, key, options=options, leeway=30, **kwargs)
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("the token has expired") from exc
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise AuthError("the token is not valid") from exc
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthError("authentication required: send Authorization: Bearer <token>")
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("authentication required: send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def issue_token(settings: Settings, user: str, space: str | None = None, ttl_s: int = 86400) -> str:
+    """Mint an HS256 token with the embedded secret (dev and single-machine use)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": user, "iat": now, "exp": now + ttl_s}
+    if space:
+        claims["space"] = space
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

@@ -1,0 +1,200 @@
+"""The `meimages` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import os
+import sys
+from pathlib import Path
+
+from api.settings import Settings
+
+
+def _parse_ttl(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text[-1:] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    return Settings.from_env(**overrides)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.auth import issue_token
+
+    settings = _settings(args)
+    app = create_app(settings)
+    server = app.state.server
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"meimages: data in {settings.data_dir.resolve()}", flush=True)
+    if server.settings.graphiql_enabled:
+        print(f"GraphiQL:  {base}/graphiql", flush=True)
+    print(f"GraphQL:   {base}/graphql  (WebSocket: ws://{settings.host}:{settings.port}/graphql)")
+    if server.settings.embedded_auth and _is_loopback(settings.host) and not settings.production:
+        token = issue_token(server.settings, args.dev_user, ttl_s=86400)
+        print(
+            f"Dev token for user {args.dev_user!r} (24 h), already filled in here:\n"
+            f"           {base}/graphiql#token={token}\n"
+            f"More tokens: meimages token --user ID [--space ID]",
+            flush=True,
+        )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=os.environ.get("MEIMAGES_LOG_LEVEL", "info").lower(),
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from api.auth import issue_token
+
+    settings = _settings(args)
+    if not settings.embedded_auth:
+        print(
+            "tokens come from your identity provider when MEIMAGES_JWT_JWKS_URL is set",
+            file=sys.stderr,
+        )
+        return 2
+    settings = settings.with_local_secrets()
+    print(issue_token(settings, args.user, args.space, _parse_ttl(args.ttl)))
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output:
+        Path(args.output).write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from storage import migrate
+    from storage.db import Database
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            await migrate.upgrade(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_rotate_master_key(args: argparse.Namespace) -> int:
+    from api.app import load_keyring
+    from storage import migrate
+    from storage.crypto import KeyFile, MasterKey, MasterKeyring
+    from storage.db import Database
+    from storage.keys import rewrap_all
+
+    settings = _settings(args)
+    if settings.master_key:
+        # Env-configured keys: the operator sets the new MEIMAGES_MASTER_KEY and lists the
+        # old one in MEIMAGES_PREVIOUS_MASTER_KEYS; we re-wrap everything under the new one.
+        keyring = load_keyring(settings)
+        new_id = keyring.primary.id
+        key_file = None
+    else:
+        key_file = KeyFile(settings.master_key_file)
+        old = key_file.load_or_create()
+        new = MasterKey.generate()
+        # New key first (wraps from now on), old keys kept until everything is re-wrapped.
+        key_file.write([new, *old])
+        keyring = MasterKeyring([new, *old])
+        new_id = new.id
+
+    async def run() -> int:
+        db = Database(settings.resolved_database_url)
+        try:
+            await migrate.upgrade(db)
+            return await rewrap_all(db, keyring)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    if key_file is not None:
+        key_file.write([keyring.primary])
+    print(f"re-wrapped {count} data keys under master key {new_id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meimages", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API (SQLite + local folder by default)")
+    serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    serve.add_argument("--data-dir", default=None, help="data folder (default ./data)")
+    serve.add_argument("--dev-user", default="me", help="user of the printed dev token")
+    serve.set_defaults(func=cmd_serve)
+
+    token = sub.add_parser("token", help="print a signed dev token (embedded setup)")
+    token.add_argument("--user", required=True, help="owner id (the `sub` claim)")
+    token.add_argument("--space", default=None, help="space id (default: personal)")
+    token.add_argument("--ttl", default="24h", help="lifetime, e.g. 3600, 30m, 24h, 7d")
+    token.add_argument("--data-dir", default=None, help="data folder (default ./data)")
+    token.set_defaults(func=cmd_token)
+
+    export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    export.add_argument("--output", "-o", default=None, help="write to a file instead")
+    export.set_defaults(func=cmd_export_schema)
+
+    mig = sub.add_parser("migrate", help="bring the database schema up to date")
+    mig.add_argument("--data-dir", default=None)
+    mig.set_defaults(func=cmd_migrate)
+
+    rotate = sub.add_parser(
+        "rotate-master-key", help="re-wrap every data key under a new master key"
+    )
+    rotate.add_argument("--data-dir", default=None)
+    rotate.set_defaults(func=cmd_rotate_master_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

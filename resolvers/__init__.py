@@ -1,0 +1,1 @@
+"""The rules: one module per capability, plain async functions over `storage`."""

@@ -1,0 +1,40 @@
+"""Errors a client can act on. Each has a stable code; anything else is a bug and is masked."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """Also the answer for ids of other owners: a foreign id looks exactly like a missing one."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, what: str = "MeImage") -> None:
+        super().__init__(f"{what} not found")
+
+
+class InvalidInput(DomainError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TooLarge(DomainError):
+    code = "TOO_LARGE"
+
+    def __init__(self, message: str, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
+
+
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"

@@ -1,0 +1,452 @@
+"""The me-images pool: list, create, update, opt in, claim slots, delete.
+
+Every write runs in one transaction that first locks the owner row, so one owner's
+changes (and their events) are serialized; the database's partial unique index on
+(owner, space, slot) of live rows is the last word on the slot invariant.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import InvalidInput, NotFound
+from resolvers.media import Media, get_media
+from resolvers.owners import lock_owner
+from resolvers.stores import Caller, Stores
+from storage.events import append_event
+from storage.tables import MediaObject, MediaRef, MeImage, Owner, new_id, utcnow
+
+MAX_LABEL = 200
+MAX_TAGS = 30
+MAX_TAG = 64
+
+
+class Kind(enum.StrEnum):
+    FACE = "face"
+    FULLBODY = "fullbody"
+    HALFBODY = "halfbody"
+    HANDS = "hands"
+    REFERENCE = "reference"
+
+
+class Slot(enum.StrEnum):
+    AVATAR = "avatar"
+    FACE_REF = "face-ref"
+    BODY_REF = "body-ref"
+
+
+class EventType(enum.StrEnum):
+    ADDED = "MeImageAdded"
+    UPDATED = "MeImageUpdated"
+    AI_REFERENCE_TOGGLED = "MeImageAiReferenceToggled"
+    PRIMARY_CHANGED = "MeImagePrimaryChanged"
+    DELETED = "MeImageDeleted"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A MeImage with its label and tags decrypted."""
+
+    id: str
+    owner_id: str
+    space_id: str
+    kind: Kind
+    label: str | None
+    tags: list[str]
+    media: Media
+    ai_reference: bool
+    show_in_profile: bool
+    primary_for: Slot | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class ImageChanges:
+    """A partial update; fields left as UNCHANGED keep their value."""
+
+    label: str | _Unchanged | None = field(default_factory=lambda: UNCHANGED)
+    tags: list[str] | _Unchanged = field(default_factory=lambda: UNCHANGED)
+    kind: Kind | _Unchanged = field(default_factory=lambda: UNCHANGED)
+    show_in_profile: bool | _Unchanged = field(default_factory=lambda: UNCHANGED)
+
+
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = _Unchanged()
+
+
+def _aware(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def clean_label(label: str | None) -> str | None:
+    if label is None:
+        return None
+    label = label.strip()
+    if len(label) > MAX_LABEL:
+        raise InvalidInput(f"label is longer than {MAX_LABEL} characters", field="label")
+    return label or None
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        tag = tag.strip()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG:
+            raise InvalidInput(f"a tag is longer than {MAX_TAG} characters", field="tags")
+        if tag not in cleaned:
+            cleaned.append(tag)
+    if len(cleaned) > MAX_TAGS:
+        raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+    return cleaned
+
+
+def _live(caller: Caller) -> Select[tuple[MeImage, MediaObject, MediaRef]]:
+    return (
+        select(MeImage, MediaObject, MediaRef)
+        .join(MediaRef, MediaRef.id == MeImage.media_ref_id)  # type: ignore[arg-type]
+        .join(MediaObject, MediaObject.id == MediaRef.media_object_id)  # type: ignore[arg-type]
+        .where(
+            MeImage.owner_id == caller.owner_id,  # type: ignore[arg-type]
+            MeImage.space_id == caller.space_id,  # type: ignore[arg-type]
+            MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
+        )
+    )
+
+
+async def _to_image(
+    stores: Stores, session: AsyncSession, row: MeImage, obj: MediaObject, ref: MediaRef
+) -> Image:
+    label: Any = None
+    tags: Any = []
+    if row.label_ct is not None:
+        label = await stores.vault.decrypt(
+            session,
+            owner_id=row.owner_id,
+            table="me_image",
+            field="label",
+            row_id=row.id,
+            blob=row.label_ct,
+        )
+    if row.tags_ct is not None:
+        tags = await stores.vault.decrypt(
+            session,
+            owner_id=row.owner_id,
+            table="me_image",
+            field="tags",
+            row_id=row.id,
+            blob=row.tags_ct,
+        )
+    return Image(
+        id=row.id,
+        owner_id=row.owner_id,
+        space_id=row.space_id,
+        kind=Kind(row.kind),
+        label=label,
+        tags=list(tags),
+        media=Media(
+            id=ref.id,
+            owner_id=ref.owner_id,
+            content_type=obj.content_type,
+            byte_size=obj.byte_size,
+            width=obj.width,
+            height=obj.height,
+            storage_path=obj.storage_path,
+            thumbnail_path=obj.thumbnail_path,
+            created_at=_aware(ref.created_at),
+        ),
+        ai_reference=row.ai_reference,
+        show_in_profile=row.show_in_profile,
+        primary_for=Slot(row.primary_for) if row.primary_for else None,
+        created_at=_aware(row.created_at),
+        updated_at=_aware(row.updated_at),
+    )
+
+
+async def _images(
+    stores: Stores, session: AsyncSession, query: Select[tuple[MeImage, MediaObject, MediaRef]]
+) -> list[Image]:
+    rows = (await session.execute(query)).all()
+    return [await _to_image(stores, session, r[0], r[1], r[2]) for r in rows]
+
+
+async def list_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
+    query = _live(caller).order_by(MeImage.created_at, MeImage.id)  # type: ignore[arg-type]
+    if kind is not None:
+        query = query.where(MeImage.kind == kind.value)  # type: ignore[arg-type]
+    async with stores.db.session() as session:
+        return await _images(stores, session, query)
+
+
+async def reference_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
+    """Images AI may use: live, opted in, and only while the owner's kill switch is on."""
+    query = (
+        _live(caller)
+        .join(Owner, Owner.id == MeImage.owner_id)  # type: ignore[arg-type]
+        .where(
+            MeImage.ai_reference.is_(True),  # type: ignore[attr-defined]
+            Owner.ai_uses_reference_images.is_(True),  # type: ignore[attr-defined]
+        )
+        .order_by(MeImage.created_at, MeImage.id)  # type: ignore[arg-type]
+    )
+    if kind is not None:
+        query = query.where(MeImage.kind == kind.value)  # type: ignore[arg-type]
+    async with stores.db.session() as session:
+        return await _images(stores, session, query)
+
+
+async def image_by_primary(stores: Stores, caller: Caller, slot: Slot) -> Image | None:
+    query = _live(caller).where(MeImage.primary_for == slot.value)  # type: ignore[arg-type]
+    async with stores.db.session() as session:
+        images = await _images(stores, session, query)
+    return images[0] if images else None
+
+
+async def get_image(stores: Stores, caller: Caller, image_id: str) -> Image:
+    async with stores.db.session() as session:
+        return await _get(stores, session, caller, image_id)
+
+
+async def _get(stores: Stores, session: AsyncSession, caller: Caller, image_id: str) -> Image:
+    images = await _images(stores, session, _live(caller).where(MeImage.id == image_id))  # type: ignore[arg-type]
+    if not images:
+        raise NotFound()
+    return images[0]
+
+
+async def _locked_row(session: AsyncSession, caller: Caller, image_id: str) -> MeImage:
+    row = (
+        await session.execute(
+            select(MeImage).where(
+                MeImage.id == image_id,  # type: ignore[arg-type]
+                MeImage.owner_id == caller.owner_id,  # type: ignore[arg-type]
+                MeImage.space_id == caller.space_id,  # type: ignore[arg-type]
+                MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def _event(
+    session: AsyncSession, caller: Caller, type: EventType, image_id: str, **payload: Any
+) -> None:
+    await append_event(
+        session,
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        type=type.value,
+        image_id=image_id,
+        payload=payload,
+    )
+
+
+async def _encrypt(
+    stores: Stores, session: AsyncSession, caller: Caller, image_id: str, name: str, value: object
+) -> bytes:
+    return await stores.vault.encrypt(
+        session,
+        owner_id=caller.owner_id,
+        table="me_image",
+        field=name,
+        row_id=image_id,
+        value=value,
+    )
+
+
+async def create_image(
+    stores: Stores,
+    caller: Caller,
+    *,
+    media_id: str,
+    kind: Kind,
+    label: str | None = None,
+    tags: Sequence[str] = (),
+    show_in_profile: bool = True,
+    ai_reference: bool = False,
+    primary_for: Slot | None = None,
+) -> Image:
+    """Create a MeImage for media the caller owns. AI use stays off unless asked for."""
+    label = clean_label(label)
+    tag_list = clean_tags(tags)
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        media = await get_media(session, caller.owner_id, media_id)
+        now = utcnow()
+        image_id = new_id()
+        row = MeImage(
+            id=image_id,
+            owner_id=caller.owner_id,
+            space_id=caller.space_id,
+            kind=kind.value,
+            label_ct=(
+                await _encrypt(stores, session, caller, image_id, "label", label)
+                if label is not None
+                else None
+            ),
+            tags_ct=await _encrypt(stores, session, caller, image_id, "tags", tag_list),
+            media_ref_id=media.id,
+            ai_reference=ai_reference,
+            show_in_profile=show_in_profile,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        await _event(session, caller, EventType.ADDED, image_id, kind=kind.value)
+        if ai_reference:
+            await _event(session, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
+        if primary_for is not None:
+            await _claim(session, caller, row, primary_for)
+        image = await _get(stores, session, caller, image_id)
+    stores.notifier.notify(caller.owner_id)
+    return image
+
+
+async def update_image(
+    stores: Stores, caller: Caller, image_id: str, changes: ImageChanges
+) -> Image:
+    label = changes.label
+    if not isinstance(label, _Unchanged):
+        label = clean_label(label)
+    tags = changes.tags
+    if not isinstance(tags, _Unchanged):
+        tags = clean_tags(tags)
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        row = await _locked_row(session, caller, image_id)
+        changed: list[str] = []
+        if not isinstance(label, _Unchanged):
+            row.label_ct = (
+                await _encrypt(stores, session, caller, image_id, "label", label)
+                if label is not None
+                else None
+            )
+            changed.append("label")
+        if not isinstance(tags, _Unchanged):
+            row.tags_ct = await _encrypt(stores, session, caller, image_id, "tags", tags)
+            changed.append("tags")
+        if not isinstance(changes.kind, _Unchanged) and changes.kind.value != row.kind:
+            row.kind = changes.kind.value
+            changed.append("kind")
+        if not isinstance(changes.show_in_profile, _Unchanged):
+            row.show_in_profile = changes.show_in_profile
+            changed.append("showInProfile")
+        if changed:
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await _event(session, caller, EventType.UPDATED, image_id, fields=changed)
+        image = await _get(stores, session, caller, image_id)
+    if changed:
+        stores.notifier.notify(caller.owner_id)
+    return image
+
+
+async def set_ai_reference(stores: Stores, caller: Caller, image_id: str, enabled: bool) -> Image:
+    """The per-image consent toggle; its own event because it is the privacy-critical one."""
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        row = await _locked_row(session, caller, image_id)
+        changed = row.ai_reference != enabled
+        if changed:
+            row.ai_reference = enabled
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await _event(session, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=enabled)
+        image = await _get(stores, session, caller, image_id)
+    if changed:
+        stores.notifier.notify(caller.owner_id)
+    return image
+
+
+async def _claim(session: AsyncSession, caller: Caller, row: MeImage, slot: Slot) -> None:
+    holder = (
+        await session.execute(
+            select(MeImage.id).where(  # type: ignore[call-overload]
+                MeImage.owner_id == caller.owner_id,
+                MeImage.space_id == caller.space_id,
+                MeImage.primary_for == slot.value,
+                MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
+                MeImage.id != row.id,
+            )
+        )
+    ).scalar_one_or_none()
+    now = utcnow()
+    if holder is not None:
+        # Clear the previous holder first so the unique index never sees two holders.
+        await session.execute(
+            update(MeImage)
+            .where(MeImage.id == holder)  # type: ignore[arg-type]
+            .values(primary_for=None, updated_at=now)
+        )
+        await _event(
+            session, caller, EventType.PRIMARY_CHANGED, holder, slot=None, previous=slot.value
+        )
+    previous = row.primary_for
+    row.primary_for = slot.value
+    row.updated_at = now
+    session.add(row)
+    await session.flush()
+    await _event(
+        session, caller, EventType.PRIMARY_CHANGED, row.id, slot=slot.value, previous=previous
+    )
+
+
+async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot | None) -> Image:
+    """Claim `slot` for the image (the previous holder loses it), or clear the image's slot."""
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        row = await _locked_row(session, caller, image_id)
+        changed = row.primary_for != (slot.value if slot else None)
+        if changed and slot is not None:
+            await _claim(session, caller, row, slot)
+        elif changed:
+            previous = row.primary_for
+            row.primary_for = None
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.flush()
+            await _event(
+                session, caller, EventType.PRIMARY_CHANGED, image_id, slot=None, previous=previous
+            )
+        image = await _get(stores, session, caller, image_id)
+    if changed:
+        stores.notifier.notify(caller.owner_id)
+    return image
+
+
+async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
+    """Soft delete: the row keeps its data for a later purge but leaves every query and slot."""
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        row = await _locked_row(session, caller, image_id)
+        now = utcnow()
+        previous = row.primary_for
+        row.deleted_at = now
+        row.primary_for = None
+        row.updated_at = now
+        session.add(row)
+        await session.flush()
+        await _event(
+            session, caller, EventType.DELETED, image_id, kind=row.kind, previousSlot=previous
+        )
+    stores.notifier.notify(caller.owner_id)
+    return image_id

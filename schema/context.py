@@ -1,0 +1,34 @@
+"""What every resolver receives: the stores, the authenticated caller, the URL signer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from resolvers.signed_urls import MediaUrlSigner
+from resolvers.stores import Caller, Stores
+
+
+class NotAuthenticated(Exception):
+    """Raised when a field runs without a caller; the HTTP and WebSocket doors prevent it."""
+
+
+@dataclass
+class RequestContext:
+    stores: Stores
+    urls: MediaUrlSigner
+    caller: Caller | None = None
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def require_caller(self) -> Caller:
+        if self.caller is None:
+            raise NotAuthenticated("authentication required")
+        return self.caller
+
+
+Info = StrawberryInfo[RequestContext, None]

@@ -1,0 +1,54 @@
+"""Input types of the mutations."""
+
+from __future__ import annotations
+
+import strawberry
+
+from schema.enums import MeImageKind, PrimarySlot
+
+
+@strawberry.input(description="Details of an image being uploaded.")
+class UploadMeImageInput:
+    kind: MeImageKind = strawberry.field(
+        default=MeImageKind.REFERENCE, description="What the image shows."
+    )
+    label: str | None = strawberry.field(default=None, description="Optional label (≤ 200 chars).")
+    tags: list[str] = strawberry.field(
+        default_factory=list, description="Tags (≤ 30, ≤ 64 chars each)."
+    )
+    show_in_profile: bool = strawberry.field(default=True, description="Show on the profile.")
+    primary_for: PrimarySlot | None = strawberry.field(
+        default=None, description="Claim this slot right away (the previous holder loses it)."
+    )
+
+
+@strawberry.input(description="A MeImage for media the caller already uploaded.")
+class CreateMeImageInput:
+    media_id: strawberry.ID = strawberry.field(description="Id returned by the upload route.")
+    kind: MeImageKind = strawberry.field(
+        default=MeImageKind.REFERENCE, description="What the image shows."
+    )
+    label: str | None = strawberry.field(default=None, description="Optional label (≤ 200 chars).")
+    tags: list[str] = strawberry.field(
+        default_factory=list, description="Tags (≤ 30, ≤ 64 chars each)."
+    )
+    show_in_profile: bool = strawberry.field(default=True, description="Show on the profile.")
+    primary_for: PrimarySlot | None = strawberry.field(
+        default=None, description="Claim this slot right away (the previous holder loses it)."
+    )
+
+
+@strawberry.input(
+    description="Fields to change; omitted fields stay as they are, a null label clears it."
+)
+class UpdateMeImageInput:
+    label: str | None = strawberry.field(
+        default=strawberry.UNSET, description="New label; null clears."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="New tags, replacing the old; null clears."
+    )
+    kind: MeImageKind | None = strawberry.field(default=strawberry.UNSET, description="New kind.")
+    show_in_profile: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Show on the profile."
+    )

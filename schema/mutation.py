@@ -1,0 +1,185 @@
+"""The Mutation root. Each mutation returns its success type or a typed error."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.file_uploads import Upload
+
+from resolvers import errors, me_images, media, profile
+from resolvers.me_images import ImageChanges
+from schema.context import Info
+from schema.enums import ErrorCode, PrimarySlot
+from schema.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedMediaTypeError,
+    to_graphql,
+)
+from schema.inputs import CreateMeImageInput, UpdateMeImageInput, UploadMeImageInput
+from schema.types import DeletedMeImage, MeImage, Profile
+
+UploadMeImageResult = Annotated[
+    MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError,
+    strawberry.union("UploadMeImageResult", description="The new image, or why not."),
+]
+CreateMeImageResult = Annotated[
+    MeImage | NotFoundError | InvalidInputError,
+    strawberry.union("CreateMeImageResult", description="The new image, or why not."),
+]
+UpdateMeImageResult = Annotated[
+    MeImage | NotFoundError | InvalidInputError,
+    strawberry.union("UpdateMeImageResult", description="The updated image, or why not."),
+]
+SetAiReferenceEnabledResult = Annotated[
+    MeImage | NotFoundError,
+    strawberry.union("SetAiReferenceEnabledResult", description="The image, or why not."),
+]
+SetPrimaryResult = Annotated[
+    MeImage | NotFoundError,
+    strawberry.union("SetPrimaryResult", description="The image, or why not."),
+]
+DeleteMeImageResult = Annotated[
+    DeletedMeImage | NotFoundError,
+    strawberry.union("DeleteMeImageResult", description="The deleted id, or why not."),
+]
+
+
+async def read_upload(file: Upload, max_bytes: int) -> bytes:
+    """Read at most max_bytes + 1 so an oversized file is detected without reading it all."""
+    data: bytes = await file.read(max_bytes + 1)  # type: ignore[attr-defined]
+    if len(data) > max_bytes:
+        raise errors.TooLarge(f"files are limited to {max_bytes} bytes", max_bytes)
+    return data
+
+
+@strawberry.type(description="Change the caller's pool in the active space.")
+class Mutation:
+    @strawberry.mutation(
+        description="Upload an image file (multipart request) and create its MeImage in one call."
+    )
+    async def upload_me_image(
+        self, info: Info, file: Upload, input: UploadMeImageInput | None = None
+    ) -> UploadMeImageResult:
+        stores, caller = info.context.stores, info.context.require_caller()
+        details = input or UploadMeImageInput()
+        try:
+            me_images.clean_label(details.label)
+            me_images.clean_tags(details.tags)
+            data = await read_upload(file, stores.limits.max_upload_bytes)
+            stored = await media.store_image(stores, caller, data)
+            image = await me_images.create_image(
+                stores,
+                caller,
+                media_id=stored.id,
+                kind=details.kind.to_domain(),
+                label=details.label,
+                tags=details.tags,
+                show_in_profile=details.show_in_profile,
+                primary_for=details.primary_for.to_domain() if details.primary_for else None,
+            )
+        except errors.DomainError as error:
+            return to_graphql(error)  # type: ignore[return-value]
+        return MeImage(image=image)
+
+    @strawberry.mutation(description="Create a MeImage for media the caller uploaded before.")
+    async def create_me_image(self, info: Info, input: CreateMeImageInput) -> CreateMeImageResult:
+        try:
+            image = await me_images.create_image(
+                info.context.stores,
+                info.context.require_caller(),
+                media_id=str(input.media_id),
+                kind=input.kind.to_domain(),
+                label=input.label,
+                tags=input.tags,
+                show_in_profile=input.show_in_profile,
+                primary_for=input.primary_for.to_domain() if input.primary_for else None,
+            )
+        except errors.DomainError as error:
+            return to_graphql(error)  # type: ignore[return-value]
+        return MeImage(image=image)
+
+    @strawberry.mutation(description="Change label, tags, kind or showInProfile of an image.")
+    async def update_me_image(
+        self, info: Info, id: strawberry.ID, input: UpdateMeImageInput
+    ) -> UpdateMeImageResult:
+        changes = ImageChanges()
+        if input.label is not strawberry.UNSET:
+            changes.label = input.label
+        if input.tags is not strawberry.UNSET:
+            changes.tags = input.tags or []
+        if input.kind is not strawberry.UNSET:
+            if input.kind is None:
+                return InvalidInputError(  # type: ignore[return-value]
+                    code=ErrorCode.INVALID_INPUT, message="kind cannot be null", field="kind"
+                )
+            changes.kind = input.kind.to_domain()
+        if input.show_in_profile is not strawberry.UNSET:
+            if input.show_in_profile is None:
+                return InvalidInputError(  # type: ignore[return-value]
+                    code=ErrorCode.INVALID_INPUT,
+                    message="showInProfile cannot be null",
+                    field="showInProfile",
+                )
+            changes.show_in_profile = input.show_in_profile
+        try:
+            image = await me_images.update_image(
+                info.context.stores, info.context.require_caller(), str(id), changes
+            )
+        except errors.DomainError as error:
+            return to_graphql(error)  # type: ignore[return-value]
+        return MeImage(image=image)
+
+    @strawberry.mutation(
+        description="Opt one image in or out of AI use. This is the per-image consent."
+    )
+    async def set_ai_reference_enabled(
+        self, info: Info, id: strawberry.ID, enabled: bool
+    ) -> SetAiReferenceEnabledResult:
+        try:
+            image = await me_images.set_ai_reference(
+                info.context.stores, info.context.require_caller(), str(id), enabled
+            )
+        except errors.DomainError as error:
+            return to_graphql(error)  # type: ignore[return-value]
+        return MeImage(image=image)
+
+    @strawberry.mutation(
+        description="Claim a primary slot for an image (the previous holder loses it in the same transaction), or clear the image's slot with null."
+    )
+    async def set_primary(
+        self, info: Info, id: strawberry.ID, slot: PrimarySlot | None
+    ) -> SetPrimaryResult:
+        try:
+            image = await me_images.set_primary(
+                info.context.stores,
+                info.context.require_caller(),
+                str(id),
+                slot.to_domain() if slot else None,
+            )
+        except errors.DomainError as error:
+            return to_graphql(error)  # type: ignore[return-value]
+        return MeImage(image=image)
+
+    @strawberry.mutation(
+        description="Delete an image: it leaves every query and frees its slot. Bytes are purged separately."
+    )
+    async def delete_me_image(self, info: Info, id: strawberry.ID) -> DeleteMeImageResult:
+        try:
+            deleted = await me_images.delete_image(
+                info.context.stores, info.context.require_caller(), str(id)
+            )
+        except errors.DomainError as error:
+            return to_graphql(error)  # type: ignore[return-value]
+        return DeletedMeImage(id=strawberry.ID(deleted))
+
+    @strawberry.mutation(
+        description="The global kill switch: false turns every reference off without touching per-image flags."
+    )
+    async def set_ai_uses_reference_images(self, info: Info, enabled: bool) -> Profile:
+        data = await profile.set_ai_uses_reference_images(
+            info.context.stores, info.context.require_caller(), enabled
+        )
+        return Profile(data=data)

@@ -1,0 +1,1 @@
+"""The ground floor: tables, database engines, field encryption, blob stores, events."""

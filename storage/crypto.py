@@ -1,0 +1,160 @@
+"""Field encryption: per-owner data keys wrapped by a master key, AES-256-GCM everywhere.
+
+Ciphertext layout (all binary):  version (1 byte) | key id (16 bytes) | nonce (12) | ct+tag
+
+The associated data binds a ciphertext to its table, field, row id and owner, so a
+ciphertext copied to another row, another field or another owner fails to decrypt.
+Master keys form a keyring: the first is used to wrap new data keys, the others can
+still unwrap until `rotate-master-key` has re-wrapped everything.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+FORMAT_VERSION = 1
+_NONCE = 12
+_KEY_ID = 16
+_HEADER = 1 + _KEY_ID
+
+
+class DecryptionError(Exception):
+    """A ciphertext is malformed, was moved, or its key is gone."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key: bytes
+
+    @property
+    def id(self) -> str:
+        # A fingerprint, not the key: lets a wrapped data key name its wrapping key.
+        return hashlib.sha256(b"meimages-master-key-id" + self.key).hexdigest()[:16]
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    @classmethod
+    def from_b64(cls, text: str) -> MasterKey:
+        raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+        if len(raw) != 32:
+            raise ValueError("a master key is 32 bytes, base64-encoded")
+        return cls(raw)
+
+    def to_b64(self) -> str:
+        return base64.urlsafe_b64encode(self.key).decode()
+
+
+class MasterKeyring:
+    """The master keys a process knows; `primary` wraps, all of them unwrap."""
+
+    def __init__(
+        self, keys: Sequence[MasterKey], reload: Callable[[], Sequence[MasterKey]] | None = None
+    ) -> None:
+        if not keys:
+            raise ValueError("at least one master key is needed")
+        self._keys = list(keys)
+        self._reload = reload
+
+    @property
+    def primary(self) -> MasterKey:
+        return self._keys[0]
+
+    def find(self, key_id: str) -> MasterKey | None:
+        for key in self._keys:
+            if key.id == key_id:
+                return key
+        if self._reload is not None:
+            # Another process may have rotated the key file while we were running.
+            self._keys = list(self._reload())
+            for key in self._keys:
+                if key.id == key_id:
+                    return key
+        return None
+
+    def wrap(self, data_key: bytes, owner_id: str, data_key_id: str) -> tuple[str, bytes]:
+        nonce = os.urandom(_NONCE)
+        aad = _wrap_aad(owner_id, data_key_id)
+        return self.primary.id, nonce + AESGCM(self.primary.key).encrypt(nonce, data_key, aad)
+
+    def unwrap(self, wrapped: bytes, master_key_id: str, owner_id: str, data_key_id: str) -> bytes:
+        master = self.find(master_key_id)
+        if master is None:
+            raise DecryptionError("the master key that wrapped this data key is not configured")
+        try:
+            return AESGCM(master.key).decrypt(
+                wrapped[:_NONCE], wrapped[_NONCE:], _wrap_aad(owner_id, data_key_id)
+            )
+        except InvalidTag as exc:
+            raise DecryptionError("data key does not unwrap") from exc
+
+
+def _wrap_aad(owner_id: str, data_key_id: str) -> bytes:
+    return f"meimages/data-key/v1|{owner_id}|{data_key_id}".encode()
+
+
+def field_aad(table: str, field: str, row_id: str, owner_id: str) -> bytes:
+    return json.dumps(["meimages/field/v1", table, field, row_id, owner_id]).encode()
+
+
+def new_data_key() -> tuple[str, bytes]:
+    return str(uuid.uuid4()), AESGCM.generate_key(bit_length=256)
+
+
+def encrypt_field(data_key_id: str, data_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(_NONCE)
+    header = bytes([FORMAT_VERSION]) + uuid.UUID(data_key_id).bytes
+    return header + nonce + AESGCM(data_key).encrypt(nonce, plaintext, header + aad)
+
+
+def ciphertext_key_id(blob: bytes) -> str:
+    if len(blob) < _HEADER + _NONCE + 16 or blob[0] != FORMAT_VERSION:
+        raise DecryptionError("unknown ciphertext format")
+    return str(uuid.UUID(bytes=blob[1:_HEADER]))
+
+
+def decrypt_field(data_key: bytes, blob: bytes, aad: bytes) -> bytes:
+    ciphertext_key_id(blob)
+    header, nonce, body = blob[:_HEADER], blob[_HEADER : _HEADER + _NONCE], blob[_HEADER + _NONCE :]
+    try:
+        return AESGCM(data_key).decrypt(nonce, body, header + aad)
+    except InvalidTag as exc:
+        raise DecryptionError("ciphertext does not belong here") from exc
+
+
+class KeyFile:
+    """Master keys in a JSON file (mode 0600) in the data dir; newest first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load_or_create(self) -> list[MasterKey]:
+        if not self.path.exists():
+            self.write([MasterKey.generate()])
+        return self.load()
+
+    def load(self) -> list[MasterKey]:
+        data = json.loads(self.path.read_text())
+        return [MasterKey.from_b64(item) for item in data["keys"]]
+
+    def write(self, keys: Sequence[MasterKey]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"keys": [key.to_b64() for key in keys]}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        os.chmod(self.path, 0o600)

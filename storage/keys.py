@@ -1,0 +1,137 @@
+"""Per-owner data keys: created on first use, cached unwrapped, re-wrapped on rotation."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.crypto import (
+    DecryptionError,
+    MasterKeyring,
+    ciphertext_key_id,
+    decrypt_field,
+    encrypt_field,
+    field_aad,
+    new_data_key,
+)
+from storage.db import Database
+from storage.tables import DataKey, utcnow
+
+
+class FieldVault:
+    """Encrypts and decrypts owner fields bound to (table, field, row id, owner)."""
+
+    def __init__(self, keyring: MasterKeyring) -> None:
+        self.keyring = keyring
+        self._cache: dict[tuple[str, str], bytes] = {}
+        self._current: dict[str, str] = {}
+
+    async def _current_key(self, session: AsyncSession, owner_id: str) -> tuple[str, bytes]:
+        key_id = self._current.get(owner_id)
+        if key_id is not None and (owner_id, key_id) in self._cache:
+            return key_id, self._cache[(owner_id, key_id)]
+        row = (
+            await session.execute(
+                select(DataKey)
+                .where(DataKey.owner_id == owner_id)  # type: ignore[arg-type]
+                .order_by(DataKey.created_at.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            key_id, key = new_data_key()
+            master_id, wrapped = self.keyring.wrap(key, owner_id, key_id)
+            session.add(
+                DataKey(
+                    id=key_id,
+                    owner_id=owner_id,
+                    master_key_id=master_id,
+                    wrapped_key=wrapped,
+                    created_at=utcnow(),
+                )
+            )
+            await session.flush()
+        else:
+            key_id = row.id
+            key = self.keyring.unwrap(row.wrapped_key, row.master_key_id, owner_id, row.id)
+        self._cache[(owner_id, key_id)] = key
+        self._current[owner_id] = key_id
+        return key_id, key
+
+    async def _key(self, session: AsyncSession, owner_id: str, key_id: str) -> bytes:
+        cached = self._cache.get((owner_id, key_id))
+        if cached is not None:
+            return cached
+        row = await session.get(DataKey, key_id)
+        if row is None or row.owner_id != owner_id:
+            raise DecryptionError("the data key of this ciphertext is gone")
+        key = self.keyring.unwrap(row.wrapped_key, row.master_key_id, owner_id, row.id)
+        self._cache[(owner_id, key_id)] = key
+        return key
+
+    async def encrypt(
+        self,
+        session: AsyncSession,
+        *,
+        owner_id: str,
+        table: str,
+        field: str,
+        row_id: str,
+        value: object,
+    ) -> bytes:
+        key_id, key = await self._current_key(session, owner_id)
+        plaintext = json.dumps(value, separators=(",", ":")).encode()
+        return encrypt_field(key_id, key, plaintext, field_aad(table, field, row_id, owner_id))
+
+    async def decrypt(
+        self,
+        session: AsyncSession,
+        *,
+        owner_id: str,
+        table: str,
+        field: str,
+        row_id: str,
+        blob: bytes,
+    ) -> object:
+        key = await self._key(session, owner_id, ciphertext_key_id(blob))
+        plaintext = decrypt_field(key, blob, field_aad(table, field, row_id, owner_id))
+        return json.loads(plaintext)
+
+    def forget(self, owner_id: str) -> None:
+        self._current.pop(owner_id, None)
+        for cache_key in [k for k in self._cache if k[0] == owner_id]:
+            del self._cache[cache_key]
+
+    async def destroy_owner_keys(self, session: AsyncSession, owner_id: str) -> None:
+        """Crypto-shred: without the data key, copies of old ciphertexts are noise."""
+        await session.execute(delete(DataKey).where(DataKey.owner_id == owner_id))  # type: ignore[arg-type]
+        self.forget(owner_id)
+
+
+async def rewrap_all(db: Database, keyring: MasterKeyring) -> int:
+    """Re-wrap every data key under the keyring's primary master key, one row at a time.
+
+    Running servers keep working throughout: each row is valid under either key,
+    and a server that meets an unknown master key id reloads its keyring.
+    """
+    count = 0
+    async with db.session() as session:
+        ids = [
+            row[0]
+            for row in (
+                await session.execute(
+                    select(DataKey.id).where(DataKey.master_key_id != keyring.primary.id)  # type: ignore[arg-type]
+                )
+            ).all()
+        ]
+    for key_id in ids:
+        async with db.transaction() as session:
+            row = await session.get(DataKey, key_id, with_for_update=True)
+            if row is None or row.master_key_id == keyring.primary.id:
+                continue
+            key = keyring.unwrap(row.wrapped_key, row.master_key_id, row.owner_id, row.id)
+            row.master_key_id, row.wrapped_key = keyring.wrap(key, row.owner_id, row.id)
+            count += 1
+    return count

@@ -1,0 +1,166 @@
+"""SQLModel tables of the me-images pool.
+
+`label` and `tags` of an image are stored only as AES-256-GCM ciphertext
+(see `storage.crypto`); everything the reference picker filters on stays plaintext.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+EventSeq = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Owner(SQLModel, table=True):
+    """A person who owns pools; holds their global AI kill switch."""
+
+    __tablename__ = "owner"
+
+    id: str = Field(sa_column=Column(String(200), primary_key=True))
+    ai_uses_reference_images: bool = Field(default=True)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DataKey(SQLModel, table=True):
+    """An owner's data key, stored wrapped (AES-256-GCM) by a master key."""
+
+    __tablename__ = "data_key"
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(
+            String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    master_key_id: str = Field(sa_column=Column(String(32), nullable=False))
+    wrapped_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MediaObject(SQLModel, table=True):
+    """Stored bytes of one owner, content-addressed by SHA-256 (one row per owner and hash)."""
+
+    __tablename__ = "media_object"
+    __table_args__ = (UniqueConstraint("owner_id", "sha256", name="uq_media_object_owner_sha"),)
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    content_type: str = Field(sa_column=Column(String(64), nullable=False))
+    byte_size: int
+    width: int
+    height: int
+    storage_path: str = Field(sa_column=Column(String(300), nullable=False))
+    thumbnail_path: str = Field(sa_column=Column(String(300), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MediaRef(SQLModel, table=True):
+    """An owner's reference to a media object, tagged by app (`me` for this pool)."""
+
+    __tablename__ = "media_ref"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "app", "media_object_id", name="uq_media_ref_owner_app_obj"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    app: str = Field(sa_column=Column(String(32), nullable=False))
+    media_object_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("media_object.id", ondelete="RESTRICT"), nullable=False
+        )
+    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class MeImage(SQLModel, table=True):
+    """One reference image of one owner in one space."""
+
+    __tablename__ = "me_image"
+    __table_args__ = (
+        Index("ix_me_image_owner_space_live", "owner_id", "space_id", "deleted_at"),
+        # The slot invariant lives in the database: one live holder per owner, space, slot.
+        Index(
+            "uq_me_image_primary_slot",
+            "owner_id",
+            "space_id",
+            "primary_for",
+            unique=True,
+            sqlite_where=text("primary_for IS NOT NULL AND deleted_at IS NULL"),
+            postgresql_where=text("primary_for IS NOT NULL AND deleted_at IS NULL"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    space_id: str = Field(sa_column=Column(String(200), nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    label_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    tags_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    media_ref_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("media_ref.id", ondelete="RESTRICT"), nullable=False
+        )
+    )
+    ai_reference: bool = Field(default=False)
+    show_in_profile: bool = Field(default=True)
+    primary_for: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    deleted_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class MeImageEvent(SQLModel, table=True):
+    """Append-only log of pool changes, written in the transaction of the change."""
+
+    __tablename__ = "me_image_event"
+    __table_args__ = (Index("ix_me_image_event_owner_seq", "owner_id", "space_id", "seq"),)
+
+    seq: int | None = Field(
+        default=None, sa_column=Column(EventSeq, primary_key=True, autoincrement=True)
+    )
+    owner_id: str = Field(sa_column=Column(String(200), nullable=False))
+    space_id: str = Field(sa_column=Column(String(200), nullable=False))
+    type: str = Field(sa_column=Column(String(32), nullable=False))
+    image_id: str = Field(sa_column=Column(String(36), nullable=False))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+metadata = SQLModel.metadata
