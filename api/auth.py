@@ -41,7 +41,7 @@ class Authenticator:
         return Caller(owner_id=sub, space_id=space), int(claims["exp"])
 
     async def _decode(self, token: str) -> Mapping[str, Any]:
-        options: dict[str, Any] = {"require": ["exp", "sub"]}
+        options: Any = {"require": ["exp", "sub"]}
         kwargs: dict[str, Any] = {"algorithms": list(self.settings.jwt_algorithms)}
         if self.settings.jwt_issuer:
             kwargs["issuer"] = self.settings.jwt_issuer

@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
-    return Settings.from_env(**overrides)
+    return Settings.from_env(None, **overrides)
 
 
 def _is_loopback(host: str) -> bool:

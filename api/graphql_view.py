@@ -103,10 +103,10 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             raise ConnectionRejectionError({"message": str(exc)}) from exc
         return None
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         return RedirectResponse("/graphiql", status_code=302)
 
-    def create_response(  # type: ignore[override]
+    def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
@@ -119,7 +119,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
                 response.status_code = 400
         return response
 
-    async def process_result(  # type: ignore[override]
+    async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         data = process_result(result)

@@ -68,6 +68,14 @@ class Image:
     updated_at: datetime
 
 
+class _Unchanged:
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = _Unchanged()
+
+
 @dataclass
 class ImageChanges:
     """A partial update; fields left as UNCHANGED keep their value."""
@@ -76,14 +84,6 @@ class ImageChanges:
     tags: list[str] | _Unchanged = field(default_factory=lambda: UNCHANGED)
     kind: Kind | _Unchanged = field(default_factory=lambda: UNCHANGED)
     show_in_profile: bool | _Unchanged = field(default_factory=lambda: UNCHANGED)
-
-
-class _Unchanged:
-    def __repr__(self) -> str:
-        return "UNCHANGED"
-
-
-UNCHANGED = _Unchanged()
 
 
 def _aware(ts: datetime) -> datetime:
@@ -115,7 +115,7 @@ def clean_tags(tags: Sequence[str]) -> list[str]:
     return cleaned
 
 
-def _live(caller: Caller) -> Select[tuple[MeImage, MediaObject, MediaRef]]:
+def _live(caller: Caller) -> Select[MeImage, MediaObject, MediaRef]:
     return (
         select(MeImage, MediaObject, MediaRef)
         .join(MediaRef, MediaRef.id == MeImage.media_ref_id)  # type: ignore[arg-type]
@@ -178,7 +178,7 @@ async def _to_image(
 
 
 async def _images(
-    stores: Stores, session: AsyncSession, query: Select[tuple[MeImage, MediaObject, MediaRef]]
+    stores: Stores, session: AsyncSession, query: Select[MeImage, MediaObject, MediaRef]
 ) -> list[Image]:
     rows = (await session.execute(query)).all()
     return [await _to_image(stores, session, r[0], r[1], r[2]) for r in rows]
@@ -393,9 +393,7 @@ async def _claim(session: AsyncSession, caller: Caller, row: MeImage, slot: Slot
     if holder is not None:
         # Clear the previous holder first so the unique index never sees two holders.
         await session.execute(
-            update(MeImage)
-            .where(MeImage.id == holder)  # type: ignore[arg-type]
-            .values(primary_for=None, updated_at=now)
+            update(MeImage).where(MeImage.id == holder).values(primary_for=None, updated_at=now)
         )
         await _event(
             session, caller, EventType.PRIMARY_CHANGED, holder, slot=None, previous=slot.value

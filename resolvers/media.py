@@ -57,7 +57,7 @@ def _encode(data: bytes, limits: Limits) -> EncodedImage:
         # A decompression bomb is an error, not a warning.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data), formats=list(_FORMATS))
+            img: Image.Image = Image.open(io.BytesIO(data), formats=list(_FORMATS))
             fmt = img.format or ""
             if fmt not in _FORMATS:
                 raise UnsupportedMediaType("only JPEG, PNG and WebP images are accepted")

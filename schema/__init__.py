@@ -19,11 +19,18 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from schema.errors import InvalidInputError, NotFoundError, TooLargeError, UnsupportedMediaTypeError
 from schema.limits import HideSuggestions, MaxErrors, should_mask
-from schema.mutation import Mutation
-from schema.query import Query
+from schema.mutation import PoolMutation
+from schema.query import PoolQuery
+
+# Each capability contributes its own root fields; the roots are their union.
+Query = merge_types("Query", (PoolQuery,))
+Mutation = merge_types("Mutation", (PoolMutation,))
+Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
+Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[NotFoundError, InvalidInputError, TooLargeError, UnsupportedMediaTypeError],
-        extensions=extensions,  # type: ignore[arg-type]
+        extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=not options.suggestions),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import cast
 
 import strawberry
 
@@ -18,7 +19,7 @@ class MeImageKind(enum.Enum):
     REFERENCE = strawberry.enum_value(Kind.REFERENCE.value, description="Any other reference.")
 
     def to_domain(self) -> Kind:
-        return Kind(self.value)
+        return Kind(cast(str, self.value))
 
     @classmethod
     def of(cls, kind: Kind) -> MeImageKind:
@@ -36,7 +37,7 @@ class PrimarySlot(enum.Enum):
     BODY_REF = strawberry.enum_value(Slot.BODY_REF.value, description="The main body reference.")
 
     def to_domain(self) -> Slot:
-        return Slot(self.value)
+        return Slot(cast(str, self.value))
 
     @classmethod
     def of(cls, slot: Slot) -> PrimarySlot:

@@ -1,4 +1,4 @@
-"""The Mutation root. Each mutation returns its success type or a typed error."""
+"""Mutations of the pool; each returns its success type or a typed error."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ async def read_upload(file: Upload, max_bytes: int) -> bytes:
     return data
 
 
-@strawberry.type(description="Change the caller's pool in the active space.")
-class Mutation:
+@strawberry.type
+class PoolMutation:
+    """Change the caller's pool in the active space."""
+
     @strawberry.mutation(
         description="Upload an image file (multipart request) and create its MeImage in one call."
     )
@@ -112,13 +114,13 @@ class Mutation:
             changes.tags = input.tags or []
         if input.kind is not strawberry.UNSET:
             if input.kind is None:
-                return InvalidInputError(  # type: ignore[return-value]
+                return InvalidInputError(
                     code=ErrorCode.INVALID_INPUT, message="kind cannot be null", field="kind"
                 )
             changes.kind = input.kind.to_domain()
         if input.show_in_profile is not strawberry.UNSET:
             if input.show_in_profile is None:
-                return InvalidInputError(  # type: ignore[return-value]
+                return InvalidInputError(
                     code=ErrorCode.INVALID_INPUT,
                     message="showInProfile cannot be null",
                     field="showInProfile",

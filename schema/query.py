@@ -1,4 +1,4 @@
-"""The Query root."""
+"""Query fields of the pool; merged into the Query root in `schema/__init__.py`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from schema.enums import MeImageKind, PrimarySlot
 from schema.types import MeImage, Profile
 
 
-@strawberry.type(description="Read the caller's pool in the active space.")
-class Query:
+@strawberry.type
+class PoolQuery:
+    """Read the caller's pool in the active space."""
+
     @strawberry.field(description="All live images, oldest first, optionally of one kind.")
     async def me_images(self, info: Info, kind: MeImageKind | None = None) -> list[MeImage]:
         images = await me_images.list_images(

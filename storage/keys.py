@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.crypto import (
     DecryptionError,
@@ -122,7 +123,7 @@ async def rewrap_all(db: Database, keyring: MasterKeyring) -> int:
             row[0]
             for row in (
                 await session.execute(
-                    select(DataKey.id).where(DataKey.master_key_id != keyring.primary.id)  # type: ignore[arg-type]
+                    select(col(DataKey.id)).where(col(DataKey.master_key_id) != keyring.primary.id)
                 )
             ).all()
         ]

@@ -103,7 +103,10 @@ class Api:
         }
         response = await self.client.post(
             "/graphql",
-            data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({"0": ["variables.file"]}),
+            },
             files={"0": (filename, data, content_type)},
             headers={**self.headers(user, space), "GraphQL-Require-Preflight": "1"},
         )

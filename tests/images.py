@@ -8,7 +8,9 @@ import random
 from PIL import Image
 
 
-def make_image(fmt: str = "JPEG", size: tuple[int, int] = (320, 240), seed: int | None = None) -> bytes:
+def make_image(
+    fmt: str = "JPEG", size: tuple[int, int] = (320, 240), seed: int | None = None
+) -> bytes:
     rnd = random.Random(seed)
     color = (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256))
     img = Image.new("RGB", size, color)

@@ -56,7 +56,15 @@ async def test_update_label_tags_kind_show_in_profile(api: Api, owner: str) -> N
       }"""
     data = await api.gql(
         mutation,
-        {"id": image["id"], "input": {"label": "new", "tags": ["a", "b", "a", " "], "kind": "HANDS", "showInProfile": False}},
+        {
+            "id": image["id"],
+            "input": {
+                "label": "new",
+                "tags": ["a", "b", "a", " "],
+                "kind": "HANDS",
+                "showInProfile": False,
+            },
+        },
         user=owner,
     )
     updated = data["updateMeImage"]
@@ -86,7 +94,11 @@ async def test_update_rejects_invalid_input(api: Api, owner: str) -> None:
         "field": "label",
         "message": "label is longer than 200 characters",
     }
-    data = await api.gql(mutation, {"id": image["id"], "input": {"tags": ["t"] * 0 + [f"t{i}" for i in range(31)]}}, user=owner)
+    data = await api.gql(
+        mutation,
+        {"id": image["id"], "input": {"tags": ["t"] * 0 + [f"t{i}" for i in range(31)]}},
+        user=owner,
+    )
     assert data["updateMeImage"]["field"] == "tags"
     data = await api.gql(mutation, {"id": image["id"], "input": {"kind": None}}, user=owner)
     assert data["updateMeImage"]["field"] == "kind"
@@ -103,20 +115,28 @@ async def test_ai_opt_in_and_kill_switch(api: Api, owner: str) -> None:
     assert data["setAiReferenceEnabled"]["usage"]["aiReference"] is True
     refs = await api.gql("{ referenceImages { id } }", user=owner)
     assert [i["id"] for i in refs["referenceImages"]] == [a["id"]]
-    assert (await api.gql("{ referenceImages(kind: FULLBODY) { id } }", user=owner))["referenceImages"] == []
+    assert (await api.gql("{ referenceImages(kind: FULLBODY) { id } }", user=owner))[
+        "referenceImages"
+    ] == []
 
     # The kill switch hides every reference without touching the per-image flags.
     data = await api.gql(
-        "mutation { setAiUsesReferenceImages(enabled: false) { aiUsesReferenceImages } }", user=owner
+        "mutation { setAiUsesReferenceImages(enabled: false) { aiUsesReferenceImages } }",
+        user=owner,
     )
     assert data["setAiUsesReferenceImages"]["aiUsesReferenceImages"] is False
     assert (await api.gql("{ referenceImages { id } }", user=owner))["referenceImages"] == []
     flags = await api.gql("{ meImages { id usage { aiReference } } }", user=owner)
-    assert {i["id"]: i["usage"]["aiReference"] for i in flags["meImages"]} == {a["id"]: True, b["id"]: False}
+    assert {i["id"]: i["usage"]["aiReference"] for i in flags["meImages"]} == {
+        a["id"]: True,
+        b["id"]: False,
+    }
     assert (await api.gql("{ profile { aiUsesReferenceImages } }", user=owner))["profile"] == {
         "aiUsesReferenceImages": False
     }
-    await api.gql("mutation { setAiUsesReferenceImages(enabled: true) { aiUsesReferenceImages } }", user=owner)
+    await api.gql(
+        "mutation { setAiUsesReferenceImages(enabled: true) { aiUsesReferenceImages } }", user=owner
+    )
     refs = await api.gql("{ referenceImages { id } }", user=owner)
     assert [i["id"] for i in refs["referenceImages"]] == [a["id"]]
     # Opting out again removes it.
@@ -140,17 +160,24 @@ async def test_primary_slot_swap_and_clear(api: Api, owner: str) -> None:
     data = await api.gql(SET_PRIMARY, {"id": b["id"], "slot": "FACE_REF"}, user=owner)
     assert data["setPrimary"]["primaryFor"] == "FACE_REF"
     listed = await api.gql("{ meImages { id primaryFor } }", user=owner)
-    assert {i["id"]: i["primaryFor"] for i in listed["meImages"]} == {a["id"]: None, b["id"]: "FACE_REF"}
+    assert {i["id"]: i["primaryFor"] for i in listed["meImages"]} == {
+        a["id"]: None,
+        b["id"]: "FACE_REF",
+    }
     holder = await api.gql("{ meImageByPrimary(slot: FACE_REF) { id } }", user=owner)
     assert holder["meImageByPrimary"] == {"id": b["id"]}
     # One image can move between slots; different slots have different holders.
     await api.gql(SET_PRIMARY, {"id": a["id"], "slot": "BODY_REF"}, user=owner)
     await api.gql(SET_PRIMARY, {"id": a["id"], "slot": "AVATAR"}, user=owner)
-    assert (await api.gql("{ meImageByPrimary(slot: BODY_REF) { id } }", user=owner))["meImageByPrimary"] is None
+    assert (await api.gql("{ meImageByPrimary(slot: BODY_REF) { id } }", user=owner))[
+        "meImageByPrimary"
+    ] is None
     # Null clears the slot on that image.
     data = await api.gql(SET_PRIMARY, {"id": b["id"], "slot": None}, user=owner)
     assert data["setPrimary"]["primaryFor"] is None
-    assert (await api.gql("{ meImageByPrimary(slot: FACE_REF) { id } }", user=owner))["meImageByPrimary"] is None
+    assert (await api.gql("{ meImageByPrimary(slot: FACE_REF) { id } }", user=owner))[
+        "meImageByPrimary"
+    ] is None
 
 
 async def test_avatar_is_derived_face_ref_then_avatar(api: Api, owner: str) -> None:
@@ -162,7 +189,9 @@ async def test_avatar_is_derived_face_ref_then_avatar(api: Api, owner: str) -> N
     assert profile["avatarUrl"].startswith(f"/media/{a['mediaId']}/thumbnail?")
     f = await add(api, owner, 11, primaryFor="FACE_REF")
     assert (await api.gql(query, user=owner))["profile"]["avatar"] == {"id": f["id"]}
-    await api.gql("mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }", {"id": f["id"]}, user=owner)
+    await api.gql(
+        "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }", {"id": f["id"]}, user=owner
+    )
     assert (await api.gql(query, user=owner))["profile"]["avatar"] == {"id": a["id"]}
 
 
@@ -178,7 +207,9 @@ async def test_soft_delete_frees_slot_and_disappears(api: Api, owner: str) -> No
     assert data["deleteMeImage"] == {"__typename": "DeletedMeImage", "id": a["id"]}
     for query in ("{ meImages { id } }", "{ referenceImages { id } }"):
         assert next(iter((await api.gql(query, user=owner)).values())) == []
-    assert (await api.gql("{ meImageByPrimary(slot: BODY_REF) { id } }", user=owner))["meImageByPrimary"] is None
+    assert (await api.gql("{ meImageByPrimary(slot: BODY_REF) { id } }", user=owner))[
+        "meImageByPrimary"
+    ] is None
     got = await api.gql("query($id: ID!) { meImage(id: $id) { id } }", {"id": a["id"]}, user=owner)
     assert got["meImage"] is None
     # Deleting twice, or changing a deleted image, is NOT_FOUND.
@@ -212,12 +243,18 @@ async def test_create_me_image_from_rest_upload(api: Api, owner: str, other_owne
           __typename ... on MeImage { id mediaId kind label contentType width height } ... on Error { code }
         }
       }"""
-    data = await api.gql(create, {"input": {"mediaId": body["mediaId"], "kind": "HALFBODY", "label": "desk"}}, user=owner)
+    data = await api.gql(
+        create,
+        {"input": {"mediaId": body["mediaId"], "kind": "HALFBODY", "label": "desk"}},
+        user=owner,
+    )
     assert data["createMeImage"]["__typename"] == "MeImage"
     assert data["createMeImage"]["mediaId"] == body["mediaId"]
     assert data["createMeImage"]["contentType"] == "image/png"
     # Another owner cannot create an image from this media: it does not exist for them.
-    data = await api.gql(create, {"input": {"mediaId": body["mediaId"], "kind": "FACE"}}, user=other_owner)
+    data = await api.gql(
+        create, {"input": {"mediaId": body["mediaId"], "kind": "FACE"}}, user=other_owner
+    )
     assert data["createMeImage"] == {"__typename": "NotFoundError", "code": "NOT_FOUND"}
 
 
@@ -241,17 +278,33 @@ async def test_events_written_in_order_with_the_change(api: Api, owner: str) -> 
 
     a = await add(api, owner, 16)
     b = await add(api, owner, 17)
-    await api.gql("mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }", {"id": a["id"]}, user=owner)
+    await api.gql(
+        "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",
+        {"id": a["id"]},
+        user=owner,
+    )
     await api.gql(SET_PRIMARY, {"id": a["id"], "slot": "FACE_REF"}, user=owner)
     await api.gql(SET_PRIMARY, {"id": b["id"], "slot": "FACE_REF"}, user=owner)
-    await api.gql("mutation($id: ID!) { updateMeImage(id: $id, input: {label: \"l\"}) { __typename } }", {"id": b["id"]}, user=owner)
-    await api.gql("mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }", {"id": b["id"]}, user=owner)
+    await api.gql(
+        'mutation($id: ID!) { updateMeImage(id: $id, input: {label: "l"}) { __typename } }',
+        {"id": b["id"]},
+        user=owner,
+    )
+    await api.gql(
+        "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }", {"id": b["id"]}, user=owner
+    )
     async with api.app.state.server.stores.db.session() as session:
         rows = (
-            await session.execute(
-                select(MeImageEvent).where(MeImageEvent.owner_id == owner).order_by(MeImageEvent.seq)  # type: ignore[arg-type]
+            (
+                await session.execute(
+                    select(MeImageEvent)
+                    .where(MeImageEvent.owner_id == owner)
+                    .order_by(MeImageEvent.seq)  # type: ignore[arg-type]
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert [(r.type, r.image_id) for r in rows] == [
         ("MeImageAdded", a["id"]),
         ("MeImageAdded", b["id"]),
