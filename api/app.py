@@ -57,7 +57,7 @@ def load_keyring(settings: Settings) -> MasterKeyring:
         keys += [MasterKey.from_b64(k) for k in settings.previous_master_keys]
         return MasterKeyring(keys)
     key_file = KeyFile(settings.master_key_file)
-    return MasterKeyring(key_file.load_or_create(), reload=key_file.load)
+    return MasterKeyring(key_file.load_or_create(), source=key_file)
 
 
 def build_server(settings: Settings) -> Server:

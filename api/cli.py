@@ -123,36 +123,49 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     from storage import migrate
     from storage.crypto import KeyFile, MasterKey, MasterKeyring
     from storage.db import Database
-    from storage.keys import rewrap_all
+    from storage.keys import master_keys_in_use, rewrap_all
 
     settings = _settings(args)
+    key_file: KeyFile | None = None
     if settings.master_key:
         # Env-configured keys: the operator sets the new MEIMAGES_MASTER_KEY and lists the
-        # old one in MEIMAGES_PREVIOUS_MASTER_KEYS; we re-wrap everything under the new one.
-        keyring = load_keyring(settings)
-        new_id = keyring.primary.id
-        key_file = None
+        # old ones in MEIMAGES_PREVIOUS_MASTER_KEYS; we re-wrap everything under the new one.
+        keyring = MasterKeyring(load_keyring(settings).keys)
     else:
         key_file = KeyFile(settings.master_key_file)
         old = key_file.load_or_create()
-        new = MasterKey.generate()
-        # New key first (wraps from now on), old keys kept until everything is re-wrapped.
-        key_file.write([new, *old])
-        keyring = MasterKeyring([new, *old])
-        new_id = new.id
+        # New key first: running servers see the file change and wrap with it from now on;
+        # the old keys stay until no data key needs them.
+        keyring = MasterKeyring([MasterKey.generate(), *old])
+        key_file.write(keyring.keys)
+    primary = keyring.primary
 
-    async def run() -> int:
+    async def run() -> tuple[int, set[str]]:
         db = Database(settings.resolved_database_url)
         try:
             await migrate.upgrade(db)
-            return await rewrap_all(db, keyring)
+            total = 0
+            for _ in range(5):  # a server may wrap one more key with the old primary mid-run
+                count = await rewrap_all(db, keyring)
+                total += count
+                in_use = await master_keys_in_use(db)
+                if in_use <= {primary.id}:
+                    break
+            return total, in_use
         finally:
             await db.dispose()
 
-    count = asyncio.run(run())
+    count, in_use = asyncio.run(run())
+    retired = [key for key in keyring.keys[1:] if key.id not in in_use]
     if key_file is not None:
-        key_file.write([keyring.primary])
-    print(f"re-wrapped {count} data keys under master key {new_id}")
+        key_file.write([key for key in keyring.keys if key is primary or key.id in in_use])
+        print(f"re-wrapped {count} data keys under master key {primary.id}; {len(retired)} old key(s) removed")
+    else:
+        print(f"re-wrapped {count} data keys under master key {primary.id}")
+        if retired:
+            print("no data key uses these previous keys any more; remove them from MEIMAGES_PREVIOUS_MASTER_KEYS:")
+            for key in retired:
+                print(f"  {key.id}")
     return 0
 
 

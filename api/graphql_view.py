@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from cross_web import HTTPException
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -130,6 +131,15 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             data.pop("data", None)
             request.state.request_error = True
         return data
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            # GraphQL over HTTP: a mutation sent with GET is a wrong method, not a bad request.
+            if exc.status_code == 400 and "when using GET" in exc.reason:
+                raise HTTPException(405, exc.reason) from exc
+            raise
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)

@@ -69,11 +69,11 @@ def _encode(data: bytes, limits: Limits) -> EncodedImage:
             if getattr(img, "n_frames", 1) > 1:
                 raise UnsupportedMediaType("animated or multi-frame images are not accepted")
             img.load()
-        except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        except UnidentifiedImageError as exc:
             raise UnsupportedMediaType(
                 "the file is not a decodable JPEG, PNG or WebP image"
             ) from exc
-        except Image.DecompressionBombWarning as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise TooLarge("image has too many pixels", limits.max_upload_bytes) from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise UnsupportedMediaType("the image data is truncated or corrupt") from exc

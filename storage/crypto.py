@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,27 +57,40 @@ class MasterKey:
 
 
 class MasterKeyring:
-    """The master keys a process knows; `primary` wraps, all of them unwrap."""
+    """The master keys a process knows; `primary` wraps, all of them unwrap.
 
-    def __init__(
-        self, keys: Sequence[MasterKey], reload: Callable[[], Sequence[MasterKey]] | None = None
-    ) -> None:
+    Backed by a key file, the ring follows the file: a rotation done by another
+    process takes effect here on the next wrap (new primary) or unwrap (unknown id).
+    """
+
+    def __init__(self, keys: Sequence[MasterKey], source: KeyFile | None = None) -> None:
         if not keys:
             raise ValueError("at least one master key is needed")
         self._keys = list(keys)
-        self._reload = reload
+        self._source = source
+        self._stamp = source.stamp() if source is not None else None
+
+    def _refresh(self, force: bool = False) -> None:
+        if self._source is None:
+            return
+        stamp = self._source.stamp()
+        if force or stamp != self._stamp:
+            self._keys = self._source.load()
+            self._stamp = stamp
+
+    @property
+    def keys(self) -> list[MasterKey]:
+        return list(self._keys)
 
     @property
     def primary(self) -> MasterKey:
+        self._refresh()
         return self._keys[0]
 
     def find(self, key_id: str) -> MasterKey | None:
-        for key in self._keys:
-            if key.id == key_id:
-                return key
-        if self._reload is not None:
-            # Another process may have rotated the key file while we were running.
-            self._keys = list(self._reload())
+        for attempt in range(2):
+            if attempt:
+                self._refresh(force=True)
             for key in self._keys:
                 if key.id == key_id:
                     return key
@@ -86,7 +99,8 @@ class MasterKeyring:
     def wrap(self, data_key: bytes, owner_id: str, data_key_id: str) -> tuple[str, bytes]:
         nonce = os.urandom(_NONCE)
         aad = _wrap_aad(owner_id, data_key_id)
-        return self.primary.id, nonce + AESGCM(self.primary.key).encrypt(nonce, data_key, aad)
+        primary = self.primary
+        return primary.id, nonce + AESGCM(primary.key).encrypt(nonce, data_key, aad)
 
     def unwrap(self, wrapped: bytes, master_key_id: str, owner_id: str, data_key_id: str) -> bytes:
         master = self.find(master_key_id)
@@ -143,6 +157,10 @@ class KeyFile:
         if not self.path.exists():
             self.write([MasterKey.generate()])
         return self.load()
+
+    def stamp(self) -> tuple[int, int]:
+        st = self.path.stat()
+        return st.st_mtime_ns, st.st_size
 
     def load(self) -> list[MasterKey]:
         data = json.loads(self.path.read_text())

@@ -136,3 +136,10 @@ async def rewrap_all(db: Database, keyring: MasterKeyring) -> int:
             row.master_key_id, row.wrapped_key = keyring.wrap(key, row.owner_id, row.id)
             count += 1
     return count
+
+
+async def master_keys_in_use(db: Database) -> set[str]:
+    """Ids of the master keys that still wrap at least one data key."""
+    async with db.session() as session:
+        rows = await session.execute(select(col(DataKey.master_key_id)).distinct())
+        return {row[0] for row in rows.all()}

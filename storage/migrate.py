@@ -24,7 +24,7 @@ def alembic_config(connection: Any = None) -> Config:
     return cfg
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
+async def upgrade(db: Database, revision: str = "heads") -> None:
     async with db.engine.connect() as conn:
         if not db.is_sqlite:
             # Several instances starting at once must not migrate side by side.

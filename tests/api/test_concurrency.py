@@ -1,0 +1,86 @@
+"""The primary-slot invariant holds under concurrent requests and in the database itself."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from storage.tables import MeImage, utcnow
+from tests.conftest import Api
+from tests.images import jpeg
+
+SET_PRIMARY = "mutation($id: ID!, $slot: PrimarySlot) { setPrimary(id: $id, slot: $slot) { __typename ... on MeImage { primaryFor } } }"
+
+
+async def live_holders(api: Api, owner: str, slot: str) -> int:
+    async with api.app.state.server.stores.db.session() as session:
+        return (
+            await session.execute(
+                select(func.count())
+                .select_from(MeImage)
+                .where(
+                    MeImage.owner_id == owner,
+                    MeImage.primary_for == slot,
+                    MeImage.deleted_at.is_(None),
+                )  # type: ignore[arg-type,union-attr]
+            )
+        ).scalar_one()
+
+
+async def test_fifty_concurrent_set_primary_leave_one_holder(api: Api, owner: str) -> None:
+    images = [await api.upload(jpeg(100 + i, size=(64, 64)), user=owner) for i in range(10)]
+    calls = [
+        api.gql(SET_PRIMARY, {"id": images[i % len(images)]["id"], "slot": "FACE_REF"}, user=owner)
+        for i in range(50)
+    ]
+    results = await asyncio.gather(*calls)
+    assert all(r["setPrimary"]["__typename"] == "MeImage" for r in results)
+    assert await live_holders(api, owner, "face-ref") == 1
+    listed = await api.gql("{ meImages { id primaryFor } }", user=owner)
+    assert sum(1 for i in listed["meImages"] if i["primaryFor"] == "FACE_REF") == 1
+    # Concurrent claims of different slots and clears interleaved keep the invariant too.
+    calls = [
+        api.gql(
+            SET_PRIMARY,
+            {
+                "id": images[i % len(images)]["id"],
+                "slot": [None, "AVATAR", "BODY_REF", "FACE_REF"][i % 4],
+            },
+            user=owner,
+        )
+        for i in range(50)
+    ]
+    await asyncio.gather(*calls)
+    for slot in ("avatar", "body-ref", "face-ref"):
+        assert await live_holders(api, owner, slot) <= 1
+
+
+async def test_database_refuses_two_live_holders(api: Api, owner: str) -> None:
+    a = await api.upload(jpeg(200), user=owner, input={"primaryFor": "BODY_REF"})
+    b = await api.upload(jpeg(201), user=owner)
+    db = api.app.state.server.stores.db
+    # Bypassing the resolvers: the partial unique index itself says no.
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            row = await session.get(MeImage, b["id"])
+            assert row is not None
+            row.primary_for = "body-ref"
+            session.add(row)
+            await session.flush()
+    # A deleted row holding the same slot does not count as live.
+    async with db.transaction() as session:
+        row = await session.get(MeImage, b["id"])
+        assert row is not None
+        row.deleted_at = utcnow()
+        row.primary_for = "body-ref"
+        session.add(row)
+    assert await live_holders(api, owner, "body-ref") == 1
+    assert a["primaryFor"] == "BODY_REF"
+    # Another owner's holder of the same slot is independent.
+    other = f"o-{uuid.uuid4().hex[:8]}"
+    c = await api.upload(jpeg(202), user=other, input={"primaryFor": "BODY_REF"})
+    assert c["primaryFor"] == "BODY_REF"

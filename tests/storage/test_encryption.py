@@ -1,0 +1,213 @@
+"""Field encryption: ciphertexts are bound to row, field and owner; keys rotate; nothing leaks."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from storage.crypto import DecryptionError, MasterKey, MasterKeyring
+from storage.keys import FieldVault, rewrap_all
+from storage.tables import DataKey, MeImage
+from tests.conftest import Api
+from tests.images import jpeg
+
+
+async def raw_row(api: Api, image_id: str) -> MeImage:
+    async with api.app.state.server.stores.db.session() as session:
+        row = await session.get(MeImage, image_id)
+    assert row is not None
+    return row
+
+
+async def test_label_and_tags_are_ciphertext_with_version_and_key_id(api: Api, owner: str) -> None:
+    canary = "CANARY-label-91b2c"
+    image = await api.upload(
+        jpeg(31), user=owner, input={"label": canary, "tags": ["CANARY-tag-5e5e"]}
+    )
+    row = await raw_row(api, image["id"])
+    assert row.label_ct is not None and row.tags_ct is not None
+    assert canary.encode() not in row.label_ct
+    assert row.label_ct[0] == 1  # format version
+    async with api.app.state.server.stores.db.session() as session:
+        key_ids = (
+            (await session.execute(select(DataKey.id).where(DataKey.owner_id == owner)))
+            .scalars()
+            .all()
+        )  # type: ignore[call-overload]
+    import uuid
+
+    assert str(uuid.UUID(bytes=row.label_ct[1:17])) in key_ids
+    # Nothing in the database's own text representation either.
+    async with api.app.state.server.stores.db.session() as session:
+        dump = (
+            await session.execute(
+                text("SELECT label_ct, tags_ct FROM me_image WHERE id = :id"), {"id": image["id"]}
+            )
+        ).one()
+    assert all(b"CANARY" not in bytes(col) for col in dump)
+
+
+async def test_canary_absent_from_raw_database_files(api: Api, owner: str) -> None:
+    canary = "CANARY-grep-4d4d4d"
+    await api.upload(jpeg(32), user=owner, input={"label": canary, "tags": [canary + "-tag"]})
+    db = api.app.state.server.stores.db
+    if api.backend == "sqlite":
+        # Force the WAL into the main file so the grep sees everything.
+        async with db.engine.connect() as conn:
+            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        files = list(api.settings.data_dir.rglob("meimages.db*"))
+    else:
+        # PostgreSQL: flush to disk, then read the table's (and its TOAST's) files directly.
+        async with db.engine.connect() as conn:
+            await conn.execute(text("CHECKPOINT"))
+            data_dir = (await conn.execute(text("SHOW data_directory"))).scalar_one()
+            rels = (
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+                            "WHERE c.oid = 'me_image'::regclass OR c.oid = "
+                            "(SELECT reltoastrelid FROM pg_class WHERE oid = 'me_image'::regclass)"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        from pathlib import Path
+
+        files = [Path(data_dir) / rel for rel in rels if rel]
+    assert files and all(f.exists() for f in files)
+    assert sum(f.stat().st_size for f in files) > 0
+    found = [f for f in files if canary.encode() in f.read_bytes()]
+    assert found == []
+
+
+async def test_ciphertext_moved_to_another_row_field_or_owner_fails(
+    api: Api, owner: str, other_owner: str
+) -> None:
+    a = await api.upload(jpeg(33), user=owner, input={"label": "mine A", "tags": ["t"]})
+    b = await api.upload(jpeg(34), user=owner, input={"label": "mine B"})
+    c = await api.upload(jpeg(35), user=other_owner, input={"label": "theirs"})
+    vault: FieldVault = api.app.state.server.stores.vault
+    row_a = await raw_row(api, a["id"])
+    assert row_a.label_ct is not None and row_a.tags_ct is not None
+    async with api.app.state.server.stores.db.session() as session:
+        # Right place decrypts.
+        assert (
+            await vault.decrypt(
+                session,
+                owner_id=owner,
+                table="me_image",
+                field="label",
+                row_id=a["id"],
+                blob=row_a.label_ct,
+            )
+            == "mine A"
+        )
+        for owner_id, field, row_id in (
+            (owner, "label", b["id"]),  # another row
+            (owner, "tags", a["id"]),  # another field
+            (other_owner, "label", c["id"]),  # another owner
+        ):
+            with pytest.raises(DecryptionError):
+                await vault.decrypt(
+                    session,
+                    owner_id=owner_id,
+                    table="me_image",
+                    field=field,
+                    row_id=row_id,
+                    blob=row_a.label_ct,
+                )
+        # Tampering with one byte fails too.
+        tampered = bytearray(row_a.label_ct)
+        tampered[-1] ^= 1
+        with pytest.raises(DecryptionError):
+            await vault.decrypt(
+                session,
+                owner_id=owner,
+                table="me_image",
+                field="label",
+                row_id=a["id"],
+                blob=bytes(tampered),
+            )
+
+    # Copying the ciphertext in the database makes that row unreadable, never readable as A.
+    async with api.app.state.server.stores.db.transaction() as session:
+        await session.execute(
+            text("UPDATE me_image SET label_ct = :ct WHERE id = :id"),
+            {"ct": row_a.label_ct, "id": b["id"]},
+        )
+    response = await api.client.post(
+        "/graphql",
+        json={
+            "query": "query($id: ID!) { meImage(id: $id) { label } }",
+            "variables": {"id": b["id"]},
+        },
+        headers=api.headers(owner),
+    )
+    body = response.json()
+    assert body["data"] is None or body["data"]["meImage"] is None
+    assert body["errors"][0]["message"] == "Internal server error."  # masked, no details leak
+    assert "mine A" not in response.text
+
+
+async def test_master_key_rotation_rewraps_and_old_ciphertexts_still_read(
+    api: Api, owner: str
+) -> None:
+    image = await api.upload(jpeg(36), user=owner, input={"label": "before rotation"})
+    stores = api.app.state.server.stores
+    old_ring: MasterKeyring = stores.vault.keyring
+    new = MasterKey.generate()
+    ring = MasterKeyring([new, *old_ring.keys])
+    count = await rewrap_all(stores.db, ring)
+    assert count >= 1
+    async with stores.db.session() as session:
+        ids = (
+            (await session.execute(select(DataKey.master_key_id).where(DataKey.owner_id == owner)))
+            .scalars()
+            .all()
+        )  # type: ignore[call-overload]
+    assert set(ids) == {new.id}
+    # A fresh vault that only knows the new key reads the old row.
+    fresh = FieldVault(MasterKeyring([new]))
+    row = await raw_row(api, image["id"])
+    assert row.label_ct is not None
+    async with stores.db.session() as session:
+        assert (
+            await fresh.decrypt(
+                session,
+                owner_id=owner,
+                table="me_image",
+                field="label",
+                row_id=image["id"],
+                blob=row.label_ct,
+            )
+            == "before rotation"
+        )
+    # The running server keeps working: it reloads or still holds the key material.
+    stores.vault.forget(owner)
+    stores.vault.keyring = ring
+    got = await api.gql(
+        "query($id: ID!) { meImage(id: $id) { label } }", {"id": image["id"]}, user=owner
+    )
+    assert got["meImage"]["label"] == "before rotation"
+
+
+async def test_destroyed_data_key_makes_old_ciphertexts_noise(api: Api, owner: str) -> None:
+    image = await api.upload(jpeg(37), user=owner, input={"label": "shred me"})
+    stores = api.app.state.server.stores
+    row = await raw_row(api, image["id"])
+    assert row.label_ct is not None
+    async with stores.db.transaction() as session:
+        await stores.vault.destroy_owner_keys(session, owner)
+    async with stores.db.session() as session:
+        with pytest.raises(DecryptionError):
+            await stores.vault.decrypt(
+                session,
+                owner_id=owner,
+                table="me_image",
+                field="label",
+                row_id=image["id"],
+                blob=row.label_ct,
+            )
