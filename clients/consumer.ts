@@ -1,0 +1,50 @@
+// A small consumer of the generated types, compiled with `tsc --strict` in the test suite.
+// If the schema changes in a way that breaks front ends, this stops compiling.
+import type {
+  MeImagesQuery,
+  ProfileQuery,
+  SetPrimaryMutation,
+  UploadMeImageMutation,
+  UploadMeImageMutationVariables,
+  MeImageKind,
+  PrimarySlot,
+} from "./generated/graphql";
+import type { MeImage as MeImageObject, MeImageUsage } from "./generated/schema";
+
+export function pickerLabels(data: MeImagesQuery): string[] {
+  return data.meImages
+    .filter((image) => image.usage.aiReference)
+    .map((image) => `${image.kind}: ${image.label ?? "(no label)"} ${image.width}x${image.height}`);
+}
+
+export function avatarSrc(data: ProfileQuery): string | null {
+  return data.profile.avatarUrl ?? null;
+}
+
+export function uploadOutcome(data: UploadMeImageMutation): string {
+  const result = data.uploadMeImage;
+  switch (result.__typename) {
+    case "MeImage":
+      return `uploaded ${result.id} (${result.contentType})`;
+    case "TooLargeError":
+      return `too large: max ${result.maxBytes} bytes`;
+    case "InvalidInputError":
+      return `invalid ${result.field ?? "input"}: ${result.message}`;
+    case "UnsupportedMediaTypeError":
+      return `${result.code}: ${result.message}`;
+  }
+}
+
+export function slotHolder(data: SetPrimaryMutation): PrimarySlot | null | undefined {
+  return data.setPrimary.__typename === "MeImage" ? data.setPrimary.primaryFor : undefined;
+}
+
+export const faceKind: MeImageKind = "FACE";
+
+export function uploadVariables(file: File): UploadMeImageMutationVariables {
+  return { file, input: { kind: faceKind, label: "studio", tags: ["front"], primaryFor: "FACE_REF" } };
+}
+
+export function optedIn(image: Pick<MeImageObject, "usage">): MeImageUsage["aiReference"] {
+  return image.usage.aiReference;
+}
