@@ -1,0 +1,42 @@
+"""GraphiQL works offline: a real browser loads it from our server only and runs operations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.server import LiveServer, start_server
+from tests.node import ROOT, ensure_node_modules
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tmp_path_factory.mktemp("graphiql"))
+    yield live
+    live.stop()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs Debian's chromium)")
+def test_graphiql_runs_queries_and_mutations_offline(server: LiveServer) -> None:
+    ensure_node_modules()
+    token = server.token("browser-user")
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/e2e/graphiql_browser.cjs"), server.url, token, str(CHROMIUM)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    report = json.loads(out)
+    assert report["external"] == []  # no CDN, no fonts, nothing from outside
+    assert report["failed"] == [] and report["pageErrors"] == []
+    assert "#token=" not in report["addressBar"]  # the token left the address bar
+    query, mutation = report["results"]
+    assert query == {"data": {"profile": {"ownerId": "browser-user", "aiUsesReferenceImages": True}, "meImages": []}}
+    assert mutation == {"data": {"setAiUsesReferenceImages": {"aiUsesReferenceImages": False}}}
