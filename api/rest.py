@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import Authenticator, AuthError
 from resolvers import errors, media
-from resolvers.signed_urls import VARIANTS, MediaUrlSigner
+from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 
 _STATUS = {
@@ -17,10 +19,35 @@ _STATUS = {
     errors.InvalidInput: 400,
     errors.NotFound: 404,
 }
+# Served images are never a document: no scripts, no plugins, no navigation, no sniffing.
+MEDIA_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    # The signature is the access control, so front ends on any origin may embed it.
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Referrer-Policy": "no-referrer",
+}
+# Longest a browser may keep a response fetched with a bearer token instead of a signature.
+_TOKEN_MAX_AGE = 300
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def media_json(stored: media.Media, urls: MediaUrlSigner) -> dict[str, Any]:
+    return {
+        "mediaId": stored.id,
+        "storagePath": stored.storage_path,
+        "publicUrl": urls.url(stored.id, "original", stored.owner_id),
+        "thumbnailUrl": urls.url(stored.id, "thumbnail", stored.owner_id),
+        "mediumUrl": urls.url(stored.id, "medium", stored.owner_id),
+        "contentType": stored.content_type,
+        "width": stored.width,
+        "height": stored.height,
+        "byteSize": stored.byte_size,
+        "sha256": stored.sha256,
+    }
 
 
 class UploadRoute:
@@ -47,6 +74,7 @@ class UploadRoute:
                 file = form.get("file")
                 if not isinstance(file, UploadFile):
                     return _error(400, "INVALID_INPUT", "the multipart field `file` is missing")
+                # The client's filename and content type are ignored: the bytes decide.
                 data = await file.read(limit + 1)
         except ValueError:
             return _error(400, "INVALID_INPUT", "the multipart body could not be parsed")
@@ -54,25 +82,21 @@ class UploadRoute:
             if len(data) > limit:
                 raise errors.TooLarge(f"files are limited to {limit} bytes", limit)
             stored = await media.store_image(self.stores, caller, data)
+        except media.ImageRejected as exc:
+            return _error(415, exc.code, exc.message, reason=exc.reason.value)
         except errors.DomainError as exc:
             return _error(_STATUS.get(type(exc), 400), exc.code, exc.message)
-        return JSONResponse(
-            {
-                "mediaId": stored.id,
-                "storagePath": stored.storage_path,
-                "publicUrl": self.urls.url(stored.id, "original", stored.owner_id),
-                "thumbnailUrl": self.urls.url(stored.id, "thumbnail", stored.owner_id),
-                "contentType": stored.content_type,
-                "width": stored.width,
-                "height": stored.height,
-                "byteSize": stored.byte_size,
-            },
-            status_code=201,
-        )
+        return JSONResponse(media_json(stored, self.urls), status_code=201)
 
 
 class MediaRoute:
-    """GET /media/{media_id}/{variant}: a valid signature or the owner's bearer token."""
+    """GET /media/{media_id}/{variant}: a valid signature or the owner's bearer token.
+
+    Variants: `original`, `thumbnail`, `medium`, or a transform such as
+    `w320h240-cover.webp` (made on first use, then served from the store).
+    Missing, foreign, expired and tampered all get the same 404, so a URL reveals
+    nothing about whether the media exists.
+    """
 
     def __init__(self, stores: Stores, urls: MediaUrlSigner, authenticator: Authenticator) -> None:
         self.stores = stores
@@ -83,42 +107,63 @@ class MediaRoute:
         media_id = request.path_params["media_id"]
         variant = request.path_params["variant"]
         not_found = Response("Not Found", status_code=404, media_type="text/plain")
-        if variant not in VARIANTS or len(media_id) > 64:
+        if len(media_id) > 64 or not media.is_variant(variant, self.stores.limits):
             return not_found
         found = await media.find_media_any_owner(self.stores, media_id)
-        if found is None or not await self._allowed(request, found.owner_id, media_id, variant):
-            # Same answer whether the media is missing, foreign, expired or tampered with.
+        if found is None:
             return not_found
-        path = found.storage_path if variant == "original" else found.thumbnail_path
-        etag = '"' + path.rsplit("/", 1)[-1] + '"'
+        max_age = await self._allowed_for(request, found.owner_id, media_id, variant)
+        if max_age is None:
+            return not_found
+        etag = media.variant_etag(found, variant)
         headers = {
+            **MEDIA_SECURITY_HEADERS,
             "ETag": etag,
-            "Cache-Control": "private, max-age=300",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cross-Origin-Resource-Policy": "same-site",
-            "Referrer-Policy": "no-referrer",
+            # Private: a shared cache must not keep serving a URL after it expired.
+            "Cache-Control": f"private, max-age={max_age}",
         }
-        if request.headers.get("if-none-match") == etag:
+        if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
-        data = await self.stores.blobs.get(path)
-        if data is None:
+        try:
+            rendition = await media.read_variant(self.stores, found, variant)
+        except media.ImageRejected as exc:
+            if exc.reason is media.Rejection.TIMEOUT:
+                return Response(
+                    "Busy", status_code=503, media_type="text/plain", headers={"Retry-After": "5"}
+                )
+            raise
+        if rendition is None:
             return not_found
-        content_type = found.content_type if variant == "original" else "image/webp"
-        ext = content_type.split("/")[-1].replace("jpeg", "jpg")
-        headers["Content-Disposition"] = f'inline; filename="{media_id}-{variant}.{ext}"'
-        return Response(data, media_type=content_type, headers=headers)
+        ext = rendition.content_type.split("/")[-1].replace("jpeg", "jpg")
+        stem = variant.rsplit(".", 1)[0]
+        # Never the uploader's filename: ours is made of the id and the variant only.
+        headers["Content-Disposition"] = f'inline; filename="{media_id}-{stem}.{ext}"'
+        return Response(rendition.data, media_type=rendition.content_type, headers=headers)
 
-    async def _allowed(self, request: Request, owner_id: str, media_id: str, variant: str) -> bool:
+    async def _allowed_for(
+        self, request: Request, owner_id: str, media_id: str, variant: str
+    ) -> int | None:
+        """Seconds a browser may cache the answer, or None when access is refused."""
         exp, sig = request.query_params.get("exp"), request.query_params.get("sig")
         if exp and sig:
-            return self.urls.verify(media_id, variant, owner_id, exp, sig)
+            if not self.urls.verify(media_id, variant, owner_id, exp, sig):
+                return None
+            return self.urls.seconds_left(exp)
         if request.headers.get("authorization"):
             try:
                 caller, _exp = await self.authenticator.authenticate(
                     request.headers.get("authorization")
                 )
             except AuthError:
-                return False
-            return caller.owner_id == owner_id
+                return None
+            return _TOKEN_MAX_AGE if caller.owner_id == owner_id else None
+        return None
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
         return False
+    if header.strip() == "*":
+        return True
+    candidates = (tag.strip().removeprefix("W/") for tag in header.split(","))
+    return etag in candidates

@@ -1,4 +1,10 @@
-"""Media URLs that work in an `<img src>` without a token, for a limited time only."""
+"""Media URLs that work in an `<img src>` without a token, for a limited time only.
+
+A URL names a media id and a variant — `original`, `thumbnail`, `medium`, or a transform
+such as `w320h240-cover.webp` — and carries `exp` and `sig`: an HMAC over the media id,
+the variant, the owner and the expiry. The owner never appears in the URL, so a URL
+cannot be re-pointed at another owner's media, and a leaked URL dies at `exp`.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,17 @@ import hmac
 import time
 from urllib.parse import urlencode
 
-VARIANTS = ("original", "thumbnail")
+# The named variants every stored image has; transforms are named by their spec.
+VARIANTS = ("original", "thumbnail", "medium")
+_MAX_EXPIRES_DIGITS = 12
 
 
 class MediaUrlSigner:
     """HMAC over media id, variant, owner and expiry; the owner never appears in the URL."""
 
     def __init__(self, secret: bytes, *, ttl_s: int = 3600, prefix: str = "/media") -> None:
+        if ttl_s <= 0:
+            raise ValueError("media URL lifetime must be positive")
         self._secret = secret
         self.ttl_s = ttl_s
         self.prefix = prefix.rstrip("/")
@@ -22,11 +32,17 @@ class MediaUrlSigner:
         msg = "\x1f".join(("meimages/media/v1", media_id, variant, owner_id, str(expires)))
         return hmac.new(self._secret, msg.encode(), hashlib.sha256).hexdigest()[:43]
 
-    def url(self, media_id: str, variant: str, owner_id: str, *, now: float | None = None) -> str:
-        # Expiry rounded up to a step, so URLs stay byte-identical (and cacheable) for a while.
+    def expires_at(self, *, now: float | None = None) -> int:
+        """Expiry rounded up to a step, so URLs stay byte-identical (and cacheable) a while.
+
+        A URL therefore lives between `ttl_s` and `ttl_s` plus a quarter of it (at least 60 s).
+        """
         step = max(60, self.ttl_s // 4)
         t = int(now if now is not None else time.time())
-        expires = ((t + self.ttl_s) // step + 1) * step
+        return ((t + self.ttl_s) // step + 1) * step
+
+    def url(self, media_id: str, variant: str, owner_id: str, *, now: float | None = None) -> str:
+        expires = self.expires_at(now=now)
         query = urlencode({"exp": expires, "sig": self._sig(media_id, variant, owner_id, expires)})
         return f"{self.prefix}/{media_id}/{variant}?{query}"
 
@@ -40,10 +56,16 @@ class MediaUrlSigner:
         *,
         now: float | None = None,
     ) -> bool:
-        try:
-            exp = int(expires)
-        except ValueError:
+        if not expires.isdigit() or len(expires) > _MAX_EXPIRES_DIGITS:
             return False
+        exp = int(expires)
         expected = self._sig(media_id, variant, owner_id, exp)
-        fresh = exp >= int(now if now is not None else time.time())
-        return hmac.compare_digest(expected, sig) and fresh
+        fresh = exp > int(now if now is not None else time.time())
+        # Compare first and always: the time taken must not depend on freshness.
+        return hmac.compare_digest(expected.encode(), sig.encode(errors="replace")) and fresh
+
+    @staticmethod
+    def seconds_left(expires: str, *, now: float | None = None) -> int:
+        """How long a verified URL stays valid; caches must not keep it longer."""
+        left = int(expires) - int(now if now is not None else time.time())
+        return max(0, left)

@@ -1,4 +1,9 @@
-"""Blob stores: where media bytes live. The local folder is the embedded default."""
+"""Blob stores: where media bytes live. The local folder is the embedded default.
+
+Every store behaves the same: keys are opaque names the server chose (never a user's
+filename), `put` is durable when it returns, `delete` of a missing key is not an error,
+and `list_blobs` walks the stored keys with their last write time (for the garbage collector).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,30 @@ import asyncio
 import os
 import re
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
 
 _SAFE_KEY = re.compile(r"^[a-z0-9][a-z0-9/._-]{0,250}$")
+# Half-written files of the local store; a crash mid-write can leave one behind.
+_TMP_PREFIX = ".tmp-"
+
+
+def check_key(key: str) -> str:
+    """Refuse anything that is not a plain relative key (no `..`, no absolute paths)."""
+    if not _SAFE_KEY.match(key) or ".." in key or "//" in key:
+        raise ValueError(f"unsafe blob key {key!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    key: str
+    size: int
+    modified: datetime
 
 
 class BlobStore(Protocol):
@@ -22,7 +47,18 @@ class BlobStore(Protocol):
 
     async def exists(self, key: str) -> bool: ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str) -> None:
+        """Remove the key; a missing key is fine (deletes are retried after crashes)."""
+
+    def list_blobs(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        """Every stored key under the folder `prefix`, in no particular order."""
+        ...
+
+    async def discard_incomplete(self, older_than: datetime) -> int:
+        """Remove leftovers of writes that never finished; returns how many."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class LocalBlobStore:
@@ -32,10 +68,11 @@ class LocalBlobStore:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
 
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({str(self.root)!r})"
+
     def _path(self, key: str) -> Path:
-        if not _SAFE_KEY.match(key) or ".." in key:
-            raise ValueError(f"unsafe blob key {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     async def put(self, key: str, data: bytes) -> None:
         await asyncio.to_thread(self._put, self._path(key), data)
@@ -43,7 +80,7 @@ class LocalBlobStore:
     @staticmethod
     def _put(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+        tmp = path.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
@@ -53,6 +90,7 @@ class LocalBlobStore:
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        # The rename is durable only once the directory entry is on disk too.
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -71,3 +109,87 @@ class LocalBlobStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    def _scan(self, prefix: str) -> list[BlobInfo]:
+        # A prefix names a folder, as it does for object stores.
+        folder = prefix.rstrip("/") + "/" if prefix else ""
+        found: list[BlobInfo] = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(_TMP_PREFIX):
+                    continue
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if (folder and not key.startswith(folder)) or not _SAFE_KEY.match(key):
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue
+                found.append(
+                    BlobInfo(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+                )
+        return found
+
+    async def list_blobs(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
+        for info in await asyncio.to_thread(self._scan, prefix):
+            yield info
+
+    def _discard(self, older_than: datetime) -> int:
+        removed = 0
+        cutoff = older_than.timestamp()
+        for path in self.root.rglob(f"{_TMP_PREFIX}*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    async def discard_incomplete(self, older_than: datetime) -> int:
+        return await asyncio.to_thread(self._discard, older_than)
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """Explicit credentials; when empty, the S3 library reads the usual AWS_* variables."""
+
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    session_token: str = ""
+
+
+def open_blob_store(
+    url: str, *, default_dir: Path, credentials: S3Credentials | None = None
+) -> BlobStore:
+    """Pick the store by URL: empty or `file:///dir` is a local folder, `s3://bucket/prefix`
+    any S3-compatible service (`?endpoint=https://…&region=…` for MinIO, R2, Garage …)."""
+    if not url:
+        return LocalBlobStore(default_dir)
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalBlobStore(Path(unquote(parts.path)))
+    if parts.scheme == "s3":
+        from storage.s3 import S3BlobStore
+
+        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        return S3BlobStore(
+            bucket=parts.netloc,
+            prefix=unquote(parts.path).strip("/"),
+            endpoint=options.get("endpoint", ""),
+            region=options.get("region", ""),
+            allow_http=_flag(options.get("allow_http")),
+            virtual_hosted=_flag(options.get("virtual_hosted")),
+            credentials=credentials or S3Credentials(),
+        )
+    raise ValueError(f"unsupported blob store URL scheme {parts.scheme!r} (use file:// or s3://)")
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -1,0 +1,197 @@
+"""`meimages purge` / `meimages gc` as an operator runs them, and migration 0002_media."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from api.auth import issue_token
+from api.settings import Settings
+from storage import migrate
+from storage.db import Database
+from storage.tables import DataKey, MediaBlob, MediaObject, MeImage
+from tests.conftest import BACKENDS, start_api
+from tests.media import samples
+from tests.media.conftest import create_pg_database, drop_pg_database
+
+MEIMAGES = Path(sys.executable).parent / "meimages"
+CREATE = """
+  mutation($m: ID!) { createMeImage(input: {mediaId: $m, kind: FACE, label: "x"}) {
+    ... on MeImage { id } } }"""
+DELETE = "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }"
+
+
+def cli(*args: str, db_url: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
+    env["MEIMAGES_DATABASE_URL"] = db_url
+    done = subprocess.run(
+        [str(MEIMAGES), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def seed(settings: Settings, backend: str) -> dict[str, Any]:
+    """Through the real app: alice keeps one image and deletes another; bob has one."""
+    app, client = await start_api(settings, backend)
+    server_settings = app.state.server.settings
+
+    def bearer(user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {issue_token(server_settings, user, None, 600)}"}
+
+    async def add(user: str, seed: int) -> dict[str, Any]:
+        response = await client.post(
+            "/api/v1/profile/me-images/upload",
+            files={"file": ("p.jpg", samples.noisy_jpeg((96, 64), seed=seed), "image/jpeg")},
+            headers=bearer(user),
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        created = await client.post(
+            "/graphql",
+            json={"query": CREATE, "variables": {"m": body["mediaId"]}},
+            headers=bearer(user),
+        )
+        body["imageId"] = created.json()["data"]["createMeImage"]["id"]
+        return body
+
+    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    kept = await add(alice, 1)
+    dropped = await add(alice, 2)
+    theirs = await add(bob, 3)
+    deleted = await client.post(
+        "/graphql",
+        json={"query": DELETE, "variables": {"id": dropped["imageId"]}},
+        headers=bearer(alice),
+    )
+    assert deleted.json()["data"]["deleteMeImage"]["__typename"] == "DeletedMeImage"
+    await client.aclose()
+    await app.state.server.stores.db.dispose()
+    return {"alice": alice, "bob": bob, "kept": kept, "dropped": dropped, "theirs": theirs}
+
+
+def blob_files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+async def owner_counts(url: str, owner: str) -> dict[str, int]:
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            out = {}
+            for table in (MeImage, MediaObject, DataKey, MediaBlob):
+                out[table.__tablename__] = (  # type: ignore[attr-defined]
+                    await session.execute(
+                        select(func.count()).select_from(table).where(table.owner_id == owner)
+                    )
+                ).scalar_one()
+            return out
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_purge_and_gc_commands(backend: str, tmp_path: Path) -> None:
+    pg_name, url = asyncio.run(create_pg_database()) if backend == "postgres" else ("", "")
+    url = url or f"sqlite+aiosqlite:///{tmp_path / 'meimages.db'}"
+    try:
+        _purge_and_gc_commands(backend, tmp_path, url)
+    finally:
+        if pg_name:
+            asyncio.run(drop_pg_database(pg_name))
+
+
+def _purge_and_gc_commands(backend: str, tmp_path: Path, url: str) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    seeded = asyncio.run(seed(settings, backend))
+    root = settings.resolved_blob_dir
+    dropped = seeded["dropped"]["storagePath"]
+    assert dropped in blob_files(root)
+
+    out = cli("purge", "--deleted", "--older-than", "0", "--data-dir", str(tmp_path), db_url=url)
+    assert "purged 1 deleted images" in out
+    assert dropped in blob_files(root)  # only the collector deletes bytes
+    out = cli("gc", "--data-dir", str(tmp_path), db_url=url)
+    assert "deleted 0 orphaned blobs" in out  # inside the default one-hour grace
+    out = cli("gc", "--grace", "0", "--sweep", "--data-dir", str(tmp_path), db_url=url)
+    assert "deleted 3 orphaned blobs" in out
+    files = blob_files(root)
+    assert not any(f.startswith(dropped) for f in files)
+    assert seeded["kept"]["storagePath"] in files
+
+    alice = seeded["alice"]
+    out = cli("purge", "--user", alice, "--data-dir", str(tmp_path), db_url=url)
+    assert f"purged owner {alice!r}: 1 images, 1 media, 3 blobs deleted" in out
+    assert asyncio.run(owner_counts(url, alice)) == {
+        "me_image": 0,
+        "media_object": 0,
+        "data_key": 0,
+        "media_blob": 0,
+    }
+    files = blob_files(root)
+    assert not any(f.startswith(seeded["kept"]["storagePath"]) for f in files)
+    assert seeded["theirs"]["storagePath"] in files
+    assert asyncio.run(owner_counts(url, seeded["bob"]))["media_object"] == 1
+
+
+def test_purge_needs_a_target(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
+    done = subprocess.run(
+        [str(MEIMAGES), "purge", "--data-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--user ID" in done.stderr
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_migration_registers_existing_blobs_as_referenced(
+    backend: str, tmp_path: Path
+) -> None:
+    pg_name, url = await create_pg_database() if backend == "postgres" else ("", "")
+    url = url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    db = Database(url)
+    try:
+        await migrate.upgrade(db, "0001")
+        now = datetime.now(UTC)
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO owner (id, ai_uses_reference_images, created_at, updated_at) "
+                    "VALUES ('old-owner', true, :now, :now)"
+                ),
+                {"now": now},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO media_object (id, owner_id, sha256, content_type, byte_size, "
+                    "width, height, storage_path, thumbnail_path, created_at) VALUES "
+                    "('obj-1', 'old-owner', 'ab', 'image/jpeg', 1, 1, 1, 'o/x/ab/ab', "
+                    "'o/x/ab/ab.thumb.webp', :now)"
+                ),
+                {"now": now},
+            )
+        await migrate.upgrade(db)
+        async with db.session() as session:
+            blobs = (await session.execute(select(MediaBlob))).scalars().all()
+            obj = await session.get(MediaObject, "obj-1")
+        assert {(b.key, b.owner_id, b.orphaned_at) for b in blobs} == {
+            ("o/x/ab/ab", "old-owner", None),
+            ("o/x/ab/ab.thumb.webp", "old-owner", None),
+        }
+        assert obj is not None and obj.medium_path is None
+    finally:
+        await db.dispose()
+        if pg_name:
+            await drop_pg_database(pg_name)

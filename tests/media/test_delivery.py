@@ -1,0 +1,223 @@
+"""Delivery: signed expiring URLs, response headers, transforms cached after first use."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from resolvers.signed_urls import MediaUrlSigner
+from storage.tables import MediaVariant
+from tests.media import samples
+from tests.media.conftest import MediaApi
+
+TRANSFORM = """
+  query($id: ID!, $w: Int, $h: Int, $fit: ImageFit!, $format: ImageFormat!) {
+    meImage(id: $id) {
+      mediaId storagePath
+      transformUrl(width: $w, height: $h, fit: $fit, format: $format)
+    }
+  }"""
+
+
+async def add_image(mapi: MediaApi, owner: str, data: bytes) -> dict[str, Any]:
+    image = await mapi.upload(
+        data,
+        user=owner,
+        fields="__typename ... on MeImage { id mediaId storagePath publicUrl thumbnailUrl mediumUrl }",
+    )
+    assert image["__typename"] == "MeImage", image
+    return image
+
+
+async def transform_url(mapi: MediaApi, owner: str, image_id: str, **args: Any) -> str:
+    variables = {"id": image_id, "fit": "INSIDE", "format": "WEBP", **args}
+    data = await mapi.gql(TRANSFORM, variables, user=owner)
+    return str(data["meImage"]["transformUrl"])
+
+
+async def test_img_style_fetch_works_without_a_token_while_the_signature_is_valid(
+    mapi: MediaApi, owner: str
+) -> None:
+    image = await add_image(mapi, owner, samples.noisy_jpeg((300, 200), seed=11))
+    for name, content_type in (
+        ("publicUrl", "image/jpeg"),
+        ("thumbnailUrl", "image/webp"),
+        ("mediumUrl", "image/webp"),
+    ):
+        response = await mapi.client.get(image[name])  # no Authorization header at all
+        assert response.status_code == 200, name
+        assert response.headers["content-type"] == content_type
+        assert response.headers["x-content-type-options"] == "nosniff"
+        csp = response.headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "sandbox" in csp
+        assert response.headers["content-disposition"].startswith('inline; filename="')
+        cache = response.headers["cache-control"]
+        assert cache.startswith("private, max-age=")
+        exp = int(parse_qs(urlsplit(image[name]).query)["exp"][0])
+        # A browser may keep it no longer than the URL lives.
+        assert 0 < int(cache.rsplit("=", 1)[1]) <= exp - int(time.time()) + 1
+
+
+async def test_etag_is_the_content_hash_and_if_none_match_gets_304(
+    mapi: MediaApi, owner: str
+) -> None:
+    image = await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=12))
+    sha = image["storagePath"].rsplit("/", 1)[1]
+    first = await mapi.client.get(image["publicUrl"])
+    assert first.headers["etag"] == f'"{sha}"'
+    again = await mapi.client.get(image["publicUrl"], headers={"If-None-Match": f'"x", W/"{sha}"'})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == f'"{sha}"'
+    thumb = await mapi.client.get(image["thumbnailUrl"])
+    assert thumb.headers["etag"] == f'"{sha}.thumbnail"'
+    changed = await mapi.client.get(image["thumbnailUrl"], headers={"If-None-Match": f'"{sha}"'})
+    assert changed.status_code == 200 and changed.content == thumb.content
+
+
+async def test_expired_tampered_and_foreign_urls_all_look_like_missing_media(
+    mapi: MediaApi, owner: str, other_owner: str
+) -> None:
+    image = await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=13))
+    signer: MediaUrlSigner = mapi.app.state.server.urls
+    media_id = image["mediaId"]
+    url = image["publicUrl"]
+    query = parse_qs(urlsplit(url).query)
+    exp, sig = query["exp"][0], query["sig"][0]
+    path = urlsplit(url).path
+    missing = await mapi.client.get(
+        f"/media/00000000-0000-0000-0000-000000000000/original?exp={exp}&sig={sig}"
+    )
+    assert missing.status_code == 404
+    bad_urls = {
+        "expired": signer.url(media_id, "original", owner, now=time.time() - 2 * signer.ttl_s),
+        "tampered signature": f"{path}?exp={exp}&sig={sig[:-1]}{'0' if sig[-1] != '0' else '1'}",
+        "later expiry": f"{path}?exp={int(exp) + 3600}&sig={sig}",
+        "other variant": url.replace("/original?", "/thumbnail?"),
+        "signed for another owner": signer.url(media_id, "original", other_owner),
+        "no signature": path,
+        "garbage expiry": f"{path}?exp=soon&sig={sig}",
+        "non-ascii signature": f"{path}?exp={exp}&sig=%C3%A9{sig[2:]}",
+    }
+    for what, bad in bad_urls.items():
+        response = await mapi.client.get(bad)
+        assert response.status_code == 404, what
+        assert response.content == missing.content, what
+    # Expired for everyone: the other owner's bearer token does not help either.
+    foreign = await mapi.client.get(path, headers=mapi.headers(other_owner))
+    assert foreign.status_code == 404 and foreign.content == missing.content
+    own = await mapi.client.get(path, headers=mapi.headers(owner))
+    assert own.status_code == 200 and own.headers["cache-control"] == "private, max-age=300"
+
+
+def test_signature_lifetime_is_configurable_and_ends_exactly() -> None:
+    signer = MediaUrlSigner(b"k" * 32, ttl_s=120)
+    now = 1_800_000_000.0
+    url = signer.url("m1", "thumbnail", "alice", now=now)
+    exp = parse_qs(urlsplit(url).query)["exp"][0]
+    sig = parse_qs(urlsplit(url).query)["sig"][0]
+    assert now + 120 < int(exp) <= now + 120 + 60
+    assert signer.verify("m1", "thumbnail", "alice", exp, sig, now=int(exp) - 1)
+    assert not signer.verify("m1", "thumbnail", "alice", exp, sig, now=int(exp))
+    assert not signer.verify("m1", "thumbnail", "bob", exp, sig, now=now)
+    assert not signer.verify("m1", "original", "alice", exp, sig, now=now)
+    assert not signer.verify("m2", "thumbnail", "alice", exp, sig, now=now)
+    assert not MediaUrlSigner(b"x" * 32, ttl_s=120).verify(
+        "m1", "thumbnail", "alice", exp, sig, now=now
+    )
+    # Byte-identical URLs for a while, so browsers can cache them.
+    assert signer.url("m1", "thumbnail", "alice", now=now + 1) == url
+
+
+async def test_transforms_are_signed_bounded_and_cached_after_first_use(
+    mapi: MediaApi, owner: str
+) -> None:
+    image = await add_image(mapi, owner, samples.png_rgba((400, 300), seed=14))
+    cases = [
+        ({"w": 160, "h": 160, "fit": "COVER", "format": "PNG"}, "PNG", (160, 160)),
+        ({"w": 160, "h": 160, "fit": "CONTAIN", "format": "WEBP"}, "WEBP", (160, 160)),
+        ({"w": 160, "h": 160, "fit": "INSIDE", "format": "JPEG"}, "JPEG", (160, 120)),
+        ({"w": 2000, "fit": "INSIDE", "format": "WEBP"}, "WEBP", (400, 300)),  # never enlarged
+        ({"h": 60, "fit": "COVER", "format": "WEBP"}, "WEBP", (80, 60)),
+    ]
+    for args, fmt, size in cases:
+        url = await transform_url(mapi, owner, image["id"], **args)
+        first = await mapi.client.get(url)
+        assert first.status_code == 200, (args, first.text)
+        img = Image.open(io.BytesIO(first.content))
+        assert (img.format, img.size) == (fmt, size), args
+        assert first.headers["content-type"] == f"image/{fmt.lower()}"
+        assert first.headers["x-content-type-options"] == "nosniff"
+        second = await mapi.client.get(url)
+        assert second.content == first.content
+    # CONTAIN keeps transparency in the letterbox; JPEG flattens onto white.
+    contain = await mapi.client.get(
+        await transform_url(mapi, owner, image["id"], w=160, h=160, fit="CONTAIN", format="PNG")
+    )
+    letterboxed = Image.open(io.BytesIO(contain.content)).convert("RGBA")
+    assert letterboxed.getpixel((80, 2))[3] == 0
+    async with mapi.stores.db.session() as session:
+        cached = (
+            (
+                await session.execute(
+                    select(MediaVariant).where(
+                        MediaVariant.storage_path.startswith(image["storagePath"])  # type: ignore[attr-defined]
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert {v.spec for v in cached} >= {
+        "w160h160-cover.png",
+        "w160h160-contain.webp",
+        "w160h160-inside.jpeg",
+        "w2000-inside.webp",
+        "h60-cover.webp",
+    }
+    keys = await mapi.blob_keys()
+    assert all(v.storage_path in keys for v in cached)
+
+
+async def test_transform_urls_cannot_be_rewritten_or_stretched(mapi: MediaApi, owner: str) -> None:
+    image = await add_image(mapi, owner, samples.noisy_jpeg((200, 150), seed=15))
+    url = await transform_url(mapi, owner, image["id"], w=100, h=100, fit="COVER", format="WEBP")
+    assert "/w100h100-cover.webp?" in url
+    assert (await mapi.client.get(url)).status_code == 200
+    for forged in (
+        url.replace("w100h100", "w101h100"),
+        url.replace("cover", "inside"),
+        url.replace(".webp?", ".png?"),
+        url.replace("w100h100", "w0100h100"),
+    ):
+        assert (await mapi.client.get(forged)).status_code == 404, forged
+    response = await mapi.client.post(
+        "/graphql",
+        json={
+            "query": TRANSFORM,
+            "variables": {"id": image["id"], "w": 5000, "fit": "COVER", "format": "WEBP"},
+        },
+        headers=mapi.headers(owner),
+    )
+    errors = response.json()["errors"]
+    assert errors and "between 1 and 2048" in errors[0]["message"]
+    response = await mapi.client.post(
+        "/graphql",
+        json={
+            "query": TRANSFORM,
+            "variables": {"id": image["id"], "fit": "COVER", "format": "WEBP"},
+        },
+        headers=mapi.headers(owner),
+    )
+    assert "width, a height or both" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("variant", ["w0-cover.webp", "w3000-cover.webp", "x.webp", "original.png"])
+async def test_unknown_variants_are_404_before_any_lookup(mapi: MediaApi, variant: str) -> None:
+    response = await mapi.client.get(f"/media/abc/{variant}?exp=1&sig=x")
+    assert response.status_code == 404

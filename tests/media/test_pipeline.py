@@ -1,0 +1,160 @@
+"""The image pipeline itself: limits, the time bound, colour and pixel formats."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+
+import pytest
+from PIL import Image, ImageCms
+
+from resolvers import media
+from resolvers.errors import InvalidInput, TooLarge
+from resolvers.stores import Limits
+from tests.media import samples
+
+
+def encoded_image(data: bytes, limits: Limits | None = None) -> Image.Image:
+    out = media._encode(data, limits or Limits())
+    return Image.open(io.BytesIO(out.data))
+
+
+def test_pixel_cap_is_exact() -> None:
+    limits = Limits(max_image_pixels=100 * 100)
+    assert media._encode(samples.noisy_jpeg((100, 100)), limits).width == 100
+    with pytest.raises(TooLarge) as caught:
+        media._encode(samples.noisy_jpeg((101, 100)), limits)
+    assert "10000 pixels" in caught.value.message
+
+
+def test_default_cap_is_about_40_megapixels() -> None:
+    assert Limits().max_image_pixels == 40_000_000
+    with pytest.raises(TooLarge):
+        media._encode(samples.jpeg_claiming(6400, 6400), Limits())  # 41 MP claimed
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bomb_warning_is_an_error() -> None:
+    # 100 MP: over Pillow's warning threshold (89.5 MP), under its own error (179 MP);
+    # with our cap lifted, only the warning-turned-error stands in the way.
+    assert Image.MAX_IMAGE_PIXELS is not None
+    assert Image.MAX_IMAGE_PIXELS < 100_000_000 < 2 * Image.MAX_IMAGE_PIXELS
+    with pytest.raises(TooLarge):
+        media._encode(samples.jpeg_claiming(10000, 10000), Limits(max_image_pixels=10**9))
+
+
+async def test_decoding_has_a_time_bound() -> None:
+    big = samples.noisy_jpeg((3000, 2000), seed=1)
+    with pytest.raises(media.ImageRejected) as caught:
+        await media.encode_upload(big, Limits(decode_timeout_s=0.001))
+    assert caught.value.reason is media.Rejection.TIMEOUT
+
+
+async def test_decoding_runs_off_the_event_loop() -> None:
+    big = samples.noisy_jpeg((3000, 2000), seed=2)
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await media.encode_upload(big, Limits())
+    elapsed = time.perf_counter() - started
+    done.set()
+    await task
+    # The loop kept turning while the image was decoded and encoded elsewhere.
+    assert elapsed > 0.05
+    assert ticks >= max(2, int(elapsed / 0.01) // 4), (ticks, elapsed)
+
+
+async def test_empty_and_oversized_files_are_refused_before_decoding() -> None:
+    with pytest.raises(InvalidInput):
+        await media.encode_upload(b"", Limits())
+    with pytest.raises(TooLarge):
+        await media.encode_upload(b"\xff\xd8\xff" + b"\0" * 2000, Limits(max_upload_bytes=1000))
+
+
+def test_truncated_jpeg_is_corrupt() -> None:
+    with pytest.raises(media.ImageRejected) as caught:
+        media._encode(samples.noisy_jpeg((400, 300))[:600], Limits())
+    assert caught.value.reason is media.Rejection.CORRUPT
+
+
+def test_encoding_is_deterministic_so_dedupe_works() -> None:
+    data = samples.jpeg_with_metadata("DET")
+    assert media._encode(data, Limits()) == media._encode(data, Limits())
+
+
+def test_palette_png_with_transparency_keeps_its_alpha() -> None:
+    img = Image.new("P", (40, 20))
+    img.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    img.paste(1, (20, 0, 40, 20))
+    out = io.BytesIO()
+    img.save(out, "PNG", transparency=1)
+    stored = encoded_image(out.getvalue())
+    assert stored.mode == "RGBA" and stored.info == {}
+    assert stored.getpixel((5, 5)) == (255, 0, 0, 255)
+    assert stored.getpixel((30, 5))[3] == 0
+
+
+def test_sixteen_bit_grey_is_scaled_not_clipped() -> None:
+    img = Image.new("I;16", (20, 20), 32768)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    stored = encoded_image(out.getvalue())
+    assert stored.mode == "L" and 126 <= stored.getpixel((5, 5)) <= 129
+
+
+def test_cmyk_jpeg_becomes_rgb() -> None:
+    out = io.BytesIO()
+    Image.new("CMYK", (30, 20), (0, 255, 255, 0)).save(out, "JPEG")
+    stored = encoded_image(out.getvalue())
+    assert stored.mode == "RGB"
+    r, g, b = stored.getpixel((10, 10))  # type: ignore[misc]
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_colour_profile_is_applied_then_dropped() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20), (200, 100, 50)).save(
+        out, "JPEG", icc_profile=samples.swapped_primaries_profile()
+    )
+    stored = encoded_image(out.getvalue())
+    assert "icc_profile" not in stored.info
+    # Displayed through its profile the upload is bluish; the stored sRGB pixels say so.
+    r, g, b = stored.getpixel((5, 5))  # type: ignore[misc]
+    assert b > 180 and r < 70 and 80 < g < 120
+
+
+def test_srgb_profile_leaves_pixels_alone() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20), (200, 100, 50)).save(out, "PNG", icc_profile=srgb)
+    stored = encoded_image(out.getvalue())
+    assert stored.getpixel((5, 5)) == (200, 100, 50) and stored.info == {}
+
+
+def test_transform_names_are_canonical_and_bounded() -> None:
+    spec = media.TransformSpec.build(
+        320, None, media.Fit.COVER, media.OutputFormat.PNG, max_px=2048
+    )
+    assert spec.name == "w320-cover.png"
+    assert media.TransformSpec.parse("w320-cover.png", max_px=2048) == spec
+    for bad in (
+        "w0320-cover.png",
+        "w320h-cover.png",
+        "-cover.png",
+        "w4096-inside.webp",
+        "w1-fill.webp",
+    ):
+        assert media.TransformSpec.parse(bad, max_px=2048) is None, bad
+    with pytest.raises(InvalidInput):
+        media.TransformSpec.build(None, None, max_px=2048)
+    with pytest.raises(InvalidInput):
+        media.TransformSpec.build(0, 10, max_px=2048)
