@@ -1,0 +1,374 @@
+"""Subscription fan-out: publish-to-delivery latency and memory per idle subscription.
+
+    .venv/bin/python -m bench.fanout [--database-url URL] [--events 60] [--idle 5000]
+
+Starts `meimages serve` (SQLite in a temporary folder unless --database-url is given),
+then, over graphql-transport-ws on loopback:
+
+* latency: 1, 10 and 1,000 subscriptions of one owner (20 per connection, the server's
+  cap); each mutation (an AI opt-in toggle over HTTP) is timed from the event's
+  `occurredAt` (taken by the server in the writing transaction, before commit) to the
+  moment the client has read it, for every subscriber; p50 / p99 / max over all;
+* memory: the server's resident set size before and after opening 5,000 idle
+  subscriptions (250 connections x 20, one owner per connection), per subscription.
+
+Client and server share the machine; the client reads every copy of every event in one
+Python process, so the high fan-out figures include its own queueing. Bounded: every wait
+has a timeout, and the whole run takes about a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from api.auth import issue_token
+from api.settings import Settings
+from tests.images import jpeg
+
+ROOT = Path(__file__).resolve().parents[1]
+PER_CONNECTION = 20
+SUBSCRIPTION = """subscription($after: String) { meImageEvents(after: $after) {
+  ... on MeImageEvent { type cursor occurredAt image { id kind usage { aiReference } thumbnailUrl } }
+  ... on Error { code message } } }"""
+TOGGLE = "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, enabled: $on) { __typename } }"
+UPLOAD = "mutation($file: Upload!) { uploadMeImage(file: $file) { ... on MeImage { id } } }"
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    jwt_secret: str
+
+    def token(self, user: str) -> str:
+        return issue_token(Settings(jwt_secret=self.jwt_secret), user, ttl_s=3600)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+
+@contextmanager
+def serve(database_url: str | None) -> Iterator[Server]:
+    with tempfile.TemporaryDirectory(prefix="meimages-fanout-") as tmp:
+        secret = secrets.token_urlsafe(32)
+        env = {
+            **os.environ,
+            "MEIMAGES_DATA_DIR": tmp,
+            "MEIMAGES_JWT_SECRET": secret,
+            "MEIMAGES_URL_SECRET": secrets.token_urlsafe(32),
+            "MEIMAGES_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "MEIMAGES_PORT": "0",
+            "MEIMAGES_LOG_LEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if database_url:
+            env["MEIMAGES_DATABASE_URL"] = database_url
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        port: list[int] = []
+
+        def pump() -> None:
+            # Keep draining the access log so the server never blocks on its pipe.
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                found = re.search(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)", raw)
+                if found and not port:
+                    port.append(int(found.group(1)))
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not port:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+        try:
+            yield Server(proc, port[0], secret)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@dataclass
+class Subscriptions:
+    """Many subscriptions over a few connections, recording each delivery's latency."""
+
+    server: Server
+    token: str
+    count: int
+    connections: list[ClientConnection] = field(default_factory=list)
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def open(self, after: str) -> None:
+        await self.connect()
+        await self.subscribe(after)
+
+    async def connect(self) -> None:
+        for _ in range(-(-self.count // PER_CONNECTION)):
+            ws = await connect(
+                f"ws://127.0.0.1:{self.server.port}/graphql",
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                open_timeout=30,
+                max_size=None,
+            )
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "connection_init",
+                        "payload": {"Authorization": f"Bearer {self.token}"},
+                    }
+                )
+            )
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            self.connections.append(ws)
+            self.readers.append(asyncio.create_task(self._read(ws)))
+
+    async def subscribe(self, after: str) -> None:
+        remaining = self.count
+        for ws in self.connections:
+            for n in range(min(PER_CONNECTION, remaining)):
+                await ws.send(
+                    json.dumps(
+                        {
+                            "id": str(n),
+                            "type": "subscribe",
+                            "payload": {"query": SUBSCRIPTION, "variables": {"after": after}},
+                        }
+                    )
+                )
+            remaining -= PER_CONNECTION
+
+    async def _read(self, ws: ClientConnection) -> None:
+        async for raw in ws:
+            received = time.time()
+            message = json.loads(raw)
+            if message.get("type") == "error":
+                raise RuntimeError(f"subscription refused: {message}")
+            if message.get("type") != "next":
+                continue
+            event = message["payload"]["data"]["meImageEvents"]
+            published = datetime.fromisoformat(event["occurredAt"]).timestamp()
+            async with self.arrived:
+                self.latencies.append(received - published)
+                self.seen[event["cursor"]] = self.seen.get(event["cursor"], 0) + 1
+                self.arrived.notify_all()
+
+    async def wait_delivered(self, cursor_count: int) -> None:
+        """Until `cursor_count` distinct events reached every subscription."""
+        async with asyncio.timeout(60), self.arrived:
+            await self.arrived.wait_for(
+                lambda: (
+                    len(self.seen) >= cursor_count
+                    and all(n >= self.count for n in self.seen.values())
+                )
+            )
+
+    async def close(self) -> None:
+        for task in self.readers:
+            task.cancel()
+        for ws in self.connections:
+            await ws.close()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+async def graphql(
+    client: httpx.AsyncClient, server: Server, token: str, query: str, variables: dict[str, Any]
+) -> dict[str, Any]:
+    response = await client.post(
+        f"http://127.0.0.1:{server.port}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def upload(client: httpx.AsyncClient, server: Server, token: str) -> str:
+    response = await client.post(
+        f"http://127.0.0.1:{server.port}/graphql",
+        data={
+            "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
+        files={"0": ("bench.jpg", jpeg(7), "image/jpeg")},
+        headers={"Authorization": f"Bearer {token}", "GraphQL-Require-Preflight": "1"},
+    )
+    return str(response.json()["data"]["uploadMeImage"]["id"])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def latency(server: Server, subscribers: int, events: int) -> dict[str, Any]:
+    owner = f"bench-{secrets.token_hex(4)}"
+    token = server.token(owner)
+    async with httpx.AsyncClient(timeout=30) as client:
+        image = await upload(client, server, token)
+        cursor = (await graphql(client, server, token, "{ meImageEventCursor }", {}))[
+            "meImageEventCursor"
+        ]
+        subs = Subscriptions(server, token, subscribers)
+        await subs.open(cursor)
+        try:
+            # A first event that every subscription must see proves all of them live.
+            await graphql(client, server, token, TOGGLE, {"id": image, "on": True})
+            await subs.wait_delivered(1)
+            subs.latencies.clear()
+            started, cpu = time.monotonic(), server.cpu_seconds()
+            for n in range(events):
+                await graphql(client, server, token, TOGGLE, {"id": image, "on": n % 2 == 1})
+                await subs.wait_delivered(2 + n)
+            elapsed = time.monotonic() - started
+            # Includes serving the mutations themselves (one per event).
+            cpu = server.cpu_seconds() - cpu
+        finally:
+            await subs.close()
+    ms = [v * 1000 for v in subs.latencies]
+    assert len(ms) == events * subscribers, (len(ms), events * subscribers)
+    return {
+        "subscribers": subscribers,
+        "deliveries": len(ms),
+        "p50_ms": percentile(ms, 50),
+        "p99_ms": percentile(ms, 99),
+        "max_ms": max(ms),
+        "mean_ms": statistics.fmean(ms),
+        "events_per_s": events / elapsed,
+        "server_cpu_ms_per_event": 1000 * cpu / events,
+    }
+
+
+async def idle_memory(server: Server, total: int) -> dict[str, Any]:
+    connections = total // PER_CONNECTION
+    groups = [
+        Subscriptions(server, server.token(f"idle-{n}-{secrets.token_hex(3)}"), PER_CONNECTION)
+        for n in range(connections)
+    ]
+    last = groups[-1]
+    async with httpx.AsyncClient(timeout=30) as client:
+        # Warm up code paths and caches (upload, a toggle, one subscription) before the
+        # baseline, so the figure holds subscriptions only.
+        image = await upload(client, server, last.token)
+        await graphql(client, server, last.token, TOGGLE, {"id": image, "on": True})
+        warm = Subscriptions(server, server.token("idle-warmup"), 1)
+        await warm.open("bWUxOjA")
+        await asyncio.sleep(1)
+        before = server.rss_bytes()
+        try:
+            for group in groups:
+                await group.connect()
+            await asyncio.sleep(2)
+            connected = server.rss_bytes()
+            cursor = (await graphql(client, server, last.token, "{ meImageEventCursor }", {}))[
+                "meImageEventCursor"
+            ]
+            for group in groups:
+                await group.subscribe(cursor)
+            # The groups subscribed in order: once one change reaches all 20 of the last
+            # group, every subscription is settled and idle.
+            await graphql(client, server, last.token, TOGGLE, {"id": image, "on": False})
+            await last.wait_delivered(1)
+            await asyncio.sleep(3)
+            after = server.rss_bytes()
+            assert not any(task.done() for group in groups for task in group.readers)
+        finally:
+            for group in groups:
+                await group.close()
+            await warm.close()
+    count = connections * PER_CONNECTION
+    return {
+        "subscriptions": count,
+        "connections": connections,
+        "rss_before_mib": before / 2**20,
+        "rss_after_mib": after / 2**20,
+        "kib_per_subscription": (after - before) / count / 1024,
+        "kib_per_subscription_without_connection": (after - connected) / count / 1024,
+        "kib_per_connection": (connected - before) / connections / 1024,
+    }
+
+
+async def run(args: argparse.Namespace) -> None:
+    backend = "postgresql" if args.database_url else "sqlite"
+    if args.idle:
+        # A fresh process: memory freed by an earlier run would be reused and hide growth.
+        with serve(args.database_url) as server:
+            memory = await idle_memory(server, args.idle)
+        print(
+            f"{backend}: {memory['subscriptions']} idle subscriptions on "
+            f"{memory['connections']} connections: RSS {memory['rss_before_mib']:.1f} -> "
+            f"{memory['rss_after_mib']:.1f} MiB = {memory['kib_per_subscription']:.1f} KiB per "
+            f"subscription ({memory['kib_per_subscription_without_connection']:.1f} KiB for "
+            f"the subscription itself, {memory['kib_per_connection']:.1f} KiB per connection)"
+        )
+    with serve(args.database_url) as server:
+        print(f"{backend}: publish-to-delivery latency")
+        print("subscribers  deliveries   p50 ms   p99 ms   max ms  events/s  server CPU ms/event")
+        for subscribers in args.subscribers:
+            events = args.events if subscribers < 1000 else max(10, args.events // 3)
+            row = await latency(server, subscribers, events)
+            print(
+                f"{row['subscribers']:>11}  {row['deliveries']:>10}  {row['p50_ms']:>7.1f}"
+                f"  {row['p99_ms']:>7.1f}  {row['max_ms']:>7.1f}  {row['events_per_s']:>8.1f}"
+                f"  {row['server_cpu_ms_per_event']:>19.1f}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default SQLite)")
+    parser.add_argument("--events", type=int, default=60, help="events per latency run")
+    parser.add_argument(
+        "--subscribers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 10, 1000],
+        help="comma-separated subscriber counts",
+    )
+    parser.add_argument("--idle", type=int, default=5000, help="idle subscriptions (0: skip)")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,352 @@
+"""The event log and its readers on both databases: commit order, pruning, fan-out cost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import delete, event, select, text, update
+from sqlmodel import col
+
+from resolvers import events
+from resolvers.owners import lock_owner
+from resolvers.signed_urls import MediaUrlSigner
+from resolvers.stores import Caller, Stores
+from schema import build_schema
+from schema.context import RequestContext
+from storage import events as log_store
+from storage import migrate
+from storage.blobs import LocalBlobStore
+from storage.crypto import MasterKey, MasterKeyring
+from storage.db import Database
+from storage.keys import FieldVault
+from storage.tables import MeImage, MeImageEvent, utcnow
+from tests.conftest import BACKENDS, Api
+from tests.events.conftest import create_pg_database, drop_pg_database, new_owner
+from tests.images import jpeg
+
+
+class Follower:
+    """An in-process subscription (the code path every transport runs), collecting events."""
+
+    def __init__(self, stores: Stores, caller: Caller, after: str | None) -> None:
+        self.events: list[events.Event] = []
+        self._changed = asyncio.Condition()
+        self._stream = events.follow(stores, caller, after)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for item in self._stream:
+            async with self._changed:
+                self.events.append(item)
+                self._changed.notify_all()
+
+    async def wait_for(self, count: int) -> list[events.Event]:
+        async with asyncio.timeout(15), self._changed:
+            await self._changed.wait_for(lambda: len(self.events) >= count)
+        return self.events
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def write(
+    stores: Stores,
+    owner: str,
+    *,
+    count: int = 1,
+    lock: bool = True,
+    inserted: asyncio.Event | None = None,
+    release: asyncio.Event | None = None,
+) -> list[int]:
+    """One transaction appending `count` events, optionally held open before commit."""
+    seqs: list[int] = []
+    async with stores.db.transaction() as session:
+        if lock:
+            await lock_owner(session, owner)
+        for _ in range(count):
+            row = await log_store.append_event(
+                session,
+                owner_id=owner,
+                space_id="personal",
+                type="MeImageAdded",
+                image_id=str(uuid.uuid4()),
+                payload={"kind": "face"},
+            )
+            assert row.seq is not None
+            seqs.append(row.seq)
+        if inserted is not None:
+            inserted.set()
+        if release is not None:
+            await release.wait()
+    stores.notifier.notify(owner)
+    return seqs
+
+
+def stores_of(api: Api) -> Stores:
+    stores: Stores = api.app.state.server.stores
+    return stores
+
+
+async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api) -> None:
+    stores = stores_of(api)
+    first_owner, second_owner = new_owner("first"), new_owner("second")
+    start = await events.head_cursor(stores, Caller(first_owner))
+    follower = Follower(stores, Caller(first_owner), start)
+    first_in, first_go = asyncio.Event(), asyncio.Event()
+    first = asyncio.create_task(write(stores, first_owner, inserted=first_in, release=first_go))
+    await asyncio.wait_for(first_in.wait(), 10)
+    second_in = asyncio.Event()
+    second = asyncio.create_task(write(stores, second_owner, inserted=second_in))
+    done, _ = await asyncio.wait({second}, timeout=1.0)
+    if api.backend == "postgres":
+        # The trap is real: the second transaction took a higher seq and committed while
+        # the first (lower seq) is still open, so a reader with one global cursor that
+        # moved past the second event would never see the first.
+        assert done == {second}
+        (second_seq,) = second.result()
+        async with stores.db.session() as session:
+            visible = await session.scalars(
+                select(MeImageEvent.seq).where(
+                    MeImageEvent.owner_id.in_([first_owner, second_owner])  # type: ignore[attr-defined]
+                )
+            )
+            assert visible.all() == [second_seq]
+    else:
+        # SQLite takes its write lock before a seq is drawn, so the second writer waits.
+        assert done == set() and not second_in.is_set()
+    await asyncio.sleep(0.1)
+    assert follower.events == []
+    first_go.set()
+    (first_seq,) = await first
+    (second_seq,) = await second
+    assert first_seq < second_seq
+    # The first owner's reader gets its event although a higher seq was visible earlier.
+    (got,) = await follower.wait_for(1)
+    assert got.seq == first_seq
+    async with stores.db.session() as session:
+        replayed = await log_store.read_events(
+            session, first_owner, "personal", events.decode_cursor(start)
+        )
+    assert [r.seq for r in replayed] == [first_seq]
+    await follower.stop()
+
+
+async def test_one_owners_writers_queue_even_without_the_owner_row_lock(api: Api) -> None:
+    """append_event serializes an owner's inserts by itself, whoever calls it."""
+    stores = stores_of(api)
+    owner = new_owner()
+    follower = Follower(stores, Caller(owner), await events.head_cursor(stores, Caller(owner)))
+    held_in, held_go = asyncio.Event(), asyncio.Event()
+    held = asyncio.create_task(write(stores, owner, count=2, inserted=held_in, release=held_go))
+    await asyncio.wait_for(held_in.wait(), 10)
+    late_in = asyncio.Event()
+    late = asyncio.create_task(write(stores, owner, lock=False, inserted=late_in))
+    await asyncio.sleep(0.5)
+    assert not late_in.is_set(), "a second writer of the same owner got a seq before commit"
+    held_go.set()
+    early_seqs, late_seqs = await held, await late
+    assert max(early_seqs) < min(late_seqs)
+    got = await follower.wait_for(3)
+    assert [e.seq for e in got] == early_seqs + late_seqs
+    await follower.stop()
+
+
+async def test_fan_out_reads_the_log_once_per_change_not_per_subscriber(api: Api) -> None:
+    stores = stores_of(api)
+    owner = new_owner()
+    start = await events.head_cursor(stores, Caller(owner))
+    followers = [Follower(stores, Caller(owner), start) for _ in range(40)]
+    await write(stores, owner)
+    for follower in followers:
+        await follower.wait_for(1)  # each has replayed up to here and is live now
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM me_image_event" in statement:
+            reads.append(statement)
+
+    sync_engine = stores.db.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", count)
+    try:
+        changes = 10
+        for _ in range(changes):
+            await write(stores, owner)
+            await asyncio.sleep(0.01)
+        for follower in followers:
+            assert len(await follower.wait_for(1 + changes)) == 1 + changes
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", count)
+        for follower in followers:
+            await follower.stop()
+    # 40 subscribers, 10 commits: one read per wake-up (or fewer, batched), never 40.
+    assert 1 <= len(reads) <= changes, reads
+    # The last subscriber to leave closed the owner's feed.
+    assert (owner, "personal") not in stores.notifier.open_feeds()
+
+
+async def test_a_slow_subscriber_falls_back_to_the_log_and_misses_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = stores_of(api)
+    monkeypatch.setattr(log_store, "QUEUE_LIMIT", 5)
+    owner = new_owner()
+    start = await events.head_cursor(stores, Caller(owner))
+    fast = Follower(stores, Caller(owner), start)
+    slow_stream = events.follow(stores, Caller(owner), start)
+    first = await write(stores, owner)
+    slow = [(await anext(slow_stream)).seq]
+    assert slow == first
+    # While the slow one sits on its first event, 40 more arrive: far past its queue.
+    seqs = await write(stores, owner, count=20)
+    seqs += await write(stores, owner, count=20)
+    await fast.wait_for(41)
+    async with asyncio.timeout(15):
+        while len(slow) < 41:
+            slow.append((await anext(slow_stream)).seq)
+    await slow_stream.aclose()
+    await fast.stop()
+    assert slow == [e.seq for e in fast.events]
+    assert slow[1:] == seqs and slow == sorted(set(slow))
+
+
+async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: Api) -> None:
+    stores = stores_of(api)
+    owner = new_owner()
+    caller = Caller(owner)
+    start = await events.head_cursor(stores, caller)
+    image = await api.upload(jpeg(70), user=owner, input={"label": "secret", "kind": "HANDS"})
+    for enabled in (True, False):
+        await api.gql(
+            "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, enabled: $on) { __typename } }",
+            {"id": image["id"], "on": enabled},
+            user=owner,
+        )
+    replay = events.follow(stores, caller, start)
+    logged = [await anext(replay) for _ in range(3)]
+    await replay.aclose()
+    assert [e.image.ai_reference if e.image else None for e in logged] == [False, True, False]
+    assert {e.image.label if e.image else None for e in logged} == {"secret"}
+
+    # A purge removes the row and forgets the logged states: the events remain, with
+    # only what each event recorded itself.
+    async with stores.db.transaction() as session:
+        await log_store.forget_snapshots(session, [image["id"]])
+        await session.execute(delete(MeImage).where(col(MeImage.id) == image["id"]))
+    replay = events.follow(stores, caller, start)
+    forgotten = [await anext(replay) for _ in range(3)]
+    await replay.aclose()
+    assert [e.seq for e in forgotten] == [e.seq for e in logged]
+    assert [e.image for e in forgotten] == [None, None, None]
+    assert [e.kind.value if e.kind else None for e in forgotten] == ["hands", None, None]
+    assert [e.enabled for e in forgotten] == [None, True, False]
+
+
+@pytest_asyncio.fixture(params=BACKENDS)
+async def own_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
+    """A database of its own: pruning moves a horizon every reader of that log shares."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'log.db'}"
+    else:
+        url = await create_pg_database()
+    db = Database(url)
+    await migrate.upgrade(db)
+    yield Stores(
+        db=db,
+        vault=FieldVault(MasterKeyring([MasterKey.generate()])),
+        blobs=LocalBlobStore(tmp_path / "blobs"),
+    )
+    await db.dispose()
+    if request.param == "postgres":
+        await drop_pg_database(url)
+
+
+async def test_pruning_keeps_the_newest_event_and_old_cursors_get_a_typed_error(
+    own_log: Stores,
+) -> None:
+    stores = own_log
+    owner = new_owner()
+    seqs = await write(stores, owner, count=5)
+    async with stores.db.transaction() as session:
+        await session.execute(
+            update(MeImageEvent)
+            .where(MeImageEvent.owner_id == owner)  # type: ignore[arg-type]
+            .values(created_at=utcnow() - timedelta(days=40))
+        )
+    assert await log_store.prune_events(stores.db, utcnow() - timedelta(days=30)) == 4
+    async with stores.db.session() as session:
+        assert await log_store.pruned_through(session) == seqs[3]
+        left = await log_store.read_events(session, owner, "personal", 0)
+    # The newest stays, so SQLite cannot hand out its number again.
+    assert [r.seq for r in left] == [seqs[4]]
+    # Pruning again finds nothing more to do and never lowers the horizon.
+    assert await log_store.prune_events(stores.db, utcnow() - timedelta(days=30)) == 0
+
+    with pytest.raises(events.CursorTooOld):
+        await anext(events.follow(stores, Caller(owner), events.encode_cursor(seqs[2])))
+    resumed = events.follow(stores, Caller(owner), events.encode_cursor(seqs[3]))
+    assert (await anext(resumed)).seq == seqs[4]
+    await resumed.aclose()
+
+    # Through the schema, the same cases are typed results that end the subscription.
+    schema = build_schema()
+    context = RequestContext(
+        stores=stores, urls=MediaUrlSigner(b"k" * 32, ttl_s=60, prefix=""), caller=Caller(owner)
+    )
+    query = "subscription($after: String) { meImageEvents(after: $after) { __typename ... on Error { code message } } }"
+    for after, typename, code in (
+        (events.encode_cursor(seqs[0]), "CursorTooOldError", "CURSOR_TOO_OLD"),
+        ("not-a-cursor", "InvalidInputError", "INVALID_INPUT"),
+    ):
+        stream = await schema.subscribe(
+            query, variable_values={"after": after}, context_value=context
+        )
+        results = [result async for result in stream]  # type: ignore[union-attr]
+        assert len(results) == 1 and results[0].errors is None
+        assert results[0].data == {
+            "meImageEvents": {
+                "__typename": typename,
+                "code": code,
+                "message": results[0].data["meImageEvents"]["message"],
+            }
+        }
+
+
+async def test_notify_listener_wakes_readers_across_connections(own_log: Stores) -> None:
+    """PostgreSQL only: a NOTIFY from another connection's commit wakes this process."""
+    stores = own_log
+    if stores.db.is_sqlite:
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    listener = log_store.NotifyListener(stores.db.url, stores.notifier)
+    await listener.start()
+    try:
+        owner = new_owner()
+        follower = Follower(stores, Caller(owner), await events.head_cursor(stores, Caller(owner)))
+        await asyncio.sleep(0.05)
+        # A writer on a separate engine that never calls our notifier: only NOTIFY tells us.
+        other = Database(stores.db.url)
+        try:
+            async with other.transaction() as session:
+                await session.execute(text("SELECT 1"))
+                await log_store.append_event(
+                    session,
+                    owner_id=owner,
+                    space_id="personal",
+                    type="MeImageAdded",
+                    image_id=str(uuid.uuid4()),
+                    payload={"kind": "hands"},
+                )
+        finally:
+            await other.dispose()
+        (got,) = await follower.wait_for(1)
+        assert got.kind is not None and got.kind.value == "hands"
+        await follower.stop()
+    finally:
+        await listener.stop()
