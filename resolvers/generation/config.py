@@ -1,0 +1,54 @@
+"""How this server reaches image providers, and the limits of a generation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
+GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+
+
+@dataclass(frozen=True)
+class ProviderEndpoint:
+    """Where one provider lives. The key never shows in a repr, so never in a log line."""
+
+    base_url: str
+    api_key: str = field(default="", repr=False)
+
+    def url(self, path: str) -> str:
+        base = self.base_url.rstrip("/")
+        # People paste OpenAI's documented base ".../v1"; the paths below add it themselves.
+        for suffix in ("/v1", "/v1beta"):
+            if base.endswith(suffix) and path.startswith(suffix + "/"):
+                base = base[: -len(suffix)]
+        return base + path
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Providers are None until configured; the embedded default has none."""
+
+    openai: ProviderEndpoint | None = None
+    gemini: ProviderEndpoint | None = None
+    # Image models are slow (a high-quality edit can take over a minute); read is the long one.
+    timeout_s: float = 180.0
+    connect_timeout_s: float = 10.0
+    # Credits a new owner starts with (written once, as a "welcome" ledger entry).
+    initial_credits: int = 0
+    # All reference PNGs of one request together; the provider would refuse far larger ones.
+    max_request_bytes: int = 48 * 1024 * 1024
+    max_reply_bytes: int = 96 * 1024 * 1024
+    reference_long_side: int = 1024
+
+    @property
+    def hold_ttl_s(self) -> float:
+        """After this long a pending generation no longer holds credits (its server died)."""
+        return 2 * (self.timeout_s + self.connect_timeout_s) + 120.0
+
+
+def endpoint(base_url: str, api_key: str, default_base_url: str) -> ProviderEndpoint | None:
+    """A provider counts as configured with a key, or with a base URL of its own
+    (a self-hosted OpenAI-compatible server may need no key)."""
+    if not api_key and not base_url:
+        return None
+    return ProviderEndpoint(base_url=base_url or default_base_url, api_key=api_key)

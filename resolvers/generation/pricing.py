@@ -1,0 +1,99 @@
+"""The model catalogue and what one output image costs, in credits.
+
+One table. OpenAI prices are the source app's (low 3, medium 10, high 25 per image).
+The Google prices are OUR DEFAULTS, not the source app's (its Google price list was not
+available): Gemini image models take no quality parameter, so each is one flat price per
+image whatever quality is asked for. Cost never depends on the number of references.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class Quality(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class Size(enum.StrEnum):
+    SQUARE = "1024x1024"
+    LANDSCAPE = "1536x1024"
+    PORTRAIT = "1024x1536"
+    AUTO = "auto"
+
+
+class Provider(enum.StrEnum):
+    OPENAI = "openai"
+    GEMINI = "gemini"
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    provider: Provider
+    provider_model: str
+    prices: Mapping[Quality, int]
+    description: str
+    # Tried once when the provider refuses this model to an unverified organisation.
+    fallback: str | None = None
+
+    def price(self, quality: Quality) -> int:
+        return self.prices[quality]
+
+
+def _flat(credits: int) -> Mapping[Quality, int]:
+    return dict.fromkeys(Quality, credits)
+
+
+OPENAI_PRICES: Mapping[Quality, int] = {Quality.LOW: 3, Quality.MEDIUM: 10, Quality.HIGH: 25}
+
+MODELS: Mapping[str, Model] = {
+    m.id: m
+    for m in (
+        Model(
+            "openai/gpt-image-2",
+            Provider.OPENAI,
+            "gpt-image-2",
+            OPENAI_PRICES,
+            "OpenAI GPT Image 2 (falls back to gpt-image-1 for unverified organisations).",
+            fallback="openai/gpt-image-1",
+        ),
+        Model(
+            "openai/gpt-image-1",
+            Provider.OPENAI,
+            "gpt-image-1",
+            OPENAI_PRICES,
+            "OpenAI GPT Image 1.",
+        ),
+        Model(
+            "google/gemini-2.5-flash-image",
+            Provider.GEMINI,
+            "gemini-2.5-flash-image",
+            _flat(4),
+            "Google Gemini 2.5 Flash Image; flat price, quality is not sent.",
+        ),
+        Model(
+            "google/gemini-3-pro-image-preview",
+            Provider.GEMINI,
+            "gemini-3-pro-image-preview",
+            _flat(15),
+            "Google Gemini 3 Pro Image (preview); flat price, quality is not sent.",
+        ),
+    )
+}
+
+DEFAULT_MODEL = "openai/gpt-image-2"
+
+
+def hold_for(model: Model, quality: Quality, n: int) -> int:
+    """Credits to hold before the call: enough for n images on the model or its fallback."""
+    candidates = [model] + ([MODELS[model.fallback]] if model.fallback else [])
+    return n * max(m.price(quality) for m in candidates)
+
+
+def cost_of(model_id: str, quality: Quality, images: int) -> int:
+    return images * MODELS[model_id].price(quality)

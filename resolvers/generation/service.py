@@ -1,0 +1,501 @@
+"""generateWithReference: consent, credits, the provider call, and keeping the results.
+
+The order matters:
+1. validate the input and find a configured provider;
+2. check consent and read + clean the references (no row written yet);
+3. in one short transaction under the owner lock: check consent again (this is the
+   send-time check - toggles take the same lock), check credits and hold them by
+   writing the pending generation;
+4. call the provider with no transaction open;
+5. store the outputs as the caller's `picture` media (inline base64 if that fails);
+6. in one transaction: charge exactly once (unique per generation) and finish the row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resolvers.errors import InvalidInput, NotFound, TooLarge
+from resolvers.generation import credits
+from resolvers.generation.credits import GenerationStatus
+from resolvers.generation.errors import InsufficientCredits, ProviderFailed, ReferenceNotUsable
+from resolvers.generation.pricing import (
+    DEFAULT_MODEL,
+    MODELS,
+    Model,
+    Quality,
+    Size,
+    cost_of,
+    hold_for,
+)
+from resolvers.generation.providers import ImageProvider, ImageRequest, provider_for
+from resolvers.generation.references import UnreadableReference, clean_reference_png
+from resolvers.media import get_media, store_image
+from resolvers.owners import lock_owner
+from resolvers.stores import Caller, Stores
+from storage.tables import GenerationRecord, MeImage, Owner, utcnow
+
+log = logging.getLogger("meimages.generation")
+
+APP_PICTURE = "picture"
+MAX_PROMPT = 32_000
+MAX_REFERENCES = 8
+MAX_IMAGES = 4
+MAX_PAGE = 100
+_OUTPUT_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    reference_ids: Sequence[str]
+    model: str = DEFAULT_MODEL
+    quality: str = Quality.MEDIUM.value
+    size: str = Size.SQUARE.value
+    n: int = 1
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    """One output image: stored as media, or (only in the response) inline bytes."""
+
+    index: int
+    content_type: str
+    width: int
+    height: int
+    media_id: str | None = None
+    inline: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Generation:
+    id: str
+    owner_id: str
+    space_id: str
+    status: GenerationStatus
+    prompt: str
+    model_requested: str
+    model_used: str | None
+    quality: Quality
+    size: Size
+    n: int
+    reference_ids: list[str]
+    images: list[OutputImage]
+    cost: int
+    failure: str | None
+    warning: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Valid:
+    prompt: str
+    reference_ids: list[str]
+    model: Model
+    quality: Quality
+    size: Size
+    n: int
+
+
+def validate(request: GenerationRequest) -> _Valid:
+    prompt = request.prompt.strip()
+    if not prompt:
+        raise InvalidInput("the prompt is empty", field="prompt")
+    if len(prompt) > MAX_PROMPT:
+        raise InvalidInput(f"the prompt is longer than {MAX_PROMPT} characters", field="prompt")
+    ids = [str(i) for i in request.reference_ids]
+    if not 1 <= len(ids) <= MAX_REFERENCES:
+        raise InvalidInput(
+            f"give between 1 and {MAX_REFERENCES} reference images", field="referenceImageIds"
+        )
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("each reference image may be given once", field="referenceImageIds")
+    model = MODELS.get(request.model)
+    if model is None:
+        raise InvalidInput(
+            f"unknown model; one of: {', '.join(MODELS)}",
+            field="model",
+        )
+    try:
+        quality = Quality(request.quality)
+    except ValueError:
+        raise InvalidInput("quality is one of low, medium, high", field="quality") from None
+    try:
+        size = Size(request.size)
+    except ValueError:
+        raise InvalidInput(
+            "size is one of 1024x1024, 1536x1024, 1024x1536, auto", field="size"
+        ) from None
+    if not 1 <= request.n <= MAX_IMAGES:
+        raise InvalidInput(f"n is between 1 and {MAX_IMAGES}", field="n")
+    return _Valid(prompt, ids, model, quality, size, request.n)
+
+
+async def usable_references(
+    session: AsyncSession, caller: Caller, reference_ids: Sequence[str]
+) -> dict[str, str]:
+    """Image id -> media id of the references AI may use right now, by every rule at once."""
+    rows = (
+        await session.execute(
+            select(MeImage.id, MeImage.media_ref_id)  # type: ignore[call-overload]
+            .join(Owner, Owner.id == MeImage.owner_id)
+            .where(
+                MeImage.id.in_(list(reference_ids)),  # type: ignore[attr-defined]
+                MeImage.owner_id == caller.owner_id,
+                MeImage.space_id == caller.space_id,
+                MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
+                MeImage.ai_reference.is_(True),  # type: ignore[attr-defined]
+                Owner.ai_uses_reference_images.is_(True),  # type: ignore[attr-defined]
+            )
+        )
+    ).all()
+    return {str(row[0]): str(row[1]) for row in rows}
+
+
+async def _check_consent(
+    session: AsyncSession, caller: Caller, reference_ids: Sequence[str]
+) -> dict[str, str]:
+    usable = await usable_references(session, caller, reference_ids)
+    refused = [i for i in reference_ids if i not in usable]
+    if refused:
+        raise ReferenceNotUsable(refused)
+    return usable
+
+
+async def _prepare(stores: Stores, caller: Caller, valid: _Valid) -> list[bytes]:
+    """Consent, then the references' bytes as clean PNGs; writes nothing."""
+    async with stores.db.session() as session:
+        usable = await _check_consent(session, caller, valid.reference_ids)
+        paths: dict[str, str] = {}
+        for image_id in valid.reference_ids:
+            try:
+                media = await get_media(session, caller.owner_id, usable[image_id])
+            except NotFound:
+                raise ReferenceNotUsable([image_id]) from None
+            paths[image_id] = media.storage_path
+    config = stores.generation
+
+    async def clean(image_id: str) -> bytes:
+        data = await stores.blobs.get(paths[image_id])
+        if data is None:
+            raise ReferenceNotUsable([image_id])
+        try:
+            return await asyncio.to_thread(
+                clean_reference_png,
+                data,
+                long_side=config.reference_long_side,
+                max_pixels=stores.limits.max_image_pixels,
+            )
+        except UnreadableReference:
+            raise ReferenceNotUsable([image_id]) from None
+
+    references = [await clean(image_id) for image_id in valid.reference_ids]
+    total = sum(len(png) for png in references)
+    if total > config.max_request_bytes:
+        raise TooLarge(
+            f"the references come to {total} bytes as PNG; one request may carry "
+            f"{config.max_request_bytes}",
+            config.max_request_bytes,
+        )
+    return references
+
+
+async def _reserve(stores: Stores, caller: Caller, valid: _Valid) -> str:
+    """The send-time consent check and the credit hold, in one transaction."""
+    hold = hold_for(valid.model, valid.quality, valid.n)
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        await _check_consent(session, caller, valid.reference_ids)
+        await credits.ensure_welcome(session, caller.owner_id, stores.generation)
+        have = await credits.available(session, caller.owner_id, stores.generation)
+        if have < hold:
+            raise InsufficientCredits(required=hold, available=max(have, 0))
+        record = GenerationRecord(
+            owner_id=caller.owner_id,
+            space_id=caller.space_id,
+            status=GenerationStatus.PENDING.value,
+            prompt_ct=b"",
+            model_requested=valid.model.id,
+            quality=valid.quality.value,
+            size=valid.size.value,
+            n=valid.n,
+            reference_ids=valid.reference_ids,
+            outputs=[],
+            credits_held=hold,
+            created_at=utcnow(),
+        )
+        record.prompt_ct = await stores.vault.encrypt(
+            session,
+            owner_id=caller.owner_id,
+            table="generation",
+            field="prompt",
+            row_id=record.id,
+            value=valid.prompt,
+        )
+        session.add(record)
+        await session.flush()
+        return record.id
+
+
+def _inspect(data: bytes, max_pixels: int) -> tuple[str, int, int]:
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or ""
+            if fmt not in _OUTPUT_FORMATS or img.width * img.height > max_pixels:
+                raise ValueError(fmt)
+            img.load()
+            return _OUTPUT_FORMATS[fmt], img.width, img.height
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ValueError("not an image") from None
+
+
+async def _keep(
+    stores: Stores, caller: Caller, provider_name: str, images: list[bytes]
+) -> tuple[list[OutputImage], str | None]:
+    """Store each output as the caller's media; what cannot be stored comes back inline."""
+    # Check every image first, so a bad one fails the call before anything is stored.
+    try:
+        shapes = [
+            await asyncio.to_thread(_inspect, data, stores.limits.max_image_pixels)
+            for data in images
+        ]
+    except ValueError:
+        raise ProviderFailed(
+            provider_name, "the reply contained data that is not an image"
+        ) from None
+    outputs: list[OutputImage] = []
+    inline = 0
+    for index, (data, (content_type, width, height)) in enumerate(zip(images, shapes, strict=True)):
+        try:
+            media = await store_image(stores, caller, data, app=APP_PICTURE)
+        except Exception:
+            # The provider already produced (and billed) this image: never lose it.
+            log.exception("could not store generated image %d; returning it inline", index)
+            outputs.append(OutputImage(index, content_type, width, height, inline=data))
+            inline += 1
+            continue
+        outputs.append(OutputImage(index, media.content_type, media.width, media.height, media.id))
+    warning = None
+    if inline:
+        warning = (
+            f"{inline} of {len(images)} images could not be stored; they are included inline "
+            "(base64) in this response only - save them now"
+        )
+    return outputs, warning
+
+
+def _output_json(outputs: Sequence[OutputImage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "index": o.index,
+            "mediaId": o.media_id,
+            "contentType": o.content_type,
+            "width": o.width,
+            "height": o.height,
+        }
+        for o in outputs
+        if o.media_id is not None
+    ]
+
+
+async def _finish_failed(stores: Stores, caller: Caller, generation_id: str, detail: str) -> None:
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        record = await session.get(GenerationRecord, generation_id)
+        if record is not None and record.status == GenerationStatus.PENDING.value:
+            record.status = GenerationStatus.FAILED.value
+            record.failure = detail[:300]
+            record.credits_held = 0
+            record.completed_at = utcnow()
+            session.add(record)
+
+
+async def _finish_succeeded(
+    stores: Stores,
+    caller: Caller,
+    generation_id: str,
+    valid: _Valid,
+    model_used: str,
+    outputs: list[OutputImage],
+    warning: str | None,
+) -> int:
+    cost = cost_of(model_used, valid.quality, len(outputs))
+    async with stores.db.transaction() as session:
+        await lock_owner(session, caller.owner_id)
+        record = await session.get(GenerationRecord, generation_id)
+        if record is None or record.status != GenerationStatus.PENDING.value:
+            raise RuntimeError(f"generation {generation_id} is no longer pending")
+        session.add(credits.charge_entry(caller.owner_id, generation_id, cost))
+        record.status = GenerationStatus.SUCCEEDED.value
+        record.model_used = model_used
+        record.outputs = _output_json(outputs)
+        record.credits_held = 0
+        record.credits_charged = cost
+        record.warning = warning
+        record.completed_at = utcnow()
+        session.add(record)
+    return cost
+
+
+async def generate_with_reference(
+    stores: Stores, caller: Caller, request: GenerationRequest
+) -> Generation:
+    valid = validate(request)
+    provider: ImageProvider = provider_for(stores.generation, valid.model)
+    references = await _prepare(stores, caller, valid)
+    generation_id = await _reserve(stores, caller, valid)
+    try:
+        result = await provider.generate(
+            ImageRequest(
+                model=valid.model,
+                prompt=valid.prompt,
+                size=valid.size,
+                quality=valid.quality,
+                n=valid.n,
+                references=references,
+            )
+        )
+        if not result.images:
+            raise ProviderFailed(provider.name, "the reply contained no image")
+        outputs, warning = await _keep(stores, caller, provider.name, result.images)
+        cost = await _finish_succeeded(
+            stores, caller, generation_id, valid, result.model_used, outputs, warning
+        )
+    except ProviderFailed as failure:
+        await _finish_failed(stores, caller, generation_id, failure.detail)
+        log.info("generation %s failed at %s: %s", generation_id, provider.name, failure.detail)
+        raise ProviderFailed(failure.provider, failure.detail, generation_id) from None
+    except BaseException:
+        # Cancelled or a bug: release the hold now rather than when it expires.
+        await asyncio.shield(_finish_failed(stores, caller, generation_id, "interrupted"))
+        raise
+    log.info(
+        "generation %s: %d references, %s -> %s, %d images, %d credits",
+        generation_id,
+        len(references),
+        valid.model.id,
+        result.model_used,
+        len(outputs),
+        cost,
+    )
+    # As recorded, plus the inline images that exist only in this response.
+    return replace(await get_generation(stores, caller, generation_id), images=outputs)
+
+
+# Reading back ---------------------------------------------------------------
+
+
+def _aware(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+async def _to_generation(
+    stores: Stores, session: AsyncSession, row: GenerationRecord
+) -> Generation:
+    prompt = await stores.vault.decrypt(
+        session,
+        owner_id=row.owner_id,
+        table="generation",
+        field="prompt",
+        row_id=row.id,
+        blob=row.prompt_ct,
+    )
+    status = GenerationStatus(row.status)
+    failure = row.failure
+    created = _aware(row.created_at)
+    if status is GenerationStatus.PENDING and created < utcnow() - timedelta(
+        seconds=stores.generation.hold_ttl_s
+    ):
+        # Its server stopped mid-call; the hold has lapsed and nothing was charged.
+        status, failure = GenerationStatus.FAILED, "interrupted"
+    return Generation(
+        id=row.id,
+        owner_id=row.owner_id,
+        space_id=row.space_id,
+        status=status,
+        prompt=str(prompt),
+        model_requested=row.model_requested,
+        model_used=row.model_used,
+        quality=Quality(row.quality),
+        size=Size(row.size),
+        n=row.n,
+        reference_ids=list(row.reference_ids),
+        images=[
+            OutputImage(
+                index=int(o["index"]),
+                content_type=str(o["contentType"]),
+                width=int(o["width"]),
+                height=int(o["height"]),
+                media_id=str(o["mediaId"]),
+            )
+            for o in row.outputs
+        ],
+        cost=row.credits_charged,
+        failure=failure,
+        warning=row.warning,
+        created_at=created,
+        completed_at=_aware(row.completed_at) if row.completed_at else None,
+    )
+
+
+async def get_generation(stores: Stores, caller: Caller, generation_id: str) -> Generation:
+    async with stores.db.session() as session:
+        row = (
+            await session.execute(
+                select(GenerationRecord).where(
+                    GenerationRecord.id == generation_id,  # type: ignore[arg-type]
+                    GenerationRecord.owner_id == caller.owner_id,  # type: ignore[arg-type]
+                    GenerationRecord.space_id == caller.space_id,  # type: ignore[arg-type]
+                )
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound("Generation")
+        return await _to_generation(stores, session, row)
+
+
+async def list_generations(
+    stores: Stores, caller: Caller, first: int = 20, after: str | None = None
+) -> list[Generation]:
+    """Newest first; `after` is the id of the last generation of the previous page."""
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidInput(f"first is between 1 and {MAX_PAGE}", field="first")
+    query = (
+        select(GenerationRecord)
+        .where(
+            GenerationRecord.owner_id == caller.owner_id,  # type: ignore[arg-type]
+            GenerationRecord.space_id == caller.space_id,  # type: ignore[arg-type]
+        )
+        .order_by(GenerationRecord.created_at.desc(), GenerationRecord.id.desc())  # type: ignore[attr-defined]
+        .limit(first)
+    )
+    async with stores.db.session() as session:
+        if after is not None:
+            cursor = (
+                await session.execute(
+                    select(GenerationRecord.created_at, GenerationRecord.id).where(  # type: ignore[call-overload]
+                        GenerationRecord.id == after,
+                        GenerationRecord.owner_id == caller.owner_id,
+                        GenerationRecord.space_id == caller.space_id,
+                    )
+                )
+            ).first()
+            if cursor is None:
+                raise InvalidInput("unknown cursor", field="after")
+            query = query.where(
+                tuple_(GenerationRecord.created_at, GenerationRecord.id) < tuple_(*cursor)
+            )
+        rows = (await session.execute(query)).scalars().all()
+        return [await _to_generation(stores, session, row) for row in rows]

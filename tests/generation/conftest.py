@@ -1,0 +1,188 @@
+"""Fixtures of reference generation: the provider test server and an app pointed at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, cast
+
+import pytest
+import pytest_asyncio
+
+from api.settings import Settings
+from resolvers.generation import credits
+from resolvers.stores import Stores
+from storage.blobs import BlobStore
+from tests.conftest import BACKENDS, Api, database_url, start_api
+from tests.generation.provider_server import ProviderServer
+from tests.images import jpeg
+
+OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
+GEMINI_KEY = "AIza-test-Gemini-Secret-Canary-41c2"
+
+GENERATION_FIELDS = """
+  id status prompt modelRequested modelUsed quality size n referenceIds cost failure warning
+  createdAt completedAt
+  references { id }
+  images { index mediaId url thumbnailUrl contentType width height base64 }
+"""
+GENERATION = (
+    """
+  __typename
+  ... on Generation {"""
+    + GENERATION_FIELDS
+    + """}
+  ... on Error { code message }
+  ... on InvalidInputError { field }
+  ... on TooLargeError { maxBytes }
+  ... on InsufficientCreditsError { required available }
+  ... on ReferenceNotUsableError { referenceIds }
+  ... on ProviderNotConfiguredError { provider }
+  ... on ProviderFailedError { provider detail generationId }
+"""
+)
+GENERATE = (
+    "mutation($input: GenerationInput!) { generateWithReference(input: $input) {"
+    + GENERATION
+    + "} }"
+)
+
+
+@pytest.fixture(scope="session")
+def provider_server() -> Iterator[ProviderServer]:
+    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key=GEMINI_KEY)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def provider(provider_server: ProviderServer) -> Iterator[ProviderServer]:
+    provider_server.reset()
+    yield provider_server
+    provider_server.reset()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+async def gen_api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_database: str,
+    provider_server: ProviderServer,
+) -> AsyncIterator[Api]:
+    """An app with both providers pointed at the test server, on each database."""
+    backend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"gen-{backend}")
+    settings = Settings(
+        data_dir=tmp,
+        database_url=database_url(backend, tmp, pg_database),
+        openai_api_key=OPENAI_KEY,
+        openai_base_url=provider_server.url,
+        gemini_api_key=GEMINI_KEY,
+        gemini_base_url=provider_server.url + "/v1beta",
+        generation_timeout_s=15.0,
+    )
+    app, client = await start_api(settings, backend)
+    yield Api(app=app, client=client, settings=settings, backend=backend)
+    await client.aclose()
+    await app.state.server.stores.db.dispose()
+
+
+def stores_of(api: Api) -> Stores:
+    stores: Stores = api.app.state.server.stores
+    return stores
+
+
+class PatchedBlobs:
+    """The real blob store with some of its methods replaced for one test."""
+
+    def __init__(self, real: BlobStore, **overrides: Callable[..., Awaitable[Any]]) -> None:
+        self._real = real
+        self._overrides = overrides
+
+    def __getattr__(self, name: str) -> Any:
+        return self._overrides.get(name) or getattr(self._real, name)
+
+
+@contextmanager
+def blobs_patched(api: Api, **overrides: Callable[..., Awaitable[Any]]) -> Iterator[BlobStore]:
+    """Swap the running app's blob store for one test; yields the real one."""
+    stores = stores_of(api)
+    real = stores.blobs
+    stores.blobs = cast(BlobStore, PatchedBlobs(real, **overrides))
+    try:
+        yield real
+    finally:
+        stores.blobs = real
+
+
+@contextmanager
+def generation_config(api: Api, **changes: Any) -> Iterator[None]:
+    """Change the running app's generation settings for one test."""
+    stores = stores_of(api)
+    before = stores.generation
+    stores.generation = replace(before, **changes)
+    try:
+        yield
+    finally:
+        stores.generation = before
+
+
+async def grant(api: Api, owner: str, amount: int) -> int:
+    stores = stores_of(api)
+    return await credits.grant(stores.db, stores.generation, owner, amount, "test")
+
+
+async def balance(api: Api, owner: str, space: str | None = None) -> int:
+    data = await api.gql("{ profile { credits } }", user=owner, space=space)
+    return int(data["profile"]["credits"])
+
+
+async def add_reference(
+    api: Api,
+    owner: str,
+    seed: int,
+    *,
+    data: bytes | None = None,
+    opt_in: bool = True,
+    space: str | None = None,
+) -> dict[str, Any]:
+    image = await api.upload(data if data is not None else jpeg(seed), user=owner, space=space)
+    assert image["__typename"] == "MeImage", image
+    if opt_in:
+        toggled = await api.gql(
+            "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",
+            {"id": image["id"]},
+            user=owner,
+            space=space,
+        )
+        assert toggled["setAiReferenceEnabled"]["__typename"] == "MeImage"
+    return image
+
+
+async def generate(
+    api: Api, owner: str, references: list[str], space: str | None = None, **input: Any
+) -> dict[str, Any]:
+    variables = {
+        "input": {"prompt": "me as an astronaut", "referenceImageIds": references, **input}
+    }
+    data = await api.gql(GENERATE, variables, user=owner, space=space)
+    result: dict[str, Any] = data["generateWithReference"]
+    return result
+
+
+async def ledger(api: Api, owner: str) -> list[dict[str, Any]]:
+    """The owner's credit ledger rows, read straight from the database."""
+    from sqlalchemy import select
+
+    from storage.tables import CreditEntry
+
+    async with stores_of(api).db.session() as session:
+        rows = (
+            await session.execute(
+                select(CreditEntry).where(CreditEntry.owner_id == owner)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [json.loads(r.model_dump_json()) for r in rows]
