@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from resolvers.stores import Caller, Stores
 from storage.tables import Owner, utcnow
 
 
@@ -23,11 +25,44 @@ async def ensure_owner(session: AsyncSession, owner_id: str) -> None:
 
 
 async def lock_owner(session: AsyncSession, owner_id: str) -> Owner:
-    """Serialize one owner's writes: slot swaps and event order rely on it."""
+    """Serialize one owner's writes (slot swaps and event order rely on it) and bump the
+    owner's data version, which every cached answer about this owner is keyed on."""
     await ensure_owner(session, owner_id)
+    # The UPDATE takes the row lock on PostgreSQL; SQLite writers hold BEGIN IMMEDIATE.
+    await session.execute(
+        update(Owner)
+        .where(col(Owner.id) == owner_id)
+        .values(data_version=col(Owner.data_version) + 1)
+    )
     owner = (
-        await session.execute(
-            select(Owner).where(Owner.id == owner_id).with_for_update()  # type: ignore[arg-type]
-        )
+        await session.execute(select(Owner).where(col(Owner.id) == owner_id).with_for_update())
     ).scalar_one()
     return owner
+
+
+async def data_version(stores: Stores, caller: Caller) -> int:
+    """The owner's current data version (0 for an owner who never wrote anything).
+
+    On SQLite the answer is remembered together with the database's change stamp taken
+    before reading it; while the stamp is unchanged nothing was committed by anyone, so
+    the remembered version is still exact and no query is needed.
+    """
+    stamp = stores.db.change_stamp()
+    if stamp is not None:
+        remembered = stores.owner_versions.get(caller.owner_id)
+        if remembered is not None and remembered[0] == stamp:
+            return remembered[1]
+    async with stores.db.session() as session:
+        version = int(
+            (
+                await session.execute(
+                    select(col(Owner.data_version)).where(col(Owner.id) == caller.owner_id)
+                )
+            ).scalar_one_or_none()
+            or 0
+        )
+    if stamp is not None:
+        if len(stores.owner_versions) > 100_000:
+            stores.owner_versions.clear()
+        stores.owner_versions[caller.owner_id] = (stamp, version)
+    return version

@@ -32,7 +32,11 @@ async def upgrade(db: Database, revision: str = "heads") -> None:
         try:
             await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
             await conn.commit()
+        except BaseException:
+            await conn.rollback()
+            raise
         finally:
             if not db.is_sqlite:
+                # Session-level lock: it outlives the rolled-back transaction, so release it.
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK})
                 await conn.commit()

@@ -1,0 +1,232 @@
+"""List-query and mutation throughput through the full stack, next to a bare Starlette baseline.
+
+    .venv/bin/python -m bench.list_query [--seconds 10]
+
+Server and baseline each run pinned to core 0, the load generator (wrk) to core 1, on
+loopback. Needs `wrk` (Debian package `wrk`). Prints a table of medians over repeated runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.server import MEIMAGES, free_port
+from tests.images import jpeg
+
+ROOT = Path(__file__).resolve().parents[1]
+LIST_QUERY = """query MeImages { meImages {
+  id kind label tags mediaId storagePath publicUrl thumbnailUrl contentType width height
+  usage { aiReference showInProfile } primaryFor createdAt updatedAt } }"""
+SET_PRIMARY = "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF) { __typename ... on MeImage { id primaryFor } } }"
+
+
+def wait_healthy(url: str) -> None:
+    for _ in range(300):
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start(cmd: list[str], env: dict[str, str], health: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", *cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_healthy(health)
+    return proc
+
+
+def lua_script(path: Path, bodies: list[str], headers: dict[str, str]) -> None:
+    header_lines = "\n".join(f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in headers.items())
+    body_list = ", ".join(json.dumps(b) for b in bodies)
+    path.write_text(
+        f"""wrk.method = "POST"
+{header_lines}
+local bodies = {{ {body_list} }}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
+end
+"""
+    )
+
+
+def wrk(url: str, script: Path, connections: int, seconds: int) -> tuple[float, float]:
+    out = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    assert p50 is not None
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} failed responses:\n{out}")
+    return rps, float(p50.group(1)) * scale
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
+    env.update(MEIMAGES_LOG_LEVEL="warning")
+    port, base_port = free_port(), free_port()
+    url = f"http://127.0.0.1:{port}/graphql"
+    server = start(
+        [str(MEIMAGES), "serve", "--port", str(port), "--data-dir", str(tmp)],
+        env,
+        f"http://127.0.0.1:{port}/healthz",
+    )
+    procs = [server]
+    try:
+        token = subprocess.run(
+            [str(MEIMAGES), "token", "--user", "bench", "--data-dir", str(tmp)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        ids = []
+        for i in range(10):
+            operations = {
+                "query": "mutation($f: Upload!, $i: UploadMeImageInput) { uploadMeImage(file: $f, input: $i) { ... on MeImage { id } } }",
+                "variables": {
+                    "f": None,
+                    "i": {
+                        "label": f"reference photo {i}",
+                        "tags": ["studio", f"t{i}"],
+                        "kind": "FACE",
+                    },
+                },
+            }
+            r = httpx.post(
+                url,
+                data={
+                    "operations": json.dumps(operations),
+                    "map": json.dumps({"0": ["variables.f"]}),
+                },
+                files={"0": ("a.jpg", jpeg(i, size=(640, 480)), "image/jpeg")},
+                headers={"Authorization": auth["Authorization"], "GraphQL-Require-Preflight": "1"},
+            )
+            ids.append(r.json()["data"]["uploadMeImage"]["id"])
+        list_body = json.dumps({"query": LIST_QUERY})
+        response = httpx.post(url, content=list_body, headers=auth)
+        assert len(response.json()["data"]["meImages"]) == 10
+        (tmp / "body.json").write_bytes(response.content)
+        baseline = start(
+            [sys.executable, "-m", "bench.baseline", str(tmp / "body.json"), str(base_port)],
+            {**env, "PYTHONPATH": str(ROOT)},
+            f"http://127.0.0.1:{base_port}/graphql",
+        )
+        procs.append(baseline)
+        list_lua, mut_lua = tmp / "list.lua", tmp / "mut.lua"
+        lua_script(list_lua, [list_body], auth)
+        lua_script(
+            mut_lua,
+            [json.dumps({"query": SET_PRIMARY, "variables": {"id": i}}) for i in ids[:2]],
+            auth,
+        )
+
+        rows: list[tuple[str, int, float, float, float | None]] = []
+        etag = httpx.post(url, content=list_body, headers=auth).headers["etag"]
+        etag_lua = tmp / "etag.lua"
+        lua_script(etag_lua, [list_body], {**auth, "If-None-Match": etag})
+        uncached_port = free_port()
+        uncached = start(
+            [str(MEIMAGES), "serve", "--port", str(uncached_port), "--data-dir", str(tmp)],
+            {**env, "MEIMAGES_QUERY_CACHE_ENTRIES": "0"},
+            f"http://127.0.0.1:{uncached_port}/healthz",
+        )
+        procs.append(uncached)
+        uncached_url = f"http://127.0.0.1:{uncached_port}/graphql"
+        for c in (1, 32):
+            base_runs = [
+                wrk(f"http://127.0.0.1:{base_port}/graphql", list_lua, c, args.seconds)
+                for _ in range(args.runs)
+            ]
+            base_rps = statistics.median(r[0] for r in base_runs)
+            rows.append(
+                (
+                    "baseline (bare Starlette, same JSON)",
+                    c,
+                    base_rps,
+                    statistics.median(r[1] for r in base_runs),
+                    None,
+                )
+            )
+            for name, target, script in (
+                ("meImages x10, no result cache", uncached_url, list_lua),
+                ("meImages x10, result cache", url, list_lua),
+                ("meImages x10, If-None-Match -> 304", url, etag_lua),
+            ):
+                runs = [wrk(target, script, c, args.seconds) for _ in range(args.runs)]
+                rps = statistics.median(r[0] for r in runs)
+                rows.append((name, c, rps, statistics.median(r[1] for r in runs), rps / base_rps))
+        for c in (1, 32):
+            runs = [wrk(url, mut_lua, c, args.seconds) for _ in range(args.runs)]
+            rows.append(
+                (
+                    "setPrimary (swap + events)",
+                    c,
+                    statistics.median(r[0] for r in runs),
+                    statistics.median(r[1] for r in runs),
+                    None,
+                )
+            )
+
+        print(f"\n{'operation':38} {'conc':>4} {'req/s':>10} {'p50 ms':>8} {'ratio':>7}")
+        for name, c, rps, p50, ratio in rows:
+            print(
+                f"{name:38} {c:>4} {rps:>10.0f} {p50:>8.2f} {'' if ratio is None else f'{ratio:.3f}':>7}"
+            )
+        print(
+            f"\n(medians of {args.runs} runs x {args.seconds} s; server and baseline on core 0, wrk on core 1)"
+        )
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
