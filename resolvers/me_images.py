@@ -17,8 +17,8 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import InvalidInput, NotFound
-from resolvers.media import Media, get_media
-from resolvers.owners import lock_owner
+from resolvers.media import Media, get_media, media_from_rows
+from resolvers.owners import data_version, lock_owner
 from resolvers.stores import Caller, Stores
 from storage.events import append_event
 from storage.tables import MediaObject, MediaRef, MeImage, Owner, new_id, utcnow
@@ -110,8 +110,9 @@ def clean_tags(tags: Sequence[str]) -> list[str]:
             raise InvalidInput(f"a tag is longer than {MAX_TAG} characters", field="tags")
         if tag not in cleaned:
             cleaned.append(tag)
-    if len(cleaned) > MAX_TAGS:
-        raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+            # Checked as we go: the membership test above must never scan a huge list.
+            if len(cleaned) > MAX_TAGS:
+                raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
     return cleaned
 
 
@@ -158,17 +159,7 @@ async def _to_image(
         kind=Kind(row.kind),
         label=label,
         tags=list(tags),
-        media=Media(
-            id=ref.id,
-            owner_id=ref.owner_id,
-            content_type=obj.content_type,
-            byte_size=obj.byte_size,
-            width=obj.width,
-            height=obj.height,
-            storage_path=obj.storage_path,
-            thumbnail_path=obj.thumbnail_path,
-            created_at=_aware(ref.created_at),
-        ),
+        media=media_from_rows(obj, ref),
         ai_reference=row.ai_reference,
         show_in_profile=row.show_in_profile,
         primary_for=Slot(row.primary_for) if row.primary_for else None,
@@ -184,41 +175,64 @@ async def _images(
     return [await _to_image(stores, session, r[0], r[1], r[2]) for r in rows]
 
 
-async def list_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
+@dataclass(frozen=True)
+class PoolSnapshot:
+    """The live images of one owner's pool in one space, as of one data version."""
+
+    version: int
+    images: tuple[Image, ...]
+    ai_enabled: bool
+
+
+async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
+    """The caller's pool, read once per data version and then served from memory.
+
+    The version is taken before the rows are read: a write landing in between makes the
+    snapshot newer than its version says, never older, so it is never stale.
+    """
+    version = await data_version(stores, caller)
+    key = (caller.owner_id, caller.space_id)
+    cached: PoolSnapshot | None = stores.pool_snapshots.get(key)
+    if cached is not None and cached.version == version:
+        stores.pool_snapshots.move_to_end(key)
+        return cached
     query = _live(caller).order_by(MeImage.created_at, MeImage.id)  # type: ignore[arg-type]
-    if kind is not None:
-        query = query.where(MeImage.kind == kind.value)  # type: ignore[arg-type]
     async with stores.db.session() as session:
-        return await _images(stores, session, query)
+        images = await _images(stores, session, query)
+        owner = await session.get(Owner, caller.owner_id)
+    snapshot = PoolSnapshot(
+        version, tuple(images), True if owner is None else owner.ai_uses_reference_images
+    )
+    stores.pool_snapshots[key] = snapshot
+    if len(stores.pool_snapshots) > stores.limits.pool_snapshots:
+        stores.pool_snapshots.popitem(last=False)
+    return snapshot
+
+
+async def list_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
+    snapshot = await pool_snapshot(stores, caller)
+    return [i for i in snapshot.images if kind is None or i.kind is kind]
 
 
 async def reference_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
     """Images AI may use: live, opted in, and only while the owner's kill switch is on."""
-    query = (
-        _live(caller)
-        .join(Owner, Owner.id == MeImage.owner_id)  # type: ignore[arg-type]
-        .where(
-            MeImage.ai_reference.is_(True),  # type: ignore[attr-defined]
-            Owner.ai_uses_reference_images.is_(True),  # type: ignore[attr-defined]
-        )
-        .order_by(MeImage.created_at, MeImage.id)  # type: ignore[arg-type]
-    )
-    if kind is not None:
-        query = query.where(MeImage.kind == kind.value)  # type: ignore[arg-type]
-    async with stores.db.session() as session:
-        return await _images(stores, session, query)
+    snapshot = await pool_snapshot(stores, caller)
+    if not snapshot.ai_enabled:
+        return []
+    return [i for i in snapshot.images if i.ai_reference and (kind is None or i.kind is kind)]
 
 
 async def image_by_primary(stores: Stores, caller: Caller, slot: Slot) -> Image | None:
-    query = _live(caller).where(MeImage.primary_for == slot.value)  # type: ignore[arg-type]
-    async with stores.db.session() as session:
-        images = await _images(stores, session, query)
-    return images[0] if images else None
+    snapshot = await pool_snapshot(stores, caller)
+    return next((i for i in snapshot.images if i.primary_for is slot), None)
 
 
 async def get_image(stores: Stores, caller: Caller, image_id: str) -> Image:
-    async with stores.db.session() as session:
-        return await _get(stores, session, caller, image_id)
+    snapshot = await pool_snapshot(stores, caller)
+    image = next((i for i in snapshot.images if i.id == image_id), None)
+    if image is None:
+        raise NotFound()
+    return image
 
 
 async def _get(stores: Stores, session: AsyncSession, caller: Caller, image_id: str) -> Image:

@@ -181,7 +181,7 @@ class Generation:
     @strawberry.field(description="The reference images that were sent and still exist.")
     async def references(self) -> list[MeImage]:
         pool = await self.pool.get()
-        return [MeImage(image=pool[i]) for i in self.data.reference_ids if i in pool]
+        return [MeImage.of(pool[i]) for i in self.data.reference_ids if i in pool]
 
     @strawberry.field(description="The output images.")
     def images(self) -> list[GeneratedImage]:

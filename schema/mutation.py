@@ -84,7 +84,7 @@ class PoolMutation:
             )
         except errors.DomainError as error:
             return to_graphql(error)  # type: ignore[return-value]
-        return MeImage(image=image)
+        return MeImage.of(image)
 
     @strawberry.mutation(description="Create a MeImage for media the caller uploaded before.")
     async def create_me_image(self, info: Info, input: CreateMeImageInput) -> CreateMeImageResult:
@@ -101,7 +101,7 @@ class PoolMutation:
             )
         except errors.DomainError as error:
             return to_graphql(error)  # type: ignore[return-value]
-        return MeImage(image=image)
+        return MeImage.of(image)
 
     @strawberry.mutation(description="Change label, tags, kind or showInProfile of an image.")
     async def update_me_image(
@@ -132,7 +132,7 @@ class PoolMutation:
             )
         except errors.DomainError as error:
             return to_graphql(error)  # type: ignore[return-value]
-        return MeImage(image=image)
+        return MeImage.of(image)
 
     @strawberry.mutation(
         description="Opt one image in or out of AI use. This is the per-image consent."
@@ -146,7 +146,7 @@ class PoolMutation:
             )
         except errors.DomainError as error:
             return to_graphql(error)  # type: ignore[return-value]
-        return MeImage(image=image)
+        return MeImage.of(image)
 
     @strawberry.mutation(
         description="Claim a primary slot for an image (the previous holder loses it in the same transaction), or clear the image's slot with null."
@@ -163,7 +163,7 @@ class PoolMutation:
             )
         except errors.DomainError as error:
             return to_graphql(error)  # type: ignore[return-value]
-        return MeImage(image=image)
+        return MeImage.of(image)
 
     @strawberry.mutation(
         description="Delete an image: it leaves every query and frees its slot. Bytes are purged separately."

@@ -19,7 +19,7 @@ class PoolQuery:
         images = await me_images.list_images(
             info.context.stores, info.context.require_caller(), kind.to_domain() if kind else None
         )
-        return [MeImage(image=image) for image in images]
+        return [MeImage.of(image) for image in images]
 
     @strawberry.field(
         description="Images AI may use: live and opted in; empty while the kill switch is off."
@@ -28,14 +28,14 @@ class PoolQuery:
         images = await me_images.reference_images(
             info.context.stores, info.context.require_caller(), kind.to_domain() if kind else None
         )
-        return [MeImage(image=image) for image in images]
+        return [MeImage.of(image) for image in images]
 
     @strawberry.field(description="The live image holding a primary slot, if any.")
     async def me_image_by_primary(self, info: Info, slot: PrimarySlot) -> MeImage | None:
         image = await me_images.image_by_primary(
             info.context.stores, info.context.require_caller(), slot.to_domain()
         )
-        return MeImage(image=image) if image else None
+        return MeImage.of(image) if image else None
 
     @strawberry.field(description="One live image of the caller; null when there is none.")
     async def me_image(self, info: Info, id: strawberry.ID) -> MeImage | None:
@@ -45,7 +45,7 @@ class PoolQuery:
             )
         except errors.NotFound:
             return None
-        return MeImage(image=image)
+        return MeImage.of(image)
 
     @strawberry.field(description="The caller's profile: kill switch and derived avatar.")
     async def profile(self, info: Info) -> Profile:

@@ -44,7 +44,7 @@ class MeImageEvent:
         description="The image as this change left it (also on replay); null for DELETED."
     )
     def image(self) -> MeImage | None:
-        return MeImage(image=self.event.image) if self.event.image else None
+        return MeImage.of(self.event.image) if self.event.image else None
 
     @strawberry.field(
         description="PRIMARY_CHANGED: the slot the image holds now; null when it lost its slot."

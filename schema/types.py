@@ -7,9 +7,10 @@ from datetime import datetime
 import strawberry
 
 from resolvers import me_images, profile
-from resolvers.media import Media
+from resolvers.generation import credits as generation_credits
+from resolvers.media import Media, TransformSpec
 from schema.context import Info
-from schema.enums import MeImageKind, PrimarySlot
+from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
 
 
 @strawberry.type(description="How an image may be used.")
@@ -22,31 +23,55 @@ class MeImageUsage:
 
 @strawberry.type(name="MeImage", description="One reference image of the caller's pool.")
 class MeImage:
+    # Plain attributes, filled once by `of`: far cheaper per field than resolver methods,
+    # which matters when a list query resolves hundreds of fields.
     image: strawberry.Private[me_images.Image]
+    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    kind: MeImageKind = strawberry.field(
+        description="What the image shows; changeable after upload."
+    )
+    label: str | None = strawberry.field(description="Free-text label (stored encrypted).")
+    tags: list[str] = strawberry.field(description="Tags (stored encrypted).")
+    media_id: strawberry.ID = strawberry.field(
+        description="Id of the stored media this image points at."
+    )
+    storage_path: str = strawberry.field(
+        description="Content-addressed storage key of the original."
+    )
+    content_type: str = strawberry.field(description="MIME type of the stored original.")
+    width: int = strawberry.field(description="Width in pixels (after applying EXIF orientation).")
+    height: int = strawberry.field(
+        description="Height in pixels (after applying EXIF orientation)."
+    )
+    usage: MeImageUsage = strawberry.field(
+        description="Usage flags, including the per-image AI consent."
+    )
+    primary_for: PrimarySlot | None = strawberry.field(
+        description="The primary slot this image holds, if any."
+    )
+    created_at: datetime = strawberry.field(description="When the image was added.")
+    updated_at: datetime = strawberry.field(description="When the image last changed.")
 
-    @strawberry.field(description="Opaque id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.image.id)
-
-    @strawberry.field(description="What the image shows; changeable after upload.")
-    def kind(self) -> MeImageKind:
-        return MeImageKind.of(self.image.kind)
-
-    @strawberry.field(description="Free-text label (stored encrypted).")
-    def label(self) -> str | None:
-        return self.image.label
-
-    @strawberry.field(description="Tags (stored encrypted).")
-    def tags(self) -> list[str]:
-        return self.image.tags
-
-    @strawberry.field(description="Id of the stored media this image points at.")
-    def media_id(self) -> strawberry.ID:
-        return strawberry.ID(self.image.media.id)
-
-    @strawberry.field(description="Content-addressed storage key of the original.")
-    def storage_path(self) -> str:
-        return self.image.media.storage_path
+    @classmethod
+    def of(cls, image: me_images.Image) -> MeImage:
+        return cls(
+            image=image,
+            id=strawberry.ID(image.id),
+            kind=MeImageKind.of(image.kind),
+            label=image.label,
+            tags=image.tags,
+            media_id=strawberry.ID(image.media.id),
+            storage_path=image.media.storage_path,
+            content_type=image.media.content_type,
+            width=image.media.width,
+            height=image.media.height,
+            usage=MeImageUsage(
+                ai_reference=image.ai_reference, show_in_profile=image.show_in_profile
+            ),
+            primary_for=PrimarySlot.of(image.primary_for) if image.primary_for else None,
+            created_at=image.created_at,
+            updated_at=image.updated_at,
+        )
 
     @strawberry.field(
         description="Signed, expiring URL of the original; works without a token until it expires."
@@ -58,35 +83,31 @@ class MeImage:
     def thumbnail_url(self, info: Info) -> str:
         return _media_url(info, self.image.media, "thumbnail")
 
-    @strawberry.field(description="MIME type of the stored original.")
-    def content_type(self) -> str:
-        return self.image.media.content_type
+    @strawberry.field(
+        description="Signed, expiring URL of a WebP at most 1024 px on its long side."
+    )
+    def medium_url(self, info: Info) -> str:
+        return _media_url(info, self.image.media, "medium")
 
-    @strawberry.field(description="Width in pixels (after applying EXIF orientation).")
-    def width(self) -> int:
-        return self.image.media.width
-
-    @strawberry.field(description="Height in pixels (after applying EXIF orientation).")
-    def height(self) -> int:
-        return self.image.media.height
-
-    @strawberry.field(description="Usage flags, including the per-image AI consent.")
-    def usage(self) -> MeImageUsage:
-        return MeImageUsage(
-            ai_reference=self.image.ai_reference, show_in_profile=self.image.show_in_profile
+    @strawberry.field(
+        description="Signed, expiring URL of a resized rendition (each side 1..2048 px; give a width, a height or both). Made on first request, then cached."
+    )
+    def transform_url(
+        self,
+        info: Info,
+        width: int | None = None,
+        height: int | None = None,
+        fit: ImageFit = ImageFit.INSIDE,
+        format: ImageFormat = ImageFormat.WEBP,
+    ) -> str:
+        spec = TransformSpec.build(
+            width,
+            height,
+            fit.to_domain(),
+            format.to_domain(),
+            max_px=info.context.stores.limits.max_transform_px,
         )
-
-    @strawberry.field(description="The primary slot this image holds, if any.")
-    def primary_for(self) -> PrimarySlot | None:
-        return PrimarySlot.of(self.image.primary_for) if self.image.primary_for else None
-
-    @strawberry.field(description="When the image was added.")
-    def created_at(self) -> datetime:
-        return self.image.created_at
-
-    @strawberry.field(description="When the image last changed.")
-    def updated_at(self) -> datetime:
-        return self.image.updated_at
+        return _media_url(info, self.image.media, spec.name)
 
 
 def _media_url(info: Info, media: Media, variant: str) -> str:
@@ -119,9 +140,15 @@ class Profile:
     @strawberry.field(description="Derived avatar: the FACE_REF holder, else the AVATAR holder.")
     async def avatar(self, info: Info) -> MeImage | None:
         image = await profile.avatar(info.context.stores, info.context.require_caller())
-        return MeImage(image=image) if image else None
+        return MeImage.of(image) if image else None
 
     @strawberry.field(description="Signed thumbnail URL of the derived avatar, if any.")
     async def avatar_url(self, info: Info) -> str | None:
         image = await profile.avatar(info.context.stores, info.context.require_caller())
         return _media_url(info, image.media, "thumbnail") if image else None
+
+    @strawberry.field(
+        description="Credits the owner can spend on generation now (credits held by running generations excluded)."
+    )
+    async def credits(self, info: Info) -> int:
+        return await generation_credits.balance(info.context.stores, self.data.owner_id)
