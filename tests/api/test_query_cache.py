@@ -117,3 +117,26 @@ async def test_mutations_and_errors_are_never_cached(api: Api, owner: str) -> No
         response = await api.client.post("/graphql", json=bad, headers=api.headers(owner))
         assert "errors" in response.json() and "etag" not in response.headers
     assert set(cache._entries) == set(before)
+
+
+async def test_pool_snapshot_follows_every_writer(api: Api, owner: str) -> None:
+    from resolvers import me_images
+    from resolvers.stores import Caller
+
+    stores = api.app.state.server.stores
+    caller = Caller(owner)
+    image = await api.upload(jpeg(64), user=owner, input={"label": "snap"})
+    first = await me_images.pool_snapshot(stores, caller)
+    assert await me_images.pool_snapshot(stores, caller) is first  # served from memory
+    other = Database(stores.db.url)
+    try:
+        async with other.transaction() as session:
+            await lock_owner(session, owner)
+            await session.execute(
+                text("UPDATE me_image SET kind = 'hands' WHERE id = :id"), {"id": image["id"]}
+            )
+    finally:
+        await other.dispose()
+    listed = await me_images.list_images(stores, caller)
+    assert [(i.id, i.kind.value) for i in listed] == [(image["id"], "hands")]
+    assert await me_images.pool_snapshot(stores, caller) is not first
