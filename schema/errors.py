@@ -5,7 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import errors as domain
-from schema.enums import ErrorCode
+from resolvers.media import Rejection
+from schema.enums import ErrorCode, MediaRejection
 
 
 @strawberry.interface(description="An error the client can act on.")
@@ -33,7 +34,9 @@ class TooLargeError(Error):
 
 @strawberry.type(description="The file is not a JPEG, PNG or WebP image (judged by its bytes).")
 class UnsupportedMediaTypeError(Error):
-    pass
+    reason: MediaRejection | None = strawberry.field(
+        default=None, description="What the file was taken for, when the server could tell."
+    )
 
 
 def to_graphql(error: domain.DomainError) -> Error:
@@ -48,7 +51,10 @@ def to_graphql(error: domain.DomainError) -> Error:
             code=ErrorCode.TOO_LARGE, message=error.message, max_bytes=error.max_bytes
         )
     if isinstance(error, domain.UnsupportedMediaType):
+        reason = getattr(error, "reason", None)
         return UnsupportedMediaTypeError(
-            code=ErrorCode.UNSUPPORTED_MEDIA_TYPE, message=error.message
+            code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            message=error.message,
+            reason=MediaRejection.of(reason) if isinstance(reason, Rejection) else None,
         )
     raise error

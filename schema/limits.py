@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
 
 from resolvers.errors import DomainError
@@ -15,6 +15,8 @@ from schema.context import NotAuthenticated
 log = logging.getLogger("meimages.graphql")
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+# NUL is refused by PostgreSQL text columns; an unpaired surrogate cannot be encoded at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -54,3 +56,74 @@ class MaxErrors(SchemaExtension):
         pre = self.execution_context.pre_execution_errors
         if pre and len(pre) > self.limit:
             self.execution_context.pre_execution_errors = pre[: self.limit]
+
+
+class ErrorCodes(SchemaExtension):
+    """An error we meant to show carries its stable code, so clients can branch on it."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        for error in result.errors:
+            original = error.original_error
+            if isinstance(original, DomainError):
+                error.extensions = {**(error.extensions or {}), "code": original.code}
+            elif isinstance(original, NotAuthenticated):
+                error.extensions = {**(error.extensions or {}), "code": "UNAUTHENTICATED"}
+
+
+class StorableText(SchemaExtension):
+    """Refuse text no database can hold (NUL, unpaired surrogates) before anything runs.
+
+    Such a string sent as an id would otherwise fail inside the database driver, which
+    answers with a masked server error instead of saying what is wrong with the input.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if _unstorable_value(context.variables) or (
+            document is not None and _unstorable_literal(document)
+        ):
+            context.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "text may not contain NUL characters or unpaired surrogates",
+                        extensions={"code": "INVALID_INPUT"},
+                    )
+                ],
+            )
+        yield
+
+
+def _unstorable_value(value: object) -> bool:
+    stack = [value]
+    while stack:  # no recursion: variables may nest as deep as the JSON parser allowed
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class _Literals(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+        self.found = self.found or bool(_UNSTORABLE.search(node.value))
+
+
+def _unstorable_literal(document: DocumentNode) -> bool:
+    literals = _Literals()
+    visit(document, literals)
+    return literals.found
