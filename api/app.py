@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,19 +17,26 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+)
 
 from api.auth import Authenticator
 from api.graphql_view import MeImagesGraphQL
+from api.query_cache import QueryCache
 from api.rest import MediaRoute, UploadRoute
 from api.settings import Settings
+from resolvers.purge import collect_garbage_periodically
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Limits, Stores
 from schema import SchemaOptions, build_schema
 from storage import migrate
-from storage.blobs import LocalBlobStore
+from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
+from storage.events import NotifyListener, RetentionSweeper
 from storage.keys import FieldVault
 
 log = logging.getLogger("meimages")
@@ -68,10 +78,17 @@ def build_server(settings: Settings) -> Server:
     stores = Stores(
         db=db,
         vault=FieldVault(load_keyring(settings)),
-        blobs=LocalBlobStore(settings.resolved_blob_dir),
+        blobs=open_blob_store(
+            settings.blob_url,
+            default_dir=settings.resolved_blob_dir,
+            credentials=S3Credentials(
+                settings.s3_access_key_id, settings.s3_secret_access_key, settings.s3_session_token
+            ),
+        ),
         limits=Limits(
             max_upload_bytes=settings.max_upload_bytes, max_image_pixels=settings.max_image_pixels
         ),
+        generation=settings.generation_config(),
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),
@@ -79,6 +96,12 @@ def build_server(settings: Settings) -> Server:
         prefix=f"{settings.public_base_url}/media",
     )
     return Server(settings, stores, urls, Authenticator(settings))
+
+
+def _build_id(sdl: str, settings: Settings) -> str:
+    """Everything besides data that shapes an answer: cached answers never cross it."""
+    parts = [sdl, settings.production, settings.introspection_enabled, settings.public_base_url]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -102,8 +125,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,
-        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-        connection_init_wait_timeout=timedelta(seconds=10),
+        # WebSocket (current and legacy protocol) and GraphQL over SSE on the same path.
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            GRAPHQL_SSE_PROTOCOL,
+        ),
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
+        max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions_per_connection=20,
         allowed_origins=settings.allowed_origins,
     )
@@ -118,8 +147,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             headers={"Content-Security-Policy": GRAPHIQL_CSP, "X-Content-Type-Options": "nosniff"},
         )
 
+    query_cache = (
+        QueryCache(
+            graphql,
+            stores=server.stores,
+            authenticator=server.authenticator,
+            urls=server.urls,
+            build_id=_build_id(schema.as_str(), settings),
+            max_entries=settings.query_cache_entries,
+        )
+        if settings.query_cache_entries > 0
+        else None
+    )
+
     routes: list[Route | WebSocketRoute | Mount] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", query_cache or graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route(
@@ -141,9 +183,41 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await migrate.upgrade(server.stores.db)
-        yield
-        await server.stores.db.dispose()
+        db = server.stores.db
+        await migrate.upgrade(db)
+        # Instances sharing one PostgreSQL wake each other's subscribers via LISTEN/NOTIFY.
+        listener = None if db.is_sqlite else NotifyListener(db.url, server.stores.notifier)
+        sweeper = None
+        if settings.event_retention_days > 0:
+            sweeper = RetentionSweeper(db, timedelta(days=settings.event_retention_days))
+            sweeper.start()
+        if listener is not None:
+            await listener.start()
+        # Orphaned media bytes go after their grace period; safe on every instance at once.
+        collector = (
+            asyncio.create_task(
+                collect_garbage_periodically(
+                    server.stores,
+                    interval=timedelta(seconds=settings.gc_interval_s),
+                    grace=timedelta(seconds=settings.gc_grace_s),
+                )
+            )
+            if settings.gc_interval_s > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if collector is not None:
+                collector.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collector
+            await server.stores.blobs.close()
+            if listener is not None:
+                await listener.stop()
+            if sweeper is not None:
+                await sweeper.stop()
+            await db.dispose()
 
     # Starlette refuses bodies over the limit while they stream in (413, nothing read on).
     app = Starlette(
@@ -152,4 +226,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )
     app.state.server = server
+    app.state.query_cache = query_cache
     return app

@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from api.settings import Settings
 
@@ -69,6 +70,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=os.environ.get("MEIMAGES_LOG_LEVEL", "info").lower(),
         proxy_headers=False,
+        # Oversized WebSocket frames are refused before they are buffered whole, and open
+        # event streams (SSE) must not hold a shutdown forever; clients resume by cursor.
+        ws_max_size=server.settings.ws_max_message_bytes,
+        timeout_graceful_shutdown=10,
     )
     return 0
 
@@ -159,13 +164,118 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     retired = [key for key in keyring.keys[1:] if key.id not in in_use]
     if key_file is not None:
         key_file.write([key for key in keyring.keys if key is primary or key.id in in_use])
-        print(f"re-wrapped {count} data keys under master key {primary.id}; {len(retired)} old key(s) removed")
+        print(
+            f"re-wrapped {count} data keys under master key {primary.id}; {len(retired)} old key(s) removed"
+        )
     else:
         print(f"re-wrapped {count} data keys under master key {primary.id}")
         if retired:
-            print("no data key uses these previous keys any more; remove them from MEIMAGES_PREVIOUS_MASTER_KEYS:")
+            print(
+                "no data key uses these previous keys any more; remove them from MEIMAGES_PREVIOUS_MASTER_KEYS:"
+            )
             for key in retired:
                 print(f"  {key.id}")
+    return 0
+
+
+def cmd_credits(args: argparse.Namespace) -> int:
+    from resolvers.errors import InvalidInput
+    from resolvers.generation import credits
+    from storage import migrate
+    from storage.db import Database
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    config = settings.generation_config()
+
+    async def run() -> int:
+        db = Database(settings.resolved_database_url)
+        try:
+            await migrate.upgrade(db)
+            if args.credits_command == "grant":
+                return await credits.grant(db, config, args.user, args.amount, args.note)
+            return await credits.show(db, config, args.user)
+        finally:
+            await db.dispose()
+
+    try:
+        balance = asyncio.run(run())
+    except InvalidInput as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    if args.credits_command == "grant":
+        print(f"granted {args.amount} credits to {args.user!r}; available now: {balance}")
+    else:
+        print(f"{args.user!r} has {balance} credits available")
+    return 0
+
+
+def _run_with_stores(args: argparse.Namespace, job: Any) -> Any:
+    """Build the same stores the server uses (database, keys, blob store) and run `job`."""
+    from api.app import build_server
+    from storage import migrate
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    server = build_server(settings)
+
+    async def run() -> Any:
+        try:
+            await migrate.upgrade(server.stores.db)
+            return await job(server.stores)
+        finally:
+            await server.stores.blobs.close()
+            await server.stores.db.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from resolvers.purge import collect_garbage
+
+    settings = _settings(args)
+    grace = _parse_ttl(args.grace) if args.grace else settings.gc_grace_s
+
+    async def job(stores: Any) -> Any:
+        return await collect_garbage(stores, grace=timedelta(seconds=grace), sweep=args.sweep)
+
+    report = _run_with_stores(args, job)
+    print(
+        f"deleted {report.blobs_deleted} orphaned blobs (grace {grace} s); "
+        f"{report.incomplete_removed} incomplete writes removed; "
+        f"{report.untracked_registered} untracked blobs registered for a later run"
+    )
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from resolvers.purge import purge_deleted_images, purge_owner
+
+    if args.user is None and not args.deleted:
+        print("say what to purge: --user ID, or --deleted [--older-than 7d]", file=sys.stderr)
+        return 2
+
+    async def job(stores: Any) -> Any:
+        if args.user is not None:
+            return await purge_owner(stores, args.user)
+        older_than = timedelta(seconds=_parse_ttl(args.older_than))
+        return await purge_deleted_images(stores, older_than=older_than)
+
+    report = _run_with_stores(args, job)
+    if args.user is not None:
+        print(
+            f"purged owner {args.user!r}: {report.images} images, {report.media_objects} media, "
+            f"{report.blobs_deleted} blobs deleted; data keys destroyed"
+        )
+    else:
+        print(
+            f"purged {report.images} deleted images and {report.media_objects} unused media; "
+            f"{report.blobs_orphaned} blobs left to the garbage collector"
+        )
     return 0
 
 
@@ -200,6 +310,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--data-dir", default=None)
     rotate.set_defaults(func=cmd_rotate_master_key)
+
+    credit = sub.add_parser("credits", help="generation credits of an owner (administration)")
+    credit_sub = credit.add_subparsers(dest="credits_command", required=True)
+    grant = credit_sub.add_parser("grant", help="add credits to an owner's balance")
+    grant.add_argument("--user", required=True, help="owner id (the `sub` claim)")
+    grant.add_argument("amount", type=int, help="credits to add (positive)")
+    grant.add_argument("--note", default=None, help="why, kept in the ledger")
+    grant.add_argument("--data-dir", default=None)
+    grant.set_defaults(func=cmd_credits)
+    show = credit_sub.add_parser("show", help="print an owner's available credits")
+    show.add_argument("--user", required=True, help="owner id (the `sub` claim)")
+    show.add_argument("--data-dir", default=None)
+    show.set_defaults(func=cmd_credits)
+
+    gc = sub.add_parser("gc", help="delete media blobs no row has referenced for a grace period")
+    gc.add_argument("--grace", default=None, help="e.g. 1h (default MEIMAGES_GC_GRACE, 1 h)")
+    gc.add_argument(
+        "--sweep", action="store_true", help="also register blobs found in the store but unknown"
+    )
+    gc.add_argument("--data-dir", default=None)
+    gc.set_defaults(func=cmd_gc)
+
+    purge = sub.add_parser("purge", help="remove deleted images, or everything of one owner")
+    purge.add_argument("--user", default=None, help="owner id: images, media and data keys")
+    purge.add_argument(
+        "--deleted", action="store_true", help="soft-deleted images and unattached uploads"
+    )
+    purge.add_argument("--older-than", default="7d", help="with --deleted: e.g. 0, 24h, 30d")
+    purge.add_argument("--data-dir", default=None)
+    purge.set_defaults(func=cmd_purge)
     return parser
 
 

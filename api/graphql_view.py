@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import AsyncGenerator
+from json import JSONDecodeError
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import FormData, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -31,12 +36,74 @@ PREFLIGHT_HEADERS = (
 )
 
 
+# One Upload argument per field and at most `max_aliases` fields: a few dozen files is
+# plenty (Starlette's default allows 1,000 files, each a spooled temp file).
+MAX_MULTIPART_FILES = 32
+MAX_MULTIPART_FIELDS = 16
+_OPEN_FORMS = "meimages.open_forms"
+
+
 class CsrfRefused(Exception):
     pass
 
 
+class CappedMultipartRequest(StarletteRequestAdapter):
+    """Multipart with tight part caps; the form is kept so the view closes it (and its temp files)."""
+
+    async def get_form_data(self) -> FormData:
+        form = await self._request.form(
+            max_files=MAX_MULTIPART_FILES, max_fields=MAX_MULTIPART_FIELDS
+        )
+        self._request.scope.setdefault(_OPEN_FORMS, []).append(form)
+        return FormData(files=form, form=form)
+
+
+class SizeCappedWebSocket(ASGIWebSocketAdapter):
+    """Closes the connection (1009) on a message larger than the view's cap, in any server."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        limit: int = getattr(self.view, "max_message_bytes", 64 * 1024)
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if len(text) > limit or len(text.encode()) > limit:
+                    await self.ws.close(code=1009, reason=f"messages are limited to {limit} bytes")
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except JSONDecodeError as exc:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+        except KeyError as exc:
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[RequestContext, None]):
+    """The legacy graphql-ws protocol with the init timeout graphql-transport-ws has."""
+
+    async def handle(self) -> None:
+        timer = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timer.cancel()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+
 class MeImagesGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with the rules of this server around it."""
+
+    websocket_adapter_class = SizeCappedWebSocket
+    request_adapter_class = CappedMultipartRequest
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     def __init__(
         self,
@@ -44,18 +111,25 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         stores: Stores,
         urls: MediaUrlSigner,
         authenticator: Authenticator,
+        max_message_bytes: int = 64 * 1024,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.stores = stores
         self.urls = urls
         self.authenticator = authenticator
+        self.max_message_bytes = max_message_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         try:
+            request = Request(scope)
+            if request.headers.get("content-type", "").lower().startswith("multipart/"):
+                # Refuse before a byte of the body is parsed: both checks need only headers.
+                _check_csrf(request)
+                await self.authenticator.authenticate(request.headers.get("authorization"))
             await super().__call__(scope, receive, send)
         except AuthError as exc:
             await _error_response(401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"})(
@@ -67,6 +141,11 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
                 "CSRF_PREFLIGHT_REQUIRED",
                 "this request needs a GraphQL-Require-Preflight header (CSRF protection)",
             )(scope, receive, send)
+        finally:
+            # Strawberry never closes the parsed form; its spooled upload files would stay
+            # open (unlinked but holding disk) until garbage collection.
+            for form in scope.pop(_OPEN_FORMS, ()):
+                await form.close()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -79,7 +158,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         if _wants_ide(request):
             return context
         _check_csrf(request)
-        context.caller, _exp = await self.authenticator.authenticate(
+        # The expiry ends long-lived responses (SSE subscriptions) when the token does.
+        context.caller, context.extra["token_exp"] = await self.authenticator.authenticate(
             request.headers.get("authorization")
         )
         return context
@@ -140,6 +220,13 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             if exc.status_code == 400 and "when using GET" in exc.reason:
                 raise HTTPException(405, exc.reason) from exc
             raise
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError as exc:
+            # JSON nested thousands deep is refused like malformed JSON (400 / 4400), not a 500.
+            raise JSONDecodeError("nested too deeply", "", 0) from exc
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub = await super().get_sub_response(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,11 @@ class RequestContext:
     def require_caller(self) -> Caller:
         if self.caller is None:
             raise NotAuthenticated("authentication required")
+        # A WebSocket outlives its token; operations sent after expiry (plus the same
+        # 30 s clock leeway the token check allows) are refused.
+        expires = self.extra.get("token_exp")
+        if expires is not None and expires + 30 < time.time():
+            raise NotAuthenticated("the token has expired; reconnect with a fresh one")
         return self.caller
 
 

@@ -8,6 +8,7 @@ from typing import cast
 import strawberry
 
 from resolvers.me_images import EventType, Kind, Slot
+from resolvers.media import Fit, OutputFormat, Rejection
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -56,6 +57,27 @@ class ErrorCode(enum.Enum):
     UNSUPPORTED_MEDIA_TYPE = strawberry.enum_value(
         "UNSUPPORTED_MEDIA_TYPE", description="The file is not a JPEG, PNG or WebP image."
     )
+    INSUFFICIENT_CREDITS = strawberry.enum_value(
+        "INSUFFICIENT_CREDITS", description="The caller has fewer credits than the call costs."
+    )
+    REFERENCE_NOT_USABLE = strawberry.enum_value(
+        "REFERENCE_NOT_USABLE",
+        description="A reference image may not be sent to AI (one answer for every reason).",
+    )
+    PROVIDER_NOT_CONFIGURED = strawberry.enum_value(
+        "PROVIDER_NOT_CONFIGURED", description="The server has no credentials for that provider."
+    )
+    PROVIDER_FAILED = strawberry.enum_value(
+        "PROVIDER_FAILED", description="The image provider failed; nothing was charged."
+    )
+    CURSOR_TOO_OLD = strawberry.enum_value(
+        "CURSOR_TOO_OLD",
+        description="Events after this cursor are no longer kept: refetch, then subscribe anew.",
+    )
+    TOKEN_EXPIRED = strawberry.enum_value(
+        "TOKEN_EXPIRED",
+        description="The token expired during a subscription: reconnect with a fresh one.",
+    )
 
 
 @strawberry.enum(description="What happened to an image.")
@@ -71,3 +93,66 @@ class MeImageEventType(enum.Enum):
         EventType.PRIMARY_CHANGED.value, description="An image gained or lost a primary slot."
     )
     DELETED = strawberry.enum_value(EventType.DELETED.value, description="An image was deleted.")
+
+    @classmethod
+    def of(cls, type: EventType) -> MeImageEventType:
+        return cls(type.value)
+
+
+@strawberry.enum(description="How a transformed image fills the requested box.")
+class ImageFit(enum.Enum):
+    COVER = strawberry.enum_value(
+        Fit.COVER.value, description="Exactly the box, cropped to fill it."
+    )
+    CONTAIN = strawberry.enum_value(
+        Fit.CONTAIN.value, description="Exactly the box, the whole image letterboxed inside."
+    )
+    INSIDE = strawberry.enum_value(
+        Fit.INSIDE.value, description="Within the box, aspect ratio kept, never enlarged."
+    )
+
+    def to_domain(self) -> Fit:
+        return Fit(cast(str, self.value))
+
+
+@strawberry.enum(description="Encoding of a transformed image.")
+class ImageFormat(enum.Enum):
+    WEBP = strawberry.enum_value(OutputFormat.WEBP.value, description="WebP (smallest).")
+    PNG = strawberry.enum_value(OutputFormat.PNG.value, description="PNG (lossless).")
+    JPEG = strawberry.enum_value(OutputFormat.JPEG.value, description="JPEG (no transparency).")
+
+    def to_domain(self) -> OutputFormat:
+        return OutputFormat(cast(str, self.value))
+
+
+@strawberry.enum(description="Why an upload was refused as not an acceptable image.")
+class MediaRejection(enum.Enum):
+    SVG = strawberry.enum_value(Rejection.SVG.value, description="An SVG file (can carry scripts).")
+    HTML = strawberry.enum_value(Rejection.HTML.value, description="HTML or other markup.")
+    PDF = strawberry.enum_value(Rejection.PDF.value, description="A PDF document.")
+    TIFF = strawberry.enum_value(Rejection.TIFF.value, description="A TIFF image.")
+    GIF = strawberry.enum_value(Rejection.GIF.value, description="A GIF image.")
+    HEIF = strawberry.enum_value(
+        Rejection.HEIF.value, description="A HEIC/AVIF image; export it as JPEG."
+    )
+    OTHER_IMAGE = strawberry.enum_value(
+        Rejection.OTHER_IMAGE.value, description="An image format other than JPEG, PNG, WebP."
+    )
+    NOT_AN_IMAGE = strawberry.enum_value(
+        Rejection.NOT_AN_IMAGE.value, description="Not an image at all."
+    )
+    ANIMATED = strawberry.enum_value(
+        Rejection.ANIMATED.value, description="An animated or multi-frame image."
+    )
+    COMPRESSED_TEXT_BOMB = strawberry.enum_value(
+        Rejection.COMPRESSED_TEXT_BOMB.value,
+        description="Embedded text or profile data that inflates far beyond any real photo's.",
+    )
+    CORRUPT = strawberry.enum_value(Rejection.CORRUPT.value, description="Truncated or corrupt.")
+    TIMEOUT = strawberry.enum_value(
+        Rejection.TIMEOUT.value, description="Took too long to decode; the server may be busy."
+    )
+
+    @classmethod
+    def of(cls, reason: Rejection) -> MediaRejection:
+        return cls(reason.value)

@@ -44,6 +44,11 @@ class Owner(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(String(200), primary_key=True))
     ai_uses_reference_images: bool = Field(default=True)
+    # Bumped by every write transaction of the owner (see resolvers/owners.py), so a
+    # cached answer is valid exactly while this number is unchanged.
+    data_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -81,6 +86,8 @@ class MediaObject(SQLModel, table=True):
     height: int
     storage_path: str = Field(sa_column=Column(String(300), nullable=False))
     thumbnail_path: str = Field(sa_column=Column(String(300), nullable=False))
+    # Null only for objects stored before migration 0002_media (made again on next upload).
+    medium_path: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -150,7 +157,11 @@ class MeImageEvent(SQLModel, table=True):
     """Append-only log of pool changes, written in the transaction of the change."""
 
     __tablename__ = "me_image_event"
-    __table_args__ = (Index("ix_me_image_event_owner_seq", "owner_id", "space_id", "seq"),)
+    __table_args__ = (
+        Index("ix_me_image_event_owner_seq", "owner_id", "space_id", "seq"),
+        # Retention pruning finds old events by time (migration 0003_events).
+        Index("ix_me_image_event_created_at", "created_at"),
+    )
 
     seq: int | None = Field(
         default=None, sa_column=Column(EventSeq, primary_key=True, autoincrement=True)
@@ -161,6 +172,122 @@ class MeImageEvent(SQLModel, table=True):
     image_id: str = Field(sa_column=Column(String(36), nullable=False))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The live image as this change left it (label/tags still row-bound ciphertext), so a
+    # replay shows each event's own state; null for deletions (migration 0003_events).
+    image: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 metadata = SQLModel.metadata
+
+
+class GenerationRecord(SQLModel, table=True):
+    """One reference-generation call; while `pending`, its `credits_held` are reserved."""
+
+    __tablename__ = "generation"
+    __table_args__ = (
+        Index("ix_generation_owner_space_created", "owner_id", "space_id", "created_at"),
+        Index("ix_generation_owner_status", "owner_id", "status"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    space_id: str = Field(sa_column=Column(String(200), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    prompt_ct: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    model_requested: str = Field(sa_column=Column(String(64), nullable=False))
+    model_used: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    quality: str = Field(sa_column=Column(String(16), nullable=False))
+    size: str = Field(sa_column=Column(String(16), nullable=False))
+    n: int
+    reference_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    outputs: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    credits_held: int = Field(default=0)
+    credits_charged: int = Field(default=0)
+    failure: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    warning: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class CreditEntry(SQLModel, table=True):
+    """The credit ledger: a balance is the sum of an owner's entries."""
+
+    __tablename__ = "credit_entry"
+    __table_args__ = (
+        # A generation is charged at most once, whatever retries happen around it.
+        UniqueConstraint("generation_id", name="uq_credit_entry_generation"),
+        # The starting balance is given once per owner.
+        Index(
+            "uq_credit_entry_welcome",
+            "owner_id",
+            unique=True,
+            sqlite_where=text("reason = 'welcome'"),
+            postgresql_where=text("reason = 'welcome'"),
+        ),
+        Index("ix_credit_entry_owner", "owner_id"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    delta: int
+    reason: str = Field(sa_column=Column(String(16), nullable=False))
+    generation_id: str | None = Field(default=None, sa_column=Column(String(36), nullable=True))
+    note: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class EventLogHorizon(SQLModel, table=True):
+    """One row: every event with seq <= pruned_through has been pruned from the log."""
+
+    __tablename__ = "event_log_horizon"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    pruned_through: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MediaBlob(SQLModel, table=True):
+    """Every blob key the server writes, registered before its bytes (migration 0002_media).
+
+    `orphaned_at` is null while a media row references the key; otherwise it is when the
+    last reference went (or the write began), and the garbage collector removes the bytes
+    once that is older than its grace period. No foreign key: it outlives purged owners.
+    """
+
+    __tablename__ = "media_blob"
+    __table_args__ = (Index("ix_media_blob_orphaned_at", "orphaned_at"),)
+
+    key: str = Field(sa_column=Column(String(300), primary_key=True))
+    owner_id: str = Field(sa_column=Column(String(200), nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    orphaned_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class MediaVariant(SQLModel, table=True):
+    """A transformed rendition of a media object, made on first request and kept."""
+
+    __tablename__ = "media_variant"
+    __table_args__ = (
+        UniqueConstraint("media_object_id", "spec", name="uq_media_variant_object_spec"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    media_object_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("media_object.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    spec: str = Field(sa_column=Column(String(64), nullable=False))
+    storage_path: str = Field(sa_column=Column(String(300), nullable=False))
+    content_type: str = Field(sa_column=Column(String(64), nullable=False))
+    byte_size: int
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

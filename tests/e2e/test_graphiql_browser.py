@@ -38,5 +38,10 @@ def test_graphiql_runs_queries_and_mutations_offline(server: LiveServer) -> None
     assert report["failed"] == [] and report["pageErrors"] == []
     assert "#token=" not in report["addressBar"]  # the token left the address bar
     query, mutation = report["results"]
-    assert query == {"data": {"profile": {"ownerId": "browser-user", "aiUsesReferenceImages": True}, "meImages": []}}
+    assert query == {
+        "data": {
+            "profile": {"ownerId": "browser-user", "aiUsesReferenceImages": True},
+            "meImages": [],
+        }
+    }
     assert mutation == {"data": {"setAiUsesReferenceImages": {"aiUsesReferenceImages": False}}}
