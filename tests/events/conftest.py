@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -34,8 +33,9 @@ from gql.transport.websockets import WebsocketsTransport
 
 from api.auth import issue_token
 from api.settings import Settings
-from tests.conftest import BACKENDS, PG_ADMIN_DSN
+from tests.conftest import BACKENDS
 from tests.images import jpeg
+from tests.pg import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 _RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
@@ -155,23 +155,10 @@ def start_server(
 
 
 async def create_pg_database() -> str:
-    name = f"meimages_events_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
-    return f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://")
+    return await create_database("meimages_events")
 
 
-async def drop_pg_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+drop_pg_database = drop_database
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -16,7 +14,8 @@ from sqlalchemy import inspect
 from storage.db import Database
 from storage.migrate import alembic_config
 from storage.tables import metadata
-from tests.conftest import BACKENDS, PG_ADMIN_DSN
+from tests.conftest import BACKENDS
+from tests.pg import create_database, drop_database
 
 MINE = {"generation", "credit_entry"}
 
@@ -24,24 +23,13 @@ MINE = {"generation", "credit_entry"}
 async def _fresh_url(backend: str, tmp_path: Path) -> tuple[str, str | None]:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}", None
-    name = f"meimages_mig_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}", name
+    url = await create_database("meimages_mig")
+    return url, url
 
 
-async def _drop(name: str | None) -> None:
-    if name is None:
-        return
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+async def _drop(url: str | None) -> None:
+    if url is not None:
+        await drop_database(url)
 
 
 def _diff_of_mine(sync: Any) -> list[Any]:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import boto3
 import httpx
 import pytest
@@ -21,7 +20,8 @@ from moto.server import ThreadedMotoServer
 from api.settings import Settings
 from resolvers.stores import Stores
 from storage.blobs import BlobStore
-from tests.conftest import PG_ADMIN_DSN, Api, start_api
+from tests.conftest import Api, start_api
+from tests.pg import create_database, drop_database
 
 S3_KEY_ID, S3_SECRET = "meimages-test", "meimages-test-secret"
 COMBINATIONS = [
@@ -54,23 +54,12 @@ class S3Server:
 
 async def create_pg_database() -> tuple[str, str]:
     """A PostgreSQL database of our own: the blob registry assumes one database per blob
-    store, and purge/GC tests act on every owner in it."""
-    name = f"meimages_media_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return name, f"{base}/{name}"
+    store, and purge/GC tests act on every owner in it. Returns (name, url)."""
+    url = await create_database("meimages_media")
+    return url.rsplit("/", 1)[-1], url
 
 
-async def drop_pg_database(name: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+drop_pg_database = drop_database
 
 
 @pytest.fixture(scope="session")
