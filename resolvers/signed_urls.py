@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 # The named variants every stored image has; transforms are named by their spec.
 VARIANTS = ("original", "thumbnail", "medium")
@@ -43,8 +43,9 @@ class MediaUrlSigner:
 
     def url(self, media_id: str, variant: str, owner_id: str, *, now: float | None = None) -> str:
         expires = self.expires_at(now=now)
-        query = urlencode({"exp": expires, "sig": self._sig(media_id, variant, owner_id, expires)})
-        return f"{self.prefix}/{media_id}/{variant}?{query}"
+        # Both values are URL-safe already (digits, hex), so no encoding pass is needed.
+        sig = self._sig(media_id, variant, owner_id, expires)
+        return f"{self.prefix}/{quote(media_id, safe='')}/{quote(variant, safe='')}?exp={expires}&sig={sig}"
 
     def verify(
         self,

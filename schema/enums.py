@@ -24,7 +24,8 @@ class MeImageKind(enum.Enum):
 
     @classmethod
     def of(cls, kind: Kind) -> MeImageKind:
-        return cls(kind.value)
+        # A dict lookup: enum value lookups are slow and run per image in list queries.
+        return _KINDS[kind]
 
 
 @strawberry.enum(
@@ -42,7 +43,11 @@ class PrimarySlot(enum.Enum):
 
     @classmethod
     def of(cls, slot: Slot) -> PrimarySlot:
-        return cls(slot.value)
+        return _SLOTS[slot]
+
+
+_KINDS = {kind: MeImageKind(kind.value) for kind in Kind}
+_SLOTS = {slot: PrimarySlot(slot.value) for slot in Slot}
 
 
 @strawberry.enum(description="Stable machine-readable codes of the errors a client can act on.")

@@ -123,7 +123,18 @@ class _Literals(Visitor):
         self.found = self.found or bool(_UNSTORABLE.search(node.value))
 
 
+# The parser cache hands back the same document object for the same query text, so the
+# answer is remembered per object (checked by identity: ids are reused after collection).
+_LITERAL_VERDICTS: dict[int, tuple[DocumentNode, bool]] = {}
+
+
 def _unstorable_literal(document: DocumentNode) -> bool:
+    known = _LITERAL_VERDICTS.get(id(document))
+    if known is not None and known[0] is document:
+        return known[1]
     literals = _Literals()
     visit(document, literals)
+    if len(_LITERAL_VERDICTS) >= 1024:
+        _LITERAL_VERDICTS.clear()
+    _LITERAL_VERDICTS[id(document)] = (document, literals.found)
     return literals.found
