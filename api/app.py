@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -220,8 +222,29 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await db.dispose()
 
     # Starlette refuses bodies over the limit while they stream in (413, nothing read on).
+    middleware = []
+    if settings.allowed_origins:
+        # Front ends served from other origins call the API with bearer tokens, not
+        # cookies, so credentials stay off; the CSRF headers must be allowed through.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST", "HEAD"],
+                allow_headers=[
+                    "Authorization",
+                    "Content-Type",
+                    "GraphQL-Require-Preflight",
+                    "Apollo-Require-Preflight",
+                    "If-None-Match",
+                ],
+                expose_headers=["ETag"],
+                max_age=600,
+            )
+        )
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=lifespan,
         max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
     )

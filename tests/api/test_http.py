@@ -219,3 +219,39 @@ async def test_unexpected_errors_are_masked(
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "Internal server error."
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+async def test_cors_for_configured_front_end_origins(tmp_path: Path, owner: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+        allowed_origins=("https://app.example",),
+    )
+    app, client = await start_api(settings, "sqlite")
+    api = Api(app=app, client=client, settings=settings, backend="sqlite")
+    try:
+        preflight = await client.options(
+            "/graphql",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        assert "access-control-allow-credentials" not in preflight.headers
+        response = await client.post(
+            "/graphql", json=Q, headers={**api.headers(owner), "Origin": "https://app.example"}
+        )
+        assert response.headers["access-control-allow-origin"] == "https://app.example"
+        assert "etag" in response.headers["access-control-expose-headers"].lower()
+        foreign = await client.options(
+            "/graphql",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+        assert foreign.status_code == 400
+        assert "access-control-allow-origin" not in foreign.headers
+    finally:
+        await client.aclose()
+        await app.state.server.stores.db.dispose()
