@@ -8,6 +8,7 @@ changes (and their events) are serialized; the database's partial unique index o
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,8 +21,11 @@ from resolvers.errors import InvalidInput, NotFound
 from resolvers.media import Media, get_media, media_from_rows
 from resolvers.owners import data_version, lock_owner
 from resolvers.stores import Caller, Stores
+from storage.crypto import DecryptionError
 from storage.events import append_event
 from storage.tables import MediaObject, MediaRef, MeImage, Owner, new_id, utcnow
+
+log = logging.getLogger("meimages.pool")
 
 MAX_LABEL = 200
 MAX_TAGS = 30
@@ -134,24 +138,30 @@ async def _to_image(
 ) -> Image:
     label: Any = None
     tags: Any = []
-    if row.label_ct is not None:
-        label = await stores.vault.decrypt(
-            session,
-            owner_id=row.owner_id,
-            table="me_image",
-            field="label",
-            row_id=row.id,
-            blob=row.label_ct,
-        )
-    if row.tags_ct is not None:
-        tags = await stores.vault.decrypt(
-            session,
-            owner_id=row.owner_id,
-            table="me_image",
-            field="tags",
-            row_id=row.id,
-            blob=row.tags_ct,
-        )
+    try:
+        if row.label_ct is not None:
+            label = await stores.vault.decrypt(
+                session,
+                owner_id=row.owner_id,
+                table="me_image",
+                field="label",
+                row_id=row.id,
+                blob=row.label_ct,
+            )
+        if row.tags_ct is not None:
+            tags = await stores.vault.decrypt(
+                session,
+                owner_id=row.owner_id,
+                table="me_image",
+                field="tags",
+                row_id=row.id,
+                blob=row.tags_ct,
+            )
+    except DecryptionError:
+        # One unreadable row (tampered, moved, or its key destroyed) must not take the
+        # whole pool down: it shows without label and tags, and the operator is told.
+        log.error("label/tags of image %s do not decrypt; showing them empty", row.id)
+        label, tags = None, []
     return Image(
         id=row.id,
         owner_id=row.owner_id,

@@ -30,9 +30,8 @@ class FieldVault:
         self._current: dict[str, str] = {}
 
     async def _current_key(self, session: AsyncSession, owner_id: str) -> tuple[str, bytes]:
-        key_id = self._current.get(owner_id)
-        if key_id is not None and (owner_id, key_id) in self._cache:
-            return key_id, self._cache[(owner_id, key_id)]
+        # Always ask the database which key is current: another process (a purge, another
+        # instance) may have destroyed the one this process remembers. Writes are rare.
         row = (
             await session.execute(
                 select(DataKey)
@@ -41,7 +40,11 @@ class FieldVault:
                 .limit(1)
             )
         ).scalar_one_or_none()
+        if row is not None and (owner_id, row.id) in self._cache:
+            self._current[owner_id] = row.id
+            return row.id, self._cache[(owner_id, row.id)]
         if row is None:
+            self.forget(owner_id)  # whatever we remembered was destroyed
             key_id, key = new_data_key()
             master_id, wrapped = self.keyring.wrap(key, owner_id, key_id)
             session.add(
