@@ -82,7 +82,10 @@ def decode_cursor(cursor: str) -> int:
 async def head_cursor(stores: Stores, caller: Caller) -> str:
     """The cursor of the caller's newest event in the active space."""
     async with stores.db.session() as session:
-        return encode_cursor(await log_store.head_seq(session, caller.owner_id, caller.space_id))
+        head = await log_store.head_seq(session, caller.owner_id, caller.space_id)
+        # An owner whose events were all pruned resumes from the horizon, not from 0
+        # (which would be "too old" forever).
+        return encode_cursor(max(head, await log_store.pruned_through(session)))
 
 
 async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGenerator[Event, None]:

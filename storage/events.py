@@ -37,7 +37,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.db import Database
-from storage.tables import EventLogHorizon, MediaObject, MediaRef, MeImage, MeImageEvent, utcnow
+from storage.tables import (
+    EventLogHorizon,
+    MediaObject,
+    MediaRef,
+    MeImage,
+    MeImageEvent,
+    Owner,
+    utcnow,
+)
 
 log = logging.getLogger("meimages.events")
 
@@ -263,6 +271,9 @@ async def prune_events(db: Database, older_than: datetime) -> int:
             )
         )
         result = await session.execute(delete(MeImageEvent).where(col(MeImageEvent.seq) <= horizon))
+        # A new horizon changes what `meImageEventCursor` answers for quiet owners, so
+        # every cached answer keyed on an owner's data version must be refreshed.
+        await session.execute(update(Owner).values(data_version=col(Owner.data_version) + 1))
         return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -161,6 +161,9 @@ class MeImageEvent(SQLModel, table=True):
         Index("ix_me_image_event_owner_seq", "owner_id", "space_id", "seq"),
         # Retention pruning finds old events by time (migration 0003_events).
         Index("ix_me_image_event_created_at", "created_at"),
+        # SQLite would otherwise number a new row max(seq) + 1 and hand out the numbers of
+        # deleted (purged) events again, which cursors would silently skip.
+        {"sqlite_autoincrement": True},
     )
 
     seq: int | None = Field(
