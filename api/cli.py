@@ -138,43 +138,44 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
         keyring = MasterKeyring(load_keyring(settings).keys)
     else:
         key_file = KeyFile(settings.master_key_file)
-        old = key_file.load_or_create()
-        # New key first: running servers see the file change and wrap with it from now on;
-        # the old keys stay until no data key needs them.
-        keyring = MasterKeyring([MasterKey.generate(), *old])
-        key_file.write(keyring.keys)
+        keys = key_file.load_or_create()
+        if not args.retire:
+            # New key first: running servers see the file change and wrap with it from now
+            # on. The old keys stay: a server may still wrap one more data key with the old
+            # primary before it notices, so only `--retire`, run later, removes them.
+            keys = [MasterKey.generate(), *keys]
+            key_file.write(keys)
+        keyring = MasterKeyring(keys)
     primary = keyring.primary
 
     async def run() -> tuple[int, set[str]]:
         db = Database(settings.resolved_database_url)
         try:
             await migrate.upgrade(db)
-            total = 0
-            for _ in range(5):  # a server may wrap one more key with the old primary mid-run
-                count = await rewrap_all(db, keyring)
-                total += count
-                in_use = await master_keys_in_use(db)
-                if in_use <= {primary.id}:
-                    break
-            return total, in_use
+            count = await rewrap_all(db, keyring)
+            return count, await master_keys_in_use(db)
         finally:
             await db.dispose()
 
     count, in_use = asyncio.run(run())
-    retired = [key for key in keyring.keys[1:] if key.id not in in_use]
+    print(f"re-wrapped {count} data keys under master key {primary.id}")
+    unused = [key for key in keyring.keys[1:] if key.id not in in_use]
+    if not args.retire:
+        if len(keyring.keys) > 1:
+            print(
+                "old master keys are kept; once every server has picked up the new one, run "
+                "`meimages rotate-master-key --retire` to re-wrap stragglers and drop them"
+            )
+        return 0
     if key_file is not None:
         key_file.write([key for key in keyring.keys if key is primary or key.id in in_use])
+        print(f"{len(unused)} old master key(s) removed")
+    elif unused:
         print(
-            f"re-wrapped {count} data keys under master key {primary.id}; {len(retired)} old key(s) removed"
+            "no data key uses these previous keys any more; remove them from MEIMAGES_PREVIOUS_MASTER_KEYS:"
         )
-    else:
-        print(f"re-wrapped {count} data keys under master key {primary.id}")
-        if retired:
-            print(
-                "no data key uses these previous keys any more; remove them from MEIMAGES_PREVIOUS_MASTER_KEYS:"
-            )
-            for key in retired:
-                print(f"  {key.id}")
+        for key in unused:
+            print(f"  {key.id}")
     return 0
 
 
@@ -309,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
         "rotate-master-key", help="re-wrap every data key under a new master key"
     )
     rotate.add_argument("--data-dir", default=None)
+    rotate.add_argument(
+        "--retire",
+        action="store_true",
+        help="no new key: re-wrap stragglers, then drop master keys no data key uses",
+    )
     rotate.set_defaults(func=cmd_rotate_master_key)
 
     credit = sub.add_parser("credits", help="generation credits of an owner (administration)")

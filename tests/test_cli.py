@@ -72,8 +72,12 @@ def test_rotate_master_key_without_downtime(tmp_path: Path) -> None:
         old_keys = json.loads((tmp_path / "master-keys.json").read_text())["keys"]
         out = run("rotate-master-key", data_dir=tmp_path)
         assert "re-wrapped 1 data keys" in out
+        rotated = json.loads((tmp_path / "master-keys.json").read_text())["keys"]
+        assert len(rotated) == 2 and rotated[1:] == old_keys  # the old key stays for now
+        out = run("rotate-master-key", "--retire", data_dir=tmp_path)
+        assert "1 old master key(s) removed" in out
         new_keys = json.loads((tmp_path / "master-keys.json").read_text())["keys"]
-        assert len(new_keys) == 1 and new_keys[0] not in old_keys
+        assert new_keys == rotated[:1]
         assert (tmp_path / "master-keys.json").stat().st_mode & 0o777 == 0o600
         # The running server keeps serving old data and writes new data under the new key.
         assert label_of(server.url, alice, first) == "before"
