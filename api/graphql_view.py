@@ -10,19 +10,21 @@ from json import JSONDecodeError
 from typing import Any
 
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
+from graphql import OperationType
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import Authenticator, AuthError
+from api.query_cache import operation_type
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema.context import RequestContext
@@ -211,6 +213,22 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             data.pop("data", None)
             request.state.request_error = True
         return data
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        data = kwargs.get("request_data")
+        if (
+            isinstance(data, GraphQLRequestData)
+            and data.protocol == "http"
+            and isinstance(data.query, str)
+            and isinstance(data.operation_name, str | None)
+            and operation_type(data.query, data.operation_name) is OperationType.SUBSCRIPTION
+        ):
+            raise HTTPException(
+                400,
+                "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) "
+                "or Server-Sent Events (graphql-sse)",
+            )
+        return await super().execute_operation(*args, **kwargs)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         try:

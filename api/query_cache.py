@@ -5,7 +5,9 @@ transaction (`resolvers.owners.lock_owner`). A query's answer depends only on th
 (owner, space), the document and variables, that version, and the signed-URL expiry step;
 so a response stored under a key made of exactly those can be replayed — and an ETag made
 of it answers `If-None-Match` with 304 — without ever serving stale data. The version is
-read from the database on every request, so this holds across several instances too.
+read from the database on every request (or, on SQLite, re-checked against the database's
+change stamp), so this holds across several instances too. Fields that also depend on the
+clock (credits, generations) are never cached.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    parse,
+    visit,
+)
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,12 +46,17 @@ class CachedResponse:
     content_type: bytes
 
 
+# Fields whose answers also depend on the clock (a credit hold or a PENDING generation
+# lapses after a while without any write), so no version can vouch for them.
+TIME_DERIVED_FIELDS = frozenset({"credits", "generation", "generations"})
+
+
 @lru_cache(maxsize=1024)
 def operation_type(query: str, operation_name: str | None) -> OperationType | None:
     """The type of the operation that would run, or None when the document is not usable."""
     try:
         document = parse(query, max_tokens=5000)
-    except GraphQLError:
+    except (GraphQLError, RecursionError):
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is None:
@@ -50,6 +65,26 @@ def operation_type(query: str, operation_name: str | None) -> OperationType | No
         if op.name is not None and op.name.value == operation_name:
             return op.operation
     return None
+
+
+@lru_cache(maxsize=1024)
+def selects_time_derived(query: str) -> bool:
+    """Whether the document selects any field in TIME_DERIVED_FIELDS (in any operation)."""
+    try:
+        document = parse(query, max_tokens=5000)
+    except (GraphQLError, RecursionError):
+        return True
+
+    class Fields(Visitor):
+        found = False
+
+        def enter_field(self, node: FieldNode, *_: object) -> None:
+            if node.name.value in TIME_DERIVED_FIELDS:
+                self.found = True
+
+    fields = Fields()
+    visit(document, fields)
+    return fields.found
 
 
 class QueryCache:
@@ -94,7 +129,9 @@ class QueryCache:
             await self.app(scope, replay, send)
             return
         query, variables, operation_name = request
-        if operation_type(query, operation_name) is not OperationType.QUERY:
+        if operation_type(query, operation_name) is not OperationType.QUERY or selects_time_derived(
+            query
+        ):
             await self.app(scope, replay, send)
             return
         try:

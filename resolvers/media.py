@@ -746,7 +746,7 @@ async def _transformed(stores: Stores, media: Media, spec: TransformSpec) -> byt
     await stores.blobs.put(key, data)
     try:
         async with stores.db.transaction() as session:
-            await lock_owner(session, media.owner_id)
+            await lock_owner(session, media.owner_id, bump=False)
             still_there = await session.get(MediaObject, media.object_id)
             if still_there is not None:
                 await _claim_blobs(session, [key])

@@ -24,16 +24,19 @@ async def ensure_owner(session: AsyncSession, owner_id: str) -> None:
     await session.execute(insert(Owner).values(**values).on_conflict_do_nothing())
 
 
-async def lock_owner(session: AsyncSession, owner_id: str) -> Owner:
+async def lock_owner(session: AsyncSession, owner_id: str, *, bump: bool = True) -> Owner:
     """Serialize one owner's writes (slot swaps and event order rely on it) and bump the
-    owner's data version, which every cached answer about this owner is keyed on."""
+    owner's data version, which every cached answer about this owner is keyed on.
+
+    `bump=False` is only for writes no query can see (e.g. a cached image rendition)."""
     await ensure_owner(session, owner_id)
-    # The UPDATE takes the row lock on PostgreSQL; SQLite writers hold BEGIN IMMEDIATE.
-    await session.execute(
-        update(Owner)
-        .where(col(Owner.id) == owner_id)
-        .values(data_version=col(Owner.data_version) + 1)
-    )
+    if bump:
+        # The UPDATE takes the row lock on PostgreSQL; SQLite writers hold BEGIN IMMEDIATE.
+        await session.execute(
+            update(Owner)
+            .where(col(Owner.id) == owner_id)
+            .values(data_version=col(Owner.data_version) + 1)
+        )
     owner = (
         await session.execute(select(Owner).where(col(Owner.id) == owner_id).with_for_update())
     ).scalar_one()

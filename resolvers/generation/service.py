@@ -369,9 +369,23 @@ async def generate_with_reference(
         if not result.images:
             raise ProviderFailed(provider.name, "the reply contained no image")
         outputs, warning = await _keep(stores, caller, provider.name, result.images)
-        cost = await _finish_succeeded(
-            stores, caller, generation_id, valid, result.model_used, outputs, warning
-        )
+        try:
+            cost = await _finish_succeeded(
+                stores, caller, generation_id, valid, result.model_used, outputs, warning
+            )
+        except Exception:
+            # The provider produced (and billed) the images but we could not record them:
+            # never lose them. Nothing is charged; every image comes back inline.
+            log.exception("generation %s succeeded but could not be recorded", generation_id)
+            try:
+                await asyncio.shield(
+                    _finish_failed(stores, caller, generation_id, "could not be recorded")
+                )
+            except Exception:
+                log.exception("generation %s: could not release its hold either", generation_id)
+            return _unrecorded(
+                caller, generation_id, valid, result.model_used, outputs, result.images
+            )
     except ProviderFailed as failure:
         await _finish_failed(stores, caller, generation_id, failure.detail)
         log.info("generation %s failed at %s: %s", generation_id, provider.name, failure.detail)
@@ -391,6 +405,37 @@ async def generate_with_reference(
     )
     # As recorded, plus the inline images that exist only in this response.
     return replace(await get_generation(stores, caller, generation_id), images=outputs)
+
+
+def _unrecorded(
+    caller: Caller,
+    generation_id: str,
+    valid: _Valid,
+    model_used: str,
+    outputs: list[OutputImage],
+    images: list[bytes],
+) -> Generation:
+    now = utcnow()
+    return Generation(
+        id=generation_id,
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        status=GenerationStatus.SUCCEEDED,
+        prompt=valid.prompt,
+        model_requested=valid.model.id,
+        model_used=model_used,
+        quality=valid.quality,
+        size=valid.size,
+        n=valid.n,
+        reference_ids=valid.reference_ids,
+        images=[replace(o, media_id=None, inline=images[o.index]) for o in outputs],
+        cost=0,
+        failure=None,
+        warning="the images could not be recorded; they are included inline (base64) in this "
+        "response only - save them now (nothing was charged)",
+        created_at=now,
+        completed_at=now,
+    )
 
 
 # Reading back ---------------------------------------------------------------

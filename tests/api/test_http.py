@@ -255,3 +255,13 @@ async def test_cors_for_configured_front_end_origins(tmp_path: Path, owner: str)
     finally:
         await client.aclose()
         await app.state.server.stores.db.dispose()
+
+
+async def test_subscription_over_plain_http_is_a_clear_client_error(api: Api, owner: str) -> None:
+    response = await api.client.post(
+        "/graphql",
+        json={"query": "subscription { meImageEvents { __typename } }"},
+        headers=api.headers(owner),
+    )
+    assert response.status_code == 400
+    assert "WebSocket" in response.text and "Server-Sent Events" in response.text

@@ -140,3 +140,16 @@ async def test_pool_snapshot_follows_every_writer(api: Api, owner: str) -> None:
     listed = await me_images.list_images(stores, caller)
     assert [(i.id, i.kind.value) for i in listed] == [(image["id"], "hands")]
     assert await me_images.pool_snapshot(stores, caller) is not first
+
+
+async def test_clock_dependent_fields_are_never_cached(api: Api, owner: str) -> None:
+    for query in (
+        "{ profile { credits } }",
+        "{ generations { id status } }",
+        '{ meImages { id } g: generation(id: "x") { id } }',
+    ):
+        for _ in range(2):
+            response = await api.client.post(
+                "/graphql", json={"query": query}, headers=api.headers(owner)
+            )
+            assert response.status_code == 200 and "etag" not in response.headers, query

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 
+import pytest
 from PIL import Image
 
 from resolvers.generation.config import endpoint
@@ -303,3 +304,25 @@ async def test_an_openai_compatible_local_server_needs_no_key(
     assert result["__typename"] == "Generation", result
     [sent] = provider.requests
     assert "authorization" not in sent.headers and sent.problems == []
+
+
+async def test_images_come_back_inline_when_recording_fails(
+    gen_api: Api, owner: str, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resolvers.generation import service
+
+    ref = await add_reference(gen_api, owner, 12)
+    await grant(gen_api, owner, 10)
+
+    async def database_gone(*args: object, **kwargs: object) -> int:
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(service, "_finish_succeeded", database_gone)
+    result = await generate(gen_api, owner, [ref["id"]], n=1)
+    assert result["__typename"] == "Generation", result
+    assert "could not be recorded" in result["warning"]
+    assert len(result["images"]) == 1 and result["images"][0]["base64"]
+    decode(base64.b64decode(result["images"][0]["base64"]))
+    # Nothing was charged and no hold is left.
+    assert result["cost"] == 0
+    assert await balance(gen_api, owner) == 10
