@@ -138,25 +138,17 @@ async def _to_image(
 ) -> Image:
     label: Any = None
     tags: Any = []
+
+    async def decrypt(field: str, blob: bytes) -> Any:
+        return await stores.vault.decrypt(
+            session, owner_id=row.owner_id, table="me_image", field=field, row_id=row.id, blob=blob
+        )
+
     try:
         if row.label_ct is not None:
-            label = await stores.vault.decrypt(
-                session,
-                owner_id=row.owner_id,
-                table="me_image",
-                field="label",
-                row_id=row.id,
-                blob=row.label_ct,
-            )
+            label = await decrypt("label", row.label_ct)
         if row.tags_ct is not None:
-            tags = await stores.vault.decrypt(
-                session,
-                owner_id=row.owner_id,
-                table="me_image",
-                field="tags",
-                row_id=row.id,
-                blob=row.tags_ct,
-            )
+            tags = await decrypt("tags", row.tags_ct)
     except DecryptionError:
         # One unreadable row (tampered, moved, or its key destroyed) must not take the
         # whole pool down: it shows without label and tags, and the operator is told.
