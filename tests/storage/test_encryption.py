@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select, text
 
-from storage.crypto import DecryptionError, MasterKey, MasterKeyring
+from storage.crypto import DecryptionError, MasterKey, MasterKeyring, ciphertext_key_id
 from storage.keys import FieldVault, rewrap_all
 from storage.tables import DataKey, MeImage
 from tests.conftest import Api
 from tests.images import jpeg
+
+
+async def decrypt(
+    api: Api, vault: FieldVault, blob: bytes, *, owner_id: str, row_id: str, field: str = "label"
+) -> object:
+    """Decrypt a me_image field as the given (owner, row, field) — the binding under test."""
+    async with api.app.state.server.stores.db.session() as session:
+        return await vault.decrypt(
+            session, owner_id=owner_id, table="me_image", field=field, row_id=row_id, blob=blob
+        )
+
+
+async def data_keys(api: Api, owner: str, column: Any = DataKey.id) -> set[str]:
+    async with api.app.state.server.stores.db.session() as session:
+        rows = await session.execute(select(column).where(DataKey.owner_id == owner))  # type: ignore[arg-type]
+        return set(rows.scalars())
 
 
 async def raw_row(api: Api, image_id: str) -> MeImage:
@@ -28,15 +46,7 @@ async def test_label_and_tags_are_ciphertext_with_version_and_key_id(api: Api, o
     assert row.label_ct is not None and row.tags_ct is not None
     assert canary.encode() not in row.label_ct
     assert row.label_ct[0] == 1  # format version
-    async with api.app.state.server.stores.db.session() as session:
-        key_ids = (
-            (await session.execute(select(DataKey.id).where(DataKey.owner_id == owner)))
-            .scalars()
-            .all()
-        )  # type: ignore[call-overload]
-    import uuid
-
-    assert str(uuid.UUID(bytes=row.label_ct[1:17])) in key_ids
+    assert ciphertext_key_id(row.label_ct) in await data_keys(api, owner)
     # Nothing in the database's own text representation either.
     async with api.app.state.server.stores.db.session() as session:
         dump = (
@@ -92,45 +102,20 @@ async def test_ciphertext_moved_to_another_row_field_or_owner_fails(
     vault: FieldVault = api.app.state.server.stores.vault
     row_a = await raw_row(api, a["id"])
     assert row_a.label_ct is not None and row_a.tags_ct is not None
-    async with api.app.state.server.stores.db.session() as session:
-        # Right place decrypts.
-        assert (
-            await vault.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=a["id"],
-                blob=row_a.label_ct,
-            )
-            == "mine A"
-        )
-        for owner_id, field, row_id in (
-            (owner, "label", b["id"]),  # another row
-            (owner, "tags", a["id"]),  # another field
-            (other_owner, "label", c["id"]),  # another owner
-        ):
-            with pytest.raises(DecryptionError):
-                await vault.decrypt(
-                    session,
-                    owner_id=owner_id,
-                    table="me_image",
-                    field=field,
-                    row_id=row_id,
-                    blob=row_a.label_ct,
-                )
-        # Tampering with one byte fails too.
-        tampered = bytearray(row_a.label_ct)
-        tampered[-1] ^= 1
+    # Right place decrypts.
+    assert await decrypt(api, vault, row_a.label_ct, owner_id=owner, row_id=a["id"]) == "mine A"
+    for owner_id, field, row_id in (
+        (owner, "label", b["id"]),  # another row
+        (owner, "tags", a["id"]),  # another field
+        (other_owner, "label", c["id"]),  # another owner
+    ):
         with pytest.raises(DecryptionError):
-            await vault.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=a["id"],
-                blob=bytes(tampered),
-            )
+            await decrypt(api, vault, row_a.label_ct, owner_id=owner_id, row_id=row_id, field=field)
+    # Tampering with one byte fails too.
+    tampered = bytearray(row_a.label_ct)
+    tampered[-1] ^= 1
+    with pytest.raises(DecryptionError):
+        await decrypt(api, vault, bytes(tampered), owner_id=owner, row_id=a["id"])
 
     # Copying the ciphertext in the database makes that row unreadable, never readable as A.
     async with api.app.state.server.stores.db.transaction() as session:
@@ -161,29 +146,13 @@ async def test_master_key_rotation_rewraps_and_old_ciphertexts_still_read(
     ring = MasterKeyring([new, *old_ring.keys])
     count = await rewrap_all(stores.db, ring)
     assert count >= 1
-    async with stores.db.session() as session:
-        ids = (
-            (await session.execute(select(DataKey.master_key_id).where(DataKey.owner_id == owner)))
-            .scalars()
-            .all()
-        )  # type: ignore[call-overload]
-    assert set(ids) == {new.id}
+    assert await data_keys(api, owner, DataKey.master_key_id) == {new.id}
     # A fresh vault that only knows the new key reads the old row.
     fresh = FieldVault(MasterKeyring([new]))
     row = await raw_row(api, image["id"])
     assert row.label_ct is not None
-    async with stores.db.session() as session:
-        assert (
-            await fresh.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=image["id"],
-                blob=row.label_ct,
-            )
-            == "before rotation"
-        )
+    label = await decrypt(api, fresh, row.label_ct, owner_id=owner, row_id=image["id"])
+    assert label == "before rotation"
     # The running server keeps working: it reloads or still holds the key material.
     stores.vault.forget(owner)
     stores.vault.keyring = ring
@@ -200,16 +169,8 @@ async def test_destroyed_data_key_makes_old_ciphertexts_noise(api: Api, owner: s
     assert row.label_ct is not None
     async with stores.db.transaction() as session:
         await stores.vault.destroy_owner_keys(session, owner)
-    async with stores.db.session() as session:
-        with pytest.raises(DecryptionError):
-            await stores.vault.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=image["id"],
-                blob=row.label_ct,
-            )
+    with pytest.raises(DecryptionError):
+        await decrypt(api, stores.vault, row.label_ct, owner_id=owner, row_id=image["id"])
 
 
 async def test_key_destroyed_by_another_process_is_never_reused(api: Api, owner: str) -> None:
@@ -229,25 +190,9 @@ async def test_key_destroyed_by_another_process_is_never_reused(api: Api, owner:
     image = await api.upload(jpeg(39), user=owner, input={"label": "after purge"})
     row = await raw_row(api, image["id"])
     assert row.label_ct is not None
-    async with stores.db.session() as session:
-        keys = (
-            (await session.execute(select(DataKey.id).where(DataKey.owner_id == owner)))
-            .scalars()
-            .all()
-        )  # type: ignore[call-overload]
-        import uuid
-
-        assert str(uuid.UUID(bytes=row.label_ct[1:17])) in keys
-        # A process that starts fresh (only the master key) reads it.
-        fresh = FieldVault(MasterKeyring(stores.vault.keyring.keys))
-        assert (
-            await fresh.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=image["id"],
-                blob=row.label_ct,
-            )
-            == "after purge"
-        )
+    assert ciphertext_key_id(row.label_ct) in await data_keys(api, owner)
+    # A process that starts fresh (only the master key) reads it.
+    fresh = FieldVault(MasterKeyring(stores.vault.keyring.keys))
+    assert (
+        await decrypt(api, fresh, row.label_ct, owner_id=owner, row_id=image["id"]) == "after purge"
+    )
