@@ -27,7 +27,6 @@ class FieldVault:
     def __init__(self, keyring: MasterKeyring) -> None:
         self.keyring = keyring
         self._cache: dict[tuple[str, str], bytes] = {}
-        self._current: dict[str, str] = {}
 
     async def _current_key(self, session: AsyncSession, owner_id: str) -> tuple[str, bytes]:
         # Always ask the database which key is current: another process (a purge, another
@@ -41,7 +40,6 @@ class FieldVault:
             )
         ).scalar_one_or_none()
         if row is not None and (owner_id, row.id) in self._cache:
-            self._current[owner_id] = row.id
             return row.id, self._cache[(owner_id, row.id)]
         if row is None:
             self.forget(owner_id)  # whatever we remembered was destroyed
@@ -61,7 +59,6 @@ class FieldVault:
             key_id = row.id
             key = self.keyring.unwrap(row.wrapped_key, row.master_key_id, owner_id, row.id)
         self._cache[(owner_id, key_id)] = key
-        self._current[owner_id] = key_id
         return key_id, key
 
     async def _key(self, session: AsyncSession, owner_id: str, key_id: str) -> bytes:
@@ -104,7 +101,6 @@ class FieldVault:
         return json.loads(plaintext)
 
     def forget(self, owner_id: str) -> None:
-        self._current.pop(owner_id, None)
         for cache_key in [k for k in self._cache if k[0] == owner_id]:
             del self._cache[cache_key]
 
