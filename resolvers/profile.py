@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolvers.me_images import Image, Slot, image_by_primary
+from resolvers.me_images import Image, Slot, pool_snapshot
 from resolvers.owners import lock_owner
 from resolvers.stores import Caller, Stores
 from storage.tables import Owner, utcnow
@@ -37,8 +37,5 @@ async def set_ai_uses_reference_images(stores: Stores, caller: Caller, enabled: 
 
 async def avatar(stores: Stores, caller: Caller) -> Image | None:
     """Derived, never stored: the face-ref holder, else the avatar holder, else none."""
-    for slot in (Slot.FACE_REF, Slot.AVATAR):
-        image = await image_by_primary(stores, caller, slot)
-        if image is not None:
-            return image
-    return None
+    holders = {i.primary_for: i for i in (await pool_snapshot(stores, caller)).images}
+    return holders.get(Slot.FACE_REF) or holders.get(Slot.AVATAR)
