@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLError,
     OperationDefinitionNode,
@@ -52,11 +53,19 @@ TIME_DERIVED_FIELDS = frozenset({"credits", "generation", "generations"})
 
 
 @lru_cache(maxsize=1024)
+def _parsed(query: str) -> DocumentNode | None:
+    """One parse per query text, shared by the questions below; None when it does not parse."""
+    try:
+        return parse(query, max_tokens=5000)
+    except (GraphQLError, RecursionError):
+        return None
+
+
+@lru_cache(maxsize=1024)
 def operation_type(query: str, operation_name: str | None) -> OperationType | None:
     """The type of the operation that would run, or None when the document is not usable."""
-    try:
-        document = parse(query, max_tokens=5000)
-    except (GraphQLError, RecursionError):
+    document = _parsed(query)
+    if document is None:
         return None
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name is None:
@@ -70,9 +79,8 @@ def operation_type(query: str, operation_name: str | None) -> OperationType | No
 @lru_cache(maxsize=1024)
 def selects_time_derived(query: str) -> bool:
     """Whether the document selects any field in TIME_DERIVED_FIELDS (in any operation)."""
-    try:
-        document = parse(query, max_tokens=5000)
-    except (GraphQLError, RecursionError):
+    document = _parsed(query)
+    if document is None:
         return True
 
     class Fields(Visitor):
