@@ -30,6 +30,7 @@ from api.graphql_view import MeImagesGraphQL
 from api.query_cache import QueryCache
 from api.rest import MediaRoute, UploadRoute
 from api.settings import Settings
+from resolvers.generation.sweeper import release_interrupted_periodically
 from resolvers.purge import collect_garbage_periodically
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Limits, Stores
@@ -207,13 +208,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if settings.gc_interval_s > 0
             else None
         )
+        # Holds of generations whose process died are released; safe on every instance.
+        generation_sweeper = (
+            asyncio.create_task(
+                release_interrupted_periodically(
+                    server.stores,
+                    interval=timedelta(seconds=settings.generation_sweep_interval_s),
+                ),
+                name="generation-sweeper",
+            )
+            if settings.generation_sweep_interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
-            if collector is not None:
-                collector.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await collector
+            for task in (collector, generation_sweeper):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await server.stores.blobs.close()
             if listener is not None:
                 await listener.stop()

@@ -58,6 +58,8 @@ class Settings:
     generation_timeout_s: float = 180.0
     generation_max_request_bytes: int = 48 * 1024 * 1024
     initial_credits: int = 0
+    # How often a sweeper releases the credit holds of generations whose process died (0: off).
+    generation_sweep_interval_s: float = 60.0
     # Live changes: WebSocket limits, and how long the event log keeps events for
     # resuming subscribers (0 keeps them forever).
     ws_init_timeout_s: float = 10.0
@@ -141,6 +143,8 @@ class Settings:
             values["generation_max_request_bytes"] = int(v)
         if v := get("INITIAL_CREDITS"):
             values["initial_credits"] = int(v)
+        if v := get("GENERATION_SWEEP_INTERVAL"):
+            values["generation_sweep_interval_s"] = float(v)
         if v := get("WS_INIT_TIMEOUT"):
             values["ws_init_timeout_s"] = float(v)
         if v := get("WS_MAX_MESSAGE_BYTES"):

@@ -356,7 +356,15 @@ class GenerationMutation:
         description="Generate images from a prompt and 1-8 of the caller's reference images. The server checks consent at send time (live, own, this space, opted in, kill switch on), holds the credits, calls the provider and charges only on success."
     )
     async def generate_with_reference(
-        self, info: Info, input: GenerationInput
+        self,
+        info: Info,
+        input: GenerationInput,
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Makes retries safe: a retry with the same key and the same input returns the first call's outcome (one provider call, one charge) - the generation, still PENDING while the first call runs (poll `generation(id:)` or retry), or its ProviderFailedError. The same key with another input is an InvalidInputError. Scoped to the caller and space; 1 to 128 printable ASCII characters without spaces, e.g. a UUID."
+            ),
+        ] = None,
     ) -> GenerateWithReferenceResult:
         stores, caller = info.context.stores, info.context.require_caller()
         request = service.GenerationRequest(
@@ -366,6 +374,7 @@ class GenerationMutation:
             quality=input.quality.to_domain().value,
             size=input.size.to_domain().value,
             n=input.n,
+            idempotency_key=idempotency_key,
         )
         try:
             result = await service.generate_with_reference(stores, caller, request)

@@ -190,6 +190,19 @@ class GenerationRecord(SQLModel, table=True):
     __table_args__ = (
         Index("ix_generation_owner_space_created", "owner_id", "space_id", "created_at"),
         Index("ix_generation_owner_status", "owner_id", "status"),
+        # A retry with the same key finds the first call; the index makes concurrent
+        # retries of one key insert one row (migration 0008_generation_idempotency).
+        Index(
+            "uq_generation_idempotency_key",
+            "owner_id",
+            "space_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        # The sweeper finds pending generations whose process stopped renewing them.
+        Index("ix_generation_status_heartbeat", "status", "heartbeat_at"),
     )
 
     id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
@@ -216,6 +229,12 @@ class GenerationRecord(SQLModel, table=True):
     completed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # Renewed by the running call while it is pending; a stale one means its process died.
+    heartbeat_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The client's key for safe retries, and the hash of the normalised input it was first
+    # used with (encrypted like the prompt, since the hash would confirm a guessed prompt).
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
+    input_hash_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class CreditEntry(SQLModel, table=True):

@@ -39,11 +39,18 @@ class GenerationConfig:
     max_request_bytes: int = 48 * 1024 * 1024
     max_reply_bytes: int = 96 * 1024 * 1024
     reference_long_side: int = 1024
+    # A running call renews its generation this often; the sweeper fails (and releases the
+    # hold of) a pending generation not renewed for `stale_after_s`: its process died.
+    heartbeat_s: float = 15.0
 
     @property
     def hold_ttl_s(self) -> float:
         """After this long a pending generation no longer holds credits (its server died)."""
         return 2 * (self.timeout_s + self.connect_timeout_s) + 120.0
+
+    @property
+    def stale_after_s(self) -> float:
+        return 4 * self.heartbeat_s
 
 
 def endpoint(base_url: str, api_key: str, default_base_url: str) -> ProviderEndpoint | None:

@@ -9,20 +9,35 @@ The order matters:
 4. call the provider with no transaction open;
 5. store the outputs as the caller's `picture` media (inline base64 if that fails);
 6. in one transaction: charge exactly once (unique per generation) and finish the row.
+
+While steps 4-6 run, the call renews the row's heartbeat; the sweeper fails a pending
+generation whose heartbeat went stale (its process died) and so releases its hold.
+
+With an idempotency key, the first call that reaches step 3 writes the key with the row
+(unique per owner, space and key); every other call with that key returns the first one's
+outcome instead of calling the provider: the generation (SUCCEEDED, or PENDING while the
+first call still runs) or its ProviderFailed. The same key with another input is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import io
+import json
 import logging
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import InvalidInput, NotFound, TooLarge
@@ -53,6 +68,9 @@ MAX_REFERENCES = 8
 MAX_IMAGES = 4
 MAX_PAGE = 100
 _OUTPUT_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MAX_IDEMPOTENCY_KEY = 128
+# Printable ASCII without spaces: UUIDs, ULIDs, base64 and hex all fit.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,7 @@ class GenerationRequest:
     quality: str = Quality.MEDIUM.value
     size: str = Size.SQUARE.value
     n: int = 1
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,33 @@ class _Valid:
     quality: Quality
     size: Size
     n: int
+    idempotency_key: str | None = None
+
+    @property
+    def input_hash(self) -> str:
+        """SHA-256 of the normalised input: what a retry with the same key must repeat."""
+        normalised = {
+            "prompt": self.prompt,
+            "referenceIds": self.reference_ids,
+            "model": self.model.id,
+            "quality": self.quality.value,
+            "size": self.size.value,
+            "n": self.n,
+        }
+        text = json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _validate_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput(
+            f"idempotencyKey is 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters "
+            "without spaces (a UUID fits)",
+            field="idempotencyKey",
+        )
+    return key
 
 
 def validate(request: GenerationRequest) -> _Valid:
@@ -139,7 +185,8 @@ def validate(request: GenerationRequest) -> _Valid:
         ) from None
     if not 1 <= request.n <= MAX_IMAGES:
         raise InvalidInput(f"n is between 1 and {MAX_IMAGES}", field="n")
-    return _Valid(prompt, ids, model, quality, size, request.n)
+    key = _validate_key(request.idempotency_key)
+    return _Valid(prompt, ids, model, quality, size, request.n, key)
 
 
 async def usable_references(
@@ -211,11 +258,48 @@ async def _prepare(stores: Stores, caller: Caller, valid: _Valid) -> list[bytes]
     return references
 
 
-async def _reserve(stores: Stores, caller: Caller, valid: _Valid) -> str:
-    """The send-time consent check and the credit hold, in one transaction."""
+async def _keyed(session: AsyncSession, caller: Caller, key: str) -> str | None:
+    """Id of the caller's generation (in this space) made with this idempotency key."""
+    found = (
+        await session.execute(
+            select(GenerationRecord.id).where(  # type: ignore[call-overload]
+                GenerationRecord.owner_id == caller.owner_id,
+                GenerationRecord.space_id == caller.space_id,
+                GenerationRecord.idempotency_key == key,
+            )
+        )
+    ).scalar_one_or_none()
+    return str(found) if found is not None else None
+
+
+async def _reserve(stores: Stores, caller: Caller, valid: _Valid) -> tuple[str, bool]:
+    """The send-time consent check and the credit hold, in one transaction.
+
+    Returns the generation id and whether this call made it: False when an earlier call
+    with the same idempotency key did (that one's outcome is the answer)."""
+    try:
+        return await _reserve_once(stores, caller, valid)
+    except IntegrityError:
+        # Another instance inserted the same key between our check and our insert; the
+        # unique index kept it to one row. Find that row (it is committed by now).
+        if valid.idempotency_key is None:
+            raise
+        async with stores.db.session() as session:
+            earlier = await _keyed(session, caller, valid.idempotency_key)
+        if earlier is None:
+            raise
+        return earlier, False
+
+
+async def _reserve_once(stores: Stores, caller: Caller, valid: _Valid) -> tuple[str, bool]:
     hold = hold_for(valid.model, valid.quality, valid.n)
+    now = utcnow()
     async with stores.db.transaction() as session:
         await lock_owner(session, caller.owner_id)
+        if valid.idempotency_key is not None:
+            earlier = await _keyed(session, caller, valid.idempotency_key)
+            if earlier is not None:
+                return earlier, False
         await _check_consent(session, caller, valid.reference_ids)
         await credits.ensure_welcome(session, caller.owner_id, stores.generation)
         have = await credits.available(session, caller.owner_id, stores.generation)
@@ -233,7 +317,9 @@ async def _reserve(stores: Stores, caller: Caller, valid: _Valid) -> str:
             reference_ids=valid.reference_ids,
             outputs=[],
             credits_held=hold,
-            created_at=utcnow(),
+            created_at=now,
+            heartbeat_at=now,
+            idempotency_key=valid.idempotency_key,
         )
         record.prompt_ct = await stores.vault.encrypt(
             session,
@@ -243,9 +329,89 @@ async def _reserve(stores: Stores, caller: Caller, valid: _Valid) -> str:
             row_id=record.id,
             value=valid.prompt,
         )
+        if valid.idempotency_key is not None:
+            record.input_hash_ct = await stores.vault.encrypt(
+                session,
+                owner_id=caller.owner_id,
+                table="generation",
+                field="input_hash",
+                row_id=record.id,
+                value=valid.input_hash,
+            )
         session.add(record)
         await session.flush()
-        return record.id
+        return record.id, True
+
+
+async def _replay(stores: Stores, caller: Caller, generation_id: str, valid: _Valid) -> Generation:
+    """The outcome of the earlier call with the same key, if the input is the same."""
+    async with stores.db.session() as session:
+        row = await session.get(GenerationRecord, generation_id)
+        if row is None:
+            raise NotFound("Generation")
+        stored = (
+            await stores.vault.decrypt(
+                session,
+                owner_id=row.owner_id,
+                table="generation",
+                field="input_hash",
+                row_id=row.id,
+                blob=row.input_hash_ct,
+            )
+            if row.input_hash_ct is not None
+            else None
+        )
+        if stored != valid.input_hash:
+            raise InvalidInput(
+                "this idempotencyKey was already used with a different input (prompt, "
+                "references, model, quality, size or n); use a new key for a new generation",
+                field="idempotencyKey",
+            )
+        generation = await _to_generation(stores, session, row)
+    if generation.status is GenerationStatus.FAILED:
+        model = MODELS.get(generation.model_requested)
+        raise ProviderFailed(
+            model.provider.value if model else "unknown",
+            generation.failure or "failed",
+            generation.id,
+        )
+    return generation
+
+
+async def renew(stores: Stores, generation_id: str) -> None:
+    """One heartbeat: the call of this pending generation is still running."""
+    async with stores.db.transaction() as session:
+        await session.execute(
+            update(GenerationRecord)
+            .where(
+                GenerationRecord.id == generation_id,  # type: ignore[arg-type]
+                GenerationRecord.status == GenerationStatus.PENDING.value,  # type: ignore[arg-type]
+            )
+            .values(heartbeat_at=utcnow())
+        )
+
+
+@asynccontextmanager
+async def _kept_alive(stores: Stores, generation_id: str) -> AsyncIterator[None]:
+    """Renew the heartbeat while the body runs, so the sweeper leaves the hold alone."""
+    config = stores.generation
+
+    async def beat() -> None:
+        # Past the hold's lifetime the hold has lapsed anyway; no point beating on.
+        for _ in range(math.ceil(config.hold_ttl_s / config.heartbeat_s) + 1):
+            await asyncio.sleep(config.heartbeat_s)
+            try:
+                await renew(stores, generation_id)
+            except Exception:
+                log.warning("generation %s: heartbeat failed", generation_id, exc_info=True)
+
+    task = asyncio.create_task(beat(), name=f"generation-heartbeat-{generation_id}")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _inspect(data: bytes, max_pixels: int) -> tuple[str, int, int]:
@@ -352,9 +518,30 @@ async def generate_with_reference(
     stores: Stores, caller: Caller, request: GenerationRequest
 ) -> Generation:
     valid = validate(request)
+    if valid.idempotency_key is not None:
+        # A retry: answer from the first call without preparing anything.
+        async with stores.db.session() as session:
+            earlier = await _keyed(session, caller, valid.idempotency_key)
+        if earlier is not None:
+            return await _replay(stores, caller, earlier, valid)
     provider: ImageProvider = provider_for(stores.generation, valid.model)
     references = await _prepare(stores, caller, valid)
-    generation_id = await _reserve(stores, caller, valid)
+    generation_id, fresh = await _reserve(stores, caller, valid)
+    if not fresh:
+        return await _replay(stores, caller, generation_id, valid)
+    async with _kept_alive(stores, generation_id):
+        return await _run(stores, caller, valid, provider, references, generation_id)
+
+
+async def _run(
+    stores: Stores,
+    caller: Caller,
+    valid: _Valid,
+    provider: ImageProvider,
+    references: list[bytes],
+    generation_id: str,
+) -> Generation:
+    """Steps 4-6 for a reserved generation."""
     try:
         result = await provider.generate(
             ImageRequest(

@@ -33,6 +33,8 @@ GEMINI_ASPECTS = {"1:1": (1024, 1024), "3:2": (1248, 832), "2:3": (832, 1248)}
 PIXEL_CHUNKS = {"IHDR", "IDAT", "IEND"}
 # How long "timeout" mode keeps a request open; far beyond the client's timeout.
 HANG_S = 20.0
+# Safety net only: a held request is let go by the test long before this.
+HOLD_LIMIT_S = 60.0
 
 
 class Mode:
@@ -98,6 +100,9 @@ class ProviderServer:
         self.gemini_key = gemini_key
         self.mode = Mode.OK
         self.delay_s = 0.0
+        # `hold()` keeps valid requests waiting until `release()`; `held` is set once one is.
+        self._gate: threading.Event | None = None
+        self.held = threading.Event()
         self._lock = threading.Lock()
         self._requests: list[Received] = []
         self._seed = 0
@@ -121,6 +126,22 @@ class ProviderServer:
             self._requests.clear()
         self.mode = Mode.OK
         self.delay_s = 0.0
+        self.release()
+
+    def hold(self) -> None:
+        """Keep every valid request waiting (after it was recorded) until `release()`."""
+        self.held.clear()
+        self._gate = threading.Event()
+
+    def release(self) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
+
+    async def wait_until_held(self, timeout_s: float = 30.0) -> None:
+        """Until a request is waiting at the gate (an observed event, not a delay)."""
+        if not await asyncio.to_thread(self.held.wait, timeout_s):
+            raise TimeoutError("no request reached the provider")
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -167,6 +188,10 @@ class ProviderServer:
             return self._seed
 
     async def _misbehave(self) -> Response | None:
+        gate = self._gate
+        if gate is not None:
+            self.held.set()
+            await asyncio.to_thread(gate.wait, HOLD_LIMIT_S)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.mode == Mode.TIMEOUT:
