@@ -122,10 +122,6 @@ Count = Annotated[int, Field(ge=0)]
 class ConfigError(ValueError):
     """Invalid configuration. The message names each variable, all on one line."""
 
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
 
 class Settings(BaseSettings):
     """What one server runs with. Build it with `from_env`; the constructor reads no
@@ -245,9 +241,8 @@ class Settings(BaseSettings):
         try:
             return cls.model_validate({**given, **overrides})
         except ValidationError as exc:
-            raise ConfigError(
-                [cls._problem(error, from_env=set(given)) for error in exc.errors()]
-            ) from None
+            problems = [cls._problem(error, from_env=set(given)) for error in exc.errors()]
+            raise ConfigError("; ".join(problems)) from None
 
     @classmethod
     def _field_of(cls, key: str) -> str:
@@ -341,7 +336,11 @@ class Settings(BaseSettings):
 
 
 class _EnvironSource(EnvSettingsSource):
-    """The environment source, over any mapping (tests pass their own)."""
+    """The environment source, over any mapping (tests pass their own).
+
+    pydantic-settings reads `os.environ` in `_load_env_vars` (its dotenv source overrides
+    it the same way); the version is pinned and tests/test_settings.py covers this seam.
+    """
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         self._environ = environ
