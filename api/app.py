@@ -33,7 +33,7 @@ from api.settings import Settings
 from resolvers.generation.sweeper import release_interrupted_periodically
 from resolvers.purge import collect_garbage_periodically
 from resolvers.signed_urls import MediaUrlSigner
-from resolvers.stores import Limits, Stores
+from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
 from storage import migrate
 from storage.blobs import S3Credentials, open_blob_store
@@ -88,9 +88,7 @@ def build_server(settings: Settings) -> Server:
                 settings.s3_access_key_id, settings.s3_secret_access_key, settings.s3_session_token
             ),
         ),
-        limits=Limits(
-            max_upload_bytes=settings.max_upload_bytes, max_image_pixels=settings.max_image_pixels
-        ),
+        limits=settings.limits(),
         generation=settings.generation_config(),
     )
     urls = MediaUrlSigner(

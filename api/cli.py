@@ -7,12 +7,11 @@ import asyncio
 import gc
 import ipaddress
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from api.settings import Settings
+from api.settings import ConfigError, Settings
 
 
 def _parse_ttl(text: str) -> int:
@@ -44,12 +43,13 @@ def _is_loopback(host: str) -> bool:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)  # first: a bad variable stops us before any import logs
+
     import uvicorn
 
     from api.app import create_app
     from api.auth import issue_token
 
-    settings = _settings(args)
     app = create_app(settings)
     server = app.state.server
     base = f"http://{settings.host}:{settings.port}"
@@ -73,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app,
         host=settings.host,
         port=settings.port,
-        log_level=os.environ.get("MEIMAGES_LOG_LEVEL", "info").lower(),
+        log_level=settings.log_level,
         proxy_headers=False,
         # Oversized WebSocket frames are refused before they are buffered whole, and open
         # event streams (SSE) must not hold a shutdown forever; clients resume by cursor.
@@ -357,7 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        # Before anything starts: one line naming the variable, no traceback.
+        print(f"meimages: invalid configuration: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,4 +1,11 @@
-"""All configuration, read from `MEIMAGES_*` environment variables in this one place."""
+"""All configuration: one immutable, validated object read from `MEIMAGES_*` variables.
+
+Each field is one variable: `MEIMAGES_` + the field name in capitals, unless the field
+names its variable itself (`media_url_ttl_s` is `MEIMAGES_MEDIA_URL_TTL`). An empty
+variable counts as unset. A value that does not parse stops start-up with a `ConfigError`
+naming the variable. Defaults that a lower floor owns (limits, query limits, generation)
+are taken from that floor, so each is declared once.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,27 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from jwt.algorithms import get_default_algorithms
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from resolvers.generation.config import (
     GEMINI_DEFAULT_BASE_URL,
@@ -15,158 +41,229 @@ from resolvers.generation.config import (
     GenerationConfig,
     endpoint,
 )
+from resolvers.limits import Limits
+from storage.crypto import MasterKey
 
 PREFIX = "MEIMAGES_"
 
+# The floors below own these defaults; the settings only let an operator change them.
+_LIMITS = Limits()
+_GENERATION = GenerationConfig()
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
+_BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+# The JWKS issuers' usual asymmetric algorithms; HS256 is the embedded setup's own.
+JWKS_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
-@dataclass(frozen=True)
-class Settings:
+def _flag(value: object) -> object:
+    # Pydantic alone also takes "t", "y", "f", "n"; a typo must never read as false.
+    if not isinstance(value, str):
+        return value
+    try:
+        return _BOOLEANS[value.strip().lower()]
+    except KeyError:
+        raise ValueError("expected true/false, 1/0, yes/no or on/off") from None
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def _whole_seconds(value: object) -> object:
+    # The README documents these in seconds; say so rather than "not a valid integer".
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError("expected a whole number of seconds, e.g. 3600")
+    return value
+
+
+def _base_url(value: str) -> str:
+    return value.strip().rstrip("/")
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _master_key(value: str) -> str:
+    if not value:  # none set: the key file in the data dir
+        return value
+    try:
+        MasterKey.from_b64(value)
+    except ValueError:
+        raise ValueError("expected a base64-encoded 32-byte key") from None
+    return value
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+OptionalFlag = Annotated[bool | None, BeforeValidator(_flag)]
+# Comma-separated in the environment, a tuple in Python (NoDecode: not JSON).
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_list)]
+Trimmed = Annotated[str, AfterValidator(str.strip)]
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
+# API keys and S3 credentials: pasted with stray blanks at times, never in a repr.
+Credential = Annotated[str, AfterValidator(str.strip), Field(repr=False)]
+Seconds = Annotated[int, BeforeValidator(_whole_seconds), Field(ge=0)]
+Positive = Annotated[int, Field(gt=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class ConfigError(ValueError):
+    """Invalid configuration. The message names each variable, all on one line."""
+
+
+class Settings(BaseSettings):
+    """What one server runs with. Build it with `from_env`; the constructor reads no
+    environment, so tests and tools pass exactly the values they mean."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_ignore_empty=True,
+        frozen=True,
+        extra="forbid",
+        allow_inf_nan=False,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
     data_dir: Path = Path("data")
-    database_url: str = field(default="", repr=False)  # may carry a password
+    database_url: str = Field("", repr=False)  # may carry a password
     blob_dir: Path | None = None
-    master_key: str = field(default="", repr=False)
-    previous_master_keys: tuple[str, ...] = field(default=(), repr=False)
-    jwt_secret: str = field(default="", repr=False)
-    jwt_jwks_url: str = ""
-    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    master_key: Annotated[Credential, AfterValidator(_master_key)] = ""
+    previous_master_keys: Annotated[CommaList, Field(repr=False)] = ()
+    jwt_secret: str = Field("", repr=False)
+    jwt_jwks_url: Trimmed = ""
+    # Default: HS256, or the JWKS set when MEIMAGES_JWT_JWKS_URL is set.
+    jwt_algorithms: CommaList = Field((), validate_default=True)
     jwt_issuer: str = ""
     jwt_audience: str = ""
-    url_secret: str = field(default="", repr=False)
-    media_url_ttl_s: int = 3600
-    public_base_url: str = ""
-    production: bool = False
-    introspection: bool | None = None
-    graphiql: bool | None = None
-    allowed_origins: tuple[str, ...] = ()
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
-    max_query_depth: int = 10
-    max_aliases: int = 30
-    max_tokens: int = 2000
-    query_cache_entries: int = 10_000
+    url_secret: str = Field("", repr=False)
+    media_url_ttl_s: Seconds = Field(3600, gt=0, validation_alias="MEIMAGES_MEDIA_URL_TTL")
+    public_base_url: BaseUrl = ""
+    production: Flag = False
+    introspection: OptionalFlag = None  # None: follow production
+    graphiql: OptionalFlag = None
+    allowed_origins: CommaList = ()
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=0, le=65535)
+    log_level: Annotated[LogLevel, BeforeValidator(_lower)] = "info"
+    # Uploads and media (resolvers.stores.Limits).
+    max_upload_bytes: Positive = _LIMITS.max_upload_bytes
+    max_image_pixels: Positive = _LIMITS.max_image_pixels
+    decode_timeout_s: float = Field(
+        _LIMITS.decode_timeout_s, gt=0, validation_alias="MEIMAGES_DECODE_TIMEOUT"
+    )
+    max_transform_px: Positive = _LIMITS.max_transform_px
+    pool_snapshots: Count = _LIMITS.pool_snapshots
+    # Query limits and the per-process query cache (0: off).
+    max_query_depth: Positive = 10
+    max_aliases: Positive = 30
+    max_tokens: Positive = 2000
+    query_cache_entries: Count = 10_000
     # Reference generation: providers stay off until a key or a base URL is set.
-    openai_api_key: str = field(default="", repr=False)
-    openai_base_url: str = ""
-    gemini_api_key: str = field(default="", repr=False)
-    gemini_base_url: str = ""
-    generation_timeout_s: float = 180.0
-    generation_max_request_bytes: int = 48 * 1024 * 1024
-    initial_credits: int = 0
+    openai_api_key: Credential = ""
+    openai_base_url: BaseUrl = ""
+    gemini_api_key: Credential = ""
+    gemini_base_url: BaseUrl = ""
+    generation_timeout_s: float = Field(
+        _GENERATION.timeout_s, gt=0, validation_alias="MEIMAGES_GENERATION_TIMEOUT"
+    )
+    generation_max_request_bytes: Positive = _GENERATION.max_request_bytes
+    initial_credits: Count = _GENERATION.initial_credits
     # How often a sweeper releases the credit holds of generations whose process died (0: off).
-    generation_sweep_interval_s: float = 60.0
+    generation_sweep_interval_s: float = Field(
+        60.0, ge=0, validation_alias="MEIMAGES_GENERATION_SWEEP_INTERVAL"
+    )
     # Live changes: WebSocket limits, and how long the event log keeps events for
     # resuming subscribers (0 keeps them forever).
-    ws_init_timeout_s: float = 10.0
-    ws_max_message_bytes: int = 64 * 1024
-    event_retention_days: float = 30.0
+    ws_init_timeout_s: float = Field(10.0, gt=0, validation_alias="MEIMAGES_WS_INIT_TIMEOUT")
+    ws_max_message_bytes: Positive = 64 * 1024
+    event_retention_days: float = Field(30.0, ge=0)
     # Media storage: empty = local folder; `s3://bucket/prefix?endpoint=…` for any
     # S3-compatible store (credentials below, else the usual AWS_* variables).
-    blob_url: str = ""
-    s3_access_key_id: str = field(default="", repr=False)
-    s3_secret_access_key: str = field(default="", repr=False)
-    s3_session_token: str = field(default="", repr=False)
+    blob_url: Trimmed = ""
+    s3_access_key_id: Credential = ""
+    s3_secret_access_key: Credential = ""
+    s3_session_token: Credential = ""
     # Orphaned blobs are deleted after this grace; the collector runs every interval (0: off).
-    gc_grace_s: int = 3600
-    gc_interval_s: int = 3600
-    extra: Mapping[str, str] = field(default_factory=dict)
+    gc_grace_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_GRACE")
+    gc_interval_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_INTERVAL")
+
+    @field_validator("previous_master_keys")
+    @classmethod
+    def _previous_master_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_master_key(key) for key in keys)
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _jwt_algorithms(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not names:
+            return JWKS_ALGORITHMS if info.data.get("jwt_jwks_url") else ("HS256",)
+        known = set(get_default_algorithms()) - {"none"}
+        if unknown := [name for name in names if name not in known]:
+            raise ValueError(f"unknown algorithm {unknown[0]!r}; one of {', '.join(sorted(known))}")
+        return names
+
+    # Reading the environment ----------------------------------------------
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only the constructor's values: `from_env` reads the environment itself.
+        return (init_settings,)
+
+    @classmethod
+    def variable(cls, name: str) -> str:
+        """The environment variable of the field `name`."""
+        alias = cls.model_fields[name].validation_alias
+        return alias if isinstance(alias, str) else PREFIX + name.upper()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        env = os.environ if env is None else env
+        """The settings from `env` (default: this process's environment); `overrides`
+        (e.g. command-line options) win over the environment."""
+        source = _EnvironSource(cls, os.environ if env is None else env)
+        by_name = {cls._field_of(key): value for key, value in source().items()}
+        given = {name: value for name, value in by_name.items() if name not in overrides}
+        try:
+            return cls.model_validate({**given, **overrides})
+        except ValidationError as exc:
+            problems = [cls._problem(error, from_env=set(given)) for error in exc.errors()]
+            raise ConfigError("; ".join(problems)) from None
 
-        def get(name: str) -> str | None:
-            return env.get(PREFIX + name)
+    @classmethod
+    def _field_of(cls, key: str) -> str:
+        if key in cls.model_fields:
+            return key
+        return next(n for n, f in cls.model_fields.items() if f.validation_alias == key)
 
-        values: dict[str, object] = {}
-        if v := get("DATA_DIR"):
-            values["data_dir"] = Path(v)
-        if v := get("DATABASE_URL"):
-            values["database_url"] = v
-        if v := get("BLOB_DIR"):
-            values["blob_dir"] = Path(v)
-        if v := get("MASTER_KEY"):
-            values["master_key"] = v
-        if v := get("PREVIOUS_MASTER_KEYS"):
-            values["previous_master_keys"] = tuple(k for k in v.split(",") if k.strip())
-        if v := get("JWT_SECRET"):
-            values["jwt_secret"] = v
-        if v := get("JWT_JWKS_URL"):
-            values["jwt_jwks_url"] = v
-            values["jwt_algorithms"] = ("RS256", "ES256", "EdDSA")
-        if v := get("JWT_ALGORITHMS"):
-            values["jwt_algorithms"] = tuple(a.strip() for a in v.split(",") if a.strip())
-        if v := get("JWT_ISSUER"):
-            values["jwt_issuer"] = v
-        if v := get("JWT_AUDIENCE"):
-            values["jwt_audience"] = v
-        if v := get("URL_SECRET"):
-            values["url_secret"] = v
-        if v := get("MEDIA_URL_TTL"):
-            values["media_url_ttl_s"] = int(v)
-        if v := get("PUBLIC_BASE_URL"):
-            values["public_base_url"] = v.rstrip("/")
-        if v := get("PRODUCTION"):
-            values["production"] = _bool(v)
-        if v := get("INTROSPECTION"):
-            values["introspection"] = _bool(v)
-        if v := get("GRAPHIQL"):
-            values["graphiql"] = _bool(v)
-        if v := get("ALLOWED_ORIGINS"):
-            values["allowed_origins"] = tuple(o.strip() for o in v.split(",") if o.strip())
-        if v := get("MAX_UPLOAD_BYTES"):
-            values["max_upload_bytes"] = int(v)
-        if v := get("QUERY_CACHE_ENTRIES"):
-            values["query_cache_entries"] = int(v)
-        if v := get("MAX_QUERY_DEPTH"):
-            values["max_query_depth"] = int(v)
-        if v := get("HOST"):
-            values["host"] = v
-        if v := get("PORT"):
-            values["port"] = int(v)
-        if v := get("OPENAI_API_KEY"):
-            values["openai_api_key"] = v.strip()
-        if v := get("OPENAI_BASE_URL"):
-            values["openai_base_url"] = v.strip().rstrip("/")
-        if v := get("GEMINI_API_KEY"):
-            values["gemini_api_key"] = v.strip()
-        if v := get("GEMINI_BASE_URL"):
-            values["gemini_base_url"] = v.strip().rstrip("/")
-        if v := get("GENERATION_TIMEOUT"):
-            values["generation_timeout_s"] = float(v)
-        if v := get("GENERATION_MAX_REQUEST_BYTES"):
-            values["generation_max_request_bytes"] = int(v)
-        if v := get("INITIAL_CREDITS"):
-            values["initial_credits"] = int(v)
-        if v := get("GENERATION_SWEEP_INTERVAL"):
-            values["generation_sweep_interval_s"] = float(v)
-        if v := get("WS_INIT_TIMEOUT"):
-            values["ws_init_timeout_s"] = float(v)
-        if v := get("WS_MAX_MESSAGE_BYTES"):
-            values["ws_max_message_bytes"] = int(v)
-        if v := get("EVENT_RETENTION_DAYS"):
-            values["event_retention_days"] = float(v)
-        if v := get("MAX_IMAGE_PIXELS"):
-            values["max_image_pixels"] = int(v)
-        if v := get("BLOB_URL"):
-            values["blob_url"] = v.strip()
-        if v := get("S3_ACCESS_KEY_ID"):
-            values["s3_access_key_id"] = v.strip()
-        if v := get("S3_SECRET_ACCESS_KEY"):
-            values["s3_secret_access_key"] = v.strip()
-        if v := get("S3_SESSION_TOKEN"):
-            values["s3_session_token"] = v.strip()
-        if v := get("GC_GRACE"):
-            values["gc_grace_s"] = int(v)
-        if v := get("GC_INTERVAL"):
-            values["gc_interval_s"] = int(v)
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+    @classmethod
+    def _problem(cls, error: Any, from_env: set[str]) -> str:
+        key = str(error["loc"][0]) if error["loc"] else ""
+        name = cls._field_of(key) if key else ""
+        where = cls.variable(name) if name in from_env else name or "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        field: FieldInfo | None = cls.model_fields.get(name)
+        if field is not None and field.repr and isinstance(error.get("input"), str):
+            message += f" (got {error['input']!r})"
+        return f"{where}: {message}"
 
     # Derived values -------------------------------------------------------
 
@@ -191,6 +288,15 @@ class Settings:
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else not self.production
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_upload_bytes=self.max_upload_bytes,
+            max_image_pixels=self.max_image_pixels,
+            decode_timeout_s=self.decode_timeout_s,
+            max_transform_px=self.max_transform_px,
+            pool_snapshots=self.pool_snapshots,
+        )
 
     def generation_config(self) -> GenerationConfig:
         return GenerationConfig(
@@ -225,8 +331,26 @@ class Settings:
                 json.dump(stored, fh)
                 fh.flush()
                 os.fsync(fh.fileno())
-        return replace(
-            self,
-            jwt_secret=self.jwt_secret or stored["jwt_secret"],
-            url_secret=self.url_secret or stored["url_secret"],
+        return self.model_copy(
+            update={
+                "jwt_secret": self.jwt_secret or stored["jwt_secret"],
+                "url_secret": self.url_secret or stored["url_secret"],
+            }
+        )
+
+
+class _EnvironSource(EnvSettingsSource):
+    """The environment source, over any mapping (tests pass their own).
+
+    pydantic-settings reads `os.environ` in `_load_env_vars` (its dotenv source overrides
+    it the same way); the version is pinned and tests/test_settings.py covers this seam.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )

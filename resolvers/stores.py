@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resolvers.generation.config import GenerationConfig
+from resolvers.limits import Limits
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.events import EventNotifier
 from storage.keys import FieldVault
+
+__all__ = ["PERSONAL_SPACE", "Caller", "Limits", "Stores"]
 
 PERSONAL_SPACE = "personal"
 
@@ -21,19 +24,6 @@ class Caller:
 
     owner_id: str
     space_id: str = PERSONAL_SPACE
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_upload_bytes: int = 10 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
-    decode_timeout_s: float = 20.0
-    thumbnail_px: int = 256
-    medium_px: int = 1024
-    # Upper bound of each side of an on-the-fly transform.
-    max_transform_px: int = 2048
-    # Decoded pools kept in memory (see me_images.pool_snapshot); 0 reads every time.
-    pool_snapshots: int = 2000
 
 
 @dataclass
