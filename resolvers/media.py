@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,7 @@ from sqlmodel import col
 from resolvers.errors import InvalidInput, NotFound, TooLarge, UnsupportedMediaType
 from resolvers.owners import lock_owner
 from resolvers.stores import Caller, Limits, Stores
-from storage.tables import MediaBlob, MediaObject, MediaRef, MediaVariant, utcnow
+from storage.tables import MediaBlob, MediaObject, MediaRef, MediaVariant, MeImage, utcnow
 
 log = logging.getLogger("meimages.media")
 
@@ -186,6 +186,8 @@ class Media:
     sha256: str = ""
     object_id: str = ""
     medium_path: str | None = None
+    # The space the media id belongs to; empty where unknown (event snapshots).
+    space_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -529,6 +531,7 @@ def media_from_rows(obj: MediaObject, ref: MediaRef) -> Media:
         sha256=obj.sha256,
         object_id=obj.id,
         medium_path=obj.medium_path,
+        space_id=ref.space_id,
     )
 
 
@@ -583,7 +586,16 @@ async def _claim_blobs(session: AsyncSession, keys: Iterable[str]) -> None:
 
 
 async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = APP_ME) -> Media:
-    """Validate, re-encode and store an upload; returns the caller's media reference."""
+    """Validate, re-encode and store an upload; returns a media id of the caller's space.
+
+    The bytes are stored once per owner, whatever the space. The media id is one
+    upload into one space: the same photo uploaded again while its earlier upload is
+    still unattached gets that media id back (a retried upload leaves no stray ids),
+    but once that upload belongs to an image - live or deleted - a new media id is
+    made. So uploading the same photo twice gives two images, each with its own URLs,
+    and deleting one revokes its URLs without touching the other's, and a deleted
+    image's URLs never come back by uploading the photo again.
+    """
     image = await encode_upload(data, stores.limits)
     base = _base_key(caller.owner_id, image.sha256)
     blobs = {
@@ -637,29 +649,62 @@ async def _link(
         obj.medium_path = f"{base}.medium.webp"
         session.add(obj)
         await session.flush()
+    # Under the owner lock: two uploads of the same bytes cannot both miss a free id.
     ref = (
         await session.execute(
-            select(MediaRef).where(
-                MediaRef.owner_id == caller.owner_id,  # type: ignore[arg-type]
-                MediaRef.app == app,  # type: ignore[arg-type]
-                MediaRef.media_object_id == obj.id,  # type: ignore[arg-type]
+            select(MediaRef)
+            .where(
+                col(MediaRef.owner_id) == caller.owner_id,
+                col(MediaRef.space_id) == caller.space_id,
+                col(MediaRef.app) == app,
+                col(MediaRef.media_object_id) == obj.id,
+                ~exists().where(col(MeImage.media_ref_id) == col(MediaRef.id)),
             )
+            .order_by(col(MediaRef.created_at), col(MediaRef.id))
+            .limit(1)
         )
     ).scalar_one_or_none()
     if ref is None:
-        ref = MediaRef(owner_id=caller.owner_id, app=app, media_object_id=obj.id, created_at=now)
+        ref = MediaRef(
+            owner_id=caller.owner_id,
+            space_id=caller.space_id,
+            app=app,
+            media_object_id=obj.id,
+            created_at=now,
+        )
         session.add(ref)
         await session.flush()
     return media_from_rows(obj, ref)
 
 
-async def get_media(session: AsyncSession, owner_id: str, media_id: str) -> Media:
-    """The owner's media by id; another owner's id is reported exactly like a missing one."""
+def not_revoked() -> ColumnElement[bool]:
+    """True for a media id that may still be used. An upload (`me`) is revoked once an
+    image that held it was deleted and no live image holds it; other apps' media are
+    never held by images and live as long as their reference row."""
+    holder = MeImage.__table__.alias("holder")  # type: ignore[attr-defined]
+    held = holder.c.media_ref_id == col(MediaRef.id)
+    return or_(
+        col(MediaRef.app) != APP_ME,
+        ~exists().where(and_(held, holder.c.deleted_at.is_not(None))),
+        exists().where(and_(held, holder.c.deleted_at.is_(None))),
+    )
+
+
+async def get_media(session: AsyncSession, caller: Caller, media_id: str) -> Media:
+    """The caller's upload by id, in the caller's space only; another owner's id, another
+    space's id, a revoked id and a generation output's id are all reported exactly like
+    a missing one (only uploads become images: an output's URLs follow its generation)."""
     row = (
         await session.execute(
             select(MediaObject, MediaRef)
-            .join(MediaRef, MediaRef.media_object_id == MediaObject.id)  # type: ignore[arg-type]
-            .where(MediaRef.id == media_id, MediaRef.owner_id == owner_id)  # type: ignore[arg-type]
+            .join(MediaRef, col(MediaRef.media_object_id) == col(MediaObject.id))
+            .where(
+                col(MediaRef.id) == media_id,
+                col(MediaRef.owner_id) == caller.owner_id,
+                col(MediaRef.space_id) == caller.space_id,
+                col(MediaRef.app) == APP_ME,
+                not_revoked(),
+            )
         )
     ).first()
     if row is None:
@@ -667,14 +712,23 @@ async def get_media(session: AsyncSession, owner_id: str, media_id: str) -> Medi
     return media_from_rows(row[0], row[1])
 
 
-async def find_media_any_owner(stores: Stores, media_id: str) -> Media | None:
-    """For the media route, which checks a signature bound to the owner before serving."""
+async def find_servable_media(stores: Stores, media_id: str) -> Media | None:
+    """The media a URL names, if it may still be served; for the media route, which then
+    checks a signature bound to the owner (or a token of the owner and space).
+
+    Read from the database on every request, never from memory, so a deletion or purge
+    committed by any instance is seen by the next request on every instance:
+    - `me` media (uploads) serve until an image that held them is deleted and no live
+      image holds them; an upload not attached yet serves (its preview);
+    - `picture` media (generation outputs) serve while their reference exists, which
+      is as long as the owner's generations exist (purging deletes both together).
+    """
     async with stores.db.session() as session:
         row = (
             await session.execute(
                 select(MediaObject, MediaRef)
-                .join(MediaRef, MediaRef.media_object_id == MediaObject.id)  # type: ignore[arg-type]
-                .where(MediaRef.id == media_id)  # type: ignore[arg-type]
+                .join(MediaRef, col(MediaRef.media_object_id) == col(MediaObject.id))
+                .where(col(MediaRef.id) == media_id, not_revoked())
             )
         ).first()
     return None if row is None else media_from_rows(row[0], row[1])

@@ -266,8 +266,9 @@ async def test_all_three_formats_and_dedupe_per_owner(api: Api, owner: str) -> N
     same = png(15)
     first = await api.upload(same, user=owner)
     second = await api.upload(same, user=owner)
-    assert first["mediaId"] == second["mediaId"]
+    # The bytes are stored once; each upload is its own media id and its own image.
     assert first["storagePath"] == second["storagePath"]
+    assert first["mediaId"] != second["mediaId"]
     assert first["id"] != second["id"]
 
 
