@@ -586,15 +586,14 @@ async def _claim_blobs(session: AsyncSession, keys: Iterable[str]) -> None:
 
 
 async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = APP_ME) -> Media:
-    """Validate, re-encode and store an upload; returns a media id of the caller's space.
+    """Validate, re-encode and store an upload; returns a new media id of the caller's space.
 
-    The bytes are stored once per owner, whatever the space. The media id is one
-    upload into one space: the same photo uploaded again while its earlier upload is
-    still unattached gets that media id back (a retried upload leaves no stray ids),
-    but once that upload belongs to an image - live or deleted - a new media id is
-    made. So uploading the same photo twice gives two images, each with its own URLs,
-    and deleting one revokes its URLs without touching the other's, and a deleted
-    image's URLs never come back by uploading the photo again.
+    The bytes are stored once per owner, whatever the space, but every upload is a
+    media id of its own. So uploading the same photo twice gives two images (what a
+    person who adds a photo twice sees happen), each with its own URLs: deleting one
+    revokes its URLs without touching the other's, and a deleted image's URLs never
+    come back by uploading the photo again. Uploads never attached to an image are
+    removed by `purge --deleted` after its cutoff.
     """
     image = await encode_upload(data, stores.limits)
     base = _base_key(caller.owner_id, image.sha256)
@@ -649,31 +648,15 @@ async def _link(
         obj.medium_path = f"{base}.medium.webp"
         session.add(obj)
         await session.flush()
-    # Under the owner lock: two uploads of the same bytes cannot both miss a free id.
-    ref = (
-        await session.execute(
-            select(MediaRef)
-            .where(
-                col(MediaRef.owner_id) == caller.owner_id,
-                col(MediaRef.space_id) == caller.space_id,
-                col(MediaRef.app) == app,
-                col(MediaRef.media_object_id) == obj.id,
-                ~exists().where(col(MeImage.media_ref_id) == col(MediaRef.id)),
-            )
-            .order_by(col(MediaRef.created_at), col(MediaRef.id))
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if ref is None:
-        ref = MediaRef(
-            owner_id=caller.owner_id,
-            space_id=caller.space_id,
-            app=app,
-            media_object_id=obj.id,
-            created_at=now,
-        )
-        session.add(ref)
-        await session.flush()
+    ref = MediaRef(
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        app=app,
+        media_object_id=obj.id,
+        created_at=now,
+    )
+    session.add(ref)
+    await session.flush()
     return media_from_rows(obj, ref)
 
 

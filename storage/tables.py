@@ -101,9 +101,7 @@ class MediaRef(SQLModel, table=True):
     """
 
     __tablename__ = "media_ref"
-    __table_args__ = (
-        Index("ix_media_ref_owner_space_app_obj", "owner_id", "space_id", "app", "media_object_id"),
-    )
+    __table_args__ = (Index("ix_media_ref_owner_space", "owner_id", "space_id"),)
 
     id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
     owner_id: str = Field(

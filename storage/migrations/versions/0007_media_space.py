@@ -6,8 +6,8 @@ Create Date: 2026-11-29
 
 `media_ref` gets `space_id`: a media id is found only through the space it was uploaded
 into. The old unique (owner, app, object) goes, because a media id is now one upload:
-the same bytes uploaded again, or into another space, get a reference of their own
-(the bytes stay stored once per owner, in `media_object`). A partial unique index
+the same bytes uploaded again, in any space, get a reference of their own (the bytes
+stay stored once per owner, in `media_object`). A partial unique index
 allows one live `me_image` per media id.
 
 Existing rows: a reference takes the space of its oldest live image (else of its
@@ -202,11 +202,7 @@ def upgrade() -> None:
     def tighten(batch_op: Any) -> None:
         batch_op.alter_column("space_id", existing_type=sa.String(length=200), nullable=False)
         batch_op.drop_constraint("uq_media_ref_owner_app_obj", type_="unique")
-        batch_op.create_index(
-            "ix_media_ref_owner_space_app_obj",
-            ["owner_id", "space_id", "app", "media_object_id"],
-            unique=False,
-        )
+        batch_op.create_index("ix_media_ref_owner_space", ["owner_id", "space_id"], unique=False)
 
     _rebuild_media_ref(tighten)
     op.create_index("ix_me_image_media_ref", "me_image", ["media_ref_id"], unique=False)
@@ -260,7 +256,7 @@ def downgrade() -> None:
         bind.execute(sa.delete(media_ref).where(media_ref.c.id.in_(list(folded))))
 
     def loosen(batch_op: Any) -> None:
-        batch_op.drop_index("ix_media_ref_owner_space_app_obj")
+        batch_op.drop_index("ix_media_ref_owner_space")
         batch_op.drop_column("space_id")
         batch_op.create_unique_constraint(
             "uq_media_ref_owner_app_obj", ["owner_id", "app", "media_object_id"]
