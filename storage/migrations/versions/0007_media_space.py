@@ -195,13 +195,16 @@ def _rewrite_outputs(
 
 def upgrade() -> None:
     bind = op.get_bind()
-    with op.batch_alter_table("media_ref") as batch_op:
+
+    def loosen(batch_op: Any) -> None:
         batch_op.add_column(sa.Column("space_id", sa.String(length=200), nullable=True))
+        batch_op.drop_constraint("uq_media_ref_owner_app_obj", type_="unique")
+
+    _rebuild_media_ref(loosen)
     _assign_spaces(bind)
 
     def tighten(batch_op: Any) -> None:
         batch_op.alter_column("space_id", existing_type=sa.String(length=200), nullable=False)
-        batch_op.drop_constraint("uq_media_ref_owner_app_obj", type_="unique")
         batch_op.create_index("ix_media_ref_owner_space", ["owner_id", "space_id"], unique=False)
 
     _rebuild_media_ref(tighten)
@@ -255,11 +258,11 @@ def downgrade() -> None:
         _rewrite_outputs(bind, generations, moved)
         bind.execute(sa.delete(media_ref).where(media_ref.c.id.in_(list(folded))))
 
-    def loosen(batch_op: Any) -> None:
+    def restore(batch_op: Any) -> None:
         batch_op.drop_index("ix_media_ref_owner_space")
         batch_op.drop_column("space_id")
         batch_op.create_unique_constraint(
             "uq_media_ref_owner_app_obj", ["owner_id", "app", "media_object_id"]
         )
 
-    _rebuild_media_ref(loosen)
+    _rebuild_media_ref(restore)
