@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from sqlalchemy import ColumnElement, and_, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -664,12 +664,16 @@ def not_revoked() -> ColumnElement[bool]:
     """True for a media id that may still be used. An upload (`me`) is revoked once an
     image that held it was deleted and no live image holds it; other apps' media are
     never held by images and live as long as their reference row."""
-    holder = MeImage.__table__.alias("holder")  # type: ignore[attr-defined]
-    held = holder.c.media_ref_id == col(MediaRef.id)
-    return or_(
-        col(MediaRef.app) != APP_ME,
-        ~exists().where(and_(held, holder.c.deleted_at.is_not(None))),
-        exists().where(and_(held, holder.c.deleted_at.is_(None))),
+    # One NOT EXISTS (an anti-join on ix_me_image_media_ref), not an OR of EXISTS, which
+    # PostgreSQL may answer by hashing every deleted image on each request.
+    deleted = MeImage.__table__.alias("deleted_holder")  # type: ignore[attr-defined]
+    live = MeImage.__table__.alias("live_holder")  # type: ignore[attr-defined]
+    return ~exists().where(
+        deleted.c.media_ref_id == col(MediaRef.id),
+        deleted.c.deleted_at.is_not(None),
+        col(MediaRef.app) == APP_ME,
+        # Correlated through the deleted row, the nearest enclosing FROM.
+        ~exists().where(live.c.media_ref_id == deleted.c.media_ref_id, live.c.deleted_at.is_(None)),
     )
 
 
