@@ -27,8 +27,6 @@ MEDIA_SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "cross-origin",
     "Referrer-Policy": "no-referrer",
 }
-# Longest a browser may keep a response fetched with a bearer token instead of a signature.
-_TOKEN_MAX_AGE = 300
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -89,12 +87,18 @@ class UploadRoute:
 
 
 class MediaRoute:
-    """GET /media/{media_id}/{variant}: a valid signature or the owner's bearer token.
+    """GET /media/{media_id}/{variant}: a valid signature, or a bearer token of the
+    media's owner in the media's space.
 
     Variants: `original`, `thumbnail`, `medium`, or a transform such as
     `w320h240-cover.webp` (made on first use, then served from the store).
-    Missing, foreign, expired and tampered all get the same 404, so a URL reveals
-    nothing about whether the media exists.
+    Missing, foreign, other-space, revoked (deleted image, purged owner), expired and
+    tampered all get the same 404, so a URL reveals nothing about whether the media
+    exists.
+
+    Revocation is immediate: whether the media may be served is read from the database
+    on every request (no per-process memory), before any 304, and browsers are told to
+    revalidate every use (`no-cache`), so no cached copy outlives a deletion unasked.
     """
 
     def __init__(self, stores: Stores, urls: MediaUrlSigner, authenticator: Authenticator) -> None:
@@ -108,18 +112,18 @@ class MediaRoute:
         not_found = Response("Not Found", status_code=404, media_type="text/plain")
         if len(media_id) > 64 or not media.is_variant(variant, self.stores.limits):
             return not_found
-        found = await media.find_media_any_owner(self.stores, media_id)
+        found = await media.find_servable_media(self.stores, media_id)
         if found is None:
             return not_found
-        max_age = await self._allowed_for(request, found.owner_id, media_id, variant)
-        if max_age is None:
+        if not await self._allowed_for(request, found, variant):
             return not_found
         etag = media.variant_etag(found, variant)
         headers = {
             **MEDIA_SECURITY_HEADERS,
             "ETag": etag,
-            # Private: a shared cache must not keep serving a URL after it expired.
-            "Cache-Control": f"private, max-age={max_age}",
+            # Private: no shared cache keeps it. no-cache: a browser asks again on every
+            # use (a cheap 304 while the media lives), so a deletion reaches it at once.
+            "Cache-Control": "private, no-cache",
         }
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
@@ -139,24 +143,21 @@ class MediaRoute:
         headers["Content-Disposition"] = f'inline; filename="{media_id}-{stem}.{ext}"'
         return Response(rendition.data, media_type=rendition.content_type, headers=headers)
 
-    async def _allowed_for(
-        self, request: Request, owner_id: str, media_id: str, variant: str
-    ) -> int | None:
-        """Seconds a browser may cache the answer, or None when access is refused."""
+    async def _allowed_for(self, request: Request, found: media.Media, variant: str) -> bool:
+        """A signature for this media, variant and owner; or the owner's token for the
+        media's space (spaces are separate pools, also for the owner)."""
         exp, sig = request.query_params.get("exp"), request.query_params.get("sig")
         if exp and sig:
-            if not self.urls.verify(media_id, variant, owner_id, exp, sig):
-                return None
-            return self.urls.seconds_left(exp)
+            return self.urls.verify(found.id, variant, found.owner_id, exp, sig)
         if request.headers.get("authorization"):
             try:
                 caller, _exp = await self.authenticator.authenticate(
                     request.headers.get("authorization")
                 )
             except AuthError:
-                return None
-            return _TOKEN_MAX_AGE if caller.owner_id == owner_id else None
-        return None
+                return False
+            return caller.owner_id == found.owner_id and caller.space_id == found.space_id
+        return False
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resolvers.errors import InvalidInput, NotFound
@@ -27,6 +28,8 @@ from storage.tables import MediaObject, MediaRef, MeImage, Owner, new_id, utcnow
 
 log = logging.getLogger("meimages.pool")
 
+# The partial unique index that allows one live image per media id (storage/tables.py).
+LIVE_MEDIA_INDEX = "uq_me_image_live_media"
 MAX_LABEL = 200
 MAX_TAGS = 30
 MAX_TAG = 64
@@ -298,41 +301,97 @@ async def create_image(
     ai_reference: bool = False,
     primary_for: Slot | None = None,
 ) -> Image:
-    """Create a MeImage for media the caller owns. AI use stays off unless asked for."""
+    """Create a MeImage for an upload of the caller's space. AI use stays off unless asked.
+
+    One image per upload: a media id that already has a live image is refused with
+    `InvalidInput` (upload the file again for a second image of the same photo). The
+    owner lock serializes creators; the partial unique index on live rows is the last
+    word, and its violation maps to the same error.
+    """
     label = clean_label(label)
     tag_list = clean_tags(tags)
-    async with stores.db.transaction() as session:
-        await lock_owner(session, caller.owner_id)
-        media = await get_media(session, caller.owner_id, media_id)
-        now = utcnow()
-        image_id = new_id()
-        row = MeImage(
-            id=image_id,
-            owner_id=caller.owner_id,
-            space_id=caller.space_id,
-            kind=kind.value,
-            label_ct=(
-                await _encrypt(stores, session, caller, image_id, "label", label)
-                if label is not None
-                else None
-            ),
-            tags_ct=await _encrypt(stores, session, caller, image_id, "tags", tag_list),
-            media_ref_id=media.id,
-            ai_reference=ai_reference,
-            show_in_profile=show_in_profile,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        await session.flush()
-        await _event(session, caller, EventType.ADDED, image_id, kind=kind.value)
-        if ai_reference:
-            await _event(session, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
-        if primary_for is not None:
-            await _claim(session, caller, row, primary_for)
-        image = await _get(stores, session, caller, image_id)
+    try:
+        async with stores.db.transaction() as session:
+            await lock_owner(session, caller.owner_id)
+            image = await _insert_image(
+                stores,
+                session,
+                caller,
+                media_id=media_id,
+                kind=kind,
+                label=label,
+                tags=tag_list,
+                show_in_profile=show_in_profile,
+                ai_reference=ai_reference,
+                primary_for=primary_for,
+            )
+    except IntegrityError as exc:
+        if not _is_live_media_conflict(exc):
+            raise
+        raise MediaInUse() from None
     stores.notifier.notify(caller.owner_id)
     return image
+
+
+class MediaInUse(InvalidInput):
+    """The media id already has a live image: one image per upload."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this upload already has an image; each upload becomes one image "
+            "(upload the file again to add another image of it)",
+            field="mediaId",
+        )
+
+
+def _is_live_media_conflict(exc: IntegrityError) -> bool:
+    # PostgreSQL names the index; SQLite names the column of the unique index.
+    text = str(exc.orig)
+    return LIVE_MEDIA_INDEX in text or "me_image.media_ref_id" in text
+
+
+async def _insert_image(
+    stores: Stores,
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    media_id: str,
+    kind: Kind,
+    label: str | None,
+    tags: list[str],
+    show_in_profile: bool,
+    ai_reference: bool,
+    primary_for: Slot | None,
+) -> Image:
+    media = await get_media(session, caller, media_id)
+    now = utcnow()
+    image_id = new_id()
+    row = MeImage(
+        id=image_id,
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        kind=kind.value,
+        label_ct=(
+            await _encrypt(stores, session, caller, image_id, "label", label)
+            if label is not None
+            else None
+        ),
+        tags_ct=await _encrypt(stores, session, caller, image_id, "tags", tags),
+        media_ref_id=media.id,
+        ai_reference=ai_reference,
+        show_in_profile=show_in_profile,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    # The unique index on live rows refuses a second live image of this media id here.
+    await session.flush()
+    await _event(session, caller, EventType.ADDED, image_id, kind=kind.value)
+    if ai_reference:
+        await _event(session, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
+    if primary_for is not None:
+        await _claim(session, caller, row, primary_for)
+    return await _get(stores, session, caller, image_id)
 
 
 async def update_image(

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
-from sqlalchemy import case, select, update
+from sqlalchemy import ColumnElement, case, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +42,7 @@ from sqlmodel import col
 from resolvers.errors import InvalidInput, NotFound, TooLarge, UnsupportedMediaType
 from resolvers.owners import lock_owner
 from resolvers.stores import Caller, Limits, Stores
-from storage.tables import MediaBlob, MediaObject, MediaRef, MediaVariant, utcnow
+from storage.tables import MediaBlob, MediaObject, MediaRef, MediaVariant, MeImage, utcnow
 
 log = logging.getLogger("meimages.media")
 
@@ -186,6 +186,8 @@ class Media:
     sha256: str = ""
     object_id: str = ""
     medium_path: str | None = None
+    # The space the media id belongs to; empty where unknown (event snapshots).
+    space_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -529,6 +531,7 @@ def media_from_rows(obj: MediaObject, ref: MediaRef) -> Media:
         sha256=obj.sha256,
         object_id=obj.id,
         medium_path=obj.medium_path,
+        space_id=ref.space_id,
     )
 
 
@@ -583,7 +586,15 @@ async def _claim_blobs(session: AsyncSession, keys: Iterable[str]) -> None:
 
 
 async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = APP_ME) -> Media:
-    """Validate, re-encode and store an upload; returns the caller's media reference."""
+    """Validate, re-encode and store an upload; returns a new media id of the caller's space.
+
+    The bytes are stored once per owner, whatever the space, but every upload is a
+    media id of its own. So uploading the same photo twice gives two images (what a
+    person who adds a photo twice sees happen), each with its own URLs: deleting one
+    revokes its URLs without touching the other's, and a deleted image's URLs never
+    come back by uploading the photo again. Uploads never attached to an image are
+    removed by `purge --deleted` after its cutoff.
+    """
     image = await encode_upload(data, stores.limits)
     base = _base_key(caller.owner_id, image.sha256)
     blobs = {
@@ -637,29 +648,50 @@ async def _link(
         obj.medium_path = f"{base}.medium.webp"
         session.add(obj)
         await session.flush()
-    ref = (
-        await session.execute(
-            select(MediaRef).where(
-                MediaRef.owner_id == caller.owner_id,  # type: ignore[arg-type]
-                MediaRef.app == app,  # type: ignore[arg-type]
-                MediaRef.media_object_id == obj.id,  # type: ignore[arg-type]
-            )
-        )
-    ).scalar_one_or_none()
-    if ref is None:
-        ref = MediaRef(owner_id=caller.owner_id, app=app, media_object_id=obj.id, created_at=now)
-        session.add(ref)
-        await session.flush()
+    ref = MediaRef(
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        app=app,
+        media_object_id=obj.id,
+        created_at=now,
+    )
+    session.add(ref)
+    await session.flush()
     return media_from_rows(obj, ref)
 
 
-async def get_media(session: AsyncSession, owner_id: str, media_id: str) -> Media:
-    """The owner's media by id; another owner's id is reported exactly like a missing one."""
+def not_revoked() -> ColumnElement[bool]:
+    """True for a media id that may still be used. An upload (`me`) is revoked once an
+    image that held it was deleted and no live image holds it; other apps' media are
+    never held by images and live as long as their reference row."""
+    # One NOT EXISTS (an anti-join on ix_me_image_media_ref), not an OR of EXISTS, which
+    # PostgreSQL may answer by hashing every deleted image on each request.
+    deleted = MeImage.__table__.alias("deleted_holder")  # type: ignore[attr-defined]
+    live = MeImage.__table__.alias("live_holder")  # type: ignore[attr-defined]
+    return ~exists().where(
+        deleted.c.media_ref_id == col(MediaRef.id),
+        deleted.c.deleted_at.is_not(None),
+        col(MediaRef.app) == APP_ME,
+        # Correlated through the deleted row, the nearest enclosing FROM.
+        ~exists().where(live.c.media_ref_id == deleted.c.media_ref_id, live.c.deleted_at.is_(None)),
+    )
+
+
+async def get_media(session: AsyncSession, caller: Caller, media_id: str) -> Media:
+    """The caller's upload by id, in the caller's space only; another owner's id, another
+    space's id, a revoked id and a generation output's id are all reported exactly like
+    a missing one (only uploads become images: an output's URLs follow its generation)."""
     row = (
         await session.execute(
             select(MediaObject, MediaRef)
-            .join(MediaRef, MediaRef.media_object_id == MediaObject.id)  # type: ignore[arg-type]
-            .where(MediaRef.id == media_id, MediaRef.owner_id == owner_id)  # type: ignore[arg-type]
+            .join(MediaRef, col(MediaRef.media_object_id) == col(MediaObject.id))
+            .where(
+                col(MediaRef.id) == media_id,
+                col(MediaRef.owner_id) == caller.owner_id,
+                col(MediaRef.space_id) == caller.space_id,
+                col(MediaRef.app) == APP_ME,
+                not_revoked(),
+            )
         )
     ).first()
     if row is None:
@@ -667,14 +699,23 @@ async def get_media(session: AsyncSession, owner_id: str, media_id: str) -> Medi
     return media_from_rows(row[0], row[1])
 
 
-async def find_media_any_owner(stores: Stores, media_id: str) -> Media | None:
-    """For the media route, which checks a signature bound to the owner before serving."""
+async def find_servable_media(stores: Stores, media_id: str) -> Media | None:
+    """The media a URL names, if it may still be served; for the media route, which then
+    checks a signature bound to the owner (or a token of the owner and space).
+
+    Read from the database on every request, never from memory, so a deletion or purge
+    committed by any instance is seen by the next request on every instance:
+    - `me` media (uploads) serve until an image that held them is deleted and no live
+      image holds them; an upload not attached yet serves (its preview);
+    - `picture` media (generation outputs) serve while their reference exists, which
+      is as long as the owner's generations exist (purging deletes both together).
+    """
     async with stores.db.session() as session:
         row = (
             await session.execute(
                 select(MediaObject, MediaRef)
-                .join(MediaRef, MediaRef.media_object_id == MediaObject.id)  # type: ignore[arg-type]
-                .where(MediaRef.id == media_id)  # type: ignore[arg-type]
+                .join(MediaRef, col(MediaRef.media_object_id) == col(MediaObject.id))
+                .where(col(MediaRef.id) == media_id, not_revoked())
             )
         ).first()
     return None if row is None else media_from_rows(row[0], row[1])

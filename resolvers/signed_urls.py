@@ -4,6 +4,12 @@ A URL names a media id and a variant — `original`, `thumbnail`, `medium`, or a
 such as `w320h240-cover.webp` — and carries `exp` and `sig`: an HMAC over the media id,
 the variant, the owner and the expiry. The owner never appears in the URL, so a URL
 cannot be re-pointed at another owner's media, and a leaked URL dies at `exp`.
+
+A signature says who may see the media, not whether it still exists: the media route
+checks on every request that the media has not been revoked (its image deleted, its
+owner purged), so deleting ends every URL at once, long before `exp`. The space is
+not signed: a media id belongs to one space for good (the route reads it from the
+row), and URLs are only handed out to callers of that space.
 """
 
 from __future__ import annotations
@@ -64,9 +70,3 @@ class MediaUrlSigner:
         fresh = exp > int(now if now is not None else time.time())
         # Compare first and always: the time taken must not depend on freshness.
         return hmac.compare_digest(expected.encode(), sig.encode(errors="replace")) and fresh
-
-    @staticmethod
-    def seconds_left(expires: str, *, now: float | None = None) -> int:
-        """How long a verified URL stays valid; caches must not keep it longer."""
-        left = int(expires) - int(now if now is not None else time.time())
-        return max(0, left)

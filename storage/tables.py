@@ -92,17 +92,22 @@ class MediaObject(SQLModel, table=True):
 
 
 class MediaRef(SQLModel, table=True):
-    """An owner's reference to a media object, tagged by app (`me` for this pool)."""
+    """A media id: one upload of an owner into one space, tagged by app (`me` for this pool).
+
+    Spaces are separate pools, so a reference belongs to exactly one space and is only
+    ever found through it. Several references may share one object (the same bytes
+    uploaded again, or in another space); each is attached to at most one live MeImage
+    (migration 0007_media_space).
+    """
 
     __tablename__ = "media_ref"
-    __table_args__ = (
-        UniqueConstraint("owner_id", "app", "media_object_id", name="uq_media_ref_owner_app_obj"),
-    )
+    __table_args__ = (Index("ix_media_ref_owner_space", "owner_id", "space_id"),)
 
     id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
     owner_id: str = Field(
         sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
     )
+    space_id: str = Field(sa_column=Column(String(200), nullable=False))
     app: str = Field(sa_column=Column(String(32), nullable=False))
     media_object_id: str = Field(
         sa_column=Column(
@@ -128,6 +133,18 @@ class MeImage(SQLModel, table=True):
             sqlite_where=text("primary_for IS NOT NULL AND deleted_at IS NULL"),
             postgresql_where=text("primary_for IS NOT NULL AND deleted_at IS NULL"),
         ),
+        # One live image per media id (migration 0007_media_space): a media id is one
+        # upload, and deleting its image revokes its URLs for good.
+        Index(
+            "uq_me_image_live_media",
+            "media_ref_id",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        # Whether any image (live or deleted) holds a media id: the media route asks it
+        # on every request.
+        Index("ix_me_image_media_ref", "media_ref_id"),
     )
 
     id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))

@@ -227,7 +227,7 @@ async def _prepare(stores: Stores, caller: Caller, valid: _Valid) -> list[bytes]
         paths: dict[str, str] = {}
         for image_id in valid.reference_ids:
             try:
-                media = await get_media(session, caller.owner_id, usable[image_id])
+                media = await get_media(session, caller, usable[image_id])
             except NotFound:
                 raise ReferenceNotUsable([image_id]) from None
             paths[image_id] = media.storage_path

@@ -120,3 +120,52 @@ async def test_spaces_are_strictly_separate_pools(api: Api, owner: str) -> None:
         "spaceId": "brand-1",
         "avatar": {"id": brand["id"]},
     }
+
+
+CREATE = "mutation($m: ID!) { createMeImage(input: {mediaId: $m}) { __typename ... on Error { code message } } }"
+
+
+async def rest_upload(api: Api, owner: str, seed: int, space: str | None = None) -> dict[str, Any]:
+    response = await api.client.post(
+        "/api/v1/profile/me-images/upload",
+        files={"file": ("p.jpg", jpeg(seed), "image/jpeg")},
+        headers=api.headers(owner, space),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_media_of_another_space_cannot_be_attached(api: Api, owner: str) -> None:
+    personal = await rest_upload(api, owner, 27)
+    brand = await rest_upload(api, owner, 28, space="brand-2")
+    random = str(uuid.uuid4())
+    # Personal media from the brand space, brand media from the personal space: unknown.
+    into_brand = await api.gql(CREATE, {"m": personal["mediaId"]}, user=owner, space="brand-2")
+    assert into_brand == await api.gql(CREATE, {"m": random}, user=owner, space="brand-2")
+    into_personal = await api.gql(CREATE, {"m": brand["mediaId"]}, user=owner)
+    assert into_personal == await api.gql(CREATE, {"m": random}, user=owner)
+    assert into_brand["createMeImage"]["code"] == into_personal["createMeImage"]["code"]
+    assert into_brand["createMeImage"]["code"] == "NOT_FOUND"
+    # Each space attaches its own.
+    mine = await api.gql(CREATE, {"m": brand["mediaId"]}, user=owner, space="brand-2")
+    assert mine["createMeImage"]["__typename"] == "MeImage"
+    assert (await api.gql("{ meImages { id } }", user=owner))["meImages"] == []
+
+
+async def test_media_of_another_space_cannot_be_read_with_a_token(api: Api, owner: str) -> None:
+    personal = await rest_upload(api, owner, 29)
+    brand = await rest_upload(api, owner, 30, space="brand-3")
+    missing = await api.client.get(
+        f"/media/{uuid.uuid4()}/original", headers=api.headers(owner, "brand-3")
+    )
+    for body, wrong_space, right_space in (
+        (personal, "brand-3", None),
+        (brand, None, "brand-3"),
+    ):
+        path = body["publicUrl"].split("?")[0]
+        cross = await api.client.get(path, headers=api.headers(owner, wrong_space))
+        assert cross.status_code == missing.status_code == 404
+        assert cross.content == missing.content
+        own = await api.client.get(path, headers=api.headers(owner, right_space))
+        assert own.status_code == 200

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from resolvers import me_images
+from storage.tables import MeImage, MeImageEvent, utcnow
 from tests.conftest import Api
 from tests.images import jpeg, png, webp
 
@@ -218,10 +225,6 @@ async def test_soft_delete_frees_slot_and_disappears(api: Api, owner: str) -> No
     data = await api.gql(SET_PRIMARY, {"id": a["id"], "slot": "FACE_REF"}, user=owner)
     assert data["setPrimary"]["code"] == "NOT_FOUND"
     # The row still exists (soft), with deletedAt set and no slot.
-    from sqlalchemy import select
-
-    from storage.tables import MeImage
-
     async with api.app.state.server.stores.db.session() as session:
         row = (await session.execute(select(MeImage).where(MeImage.id == a["id"]))).scalar_one()  # type: ignore[arg-type]
     assert row.deleted_at is not None
@@ -266,16 +269,13 @@ async def test_all_three_formats_and_dedupe_per_owner(api: Api, owner: str) -> N
     same = png(15)
     first = await api.upload(same, user=owner)
     second = await api.upload(same, user=owner)
-    assert first["mediaId"] == second["mediaId"]
+    # The bytes are stored once; each upload is its own media id and its own image.
     assert first["storagePath"] == second["storagePath"]
+    assert first["mediaId"] != second["mediaId"]
     assert first["id"] != second["id"]
 
 
 async def test_events_written_in_order_with_the_change(api: Api, owner: str) -> None:
-    from sqlalchemy import select
-
-    from storage.tables import MeImageEvent
-
     a = await add(api, owner, 16)
     b = await add(api, owner, 17)
     await api.gql(
@@ -319,3 +319,95 @@ async def test_events_written_in_order_with_the_change(api: Api, owner: str) -> 
     assert rows[4].payload == {"slot": None, "previous": "face-ref"}
     seqs = [r.seq for r in rows]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+CREATE_FROM = """
+  mutation($m: ID!) { createMeImage(input: {mediaId: $m, kind: FACE}) {
+    __typename ... on MeImage { id mediaId } ... on Error { code message } } }"""
+
+
+async def rest_upload(api: Api, owner: str, seed: int) -> dict[str, Any]:
+    response = await api.client.post(
+        "/api/v1/profile/me-images/upload",
+        files={"file": ("p.jpg", jpeg(seed), "image/jpeg")},
+        headers=api.headers(owner),
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_twenty_concurrent_creates_of_one_upload_make_one_image(api: Api, owner: str) -> None:
+    body = await rest_upload(api, owner, 40)
+    results = await asyncio.gather(
+        *(api.gql(CREATE_FROM, {"m": body["mediaId"]}, user=owner) for _ in range(20))
+    )
+    answers = [r["createMeImage"] for r in results]
+    made = [a for a in answers if a["__typename"] == "MeImage"]
+    refused = [a for a in answers if a["__typename"] != "MeImage"]
+    assert len(made) == 1 and len(refused) == 19
+    assert {(a["__typename"], a["code"]) for a in refused} == {
+        ("InvalidInputError", "INVALID_INPUT")
+    }
+    assert all("already has an image" in a["message"] for a in refused)
+    listed = await api.gql("{ meImages { id mediaId } }", user=owner)
+    assert listed["meImages"] == [{"id": made[0]["id"], "mediaId": body["mediaId"]}]
+    # Exactly one ADDED event: the refused attempts left nothing behind.
+    async with api.app.state.server.stores.db.session() as session:
+        added = (
+            await session.execute(
+                select(func.count())
+                .select_from(MeImageEvent)
+                .where(MeImageEvent.owner_id == owner, MeImageEvent.type == "MeImageAdded")  # type: ignore[arg-type]
+            )
+        ).scalar_one()
+    assert added == 1
+
+
+async def test_database_refuses_two_live_images_of_one_upload(api: Api, owner: str) -> None:
+    image = await add(api, owner, 41)
+    db = api.app.state.server.stores.db
+
+    def twin(**extra: Any) -> MeImage:
+        now = utcnow()
+        return MeImage(
+            owner_id=owner,
+            space_id="personal",
+            kind="face",
+            media_ref_id=image["mediaId"],
+            created_at=now,
+            updated_at=now,
+            **extra,
+        )
+
+    # Bypassing the resolvers (and the owner lock): the partial unique index says no.
+    with pytest.raises(IntegrityError) as refused:
+        async with db.transaction() as session:
+            session.add(twin())
+            await session.flush()
+    assert me_images._is_live_media_conflict(refused.value)
+    # Deleted rows do not count: the index covers live rows only.
+    async with db.transaction() as session:
+        session.add(twin(deleted_at=utcnow()))
+    listed = await api.gql("{ meImages { id } }", user=owner)
+    assert [i["id"] for i in listed["meImages"]] == [image["id"]]
+
+
+async def test_uploading_the_same_photo_twice_makes_two_images(api: Api, owner: str) -> None:
+    """Each upload is its own media id: two uploads of one photo are two images, and
+    deleting one revokes its URLs only."""
+    same = jpeg(42)
+    first = await api.upload(same, user=owner)
+    second = await api.upload(same, user=owner)
+    assert first["mediaId"] != second["mediaId"]
+    assert first["storagePath"] == second["storagePath"]
+    await api.gql(
+        "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }",
+        {"id": first["id"]},
+        user=owner,
+    )
+    assert (await api.client.get(first["publicUrl"])).status_code == 404
+    assert (await api.client.get(first["thumbnailUrl"])).status_code == 404
+    assert (await api.client.get(second["publicUrl"])).status_code == 200
+    listed = await api.gql("{ meImages { id } }", user=owner)
+    assert [i["id"] for i in listed["meImages"]] == [second["id"]]

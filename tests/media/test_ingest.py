@@ -229,8 +229,9 @@ async def test_hash_is_of_the_stored_bytes_and_dedupe_is_per_owner(
     digest = hashlib.sha256(stored).hexdigest()
     assert first["sha256"] == digest and first["storagePath"].endswith(digest)
     assert hashlib.sha256(upload).hexdigest() != digest  # the upload itself is never kept
-    assert again["mediaId"] == first["mediaId"] and again["storagePath"] == first["storagePath"]
-    assert await media_rows(mapi, owner) == (1, 1)
+    # Stored once; each upload is a media id of its own (one image per upload).
+    assert again["mediaId"] != first["mediaId"] and again["storagePath"] == first["storagePath"]
+    assert await media_rows(mapi, owner) == (1, 2)
     # Another owner with the same bytes gets their own object and their own blob.
     assert theirs["sha256"] == digest
     assert theirs["storagePath"] != first["storagePath"]
