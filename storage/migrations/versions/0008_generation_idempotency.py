@@ -10,10 +10,9 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_generation_idempotency"
-down_revision: str | None = "0006_event_seq"
+down_revision: str | None = "0007_media_space"
 branch_labels: str | Sequence[str] | None = None
-# The generation table is made on its own branch; this revision changes it.
-depends_on: str | Sequence[str] | None = "0004_generation"
+depends_on: str | Sequence[str] | None = None
 
 _KEYED = "idempotency_key IS NOT NULL"
 
