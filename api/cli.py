@@ -7,19 +7,103 @@ import asyncio
 import gc
 import ipaddress
 import logging
+import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from api.settings import ConfigError, Settings
 
+# Where `scripts/serve` keeps its data: the repo's ./data (its working directory).
+SERVE_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
-def _parse_ttl(text: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = text.strip().lower()
-    if text[-1:] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_DURATION_S = 3650 * 86400
+DATA_DIR_HELP = "data folder (default ./data, or MEIMAGES_DATA_DIR)"
+_DURATION_HELP = "seconds, or a number with s, m, h or d, e.g. 30s, 15m, 2h, 7d"
+
+
+def _seconds(text: str) -> int:
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration ({_DURATION_HELP})")
+    seconds = float(match[1]) * _UNITS[match[2]]
+    if seconds > _MAX_DURATION_S:
+        raise argparse.ArgumentTypeError(f"{text!r} is too long (at most 3650d)")
+    return int(seconds)
+
+
+def positive_duration(text: str) -> int:
+    """argparse type: a lifetime such as 30s, 15m, 2h, 7d (or plain seconds), above zero."""
+    seconds = _seconds(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive duration ({_DURATION_HELP})")
+    return seconds
+
+
+def duration(text: str) -> int:
+    """argparse type: an age such as 0, 30m, 24h, 7d (or plain seconds); zero allowed."""
+    return _seconds(text)
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port from 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return value
+
+
+def data_dir(text: str) -> Path:
+    """argparse type: a folder, existing or not (but not a file)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return path
+
+
+def _refuse(args: argparse.Namespace, message: str) -> int:
+    """An error the user can act on: one argparse-style line on stderr, exit code 2."""
+    print(f"{args.prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _point_at_data_dir(settings: Settings) -> str:
+    hint = "pass the server's data folder with --data-dir DIR or MEIMAGES_DATA_DIR=DIR"
+    here = settings.data_dir.resolve()
+    if here != SERVE_DATA_DIR and (SERVE_DATA_DIR / "secrets.json").is_file():
+        hint += f" (`scripts/serve` uses --data-dir {SERVE_DATA_DIR})"
+    return hint
+
+
+def _missing_state(settings: Settings, *, keys: bool = False, blobs: bool = False) -> str | None:
+    """What of an existing installation is missing, or None: commands that read or change
+    existing data must not quietly start an empty one in the wrong folder."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = Path(url.database)
+        if not database.is_file():
+            return f"no meimages database at {database}"
+    if keys and not settings.master_key and not settings.master_key_file.is_file():
+        return f"no master keys at {settings.master_key_file.resolve()}"
+    if blobs and not settings.blob_url and not settings.resolved_blob_dir.is_dir():
+        return f"no media folder at {settings.resolved_blob_dir.resolve()}"
+    return None
+
+
+def _refuse_missing(args: argparse.Namespace, settings: Settings, missing: str) -> int:
+    return _refuse(
+        args,
+        f"{missing}; {_point_at_data_dir(settings)}, or run `meimages serve` there once "
+        "to create it",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -42,6 +126,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _token_command(settings: Settings) -> str:
+    """The `meimages token` command line for this server's data folder, usable from anywhere."""
+    exe = Path(sys.executable).parent / "meimages"
+    program = str(exe) if exe.is_file() else "meimages"
+    return f"{program} token --user ID [--space ID] --data-dir {settings.data_dir.resolve()}"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)  # first: a bad variable stops us before any import logs
 
@@ -62,7 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(
             f"Dev token for user {args.dev_user!r} (24 h), already filled in here:\n"
             f"           {base}/graphiql#token={token}\n"
-            f"More tokens: meimages token --user ID [--space ID]",
+            f"More tokens: {_token_command(settings)}",
             flush=True,
         )
     # The schema, modules and settings built above live as long as the process: move them
@@ -93,8 +184,20 @@ def cmd_token(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = settings.with_local_secrets()
-    print(issue_token(settings, args.user, args.space, _parse_ttl(args.ttl)))
+    if not settings.jwt_secret:
+        # Only the server's own secret makes a token it accepts: never invent a new one here.
+        secrets_file = settings.data_dir / "secrets.json"
+        if not secrets_file.is_file():
+            return _refuse(
+                args,
+                f"no server secrets in {settings.data_dir.resolve()} (secrets.json is missing), "
+                f"so a token made here would be refused; {_point_at_data_dir(settings)}",
+            )
+        try:
+            settings = settings.with_local_secrets()
+        except (ValueError, KeyError):
+            return _refuse(args, f"{secrets_file.resolve()} is not a meimages secrets file")
+    print(issue_token(settings, args.user, args.space, args.ttl))
     return 0
 
 
@@ -103,7 +206,10 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
 
     sdl = export_sdl()
     if args.output:
-        Path(args.output).write_text(sdl)
+        try:
+            Path(args.output).write_text(sdl)
+        except OSError as exc:
+            return _refuse(args, f"cannot write {args.output}: {exc.strerror}")
     else:
         sys.stdout.write(sdl)
     return 0
@@ -124,18 +230,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             await db.dispose()
 
     asyncio.run(run())
-    print("database is at the latest schema")
+    where = "MEIMAGES_DATABASE_URL" if settings.database_url else settings.data_dir.resolve()
+    print(f"database ({where}) is at the latest schema")
     return 0
 
 
 def cmd_rotate_master_key(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if missing := _missing_state(settings, keys=True):
+        return _refuse_missing(args, settings, missing)
+
     from api.app import load_keyring
     from storage import migrate
     from storage.crypto import KeyFile, MasterKey, MasterKeyring
     from storage.db import Database
     from storage.keys import master_keys_in_use, rewrap_all
 
-    settings = _settings(args)
     key_file: KeyFile | None = None
     if settings.master_key:
         # Env-configured keys: the operator sets the new MEIMAGES_MASTER_KEY and lists the
@@ -185,13 +295,15 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
 
 
 def cmd_credits(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if missing := _missing_state(settings):
+        return _refuse_missing(args, settings, missing)
+
     from resolvers.errors import InvalidInput
     from resolvers.generation import credits
     from storage import migrate
     from storage.db import Database
 
-    settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     config = settings.generation_config()
 
     async def run() -> int:
@@ -216,13 +328,11 @@ def cmd_credits(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_stores(args: argparse.Namespace, job: Any) -> Any:
+def _run_with_stores(settings: Settings, job: Any) -> Any:
     """Build the same stores the server uses (database, keys, blob store) and run `job`."""
     from api.app import build_server
     from storage import migrate
 
-    settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     server = build_server(settings)
 
     async def run() -> Any:
@@ -242,12 +352,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from resolvers.purge import collect_garbage
 
     settings = _settings(args)
-    grace = _parse_ttl(args.grace) if args.grace else settings.gc_grace_s
+    if missing := _missing_state(settings, keys=True, blobs=True):
+        return _refuse_missing(args, settings, missing)
+    grace = args.grace if args.grace is not None else settings.gc_grace_s
 
     async def job(stores: Any) -> Any:
         return await collect_garbage(stores, grace=timedelta(seconds=grace), sweep=args.sweep)
 
-    report = _run_with_stores(args, job)
+    report = _run_with_stores(settings, job)
     print(
         f"deleted {report.blobs_deleted} orphaned blobs (grace {grace} s); "
         f"{report.incomplete_removed} incomplete writes removed; "
@@ -262,16 +374,18 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from resolvers.purge import purge_deleted_images, purge_owner
 
     if args.user is None and not args.deleted:
-        print("say what to purge: --user ID, or --deleted [--older-than 7d]", file=sys.stderr)
-        return 2
+        return _refuse(args, "say what to purge: --user ID, or --deleted [--older-than 7d]")
+    settings = _settings(args)
+    if missing := _missing_state(settings, keys=True, blobs=True):
+        return _refuse_missing(args, settings, missing)
 
     async def job(stores: Any) -> Any:
         if args.user is not None:
             return await purge_owner(stores, args.user)
-        older_than = timedelta(seconds=_parse_ttl(args.older_than))
+        older_than = timedelta(seconds=args.older_than)
         return await purge_deleted_images(stores, older_than=older_than)
 
-    report = _run_with_stores(args, job)
+    report = _run_with_stores(settings, job)
     if args.user is not None:
         print(
             f"purged owner {args.user!r}: {report.images} images, {report.media_objects} media, "
@@ -291,36 +405,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the API (SQLite + local folder by default)")
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 8000)")
-    serve.add_argument("--data-dir", default=None, help="data folder (default ./data)")
+    serve.add_argument("--port", type=port, default=None, help="port (default 8000)")
+    serve.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     serve.add_argument("--dev-user", default="me", help="user of the printed dev token")
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, prog=serve.prog)
 
     token = sub.add_parser("token", help="print a signed dev token (embedded setup)")
     token.add_argument("--user", required=True, help="owner id (the `sub` claim)")
     token.add_argument("--space", default=None, help="space id (default: personal)")
-    token.add_argument("--ttl", default="24h", help="lifetime, e.g. 3600, 30m, 24h, 7d")
-    token.add_argument("--data-dir", default=None, help="data folder (default ./data)")
-    token.set_defaults(func=cmd_token)
+    token.add_argument(
+        "--ttl", type=positive_duration, default="24h", help="lifetime, e.g. 30s, 15m, 2h, 7d"
+    )
+    token.add_argument(
+        "--data-dir", type=data_dir, default=None, help="the server's data folder (default ./data)"
+    )
+    token.set_defaults(func=cmd_token, prog=token.prog)
 
     export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", "-o", default=None, help="write to a file instead")
-    export.set_defaults(func=cmd_export_schema)
+    export.set_defaults(func=cmd_export_schema, prog=export.prog)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
-    mig.add_argument("--data-dir", default=None)
-    mig.set_defaults(func=cmd_migrate)
+    mig.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    mig.set_defaults(func=cmd_migrate, prog=mig.prog)
 
     rotate = sub.add_parser(
         "rotate-master-key", help="re-wrap every data key under a new master key"
     )
-    rotate.add_argument("--data-dir", default=None)
+    rotate.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     rotate.add_argument(
         "--retire",
         action="store_true",
         help="no new key: re-wrap stragglers, then drop master keys no data key uses",
     )
-    rotate.set_defaults(func=cmd_rotate_master_key)
+    rotate.set_defaults(func=cmd_rotate_master_key, prog=rotate.prog)
 
     credit = sub.add_parser("credits", help="generation credits of an owner (administration)")
     credit_sub = credit.add_subparsers(dest="credits_command", required=True)
@@ -328,34 +446,40 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("--user", required=True, help="owner id (the `sub` claim)")
     grant.add_argument("amount", type=int, help="credits to add (positive)")
     grant.add_argument("--note", default=None, help="why, kept in the ledger")
-    grant.add_argument("--data-dir", default=None)
-    grant.set_defaults(func=cmd_credits)
+    grant.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    grant.set_defaults(func=cmd_credits, prog=grant.prog)
     show = credit_sub.add_parser("show", help="print an owner's available credits")
     show.add_argument("--user", required=True, help="owner id (the `sub` claim)")
-    show.add_argument("--data-dir", default=None)
-    show.set_defaults(func=cmd_credits)
+    show.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    show.set_defaults(func=cmd_credits, prog=show.prog)
 
     gc = sub.add_parser("gc", help="delete media blobs no row has referenced for a grace period")
-    gc.add_argument("--grace", default=None, help="e.g. 1h (default MEIMAGES_GC_GRACE, 1 h)")
+    gc.add_argument(
+        "--grace", type=duration, default=None, help="e.g. 1h (default MEIMAGES_GC_GRACE, 1 h)"
+    )
     gc.add_argument(
         "--sweep", action="store_true", help="also register blobs found in the store but unknown"
     )
-    gc.add_argument("--data-dir", default=None)
-    gc.set_defaults(func=cmd_gc)
+    gc.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    gc.set_defaults(func=cmd_gc, prog=gc.prog)
 
     purge = sub.add_parser("purge", help="remove deleted images, or everything of one owner")
     purge.add_argument("--user", default=None, help="owner id: images, media and data keys")
     purge.add_argument(
         "--deleted", action="store_true", help="soft-deleted images and unattached uploads"
     )
-    purge.add_argument("--older-than", default="7d", help="with --deleted: e.g. 0, 24h, 30d")
-    purge.add_argument("--data-dir", default=None)
-    purge.set_defaults(func=cmd_purge)
+    purge.add_argument(
+        "--older-than", type=duration, default="7d", help="with --deleted: e.g. 0, 24h, 30d"
+    )
+    purge.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    purge.set_defaults(func=cmd_purge, prog=purge.prog)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic announces each of its built-in plugins at INFO when imported: not news.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
