@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -26,8 +26,9 @@ from strawberry.subscriptions import (
 )
 
 from api.auth import Authenticator
-from api.graphql_view import MeImagesGraphQL
+from api.graphql_view import MeImagesGraphQL, log_client_errors_quietly
 from api.query_cache import QueryCache
+from api.request_checks import RequestChecks, checked_routes
 from api.rest import MediaRoute, UploadRoute
 from api.settings import Settings
 from resolvers.generation.sweeper import release_interrupted_periodically
@@ -161,7 +162,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else None
     )
 
-    routes: list[Route | WebSocketRoute | Mount] = [
+    async def home(request: Request) -> Response:
+        # Until the web app takes `/` over, the front door leads to the playground.
+        return RedirectResponse("/graphiql", status_code=307)
+
+    routes: list[BaseRoute] = [
         Route("/graphql", query_cache or graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
@@ -178,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     if settings.graphiql_enabled:
         routes += [
+            Route("/", home, methods=["GET", "HEAD"]),
             Route("/graphiql", graphiql),
             Mount("/graphiql/assets", StaticFiles(directory=GRAPHIQL_DIR)),
         ]
@@ -233,7 +239,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sweeper.stop()
             await db.dispose()
 
-    # Starlette refuses bodies over the limit while they stream in (413, nothing read on).
+    log_client_errors_quietly()
     middleware = []
     if settings.allowed_origins:
         # Front ends served from other origins call the API with bearer tokens, not
@@ -254,12 +260,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
-    app = Starlette(
-        routes=routes,
-        middleware=middleware,
-        lifespan=lifespan,
-        max_body_size=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+    # Inside CORS (so refusals carry its headers), before routing: every path, header and
+    # body is checked there, and bodies over the limit are refused while they stream in.
+    middleware.append(
+        Middleware(RequestChecks, max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     )
+    app = Starlette(routes=checked_routes(routes), middleware=middleware, lifespan=lifespan)
     app.state.server = server
     app.state.query_cache = query_cache
     return app

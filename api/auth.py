@@ -9,10 +9,13 @@ from typing import Any
 
 import jwt
 
+from api.request_checks import clean_id
 from api.settings import Settings
 from resolvers.stores import PERSONAL_SPACE, Caller
 
-MAX_ID = 200
+# Far above any real token (a JWKS-signed one with many claims is a few KiB).
+MAX_TOKEN = 16 * 1024
+MAX_EXP = 253402300799
 
 
 class AuthError(Exception):
@@ -34,11 +37,13 @@ class Authenticator:
         claims = await self._decode(token)
         sub = claims.get("sub")
         space = claims.get("space", PERSONAL_SPACE)
-        if not isinstance(sub, str) or not sub or len(sub) > MAX_ID:
+        # Claims become keys of every row: text no database can store never gets that far.
+        if not clean_id(sub):
             raise AuthError("the token has no valid subject")
-        if not isinstance(space, str) or not space or len(space) > MAX_ID:
+        if not clean_id(space):
             raise AuthError("the token has an invalid space claim")
-        return Caller(owner_id=sub, space_id=space), int(claims["exp"])
+        # An expiry past year 9999 means "never" and must not overflow date or timer maths.
+        return Caller(owner_id=sub, space_id=space), min(int(claims["exp"]), MAX_EXP)
 
     async def _decode(self, token: str) -> Mapping[str, Any]:
         options: Any = {"require": ["exp", "sub"]}
@@ -58,7 +63,8 @@ class Authenticator:
             return jwt.decode(token, key, options=options, leeway=30, **kwargs)
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("the token has expired") from exc
-        except (jwt.PyJWTError, ValueError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:
+            # OverflowError: an `exp` of 1e999 (JSON allows it) has no integer value.
             raise AuthError("the token is not valid") from exc
 
 
@@ -66,7 +72,7 @@ def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise AuthError("authentication required: send Authorization: Bearer <token>")
     scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > MAX_TOKEN:
         raise AuthError("authentication required: send Authorization: Bearer <token>")
     return token.strip()
 

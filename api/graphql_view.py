@@ -10,7 +10,7 @@ from json import JSONDecodeError
 from typing import Any
 
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
-from graphql import OperationType
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -25,9 +25,11 @@ from strawberry.types.unset import UnsetType
 
 from api.auth import Authenticator, AuthError
 from api.query_cache import operation_type
+from api.request_checks import RequestRefused, graphql_multipart
+from resolvers.errors import DomainError
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
-from schema.context import RequestContext
+from schema.context import NotAuthenticated, RequestContext
 
 log = logging.getLogger("meimages.http")
 
@@ -43,6 +45,31 @@ PREFLIGHT_HEADERS = (
 MAX_MULTIPART_FILES = 32
 MAX_MULTIPART_FIELDS = 16
 _OPEN_FORMS = "meimages.open_forms"
+
+
+class _ClientErrorsQuietly(logging.Filter):
+    """Strawberry logs every error of a result at ERROR with a traceback. A client's mistake
+    (a syntax error, a failed validation, a bad variable, a typed domain error) becomes one
+    INFO line instead; real faults keep their ERROR record and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.msg
+        if not isinstance(error, GraphQLError) or not _client_mistake(error):
+            return True
+        if log.isEnabledFor(logging.INFO):
+            log.info("client error: %s", str(error.message).replace("\n", " ")[:300])
+        return False
+
+
+def _client_mistake(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError | DomainError | NotAuthenticated)
+
+
+def log_client_errors_quietly() -> None:
+    logger = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, _ClientErrorsQuietly) for f in logger.filters):
+        logger.addFilter(_ClientErrorsQuietly())
 
 
 class CsrfRefused(Exception):
@@ -137,6 +164,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             await _error_response(401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"})(
                 scope, receive, send
             )
+        except RequestRefused as exc:
+            await _error_response(exc.status, exc.code, exc.message)(scope, receive, send)
         except CsrfRefused:
             await _error_response(
                 400,
@@ -238,6 +267,14 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             if exc.status_code == 400 and "when using GET" in exc.reason:
                 raise HTTPException(405, exc.reason) from exc
             raise
+
+    async def parse_multipart(self, request: Any) -> dict[str, Any]:
+        try:
+            form = await request.get_form_data()
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse the multipart body") from exc
+        # The spec's structure is checked (and the files put in place) in one place.
+        return graphql_multipart(form.form)
 
     def decode_json(self, data: str | bytes) -> object:
         try:

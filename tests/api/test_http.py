@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 import pytest_asyncio
@@ -265,3 +268,246 @@ async def test_subscription_over_plain_http_is_a_clear_client_error(api: Api, ow
     )
     assert response.status_code == 400
     assert "WebSocket" in response.text and "Server-Sent Events" in response.text
+
+
+# Every request is checked before it reaches a route (api/request_checks.py) -------------
+
+PREFLIGHT = {"GraphQL-Require-Preflight": "1"}
+UPLOAD_QUERY = "mutation($f: Upload!) { uploadMeImage(file: $f) { __typename } }"
+
+
+def bad_request(response: httpx.Response, status: int = 400, code: str = "BAD_REQUEST") -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+    assert "Internal server error" not in response.text
+
+
+@pytest.mark.parametrize("body", [b"null", b"5", b'"q"', b"true", b"\xff\xfe\xfd", b"", b"  "])
+async def test_json_body_that_is_no_object_is_a_400(api: Api, owner: str, body: bytes) -> None:
+    headers = {**api.headers(owner), "content-type": "application/json"}
+    bad_request(await api.client.post("/graphql", content=body, headers=headers))
+
+
+MALFORMED_MULTIPART = {
+    "map null": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": "null",
+    },
+    "map list": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": '["variables.f"]',
+    },
+    "number path": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": '{"0": [5]}',
+    },
+    "nested path": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": '{"0": ["variables.f.x.y"]}',
+    },
+    "path not null": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": "x"}}),
+        "map": '{"0": ["variables.f"]}',
+    },
+    "path outside variables": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": '{"0": ["query"]}',
+    },
+    "index out of range": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": [None]}}),
+        "map": '{"0": ["variables.f.3"]}',
+    },
+    "missing file part": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": '{"9": ["variables.f"]}',
+    },
+    "map names a text field": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}}),
+        "map": '{"operations": ["variables.f"]}',
+    },
+    "operations null": {"operations": "null", "map": '{"0": ["variables.f"]}'},
+    "operations string": {"operations": '"abc"', "map": '{"0": ["variables.f"]}'},
+    "operations not json": {"operations": "{", "map": '{"0": ["variables.f"]}'},
+    "operations missing": {"map": '{"0": ["variables.f"]}'},
+    "variables string": {
+        "operations": json.dumps({"query": UPLOAD_QUERY, "variables": "x"}),
+        "map": '{"0": ["variables.f"]}',
+    },
+}
+
+
+@pytest.mark.parametrize("fields", MALFORMED_MULTIPART.values(), ids=MALFORMED_MULTIPART.keys())
+async def test_malformed_graphql_multipart_is_a_400(
+    api: Api, owner: str, fields: dict[str, str]
+) -> None:
+    response = await api.client.post(
+        "/graphql",
+        data=fields,
+        files={"0": ("a.jpg", jpeg(42), "image/jpeg")},
+        headers={**api.headers(owner), **PREFLIGHT},
+    )
+    bad_request(response)
+
+
+async def test_multipart_without_boundary_is_a_400(api: Api, owner: str) -> None:
+    for path in ("/graphql", "/api/v1/profile/me-images/upload"):
+        response = await api.client.post(
+            path,
+            content=b"--x\r\n\r\n",
+            headers={**api.headers(owner), **PREFLIGHT, "content-type": "multipart/form-data"},
+        )
+        assert response.status_code == 400, (path, response.text)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "a\ud800"},
+        {"sub": "a\x00"},
+        {"sub": "me", "space": "b\ud800"},
+        {"sub": "me", "space": "b\x00"},
+        {"sub": "a\nb"},
+        {"sub": "x" * 201},
+        {"sub": 5},
+        {"sub": "me", "space": ["x"]},
+        {"sub": "me", "exp": float("inf")},
+        {"sub": "me", "iat": float("inf")},
+    ],
+    ids=repr,
+)
+async def test_unstorable_token_claims_are_a_401(api: Api, claims: dict[str, object]) -> None:
+    secret = api.app.state.server.settings.jwt_secret
+    token = jwt.encode({"exp": int(time.time()) + 3600, **claims}, secret, "HS256")
+    response = await api.client.post(
+        "/graphql", json=Q, headers={"Authorization": f"Bearer {token}"}
+    )
+    bad_request(response, 401, "UNAUTHENTICATED")
+    # The media door refuses the same tokens with its usual 404.
+    media = await api.client.get(
+        "/media/00000000-0000-0000-0000-000000000000/thumbnail",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert media.status_code == 404
+
+
+async def test_path_parameters_are_checked_before_any_route(api: Api, owner: str) -> None:
+    image = await api.upload(jpeg(43), user=owner)
+    media_id = image["mediaId"]
+    unknown = await api.client.get("/media/00000000-0000-0000-0000-000000000000/thumbnail")
+    assert unknown.status_code == 404
+    for path in (
+        f"/media/{media_id}%00/thumbnail",  # NUL reached asyncpg before
+        f"/media/{media_id}/thumbnail%00",
+        f"/media/{media_id}%ed%a0%80/thumbnail",  # a surrogate, as UTF-8 would carry it
+        f"/media/{media_id}%ff/thumbnail",
+        f"/media/{media_id}%0a/thumbnail",
+        f"/media/{'a' * 65}/thumbnail",
+        f"/media/{media_id}/{'w' * 41}",
+        f"/media/{media_id}%2F..%2F/thumbnail",
+        f"/media/{media_id}/Thumbnail",
+        f"/media/{media_id}/thumbnail?exp=%C2%B2&sig=00",  # "²" is a digit to str.isdigit
+        f"/media/{media_id}/thumbnail?exp=1&sig=%00",
+        "/" + "x" * 2000,
+        "/graphiql/assets/a%00b.js",
+    ):
+        for headers in ({}, api.headers(owner)):
+            response = await api.client.get(path, headers=headers)
+            assert response.status_code == 404, path
+            assert response.content == unknown.content, path
+    # The owner's own media is still served.
+    ok = await api.client.get(f"/media/{media_id}/thumbnail", headers=api.headers(owner))
+    assert ok.status_code == 200
+
+
+async def test_root_redirects_to_graphiql(api: Api) -> None:
+    response = await api.client.get("/")
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/graphiql"
+
+
+async def test_uploads_over_the_limit_get_a_413_in_each_doors_shape(
+    tmp_path: Path, owner: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'l.db'}",
+        max_upload_bytes=1000,
+    )
+    app, client = await start_api(settings, "sqlite")
+    api = Api(app=app, client=client, settings=settings, backend="sqlite")
+    big = b"\xff" * (400 * 1024)  # over the limit plus the multipart allowance
+    operations = json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}})
+    try:
+        graphql = await client.post(
+            "/graphql",
+            data={"operations": operations, "map": '{"0": ["variables.f"]}'},
+            files={"0": ("a.jpg", big, "image/jpeg")},
+            headers={**api.headers(owner), **PREFLIGHT},
+        )
+        bad_request(graphql, 413, "TOO_LARGE")
+        assert graphql.headers["content-type"].startswith("application/json")
+        # Streamed without a Content-Length: refused while it arrives, same shape.
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(8):
+                yield b"{" + b" " * (64 * 1024)
+
+        streamed = await client.post(
+            "/graphql",
+            content=chunks(),
+            headers={**api.headers(owner), "content-type": "application/json"},
+        )
+        bad_request(streamed, 413, "TOO_LARGE")
+        # No token, announced too large: still the JSON shape, before anything is read.
+        anonymous = await client.post(
+            "/graphql", content=big, headers={"content-type": "application/json"}
+        )
+        bad_request(anonymous, 413, "TOO_LARGE")
+        rest = await client.post(
+            "/api/v1/profile/me-images/upload",
+            files={"file": ("a.jpg", big, "image/jpeg")},
+            headers=api.headers(owner),
+        )
+        assert rest.status_code == 413
+        assert rest.json()["error"]["code"] == "TOO_LARGE"
+    finally:
+        await client.aclose()
+        await app.state.server.stores.db.dispose()
+
+
+async def test_client_mistakes_are_one_info_line_real_faults_keep_their_traceback(
+    api: Api, owner: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = api.headers(owner)
+    mistakes = [
+        {
+            "query": "query($k: MeImageKind) { meImages(kind: $k) { id } }",
+            "variables": {"k": "NOPE"},
+        },
+        {"query": "{ meImages(kind: NOPE) { id } }"},
+        {"query": "{ meImages { id "},
+        {"query": "{ meImagez { id } }"},
+        {"query": "query($n: Int!) { meImages { id } }"},
+    ]
+    with caplog.at_level(logging.INFO):
+        for body in mistakes:
+            response = await api.client.post("/graphql", json=body, headers=auth)
+            assert response.json()["errors"], body
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
+    assert loud == [], [r.getMessage() for r in loud]
+    quiet = [r for r in caplog.records if r.getMessage().startswith("client error:")]
+    assert len(quiet) == len(mistakes)
+    assert all("\n" not in r.getMessage() for r in quiet)
+
+    caplog.clear()
+    from resolvers import me_images
+
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a real fault")
+
+    monkeypatch.setattr(me_images, "list_images", boom)
+    with caplog.at_level(logging.INFO):
+        response = await api.client.post("/graphql", json=Q, headers=auth)
+    assert response.json()["errors"][0]["message"] == "Internal server error."
+    faults = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert faults, "a real fault is logged with its traceback"

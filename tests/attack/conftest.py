@@ -12,6 +12,8 @@ from tests.generation.provider_server import ProviderServer
 
 # Filled by the fuzzing tests, printed at the end of the run (the issue asks for the run size).
 FUZZ_REQUESTS: dict[str, int] = {}
+# The same for the raw HTTP fuzzer, by request family and backend.
+HTTP_FUZZ_REQUESTS: dict[str, int] = {}
 
 
 OPENAI_KEY = "sk-attack-suite-key"
@@ -71,4 +73,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"schemathesis fuzzing: {total} requests over {fields} root fields "
             f"({len(FUZZ_REQUESTS)} field/mode/backend runs)"
+        )
+    if HTTP_FUZZ_REQUESTS:
+        runs = ", ".join(f"{key}: {n}" for key, n in sorted(HTTP_FUZZ_REQUESTS.items()))
+        terminalreporter.write_line(
+            f"raw HTTP fuzzing: {sum(HTTP_FUZZ_REQUESTS.values())} requests ({runs})"
         )

@@ -1,0 +1,364 @@
+"""What a request must look like before any route, view or resolver sees it.
+
+Every rule about the shape of a request lives here, so no door has to defend itself:
+
+- the path: no NUL, control characters, surrogates or undecodable escapes, not over-long
+  (`RequestChecks`); every path parameter of every route matches its declared alphabet
+  (`checked_routes`) — a failure is the same 404 an unknown id gets;
+- the headers: a usable `Content-Length`, a multipart boundary where one is needed;
+- the body: within the size limit (413, in the door's own error shape), JSON bodies UTF-8
+  and an object or array at the top (400);
+- GraphQL multipart requests: `operations` and `map` as the spec defines them
+  (`graphql_multipart`), checked when the view has parsed the form;
+- token claims: `clean_id` is the test `api.auth` applies to `sub` and `space`.
+
+A failed check answers 4xx; nothing malformed reaches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeGuard
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers, UploadFile
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Control characters (tab, CR and LF too: none belongs in a path or an id), surrogates
+# (no UTF-8 can carry them) and U+FFFD, which is what an undecodable %-escape becomes.
+_UNCLEAN = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffd]")
+MAX_PATH = 1024
+MAX_ID = 200
+
+# The alphabet of every path parameter of every route, by name. A route with a parameter
+# that is not declared here fails at start-up, so a new route cannot skip the check.
+PATH_PARAMS: dict[str, re.Pattern[str]] = {
+    "media_id": re.compile(r"[A-Za-z0-9_-]{1,64}"),
+    "variant": re.compile(r"[a-z0-9.-]{1,40}"),
+}
+# Query parameters a route reads itself (not through a GraphQL parser), by route path.
+QUERY_PARAMS: dict[str, dict[str, re.Pattern[str]]] = {
+    "/media/{media_id}/{variant}": {
+        "exp": re.compile(r"[0-9]{1,12}"),
+        "sig": re.compile(r"[0-9a-f]{1,64}"),
+    },
+}
+
+# RFC 2046: a boundary is 1 to 70 characters from this set (a space only inside).
+_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-]")
+_JSON_SPACE = " \t\r\n\ufeff"
+# The multipart map: a path is `variables.<name>` followed by keys or list indexes.
+MAX_MAP_PATH_PARTS = 16
+
+NOT_FOUND = PlainTextResponse("Not Found", status_code=404)
+
+
+class RequestRefused(Exception):
+    """A request that breaks a rule here; the message is safe to show to the client."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def clean_text(value: str) -> bool:
+    """No NUL, control characters, surrogates or replacement characters."""
+    return _UNCLEAN.search(value) is None
+
+
+def clean_id(value: object, max_len: int = MAX_ID) -> TypeGuard[str]:
+    """An identifier from outside (a token claim): a non-empty, storable, printable string."""
+    return isinstance(value, str) and 0 < len(value) <= max_len and clean_text(value)
+
+
+# Responses -----------------------------------------------------------------------
+
+
+def refusal(path: str, status: int, code: str, message: str) -> Response:
+    """A refusal in the error shape of the door the request was sent to."""
+    if path == "/graphql":
+        return JSONResponse(
+            {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+        )
+    if path.startswith("/api/"):
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return PlainTextResponse(message, status_code=status)
+
+
+# The middleware ----------------------------------------------------------------------
+
+
+class RequestChecks:
+    """ASGI middleware: path, headers and body size and encoding, before routing."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if len(path) > MAX_PATH or not clean_text(path):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1000, "reason": ""})
+            else:
+                await NOT_FOUND(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._checked_body(scope, receive)
+        except RequestRefused as exc:
+            await refusal(path, exc.status, exc.code, exc.message)(scope, receive, send)
+            return
+        await self._run(scope, receive if body is None else _replay(body, receive), send)
+
+    async def _checked_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The body when it had to be read to be checked (JSON), else None (streamed later)."""
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isascii() or not length.isdigit():
+                raise RequestRefused("the Content-Length header is not a number")
+            if int(length) > self.max_body_bytes:
+                raise self._too_large()
+        content_type = headers.get("content-type", "")
+        media_type, _, params = content_type.partition(";")
+        media_type = media_type.strip().lower()
+        if media_type.startswith("multipart/") and not _boundary(params):
+            raise RequestRefused("a multipart body needs a valid boundary parameter")
+        if scope["method"] in ("GET", "HEAD", "OPTIONS") or "json" not in media_type:
+            return None
+        try:
+            body = await _read(receive, self.max_body_bytes)
+        except _TooLarge:
+            raise self._too_large() from None
+        check_json_body(body)
+        return body
+
+    def _too_large(self) -> RequestRefused:
+        return RequestRefused(
+            f"the request body is larger than {self.max_body_bytes} bytes", 413, "TOO_LARGE"
+        )
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if started:
+                raise
+            too_large = self._too_large()
+            response = refusal(scope["path"], too_large.status, too_large.code, too_large.message)
+            await response(scope, receive, send)
+
+
+def _boundary(params: str) -> bool:
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "boundary":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return _BOUNDARY.fullmatch(value) is not None
+    return False
+
+
+async def _read(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:  # bounded: each round consumes a message, and the size is capped
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def check_json_body(body: bytes) -> None:
+    """UTF-8, and an object or array at the top (anything else is never a GraphQL request).
+
+    Only the first character is looked at: a body that starts with `{` or `[` is an
+    object or an array if it is JSON at all, and the view refuses what is not JSON.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestRefused("the request body is not UTF-8") from None
+    start = text.lstrip(_JSON_SPACE)[:1]
+    if start not in ("{", "["):
+        raise RequestRefused("the request body must be a JSON object")
+
+
+# Path parameters -----------------------------------------------------------------------
+
+
+class _CheckedParams:
+    """Answers 404 unless every path (and read query) parameter matches its alphabet."""
+
+    def __init__(
+        self, app: ASGIApp, params: Iterable[str], query: Mapping[str, re.Pattern[str]]
+    ) -> None:
+        self.app = app
+        self.params = {name: PATH_PARAMS[name] for name in params}
+        self.query = query
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        values: Mapping[str, Any] = scope.get("path_params", {})
+        ok = all(
+            isinstance(values.get(name), str) and pattern.fullmatch(values[name])
+            for name, pattern in self.params.items()
+        )
+        if ok and self.query:
+            ok = _query_ok(scope, self.query)
+        if ok:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1000, "reason": ""})
+        else:
+            await NOT_FOUND(scope, receive, send)
+
+
+def _query_ok(scope: Scope, rules: Mapping[str, re.Pattern[str]]) -> bool:
+    raw = scope.get("query_string", b"").decode("latin-1")
+    for name, value in parse_qsl(raw, keep_blank_values=True):
+        rule = rules.get(name)
+        if rule is not None and value and not rule.fullmatch(value):
+            return False
+    return True
+
+
+def checked_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Put the path parameter check in front of every route that has parameters."""
+    for route in routes:
+        if not isinstance(route, Route | WebSocketRoute) or not route.param_convertors:
+            continue
+        unknown = set(route.param_convertors) - set(PATH_PARAMS)
+        if unknown:
+            raise ValueError(f"path parameters without a declared alphabet: {sorted(unknown)}")
+        route.app = _CheckedParams(
+            route.app, route.param_convertors, QUERY_PARAMS.get(route.path, {})
+        )
+    return routes
+
+
+# GraphQL multipart requests ---------------------------------------------------------------
+
+
+def graphql_multipart(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The operations of a GraphQL multipart request with its files in place.
+
+    https://github.com/jaydenseric/graphql-multipart-request-spec: `operations` is a JSON
+    object, `map` a JSON object from file part names to lists of object paths, each path
+    `variables.<name>[.<key or index>…]` pointing at a null placeholder.
+    """
+    operations = _json_field(form, "operations")
+    if not isinstance(operations, dict):
+        raise RequestRefused("`operations` must be a JSON object (batching is not enabled)")
+    variables = operations.get("variables")
+    if not isinstance(variables, dict | None):
+        raise RequestRefused("`operations.variables` must be an object or null")
+    files_map = _json_field(form, "map")
+    if not isinstance(files_map, dict):
+        raise RequestRefused("`map` must be a JSON object of file names to lists of paths")
+    for name, paths in files_map.items():
+        file = form.get(name)
+        if not isinstance(file, UploadFile):
+            raise RequestRefused(f"`map` names a file part that was not sent: {name!r}"[:200])
+        if not isinstance(paths, list) or not paths:
+            raise RequestRefused("each entry of `map` must be a non-empty list of paths")
+        for path in paths:
+            _place(operations, path, file)
+    return operations
+
+
+def _json_field(form: Mapping[str, Any], name: str) -> Any:
+    value = form.get(name)
+    if not isinstance(value, str):
+        raise RequestRefused(f"the multipart field `{name}` is missing (or sent as a file)")
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        raise RequestRefused(f"the multipart field `{name}` is not valid JSON") from None
+
+
+def _place(operations: dict[str, Any], path: object, file: UploadFile) -> None:
+    bad = RequestRefused("a `map` path must point at a null variable, e.g. `variables.file`")
+    if not isinstance(path, str):
+        raise bad
+    parts = path.split(".")
+    if len(parts) < 2 or len(parts) > MAX_MAP_PATH_PARTS or parts[0] != "variables":
+        raise bad
+    container: Any = operations
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(container, dict):
+            if part not in container:
+                raise bad
+            if last:
+                if container[part] is not None:
+                    raise bad
+                container[part] = file
+            else:
+                container = container[part]
+        elif isinstance(container, list):
+            if not (part.isascii() and part.isdigit()) or int(part) >= len(container):
+                raise bad
+            index = int(part)
+            if last:
+                if container[index] is not None:
+                    raise bad
+                container[index] = file
+            else:
+                container = container[index]
+        else:
+            raise bad
