@@ -7,7 +7,6 @@ import asyncio
 import gc
 import ipaddress
 import logging
-import os
 import re
 import sys
 from pathlib import Path
