@@ -61,8 +61,7 @@ _REFS_WITHOUT_OBJECT = (
     " WHERE o.id IS NULL"
 )
 _IMAGES_WITHOUT_REF = (
-    "SELECT i.id FROM me_image i LEFT JOIN media_ref r ON r.id = i.media_ref_id"
-    " WHERE r.id IS NULL"
+    "SELECT i.id FROM me_image i LEFT JOIN media_ref r ON r.id = i.media_ref_id WHERE r.id IS NULL"
 )
 
 

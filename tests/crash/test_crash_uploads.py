@@ -28,21 +28,24 @@ import io
 import json
 import os
 import random
-import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
+from api.auth import issue_token
+from api.settings import Settings
 from resolvers import media
 from resolvers.stores import Limits
 from tests.crash.backends import BACKENDS, Backend, moto_server, open_backend, violations
-from tests.e2e.server import MEIMAGES, ROOT, LiveServer, free_port
+from tests.e2e.server import ROOT, free_port
 
 KILLS = 20
 IN_FLIGHT = 6
@@ -196,39 +199,87 @@ class Run:
         assert self.round_acks >= count
 
 
-async def launch(backend: Backend, env: dict[str, str]) -> LiveServer:
+class ForkServer:
+    """The test's handle on `tests.crash.forkserver`: starts, freezes and kills servers."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.crash.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert self._read() == {"ready": True}
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the fork server died"
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def call(self, **request: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+        reply = self._read()
+        assert "error" not in reply, reply
+        return reply
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # it kills whatever child is left, then exits
+        self.process.wait(timeout=PROGRESS_TIMEOUT_S)
+
+
+@dataclass
+class Server:
+    forks: ForkServer
+    pid: int
+    port: int
+    log: Path
+    alive: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def freeze(self) -> None:
+        self.forks.call(op="freeze", pid=self.pid)
+
+    def thaw(self) -> None:
+        self.forks.call(op="thaw", pid=self.pid)
+
+    def kill(self) -> None:
+        if self.alive:
+            self.alive = False
+            self.forks.call(op="kill", pid=self.pid)
+
+    def exited(self) -> bool:
+        return bool(self.forks.call(op="exited", pid=self.pid)["exited"])
+
+
+async def launch(forks: ForkServer, backend: Backend, env: dict[str, str]) -> Server:
     """Start `meimages serve` and wait until it answers its health check."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
     full_env.update(env, MEIMAGES_LOG_LEVEL="warning")
-    log_path = backend.data_dir / f"server-{port}.log"
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [str(MEIMAGES), "serve", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--data-dir", str(backend.data_dir)],
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-    server = LiveServer(process, port, backend.data_dir, full_env)
+    log = backend.data_dir / f"server-{port}.log"
+    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--data-dir", str(backend.data_dir)]
+    server = Server(
+        forks, forks.call(op="serve", args=args, env=full_env, log=str(log))["pid"], port, log
+    )
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         for _ in range(int(START_TIMEOUT_S / HEALTH_POLL_S)):
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {log_path.read_text()[-2000:]}")
+            if server.exited():
+                server.alive = False
+                raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 if (await client.get("/healthz")).status_code == 200:
                     return server
             await asyncio.sleep(HEALTH_POLL_S)
-    server.stop(signal.SIGKILL)
-    raise AssertionError(f"server not healthy: {log_path.read_text()[-2000:]}")
-
-
-def freeze(process: subprocess.Popen[bytes]) -> None:
-    """SIGSTOP, and return only once the process has really stopped."""
-    process.send_signal(signal.SIGSTOP)
-    _pid, status = os.waitpid(process.pid, os.WUNTRACED)
-    assert os.WIFSTOPPED(status), status
+    server.kill()
+    raise AssertionError(f"server not healthy: {log.read_text()[-2000:]}")
 
 
 def unlinked(registry: dict[str, bool], known_orphans: set[str]) -> set[str]:
@@ -236,14 +287,14 @@ def unlinked(registry: dict[str, bool], known_orphans: set[str]) -> set[str]:
     return {key for key, live in registry.items() if not live} - known_orphans
 
 
-async def one_round(run: Run, backend: Backend, server: LiveServer, orphans: set[str]) -> None:
+async def one_round(run: Run, backend: Backend, server: Server, orphans: set[str]) -> None:
     """Upload until the server has acknowledged enough, then kill it in an observed state."""
     run.round_acks, run.stopping = 0, False
     workers = [asyncio.create_task(run.worker(server.url)) for _ in range(IN_FLIGHT)]
     try:
         await run.wait_for_acks(run.rnd.randint(MIN_ACKS, MAX_ACKS), workers)
         for look in range(1, PROBES + 1):
-            freeze(server.process)
+            server.freeze()  # answered once the server has really stopped
             run.looks += 1
             db, blobs = await backend.db_state(), backend.blobs()
             run.violations += [f"frozen: {v}" for v in violations(db, blobs)]
@@ -258,22 +309,21 @@ async def one_round(run: Run, backend: Backend, server: LiveServer, orphans: set
                 kind = "between writes"
             if kind != "between writes" or look == PROBES:
                 break
-            server.process.send_signal(signal.SIGCONT)
+            server.thaw()
             await run.wait_for_acks(run.round_acks + 1, workers)
         run.stopping = True
-        server.process.kill()  # SIGKILL also ends a stopped process
-        server.process.wait()
+        server.kill()  # SIGKILL, in exactly the state just read
         run.kills[kind] += 1
         await asyncio.wait_for(asyncio.gather(*workers), PROGRESS_TIMEOUT_S)
     finally:
         run.stopping = True
-        server.stop(signal.SIGKILL)
+        server.kill()
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
 
 
-async def read_back(server: LiveServer, token: str, uploads: list[Upload]) -> list[str]:
+async def read_back(server: Server, token: str, uploads: list[Upload]) -> list[str]:
     found = []
     limits = Limits()
     async with httpx.AsyncClient(base_url=server.url, timeout=PROGRESS_TIMEOUT_S) as client:
@@ -313,23 +363,28 @@ async def crash_run(backend: Backend) -> Run:
     run = Run(random.Random(20261129))
     env = {**GC_EVERY_SECOND, **backend.env()}
     orphans: set[str] = set()
+    forks = ForkServer()
 
-    async def start() -> LiveServer:
+    async def start() -> Server:
         began = time.monotonic()
-        server = await launch(backend, env)
+        server = await launch(forks, backend, env)
         run.startup_s += time.monotonic() - began
         return server
 
-    server = await start()
     try:
-        run.token = server.token("crash-owner", ttl="2h")
-        for kill in range(1, KILLS + 1):
-            await one_round(run, backend, server, orphans)
-            orphans = await check_dead(run, backend, f"after kill {kill}")
-            server = await start()
-        run.violations += await read_back(server, run.token, run.acknowledged)
+        server = await start()
+        try:
+            settings = Settings.from_env(env, data_dir=backend.data_dir).with_local_secrets()
+            run.token = issue_token(settings, "crash-owner", None, 7200)
+            for kill in range(1, KILLS + 1):
+                await one_round(run, backend, server, orphans)
+                orphans = await check_dead(run, backend, f"after kill {kill}")
+                server = await start()
+            run.violations += await read_back(server, run.token, run.acknowledged)
+        finally:
+            server.kill()
     finally:
-        server.stop(signal.SIGKILL)
+        forks.close()
     await check_dead(run, backend, "at the end")
     return run
 
