@@ -28,6 +28,7 @@ import io
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -389,11 +390,22 @@ async def crash_run(backend: Backend) -> Run:
     return run
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the servers it started (about the wall time the
+    run would take alone on one core; PostgreSQL's share is not counted)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 @pytest.mark.parametrize("backend_name", BACKENDS)
 async def test_sigkill_during_uploads_loses_nothing_and_leaves_no_orphans(
     backend_name: str, tmp_path: Path
 ) -> None:
     started = time.monotonic()
+    cpu_before = _cpu_seconds()
     with moto_server() if backend_name.endswith("s3") else contextlib.nullcontext("") as s3:
         backend = await open_backend(backend_name, tmp_path, s3 or None)
         try:
@@ -407,7 +419,8 @@ async def test_sigkill_during_uploads_loses_nothing_and_leaves_no_orphans(
         f" {run.attempts} uploads started, {len(run.acknowledged)} acknowledged,"
         f" {run.cut_off} cut off, {len(run.refused)} refused while alive,"
         f" {len(run.violations)} violations, {time.monotonic() - started:.1f} s"
-        f" ({run.startup_s:.1f} s of it starting servers)"
+        f" ({run.startup_s:.1f} s of it starting servers),"
+        f" {_cpu_seconds() - cpu_before:.1f} s CPU in the test and its servers"
     )
     assert kills == KILLS
     # Each round waited for at least one acknowledged upload before its kill.
