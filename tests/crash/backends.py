@@ -1,0 +1,244 @@
+"""The three setups the crash test kills, and how to read what a killed server left.
+
+Each setup is a database (SQLite file or a throwaway PostgreSQL database) and a blob
+store (the local folder, or a bucket on a moto S3 server on loopback). The test reads
+both directly, never through the server: after a SIGKILL, or while the server is
+stopped with SIGSTOP, that is the state a restarted server would find.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import boto3
+from moto.server import ThreadedMotoServer
+
+from tests.pg import PG_ADMIN_DSN, create_database, drop_database
+
+S3_KEY_ID, S3_SECRET, S3_PREFIX = "meimages-crash", "meimages-crash-secret", "media"
+# Half-written files of the local store (storage.blobs._TMP_PREFIX); the collector's
+# `discard_incomplete` owns them, so they are not "blobs nobody tracks".
+LOCAL_TMP_PREFIX = ".tmp-"
+# How many times to look for the dead server's PostgreSQL sessions to end (50 ms apart):
+# a safety net against a hang, never a verdict about speed.
+PG_SESSION_POLLS = 2400
+
+
+@dataclass
+class DbState:
+    """The rows that name blobs, and the registry the garbage collector works from."""
+
+    # (what, path) for every media_object path and media_variant path.
+    referenced: list[tuple[str, str | None]] = field(default_factory=list)
+    # Registered key -> True while referenced (orphaned_at is null).
+    registry: dict[str, bool] = field(default_factory=dict)
+    refs_without_object: list[str] = field(default_factory=list)
+    images_without_ref: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Blobs:
+    keys: set[str]
+    incomplete: int = 0
+
+
+_REFERENCED = (
+    "SELECT 'media_object.storage_path', storage_path FROM media_object"
+    " UNION ALL SELECT 'media_object.thumbnail_path', thumbnail_path FROM media_object"
+    " UNION ALL SELECT 'media_object.medium_path', medium_path FROM media_object"
+    " UNION ALL SELECT 'media_variant.storage_path', storage_path FROM media_variant"
+)
+_REGISTRY = "SELECT key, orphaned_at IS NULL FROM media_blob"
+_REFS_WITHOUT_OBJECT = (
+    "SELECT r.id FROM media_ref r LEFT JOIN media_object o ON o.id = r.media_object_id"
+    " WHERE o.id IS NULL"
+)
+_IMAGES_WITHOUT_REF = (
+    "SELECT i.id FROM me_image i LEFT JOIN media_ref r ON r.id = i.media_ref_id WHERE r.id IS NULL"
+)
+
+
+class Backend:
+    """One database + blob store combination: server environment and direct reads."""
+
+    name = ""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    async def db_state(self) -> DbState:
+        raise NotImplementedError
+
+    def blobs(self) -> Blobs:
+        root = self.data_dir / "media"
+        keys, incomplete = set(), 0
+        for path in root.rglob("*") if root.exists() else ():
+            if not path.is_file():
+                continue
+            if path.name.startswith(LOCAL_TMP_PREFIX):
+                incomplete += 1
+            else:
+                keys.add(path.relative_to(root).as_posix())
+        return Blobs(keys, incomplete)
+
+    async def after_kill(self) -> None:
+        """Wait until nothing the dead server started can still change the state."""
+
+    async def close(self) -> None:
+        return None
+
+
+class SqliteLocal(Backend):
+    name = "sqlite-local"
+
+    async def db_state(self) -> DbState:
+        # One read transaction: a consistent snapshot even while the server is only stopped
+        # (WAL mode: readers never wait for the writer's lock).
+        db = sqlite3.connect(self.data_dir / "meimages.db", timeout=60, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            return DbState(
+                referenced=list(db.execute(_REFERENCED)),
+                registry={key: bool(live) for key, live in db.execute(_REGISTRY)},
+                refs_without_object=[row[0] for row in db.execute(_REFS_WITHOUT_OBJECT)],
+                images_without_ref=[row[0] for row in db.execute(_IMAGES_WITHOUT_REF)],
+            )
+        finally:
+            db.close()
+
+
+class PostgresLocal(Backend):
+    name = "postgres-local"
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        super().__init__(data_dir)
+        self.database_url = database_url
+        self.database = database_url.rsplit("/", 1)[-1]
+        self.dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + self.database
+
+    def env(self) -> dict[str, str]:
+        return {"MEIMAGES_DATABASE_URL": self.database_url}
+
+    async def db_state(self) -> DbState:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            # Read-only repeatable read: one snapshot, and no lock a stopped server holds
+            # can make us wait.
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                return DbState(
+                    referenced=[(r[0], r[1]) for r in await conn.fetch(_REFERENCED)],
+                    registry={r[0]: bool(r[1]) for r in await conn.fetch(_REGISTRY)},
+                    refs_without_object=[r[0] for r in await conn.fetch(_REFS_WITHOUT_OBJECT)],
+                    images_without_ref=[r[0] for r in await conn.fetch(_IMAGES_WITHOUT_REF)],
+                )
+        finally:
+            await conn.close()
+
+    async def after_kill(self) -> None:
+        # A COMMIT the server sent just before it died still lands; wait until every
+        # session of the dead server has ended, so the state we check is final.
+        conn = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            for _ in range(PG_SESSION_POLLS):
+                others = await conn.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    self.database,
+                )
+                if others == 0:
+                    return
+                await asyncio.sleep(0.05)
+        finally:
+            await conn.close()
+        raise AssertionError(f"sessions of the killed server never ended in {self.database}")
+
+    async def close(self) -> None:
+        await drop_database(self.database)
+
+
+class PostgresS3(PostgresLocal):
+    name = "postgres-s3"
+
+    def __init__(self, data_dir: Path, database_url: str, endpoint: str) -> None:
+        super().__init__(data_dir, database_url)
+        self.endpoint = endpoint
+        self.bucket = f"crash-{uuid.uuid4().hex[:12]}"
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=S3_KEY_ID,
+            aws_secret_access_key=S3_SECRET,
+            region_name="us-east-1",
+        )
+        self.client.create_bucket(Bucket=self.bucket)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **super().env(),
+            "MEIMAGES_BLOB_URL": (
+                f"s3://{self.bucket}/{S3_PREFIX}?endpoint={self.endpoint}&region=us-east-1"
+            ),
+            "MEIMAGES_S3_ACCESS_KEY_ID": S3_KEY_ID,
+            "MEIMAGES_S3_SECRET_ACCESS_KEY": S3_SECRET,
+        }
+
+    def blobs(self) -> Blobs:
+        # S3 PUTs are atomic: an object is listed whole or not at all.
+        keys = set()
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{S3_PREFIX}/"
+        ):
+            keys |= {item["Key"].removeprefix(f"{S3_PREFIX}/") for item in page.get("Contents", [])}
+        return Blobs(keys)
+
+
+BACKENDS = ("sqlite-local", "postgres-local", "postgres-s3")
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+async def open_backend(name: str, data_dir: Path, s3_endpoint: str | None) -> Backend:
+    if name == "sqlite-local":
+        return SqliteLocal(data_dir)
+    url = await create_database("meimages_crash")
+    if name == "postgres-local":
+        return PostgresLocal(data_dir, url)
+    assert s3_endpoint is not None
+    return PostgresS3(data_dir, url, s3_endpoint)
+
+
+def violations(db: DbState, blobs: Blobs) -> list[str]:
+    """What must hold whenever the server is dead (or frozen), whatever it was doing."""
+    found = []
+    for what, path in db.referenced:
+        if what == "media_object.medium_path" and path is None:
+            continue  # legal for objects stored before the medium variant existed
+        if path is None or path not in blobs.keys:
+            found.append(f"{what} points at missing blob {path}")
+    for key, live in db.registry.items():
+        if live and key not in blobs.keys:
+            found.append(f"registered as referenced but missing: {key}")
+    for key in sorted(blobs.keys - db.registry.keys()):
+        found.append(f"blob nobody tracks: {key}")
+    found += [f"media_ref {ref} without media_object" for ref in db.refs_without_object]
+    found += [f"me_image {image} without media_ref" for image in db.images_without_ref]
+    return found

@@ -1,0 +1,125 @@
+"""Start real `meimages serve` processes without paying the imports each time.
+
+The crash test starts a server 21 times per backend. Importing the server (Strawberry,
+SQLAlchemy, Pillow, uvicorn, ...) costs seconds of CPU, most of each start. This process
+imports it once, then forks one child per start; the child runs the very command line
+entry `meimages serve` runs (`api.cli.main`), with its own environment and log file.
+Nothing is started before the fork (no thread, socket or database connection), so the
+child is a fresh server in all but the already-imported modules.
+
+The test drives it over stdin/stdout, one JSON object per line each way:
+  {"op": "serve", "args": [...], "env": {...}, "log": path}  -> {"pid": N}
+  {"op": "freeze", "pid": N}   SIGSTOP, answered once the child has stopped
+  {"op": "thaw", "pid": N}     SIGCONT
+  {"op": "kill", "pid": N}     SIGKILL, answered once the child is dead and reaped
+  {"op": "exited", "pid": N}   -> {"exited": bool} (reaps a child that died by itself)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def preload() -> None:
+    """Import what `meimages serve` imports, so each child starts from a warm process."""
+    import aiosqlite  # noqa: F401
+    import asyncpg  # noqa: F401
+    import uvicorn
+    import uvicorn.lifespan.on
+    import uvicorn.loops.auto
+    import uvicorn.protocols.http.auto
+    import uvicorn.protocols.websockets.auto  # noqa: F401
+
+    import api.app
+    import api.cli  # noqa: F401
+    import storage.s3  # noqa: F401
+
+
+def run_child(request: dict[str, Any]) -> None:
+    """In the forked child: become `meimages serve ARGS`; never returns."""
+    code = 1
+    try:
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(ROOT)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        import api.cli
+
+        code = api.cli.main(request["args"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def handle(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
+    op = request["op"]
+    if op == "serve":
+        pid = os.fork()
+        if pid == 0:
+            run_child(request)
+        children.add(pid)
+        return {"pid": pid}
+    pid = int(request["pid"])
+    if pid not in children:
+        return {"error": f"not a live child: {pid}"}
+    if op == "freeze":
+        os.kill(pid, signal.SIGSTOP)
+        _pid, status = os.waitpid(pid, os.WUNTRACED)
+        if not os.WIFSTOPPED(status):
+            children.discard(pid)
+            return {"error": f"child {pid} ended instead of stopping ({status})"}
+        return {}
+    if op == "thaw":
+        os.kill(pid, signal.SIGCONT)
+        return {}
+    if op == "kill":
+        os.kill(pid, signal.SIGKILL)  # also ends a stopped child
+        os.waitpid(pid, 0)  # without WUNTRACED this returns only once it is dead
+        children.discard(pid)
+        return {}
+    if op == "exited":
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            children.discard(pid)
+        return {"exited": bool(done)}
+    return {"error": f"unknown op {op!r}"}
+
+
+def main() -> None:
+    preload()
+    # Forking is only safe while this process has a single thread.
+    assert threading.active_count() == 1, threading.enumerate()
+    children: set[int] = set()
+    print(json.dumps({"ready": True}), flush=True)
+    try:
+        for line in sys.stdin:
+            print(json.dumps(handle(json.loads(line), children)), flush=True)
+    finally:
+        for pid in children:  # the test went away: leave no server behind
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+if __name__ == "__main__":
+    main()
