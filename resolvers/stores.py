@@ -9,7 +9,7 @@ from typing import Any
 from resolvers.generation.config import GenerationConfig
 from storage.blobs import BlobStore
 from storage.db import Database
-from storage.events import EventNotifier
+from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
 
 PERSONAL_SPACE = "personal"
