@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from resolvers import events
 from resolvers.me_images import Kind, Slot
@@ -36,7 +37,7 @@ async def test_rows_written_by_earlier_versions_still_decode(api: Api) -> None:
     owner = new_owner()
     start = await events.head_cursor(stores, Caller(owner))
     image_id = str(uuid.uuid4())
-    legacy = [
+    legacy: list[tuple[str, dict[str, Any]]] = [
         ("MeImagePrimaryChanged", {"slot": None, "previous": "face-ref"}),
         ("MeImageDeleted", {"kind": "hands", "previousSlot": "avatar"}),
         ("MeImageUpdated", {"fields": ["label", "tags"]}),

@@ -68,9 +68,7 @@ async def test_one_call_seals_and_opens_every_field_and_the_snapshot_carries_the
         opened = await stores.vault.open_row(session, ME_IMAGE_ENCRYPTED, row)
         assert opened == MeImageEncrypted(label="desk", tags=["a", "b"])
         logged = (
-            await session.scalars(
-                select(MeImageEvent).where(MeImageEvent.image_id == image["id"])  # type: ignore[arg-type]
-            )
+            await session.scalars(select(MeImageEvent).where(MeImageEvent.image_id == image["id"]))
         ).first()
     assert logged is not None and logged.image is not None
     # The event's snapshot holds the row's own ciphertext of every declared field.
