@@ -40,7 +40,8 @@ from storage import migrate
 from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
-from storage.events import NotifyListener, RetentionSweeper
+from storage.eventlog.listen import NotifyListener
+from storage.eventlog.retention import RetentionSweeper
 from storage.keys import FieldVault
 
 log = logging.getLogger("meimages")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,16 +23,26 @@ from resolvers.media import Media, get_media, media_from_rows
 from resolvers.owners import data_version, lock_owner
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
-from storage.events import append_event
-from storage.tables import MediaObject, MediaRef, MeImage, Owner, new_id, utcnow
+from storage.eventlog.log import append_event
+from storage.eventlog.payload import EventPayload
+from storage.eventlog.payload import EventType as EventType  # declared with the log
+from storage.tables import (
+    ME_IMAGE_ENCRYPTED,
+    MediaObject,
+    MediaRef,
+    MeImage,
+    MeImageEncrypted,
+    Owner,
+    new_id,
+    utcnow,
+)
 
 log = logging.getLogger("meimages.pool")
 
 # The partial unique index that allows one live image per media id (storage/tables.py).
 LIVE_MEDIA_INDEX = "uq_me_image_live_media"
-MAX_LABEL = 200
-MAX_TAGS = 30
-MAX_TAG = 64
+# Names of the encrypted fields, in declaration order (see MeImageEncrypted).
+ENCRYPTED_FIELDS = ME_IMAGE_ENCRYPTED.names()
 
 
 class Kind(enum.StrEnum):
@@ -49,24 +59,15 @@ class Slot(enum.StrEnum):
     BODY_REF = "body-ref"
 
 
-class EventType(enum.StrEnum):
-    ADDED = "MeImageAdded"
-    UPDATED = "MeImageUpdated"
-    AI_REFERENCE_TOGGLED = "MeImageAiReferenceToggled"
-    PRIMARY_CHANGED = "MeImagePrimaryChanged"
-    DELETED = "MeImageDeleted"
-
-
 @dataclass(frozen=True)
 class Image:
-    """A MeImage with its label and tags decrypted."""
+    """A MeImage with its encrypted fields decrypted."""
 
     id: str
     owner_id: str
     space_id: str
     kind: Kind
-    label: str | None
-    tags: list[str]
+    encrypted: MeImageEncrypted
     media: Media
     ai_reference: bool
     show_in_profile: bool
@@ -85,10 +86,10 @@ UNCHANGED = _Unchanged()
 
 @dataclass
 class ImageChanges:
-    """A partial update; fields left as UNCHANGED keep their value."""
+    """A partial update; fields left as UNCHANGED (or absent from `encrypted`) keep their value."""
 
-    label: str | _Unchanged | None = field(default_factory=lambda: UNCHANGED)
-    tags: list[str] | _Unchanged = field(default_factory=lambda: UNCHANGED)
+    # New values of encrypted fields by name (see clean_encrypted).
+    encrypted: dict[str, object] = field(default_factory=dict)
     kind: Kind | _Unchanged = field(default_factory=lambda: UNCHANGED)
     show_in_profile: bool | _Unchanged = field(default_factory=lambda: UNCHANGED)
 
@@ -98,28 +99,58 @@ def _aware(ts: datetime) -> datetime:
     return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
-def clean_label(label: str | None) -> str | None:
-    if label is None:
-        return None
-    label = label.strip()
-    if len(label) > MAX_LABEL:
-        raise InvalidInput(f"label is longer than {MAX_LABEL} characters", field="label")
-    return label or None
-
-
-def clean_tags(tags: Sequence[str]) -> list[str]:
-    cleaned: list[str] = []
-    for tag in tags:
-        tag = tag.strip()
-        if not tag:
+def clean_encrypted(values: Mapping[str, object], *, partial: bool = False) -> dict[str, object]:
+    """Trimmed, bounded values of the encrypted fields (as `MeImageEncrypted` declares
+    them), by name. Unless `partial`, fields not given take their default."""
+    cleaned: dict[str, object] = {}
+    for declared in ME_IMAGE_ENCRYPTED:
+        if declared.name not in values:
+            if not partial:
+                cleaned[declared.name] = [] if declared.is_list else None
             continue
-        if len(tag) > MAX_TAG:
-            raise InvalidInput(f"a tag is longer than {MAX_TAG} characters", field="tags")
-        if tag not in cleaned:
-            cleaned.append(tag)
+        value = values[declared.name]
+        if declared.is_list:
+            cleaned[declared.name] = _clean_list(
+                declared.name, value, declared.max_chars, declared.max_items or 0
+            )
+        else:
+            cleaned[declared.name] = _clean_text(declared.name, value, declared.max_chars)
+    return cleaned
+
+
+def _clean_text(name: str, value: object, max_chars: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text", field=name)
+    value = value.strip()
+    if len(value) > max_chars:
+        raise InvalidInput(f"{name} is longer than {max_chars} characters", field=name)
+    return value or None
+
+
+def _clean_list(name: str, value: object, max_chars: int, max_items: int) -> list[str]:
+    # A null list clears it.
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        if value is None:
+            return []
+        raise InvalidInput(f"{name} must be a list of text", field=name)
+    cleaned: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise InvalidInput(f"{name} must be a list of text", field=name)
+        item = item.strip()
+        if not item:
+            continue
+        if len(item) > max_chars:
+            raise InvalidInput(
+                f"an entry of {name} is longer than {max_chars} characters", field=name
+            )
+        if item not in cleaned:
+            cleaned.append(item)
             # Checked as we go: the membership test above must never scan a huge list.
-            if len(cleaned) > MAX_TAGS:
-                raise InvalidInput(f"at most {MAX_TAGS} tags", field="tags")
+            if len(cleaned) > max_items:
+                raise InvalidInput(f"at most {max_items} {name}", field=name)
     return cleaned
 
 
@@ -139,31 +170,19 @@ def _live(caller: Caller) -> Select[MeImage, MediaObject, MediaRef]:
 async def _to_image(
     stores: Stores, session: AsyncSession, row: MeImage, obj: MediaObject, ref: MediaRef
 ) -> Image:
-    label: Any = None
-    tags: Any = []
-
-    async def decrypt(field: str, blob: bytes) -> Any:
-        return await stores.vault.decrypt(
-            session, owner_id=row.owner_id, table="me_image", field=field, row_id=row.id, blob=blob
-        )
-
     try:
-        if row.label_ct is not None:
-            label = await decrypt("label", row.label_ct)
-        if row.tags_ct is not None:
-            tags = await decrypt("tags", row.tags_ct)
+        encrypted = await stores.vault.open_row(session, ME_IMAGE_ENCRYPTED, row)
     except DecryptionError:
         # One unreadable row (tampered, moved, or its key destroyed) must not take the
-        # whole pool down: it shows without label and tags, and the operator is told.
-        log.error("label/tags of image %s do not decrypt; showing them empty", row.id)
-        label, tags = None, []
+        # whole pool down: it shows without its encrypted fields, and the operator is told.
+        log.error("the encrypted fields of image %s do not decrypt; showing them empty", row.id)
+        encrypted = ME_IMAGE_ENCRYPTED.empty()
     return Image(
         id=row.id,
         owner_id=row.owner_id,
         space_id=row.space_id,
         kind=Kind(row.kind),
-        label=label,
-        tags=list(tags),
+        encrypted=encrypted,
         media=media_from_rows(obj, ref),
         ai_reference=row.ai_reference,
         show_in_profile=row.show_in_profile,
@@ -270,22 +289,9 @@ async def _event(
         session,
         owner_id=caller.owner_id,
         space_id=caller.space_id,
-        type=type.value,
+        type=type,
         image_id=image_id,
-        payload=payload,
-    )
-
-
-async def _encrypt(
-    stores: Stores, session: AsyncSession, caller: Caller, image_id: str, name: str, value: object
-) -> bytes:
-    return await stores.vault.encrypt(
-        session,
-        owner_id=caller.owner_id,
-        table="me_image",
-        field=name,
-        row_id=image_id,
-        value=value,
+        payload=EventPayload(**payload),
     )
 
 
@@ -295,21 +301,20 @@ async def create_image(
     *,
     media_id: str,
     kind: Kind,
-    label: str | None = None,
-    tags: Sequence[str] = (),
+    encrypted: Mapping[str, object] | None = None,
     show_in_profile: bool = True,
     ai_reference: bool = False,
     primary_for: Slot | None = None,
 ) -> Image:
     """Create a MeImage for an upload of the caller's space. AI use stays off unless asked.
 
+    `encrypted`: values of the encrypted fields by name (the rest take their default).
     One image per upload: a media id that already has a live image is refused with
     `InvalidInput` (upload the file again for a second image of the same photo). The
     owner lock serializes creators; the partial unique index on live rows is the last
     word, and its violation maps to the same error.
     """
-    label = clean_label(label)
-    tag_list = clean_tags(tags)
+    values = clean_encrypted(encrypted or {})
     try:
         async with stores.db.transaction() as session:
             await lock_owner(session, caller.owner_id)
@@ -319,8 +324,7 @@ async def create_image(
                 caller,
                 media_id=media_id,
                 kind=kind,
-                label=label,
-                tags=tag_list,
+                encrypted=values,
                 show_in_profile=show_in_profile,
                 ai_reference=ai_reference,
                 primary_for=primary_for,
@@ -357,8 +361,7 @@ async def _insert_image(
     *,
     media_id: str,
     kind: Kind,
-    label: str | None,
-    tags: list[str],
+    encrypted: Mapping[str, object],
     show_in_profile: bool,
     ai_reference: bool,
     primary_for: Slot | None,
@@ -371,18 +374,13 @@ async def _insert_image(
         owner_id=caller.owner_id,
         space_id=caller.space_id,
         kind=kind.value,
-        label_ct=(
-            await _encrypt(stores, session, caller, image_id, "label", label)
-            if label is not None
-            else None
-        ),
-        tags_ct=await _encrypt(stores, session, caller, image_id, "tags", tags),
         media_ref_id=media.id,
         ai_reference=ai_reference,
         show_in_profile=show_in_profile,
         created_at=now,
         updated_at=now,
     )
+    await stores.vault.seal(session, ME_IMAGE_ENCRYPTED, row, encrypted)
     session.add(row)
     # The unique index on live rows refuses a second live image of this media id here.
     await session.flush()
@@ -397,26 +395,12 @@ async def _insert_image(
 async def update_image(
     stores: Stores, caller: Caller, image_id: str, changes: ImageChanges
 ) -> Image:
-    label = changes.label
-    if not isinstance(label, _Unchanged):
-        label = clean_label(label)
-    tags = changes.tags
-    if not isinstance(tags, _Unchanged):
-        tags = clean_tags(tags)
+    encrypted = clean_encrypted(changes.encrypted, partial=True)
     async with stores.db.transaction() as session:
         await lock_owner(session, caller.owner_id)
         row = await _locked_row(session, caller, image_id)
-        changed: list[str] = []
-        if not isinstance(label, _Unchanged):
-            row.label_ct = (
-                await _encrypt(stores, session, caller, image_id, "label", label)
-                if label is not None
-                else None
-            )
-            changed.append("label")
-        if not isinstance(tags, _Unchanged):
-            row.tags_ct = await _encrypt(stores, session, caller, image_id, "tags", tags)
-            changed.append("tags")
+        await stores.vault.seal(session, ME_IMAGE_ENCRYPTED, row, encrypted)
+        changed: list[str] = list(encrypted)
         if not isinstance(changes.kind, _Unchanged) and changes.kind.value != row.kind:
             row.kind = changes.kind.value
             changed.append("kind")
@@ -427,7 +411,7 @@ async def update_image(
             row.updated_at = utcnow()
             session.add(row)
             await session.flush()
-            await _event(session, caller, EventType.UPDATED, image_id, fields=changed)
+            await _event(session, caller, EventType.UPDATED, image_id, fields=tuple(changed))
         image = await _get(stores, session, caller, image_id)
     if changed:
         stores.notifier.notify(caller.owner_id)
@@ -470,16 +454,14 @@ async def _claim(session: AsyncSession, caller: Caller, row: MeImage, slot: Slot
         await session.execute(
             update(MeImage).where(MeImage.id == holder).values(primary_for=None, updated_at=now)
         )
-        await _event(
-            session, caller, EventType.PRIMARY_CHANGED, holder, slot=None, previous=slot.value
-        )
+        await _event(session, caller, EventType.PRIMARY_CHANGED, holder, previous_slot=slot.value)
     previous = row.primary_for
     row.primary_for = slot.value
     row.updated_at = now
     session.add(row)
     await session.flush()
     await _event(
-        session, caller, EventType.PRIMARY_CHANGED, row.id, slot=slot.value, previous=previous
+        session, caller, EventType.PRIMARY_CHANGED, row.id, slot=slot.value, previous_slot=previous
     )
 
 
@@ -498,7 +480,7 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
             session.add(row)
             await session.flush()
             await _event(
-                session, caller, EventType.PRIMARY_CHANGED, image_id, slot=None, previous=previous
+                session, caller, EventType.PRIMARY_CHANGED, image_id, previous_slot=previous
             )
         image = await _get(stores, session, caller, image_id)
     if changed:
@@ -519,7 +501,7 @@ async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
         session.add(row)
         await session.flush()
         await _event(
-            session, caller, EventType.DELETED, image_id, kind=row.kind, previousSlot=previous
+            session, caller, EventType.DELETED, image_id, kind=row.kind, previous_slot=previous
         )
     stores.notifier.notify(caller.owner_id)
     return image_id

@@ -23,7 +23,7 @@ from sqlmodel import col
 from resolvers.media import APP_ME
 from resolvers.owners import lock_owner
 from resolvers.stores import Stores
-from storage.events import forget_snapshots
+from storage.eventlog import snapshot
 from storage.tables import (
     GenerationRecord,
     MediaBlob,
@@ -173,7 +173,7 @@ async def purge_deleted_images(stores: Stores, *, older_than: timedelta) -> Purg
                     delete(MeImage).where(col(MeImage.id).in_([row[0] for row in gone]))
                 )
                 # The event log keeps what happened, not what the purged images held.
-                await forget_snapshots(session, [row[0] for row in gone])
+                await snapshot.forget(session, [row[0] for row in gone])
             report.images += len(gone)
             refs = (
                 await session.execute(

@@ -10,7 +10,7 @@ from resolvers.generation.config import GenerationConfig
 from resolvers.limits import Limits
 from storage.blobs import BlobStore
 from storage.db import Database
-from storage.events import EventNotifier
+from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
 
 __all__ = ["PERSONAL_SPACE", "Caller", "Limits", "Stores"]

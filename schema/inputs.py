@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import me_images
 from schema.enums import MeImageKind, PrimarySlot
+
+
+def encrypted_values(input: object) -> dict[str, object]:
+    """The encrypted fields (as storage declares them) that an input gives, by name;
+    an update's omitted fields are left out."""
+    values: dict[str, object] = {}
+    for name in me_images.ENCRYPTED_FIELDS:
+        value = getattr(input, name, strawberry.UNSET)
+        if value is not strawberry.UNSET:
+            values[name] = value
+    return values
 
 
 @strawberry.input(description="Details of an image being uploaded.")

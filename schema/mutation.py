@@ -18,7 +18,12 @@ from schema.errors import (
     UnsupportedMediaTypeError,
     to_graphql,
 )
-from schema.inputs import CreateMeImageInput, UpdateMeImageInput, UploadMeImageInput
+from schema.inputs import (
+    CreateMeImageInput,
+    UpdateMeImageInput,
+    UploadMeImageInput,
+    encrypted_values,
+)
 from schema.types import DeletedMeImage, MeImage, Profile
 
 UploadMeImageResult = Annotated[
@@ -67,8 +72,7 @@ class PoolMutation:
         stores, caller = info.context.stores, info.context.require_caller()
         details = input or UploadMeImageInput()
         try:
-            me_images.clean_label(details.label)
-            me_images.clean_tags(details.tags)
+            encrypted = me_images.clean_encrypted(encrypted_values(details))
             data = await read_upload(file, stores.limits.max_upload_bytes)
             stored = await media.store_image(stores, caller, data)
             image = await me_images.create_image(
@@ -76,8 +80,7 @@ class PoolMutation:
                 caller,
                 media_id=stored.id,
                 kind=details.kind.to_domain(),
-                label=details.label,
-                tags=details.tags,
+                encrypted=encrypted,
                 show_in_profile=details.show_in_profile,
                 primary_for=details.primary_for.to_domain() if details.primary_for else None,
             )
@@ -93,8 +96,7 @@ class PoolMutation:
                 info.context.require_caller(),
                 media_id=str(input.media_id),
                 kind=input.kind.to_domain(),
-                label=input.label,
-                tags=input.tags,
+                encrypted=encrypted_values(input),
                 show_in_profile=input.show_in_profile,
                 primary_for=input.primary_for.to_domain() if input.primary_for else None,
             )
@@ -106,11 +108,7 @@ class PoolMutation:
     async def update_me_image(
         self, info: Info, id: strawberry.ID, input: UpdateMeImageInput
     ) -> UpdateMeImageResult:
-        changes = ImageChanges()
-        if input.label is not strawberry.UNSET:
-            changes.label = input.label
-        if input.tags is not strawberry.UNSET:
-            changes.tags = input.tags or []
+        changes = ImageChanges(encrypted=encrypted_values(input))
         if input.kind is not strawberry.UNSET:
             if input.kind is None:
                 return InvalidInputError(

@@ -1,8 +1,15 @@
-"""Per-owner data keys: created on first use, cached unwrapped, re-wrapped on rotation."""
+"""Per-owner data keys: created on first use, cached unwrapped, re-wrapped on rotation.
+
+The vault encrypts fields bound to (table, field, row id, owner). Tables declare their
+encrypted fields once (`storage.encrypted`); `seal` and `open` handle all declared
+fields of a row in one call, so no caller names a field or a column by hand.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +25,10 @@ from storage.crypto import (
     new_data_key,
 )
 from storage.db import Database
+from storage.encrypted import EncryptedColumns
 from storage.tables import DataKey, utcnow
+
+P = TypeVar("P")
 
 
 class FieldVault:
@@ -99,6 +109,66 @@ class FieldVault:
         key = await self._key(session, owner_id, ciphertext_key_id(blob))
         plaintext = decrypt_field(key, blob, field_aad(table, field, row_id, owner_id))
         return json.loads(plaintext)
+
+    async def seal(
+        self,
+        session: AsyncSession,
+        columns: EncryptedColumns[Any],
+        row: object,
+        values: Mapping[str, object],
+    ) -> None:
+        """Encrypt `values` (any of the declared fields, by name) into their columns of
+        `row`, bound to the row's owner and id. None stores NULL."""
+        owner_id, row_id = columns.binding(row)
+        for name, value in values.items():
+            field = columns[name]
+            blob = None
+            if value is not None:
+                blob = await self.encrypt(
+                    session,
+                    owner_id=owner_id,
+                    table=columns.table,
+                    field=name,
+                    row_id=row_id,
+                    value=value,
+                )
+            setattr(row, field.column, blob)
+
+    async def open(
+        self,
+        session: AsyncSession,
+        columns: EncryptedColumns[P],
+        *,
+        owner_id: str,
+        row_id: str,
+        ciphertexts: Mapping[str, bytes | None],
+    ) -> P:
+        """Every declared field of one row in plaintext; a NULL (or absent) ciphertext
+        gives the field's default. Raises DecryptionError if any field does not open."""
+        values: dict[str, object] = {}
+        for field in columns:
+            blob = ciphertexts.get(field.name)
+            if blob is not None:
+                values[field.name] = await self.decrypt(
+                    session,
+                    owner_id=owner_id,
+                    table=columns.table,
+                    field=field.name,
+                    row_id=row_id,
+                    blob=blob,
+                )
+        return columns.build(values)
+
+    async def open_row(self, session: AsyncSession, columns: EncryptedColumns[P], row: object) -> P:
+        """`open` for a row object: its own binding and its own ciphertext columns."""
+        owner_id, row_id = columns.binding(row)
+        return await self.open(
+            session,
+            columns,
+            owner_id=owner_id,
+            row_id=row_id,
+            ciphertexts=columns.ciphertexts(row),
+        )
 
     def forget(self, owner_id: str) -> None:
         for cache_key in [k for k in self._cache if k[0] == owner_id]:

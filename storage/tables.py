@@ -1,12 +1,14 @@
 """SQLModel tables of the me-images pool.
 
-`label` and `tags` of an image are stored only as AES-256-GCM ciphertext
-(see `storage.crypto`); everything the reference picker filters on stays plaintext.
+The encrypted fields of an image are declared once, in `MeImageEncrypted` below, and
+stored only as AES-256-GCM ciphertext (see `storage.encrypted`, `storage.crypto`);
+everything the reference picker filters on stays plaintext.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +26,8 @@ from sqlalchemy import (
     text,
 )
 from sqlmodel import Field, SQLModel
+
+from storage.encrypted import EncryptedColumns, encrypted
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 EventSeq = BigInteger().with_variant(Integer(), "sqlite")
@@ -168,6 +172,17 @@ class MeImage(SQLModel, table=True):
     deleted_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+@dataclass(frozen=True)
+class MeImageEncrypted:
+    """The encrypted fields of a MeImage in plaintext; each `x` is stored in `x_ct` above."""
+
+    label: str | None = encrypted(max_chars=200)
+    tags: list[str] = encrypted(max_chars=64, max_items=30)
+
+
+ME_IMAGE_ENCRYPTED = EncryptedColumns(MeImage, MeImageEncrypted)
 
 
 class MeImageEvent(SQLModel, table=True):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from resolvers import events
 from resolvers.purge import purge_owner
 from resolvers.stores import Caller
-from storage import events as log_store
+from storage.eventlog import retention
 from storage.tables import MeImageEvent, utcnow
 from tests.conftest import Api
 from tests.images import jpeg
@@ -25,9 +25,9 @@ async def test_quiet_owner_resumes_after_pruning(api: Api, owner: str, other_own
     await api.upload(jpeg(72), user=other_owner)
     await api.upload(jpeg(73), user=other_owner)
     # Everything but the newest event (the other owner's) goes.
-    assert await log_store.prune_events(stores.db, utcnow() + timedelta(seconds=5)) > 0
+    assert await retention.prune_events(stores.db, utcnow() + timedelta(seconds=5)) > 0
     async with stores.db.session() as session:
-        horizon = await log_store.pruned_through(session)
+        horizon = await retention.pruned_through(session)
     cursor = (await api.gql(CURSOR, user=owner))["meImageEventCursor"]
     assert cursor != before  # the cached answer was refreshed
     assert events.decode_cursor(cursor) >= horizon

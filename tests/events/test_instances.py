@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from storage.events import asyncpg_dsn
+from storage.eventlog.listen import APPLICATION_NAME, asyncpg_dsn
 from tests.events.conftest import (
     LiveServer,
     Subscriber,
@@ -61,9 +61,11 @@ async def test_mutations_on_one_instance_reach_subscribers_on_another(
         # Cut every LISTEN connection: the instances reconnect and catch up by cursor.
         conn = await asyncpg.connect(asyncpg_dsn(a.database_url))
         try:
+            # By name, not by last query: a health check may have run on it since.
             cut = await conn.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                "WHERE datname = current_database() AND application_name = $1",
+                APPLICATION_NAME,
             )
         finally:
             await conn.close()

@@ -20,11 +20,14 @@ from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
 from schema import build_schema
 from schema.context import RequestContext
-from storage import events as log_store
 from storage import migrate
 from storage.blobs import LocalBlobStore
 from storage.crypto import MasterKey, MasterKeyring
 from storage.db import Database
+from storage.eventlog import fanout, retention, snapshot
+from storage.eventlog.listen import NotifyListener
+from storage.eventlog.log import append_event, read_events
+from storage.eventlog.payload import EventPayload, EventType
 from storage.keys import FieldVault
 from storage.tables import MeImage, MeImageEvent, utcnow
 from tests.conftest import BACKENDS, Api
@@ -72,13 +75,13 @@ async def write(
         if lock:
             await lock_owner(session, owner)
         for _ in range(count):
-            row = await log_store.append_event(
+            row = await append_event(
                 session,
                 owner_id=owner,
                 space_id="personal",
-                type="MeImageAdded",
+                type=EventType.ADDED,
                 image_id=str(uuid.uuid4()),
-                payload={"kind": "face"},
+                payload=EventPayload(kind="face"),
             )
             assert row.seq is not None
             seqs.append(row.seq)
@@ -132,8 +135,8 @@ async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api)
     (got,) = await follower.wait_for(1)
     assert got.seq == first_seq
     async with stores.db.session() as session:
-        replayed = await log_store.read_events(
-            session, first_owner, "personal", events.decode_cursor(start)
+        replayed = await read_events(
+            session, stores.vault, first_owner, "personal", events.decode_cursor(start)
         )
     assert [r.seq for r in replayed] == [first_seq]
     await follower.stop()
@@ -196,7 +199,7 @@ async def test_a_slow_subscriber_falls_back_to_the_log_and_misses_nothing(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stores = stores_of(api)
-    monkeypatch.setattr(log_store, "QUEUE_LIMIT", 5)
+    monkeypatch.setattr(fanout, "QUEUE_LIMIT", 5)
     owner = new_owner()
     start = await events.head_cursor(stores, Caller(owner))
     fast = Follower(stores, Caller(owner), start)
@@ -233,12 +236,12 @@ async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: 
     logged = [await anext(replay) for _ in range(3)]
     await replay.aclose()
     assert [e.image.ai_reference if e.image else None for e in logged] == [False, True, False]
-    assert {e.image.label if e.image else None for e in logged} == {"secret"}
+    assert {e.image.encrypted.label if e.image else None for e in logged} == {"secret"}
 
     # A purge removes the row and forgets the logged states: the events remain, with
     # only what each event recorded itself.
     async with stores.db.transaction() as session:
-        await log_store.forget_snapshots(session, [image["id"]])
+        await snapshot.forget(session, [image["id"]])
         await session.execute(delete(MeImage).where(col(MeImage.id) == image["id"]))
     replay = events.follow(stores, caller, start)
     forgotten = [await anext(replay) for _ in range(3)]
@@ -280,14 +283,14 @@ async def test_pruning_keeps_the_newest_event_and_old_cursors_get_a_typed_error(
             .where(MeImageEvent.owner_id == owner)  # type: ignore[arg-type]
             .values(created_at=utcnow() - timedelta(days=40))
         )
-    assert await log_store.prune_events(stores.db, utcnow() - timedelta(days=30)) == 4
+    assert await retention.prune_events(stores.db, utcnow() - timedelta(days=30)) == 4
     async with stores.db.session() as session:
-        assert await log_store.pruned_through(session) == seqs[3]
-        left = await log_store.read_events(session, owner, "personal", 0)
+        assert await retention.pruned_through(session) == seqs[3]
+        left = await read_events(session, stores.vault, owner, "personal", 0)
     # The newest stays, so SQLite cannot hand out its number again.
     assert [r.seq for r in left] == [seqs[4]]
     # Pruning again finds nothing more to do and never lowers the horizon.
-    assert await log_store.prune_events(stores.db, utcnow() - timedelta(days=30)) == 0
+    assert await retention.prune_events(stores.db, utcnow() - timedelta(days=30)) == 0
 
     with pytest.raises(events.CursorTooOld):
         await anext(events.follow(stores, Caller(owner), events.encode_cursor(seqs[2])))
@@ -324,7 +327,7 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
     stores = own_log
     if stores.db.is_sqlite:
         pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
-    listener = log_store.NotifyListener(stores.db.url, stores.notifier)
+    listener = NotifyListener(stores.db.url, stores.notifier)
     await listener.start()
     try:
         owner = new_owner()
@@ -335,13 +338,13 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
         try:
             async with other.transaction() as session:
                 await session.execute(text("SELECT 1"))
-                await log_store.append_event(
+                await append_event(
                     session,
                     owner_id=owner,
                     space_id="personal",
-                    type="MeImageAdded",
+                    type=EventType.ADDED,
                     image_id=str(uuid.uuid4()),
-                    payload={"kind": "hands"},
+                    payload=EventPayload(kind="hands"),
                 )
         finally:
             await other.dispose()
@@ -350,3 +353,40 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
         await follower.stop()
     finally:
         await listener.stop()
+
+
+async def test_fan_out_decrypts_each_event_once_not_per_subscriber(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores = stores_of(api)
+    owner = new_owner()
+    image = await api.upload(jpeg(77), user=owner, input={"label": "one", "tags": ["a"]})
+    rename = "mutation($id: ID!, $l: String) { updateMeImage(id: $id, input: {label: $l}) { __typename } }"
+    start = await events.head_cursor(stores, Caller(owner))
+    followers = [Follower(stores, Caller(owner), start) for _ in range(20)]
+    await api.gql(rename, {"id": image["id"], "l": "take 0"}, user=owner)
+    for follower in followers:
+        await follower.wait_for(1)  # each has replayed up to here and is live now
+    decrypts: list[str] = []
+    decrypt = stores.vault.decrypt
+
+    async def counted(session: Any, **kw: Any) -> object:
+        decrypts.append(kw["field"])
+        return await decrypt(session, **kw)
+
+    monkeypatch.setattr(stores.vault, "decrypt", counted)
+    changes = 5
+    try:
+        for n in range(1, 1 + changes):
+            await api.gql(rename, {"id": image["id"], "l": f"take {n}"}, user=owner)
+        for follower in followers:
+            got = await follower.wait_for(1 + changes)
+            assert [e.image.encrypted.label for e in got if e.image] == [
+                f"take {n}" for n in range(1 + changes)
+            ]
+    finally:
+        for follower in followers:
+            await follower.stop()
+    # Per change, label and tags are decrypted by the mutation's answer and once more for
+    # all 20 subscribers together: 4, where decoding per subscriber would take 42.
+    assert len(decrypts) <= 4 * changes, decrypts

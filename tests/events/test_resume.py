@@ -8,10 +8,11 @@ import random
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from resolvers.events import decode_cursor
 from storage.db import Database
-from storage.events import read_events
+from storage.tables import MeImageEvent
 from tests.events.conftest import (
     EVENT_FIELDS,
     LiveServer,
@@ -97,7 +98,16 @@ async def test_resume_after_random_drops_delivers_every_event_once_in_order(
     db = Database(live.database_url)
     try:
         async with db.session() as session:
-            log = await read_events(session, owner, "personal", decode_cursor(start), limit=1000)
+            log = (
+                await session.scalars(
+                    select(MeImageEvent)
+                    .where(
+                        MeImageEvent.owner_id == owner,  # type: ignore[arg-type]
+                        MeImageEvent.seq > decode_cursor(start),  # type: ignore[operator]
+                    )
+                    .order_by(MeImageEvent.seq)  # type: ignore[arg-type]
+                )
+            ).all()
     finally:
         await db.dispose()
     assert seqs == [row.seq for row in log]

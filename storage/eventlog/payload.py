@@ -1,0 +1,70 @@
+"""What an event records itself, beside the image's state: its type and payload keys.
+
+The keys are written and read here only. `EventPayload.decode` also reads the one
+spelling earlier versions wrote that we no longer write (`previousSlot` on deletions).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class EventType(enum.StrEnum):
+    """The kinds of change, as stored in `me_image_event.type`."""
+
+    ADDED = "MeImageAdded"
+    UPDATED = "MeImageUpdated"
+    AI_REFERENCE_TOGGLED = "MeImageAiReferenceToggled"
+    PRIMARY_CHANGED = "MeImagePrimaryChanged"
+    DELETED = "MeImageDeleted"
+
+
+# The payload keys each kind of event writes, null values included.
+_KEYS: dict[EventType, tuple[str, ...]] = {
+    EventType.ADDED: ("kind",),
+    EventType.UPDATED: ("fields",),
+    EventType.AI_REFERENCE_TOGGLED: ("enabled",),
+    EventType.PRIMARY_CHANGED: ("slot", "previous"),
+    EventType.DELETED: ("kind", "previous"),
+}
+
+
+@dataclass(frozen=True)
+class EventPayload:
+    # ADDED and DELETED: what the image showed.
+    kind: str | None = None
+    # PRIMARY_CHANGED: the slot the image holds now (None: it lost its slot).
+    slot: str | None = None
+    # PRIMARY_CHANGED: the slot it held before; DELETED: the slot it lost.
+    previous_slot: str | None = None
+    # AI_REFERENCE_TOGGLED: the new opt-in.
+    enabled: bool | None = None
+    # UPDATED: the fields that changed, as the API names them.
+    fields: tuple[str, ...] = ()
+
+    def encode(self, type: EventType) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "kind": self.kind,
+            "slot": self.slot,
+            "previous": self.previous_slot,
+            "enabled": self.enabled,
+            "fields": list(self.fields),
+        }
+        return {key: values[key] for key in _KEYS[type]}
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any] | None) -> EventPayload:
+        data = data or {}
+        # Deletions logged by earlier versions spell it `previousSlot`; such rows stay
+        # in existing databases until retention prunes them.
+        previous = data.get("previous", data.get("previousSlot"))
+        return cls(
+            kind=data.get("kind") or None,
+            slot=data.get("slot") or None,
+            previous_slot=previous or None,
+            enabled=data.get("enabled"),
+            fields=tuple(data.get("fields") or ()),
+        )

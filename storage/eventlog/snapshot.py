@@ -1,0 +1,195 @@
+"""The image as a change left it, logged with the event: encoded and decoded here only.
+
+A snapshot is JSON in `me_image_event.image`: the image row's plain columns, its media,
+and the row's own ciphertext of every encrypted field the table declares
+(`ME_IMAGE_ENCRYPTED`), base64 under the column's name. The ciphertexts stay bound to
+the image row, so a snapshot opens exactly while the owner's data key exists; purging
+an image forgets its snapshots, purging an owner shreds the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, null, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.crypto import DecryptionError
+from storage.keys import FieldVault
+from storage.tables import (
+    ME_IMAGE_ENCRYPTED,
+    MediaObject,
+    MediaRef,
+    MeImage,
+    MeImageEncrypted,
+    MeImageEvent,
+)
+
+log = logging.getLogger("meimages.events")
+
+
+@dataclass(frozen=True)
+class MediaState:
+    id: str
+    content_type: str
+    byte_size: int
+    width: int
+    height: int
+    storage_path: str
+    thumbnail_path: str
+    created_at: datetime
+    # Absent from snapshots written before media objects were shared.
+    sha256: str = ""
+    object_id: str = ""
+    medium_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageState:
+    kind: str
+    # None when the fields no longer decrypt (the owner's key was destroyed).
+    encrypted: MeImageEncrypted | None
+    ai_reference: bool
+    show_in_profile: bool
+    primary_for: str | None
+    created_at: datetime
+    updated_at: datetime
+    media: MediaState
+
+
+def aware(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we write is UTC.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+async def capture(
+    session: AsyncSession, image_ids: Collection[str], *, live_only: bool
+) -> dict[str, dict[str, Any]]:
+    """The stored state of images with their media, encoded; encrypted fields stay sealed."""
+    if not image_ids:
+        return {}
+    conditions = [col(MeImage.id).in_(list(image_ids))]
+    if live_only:
+        conditions.append(col(MeImage.deleted_at).is_(None))
+    image_columns = MeImage.__table__.c  # type: ignore[attr-defined]
+    query: Select[*tuple[Any, ...]] = (
+        select(
+            col(MeImage.id),
+            col(MeImage.kind),
+            *(image_columns[field.column] for field in ME_IMAGE_ENCRYPTED),
+            col(MeImage.ai_reference),
+            col(MeImage.show_in_profile),
+            col(MeImage.primary_for),
+            col(MeImage.created_at),
+            col(MeImage.updated_at),
+            col(MediaRef.id).label("media_id"),
+            col(MediaRef.created_at).label("media_created_at"),
+            col(MediaObject.id).label("object_id"),
+            col(MediaObject.sha256),
+            col(MediaObject.medium_path),
+            col(MediaObject.content_type),
+            col(MediaObject.byte_size),
+            col(MediaObject.width),
+            col(MediaObject.height),
+            col(MediaObject.storage_path),
+            col(MediaObject.thumbnail_path),
+        )
+        .join(MediaRef, col(MediaRef.id) == col(MeImage.media_ref_id))
+        .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
+        .where(*conditions)
+    )
+    snapshots: dict[str, dict[str, Any]] = {}
+    for r in (await session.execute(query)).all():
+        row = r._mapping
+        snapshots[r.id] = {
+            "kind": r.kind,
+            **{field.column: _b64(row[field.column]) for field in ME_IMAGE_ENCRYPTED},
+            "ai_reference": r.ai_reference,
+            "show_in_profile": r.show_in_profile,
+            "primary_for": r.primary_for,
+            "created_at": aware(r.created_at).isoformat(),
+            "updated_at": aware(r.updated_at).isoformat(),
+            "media": {
+                "id": r.media_id,
+                "content_type": r.content_type,
+                "byte_size": r.byte_size,
+                "width": r.width,
+                "height": r.height,
+                "storage_path": r.storage_path,
+                "thumbnail_path": r.thumbnail_path,
+                "medium_path": r.medium_path,
+                "object_id": r.object_id,
+                "sha256": r.sha256,
+                "created_at": aware(r.media_created_at).isoformat(),
+            },
+        }
+    return snapshots
+
+
+async def decode(
+    session: AsyncSession,
+    vault: FieldVault,
+    data: Mapping[str, Any],
+    *,
+    owner_id: str,
+    image_id: str,
+) -> ImageState:
+    """A snapshot of image `image_id` of `owner_id`, with its encrypted fields opened."""
+    ciphertexts = {field.name: _unb64(data.get(field.column)) for field in ME_IMAGE_ENCRYPTED}
+    opened: MeImageEncrypted | None
+    try:
+        opened = await vault.open(
+            session, ME_IMAGE_ENCRYPTED, owner_id=owner_id, row_id=image_id, ciphertexts=ciphertexts
+        )
+    except DecryptionError:
+        # The owner's key is gone (crypto-shredded): the event stays, its image cannot.
+        log.warning("a snapshot of image %s cannot be decrypted", image_id)
+        opened = None
+    media = data["media"]
+    return ImageState(
+        kind=data["kind"],
+        encrypted=opened,
+        ai_reference=bool(data["ai_reference"]),
+        show_in_profile=bool(data["show_in_profile"]),
+        primary_for=data["primary_for"] or None,
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        media=MediaState(
+            id=media["id"],
+            content_type=media["content_type"],
+            byte_size=media["byte_size"],
+            width=media["width"],
+            height=media["height"],
+            storage_path=media["storage_path"],
+            thumbnail_path=media["thumbnail_path"],
+            created_at=datetime.fromisoformat(media["created_at"]),
+            sha256=media.get("sha256") or "",
+            object_id=media.get("object_id") or "",
+            medium_path=media.get("medium_path"),
+        ),
+    )
+
+
+async def forget(session: AsyncSession, image_ids: Collection[str]) -> None:
+    """Drop the logged states of purged images (their ciphertexts among them); their
+    events stay, showing only what the event itself recorded."""
+    if image_ids:
+        await session.execute(
+            update(MeImageEvent)
+            .where(col(MeImageEvent.image_id).in_(list(image_ids)))
+            .values(image=null())
+        )
+
+
+def _b64(blob: bytes | None) -> str | None:
+    return base64.b64encode(blob).decode() if blob is not None else None
+
+
+def _unb64(value: str | None) -> bytes | None:
+    return base64.b64decode(value) if value is not None else None
