@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import httpx
@@ -20,8 +19,9 @@ import websockets.exceptions
 from tests.attack.target import Target
 from tests.images import jpeg
 
-# Everything here is refused by the parser, a validation rule or a size limit: fast.
-QUICK_S = 3.0
+# Everything here is refused by the parser, a validation rule or a size limit, before
+# anything runs (`errors_of` checks there is no data). No verdict rests on the clock: a
+# busy machine answers slowly, and the client's timeout only guards against a hang.
 MAX_ERRORS = 5
 KILL_SWITCH = "mutation { setAiUsesReferenceImages(enabled: false) { aiUsesReferenceImages } }"
 INTROSPECTION = [
@@ -35,17 +35,14 @@ INTROSPECTION = [
 
 
 def probe(target: Target, user: str, body: Any, *, raw: bytes | None = None) -> httpx.Response:
-    """One hostile request: answered quickly, without a 5xx, the server still healthy."""
-    started = time.monotonic()
+    """One hostile request: answered, without a 5xx, the server still healthy."""
     with target.client() as http:
         if raw is None:
             response = http.post("/graphql", json=body, headers=target.headers(user))
         else:
             headers = {**target.headers(user), "content-type": "application/json"}
             response = http.post("/graphql", content=raw, headers=headers)
-    elapsed = time.monotonic() - started
     assert response.status_code < 500, response.text[:300]
-    assert elapsed < QUICK_S, (elapsed, str(body)[:200])
     assert "Traceback" not in response.text and "stacktrace" not in response.text.lower()
     assert target.healthy()
     return response

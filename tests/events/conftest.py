@@ -307,7 +307,7 @@ class Subscriber:
         await asyncio.wait_for(ready.wait(), 10)
 
     async def wait_for(self, count: int) -> list[dict[str, Any]]:
-        async with asyncio.timeout(15), self._arrived:
+        async with asyncio.timeout(60), self._arrived:
             await self._arrived.wait_for(lambda: len(self.events) >= count)
         return self.events
 

@@ -51,7 +51,7 @@ class Follower:
                 self._changed.notify_all()
 
     async def wait_for(self, count: int) -> list[events.Event]:
-        async with asyncio.timeout(15), self._changed:
+        async with asyncio.timeout(60), self._changed:
             await self._changed.wait_for(lambda: len(self.events) >= count)
         return self.events
 
@@ -211,7 +211,7 @@ async def test_a_slow_subscriber_falls_back_to_the_log_and_misses_nothing(
     seqs = await write(stores, owner, count=20)
     seqs += await write(stores, owner, count=20)
     await fast.wait_for(41)
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(60):
         while len(slow) < 41:
             slow.append((await anext(slow_stream)).seq)
     await slow_stream.aclose()
