@@ -12,13 +12,8 @@ from api.auth import Authenticator, AuthError
 from resolvers import errors, media
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
+from schema.errors import describe
 
-_STATUS = {
-    errors.TooLarge: 413,
-    errors.UnsupportedMediaType: 415,
-    errors.InvalidInput: 400,
-    errors.NotFound: 404,
-}
 # Served images are never a document: no scripts, no plugins, no navigation, no sniffing.
 MEDIA_SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -79,10 +74,9 @@ class UploadRoute:
             return _error(400, "INVALID_INPUT", "the multipart body could not be parsed")
         try:
             stored = await media.store_image(self.stores, caller, data)
-        except media.ImageRejected as exc:
-            return _error(415, exc.code, exc.message, reason=exc.reason.value)
         except errors.DomainError as exc:
-            return _error(_STATUS.get(type(exc), 400), exc.code, exc.message)
+            shown = describe(exc)
+            return _error(shown.http_status, shown.code, shown.message, **shown.extra)
         return JSONResponse(media_json(stored, self.urls), status_code=201)
 
 

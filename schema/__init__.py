@@ -22,12 +22,21 @@ from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema.errors import InvalidInputError, NotFoundError, TooLargeError, UnsupportedMediaTypeError
-from schema.generation import GenerationMutation, GenerationQuery
+from schema.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedMediaTypeError,
+    exception_handlers,
+)
+from schema.events.queries import EventsQuery
+from schema.events.subscriptions import EventsSubscription
+from schema.generation.mutations import GenerationMutation
+from schema.generation.queries import GenerationQuery
 from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
-from schema.mutation import PoolMutation
-from schema.query import PoolQuery
-from schema.subscription import EventsQuery, EventsSubscription
+from schema.pool.mutations import PoolMutation
+from schema.pool.queries import PoolQuery
+from schema.scalars import STRICT_UPLOAD
 
 # Each capability contributes its own root fields; the roots are their union.
 Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery))
@@ -36,19 +45,6 @@ Query.__strawberry_definition__.description = "Read the caller's data in the act
 Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
 Subscription = merge_types("Subscription", (EventsSubscription,))
 Subscription.__strawberry_definition__.description = "Live changes in the active space."  # type: ignore[attr-defined]
-
-
-def _parse_upload(value: object) -> object:
-    # Only a file part of a multipart request is an upload; a string or object sent
-    # inline is invalid input (a validation error), not a crash inside the resolver.
-    if callable(getattr(value, "read", None)):
-        return value
-    raise ValueError("an Upload is a file part of a multipart request")
-
-
-STRICT_UPLOAD = strawberry.scalar(
-    name="Upload", description="Represents a file upload.", parse_value=_parse_upload
-)
 
 
 @dataclass(frozen=True)
@@ -90,6 +86,8 @@ def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
         subscription=Subscription,
         types=[NotFoundError, InvalidInputError, TooLargeError, UnsupportedMediaTypeError],
         extensions=extensions,
+        # Domain errors become the typed members of result unions (see schema/errors.py).
+        exception_handlers=exception_handlers(),
         config=StrawberryConfig(
             disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
         ),

@@ -11,6 +11,11 @@ from strawberry.types import Info as StrawberryInfo
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
 
+# Clock skew forgiven between the token's issuer and this server: the HTTP and WebSocket
+# doors (jwt leeway), operations on an open WebSocket and subscriptions all honour a token
+# until `exp + TOKEN_LEEWAY_S`.
+TOKEN_LEEWAY_S = 30
+
 
 class NotAuthenticated(Exception):
     """Raised when a field runs without a caller; the HTTP and WebSocket doors prevent it."""
@@ -29,12 +34,21 @@ class RequestContext:
     def require_caller(self) -> Caller:
         if self.caller is None:
             raise NotAuthenticated("authentication required")
-        # A WebSocket outlives its token; operations sent after expiry (plus the same
-        # 30 s clock leeway the token check allows) are refused.
-        expires = self.extra.get("token_exp")
-        if expires is not None and expires + 30 < time.time():
+        # A WebSocket outlives its token; operations sent after it expired are refused.
+        remaining = self.token_remaining_s()
+        if remaining is not None and remaining < 0:
             raise NotAuthenticated("the token has expired; reconnect with a fresh one")
         return self.caller
+
+    def token_expires_at(self) -> float | None:
+        """The token's `exp` claim (epoch seconds), when the caller came with one."""
+        expires: float | None = self.extra.get("token_exp")
+        return expires
+
+    def token_remaining_s(self) -> float | None:
+        """Seconds the token is still honoured (leeway included); None when it never ends."""
+        expires = self.token_expires_at()
+        return None if expires is None else expires + TOKEN_LEEWAY_S - time.time()
 
 
 Info = StrawberryInfo[RequestContext, None]

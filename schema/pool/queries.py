@@ -7,7 +7,7 @@ import strawberry
 from resolvers import errors, me_images, profile
 from schema.context import Info
 from schema.enums import MeImageKind, PrimarySlot
-from schema.types import MeImage, Profile
+from schema.pool.types import MeImage, Profile
 
 
 @strawberry.type
@@ -50,4 +50,4 @@ class PoolQuery:
     @strawberry.field(description="The caller's profile: kill switch and derived avatar.")
     async def profile(self, info: Info) -> Profile:
         data = await profile.get_profile(info.context.stores, info.context.require_caller())
-        return Profile(data=data)
+        return Profile.of(data)

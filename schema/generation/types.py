@@ -1,4 +1,4 @@
-"""Reference generation in the schema: the mutation, its typed errors, and the history."""
+"""Types of the generation capability: generations, their images, models and prices."""
 
 from __future__ import annotations
 
@@ -6,20 +6,16 @@ import asyncio
 import base64
 import enum
 from datetime import datetime
-from typing import Annotated, cast
+from typing import cast
 
 import strawberry
 
-from resolvers import errors as domain
 from resolvers import me_images
-from resolvers.generation import errors as generation_errors
 from resolvers.generation import pricing, service
 from resolvers.generation.credits import GenerationStatus as DomainStatus
 from resolvers.stores import Caller, Stores
 from schema.context import Info
-from schema.enums import ErrorCode
-from schema.errors import Error, InvalidInputError, TooLargeError, to_graphql
-from schema.types import MeImage
+from schema.pool.types import MeImage
 
 
 @strawberry.enum(description="How much effort the model spends per image; sets the price.")
@@ -54,25 +50,6 @@ class GenerationStatus(enum.Enum):
     FAILED = strawberry.enum_value(
         DomainStatus.FAILED.value, description="No images; nothing was charged."
     )
-
-
-@strawberry.input(description="A prompt and the caller's own consented reference images.")
-class GenerationInput:
-    prompt: str = strawberry.field(description="What to make (1 to 32000 characters).")
-    reference_image_ids: list[strawberry.ID] = strawberry.field(
-        description="1 to 8 MeImage ids of the caller, each opted in for AI use."
-    )
-    model: str = strawberry.field(
-        default=pricing.DEFAULT_MODEL,
-        description="Model id, see `generationModels` (default openai/gpt-image-2).",
-    )
-    quality: GenerationQuality = strawberry.field(
-        default=GenerationQuality.MEDIUM, description="Quality; sets the price per image."
-    )
-    size: GenerationSize = strawberry.field(
-        default=GenerationSize.SQUARE, description="Output size."
-    )
-    n: int = strawberry.field(default=1, description="Number of images, 1 to 4.")
 
 
 @strawberry.type(description="One output image of a generation.")
@@ -119,7 +96,7 @@ class GeneratedImage:
         return base64.b64encode(self.image.inline).decode() if self.image.inline else None
 
 
-class _Pool:
+class ReferencePool:
     """The caller's live images, loaded once for all generations of one field."""
 
     def __init__(self, stores: Stores, caller: Caller) -> None:
@@ -138,7 +115,7 @@ class _Pool:
 @strawberry.type(name="Generation", description="One generateWithReference call and its result.")
 class Generation:
     data: strawberry.Private[service.Generation]
-    pool: strawberry.Private[_Pool]
+    pool: strawberry.Private[ReferencePool]
 
     @strawberry.field(description="Opaque id.")
     def id(self) -> strawberry.ID:
@@ -225,159 +202,3 @@ class GenerationModel:
     prices: list[GenerationPrice] = strawberry.field(
         description="Credits per output image, by quality; never per reference."
     )
-
-
-@strawberry.type(description="The caller has fewer credits than the call costs.")
-class InsufficientCreditsError(Error):
-    required: int = strawberry.field(description="Credits the call needs.")
-    available: int = strawberry.field(description="Credits the caller has now.")
-
-
-@strawberry.type(
-    description="At least one reference may not be sent to AI. The same answer for a missing, foreign, deleted or not-opted-in image and for the kill switch being off."
-)
-class ReferenceNotUsableError(Error):
-    reference_ids: list[strawberry.ID] = strawberry.field(
-        description="The given ids that cannot be used (all of them while the kill switch is off)."
-    )
-
-
-@strawberry.type(description="The server has no credentials for the model's provider.")
-class ProviderNotConfiguredError(Error):
-    provider: str = strawberry.field(description="openai or gemini.")
-
-
-@strawberry.type(description="The image provider failed; nothing was charged.")
-class ProviderFailedError(Error):
-    provider: str = strawberry.field(description="openai or gemini.")
-    detail: str = strawberry.field(description="A short, safe description of the failure.")
-    generation_id: strawberry.ID | None = strawberry.field(
-        description="The failed generation, when one was recorded."
-    )
-
-
-GenerateWithReferenceResult = Annotated[
-    Generation
-    | InvalidInputError
-    | TooLargeError
-    | InsufficientCreditsError
-    | ReferenceNotUsableError
-    | ProviderNotConfiguredError
-    | ProviderFailedError,
-    strawberry.union(
-        "GenerateWithReferenceResult", description="The generation, or why there is none."
-    ),
-]
-
-
-def _error(error: domain.DomainError) -> Error:
-    if isinstance(error, generation_errors.InsufficientCredits):
-        return InsufficientCreditsError(
-            code=ErrorCode.INSUFFICIENT_CREDITS,
-            message=error.message,
-            required=error.required,
-            available=error.available,
-        )
-    if isinstance(error, generation_errors.ReferenceNotUsable):
-        return ReferenceNotUsableError(
-            code=ErrorCode.REFERENCE_NOT_USABLE,
-            message=error.message,
-            reference_ids=[strawberry.ID(i) for i in error.reference_ids],
-        )
-    if isinstance(error, generation_errors.ProviderNotConfigured):
-        return ProviderNotConfiguredError(
-            code=ErrorCode.PROVIDER_NOT_CONFIGURED, message=error.message, provider=error.provider
-        )
-    if isinstance(error, generation_errors.ProviderFailed):
-        return ProviderFailedError(
-            code=ErrorCode.PROVIDER_FAILED,
-            message=error.message,
-            provider=error.provider,
-            detail=error.detail,
-            generation_id=strawberry.ID(error.generation_id) if error.generation_id else None,
-        )
-    return to_graphql(error)
-
-
-@strawberry.type
-class GenerationQuery:
-    """Read the caller's generations in the active space."""
-
-    @strawberry.field(
-        description="The caller's generations in the active space, newest first. Page with `after` (the last id seen)."
-    )
-    async def generations(
-        self, info: Info, first: int = 20, after: strawberry.ID | None = None
-    ) -> list[Generation]:
-        stores, caller = info.context.stores, info.context.require_caller()
-        found = await service.list_generations(
-            stores, caller, first, str(after) if after is not None else None
-        )
-        pool = _Pool(stores, caller)
-        return [Generation(data=g, pool=pool) for g in found]
-
-    @strawberry.field(description="One generation of the caller; null when there is none.")
-    async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
-        stores, caller = info.context.stores, info.context.require_caller()
-        try:
-            found = await service.get_generation(stores, caller, str(id))
-        except domain.NotFound:
-            return None
-        return Generation(data=found, pool=_Pool(stores, caller))
-
-    @strawberry.field(description="The models this server knows, their prices and availability.")
-    def generation_models(self, info: Info) -> list[GenerationModel]:
-        config = info.context.stores.generation
-        info.context.require_caller()
-        configured = {
-            pricing.Provider.OPENAI: config.openai is not None,
-            pricing.Provider.GEMINI: config.gemini is not None,
-        }
-        return [
-            GenerationModel(
-                id=m.id,
-                provider=m.provider.value,
-                description=m.description,
-                configured=configured[m.provider],
-                prices=[
-                    GenerationPrice(quality=GenerationQuality(q.value), credits=m.price(q))
-                    for q in pricing.Quality
-                ],
-            )
-            for m in pricing.MODELS.values()
-        ]
-
-
-@strawberry.type
-class GenerationMutation:
-    """Generate images with the caller's consented reference images."""
-
-    @strawberry.mutation(
-        description="Generate images from a prompt and 1-8 of the caller's reference images. The server checks consent at send time (live, own, this space, opted in, kill switch on), holds the credits, calls the provider and charges only on success."
-    )
-    async def generate_with_reference(
-        self,
-        info: Info,
-        input: GenerationInput,
-        idempotency_key: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Makes retries safe: a retry with the same key and the same input returns the first call's outcome (one provider call, one charge) - the generation, still PENDING while the first call runs (poll `generation(id:)` or retry), or its ProviderFailedError. The same key with another input is an InvalidInputError. Scoped to the caller and space; 1 to 128 printable ASCII characters without spaces, e.g. a UUID."
-            ),
-        ] = None,
-    ) -> GenerateWithReferenceResult:
-        stores, caller = info.context.stores, info.context.require_caller()
-        request = service.GenerationRequest(
-            prompt=input.prompt,
-            reference_ids=[str(i) for i in input.reference_image_ids],
-            model=input.model,
-            quality=input.quality.to_domain().value,
-            size=input.size.to_domain().value,
-            n=input.n,
-            idempotency_key=idempotency_key,
-        )
-        try:
-            result = await service.generate_with_reference(stores, caller, request)
-        except domain.DomainError as error:
-            return _error(error)  # type: ignore[return-value]
-        return Generation(data=result, pool=_Pool(stores, caller))
