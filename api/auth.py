@@ -12,7 +12,7 @@ import jwt
 from api.request_checks import clean_id
 from api.settings import Settings
 from resolvers.stores import PERSONAL_SPACE, Caller
-from schema.context import TOKEN_LEEWAY_S
+from schema.tokens import TOKEN_LEEWAY_S
 
 # Far above any real token (a JWKS-signed one with many claims is a few KiB).
 MAX_TOKEN = 16 * 1024

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,11 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
-
-# Clock skew forgiven between the token's issuer and this server: the HTTP and WebSocket
-# doors (jwt leeway), operations on an open WebSocket and subscriptions all honour a token
-# until `exp + TOKEN_LEEWAY_S`.
-TOKEN_LEEWAY_S = 30
+from schema.tokens import seconds_left
 
 
 class NotAuthenticated(Exception):
@@ -47,8 +42,7 @@ class RequestContext:
 
     def token_remaining_s(self) -> float | None:
         """Seconds the token is still honoured (leeway included); None when it never ends."""
-        expires = self.token_expires_at()
-        return None if expires is None else expires + TOKEN_LEEWAY_S - time.time()
+        return seconds_left(self.token_expires_at())
 
 
 Info = StrawberryInfo[RequestContext, None]

@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
-from schema.context import TOKEN_LEEWAY_S
+from schema.tokens import TOKEN_LEEWAY_S
 from tests.events.conftest import (
     SUBSCRIPTION,
     LiveServer,
