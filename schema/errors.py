@@ -57,13 +57,22 @@ def represents(domain_error: type[domain.DomainError], *, http_status: int) -> C
     return register
 
 
+def _registry() -> dict[type[domain.DomainError], _Entry]:
+    # Each capability package registers its error types when it is imported; the schema's
+    # roots import them all, so the table is complete whoever asks first.
+    import schema.build  # noqa: F401
+
+    return _REPRESENTED
+
+
 def represented() -> Mapping[type[domain.DomainError], type[Error]]:
-    return {cls: entry.error_type for cls, entry in _REPRESENTED.items()}
+    return {cls: entry.error_type for cls, entry in _registry().items()}
 
 
 def _entry(error: domain.DomainError) -> _Entry | None:
+    registry = _registry()
     for cls in type(error).__mro__:
-        entry = _REPRESENTED.get(cls)
+        entry = registry.get(cls)
         if entry is not None:
             return entry
     return None
@@ -132,7 +141,7 @@ class _Represent:
 
 def exception_handlers() -> list[_Represent]:
     """One handler per registered pair, subclasses first so the closest type wins."""
-    pairs = sorted(_REPRESENTED.items(), key=lambda pair: -len(pair[0].__mro__))
+    pairs = sorted(_registry().items(), key=lambda pair: -len(pair[0].__mro__))
     return [_Represent(cls, entry.error_type) for cls, entry in pairs]
 
 

@@ -63,36 +63,47 @@ def test_each_domain_error_class_is_represented_once() -> None:
     assert len(exception_handlers()) == len(types)
 
 
-@pytest.mark.parametrize(
-    ("error", "typename", "fields"),
-    [
-        (domain.NotFound(), "NotFoundError", {}),
-        (domain.InvalidInput("bad", field="kind"), "InvalidInputError", {"field": "kind"}),
-        (domain.TooLarge("big", max_bytes=10), "TooLargeError", {"max_bytes": 10}),
-        (ImageRejected(Rejection.SVG, "svg"), "UnsupportedMediaTypeError", {}),
-        (events.CursorTooOld(), "CursorTooOldError", {}),
-        (
-            domain.TokenExpired(datetime(2030, 1, 1, tzinfo=UTC)),
-            "TokenExpiredError",
-            {"expired_at": datetime(2030, 1, 1, tzinfo=UTC)},
-        ),
-        (
-            generation_errors.InsufficientCredits(required=30, available=3),
-            "InsufficientCreditsError",
-            {"required": 30, "available": 3},
-        ),
-        (
-            generation_errors.ReferenceNotUsable(["a", "b"]),
-            "ReferenceNotUsableError",
-            {"reference_ids": ["a", "b"]},
-        ),
-        (
-            generation_errors.OrganizationNotVerified("openai", "gpt-image-2"),
-            "ProviderFailedError",
-            {"provider": "openai", "generation_id": None},
-        ),
-    ],
-)
+# One instance of every represented domain error (a subclass stands for its parent).
+EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
+    (domain.NotFound(), "NotFoundError", {}),
+    (domain.InvalidInput("bad", field="kind"), "InvalidInputError", {"field": "kind"}),
+    (domain.TooLarge("big", max_bytes=10), "TooLargeError", {"max_bytes": 10}),
+    (ImageRejected(Rejection.SVG, "svg"), "UnsupportedMediaTypeError", {}),
+    (events.CursorTooOld(), "CursorTooOldError", {}),
+    (
+        domain.TokenExpired(datetime(2030, 1, 1, tzinfo=UTC)),
+        "TokenExpiredError",
+        {"expired_at": datetime(2030, 1, 1, tzinfo=UTC)},
+    ),
+    (
+        generation_errors.InsufficientCredits(required=30, available=3),
+        "InsufficientCreditsError",
+        {"required": 30, "available": 3},
+    ),
+    (
+        generation_errors.ReferenceNotUsable(["a", "b"]),
+        "ReferenceNotUsableError",
+        {"reference_ids": ["a", "b"]},
+    ),
+    (
+        generation_errors.ProviderNotConfigured("gemini"),
+        "ProviderNotConfiguredError",
+        {"provider": "gemini"},
+    ),
+    (
+        generation_errors.OrganizationNotVerified("openai", "gpt-image-2"),
+        "ProviderFailedError",
+        {"provider": "openai", "generation_id": None},
+    ),
+]
+
+
+def test_the_examples_cover_every_represented_error() -> None:
+    covered = {type(to_graphql(error)) for error, _, _ in EXAMPLES}
+    assert covered == set(represented().values())
+
+
+@pytest.mark.parametrize(("error", "typename", "fields"), EXAMPLES)
 def test_to_graphql_fills_the_type_from_the_domain_error(
     error: domain.DomainError, typename: str, fields: dict[str, object]
 ) -> None:
