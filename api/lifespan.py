@@ -7,11 +7,10 @@ the reverse order of start-up and a failed start still stops what had started.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from starlette.applications import Starlette
 
@@ -21,6 +20,8 @@ from resolvers.purge import collect_garbage_periodically
 from storage import migrate
 from storage.eventlog.listen import NotifyListener
 from storage.eventlog.retention import RetentionSweeper
+
+log = logging.getLogger("meimages")
 
 
 def lifespan(server: Server) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
@@ -52,6 +53,7 @@ async def _start_event_services(server: Server, stack: AsyncExitStack) -> None:
 
 async def _start_sweepers(server: Server, stack: AsyncExitStack) -> None:
     settings = server.settings
+    tasks: list[asyncio.Task[None]] = []
     if settings.gc_interval_s > 0:
         # Orphaned media bytes go after their grace period; safe on every instance at once.
         collect = collect_garbage_periodically(
@@ -59,22 +61,21 @@ async def _start_sweepers(server: Server, stack: AsyncExitStack) -> None:
             interval=timedelta(seconds=settings.gc_interval_s),
             grace=timedelta(seconds=settings.gc_grace_s),
         )
-        await stack.enter_async_context(_background(collect, "media-collector"))
+        tasks.append(asyncio.create_task(collect, name="media-collector"))
     if settings.generation_sweep_interval_s > 0:
         # Holds of generations whose process died are released; safe on every instance.
         release = release_interrupted_periodically(
             server.stores, interval=timedelta(seconds=settings.generation_sweep_interval_s)
         )
-        await stack.enter_async_context(_background(release, "generation-sweeper"))
+        tasks.append(asyncio.create_task(release, name="generation-sweeper"))
+    stack.push_async_callback(_cancel, tasks)
 
 
-@asynccontextmanager
-async def _background(work: Coroutine[Any, Any, Any], name: str) -> AsyncIterator[None]:
-    """Run `work` as a task while the context is open; cancel it (and wait) on the way out."""
-    task = asyncio.create_task(work, name=name)
-    try:
-        yield
-    finally:
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel the tasks and wait until each has ended (cancelled, or failed before)."""
+    for task in tasks:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for task, outcome in zip(tasks, outcomes, strict=True):
+        if isinstance(outcome, Exception):  # died before shutdown: say so, stop the rest
+            log.error("background task %s had failed", task.get_name(), exc_info=outcome)
