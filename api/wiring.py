@@ -10,7 +10,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
-from graphql import build_schema as schema_from_sdl
 from starlette.types import ASGIApp
 from strawberry import Schema
 from strawberry.subscriptions import (
@@ -108,7 +107,8 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
     documents = QueryDocuments(
-        schema_from_sdl(sdl),
+        # Strawberry's own graphql-core schema (its extensions read it the same way).
+        schema._schema,
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
     )
