@@ -1,246 +1,67 @@
-"""The app factory: wires settings, stores, schema and routes into one Starlette app."""
+"""The app factory: assembles the routes and middleware around what `api.wiring` built."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-import hashlib
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import timedelta
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
-from strawberry.subscriptions import (
-    GRAPHQL_SSE_PROTOCOL,
-    GRAPHQL_TRANSPORT_WS_PROTOCOL,
-    GRAPHQL_WS_PROTOCOL,
-)
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from api.auth import Authenticator
-from api.graphql_view import MeImagesGraphQL, log_client_errors_quietly
-from api.query_cache import QueryCache
-from api.request_checks import RequestChecks, checked_routes
-from api.rest import MediaRoute, UploadRoute
+from api.lifespan import lifespan
+from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.settings import Settings
-from resolvers.generation.sweeper import release_interrupted_periodically
-from resolvers.purge import collect_garbage_periodically
-from resolvers.signed_urls import MediaUrlSigner
-from resolvers.stores import Stores
-from schema import SchemaOptions, build_schema
-from storage import migrate
-from storage.blobs import S3Credentials, open_blob_store
-from storage.crypto import KeyFile, MasterKey, MasterKeyring
-from storage.db import Database
-from storage.eventlog.listen import NotifyListener
-from storage.eventlog.retention import RetentionSweeper
-from storage.keys import FieldVault
+from api.views.graphiql import graphiql_routes
+from api.views.media import MEDIA_PATH, MediaRoute
+from api.views.quiet_client_errors import log_client_errors_quietly
+from api.views.upload import UPLOAD_PATH, UploadRoute
+from api.wiring import GraphQLEndpoint, Server, build_graphql, build_server
 
-log = logging.getLogger("meimages")
-
-GRAPHIQL_DIR = Path(__file__).parent / "static" / "graphiql"
-GRAPHIQL_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "font-src 'self' data:; img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
-)
 # Multipart framing and the `operations`/`map` fields on top of the file itself.
 MULTIPART_OVERHEAD = 256 * 1024
 
 
-@dataclass
-class Server:
-    """Everything one running instance holds; tests reach in through `app.state.server`."""
-
-    settings: Settings
-    stores: Stores
-    urls: MediaUrlSigner
-    authenticator: Authenticator
-
-
-def load_keyring(settings: Settings) -> MasterKeyring:
-    if settings.master_key:
-        keys = [MasterKey.from_b64(settings.master_key)]
-        keys += [MasterKey.from_b64(k) for k in settings.previous_master_keys]
-        return MasterKeyring(keys)
-    key_file = KeyFile(settings.master_key_file)
-    return MasterKeyring(key_file.load_or_create(), source=key_file)
-
-
-def build_server(settings: Settings) -> Server:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.embedded_auth or not settings.url_secret:
-        settings = settings.with_local_secrets()
-    db = Database(settings.resolved_database_url)
-    stores = Stores(
-        db=db,
-        vault=FieldVault(load_keyring(settings)),
-        blobs=open_blob_store(
-            settings.blob_url,
-            default_dir=settings.resolved_blob_dir,
-            credentials=S3Credentials(
-                settings.s3_access_key_id, settings.s3_secret_access_key, settings.s3_session_token
-            ),
-        ),
-        limits=settings.limits(),
-        generation=settings.generation_config(),
-    )
-    urls = MediaUrlSigner(
-        settings.url_secret.encode(),
-        ttl_s=settings.media_url_ttl_s,
-        prefix=f"{settings.public_base_url}/media",
-    )
-    return Server(settings, stores, urls, Authenticator(settings))
-
-
-def _build_id(sdl: str, settings: Settings) -> str:
-    """Everything besides data that shapes an answer: cached answers never cross it."""
-    parts = [sdl, settings.production, settings.introspection_enabled, settings.public_base_url]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or Settings.from_env()
-    server = build_server(settings)
-    settings = server.settings
-    schema = build_schema(
-        SchemaOptions(
-            introspection=settings.introspection_enabled,
-            suggestions=not settings.production,
-            max_depth=settings.max_query_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-        )
-    )
-    graphql = MeImagesGraphQL(
-        schema,
-        stores=server.stores,
-        urls=server.urls,
-        authenticator=server.authenticator,
-        graphql_ide="graphiql" if settings.graphiql_enabled else None,
-        allow_queries_via_get=True,
-        multipart_uploads_enabled=True,
-        # WebSocket (current and legacy protocol) and GraphQL over SSE on the same path.
-        subscription_protocols=(
-            GRAPHQL_TRANSPORT_WS_PROTOCOL,
-            GRAPHQL_WS_PROTOCOL,
-            GRAPHQL_SSE_PROTOCOL,
-        ),
-        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
-        max_message_bytes=settings.ws_max_message_bytes,
-        max_subscriptions_per_connection=20,
-        allowed_origins=settings.allowed_origins,
-    )
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
-    async def graphiql(request: Request) -> Response:
-        return FileResponse(
-            GRAPHIQL_DIR / "index.html",
-            media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": GRAPHIQL_CSP, "X-Content-Type-Options": "nosniff"},
-        )
-
-    query_cache = (
-        QueryCache(
-            graphql,
-            stores=server.stores,
-            authenticator=server.authenticator,
-            urls=server.urls,
-            build_id=_build_id(schema.as_str(), settings),
-            max_entries=settings.query_cache_entries,
-        )
-        if settings.query_cache_entries > 0
-        else None
-    )
-
-    async def home(request: Request) -> Response:
-        # Until the web app takes `/` over, the front door leads to the playground.
-        return RedirectResponse("/graphiql", status_code=307)
-
-    routes: list[BaseRoute] = [
-        Route("/graphql", query_cache or graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
-        Route("/healthz", healthz),
-        Route(
-            "/api/v1/profile/me-images/upload",
-            UploadRoute(server.stores, server.urls, server.authenticator).handle,
-            methods=["POST"],
-        ),
-        Route(
-            "/media/{media_id}/{variant}",
-            MediaRoute(server.stores, server.urls, server.authenticator).handle,
-            methods=["GET", "HEAD"],
-        ),
-    ]
-    if settings.graphiql_enabled:
-        routes += [
-            Route("/", home, methods=["GET", "HEAD"]),
-            Route("/graphiql", graphiql),
-            Mount("/graphiql/assets", StaticFiles(directory=GRAPHIQL_DIR)),
-        ]
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        db = server.stores.db
-        await migrate.upgrade(db)
-        # Instances sharing one PostgreSQL wake each other's subscribers via LISTEN/NOTIFY.
-        listener = None if db.is_sqlite else NotifyListener(db.url, server.stores.notifier)
-        sweeper = None
-        if settings.event_retention_days > 0:
-            sweeper = RetentionSweeper(db, timedelta(days=settings.event_retention_days))
-            sweeper.start()
-        if listener is not None:
-            await listener.start()
-        # Orphaned media bytes go after their grace period; safe on every instance at once.
-        collector = (
-            asyncio.create_task(
-                collect_garbage_periodically(
-                    server.stores,
-                    interval=timedelta(seconds=settings.gc_interval_s),
-                    grace=timedelta(seconds=settings.gc_grace_s),
-                )
-            )
-            if settings.gc_interval_s > 0
-            else None
-        )
-        # Holds of generations whose process died are released; safe on every instance.
-        generation_sweeper = (
-            asyncio.create_task(
-                release_interrupted_periodically(
-                    server.stores,
-                    interval=timedelta(seconds=settings.generation_sweep_interval_s),
-                ),
-                name="generation-sweeper",
-            )
-            if settings.generation_sweep_interval_s > 0
-            else None
-        )
-        try:
-            yield
-        finally:
-            for task in (collector, generation_sweeper):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-            await server.stores.blobs.close()
-            if listener is not None:
-                await listener.stop()
-            if sweeper is not None:
-                await sweeper.stop()
-            await db.dispose()
-
+    server = build_server(settings or Settings.from_env())
+    graphql = build_graphql(server)
     log_client_errors_quietly()
+    app = Starlette(
+        routes=checked_routes(_routes(server, graphql)),
+        middleware=_middleware(server.settings),
+        lifespan=lifespan(server),
+    )
+    app.state.server = server
+    app.state.query_cache = graphql.query_cache
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
+    stores, urls, authenticator = server.stores, server.urls, server.authenticator
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql.http, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql.view),
+        Route("/healthz", healthz),
+        Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
+        Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
+    ]
+    if server.settings.graphiql_enabled:
+        routes += graphiql_routes()
+    routes += _mounted_apps(server)
+    return routes
+
+
+def _mounted_apps(server: Server) -> list[BaseRoute]:
+    """Whole apps served beside the API (the web app goes here). They come last, so a
+    catch-all mount never shadows an API route."""
+    return []
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
     middleware = []
     if settings.allowed_origins:
         # Front ends served from other origins call the API with bearer tokens, not
@@ -253,8 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 allow_headers=[
                     "Authorization",
                     "Content-Type",
-                    "GraphQL-Require-Preflight",
-                    "Apollo-Require-Preflight",
+                    *PREFLIGHT_HEADERS,
                     "If-None-Match",
                 ],
                 expose_headers=["ETag"],
@@ -266,7 +86,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
     middleware.append(
         Middleware(RequestChecks, max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
     )
-    app = Starlette(routes=checked_routes(routes), middleware=middleware, lifespan=lifespan)
-    app.state.server = server
-    app.state.query_cache = query_cache
-    return app
+    return middleware

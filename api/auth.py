@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import jwt
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from api.request_checks import clean_id
 from api.settings import Settings
@@ -17,6 +19,8 @@ from schema.tokens import TOKEN_LEEWAY_S
 # Far above any real token (a JWKS-signed one with many claims is a few KiB).
 MAX_TOKEN = 16 * 1024
 MAX_EXP = 253402300799
+# Where a request keeps its authentication outcome: the caller and expiry, or the AuthError.
+_OUTCOME = "meimages.authentication"
 
 
 class AuthError(Exception):
@@ -45,6 +49,20 @@ class Authenticator:
             raise AuthError("the token has an invalid space claim")
         # An expiry past year 9999 means "never" and must not overflow date or timer maths.
         return Caller(owner_id=sub, space_id=space), min(int(claims["exp"]), MAX_EXP)
+
+    async def authenticate_request(self, scope: Scope) -> tuple[Caller, int]:
+        """`authenticate` with the request's Authorization header, once per request: the
+        query cache and the GraphQL view behind it share the outcome through the scope."""
+        outcome: tuple[Caller, int] | AuthError | None = scope.get(_OUTCOME)
+        if outcome is None:
+            try:
+                outcome = await self.authenticate(Headers(scope=scope).get("authorization"))
+            except AuthError as exc:
+                outcome = exc
+            scope[_OUTCOME] = outcome
+        if isinstance(outcome, AuthError):
+            raise outcome
+        return outcome
 
     async def _decode(self, token: str) -> Mapping[str, Any]:
         options: Any = {"require": ["exp", "sub"]}

@@ -239,7 +239,7 @@ def cmd_rotate_master_key(args: argparse.Namespace) -> int:
     if missing := _missing_state(settings, keys=True):
         return _refuse_missing(args, settings, missing)
 
-    from api.app import load_keyring
+    from api.wiring import load_keyring
     from storage import migrate
     from storage.crypto import KeyFile, MasterKey, MasterKeyring
     from storage.db import Database
@@ -329,7 +329,7 @@ def cmd_credits(args: argparse.Namespace) -> int:
 
 def _run_with_stores(settings: Settings, job: Any) -> Any:
     """Build the same stores the server uses (database, keys, blob store) and run `job`."""
-    from api.app import build_server
+    from api.wiring import build_server
     from storage import migrate
 
     server = build_server(settings)

@@ -6,8 +6,12 @@ transaction (`resolvers.owners.lock_owner`). A query's answer depends only on th
 so a response stored under a key made of exactly those can be replayed — and an ETag made
 of it answers `If-None-Match` with 304 — without ever serving stale data. The version is
 read from the database on every request (or, on SQLite, re-checked against the database's
-change stamp), so this holds across several instances too. Fields that also depend on the
-clock (credits, generations) are never cached.
+change stamp), so this holds across several instances too. Fields the schema declares
+clock-dependent (`schema.caching`) are never cached.
+
+The cache knows no field names and no token rules of its own: the documents are judged
+by `api.documents` under the schema's limits, the caller is the one the view uses too
+(authenticated once per request), and the CSRF rule is `api.request_checks`'.
 """
 
 from __future__ import annotations
@@ -16,29 +20,21 @@ import hashlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    GraphQLError,
-    OperationDefinitionNode,
-    OperationType,
-    Visitor,
-    parse,
-    visit,
-)
+from graphql import OperationType
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Authenticator, AuthError
+from api.documents import QueryDocuments
+from api.request_checks import preflight_missing, read_body, replay_body
 from resolvers.owners import data_version
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 
-_PREFLIGHT = (b"graphql-require-preflight", b"apollo-require-preflight", b"x-apollo-operation-name")
+_CACHEABLE_TYPES = (b"application/json", b"application/graphql-response+json")
 
 
 @dataclass(frozen=True)
@@ -47,52 +43,13 @@ class CachedResponse:
     content_type: bytes
 
 
-# Fields whose answers also depend on the clock (a credit hold or a PENDING generation
-# lapses after a while without any write), so no version can vouch for them.
-TIME_DERIVED_FIELDS = frozenset({"credits", "generation", "generations"})
+@dataclass(frozen=True)
+class _Query:
+    """A GraphQL request that could be answered from memory: one query, no extensions."""
 
-
-@lru_cache(maxsize=1024)
-def _parsed(query: str) -> DocumentNode | None:
-    """One parse per query text, shared by the questions below; None when it does not parse."""
-    try:
-        return parse(query, max_tokens=5000)
-    except (GraphQLError, RecursionError):
-        return None
-
-
-@lru_cache(maxsize=1024)
-def operation_type(query: str, operation_name: str | None) -> OperationType | None:
-    """The type of the operation that would run, or None when the document is not usable."""
-    document = _parsed(query)
-    if document is None:
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is None:
-        return operations[0].operation if len(operations) == 1 else None
-    for op in operations:
-        if op.name is not None and op.name.value == operation_name:
-            return op.operation
-    return None
-
-
-@lru_cache(maxsize=1024)
-def selects_time_derived(query: str) -> bool:
-    """Whether the document selects any field in TIME_DERIVED_FIELDS (in any operation)."""
-    document = _parsed(query)
-    if document is None:
-        return True
-
-    class Fields(Visitor):
-        found = False
-
-        def enter_field(self, node: FieldNode, *_: object) -> None:
-            if node.name.value in TIME_DERIVED_FIELDS:
-                self.found = True
-
-    fields = Fields()
-    visit(document, fields)
-    return fields.found
+    query: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
 
 
 class QueryCache:
@@ -102,6 +59,7 @@ class QueryCache:
         self,
         app: ASGIApp,
         *,
+        documents: QueryDocuments,
         stores: Stores,
         authenticator: Authenticator,
         urls: MediaUrlSigner,
@@ -110,6 +68,7 @@ class QueryCache:
         max_body: int = 512 * 1024,
     ) -> None:
         self.app = app
+        self.documents = documents
         self.stores = stores
         self.authenticator = authenticator
         self.urls = urls
@@ -130,43 +89,43 @@ class QueryCache:
             if headers.get("content-type", "").split(";")[0].strip() != "application/json":
                 await self.app(scope, receive, send)
                 return
-            body = await _read_body(receive)
-        request = _graphql_request(scope, headers, body)
-        replay = _replaying(body, receive)
-        if request is None:
-            await self.app(scope, replay, send)
+            body = await read_body(receive)
+        receive = replay_body(body, receive)
+        query = _cacheable_request(scope, headers, body)
+        key = await self._key(scope, headers, query) if query is not None else None
+        if key is None:
+            await self.app(scope, receive, send)
             return
-        query, variables, operation_name = request
-        if operation_type(query, operation_name) is not OperationType.QUERY or selects_time_derived(
-            query
-        ):
-            await self.app(scope, replay, send)
-            return
-        try:
-            caller, _exp = await self.authenticator.authenticate(headers.get("authorization"))
-        except AuthError:
-            await self.app(scope, replay, send)  # the view answers 401 in its own words
-            return
+        await self._answer(scope, receive, send, headers, key)
 
+    async def _key(self, scope: Scope, headers: Headers, request: _Query) -> str | None:
+        """The key of the answer, or None when it may not be cached."""
+        kind = self.documents.operation_type(request.query, request.operation_name)
+        if kind is not OperationType.QUERY or self.documents.reads_clock(request.query):
+            return None
+        try:
+            caller, _exp = await self.authenticator.authenticate_request(scope)
+        except AuthError:
+            return None  # the view answers 401 in its own words
         version = await data_version(self.stores, caller)
         accept_graphql = "application/graphql-response+json" in headers.get("accept", "")
-        key = hashlib.sha256(
-            json.dumps(
-                [
-                    self.build_id,
-                    caller.owner_id,
-                    caller.space_id,
-                    version,
-                    self.urls.expires_at(),
-                    accept_graphql,
-                    query,
-                    variables,
-                    operation_name,
-                ],
-                sort_keys=True,
-                separators=(",", ":"),
-            ).encode()
-        ).hexdigest()
+        parts = [
+            self.build_id,
+            caller.owner_id,
+            caller.space_id,
+            version,
+            self.urls.expires_at(),
+            accept_graphql,
+            request.query,
+            request.variables,
+            request.operation_name,
+        ]
+        encoded = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: str
+    ) -> None:
         etag = f'"{key[:40]}"'
         if etag in headers.get("if-none-match", ""):
             self.hits += 1
@@ -179,7 +138,7 @@ class QueryCache:
             await _send(send, 200, cached.content_type, cached.body, etag)
             return
         self.misses += 1
-        await self._run_and_store(scope, replay, send, key, etag)
+        await self._run_and_store(scope, receive, send, key, etag)
 
     async def _run_and_store(
         self, scope: Scope, receive: Receive, send: Send, key: str, etag: str
@@ -201,16 +160,8 @@ class QueryCache:
             (k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"
         ]
         content_type = next((v for k, v in raw_headers if k.lower() == b"content-type"), b"")
-        cacheable = (
-            start["status"] == 200
-            and content_type.startswith((b"application/json", b"application/graphql-response+json"))
-            and len(body) <= self.max_body
-            and b'"errors"' not in body
-        )
-        if cacheable:
-            self._entries[key] = CachedResponse(body, content_type)
-            if len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        if self._storable(start["status"], content_type, body):
+            self._store(key, CachedResponse(body, content_type))
             raw_headers += _cache_headers(etag)
         raw_headers.append((b"content-length", str(len(body)).encode()))
         await send(
@@ -218,23 +169,26 @@ class QueryCache:
         )
         await send({"type": "http.response.body", "body": body})
 
-    def clear(self) -> None:
-        self._entries.clear()
+    def _storable(self, status: int, content_type: bytes, body: bytes) -> bool:
+        return (
+            status == 200
+            and content_type.startswith(_CACHEABLE_TYPES)
+            and len(body) <= self.max_body
+            and b'"errors"' not in body
+        )
+
+    def _store(self, key: str, response: CachedResponse) -> None:
+        self._entries[key] = response
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
 
-def _graphql_request(
-    scope: Scope, headers: Headers, body: bytes
-) -> tuple[str, dict[str, Any] | None, str | None] | None:
+def _cacheable_request(scope: Scope, headers: Headers, body: bytes) -> _Query | None:
+    """The query of a single GraphQL request, or None for anything the view must judge."""
     if scope["method"] == "GET":
-        if not any(headers.get(name.decode()) for name in _PREFLIGHT):
+        if preflight_missing("GET", headers):
             return None  # the view refuses it (CSRF) — let it
-        params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        data: Any = {k: v[0] for k, v in params.items()}
-        if isinstance(data.get("variables"), str):
-            try:
-                data["variables"] = json.loads(data["variables"])
-            except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
-                return None
+        data = _query_params(scope)
     else:
         try:
             data = json.loads(body)
@@ -249,32 +203,18 @@ def _graphql_request(
         return None
     if data.get("extensions") is not None:
         return None  # extensions can change what runs (or be invalid): never replay those
-    return query, variables, name
+    return _Query(query, variables, name)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+def _query_params(scope: Scope) -> dict[str, Any] | None:
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    data: dict[str, Any] = {k: v[0] for k, v in params.items()}
+    if isinstance(data.get("variables"), str):
+        try:
+            data["variables"] = json.loads(data["variables"])
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
+            return None
+    return data
 
 
 def _cache_headers(etag: str) -> list[tuple[bytes, bytes]]:

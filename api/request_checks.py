@@ -10,6 +10,8 @@ Every rule about the shape of a request lives here, so no door has to defend its
   and an object or array at the top (400);
 - GraphQL multipart requests: `operations` and `map` as the spec defines them
   (`graphql_multipart`), checked when the view has parsed the form;
+- CSRF: a request a plain HTML form or <img> could send carries one of the
+  `PREFLIGHT_HEADERS` (`check_csrf`);
 - token claims: `clean_id` is the test `api.auth` applies to `sub` and `space`.
 
 A failed check answers 4xx; nothing malformed reaches the database.
@@ -24,9 +26,11 @@ from typing import Any, TypeGuard
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, UploadFile
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.error_bodies import refusal
 
 # Control characters (tab, CR and LF too: none belongs in a path or an id), surrogates
 # (no UTF-8 can carry them) and U+FFFD, which is what an undecodable %-escape becomes.
@@ -56,6 +60,21 @@ MAX_MAP_PATH_PARTS = 16
 
 NOT_FOUND = PlainTextResponse("Not Found", status_code=404)
 
+# Headers no HTML form or <img> can send: one of them shows the request came from a
+# script, which the browser's CORS rules hold to this server's allowed origins.
+PREFLIGHT_HEADERS = (
+    "GraphQL-Require-Preflight",
+    "Apollo-Require-Preflight",
+    "X-Apollo-Operation-Name",
+)
+# Content types a form can send without a CORS preflight ("" is no body at all).
+_SIMPLE_CONTENT_TYPES = (
+    "",
+    "multipart/form-data",
+    "application/x-www-form-urlencoded",
+    "text/plain",
+)
+
 
 class RequestRefused(Exception):
     """A request that breaks a rule here; the message is safe to show to the client."""
@@ -81,18 +100,22 @@ def clean_id(value: object, max_len: int = MAX_ID) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= max_len and clean_text(value)
 
 
-# Responses -----------------------------------------------------------------------
+# CSRF -------------------------------------------------------------------------------
 
 
-def refusal(path: str, status: int, code: str, message: str) -> Response:
-    """A refusal in the error shape of the door the request was sent to."""
-    if path == "/graphql":
-        return JSONResponse(
-            {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+def preflight_missing(method: str, headers: Headers) -> bool:
+    """Apollo-style: anything a plain HTML form or <img> could send needs a custom header."""
+    content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    simple = method == "GET" or content_type in _SIMPLE_CONTENT_TYPES
+    return simple and not any(headers.get(name) for name in PREFLIGHT_HEADERS)
+
+
+def check_csrf(method: str, headers: Headers) -> None:
+    if preflight_missing(method, headers):
+        raise RequestRefused(
+            "this request needs a GraphQL-Require-Preflight header (CSRF protection)",
+            code="CSRF_PREFLIGHT_REQUIRED",
         )
-    if path.startswith("/api/"):
-        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-    return PlainTextResponse(message, status_code=status)
 
 
 # The middleware ----------------------------------------------------------------------
@@ -124,7 +147,7 @@ class RequestChecks:
         except RequestRefused as exc:
             await refusal(path, exc.status, exc.code, exc.message)(scope, receive, send)
             return
-        await self._run(scope, receive if body is None else _replay(body, receive), send)
+        await self._run(scope, receive if body is None else replay_body(body, receive), send)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The body when it had to be read to be checked (JSON), else None (streamed later)."""
@@ -143,7 +166,7 @@ class RequestChecks:
         if scope["method"] in ("GET", "HEAD", "OPTIONS") or "json" not in media_type:
             return None
         try:
-            body = await _read(receive, self.max_body_bytes)
+            body = await read_body(receive, self.max_body_bytes)
         except _TooLarge:
             raise self._too_large() from None
         check_json_body(body)
@@ -194,7 +217,9 @@ def _boundary(params: str) -> bool:
     return False
 
 
-async def _read(receive: Receive, limit: int) -> bytes:
+async def read_body(receive: Receive, limit: int | None = None) -> bytes:
+    """The whole body; `_TooLarge` as soon as it grows past `limit` (None: the body
+    was checked on its way in, by `RequestChecks`)."""
     chunks: list[bytes] = []
     size = 0
     while True:  # bounded: each round consumes a message, and the size is capped
@@ -203,7 +228,7 @@ async def _read(receive: Receive, limit: int) -> bytes:
             break
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > limit:
+        if limit is not None and size > limit:
             raise _TooLarge()
         chunks.append(chunk)
         if not message.get("more_body", False):
@@ -211,7 +236,8 @@ async def _read(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that hands the app the body read here, then the rest of the messages."""
     sent = False
 
     async def replay() -> Message:

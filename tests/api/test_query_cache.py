@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+import pytest
 from sqlalchemy import text
 
+from api.documents import QueryDocuments
 from resolvers.owners import lock_owner
 from storage.db import Database
 from tests.conftest import Api
@@ -147,9 +151,93 @@ async def test_clock_dependent_fields_are_never_cached(api: Api, owner: str) -> 
         "{ profile { credits } }",
         "{ generations { id status } }",
         '{ meImages { id } g: generation(id: "x") { id } }',
+        # Aliases and fragments do not hide them.
+        "{ meImages { id } p: profile { c: credits } }",
+        "{ profile { ...Balance } } fragment Balance on Profile { credits }",
+        "{ ... on Query { recent: generations(first: 1) { id } } }",
     ):
         for _ in range(2):
             response = await api.client.post(
                 "/graphql", json={"query": query}, headers=api.headers(owner)
             )
             assert response.status_code == 200 and "etag" not in response.headers, query
+            assert "errors" not in response.json(), (query, response.json())
+
+
+async def test_a_field_named_like_a_clock_dependent_one_is_cached(api: Api, owner: str) -> None:
+    # Only the schema coordinates the schema declares count, not field names.
+    prices = {"query": "{ generationModels { prices { credits } } }"}
+    response = await api.client.post("/graphql", json=prices, headers=api.headers(owner))
+    assert response.status_code == 200 and response.headers.get("etag"), response.text
+
+
+def test_clock_dependent_fields_must_exist_in_the_schema(api: Api) -> None:
+    schema = api.app.state.query_cache.documents.schema
+    with pytest.raises(ValueError, match=r"Profile\.balance"):
+        QueryDocuments(schema, max_tokens=100, clock_dependent={"Profile.balance"})
+
+
+def test_documents_are_parsed_with_the_schema_token_limit(api: Api) -> None:
+    cache = api.app.state.query_cache
+    documents = cache.documents
+    assert documents is cache.app.documents  # the view asks the same documents
+    assert documents.max_tokens == api.settings.max_tokens
+    # `{ meImages { id } }` is 6 tokens (braces and names); one alias more is 8.
+    small = QueryDocuments(documents.schema, max_tokens=6, clock_dependent=())
+    assert small.parse("{ meImages { id } }") is not None
+    assert small.parse("{ meImages { i: id } }") is None
+    assert small.reads_clock("{ meImages { i: id } }")  # unparsable: never cached
+
+
+async def test_a_request_decodes_its_token_once(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authenticator = api.app.state.server.authenticator
+    decode = authenticator._decode
+    decodes = 0
+
+    async def counting_decode(token: str) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return await decode(token)
+
+    async def decodes_for(send: Callable[[], Awaitable[httpx.Response]]) -> int:
+        nonlocal decodes
+        decodes = 0
+        response = await send()
+        assert response.status_code == 200, response.text
+        return decodes
+
+    monkeypatch.setattr(authenticator, "_decode", counting_decode)
+    headers = api.headers(owner)
+    cache = api.app.state.query_cache
+    misses, hits = cache.misses, cache.hits
+
+    def post(query: str) -> Callable[[], Awaitable[httpx.Response]]:
+        return lambda: api.client.post("/graphql", json={"query": query}, headers=headers)
+
+    assert await decodes_for(post(LIST["query"])) == 1  # a miss: cache and view share it
+    assert cache.misses == misses + 1
+    assert await decodes_for(post(LIST["query"])) == 1  # a hit
+    assert cache.hits == hits + 1
+    assert await decodes_for(post("{ profile { credits } }")) == 1  # never cached
+    mutation = "mutation { setAiUsesReferenceImages(enabled: true) { aiUsesReferenceImages } }"
+    assert await decodes_for(post(mutation)) == 1
+    preflighted = {**headers, "GraphQL-Require-Preflight": "1"}
+    query = {"query": "{ meImages { id } }"}
+    assert (
+        await decodes_for(lambda: api.client.get("/graphql", params=query, headers=preflighted))
+        == 1
+    )
+    # A multipart upload is authenticated before its body is read, and only then.
+    decodes = 0
+    await api.upload(jpeg(65), user=owner)
+    assert decodes == 1
+    # The upload route of the source app too.
+    decodes = 0
+    response = await api.client.post(
+        "/api/v1/profile/me-images/upload",
+        files={"file": ("photo.jpg", jpeg(66), "image/jpeg")},
+        headers=headers,
+    )
+    assert response.status_code == 201 and decodes == 1

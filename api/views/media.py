@@ -1,19 +1,16 @@
-"""REST routes kept from the source app: the upload route and media delivery."""
+"""GET /media/{media_id}/{variant}: delivery of stored images and their variants."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from api.auth import Authenticator, AuthError
-from resolvers import errors, media
+from resolvers import media
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
-from schema.errors import describe
 
+MEDIA_PATH = "/media/{media_id}/{variant}"
 # Served images are never a document: no scripts, no plugins, no navigation, no sniffing.
 MEDIA_SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -22,62 +19,6 @@ MEDIA_SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "cross-origin",
     "Referrer-Policy": "no-referrer",
 }
-
-
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
-
-
-def media_json(stored: media.Media, urls: MediaUrlSigner) -> dict[str, Any]:
-    return {
-        "mediaId": stored.id,
-        "storagePath": stored.storage_path,
-        "publicUrl": urls.url(stored.id, "original", stored.owner_id),
-        "thumbnailUrl": urls.url(stored.id, "thumbnail", stored.owner_id),
-        "mediumUrl": urls.url(stored.id, "medium", stored.owner_id),
-        "contentType": stored.content_type,
-        "width": stored.width,
-        "height": stored.height,
-        "byteSize": stored.byte_size,
-        "sha256": stored.sha256,
-    }
-
-
-class UploadRoute:
-    """POST /api/v1/profile/me-images/upload (multipart field `file`) → 201 with the media."""
-
-    def __init__(self, stores: Stores, urls: MediaUrlSigner, authenticator: Authenticator) -> None:
-        self.stores = stores
-        self.urls = urls
-        self.authenticator = authenticator
-
-    async def handle(self, request: Request) -> Response:
-        try:
-            caller, _exp = await self.authenticator.authenticate(
-                request.headers.get("authorization")
-            )
-        except AuthError as exc:
-            return _error(401, "UNAUTHENTICATED", str(exc))
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
-            return _error(400, "INVALID_INPUT", "send multipart/form-data with a `file` field")
-        limit = self.stores.limits.max_upload_bytes
-        try:
-            async with request.form(max_files=1, max_fields=10) as form:
-                file = form.get("file")
-                if not isinstance(file, UploadFile):
-                    return _error(400, "INVALID_INPUT", "the multipart field `file` is missing")
-                # The client's filename and content type are ignored: the bytes decide.
-                # One byte over the limit is enough for store_image to refuse the file.
-                data = await file.read(limit + 1)
-        except ValueError:
-            return _error(400, "INVALID_INPUT", "the multipart body could not be parsed")
-        try:
-            stored = await media.store_image(self.stores, caller, data)
-        except errors.DomainError as exc:
-            shown = describe(exc)
-            return _error(shown.http_status, shown.code, shown.message, **shown.extra)
-        return JSONResponse(media_json(stored, self.urls), status_code=201)
 
 
 class MediaRoute:
@@ -145,9 +86,7 @@ class MediaRoute:
             return self.urls.verify(found.id, variant, found.owner_id, exp, sig)
         if request.headers.get("authorization"):
             try:
-                caller, _exp = await self.authenticator.authenticate(
-                    request.headers.get("authorization")
-                )
+                caller, _exp = await self.authenticator.authenticate_request(request.scope)
             except AuthError:
                 return False
             return caller.owner_id == found.owner_id and caller.space_id == found.space_id

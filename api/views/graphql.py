@@ -1,0 +1,208 @@
+"""GraphQL over HTTP and WebSocket: auth, CSRF preflight, GraphQL-over-HTTP media types."""
+
+from __future__ import annotations
+
+import json
+from json import JSONDecodeError
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import OperationType
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
+
+from api.auth import Authenticator, AuthError
+from api.documents import QueryDocuments
+from api.error_bodies import graphql_error
+from api.request_checks import RequestRefused, check_csrf, graphql_multipart
+from api.views.graphql_transport import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    CappedMultipartRequest,
+    LegacyGraphQLWSHandler,
+    SizeCappedWebSocket,
+    close_open_forms,
+)
+from resolvers.signed_urls import MediaUrlSigner
+from resolvers.stores import Stores
+from schema.context import RequestContext
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+# Connection parameters a graphql-ws client may carry its token in (any case).
+_TOKEN_PARAMS = ("authorization", "authtoken", "token")
+
+
+class MeImagesGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view with the rules of this server around it."""
+
+    websocket_adapter_class = SizeCappedWebSocket
+    request_adapter_class = CappedMultipartRequest
+    graphql_ws_handler_class = LegacyGraphQLWSHandler
+
+    def __init__(
+        self,
+        *args: Any,
+        stores: Stores,
+        urls: MediaUrlSigner,
+        authenticator: Authenticator,
+        documents: QueryDocuments,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.stores = stores
+        self.urls = urls
+        self.authenticator = authenticator
+        self.documents = documents
+        self.max_message_bytes = max_message_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            headers = Headers(scope=scope)
+            if headers.get("content-type", "").lower().startswith("multipart/"):
+                # Refuse before a byte of the body is parsed: both checks need only headers.
+                check_csrf(scope["method"], headers)
+                await self.authenticator.authenticate_request(scope)
+            await super().__call__(scope, receive, send)
+        except AuthError as exc:
+            unauthenticated = graphql_error(
+                401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"}
+            )
+            await unauthenticated(scope, receive, send)
+        except RequestRefused as exc:
+            await graphql_error(exc.status, exc.code, exc.message)(scope, receive, send)
+        finally:
+            await close_open_forms(scope)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        context = RequestContext(
+            stores=self.stores, urls=self.urls, request=request, response=response
+        )
+        if isinstance(request, WebSocket):
+            return context  # authenticated in on_ws_connect
+        if _wants_ide(request):
+            return context
+        check_csrf(request.method, request.headers)
+        # The expiry ends long-lived responses (SSE subscriptions) when the token does.
+        context.caller, context.extra["token_exp"] = await self.authenticator.authenticate_request(
+            request.scope
+        )
+        return context
+
+    async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
+        authorization = _connection_authorization(context.connection_params)
+        if authorization is None and isinstance(context.request, WebSocket):
+            authorization = context.request.headers.get("authorization")
+        try:
+            context.caller, context.extra["token_exp"] = await self.authenticator.authenticate(
+                authorization
+            )
+        except AuthError as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from exc
+        return None
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return RedirectResponse("/graphiql", status_code=302)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        request: Request | None = getattr(sub_response, "_meimages_request", None)
+        if request is not None and GRAPHQL_RESPONSE_JSON in request.headers.get("accept", ""):
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if getattr(request.state, "request_error", False):
+                response.status_code = 400
+        return response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        data = process_result(result)
+        errors = result.errors or []
+        if result.data is None and errors and all(error.path is None for error in errors):
+            # GraphQL over HTTP: a document that failed to parse or validate never
+            # executed, so the response has no `data` entry at all.
+            data.pop("data", None)
+            request.state.request_error = True
+        return data
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        if self._subscription_over_http(kwargs.get("request_data")):
+            raise HTTPException(
+                400,
+                "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) "
+                "or Server-Sent Events (graphql-sse)",
+            )
+        return await super().execute_operation(*args, **kwargs)
+
+    def _subscription_over_http(self, data: object) -> bool:
+        return (
+            isinstance(data, GraphQLRequestData)
+            and data.protocol == "http"
+            and isinstance(data.query, str)
+            and isinstance(data.operation_name, str | None)
+            and self.documents.operation_type(data.query, data.operation_name)
+            is OperationType.SUBSCRIPTION
+        )
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            # GraphQL over HTTP: a mutation sent with GET is a wrong method, not a bad request.
+            if exc.status_code == 400 and "when using GET" in exc.reason:
+                raise HTTPException(405, exc.reason) from exc
+            raise
+
+    async def parse_multipart(self, request: Any) -> dict[str, Any]:
+        try:
+            form = await request.get_form_data()
+        except ValueError as exc:
+            raise HTTPException(400, "Unable to parse the multipart body") from exc
+        # The spec's structure is checked (and the files put in place) in one place.
+        return graphql_multipart(form.form)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError as exc:
+            # JSON nested thousands deep is refused like malformed JSON (400 / 4400), not a 500.
+            raise JSONDecodeError("nested too deeply", "", 0) from exc
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub = await super().get_sub_response(request)
+        sub._meimages_request = request  # type: ignore[attr-defined]
+        return sub
+
+
+def _wants_ide(request: Request) -> bool:
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "query" not in request.query_params
+    )
+
+
+def _connection_authorization(params: object) -> str | None:
+    """The Authorization value a client put in its connection_init payload, if any."""
+    if not isinstance(params, dict):
+        return None
+    for key, value in params.items():
+        if key.lower() in _TOKEN_PARAMS and isinstance(value, str):
+            return value if " " in value else f"Bearer {value}"
+    return None

@@ -1,0 +1,82 @@
+"""How GraphQL requests arrive: capped multipart forms, capped WebSocket messages, and the
+legacy graphql-ws protocol with the initialisation timeout graphql-transport-ws has."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from json import JSONDecodeError
+
+from cross_web import FormData, StarletteRequestAdapter
+from starlette.types import Scope
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from schema.context import RequestContext
+
+# One Upload argument per field and at most `max_aliases` fields: a few dozen files is
+# plenty (Starlette's default allows 1,000 files, each a spooled temp file).
+MAX_MULTIPART_FILES = 32
+MAX_MULTIPART_FIELDS = 16
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+_OPEN_FORMS = "meimages.open_forms"
+
+
+class CappedMultipartRequest(StarletteRequestAdapter):
+    """Multipart with tight part caps; the form is kept so the view closes it (and its temp files)."""
+
+    async def get_form_data(self) -> FormData:
+        form = await self._request.form(
+            max_files=MAX_MULTIPART_FILES, max_fields=MAX_MULTIPART_FIELDS
+        )
+        self._request.scope.setdefault(_OPEN_FORMS, []).append(form)
+        return FormData(files=form, form=form)
+
+
+async def close_open_forms(scope: Scope) -> None:
+    """Strawberry never closes the parsed form; its spooled upload files would stay open
+    (unlinked but holding disk) until garbage collection."""
+    for form in scope.pop(_OPEN_FORMS, ()):
+        await form.close()
+
+
+class SizeCappedWebSocket(ASGIWebSocketAdapter):
+    """Closes the connection (1009) on a message larger than the view's cap, in any server."""
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        limit: int = getattr(self.view, "max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if len(text) > limit or len(text.encode()) > limit:
+                    await self.ws.close(code=1009, reason=f"messages are limited to {limit} bytes")
+                    return
+                try:
+                    yield self.view.decode_json(text)
+                except JSONDecodeError as exc:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+        except KeyError as exc:
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+
+
+class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[RequestContext, None]):
+    """The legacy graphql-ws protocol with the init timeout graphql-transport-ws has."""
+
+    async def handle(self) -> None:
+        timer = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            timer.cancel()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
