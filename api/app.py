@@ -32,8 +32,8 @@ from api.request_checks import RequestChecks, checked_routes
 from api.rest import MediaRoute, UploadRoute
 from api.settings import Settings
 from resolvers.generation.sweeper import release_interrupted_periodically
-from resolvers.purge import collect_garbage_periodically
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.lifecycle.garbage import collect_garbage_periodically
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
 from storage import migrate

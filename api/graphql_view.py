@@ -27,7 +27,7 @@ from api.auth import Authenticator, AuthError
 from api.query_cache import operation_type
 from api.request_checks import RequestRefused, graphql_multipart
 from resolvers.errors import DomainError
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema.context import NotAuthenticated, RequestContext
 

@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from api.auth import Authenticator, AuthError
-from resolvers import errors, media
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers import errors
+from resolvers.media import delivery, sanitising, transforms, uploads
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 
 _STATUS = {
@@ -33,7 +34,7 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
-def media_json(stored: media.Media, urls: MediaUrlSigner) -> dict[str, Any]:
+def media_json(stored: uploads.Media, urls: MediaUrlSigner) -> dict[str, Any]:
     return {
         "mediaId": stored.id,
         "storagePath": stored.storage_path,
@@ -78,8 +79,8 @@ class UploadRoute:
         except ValueError:
             return _error(400, "INVALID_INPUT", "the multipart body could not be parsed")
         try:
-            stored = await media.store_image(self.stores, caller, data)
-        except media.ImageRejected as exc:
+            stored = await uploads.store_image(self.stores, caller, data)
+        except sanitising.ImageRejected as exc:
             return _error(415, exc.code, exc.message, reason=exc.reason.value)
         except errors.DomainError as exc:
             return _error(_STATUS.get(type(exc), 400), exc.code, exc.message)
@@ -110,14 +111,14 @@ class MediaRoute:
         media_id = request.path_params["media_id"]
         variant = request.path_params["variant"]
         not_found = Response("Not Found", status_code=404, media_type="text/plain")
-        if len(media_id) > 64 or not media.is_variant(variant, self.stores.limits):
+        if len(media_id) > 64 or not transforms.is_variant(variant, self.stores.limits):
             return not_found
-        found = await media.find_servable_media(self.stores, media_id)
+        found = await delivery.find_servable_media(self.stores, media_id)
         if found is None:
             return not_found
         if not await self._allowed_for(request, found, variant):
             return not_found
-        etag = media.variant_etag(found, variant)
+        etag = delivery.variant_etag(found, variant)
         headers = {
             **MEDIA_SECURITY_HEADERS,
             "ETag": etag,
@@ -128,9 +129,9 @@ class MediaRoute:
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         try:
-            rendition = await media.read_variant(self.stores, found, variant)
-        except media.ImageRejected as exc:
-            if exc.reason is media.Rejection.TIMEOUT:
+            rendition = await delivery.read_variant(self.stores, found, variant)
+        except sanitising.ImageRejected as exc:
+            if exc.reason is sanitising.Rejection.TIMEOUT:
                 return Response(
                     "Busy", status_code=503, media_type="text/plain", headers={"Retry-After": "5"}
                 )
@@ -143,7 +144,7 @@ class MediaRoute:
         headers["Content-Disposition"] = f'inline; filename="{media_id}-{stem}.{ext}"'
         return Response(rendition.data, media_type=rendition.content_type, headers=headers)
 
-    async def _allowed_for(self, request: Request, found: media.Media, variant: str) -> bool:
+    async def _allowed_for(self, request: Request, found: uploads.Media, variant: str) -> bool:
         """A signature for this media, variant and owner; or the owner's token for the
         media's space (spaces are separate pools, also for the owner)."""
         exp, sig = request.query_params.get("exp"), request.query_params.get("sig")
