@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from resolvers.errors import InvalidInput
 from resolvers.generation.pricing import DEFAULT_MODEL, MODELS, Model, Quality, Size
+from storage.tables import GENERATION_ENCRYPTED
 
-MAX_PROMPT = 32_000
+# The prompt is stored encrypted; its bound is declared with the column.
+MAX_PROMPT = GENERATION_ENCRYPTED["prompt"].max_chars
 MAX_REFERENCES = 8
 MAX_IMAGES = 4
 MAX_IDEMPOTENCY_KEY = 128
