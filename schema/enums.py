@@ -7,8 +7,9 @@ from typing import cast
 
 import strawberry
 
-from resolvers.me_images import EventType, Kind, Slot
-from resolvers.media import Fit, OutputFormat, Rejection
+from resolvers.media.sanitising import Rejection
+from resolvers.media.transforms import Fit, OutputFormat
+from resolvers.pool.me_images import EventType, Kind, Slot
 
 
 @strawberry.enum(description="What a reference image shows.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import errors as domain
-from resolvers.media import Rejection
+from resolvers.media.sanitising import Rejection
 from schema.enums import ErrorCode, MediaRejection
 
 

@@ -11,10 +11,10 @@ from typing import Annotated, cast
 import strawberry
 
 from resolvers import errors as domain
-from resolvers import me_images
 from resolvers.generation import errors as generation_errors
-from resolvers.generation import pricing, service
+from resolvers.generation import history, pricing, requests, service
 from resolvers.generation.credits import GenerationStatus as DomainStatus
+from resolvers.pool import me_images
 from resolvers.stores import Caller, Stores
 from schema.context import Info
 from schema.enums import ErrorCode
@@ -77,7 +77,7 @@ class GenerationInput:
 
 @strawberry.type(description="One output image of a generation.")
 class GeneratedImage:
-    image: strawberry.Private[service.OutputImage]
+    image: strawberry.Private[history.OutputImage]
     owner_id: strawberry.Private[str]
 
     @strawberry.field(description="Position among the generation's outputs, from 0.")
@@ -137,7 +137,7 @@ class _Pool:
 
 @strawberry.type(name="Generation", description="One generateWithReference call and its result.")
 class Generation:
-    data: strawberry.Private[service.Generation]
+    data: strawberry.Private[history.Generation]
     pool: strawberry.Private[_Pool]
 
     @strawberry.field(description="Opaque id.")
@@ -310,7 +310,7 @@ class GenerationQuery:
         self, info: Info, first: int = 20, after: strawberry.ID | None = None
     ) -> list[Generation]:
         stores, caller = info.context.stores, info.context.require_caller()
-        found = await service.list_generations(
+        found = await history.list_generations(
             stores, caller, first, str(after) if after is not None else None
         )
         pool = _Pool(stores, caller)
@@ -320,7 +320,7 @@ class GenerationQuery:
     async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
         stores, caller = info.context.stores, info.context.require_caller()
         try:
-            found = await service.get_generation(stores, caller, str(id))
+            found = await history.get_generation(stores, caller, str(id))
         except domain.NotFound:
             return None
         return Generation(data=found, pool=_Pool(stores, caller))
@@ -367,7 +367,7 @@ class GenerationMutation:
         ] = None,
     ) -> GenerateWithReferenceResult:
         stores, caller = info.context.stores, info.context.require_caller()
-        request = service.GenerationRequest(
+        request = requests.GenerationRequest(
             prompt=input.prompt,
             reference_ids=[str(i) for i in input.reference_image_ids],
             model=input.model,

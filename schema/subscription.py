@@ -11,8 +11,8 @@ from typing import Annotated
 import strawberry
 
 from resolvers import errors as domain
-from resolvers import events
-from resolvers.me_images import EventType
+from resolvers.events import cursors, feed
+from resolvers.pool.me_images import EventType
 from schema.context import Info
 from schema.enums import ErrorCode, MeImageEventType, MeImageKind, PrimarySlot
 from schema.errors import Error, InvalidInputError
@@ -23,7 +23,7 @@ from schema.types import MeImage
     name="MeImageEvent", description="One change of an image in the caller's active space."
 )
 class MeImageEvent:
-    event: strawberry.Private[events.Event]
+    event: strawberry.Private[feed.Event]
 
     @strawberry.field(description="What happened.")
     def type(self) -> MeImageEventType:
@@ -122,7 +122,7 @@ class EventsQuery:
         "pool, then subscribe with `after:` it to miss nothing that happens from then on."
     )
     async def me_image_event_cursor(self, info: Info) -> str:
-        return await events.head_cursor(info.context.stores, info.context.require_caller())
+        return await cursors.head_cursor(info.context.stores, info.context.require_caller())
 
 
 @strawberry.type
@@ -139,7 +139,7 @@ class EventsSubscription:
     ) -> AsyncGenerator[MeImageEventResult, None]:
         caller = info.context.require_caller()
         expires_at: float | None = info.context.extra.get("token_exp")
-        stream = events.follow(info.context.stores, caller, after)
+        stream = feed.follow(info.context.stores, caller, after)
         try:
             while True:
                 remaining = None if expires_at is None else expires_at - time.time()
@@ -154,7 +154,7 @@ class EventsSubscription:
                     return
                 except StopAsyncIteration:
                     return
-                except events.CursorTooOld as exc:
+                except cursors.CursorTooOld as exc:
                     yield CursorTooOldError(code=ErrorCode.CURSOR_TOO_OLD, message=exc.message)
                     return
                 except domain.InvalidInput as exc:

@@ -10,8 +10,9 @@ from starlette.responses import JSONResponse, Response
 
 from api.auth import Authenticator, AuthError
 from api.error_bodies import rest_error
-from resolvers import errors, media
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers import errors
+from resolvers.media import sanitising, uploads
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 
 UPLOAD_PATH = "/api/v1/profile/me-images/upload"
@@ -23,7 +24,7 @@ _STATUS = {
 }
 
 
-def media_json(stored: media.Media, urls: MediaUrlSigner) -> dict[str, Any]:
+def media_json(stored: uploads.Media, urls: MediaUrlSigner) -> dict[str, Any]:
     return {
         "mediaId": stored.id,
         "storagePath": stored.storage_path,
@@ -58,8 +59,8 @@ class UploadRoute:
         if isinstance(data, Response):
             return data
         try:
-            stored = await media.store_image(self.stores, caller, data)
-        except media.ImageRejected as exc:
+            stored = await uploads.store_image(self.stores, caller, data)
+        except sanitising.ImageRejected as exc:
             return rest_error(415, exc.code, exc.message, reason=exc.reason.value)
         except errors.DomainError as exc:
             return rest_error(_STATUS.get(type(exc), 400), exc.code, exc.message)
