@@ -348,7 +348,7 @@ def _run_with_stores(settings: Settings, job: Any) -> Any:
 def cmd_gc(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from resolvers.purge import collect_garbage
+    from resolvers.lifecycle.garbage import collect_garbage
 
     settings = _settings(args)
     if missing := _missing_state(settings, keys=True, blobs=True):
@@ -370,7 +370,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 def cmd_purge(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from resolvers.purge import purge_deleted_images, purge_owner
+    from resolvers.lifecycle.purge import purge_deleted_images, purge_owner
 
     if args.user is None and not args.deleted:
         return _refuse(args, "say what to purge: --user ID, or --deleted [--older-than 7d]")

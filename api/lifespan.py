@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from api.wiring import Server
 from resolvers.generation.sweeper import release_interrupted_periodically
-from resolvers.purge import collect_garbage_periodically
+from resolvers.lifecycle.garbage import collect_garbage_periodically
 from storage import migrate
 from storage.eventlog.listen import NotifyListener
 from storage.eventlog.retention import RetentionSweeper

@@ -1,7 +1,7 @@
 """Answer repeated GraphQL queries of an owner from memory while their data is unchanged.
 
 An owner's pool changes rarely and every write bumps the owner's data version in the same
-transaction (`resolvers.owners.lock_owner`). A query's answer depends only on the caller
+transaction (`storage.repositories.owners.OwnerRepository.lock`). A query's answer depends only on the caller
 (owner, space), the document and variables, that version, and the signed-URL expiry step;
 so a response stored under a key made of exactly those can be replayed — and an ETag made
 of it answers `If-None-Match` with 304 — without ever serving stale data. The version is
@@ -30,8 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import Authenticator, AuthError
 from api.documents import QueryDocuments
 from api.request_checks import preflight_missing, read_body, replay_body
-from resolvers.owners import data_version
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media.signed_urls import MediaUrlSigner
+from resolvers.pool.owners import data_version
 from resolvers.stores import Stores
 
 _CACHEABLE_TYPES = (b"application/json", b"application/graphql-response+json")

@@ -23,7 +23,7 @@ from api.documents import QueryDocuments
 from api.query_cache import QueryCache
 from api.settings import Settings
 from api.views.graphql import MeImagesGraphQL
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
 from schema.caching import CLOCK_DEPENDENT_FIELDS

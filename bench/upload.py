@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageOps
 
-from resolvers import media
+from resolvers.media import sanitising
 from resolvers.stores import Limits
 from tests.e2e.server import start_server
 from tests.media.samples import exif_block
@@ -94,7 +94,7 @@ def main() -> None:
     photos = [phone_photo(i) for i in range(args.runs + 1)]
 
     pillow = [timed(pillow_alone, photo, limits) for photo in photos[1:]]
-    pipeline = [timed(media._encode, photo, limits) for photo in photos[1:]]
+    pipeline = [timed(sanitising._encode, photo, limits) for photo in photos[1:]]
 
     server_times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="meimages-bench-") as tmp:

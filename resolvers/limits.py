@@ -18,5 +18,5 @@ class Limits:
     medium_px: int = 1024
     # Upper bound of each side of an on-the-fly transform.
     max_transform_px: int = 2048
-    # Decoded pools kept in memory (see me_images.pool_snapshot); 0 reads every time.
+    # Decoded pools kept in memory (see pool.me_images.pool_snapshot); 0 reads every time.
     pool_snapshots: int = 2000

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +14,7 @@ from storage.blobs import BlobStore
 from storage.db import Database
 from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
+from storage.repositories import UnitOfWork, reading, transaction
 
 __all__ = ["PERSONAL_SPACE", "Caller", "Limits", "Stores"]
 
@@ -35,7 +38,19 @@ class Stores:
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    # owner id -> (database change stamp, data version) as last read; see owners.data_version.
+    # owner id -> (database change stamp, data version) as last read; see pool.owners.data_version.
     owner_versions: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # (owner, space) -> decoded pool at a data version; see me_images.pool_snapshot.
+    # (owner, space) -> decoded pool at a data version; see pool.me_images.pool_snapshot.
     pool_snapshots: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """One write transaction of the domain: the repositories, all on one session."""
+        async with transaction(self.db, self.vault) as tx:
+            yield tx
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """The repositories for reads (no transaction is held open)."""
+        async with reading(self.db, self.vault) as read:
+            yield read

@@ -7,7 +7,7 @@ from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
 from schema.tokens import seconds_left
 

@@ -7,10 +7,12 @@ from typing import cast
 
 import strawberry
 
-from resolvers import errors, events
+from resolvers import errors
+from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
-from resolvers.me_images import Kind, Slot
-from resolvers.media import Fit, OutputFormat, Rejection
+from resolvers.media.sanitising import Rejection
+from resolvers.media.transforms import Fit, OutputFormat
+from resolvers.pool.me_images import Kind, Slot
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -86,7 +88,7 @@ class ErrorCode(enum.Enum):
         description="The image provider failed; nothing was charged.",
     )
     CURSOR_TOO_OLD = strawberry.enum_value(
-        events.CursorTooOld.code,
+        cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",
     )
     TOKEN_EXPIRED = strawberry.enum_value(

@@ -18,7 +18,7 @@ import strawberry
 from strawberry.types.base import StrawberryObjectDefinition
 
 from resolvers import errors as domain
-from resolvers.media import Rejection
+from resolvers.media.sanitising import Rejection
 from schema.enums import ErrorCode, MediaRejection
 
 

@@ -7,6 +7,7 @@ everything the reference picker filters on stays plaintext.
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,6 +42,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(ts: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime: SQLite hands back naive ones, and
+    everything we write is UTC."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
 class Owner(SQLModel, table=True):
     """A person who owns pools; holds their global AI kill switch."""
 
@@ -48,7 +55,7 @@ class Owner(SQLModel, table=True):
 
     id: str = Field(sa_column=Column(String(200), primary_key=True))
     ai_uses_reference_images: bool = Field(default=True)
-    # Bumped by every write transaction of the owner (see resolvers/owners.py), so a
+    # Bumped by every write transaction of the owner (see storage/repositories/owners.py), so a
     # cached answer is valid exactly while this number is unchanged.
     data_version: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
@@ -215,6 +222,22 @@ class MeImageEvent(SQLModel, table=True):
 metadata = SQLModel.metadata
 
 
+class GenerationStatus(enum.StrEnum):
+    """The stored `status` of a generation."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EntryReason(enum.StrEnum):
+    """The stored `reason` of a credit entry."""
+
+    WELCOME = "welcome"
+    GRANT = "grant"
+    GENERATION = "generation"
+
+
 class GenerationRecord(SQLModel, table=True):
     """One reference-generation call; while `pending`, its `credits_held` are reserved."""
 
@@ -267,6 +290,20 @@ class GenerationRecord(SQLModel, table=True):
     # used with (encrypted like the prompt, since the hash would confirm a guessed prompt).
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     input_hash_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+@dataclass(frozen=True)
+class GenerationEncrypted:
+    """The encrypted fields of a generation in plaintext; each `x` is stored in `x_ct`.
+
+    The prompt is always given (its column is NOT NULL); the input hash only with an
+    idempotency key."""
+
+    prompt: str | None = encrypted(max_chars=32_000)
+    input_hash: str | None = encrypted(max_chars=64)
+
+
+GENERATION_ENCRYPTED = EncryptedColumns(GenerationRecord, GenerationEncrypted)
 
 
 class CreditEntry(SQLModel, table=True):

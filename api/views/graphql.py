@@ -30,7 +30,7 @@ from api.views.graphql_transport import (
     SizeCappedWebSocket,
     close_open_forms,
 )
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema.context import RequestContext
 

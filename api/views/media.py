@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.auth import Authenticator, AuthError
-from resolvers import media
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media import delivery, sanitising, transforms, uploads
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 
 MEDIA_PATH = "/media/{media_id}/{variant}"
@@ -45,14 +45,14 @@ class MediaRoute:
         media_id = request.path_params["media_id"]
         variant = request.path_params["variant"]
         not_found = Response("Not Found", status_code=404, media_type="text/plain")
-        if len(media_id) > 64 or not media.is_variant(variant, self.stores.limits):
+        if len(media_id) > 64 or not transforms.is_variant(variant, self.stores.limits):
             return not_found
-        found = await media.find_servable_media(self.stores, media_id)
+        found = await delivery.find_servable_media(self.stores, media_id)
         if found is None:
             return not_found
         if not await self._allowed_for(request, found, variant):
             return not_found
-        etag = media.variant_etag(found, variant)
+        etag = delivery.variant_etag(found, variant)
         headers = {
             **MEDIA_SECURITY_HEADERS,
             "ETag": etag,
@@ -63,9 +63,9 @@ class MediaRoute:
         if _etag_matches(request.headers.get("if-none-match"), etag):
             return Response(status_code=304, headers=headers)
         try:
-            rendition = await media.read_variant(self.stores, found, variant)
-        except media.ImageRejected as exc:
-            if exc.reason is media.Rejection.TIMEOUT:
+            rendition = await delivery.read_variant(self.stores, found, variant)
+        except sanitising.ImageRejected as exc:
+            if exc.reason is sanitising.Rejection.TIMEOUT:
                 return Response(
                     "Busy", status_code=503, media_type="text/plain", headers={"Retry-After": "5"}
                 )
@@ -78,7 +78,7 @@ class MediaRoute:
         headers["Content-Disposition"] = f'inline; filename="{media_id}-{stem}.{ext}"'
         return Response(rendition.data, media_type=rendition.content_type, headers=headers)
 
-    async def _allowed_for(self, request: Request, found: media.Media, variant: str) -> bool:
+    async def _allowed_for(self, request: Request, found: uploads.Media, variant: str) -> bool:
         """A signature for this media, variant and owner; or the owner's token for the
         media's space (spaces are separate pools, also for the owner)."""
         exp, sig = request.query_params.get("exp"), request.query_params.get("sig")

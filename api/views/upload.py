@@ -10,15 +10,16 @@ from starlette.responses import JSONResponse, Response
 
 from api.auth import Authenticator, AuthError
 from api.error_bodies import rest_error
-from resolvers import errors, media
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers import errors
+from resolvers.media import uploads
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema.errors import describe
 
 UPLOAD_PATH = "/api/v1/profile/me-images/upload"
 
 
-def media_json(stored: media.Media, urls: MediaUrlSigner) -> dict[str, Any]:
+def media_json(stored: uploads.Media, urls: MediaUrlSigner) -> dict[str, Any]:
     return {
         "mediaId": stored.id,
         "storagePath": stored.storage_path,
@@ -53,7 +54,7 @@ class UploadRoute:
         if isinstance(data, Response):
             return data
         try:
-            stored = await media.store_image(self.stores, caller, data)
+            stored = await uploads.store_image(self.stores, caller, data)
         except errors.DomainError as exc:
             shown = describe(exc)
             return rest_error(shown.http_status, shown.code, shown.message, **shown.extra)

@@ -13,12 +13,8 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
-from resolvers.generation.credits import GenerationStatus
-from resolvers.owners import lock_owner
 from resolvers.stores import Stores
-from storage.tables import GenerationRecord, utcnow
+from storage.tables import GenerationStatus, aware, utcnow
 
 log = logging.getLogger("meimages.generation")
 
@@ -32,41 +28,39 @@ async def release_interrupted(
     """One round: fail stale pending generations (at most `limit`); returns how many."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=stores.generation.stale_after_s)
-    async with stores.db.session() as session:
-        stale = (
-            await session.execute(
-                select(GenerationRecord.id, GenerationRecord.owner_id)  # type: ignore[call-overload]
-                .where(
-                    GenerationRecord.status == GenerationStatus.PENDING.value,
-                    GenerationRecord.heartbeat_at < cutoff,
-                )
-                .order_by(GenerationRecord.heartbeat_at)
-                .limit(limit)
-            )
-        ).all()
+    async with stores.reading() as read:
+        stale = await read.generations.stale(cutoff, limit)
     released = 0
     for generation_id, owner_id in stale:
-        async with stores.db.transaction() as session:
-            await lock_owner(session, owner_id)
-            record = await session.get(GenerationRecord, generation_id, populate_existing=True)
-            if record is None or record.status != GenerationStatus.PENDING.value:
-                continue
-            beat = record.heartbeat_at
-            if (beat if beat.tzinfo is not None else beat.replace(tzinfo=now.tzinfo)) >= cutoff:
-                continue  # renewed since we looked: its call is alive after all
-            record.status = GenerationStatus.FAILED.value
-            record.failure = INTERRUPTED
-            record.credits_held = 0
-            record.completed_at = now
-            session.add(record)
+        if await _release_one(stores, generation_id, owner_id, cutoff, now):
             released += 1
-            log.warning(
-                "generation %s of %s was interrupted (no heartbeat since %s); hold released",
-                generation_id,
-                owner_id,
-                beat.isoformat(),
-            )
     return released
+
+
+async def _release_one(
+    stores: Stores, generation_id: str, owner_id: str, cutoff: datetime, now: datetime
+) -> bool:
+    """Fail one generation if, under the owner lock, it is still pending and stale."""
+    async with stores.transaction() as tx:
+        await tx.owners.lock(owner_id)
+        record = await tx.generations.get(generation_id, fresh=True)
+        if record is None or record.status != GenerationStatus.PENDING.value:
+            return False
+        beat = record.heartbeat_at
+        if aware(beat) >= cutoff:
+            return False  # renewed since we looked: its call is alive after all
+        record.status = GenerationStatus.FAILED.value
+        record.failure = INTERRUPTED
+        record.credits_held = 0
+        record.completed_at = now
+        tx.generations.save(record)
+    log.warning(
+        "generation %s of %s was interrupted (no heartbeat since %s); hold released",
+        generation_id,
+        owner_id,
+        beat.isoformat(),
+    )
+    return True
 
 
 async def release_interrupted_periodically(stores: Stores, *, interval: timedelta) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import events
+from resolvers.events import cursors
 from schema.context import Info
 
 
@@ -17,4 +17,4 @@ class EventsQuery:
         "pool, then subscribe with `after:` it to miss nothing that happens from then on."
     )
     async def me_image_event_cursor(self, info: Info) -> str:
-        return await events.head_cursor(info.context.stores, info.context.require_caller())
+        return await cursors.head_cursor(info.context.stores, info.context.require_caller())

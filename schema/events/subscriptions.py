@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import strawberry
 
 from resolvers import errors as domain
-from resolvers import events
+from resolvers.events import feed
 from schema.context import Info, RequestContext
 from schema.errors import member_of
 from schema.events.types import MeImageEvent, MeImageEventResult
@@ -28,7 +28,7 @@ class EventsSubscription:
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[MeImageEventResult, None]:
         caller = info.context.require_caller()
-        stream = events.follow(info.context.stores, caller, after)
+        stream = feed.follow(info.context.stores, caller, after)
         try:
             async for event in _until_token_expires(info.context, stream):
                 yield MeImageEvent.of(event)
@@ -40,8 +40,8 @@ class EventsSubscription:
 
 
 async def _until_token_expires(
-    context: RequestContext, stream: AsyncIterator[events.Event]
-) -> AsyncGenerator[events.Event, None]:
+    context: RequestContext, stream: AsyncIterator[feed.Event]
+) -> AsyncGenerator[feed.Event, None]:
     """The stream's events while the token is honoured; then `TokenExpired`."""
     while True:
         remaining = context.token_remaining_s()

@@ -9,8 +9,8 @@ from typing import Annotated
 import strawberry
 
 from resolvers import errors as domain
-from resolvers import events
-from resolvers.me_images import EventType
+from resolvers.events import cursors, feed
+from resolvers.pool.me_images import EventType
 from schema.enums import MeImageKind, PrimarySlot
 from schema.errors import Error, InvalidInputError, represents
 from schema.pool.types import MeImage
@@ -66,7 +66,7 @@ class MeImageEvent:
     )
 
     @classmethod
-    def of(cls, event: events.Event) -> MeImageEvent:
+    def of(cls, event: feed.Event) -> MeImageEvent:
         return cls(
             type=MeImageEventType.of(event.type),
             image_id=strawberry.ID(event.image_id),
@@ -81,7 +81,7 @@ class MeImageEvent:
         )
 
 
-@represents(events.CursorTooOld, http_status=410)
+@represents(cursors.CursorTooOld, http_status=410)
 @strawberry.type(
     description="Events after this cursor are no longer kept. Refetch the pool, then subscribe "
     "again from `meImageEventCursor`."

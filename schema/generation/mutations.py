@@ -6,7 +6,7 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers.generation import service
+from resolvers.generation import requests, service
 from schema.context import Info
 from schema.errors import InvalidInputError, TooLargeError
 from schema.generation.errors import (
@@ -51,7 +51,7 @@ class GenerationMutation:
         ] = None,
     ) -> GenerateWithReferenceResult:
         stores, caller = info.context.stores, info.context.require_caller()
-        request = service.GenerationRequest(
+        request = requests.GenerationRequest(
             prompt=input.prompt,
             reference_ids=[str(i) for i in input.reference_image_ids],
             model=input.model,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers import errors as domain
-from resolvers.generation import pricing, service
+from resolvers.generation import history, pricing
 from schema.context import Info
 from schema.generation.types import (
     Generation,
@@ -27,7 +27,7 @@ class GenerationQuery:
         self, info: Info, first: int = 20, after: strawberry.ID | None = None
     ) -> list[Generation]:
         stores, caller = info.context.stores, info.context.require_caller()
-        found = await service.list_generations(
+        found = await history.list_generations(
             stores, caller, first, str(after) if after is not None else None
         )
         pool = ReferencePool(stores, caller)
@@ -37,7 +37,7 @@ class GenerationQuery:
     async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
         stores, caller = info.context.stores, info.context.require_caller()
         try:
-            found = await service.get_generation(stores, caller, str(id))
+            found = await history.get_generation(stores, caller, str(id))
         except domain.NotFound:
             return None
         return Generation(data=found, pool=ReferencePool(stores, caller))

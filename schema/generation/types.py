@@ -10,9 +10,9 @@ from typing import cast
 
 import strawberry
 
-from resolvers import me_images
-from resolvers.generation import pricing, service
+from resolvers.generation import history, pricing
 from resolvers.generation.credits import GenerationStatus as DomainStatus
+from resolvers.pool import me_images
 from resolvers.stores import Caller, Stores
 from schema.context import Info
 from schema.pool.types import MeImage
@@ -54,7 +54,7 @@ class GenerationStatus(enum.Enum):
 
 @strawberry.type(description="One output image of a generation.")
 class GeneratedImage:
-    image: strawberry.Private[service.OutputImage]
+    image: strawberry.Private[history.OutputImage]
     owner_id: strawberry.Private[str]
 
     @strawberry.field(description="Position among the generation's outputs, from 0.")
@@ -114,7 +114,7 @@ class ReferencePool:
 
 @strawberry.type(name="Generation", description="One generateWithReference call and its result.")
 class Generation:
-    data: strawberry.Private[service.Generation]
+    data: strawberry.Private[history.Generation]
     pool: strawberry.Private[ReferencePool]
 
     @strawberry.field(description="Opaque id.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import me_images
+from resolvers.pool import me_images
 from schema.enums import MeImageKind, PrimarySlot
 
 

@@ -7,8 +7,10 @@ from typing import Annotated
 import strawberry
 from strawberry.file_uploads import Upload
 
-from resolvers import errors, me_images, media, profile
-from resolvers.me_images import ImageChanges
+from resolvers import errors
+from resolvers.media import uploads
+from resolvers.pool import me_images, profile
+from resolvers.pool.me_images import ImageChanges
 from schema.context import Info
 from schema.enums import PrimarySlot
 from schema.errors import (
@@ -66,7 +68,7 @@ class PoolMutation:
         details = input or UploadMeImageInput()
         encrypted = me_images.clean_encrypted(encrypted_values(details))
         data = await read_upload(file, stores.limits.max_upload_bytes)
-        stored = await media.store_image(stores, caller, data)
+        stored = await uploads.store_image(stores, caller, data)
         image = await me_images.create_image(
             stores,
             caller,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from resolvers import errors, me_images, profile
+from resolvers import errors
+from resolvers.pool import me_images, profile
 from schema.context import Info
 from schema.enums import MeImageKind, PrimarySlot
 from schema.pool.types import MeImage, Profile

@@ -6,9 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import me_images, profile
 from resolvers.generation import credits as generation_credits
-from resolvers.media import Media, TransformSpec
+from resolvers.media.transforms import TransformSpec
+from resolvers.media.uploads import Media
+from resolvers.pool import me_images, profile
 from schema.context import Info
 from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
 

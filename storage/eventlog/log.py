@@ -31,9 +31,9 @@ from sqlmodel import col
 
 from storage.eventlog import snapshot
 from storage.eventlog.payload import EventPayload, EventType
-from storage.eventlog.snapshot import ImageState, aware
+from storage.eventlog.snapshot import ImageState
 from storage.keys import FieldVault
-from storage.tables import MeImageEvent, utcnow
+from storage.tables import MeImageEvent, aware, utcnow
 
 # The NOTIFY channel; the payload is the owner id (ids are at most 200 chars, far
 # below NOTIFY's 8000-byte limit).

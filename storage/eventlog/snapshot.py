@@ -13,7 +13,7 @@ import base64
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, null, select, update
@@ -29,6 +29,7 @@ from storage.tables import (
     MeImage,
     MeImageEncrypted,
     MeImageEvent,
+    aware,
 )
 
 log = logging.getLogger("meimages.events")
@@ -61,11 +62,6 @@ class ImageState:
     created_at: datetime
     updated_at: datetime
     media: MediaState
-
-
-def aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we write is UTC.
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 async def capture(

@@ -212,7 +212,7 @@ async def test_development_mode_suggests(api: Api, owner: str) -> None:
 async def test_unexpected_errors_are_masked(
     api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resolvers import me_images
+    from resolvers.pool import me_images
 
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail /etc/passwd")
@@ -500,7 +500,7 @@ async def test_client_mistakes_are_one_info_line_real_faults_keep_their_tracebac
     assert all("\n" not in r.getMessage() for r in quiet)
 
     caplog.clear()
-    from resolvers import me_images
+    from resolvers.pool import me_images
 
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a real fault")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from resolvers import me_images
+from storage.repositories.pool import is_live_media_conflict
 from storage.tables import MeImage, MeImageEvent, utcnow
 from tests.conftest import Api
 from tests.images import jpeg, png, webp
@@ -385,7 +385,7 @@ async def test_database_refuses_two_live_images_of_one_upload(api: Api, owner: s
         async with db.transaction() as session:
             session.add(twin())
             await session.flush()
-    assert me_images._is_live_media_conflict(refused.value)
+    assert is_live_media_conflict(refused.value)
     # Deleted rows do not count: the index covers live rows only.
     async with db.transaction() as session:
         session.add(twin(deleted_at=utcnow()))

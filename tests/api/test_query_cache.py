@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from api.documents import QueryDocuments
-from resolvers.owners import lock_owner
 from storage.db import Database
+from storage.repositories.owners import OwnerRepository
 from tests.conftest import Api
 from tests.images import jpeg
 
@@ -95,7 +95,7 @@ async def test_writes_by_another_process_are_seen(api: Api, owner: str) -> None:
     other = Database(api.app.state.server.stores.db.url)
     try:
         async with other.transaction() as session:
-            await lock_owner(session, owner)
+            await OwnerRepository(session).lock(owner)
             await session.execute(
                 text("UPDATE me_image SET ai_reference = :on WHERE id = :id"),
                 {"on": True, "id": image["id"]},
@@ -124,7 +124,7 @@ async def test_mutations_and_errors_are_never_cached(api: Api, owner: str) -> No
 
 
 async def test_pool_snapshot_follows_every_writer(api: Api, owner: str) -> None:
-    from resolvers import me_images
+    from resolvers.pool import me_images
     from resolvers.stores import Caller
 
     stores = api.app.state.server.stores
@@ -135,7 +135,7 @@ async def test_pool_snapshot_follows_every_writer(api: Api, owner: str) -> None:
     other = Database(stores.db.url)
     try:
         async with other.transaction() as session:
-            await lock_owner(session, owner)
+            await OwnerRepository(session).lock(owner)
             await session.execute(
                 text("UPDATE me_image SET kind = 'hands' WHERE id = :id"), {"id": image["id"]}
             )

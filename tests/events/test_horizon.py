@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from resolvers import events
-from resolvers.purge import purge_owner
+from resolvers.events import cursors, feed
+from resolvers.lifecycle.purge import purge_owner
 from resolvers.stores import Caller
 from storage.eventlog import retention
 from storage.tables import MeImageEvent, utcnow
@@ -30,9 +30,9 @@ async def test_quiet_owner_resumes_after_pruning(api: Api, owner: str, other_own
         horizon = await retention.pruned_through(session)
     cursor = (await api.gql(CURSOR, user=owner))["meImageEventCursor"]
     assert cursor != before  # the cached answer was refreshed
-    assert events.decode_cursor(cursor) >= horizon
+    assert cursors.decode_cursor(cursor) >= horizon
     # Subscribing from it works and delivers the owner's next change.
-    stream = events.follow(stores, Caller(owner), cursor)
+    stream = feed.follow(stores, Caller(owner), cursor)
     next_event = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.05)
     image = await api.upload(jpeg(74), user=owner)

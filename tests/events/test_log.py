@@ -14,9 +14,8 @@ import pytest_asyncio
 from sqlalchemy import delete, event, select, text, update
 from sqlmodel import col
 
-from resolvers import events
-from resolvers.owners import lock_owner
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.events import cursors, feed
+from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
 from schema import build_schema
 from schema.context import RequestContext
@@ -29,6 +28,7 @@ from storage.eventlog.listen import NotifyListener
 from storage.eventlog.log import append_event, read_events
 from storage.eventlog.payload import EventPayload, EventType
 from storage.keys import FieldVault
+from storage.repositories.owners import OwnerRepository
 from storage.tables import MeImage, MeImageEvent, utcnow
 from tests.conftest import BACKENDS, Api
 from tests.events.conftest import create_pg_database, drop_pg_database, new_owner
@@ -39,9 +39,9 @@ class Follower:
     """An in-process subscription (the code path every transport runs), collecting events."""
 
     def __init__(self, stores: Stores, caller: Caller, after: str | None) -> None:
-        self.events: list[events.Event] = []
+        self.events: list[feed.Event] = []
         self._changed = asyncio.Condition()
-        self._stream = events.follow(stores, caller, after)
+        self._stream = feed.follow(stores, caller, after)
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -50,7 +50,7 @@ class Follower:
                 self.events.append(item)
                 self._changed.notify_all()
 
-    async def wait_for(self, count: int) -> list[events.Event]:
+    async def wait_for(self, count: int) -> list[feed.Event]:
         async with asyncio.timeout(60), self._changed:
             await self._changed.wait_for(lambda: len(self.events) >= count)
         return self.events
@@ -73,7 +73,7 @@ async def write(
     seqs: list[int] = []
     async with stores.db.transaction() as session:
         if lock:
-            await lock_owner(session, owner)
+            await OwnerRepository(session).lock(owner)
         for _ in range(count):
             row = await append_event(
                 session,
@@ -101,7 +101,7 @@ def stores_of(api: Api) -> Stores:
 async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api) -> None:
     stores = stores_of(api)
     first_owner, second_owner = new_owner("first"), new_owner("second")
-    start = await events.head_cursor(stores, Caller(first_owner))
+    start = await cursors.head_cursor(stores, Caller(first_owner))
     follower = Follower(stores, Caller(first_owner), start)
     first_in, first_go = asyncio.Event(), asyncio.Event()
     first = asyncio.create_task(write(stores, first_owner, inserted=first_in, release=first_go))
@@ -136,7 +136,7 @@ async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api)
     assert got.seq == first_seq
     async with stores.db.session() as session:
         replayed = await read_events(
-            session, stores.vault, first_owner, "personal", events.decode_cursor(start)
+            session, stores.vault, first_owner, "personal", cursors.decode_cursor(start)
         )
     assert [r.seq for r in replayed] == [first_seq]
     await follower.stop()
@@ -146,7 +146,7 @@ async def test_one_owners_writers_queue_even_without_the_owner_row_lock(api: Api
     """append_event serializes an owner's inserts by itself, whoever calls it."""
     stores = stores_of(api)
     owner = new_owner()
-    follower = Follower(stores, Caller(owner), await events.head_cursor(stores, Caller(owner)))
+    follower = Follower(stores, Caller(owner), await cursors.head_cursor(stores, Caller(owner)))
     held_in, held_go = asyncio.Event(), asyncio.Event()
     held = asyncio.create_task(write(stores, owner, count=2, inserted=held_in, release=held_go))
     await asyncio.wait_for(held_in.wait(), 10)
@@ -165,7 +165,7 @@ async def test_one_owners_writers_queue_even_without_the_owner_row_lock(api: Api
 async def test_fan_out_reads_the_log_once_per_change_not_per_subscriber(api: Api) -> None:
     stores = stores_of(api)
     owner = new_owner()
-    start = await events.head_cursor(stores, Caller(owner))
+    start = await cursors.head_cursor(stores, Caller(owner))
     followers = [Follower(stores, Caller(owner), start) for _ in range(40)]
     await write(stores, owner)
     for follower in followers:
@@ -201,9 +201,9 @@ async def test_a_slow_subscriber_falls_back_to_the_log_and_misses_nothing(
     stores = stores_of(api)
     monkeypatch.setattr(fanout, "QUEUE_LIMIT", 5)
     owner = new_owner()
-    start = await events.head_cursor(stores, Caller(owner))
+    start = await cursors.head_cursor(stores, Caller(owner))
     fast = Follower(stores, Caller(owner), start)
-    slow_stream = events.follow(stores, Caller(owner), start)
+    slow_stream = feed.follow(stores, Caller(owner), start)
     first = await write(stores, owner)
     slow = [(await anext(slow_stream)).seq]
     assert slow == first
@@ -224,7 +224,7 @@ async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: 
     stores = stores_of(api)
     owner = new_owner()
     caller = Caller(owner)
-    start = await events.head_cursor(stores, caller)
+    start = await cursors.head_cursor(stores, caller)
     image = await api.upload(jpeg(70), user=owner, input={"label": "secret", "kind": "HANDS"})
     for enabled in (True, False):
         await api.gql(
@@ -232,7 +232,7 @@ async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: 
             {"id": image["id"], "on": enabled},
             user=owner,
         )
-    replay = events.follow(stores, caller, start)
+    replay = feed.follow(stores, caller, start)
     logged = [await anext(replay) for _ in range(3)]
     await replay.aclose()
     assert [e.image.ai_reference if e.image else None for e in logged] == [False, True, False]
@@ -243,7 +243,7 @@ async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: 
     async with stores.db.transaction() as session:
         await snapshot.forget(session, [image["id"]])
         await session.execute(delete(MeImage).where(col(MeImage.id) == image["id"]))
-    replay = events.follow(stores, caller, start)
+    replay = feed.follow(stores, caller, start)
     forgotten = [await anext(replay) for _ in range(3)]
     await replay.aclose()
     assert [e.seq for e in forgotten] == [e.seq for e in logged]
@@ -292,9 +292,9 @@ async def test_pruning_keeps_the_newest_event_and_old_cursors_get_a_typed_error(
     # Pruning again finds nothing more to do and never lowers the horizon.
     assert await retention.prune_events(stores.db, utcnow() - timedelta(days=30)) == 0
 
-    with pytest.raises(events.CursorTooOld):
-        await anext(events.follow(stores, Caller(owner), events.encode_cursor(seqs[2])))
-    resumed = events.follow(stores, Caller(owner), events.encode_cursor(seqs[3]))
+    with pytest.raises(cursors.CursorTooOld):
+        await anext(feed.follow(stores, Caller(owner), cursors.encode_cursor(seqs[2])))
+    resumed = feed.follow(stores, Caller(owner), cursors.encode_cursor(seqs[3]))
     assert (await anext(resumed)).seq == seqs[4]
     await resumed.aclose()
 
@@ -305,7 +305,7 @@ async def test_pruning_keeps_the_newest_event_and_old_cursors_get_a_typed_error(
     )
     query = "subscription($after: String) { meImageEvents(after: $after) { __typename ... on Error { code message } } }"
     for after, typename, code in (
-        (events.encode_cursor(seqs[0]), "CursorTooOldError", "CURSOR_TOO_OLD"),
+        (cursors.encode_cursor(seqs[0]), "CursorTooOldError", "CURSOR_TOO_OLD"),
         ("not-a-cursor", "InvalidInputError", "INVALID_INPUT"),
     ):
         stream = await schema.subscribe(
@@ -331,7 +331,7 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
     await listener.start()
     try:
         owner = new_owner()
-        follower = Follower(stores, Caller(owner), await events.head_cursor(stores, Caller(owner)))
+        follower = Follower(stores, Caller(owner), await cursors.head_cursor(stores, Caller(owner)))
         await asyncio.sleep(0.05)
         # A writer on a separate engine that never calls our notifier: only NOTIFY tells us.
         other = Database(stores.db.url)
@@ -362,7 +362,7 @@ async def test_fan_out_decrypts_each_event_once_not_per_subscriber(
     owner = new_owner()
     image = await api.upload(jpeg(77), user=owner, input={"label": "one", "tags": ["a"]})
     rename = "mutation($id: ID!, $l: String) { updateMeImage(id: $id, input: {label: $l}) { __typename } }"
-    start = await events.head_cursor(stores, Caller(owner))
+    start = await cursors.head_cursor(stores, Caller(owner))
     followers = [Follower(stores, Caller(owner), start) for _ in range(20)]
     await api.gql(rename, {"id": image["id"], "l": "take 0"}, user=owner)
     for follower in followers:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from resolvers import events
-from resolvers.me_images import Kind, Slot
+from resolvers.events import cursors, feed
+from resolvers.pool.me_images import Kind, Slot
 from resolvers.stores import Caller, Stores
 from storage.eventlog.payload import EventPayload, EventType
 from storage.tables import MeImageEvent, utcnow
@@ -35,7 +35,7 @@ async def test_rows_written_by_earlier_versions_still_decode(api: Api) -> None:
     explicit null `slot`; such rows stay in existing databases until pruned."""
     stores: Stores = api.app.state.server.stores
     owner = new_owner()
-    start = await events.head_cursor(stores, Caller(owner))
+    start = await cursors.head_cursor(stores, Caller(owner))
     image_id = str(uuid.uuid4())
     legacy: list[tuple[str, dict[str, Any]]] = [
         ("MeImagePrimaryChanged", {"slot": None, "previous": "face-ref"}),
@@ -56,7 +56,7 @@ async def test_rows_written_by_earlier_versions_still_decode(api: Api) -> None:
                 )
             )
     stores.notifier.notify(owner)
-    replay = events.follow(stores, Caller(owner), start)
+    replay = feed.follow(stores, Caller(owner), start)
     changed, deleted, updated = [await anext(replay) for _ in legacy]
     await replay.aclose()
     assert (changed.slot, changed.previous_slot) == (None, Slot.FACE_REF)

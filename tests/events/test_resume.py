@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from resolvers.events import decode_cursor
+from resolvers.events.cursors import decode_cursor
 from storage.db import Database
 from storage.tables import MeImageEvent
 from tests.events.conftest import (

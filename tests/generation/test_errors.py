@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from resolvers.errors import InvalidInput
-from resolvers.generation.service import GenerationRequest, validate
+from resolvers.generation.requests import GenerationRequest, validate
 from tests.conftest import Api
 from tests.generation.conftest import (
     GEMINI_KEY,

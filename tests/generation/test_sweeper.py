@@ -185,10 +185,10 @@ async def test_the_app_starts_the_sweeper_in_its_lifespan(tmp_path: Path) -> Non
     app = create_app(settings)
     stores: Stores = app.state.server.stores
     await migrate.upgrade(stores.db)
-    from resolvers.owners import ensure_owner
+    from storage.repositories.owners import OwnerRepository
 
     async with stores.db.transaction() as session:
-        await ensure_owner(session, "crashed")
+        await OwnerRepository(session).ensure("crashed")
     stale = await pending_hold(stores, "crashed", held=25, heartbeat=utcnow() - timedelta(hours=1))
     async with app.router.lifespan_context(app):
         names = {t.get_name() for t in asyncio.all_tasks()}

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from resolvers.signed_urls import MediaUrlSigner
+from resolvers.media.signed_urls import MediaUrlSigner
 from storage.tables import MediaVariant
 from tests.media import samples
 from tests.media.conftest import MediaApi

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from resolvers import media
-from resolvers.purge import collect_garbage, purge_deleted_images, purge_owner
+from resolvers.lifecycle.garbage import collect_garbage
+from resolvers.lifecycle.purge import purge_deleted_images, purge_owner
+from resolvers.media import uploads
 from resolvers.stores import Caller, Stores
 from storage.blobs import BlobInfo, BlobStore
 from storage.crypto import DecryptionError
@@ -201,7 +202,7 @@ async def test_collector_between_write_and_link_never_leaves_a_dangling_row(
     racing = Stores(db=real.db, vault=real.vault, blobs=real.blobs, limits=real.limits)
     gap = CollectorInTheGap(real.blobs, racing)
     racing.blobs = gap
-    stored = await media.store_image(racing, Caller(owner), samples.noisy_jpeg((80, 60), seed=27))
+    stored = await uploads.store_image(racing, Caller(owner), samples.noisy_jpeg((80, 60), seed=27))
     assert gap.struck  # the collector did run in the gap and deleted what it could
     for key in (stored.storage_path, stored.thumbnail_path, stored.medium_path):
         assert key is not None and await real.blobs.exists(key), key

@@ -9,29 +9,29 @@ import time
 import pytest
 from PIL import Image, ImageCms
 
-from resolvers import media
 from resolvers.errors import InvalidInput, TooLarge
+from resolvers.media import sanitising, transforms
 from resolvers.stores import Limits
 from tests.media import samples
 
 
 def encoded_image(data: bytes, limits: Limits | None = None) -> Image.Image:
-    out = media._encode(data, limits or Limits())
+    out = sanitising._encode(data, limits or Limits())
     return Image.open(io.BytesIO(out.data))
 
 
 def test_pixel_cap_is_exact() -> None:
     limits = Limits(max_image_pixels=100 * 100)
-    assert media._encode(samples.noisy_jpeg((100, 100)), limits).width == 100
+    assert sanitising._encode(samples.noisy_jpeg((100, 100)), limits).width == 100
     with pytest.raises(TooLarge) as caught:
-        media._encode(samples.noisy_jpeg((101, 100)), limits)
+        sanitising._encode(samples.noisy_jpeg((101, 100)), limits)
     assert "10000 pixels" in caught.value.message
 
 
 def test_default_cap_is_about_40_megapixels() -> None:
     assert Limits().max_image_pixels == 40_000_000
     with pytest.raises(TooLarge):
-        media._encode(samples.jpeg_claiming(6400, 6400), Limits())  # 41 MP claimed
+        sanitising._encode(samples.jpeg_claiming(6400, 6400), Limits())  # 41 MP claimed
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -41,14 +41,14 @@ def test_decompression_bomb_warning_is_an_error() -> None:
     assert Image.MAX_IMAGE_PIXELS is not None
     assert Image.MAX_IMAGE_PIXELS < 100_000_000 < 2 * Image.MAX_IMAGE_PIXELS
     with pytest.raises(TooLarge):
-        media._encode(samples.jpeg_claiming(10000, 10000), Limits(max_image_pixels=10**9))
+        sanitising._encode(samples.jpeg_claiming(10000, 10000), Limits(max_image_pixels=10**9))
 
 
 async def test_decoding_has_a_time_bound() -> None:
     big = samples.noisy_jpeg((3000, 2000), seed=1)
-    with pytest.raises(media.ImageRejected) as caught:
-        await media.encode_upload(big, Limits(decode_timeout_s=0.001))
-    assert caught.value.reason is media.Rejection.TIMEOUT
+    with pytest.raises(sanitising.ImageRejected) as caught:
+        await sanitising.encode_upload(big, Limits(decode_timeout_s=0.001))
+    assert caught.value.reason is sanitising.Rejection.TIMEOUT
 
 
 async def test_decoding_runs_off_the_event_loop() -> None:
@@ -64,7 +64,7 @@ async def test_decoding_runs_off_the_event_loop() -> None:
 
     task = asyncio.create_task(ticker())
     started = time.perf_counter()
-    await media.encode_upload(big, Limits())
+    await sanitising.encode_upload(big, Limits())
     elapsed = time.perf_counter() - started
     done.set()
     await task
@@ -75,20 +75,22 @@ async def test_decoding_runs_off_the_event_loop() -> None:
 
 async def test_empty_and_oversized_files_are_refused_before_decoding() -> None:
     with pytest.raises(InvalidInput):
-        await media.encode_upload(b"", Limits())
+        await sanitising.encode_upload(b"", Limits())
     with pytest.raises(TooLarge):
-        await media.encode_upload(b"\xff\xd8\xff" + b"\0" * 2000, Limits(max_upload_bytes=1000))
+        await sanitising.encode_upload(
+            b"\xff\xd8\xff" + b"\0" * 2000, Limits(max_upload_bytes=1000)
+        )
 
 
 def test_truncated_jpeg_is_corrupt() -> None:
-    with pytest.raises(media.ImageRejected) as caught:
-        media._encode(samples.noisy_jpeg((400, 300))[:600], Limits())
-    assert caught.value.reason is media.Rejection.CORRUPT
+    with pytest.raises(sanitising.ImageRejected) as caught:
+        sanitising._encode(samples.noisy_jpeg((400, 300))[:600], Limits())
+    assert caught.value.reason is sanitising.Rejection.CORRUPT
 
 
 def test_encoding_is_deterministic_so_dedupe_works() -> None:
     data = samples.jpeg_with_metadata("DET")
-    assert media._encode(data, Limits()) == media._encode(data, Limits())
+    assert sanitising._encode(data, Limits()) == sanitising._encode(data, Limits())
 
 
 def test_palette_png_with_transparency_keeps_its_alpha() -> None:
@@ -141,11 +143,11 @@ def test_srgb_profile_leaves_pixels_alone() -> None:
 
 
 def test_transform_names_are_canonical_and_bounded() -> None:
-    spec = media.TransformSpec.build(
-        320, None, media.Fit.COVER, media.OutputFormat.PNG, max_px=2048
+    spec = transforms.TransformSpec.build(
+        320, None, transforms.Fit.COVER, transforms.OutputFormat.PNG, max_px=2048
     )
     assert spec.name == "w320-cover.png"
-    assert media.TransformSpec.parse("w320-cover.png", max_px=2048) == spec
+    assert transforms.TransformSpec.parse("w320-cover.png", max_px=2048) == spec
     for bad in (
         "w0320-cover.png",
         "w320h-cover.png",
@@ -153,8 +155,8 @@ def test_transform_names_are_canonical_and_bounded() -> None:
         "w4096-inside.webp",
         "w1-fill.webp",
     ):
-        assert media.TransformSpec.parse(bad, max_px=2048) is None, bad
+        assert transforms.TransformSpec.parse(bad, max_px=2048) is None, bad
     with pytest.raises(InvalidInput):
-        media.TransformSpec.build(None, None, max_px=2048)
+        transforms.TransformSpec.build(None, None, max_px=2048)
     with pytest.raises(InvalidInput):
-        media.TransformSpec.build(0, 10, max_px=2048)
+        transforms.TransformSpec.build(0, 10, max_px=2048)

@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from resolvers.generation.service import APP_PICTURE
-from resolvers.media import store_image
-from resolvers.purge import purge_deleted_images, purge_owner
+from resolvers.generation.outputs import APP_PICTURE
+from resolvers.lifecycle.purge import purge_deleted_images, purge_owner
+from resolvers.media.uploads import store_image
 from resolvers.stores import Caller
 from tests.media import samples
 from tests.media.conftest import MediaApi

@@ -12,9 +12,9 @@ import strawberry
 
 import resolvers
 from resolvers import errors as domain
-from resolvers import events
+from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
-from resolvers.media import ImageRejected, Rejection
+from resolvers.media.sanitising import ImageRejected, Rejection
 from schema import build_schema
 from schema.enums import ErrorCode
 from schema.errors import (
@@ -69,7 +69,7 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
     (domain.InvalidInput("bad", field="kind"), "InvalidInputError", {"field": "kind"}),
     (domain.TooLarge("big", max_bytes=10), "TooLargeError", {"max_bytes": 10}),
     (ImageRejected(Rejection.SVG, "svg"), "UnsupportedMediaTypeError", {}),
-    (events.CursorTooOld(), "CursorTooOldError", {}),
+    (cursors.CursorTooOld(), "CursorTooOldError", {}),
     (
         domain.TokenExpired(datetime(2030, 1, 1, tzinfo=UTC)),
         "TokenExpiredError",

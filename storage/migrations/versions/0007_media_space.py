@@ -95,16 +95,8 @@ def _rebuild_media_ref(build: Any) -> None:
             raise RuntimeError(f"foreign keys broken by the media_ref rebuild: {broken[:5]}")
 
 
-def _assign_spaces(bind: Any) -> None:
-    refs = bind.execute(
-        sa.select(
-            media_ref.c.id,
-            media_ref.c.owner_id,
-            media_ref.c.app,
-            media_ref.c.media_object_id,
-            media_ref.c.created_at,
-        )
-    ).all()
+def _images_by_ref(bind: Any) -> dict[str, list[Any]]:
+    """media id -> the images that held it, oldest first."""
     images: dict[str, list[Any]] = defaultdict(list)
     for row in bind.execute(
         sa.select(
@@ -116,7 +108,11 @@ def _assign_spaces(bind: Any) -> None:
         ).order_by(me_image.c.created_at, me_image.c.id)
     ):
         images[row.media_ref_id].append(row)
-    # media id -> [(generation id, space)], oldest generation first
+    return images
+
+
+def _outputs_by_ref(bind: Any) -> tuple[Sequence[Any], dict[str, list[tuple[str, str]]]]:
+    """Every generation, and media id -> [(generation id, space)], oldest first."""
     outputs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     generations = bind.execute(
         sa.select(generation.c.id, generation.c.space_id, generation.c.outputs).order_by(
@@ -127,7 +123,37 @@ def _assign_spaces(bind: Any) -> None:
         for out in gen.outputs or []:
             if isinstance(out, dict) and out.get("mediaId"):
                 outputs[str(out["mediaId"])].append((gen.id, gen.space_id))
+    return generations, outputs
 
+
+def _split_ref(bind: Any, ref: Any, into_space: str) -> str:
+    """A new media id for the same object in another space."""
+    new_ref = _new_id()
+    bind.execute(
+        sa.insert(media_ref).values(
+            id=new_ref,
+            owner_id=ref.owner_id,
+            space_id=into_space,
+            app=ref.app,
+            media_object_id=ref.media_object_id,
+            created_at=ref.created_at,
+        )
+    )
+    return new_ref
+
+
+def _assign_spaces(bind: Any) -> None:
+    refs = bind.execute(
+        sa.select(
+            media_ref.c.id,
+            media_ref.c.owner_id,
+            media_ref.c.app,
+            media_ref.c.media_object_id,
+            media_ref.c.created_at,
+        )
+    ).all()
+    images = _images_by_ref(bind)
+    generations, outputs = _outputs_by_ref(bind)
     # (generation id, old media id) -> new media id, for outputs moved to a new reference
     rewritten: dict[tuple[str, str], str] = {}
     for ref in refs:
@@ -143,34 +169,18 @@ def _assign_spaces(bind: Any) -> None:
         else:
             space = PERSONAL_SPACE
         bind.execute(sa.update(media_ref).where(media_ref.c.id == ref.id).values(space_id=space))
-
-        def split(into_space: str, ref: Any = ref) -> str:
-            new_ref = _new_id()
-            bind.execute(
-                sa.insert(media_ref).values(
-                    id=new_ref,
-                    owner_id=ref.owner_id,
-                    space_id=into_space,
-                    app=ref.app,
-                    media_object_id=ref.media_object_id,
-                    created_at=ref.created_at,
-                )
-            )
-            return new_ref
-
         for image in live[1:]:
             bind.execute(
                 sa.update(me_image)
                 .where(me_image.c.id == image.id)
-                .values(media_ref_id=split(image.space_id))
+                .values(media_ref_id=_split_ref(bind, ref, image.space_id))
             )
         by_space: dict[str, str] = {space: ref.id}
         for generation_id, gen_space in produced_by:
             if gen_space not in by_space:
-                by_space[gen_space] = split(gen_space)
+                by_space[gen_space] = _split_ref(bind, ref, gen_space)
             if by_space[gen_space] != ref.id:
                 rewritten[(generation_id, ref.id)] = by_space[gen_space]
-
     _rewrite_outputs(bind, generations, rewritten)
 
 

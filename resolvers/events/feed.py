@@ -1,4 +1,4 @@
-"""Live changes of the pool: opaque cursors, and following an owner's log as events.
+"""Live changes of the pool: following an owner's log as events (cursors: `cursors`).
 
 Reading goes through `storage.eventlog`: a replay from the caller's cursor, then live
 events from the one reader this process keeps per owner log, which reads and decodes
@@ -8,31 +8,17 @@ subscribers. Here an already decoded event only takes the pool's domain types.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
 
-from resolvers.errors import DomainError, InvalidInput
-from resolvers.me_images import EventType, Image, Kind, Slot
-from resolvers.media import Media
+from resolvers.events.cursors import CursorTooOld, decode_cursor, encode_cursor
+from resolvers.media.uploads import Media
+from resolvers.pool.me_images import EventType, Image, Kind, Slot
 from resolvers.stores import Caller, Stores
-from storage.eventlog.log import LoggedEvent, head_seq
-from storage.eventlog.retention import EventsPruned, pruned_through
+from storage.eventlog.log import LoggedEvent
+from storage.eventlog.retention import EventsPruned
 from storage.eventlog.snapshot import ImageState
-
-_CURSOR_PREFIX = "me1:"
-
-
-class CursorTooOld(DomainError):
-    code = "CURSOR_TOO_OLD"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "events after this cursor are no longer kept: refetch the pool, then subscribe "
-            "again with the cursor from meImageEventCursor"
-        )
 
 
 @dataclass(frozen=True)
@@ -55,31 +41,6 @@ class Event:
     @property
     def cursor(self) -> str:
         return encode_cursor(self.seq)
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The log position of a cursor; opaque to clients, so anything else is bad input."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    number = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not number.isdigit() or len(number) > 19:
-        raise InvalidInput("not a cursor of this server", field="after")
-    return int(number)
-
-
-async def head_cursor(stores: Stores, caller: Caller) -> str:
-    """The cursor of the caller's newest event in the active space."""
-    async with stores.db.session() as session:
-        head = await head_seq(session, caller.owner_id, caller.space_id)
-        # An owner whose events were all pruned resumes from the horizon, not from 0
-        # (which would be "too old" forever).
-        return encode_cursor(max(head, await pruned_through(session)))
 
 
 async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGenerator[Event, None]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolvers.me_images import Image, Slot, pool_snapshot
-from resolvers.owners import lock_owner
+from resolvers.pool.me_images import Image, Slot, pool_snapshot
 from resolvers.stores import Caller, Stores
-from storage.tables import Owner, utcnow
 
 
 @dataclass(frozen=True)
@@ -18,20 +16,18 @@ class Profile:
 
 
 async def get_profile(stores: Stores, caller: Caller) -> Profile:
-    async with stores.db.session() as session:
-        owner = await session.get(Owner, caller.owner_id)
+    async with stores.reading() as read:
+        owner = await read.owners.get(caller.owner_id)
     enabled = True if owner is None else owner.ai_uses_reference_images
     return Profile(caller.owner_id, caller.space_id, enabled)
 
 
 async def set_ai_uses_reference_images(stores: Stores, caller: Caller, enabled: bool) -> Profile:
     """The kill switch: turns every reference off at once without touching per-image flags."""
-    async with stores.db.transaction() as session:
-        owner = await lock_owner(session, caller.owner_id)
+    async with stores.transaction() as tx:
+        owner = await tx.owners.lock(caller.owner_id)
         if owner.ai_uses_reference_images != enabled:
-            owner.ai_uses_reference_images = enabled
-            owner.updated_at = utcnow()
-            session.add(owner)
+            await tx.owners.set_ai_uses_reference_images(owner, enabled)
     return Profile(caller.owner_id, caller.space_id, enabled)
 
 

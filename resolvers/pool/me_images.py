@@ -11,36 +11,29 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from resolvers.errors import InvalidInput, NotFound
-from resolvers.media import Media, get_media, media_from_rows
-from resolvers.owners import data_version, lock_owner
+from resolvers.media.uploads import Media, get_media, media_from_rows
+from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
-from storage.eventlog.log import append_event
 from storage.eventlog.payload import EventPayload
 from storage.eventlog.payload import EventType as EventType  # declared with the log
+from storage.repositories import UnitOfWork
+from storage.repositories.pool import MediaAlreadyAttached, StoredImage
 from storage.tables import (
     ME_IMAGE_ENCRYPTED,
-    MediaObject,
-    MediaRef,
     MeImage,
     MeImageEncrypted,
-    Owner,
+    aware,
     new_id,
     utcnow,
 )
 
 log = logging.getLogger("meimages.pool")
 
-# The partial unique index that allows one live image per media id (storage/tables.py).
-LIVE_MEDIA_INDEX = "uq_me_image_live_media"
 # Names of the encrypted fields, in declaration order (see MeImageEncrypted).
 ENCRYPTED_FIELDS = ME_IMAGE_ENCRYPTED.names()
 
@@ -92,11 +85,6 @@ class ImageChanges:
     encrypted: dict[str, object] = field(default_factory=dict)
     kind: Kind | _Unchanged = field(default_factory=lambda: UNCHANGED)
     show_in_profile: bool | _Unchanged = field(default_factory=lambda: UNCHANGED)
-
-
-def _aware(ts: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we write is UTC.
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def clean_encrypted(values: Mapping[str, object], *, partial: bool = False) -> dict[str, object]:
@@ -154,24 +142,10 @@ def _clean_list(name: str, value: object, max_chars: int, max_items: int) -> lis
     return cleaned
 
 
-def _live(caller: Caller) -> Select[MeImage, MediaObject, MediaRef]:
-    return (
-        select(MeImage, MediaObject, MediaRef)
-        .join(MediaRef, MediaRef.id == MeImage.media_ref_id)  # type: ignore[arg-type]
-        .join(MediaObject, MediaObject.id == MediaRef.media_object_id)  # type: ignore[arg-type]
-        .where(
-            MeImage.owner_id == caller.owner_id,  # type: ignore[arg-type]
-            MeImage.space_id == caller.space_id,  # type: ignore[arg-type]
-            MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
-        )
-    )
-
-
-async def _to_image(
-    stores: Stores, session: AsyncSession, row: MeImage, obj: MediaObject, ref: MediaRef
-) -> Image:
+async def _to_image(tx: UnitOfWork, stored: StoredImage) -> Image:
+    row, obj, ref = stored
     try:
-        encrypted = await stores.vault.open_row(session, ME_IMAGE_ENCRYPTED, row)
+        encrypted = await tx.pool.open(row)
     except DecryptionError:
         # One unreadable row (tampered, moved, or its key destroyed) must not take the
         # whole pool down: it shows without its encrypted fields, and the operator is told.
@@ -187,16 +161,9 @@ async def _to_image(
         ai_reference=row.ai_reference,
         show_in_profile=row.show_in_profile,
         primary_for=Slot(row.primary_for) if row.primary_for else None,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
     )
-
-
-async def _images(
-    stores: Stores, session: AsyncSession, query: Select[MeImage, MediaObject, MediaRef]
-) -> list[Image]:
-    rows = (await session.execute(query)).all()
-    return [await _to_image(stores, session, r[0], r[1], r[2]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -220,10 +187,10 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
     if cached is not None and cached.version == version:
         stores.pool_snapshots.move_to_end(key)
         return cached
-    query = _live(caller).order_by(MeImage.created_at, MeImage.id)  # type: ignore[arg-type]
-    async with stores.db.session() as session:
-        images = await _images(stores, session, query)
-        owner = await session.get(Owner, caller.owner_id)
+    async with stores.reading() as read:
+        stored = await read.pool.live_images(caller.owner_id, caller.space_id)
+        images = [await _to_image(read, s) for s in stored]
+        owner = await read.owners.get(caller.owner_id)
     snapshot = PoolSnapshot(
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
     )
@@ -259,40 +226,40 @@ async def get_image(stores: Stores, caller: Caller, image_id: str) -> Image:
     return image
 
 
-async def _get(stores: Stores, session: AsyncSession, caller: Caller, image_id: str) -> Image:
-    images = await _images(stores, session, _live(caller).where(MeImage.id == image_id))  # type: ignore[arg-type]
-    if not images:
+async def _get(tx: UnitOfWork, caller: Caller, image_id: str) -> Image:
+    stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
+    if stored is None:
         raise NotFound()
-    return images[0]
+    return await _to_image(tx, stored)
 
 
-async def _locked_row(session: AsyncSession, caller: Caller, image_id: str) -> MeImage:
-    row = (
-        await session.execute(
-            select(MeImage).where(
-                MeImage.id == image_id,  # type: ignore[arg-type]
-                MeImage.owner_id == caller.owner_id,  # type: ignore[arg-type]
-                MeImage.space_id == caller.space_id,  # type: ignore[arg-type]
-                MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
-            )
-        )
-    ).scalar_one_or_none()
+async def _locked_row(tx: UnitOfWork, caller: Caller, image_id: str) -> MeImage:
+    """The live image row to change, after taking the owner lock that serializes writers."""
+    await tx.owners.lock(caller.owner_id)
+    row = await tx.pool.live_row(caller.owner_id, caller.space_id, image_id)
     if row is None:
         raise NotFound()
     return row
 
 
 async def _event(
-    session: AsyncSession, caller: Caller, type: EventType, image_id: str, **payload: Any
+    tx: UnitOfWork, caller: Caller, type: EventType, image_id: str, **payload: Any
 ) -> None:
-    await append_event(
-        session,
-        owner_id=caller.owner_id,
-        space_id=caller.space_id,
-        type=type,
-        image_id=image_id,
-        payload=EventPayload(**payload),
+    await tx.events.append(
+        caller.owner_id, caller.space_id, type, image_id, EventPayload(**payload)
     )
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """What a new MeImage starts with; AI use stays off unless asked."""
+
+    media_id: str
+    kind: Kind
+    encrypted: Mapping[str, object]
+    show_in_profile: bool = True
+    ai_reference: bool = False
+    primary_for: Slot | None = None
 
 
 async def create_image(
@@ -314,24 +281,19 @@ async def create_image(
     owner lock serializes creators; the partial unique index on live rows is the last
     word, and its violation maps to the same error.
     """
-    values = clean_encrypted(encrypted or {})
+    new = NewImage(
+        media_id=media_id,
+        kind=kind,
+        encrypted=clean_encrypted(encrypted or {}),
+        show_in_profile=show_in_profile,
+        ai_reference=ai_reference,
+        primary_for=primary_for,
+    )
     try:
-        async with stores.db.transaction() as session:
-            await lock_owner(session, caller.owner_id)
-            image = await _insert_image(
-                stores,
-                session,
-                caller,
-                media_id=media_id,
-                kind=kind,
-                encrypted=values,
-                show_in_profile=show_in_profile,
-                ai_reference=ai_reference,
-                primary_for=primary_for,
-            )
-    except IntegrityError as exc:
-        if not _is_live_media_conflict(exc):
-            raise
+        async with stores.transaction() as tx:
+            await tx.owners.lock(caller.owner_id)
+            image = await _insert_image(tx, caller, new)
+    except MediaAlreadyAttached:
         raise MediaInUse() from None
     stores.notifier.notify(caller.owner_id)
     return image
@@ -348,58 +310,39 @@ class MediaInUse(InvalidInput):
         )
 
 
-def _is_live_media_conflict(exc: IntegrityError) -> bool:
-    # PostgreSQL names the index; SQLite names the column of the unique index.
-    text = str(exc.orig)
-    return LIVE_MEDIA_INDEX in text or "me_image.media_ref_id" in text
-
-
-async def _insert_image(
-    stores: Stores,
-    session: AsyncSession,
-    caller: Caller,
-    *,
-    media_id: str,
-    kind: Kind,
-    encrypted: Mapping[str, object],
-    show_in_profile: bool,
-    ai_reference: bool,
-    primary_for: Slot | None,
-) -> Image:
-    media = await get_media(session, caller, media_id)
+async def _insert_image(tx: UnitOfWork, caller: Caller, new: NewImage) -> Image:
+    media = await get_media(tx, caller, new.media_id)
     now = utcnow()
     image_id = new_id()
     row = MeImage(
         id=image_id,
         owner_id=caller.owner_id,
         space_id=caller.space_id,
-        kind=kind.value,
+        kind=new.kind.value,
         media_ref_id=media.id,
-        ai_reference=ai_reference,
-        show_in_profile=show_in_profile,
+        ai_reference=new.ai_reference,
+        show_in_profile=new.show_in_profile,
         created_at=now,
         updated_at=now,
     )
-    await stores.vault.seal(session, ME_IMAGE_ENCRYPTED, row, encrypted)
-    session.add(row)
+    await tx.pool.seal(row, new.encrypted)
     # The unique index on live rows refuses a second live image of this media id here.
-    await session.flush()
-    await _event(session, caller, EventType.ADDED, image_id, kind=kind.value)
-    if ai_reference:
-        await _event(session, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
-    if primary_for is not None:
-        await _claim(session, caller, row, primary_for)
-    return await _get(stores, session, caller, image_id)
+    await tx.pool.save(row)
+    await _event(tx, caller, EventType.ADDED, image_id, kind=new.kind.value)
+    if new.ai_reference:
+        await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
+    if new.primary_for is not None:
+        await _claim(tx, caller, row, new.primary_for)
+    return await _get(tx, caller, image_id)
 
 
 async def update_image(
     stores: Stores, caller: Caller, image_id: str, changes: ImageChanges
 ) -> Image:
     encrypted = clean_encrypted(changes.encrypted, partial=True)
-    async with stores.db.transaction() as session:
-        await lock_owner(session, caller.owner_id)
-        row = await _locked_row(session, caller, image_id)
-        await stores.vault.seal(session, ME_IMAGE_ENCRYPTED, row, encrypted)
+    async with stores.transaction() as tx:
+        row = await _locked_row(tx, caller, image_id)
+        await tx.pool.seal(row, encrypted)
         changed: list[str] = list(encrypted)
         if not isinstance(changes.kind, _Unchanged) and changes.kind.value != row.kind:
             row.kind = changes.kind.value
@@ -409,10 +352,9 @@ async def update_image(
             changed.append("showInProfile")
         if changed:
             row.updated_at = utcnow()
-            session.add(row)
-            await session.flush()
-            await _event(session, caller, EventType.UPDATED, image_id, fields=tuple(changed))
-        image = await _get(stores, session, caller, image_id)
+            await tx.pool.save(row)
+            await _event(tx, caller, EventType.UPDATED, image_id, fields=tuple(changed))
+        image = await _get(tx, caller, image_id)
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -420,69 +362,56 @@ async def update_image(
 
 async def set_ai_reference(stores: Stores, caller: Caller, image_id: str, enabled: bool) -> Image:
     """The per-image consent toggle; its own event because it is the privacy-critical one."""
-    async with stores.db.transaction() as session:
-        await lock_owner(session, caller.owner_id)
-        row = await _locked_row(session, caller, image_id)
+    async with stores.transaction() as tx:
+        row = await _locked_row(tx, caller, image_id)
         changed = row.ai_reference != enabled
         if changed:
             row.ai_reference = enabled
             row.updated_at = utcnow()
-            session.add(row)
-            await session.flush()
-            await _event(session, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=enabled)
-        image = await _get(stores, session, caller, image_id)
+            await tx.pool.save(row)
+            await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=enabled)
+        image = await _get(tx, caller, image_id)
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
 
 
-async def _claim(session: AsyncSession, caller: Caller, row: MeImage, slot: Slot) -> None:
-    holder = (
-        await session.execute(
-            select(MeImage.id).where(  # type: ignore[call-overload]
-                MeImage.owner_id == caller.owner_id,
-                MeImage.space_id == caller.space_id,
-                MeImage.primary_for == slot.value,
-                MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
-                MeImage.id != row.id,
-            )
-        )
-    ).scalar_one_or_none()
+async def _claim(tx: UnitOfWork, caller: Caller, row: MeImage, slot: Slot) -> None:
+    holder = await tx.pool.slot_holder(
+        caller.owner_id, caller.space_id, slot.value, other_than=row.id
+    )
     now = utcnow()
     if holder is not None:
         # Clear the previous holder first so the unique index never sees two holders.
-        await session.execute(
-            update(MeImage).where(MeImage.id == holder).values(primary_for=None, updated_at=now)
-        )
-        await _event(session, caller, EventType.PRIMARY_CHANGED, holder, previous_slot=slot.value)
+        await tx.pool.clear_slot(holder, now)
+        await _event(tx, caller, EventType.PRIMARY_CHANGED, holder, previous_slot=slot.value)
     previous = row.primary_for
     row.primary_for = slot.value
     row.updated_at = now
-    session.add(row)
-    await session.flush()
+    await tx.pool.save(row)
     await _event(
-        session, caller, EventType.PRIMARY_CHANGED, row.id, slot=slot.value, previous_slot=previous
+        tx, caller, EventType.PRIMARY_CHANGED, row.id, slot=slot.value, previous_slot=previous
     )
+
+
+async def _clear(tx: UnitOfWork, caller: Caller, row: MeImage) -> None:
+    previous = row.primary_for
+    row.primary_for = None
+    row.updated_at = utcnow()
+    await tx.pool.save(row)
+    await _event(tx, caller, EventType.PRIMARY_CHANGED, row.id, previous_slot=previous)
 
 
 async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot | None) -> Image:
     """Claim `slot` for the image (the previous holder loses it), or clear the image's slot."""
-    async with stores.db.transaction() as session:
-        await lock_owner(session, caller.owner_id)
-        row = await _locked_row(session, caller, image_id)
+    async with stores.transaction() as tx:
+        row = await _locked_row(tx, caller, image_id)
         changed = row.primary_for != (slot.value if slot else None)
         if changed and slot is not None:
-            await _claim(session, caller, row, slot)
+            await _claim(tx, caller, row, slot)
         elif changed:
-            previous = row.primary_for
-            row.primary_for = None
-            row.updated_at = utcnow()
-            session.add(row)
-            await session.flush()
-            await _event(
-                session, caller, EventType.PRIMARY_CHANGED, image_id, previous_slot=previous
-            )
-        image = await _get(stores, session, caller, image_id)
+            await _clear(tx, caller, row)
+        image = await _get(tx, caller, image_id)
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -490,18 +419,14 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
 
 async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
     """Soft delete: the row keeps its data for a later purge but leaves every query and slot."""
-    async with stores.db.transaction() as session:
-        await lock_owner(session, caller.owner_id)
-        row = await _locked_row(session, caller, image_id)
+    async with stores.transaction() as tx:
+        row = await _locked_row(tx, caller, image_id)
         now = utcnow()
         previous = row.primary_for
         row.deleted_at = now
         row.primary_for = None
         row.updated_at = now
-        session.add(row)
-        await session.flush()
-        await _event(
-            session, caller, EventType.DELETED, image_id, kind=row.kind, previous_slot=previous
-        )
+        await tx.pool.save(row)
+        await _event(tx, caller, EventType.DELETED, image_id, kind=row.kind, previous_slot=previous)
     stores.notifier.notify(caller.owner_id)
     return image_id

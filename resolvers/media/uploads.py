@@ -1,0 +1,150 @@
+"""Uploads: a sanitised image stored as bytes once per owner, and a media id per upload.
+
+Blobs and rows follow one protocol so that a row never points at a missing blob and no
+blob is left untracked (see `storage.tables.MediaBlob`):
+1. register the keys (`orphaned_at` = now: not referenced yet) and commit;
+2. write the bytes (durable when `put` returns);
+3. under the owner's lock, check the registrations are still there (the garbage
+   collector removes bytes and registration together) and link rows to the keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from resolvers.errors import NotFound
+from resolvers.media.sanitising import EncodedImage, encode_upload
+from resolvers.stores import Caller, Stores
+from storage.repositories import UnitOfWork
+from storage.repositories.blobs import RegistrationLost
+from storage.repositories.media import APP_ME, MediaConflict
+from storage.tables import MediaObject, MediaRef, aware, utcnow
+
+__all__ = ["APP_ME", "Media", "get_media", "media_from_rows", "store_image"]
+
+_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Media:
+    """An owner's stored media as the API shows it."""
+
+    id: str
+    owner_id: str
+    content_type: str
+    byte_size: int
+    width: int
+    height: int
+    storage_path: str
+    thumbnail_path: str
+    created_at: datetime
+    sha256: str = ""
+    object_id: str = ""
+    medium_path: str | None = None
+    # The space the media id belongs to; empty where unknown (event snapshots).
+    space_id: str = ""
+
+
+def media_from_rows(obj: MediaObject, ref: MediaRef) -> Media:
+    return Media(
+        id=ref.id,
+        owner_id=ref.owner_id,
+        content_type=obj.content_type,
+        byte_size=obj.byte_size,
+        width=obj.width,
+        height=obj.height,
+        storage_path=obj.storage_path,
+        thumbnail_path=obj.thumbnail_path,
+        created_at=aware(ref.created_at),
+        sha256=obj.sha256,
+        object_id=obj.id,
+        medium_path=obj.medium_path,
+        space_id=ref.space_id,
+    )
+
+
+def _owner_prefix(owner_id: str) -> str:
+    # Owner ids are not path-safe; their digest is. It also keeps owners' keys apart.
+    return hashlib.sha256(owner_id.encode()).hexdigest()[:24]
+
+
+def _base_key(owner_id: str, sha256: str) -> str:
+    return f"o/{_owner_prefix(owner_id)}/{sha256[:2]}/{sha256}"
+
+
+async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = APP_ME) -> Media:
+    """Validate, re-encode and store an upload; returns a new media id of the caller's space.
+
+    The bytes are stored once per owner, whatever the space, but every upload is a
+    media id of its own. So uploading the same photo twice gives two images (what a
+    person who adds a photo twice sees happen), each with its own URLs: deleting one
+    revokes its URLs without touching the other's, and a deleted image's URLs never
+    come back by uploading the photo again. Uploads never attached to an image are
+    removed by `purge --deleted` after its cutoff.
+    """
+    image = await encode_upload(data, stores.limits)
+    base = _base_key(caller.owner_id, image.sha256)
+    blobs = {
+        base: image.data,
+        f"{base}.thumb.webp": image.thumbnail,
+        f"{base}.medium.webp": image.medium,
+    }
+    for _attempt in range(_ATTEMPTS):
+        async with stores.transaction() as tx:
+            await tx.blobs.register(caller.owner_id, blobs)
+        # Bytes first, row second: a committed row never points at a missing blob.
+        await asyncio.gather(*(stores.blobs.put(key, value) for key, value in blobs.items()))
+        try:
+            async with stores.transaction() as tx:
+                await tx.owners.lock(caller.owner_id)
+                await tx.blobs.claim(blobs)
+                return await _link(tx, caller, image, app, base)
+        except (RegistrationLost, MediaConflict):
+            # Collected meanwhile, or a concurrent upload of the same bytes won an insert.
+            continue
+    raise RuntimeError("could not record media after repeated conflicts")
+
+
+async def _link(tx: UnitOfWork, caller: Caller, image: EncodedImage, app: str, base: str) -> Media:
+    """Step 3: the media object (once per owner and content) and a new media id for it."""
+    obj = await tx.media.object_by_hash(caller.owner_id, image.sha256)
+    now = utcnow()
+    if obj is None:
+        obj = MediaObject(
+            owner_id=caller.owner_id,
+            sha256=image.sha256,
+            content_type=image.content_type,
+            byte_size=len(image.data),
+            width=image.width,
+            height=image.height,
+            storage_path=base,
+            thumbnail_path=f"{base}.thumb.webp",
+            medium_path=f"{base}.medium.webp",
+            created_at=now,
+        )
+        await tx.media.save(obj)
+    elif obj.medium_path is None:
+        obj.medium_path = f"{base}.medium.webp"
+        await tx.media.save(obj)
+    ref = MediaRef(
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        app=app,
+        media_object_id=obj.id,
+        created_at=now,
+    )
+    await tx.media.save(ref)
+    return media_from_rows(obj, ref)
+
+
+async def get_media(tx: UnitOfWork, caller: Caller, media_id: str) -> Media:
+    """The caller's upload by id, in the caller's space only; another owner's id, another
+    space's id, a revoked id and a generation output's id are all reported exactly like
+    a missing one (only uploads become images: an output's URLs follow its generation)."""
+    found = await tx.media.upload(caller.owner_id, caller.space_id, media_id)
+    if found is None:
+        raise NotFound("Media")
+    return media_from_rows(*found)

@@ -1,0 +1,91 @@
+"""Media rows: stored objects (one per owner and content hash), the media ids that
+reference them, their cached renditions, and which media ids are revoked."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.tables import MediaObject, MediaRef, MediaVariant, MeImage
+
+# The app tag of uploads to the pool; only these become images and can be revoked.
+APP_ME = "me"
+
+StoredMedia = tuple[MediaObject, MediaRef]
+
+
+class MediaConflict(Exception):
+    """A unique index refused the row: a concurrent writer inserted the same one first."""
+
+
+def not_revoked() -> ColumnElement[bool]:
+    """True for a media id that may still be used. An upload (`me`) is revoked once an
+    image that held it was deleted and no live image holds it; other apps' media are
+    never held by images and live as long as their reference row."""
+    # One NOT EXISTS (an anti-join on ix_me_image_media_ref), not an OR of EXISTS, which
+    # PostgreSQL may answer by hashing every deleted image on each request.
+    deleted = MeImage.__table__.alias("deleted_holder")  # type: ignore[attr-defined]
+    live = MeImage.__table__.alias("live_holder")  # type: ignore[attr-defined]
+    return ~exists().where(
+        deleted.c.media_ref_id == col(MediaRef.id),
+        deleted.c.deleted_at.is_not(None),
+        col(MediaRef.app) == APP_ME,
+        # Correlated through the deleted row, the nearest enclosing FROM.
+        ~exists().where(live.c.media_ref_id == deleted.c.media_ref_id, live.c.deleted_at.is_(None)),
+    )
+
+
+class MediaRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _flush(self) -> None:
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            raise MediaConflict() from exc
+
+    async def object_by_hash(self, owner_id: str, sha256: str) -> MediaObject | None:
+        query = select(MediaObject).where(
+            col(MediaObject.owner_id) == owner_id, col(MediaObject.sha256) == sha256
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def object_exists(self, object_id: str) -> bool:
+        return await self._session.get(MediaObject, object_id) is not None
+
+    async def save(self, row: MediaObject | MediaRef | MediaVariant) -> None:
+        """Insert or update one row now; raises MediaConflict if a unique index refuses."""
+        self._session.add(row)
+        await self._flush()
+
+    async def upload(self, owner_id: str, space_id: str, media_id: str) -> StoredMedia | None:
+        """An unrevoked upload (`me`) of one owner's space by media id."""
+        return await self._first(
+            col(MediaRef.id) == media_id,
+            col(MediaRef.owner_id) == owner_id,
+            col(MediaRef.space_id) == space_id,
+            col(MediaRef.app) == APP_ME,
+            not_revoked(),
+        )
+
+    async def servable(self, media_id: str) -> StoredMedia | None:
+        """Any unrevoked media by id, whoever owns it."""
+        return await self._first(col(MediaRef.id) == media_id, not_revoked())
+
+    async def _first(self, *conditions: ColumnElement[bool]) -> StoredMedia | None:
+        query = (
+            select(MediaObject, MediaRef)
+            .join(MediaRef, col(MediaRef.media_object_id) == col(MediaObject.id))
+            .where(*conditions)
+        )
+        row = (await self._session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def variant_path(self, object_id: str, spec: str) -> str | None:
+        query = select(col(MediaVariant.storage_path)).where(
+            col(MediaVariant.media_object_id) == object_id, col(MediaVariant.spec) == spec
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()

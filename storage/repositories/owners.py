@@ -1,0 +1,55 @@
+"""Owner rows: created on first write, locked to serialize an owner's changes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.tables import Owner, utcnow
+from storage.upsert import upsert
+
+
+class OwnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def ensure(self, owner_id: str) -> None:
+        """The owner's row, made with the defaults if it does not exist yet."""
+        now = utcnow()
+        row = {
+            "id": owner_id,
+            "ai_uses_reference_images": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await upsert(self._session, Owner.__table__, [row])  # type: ignore[attr-defined]
+
+    async def lock(self, owner_id: str, *, bump: bool = True) -> Owner:
+        """Serialize one owner's writes (slot swaps and event order rely on it) and bump the
+        owner's data version, which every cached answer about this owner is keyed on.
+
+        `bump=False` is only for writes no query can see (e.g. a cached image rendition)."""
+        await self.ensure(owner_id)
+        if bump:
+            # The UPDATE takes the row lock on PostgreSQL; SQLite writers hold BEGIN IMMEDIATE.
+            await self._session.execute(
+                update(Owner)
+                .where(col(Owner.id) == owner_id)
+                .values(data_version=col(Owner.data_version) + 1)
+            )
+        query = select(Owner).where(col(Owner.id) == owner_id).with_for_update()
+        return (await self._session.execute(query)).scalar_one()
+
+    async def get(self, owner_id: str) -> Owner | None:
+        return await self._session.get(Owner, owner_id)
+
+    async def data_version(self, owner_id: str) -> int:
+        """The owner's data version; 0 for an owner who never wrote anything."""
+        query = select(col(Owner.data_version)).where(col(Owner.id) == owner_id)
+        return int((await self._session.execute(query)).scalar_one_or_none() or 0)
+
+    async def set_ai_uses_reference_images(self, owner: Owner, enabled: bool) -> None:
+        owner.ai_uses_reference_images = enabled
+        owner.updated_at = utcnow()
+        self._session.add(owner)

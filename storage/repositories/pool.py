@@ -1,0 +1,133 @@
+"""MeImage rows of one owner's pool, with their media and their encrypted fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from storage.keys import FieldVault
+from storage.tables import (
+    ME_IMAGE_ENCRYPTED,
+    MediaObject,
+    MediaRef,
+    MeImage,
+    MeImageEncrypted,
+    Owner,
+)
+
+# The partial unique index that allows one live image per media id (storage/tables.py).
+LIVE_MEDIA_INDEX = "uq_me_image_live_media"
+
+StoredImage = tuple[MeImage, MediaObject, MediaRef]
+
+
+class MediaAlreadyAttached(Exception):
+    """The media id already has a live image (the live-media index refused a second)."""
+
+
+def is_live_media_conflict(exc: IntegrityError) -> bool:
+    # PostgreSQL names the index; SQLite names the column of the unique index.
+    text = str(exc.orig)
+    return LIVE_MEDIA_INDEX in text or "me_image.media_ref_id" in text
+
+
+def _live(owner_id: str, space_id: str) -> Select[MeImage, MediaObject, MediaRef]:
+    return (
+        select(MeImage, MediaObject, MediaRef)
+        .join(MediaRef, col(MediaRef.id) == col(MeImage.media_ref_id))
+        .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
+        .where(
+            col(MeImage.owner_id) == owner_id,
+            col(MeImage.space_id) == space_id,
+            col(MeImage.deleted_at).is_(None),
+        )
+    )
+
+
+class PoolRepository:
+    def __init__(self, session: AsyncSession, vault: FieldVault) -> None:
+        self._session = session
+        self._vault = vault
+
+    async def live_images(self, owner_id: str, space_id: str) -> list[StoredImage]:
+        """Every live image of the pool, oldest first."""
+        query = _live(owner_id, space_id).order_by(col(MeImage.created_at), col(MeImage.id))
+        return [(r[0], r[1], r[2]) for r in (await self._session.execute(query)).all()]
+
+    async def live_image(self, owner_id: str, space_id: str, image_id: str) -> StoredImage | None:
+        query = _live(owner_id, space_id).where(col(MeImage.id) == image_id)
+        row = (await self._session.execute(query)).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def live_row(self, owner_id: str, space_id: str, image_id: str) -> MeImage | None:
+        """The image row alone, to change it (the caller holds the owner lock)."""
+        query = select(MeImage).where(
+            col(MeImage.id) == image_id,
+            col(MeImage.owner_id) == owner_id,
+            col(MeImage.space_id) == space_id,
+            col(MeImage.deleted_at).is_(None),
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def open(self, row: MeImage) -> MeImageEncrypted:
+        """The row's encrypted fields in plaintext; raises DecryptionError."""
+        return await self._vault.open_row(self._session, ME_IMAGE_ENCRYPTED, row)
+
+    async def seal(self, row: MeImage, values: Mapping[str, object]) -> None:
+        """Encrypt `values` (encrypted fields by name) into the row's columns."""
+        await self._vault.seal(self._session, ME_IMAGE_ENCRYPTED, row, values)
+
+    async def save(self, row: MeImage) -> None:
+        """Write the row now; raises MediaAlreadyAttached if its media id is taken."""
+        self._session.add(row)
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            if not is_live_media_conflict(exc):
+                raise
+            raise MediaAlreadyAttached() from exc
+
+    async def slot_holder(
+        self, owner_id: str, space_id: str, slot: str, *, other_than: str
+    ) -> str | None:
+        """The id of the live image that holds `slot`, other than `other_than`."""
+        query = select(col(MeImage.id)).where(
+            col(MeImage.owner_id) == owner_id,
+            col(MeImage.space_id) == space_id,
+            col(MeImage.primary_for) == slot,
+            col(MeImage.deleted_at).is_(None),
+            col(MeImage.id) != other_than,
+        )
+        return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def clear_slot(self, image_id: str, now: datetime) -> None:
+        await self._session.execute(
+            update(MeImage)
+            .where(col(MeImage.id) == image_id)
+            .values(primary_for=None, updated_at=now)
+        )
+
+    async def usable_references(
+        self, owner_id: str, space_id: str, image_ids: Sequence[str]
+    ) -> dict[str, str]:
+        """Image id -> media id of those images AI may use right now, by every rule at
+        once: live, of this owner and space, opted in, and the owner's switch on."""
+        query = (
+            select(col(MeImage.id), col(MeImage.media_ref_id))
+            .join(Owner, col(Owner.id) == col(MeImage.owner_id))
+            .where(
+                col(MeImage.id).in_(list(image_ids)),
+                col(MeImage.owner_id) == owner_id,
+                col(MeImage.space_id) == space_id,
+                col(MeImage.deleted_at).is_(None),
+                col(MeImage.ai_reference).is_(True),
+                col(Owner.ai_uses_reference_images).is_(True),
+            )
+        )
+        rows = (await self._session.execute(query)).all()
+        return {str(row[0]): str(row[1]) for row in rows}
