@@ -14,6 +14,7 @@ from starlette.types import Scope
 from api.request_checks import clean_id
 from api.settings import Settings
 from resolvers.stores import PERSONAL_SPACE, Caller
+from schema.tokens import TOKEN_LEEWAY_S
 
 # Far above any real token (a JWKS-signed one with many claims is a few KiB).
 MAX_TOKEN = 16 * 1024
@@ -78,7 +79,7 @@ class Authenticator:
                 key: Any = signing_key.key
             else:
                 key = self.settings.jwt_secret
-            return jwt.decode(token, key, options=options, leeway=30, **kwargs)
+            return jwt.decode(token, key, options=options, leeway=TOKEN_LEEWAY_S, **kwargs)
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("the token has expired") from exc
         except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as exc:

@@ -1,6 +1,12 @@
-"""Errors a client can act on. Each has a stable code; anything else is a bug and is masked."""
+"""Errors a client can act on. Each has a stable code; anything else is a bug and is masked.
+
+The code strings here are the only declaration of each code: the schema's `ErrorCode`
+enum and the REST routes take them from these classes.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class DomainError(Exception):
@@ -38,3 +44,15 @@ class TooLarge(DomainError):
 
 class UnsupportedMediaType(DomainError):
     code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class TokenExpired(DomainError):
+    """A long-lived operation (a subscription) outlived the caller's token."""
+
+    code = "TOKEN_EXPIRED"
+
+    def __init__(self, expired_at: datetime) -> None:
+        super().__init__(
+            "the token has expired: reconnect with a fresh token and resume from your last cursor"
+        )
+        self.expired_at = expired_at

@@ -1,54 +1,17 @@
-"""The language: builds the GraphQL schema from the types, roots and extensions."""
+"""The language: `build_schema` assembles the GraphQL schema from the capability packages
+(pool, events, generation) and the shared modules (errors, enums, scalars, context, limits).
+
+Importing `schema` stays light: the token check reaches `schema.tokens` through it from the
+command line, so the types, roots and extensions load only when a schema is built.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from typing import TYPE_CHECKING
 
-import strawberry
-from graphql import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.file_uploads import Upload
-from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
-
-from schema.errors import InvalidInputError, NotFoundError, TooLargeError, UnsupportedMediaTypeError
-from schema.generation import GenerationMutation, GenerationQuery
-from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
-from schema.mutation import PoolMutation
-from schema.query import PoolQuery
-from schema.subscription import EventsQuery, EventsSubscription
-
-# Each capability contributes its own root fields; the roots are their union.
-Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery))
-Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation))
-Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
-Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
-Subscription = merge_types("Subscription", (EventsSubscription,))
-Subscription.__strawberry_definition__.description = "Live changes in the active space."  # type: ignore[attr-defined]
-
-
-def _parse_upload(value: object) -> object:
-    # Only a file part of a multipart request is an upload; a string or object sent
-    # inline is invalid input (a validation error), not a crash inside the resolver.
-    if callable(getattr(value, "read", None)):
-        return value
-    raise ValueError("an Upload is a file part of a multipart request")
-
-
-STRICT_UPLOAD = strawberry.scalar(
-    name="Upload", description="Represents a file upload.", parse_value=_parse_upload
-)
+if TYPE_CHECKING:
+    import strawberry
 
 
 @dataclass(frozen=True)
@@ -62,38 +25,9 @@ class SchemaOptions:
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:
-    options = options or SchemaOptions()
-    # The limiters' rule classes are built once: the validation cache keys on the rule
-    # classes, and a fresh class per request would make every request a cache miss.
-    rules = [
-        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
-    ]
-    if not options.introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    # Factories, not instances: each request gets fresh extension objects.
-    extensions: list[Callable[[], SchemaExtension]] = [
-        partial(MaxTokensLimiter, max_token_count=options.max_tokens),
-        partial(ParserCache, maxsize=512),
-        partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=512),
-        partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
-        partial(MaxErrors, options.max_errors),
-        ErrorCodes,
-        StorableText,
-    ]
-    if not options.suggestions:
-        extensions.append(HideSuggestions)
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        subscription=Subscription,
-        types=[NotFoundError, InvalidInputError, TooLargeError, UnsupportedMediaTypeError],
-        extensions=extensions,
-        config=StrawberryConfig(
-            disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
-        ),
-    )
+    from schema.build import build
+
+    return build(options or SchemaOptions())
 
 
 def export_sdl() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +9,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
+from schema.tokens import seconds_left
 
 
 class NotAuthenticated(Exception):
@@ -29,12 +29,20 @@ class RequestContext:
     def require_caller(self) -> Caller:
         if self.caller is None:
             raise NotAuthenticated("authentication required")
-        # A WebSocket outlives its token; operations sent after expiry (plus the same
-        # 30 s clock leeway the token check allows) are refused.
-        expires = self.extra.get("token_exp")
-        if expires is not None and expires + 30 < time.time():
+        # A WebSocket outlives its token; operations sent after it expired are refused.
+        remaining = self.token_remaining_s()
+        if remaining is not None and remaining < 0:
             raise NotAuthenticated("the token has expired; reconnect with a fresh one")
         return self.caller
+
+    def token_expires_at(self) -> float | None:
+        """The token's `exp` claim (epoch seconds), when the caller came with one."""
+        expires: float | None = self.extra.get("token_exp")
+        return expires
+
+    def token_remaining_s(self) -> float | None:
+        """Seconds the token is still honoured (leeway included); None when it never ends."""
+        return seconds_left(self.token_expires_at())
 
 
 Info = StrawberryInfo[RequestContext, None]

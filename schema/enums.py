@@ -1,4 +1,4 @@
-"""GraphQL enums, mapped one to one onto the domain's."""
+"""GraphQL enums shared by several capabilities, mapped one to one onto the domain's."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from typing import cast
 
 import strawberry
 
+from resolvers import errors
+from resolvers.events import cursors
+from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
-from resolvers.pool.me_images import EventType, Kind, Slot
+from resolvers.pool.me_images import Kind, Slot
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -53,56 +56,45 @@ _SLOTS = {slot: PrimarySlot(slot.value) for slot in Slot}
 
 @strawberry.enum(description="Stable machine-readable codes of the errors a client can act on.")
 class ErrorCode(enum.Enum):
+    # Each value is the domain error's own code (declared once, in resolvers); a test checks
+    # that the member names match and that every domain error has exactly one member.
     NOT_FOUND = strawberry.enum_value(
-        "NOT_FOUND", description="No such object for this caller (foreign ids look the same)."
+        errors.NotFound.code,
+        description="No such object for this caller (foreign ids look the same).",
     )
-    INVALID_INPUT = strawberry.enum_value("INVALID_INPUT", description="An argument is invalid.")
+    INVALID_INPUT = strawberry.enum_value(
+        errors.InvalidInput.code, description="An argument is invalid."
+    )
     TOO_LARGE = strawberry.enum_value(
-        "TOO_LARGE", description="The file or image exceeds a size limit."
+        errors.TooLarge.code, description="The file or image exceeds a size limit."
     )
     UNSUPPORTED_MEDIA_TYPE = strawberry.enum_value(
-        "UNSUPPORTED_MEDIA_TYPE", description="The file is not a JPEG, PNG or WebP image."
+        errors.UnsupportedMediaType.code, description="The file is not a JPEG, PNG or WebP image."
     )
     INSUFFICIENT_CREDITS = strawberry.enum_value(
-        "INSUFFICIENT_CREDITS", description="The caller has fewer credits than the call costs."
+        generation_errors.InsufficientCredits.code,
+        description="The caller has fewer credits than the call costs.",
     )
     REFERENCE_NOT_USABLE = strawberry.enum_value(
-        "REFERENCE_NOT_USABLE",
+        generation_errors.ReferenceNotUsable.code,
         description="A reference image may not be sent to AI (one answer for every reason).",
     )
     PROVIDER_NOT_CONFIGURED = strawberry.enum_value(
-        "PROVIDER_NOT_CONFIGURED", description="The server has no credentials for that provider."
+        generation_errors.ProviderNotConfigured.code,
+        description="The server has no credentials for that provider.",
     )
     PROVIDER_FAILED = strawberry.enum_value(
-        "PROVIDER_FAILED", description="The image provider failed; nothing was charged."
+        generation_errors.ProviderFailed.code,
+        description="The image provider failed; nothing was charged.",
     )
     CURSOR_TOO_OLD = strawberry.enum_value(
-        "CURSOR_TOO_OLD",
+        cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",
     )
     TOKEN_EXPIRED = strawberry.enum_value(
-        "TOKEN_EXPIRED",
+        errors.TokenExpired.code,
         description="The token expired during a subscription: reconnect with a fresh one.",
     )
-
-
-@strawberry.enum(description="What happened to an image.")
-class MeImageEventType(enum.Enum):
-    ADDED = strawberry.enum_value(EventType.ADDED.value, description="An image was added.")
-    UPDATED = strawberry.enum_value(
-        EventType.UPDATED.value, description="Label, tags, kind or showInProfile changed."
-    )
-    AI_REFERENCE_TOGGLED = strawberry.enum_value(
-        EventType.AI_REFERENCE_TOGGLED.value, description="The AI opt-in of an image changed."
-    )
-    PRIMARY_CHANGED = strawberry.enum_value(
-        EventType.PRIMARY_CHANGED.value, description="An image gained or lost a primary slot."
-    )
-    DELETED = strawberry.enum_value(EventType.DELETED.value, description="An image was deleted.")
-
-    @classmethod
-    def of(cls, type: EventType) -> MeImageEventType:
-        return cls(type.value)
 
 
 @strawberry.enum(description="How a transformed image fills the requested box.")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from resolvers.errors import DomainError
 from schema.context import NotAuthenticated
@@ -30,15 +31,17 @@ def should_mask(error: GraphQLError) -> bool:
     return True
 
 
+def _execution_errors(context: ExecutionContext) -> list[GraphQLError]:
+    result = context.result
+    return list(result.errors) if result is not None and result.errors else []
+
+
 class HideSuggestions(SchemaExtension):
     """Production mode: no "Did you mean …?" hints that leak the schema's names."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        for error in result.errors:
+        for error in _execution_errors(self.execution_context):
             error.message = _SUGGESTION.sub("", error.message)
 
 
@@ -63,10 +66,7 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        for error in result.errors:
+        for error in _execution_errors(self.execution_context):
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code}

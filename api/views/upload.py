@@ -11,17 +11,12 @@ from starlette.responses import JSONResponse, Response
 from api.auth import Authenticator, AuthError
 from api.error_bodies import rest_error
 from resolvers import errors
-from resolvers.media import sanitising, uploads
+from resolvers.media import uploads
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
+from schema.errors import describe
 
 UPLOAD_PATH = "/api/v1/profile/me-images/upload"
-_STATUS = {
-    errors.TooLarge: 413,
-    errors.UnsupportedMediaType: 415,
-    errors.InvalidInput: 400,
-    errors.NotFound: 404,
-}
 
 
 def media_json(stored: uploads.Media, urls: MediaUrlSigner) -> dict[str, Any]:
@@ -60,10 +55,9 @@ class UploadRoute:
             return data
         try:
             stored = await uploads.store_image(self.stores, caller, data)
-        except sanitising.ImageRejected as exc:
-            return rest_error(415, exc.code, exc.message, reason=exc.reason.value)
         except errors.DomainError as exc:
-            return rest_error(_STATUS.get(type(exc), 400), exc.code, exc.message)
+            shown = describe(exc)
+            return rest_error(shown.http_status, shown.code, shown.message, **shown.extra)
         return JSONResponse(media_json(stored, self.urls), status_code=201)
 
     async def _file_bytes(self, request: Request) -> bytes | Response:

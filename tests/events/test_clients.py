@@ -13,6 +13,7 @@ import pytest
 import websockets
 from websockets.typing import Origin
 
+from schema.tokens import TOKEN_LEEWAY_S
 from tests.events.conftest import (
     SUBSCRIPTION,
     LiveServer,
@@ -256,7 +257,8 @@ async def test_subscriptions_end_with_a_typed_error_when_the_token_expires(
     live: LiveServer, http: httpx.AsyncClient
 ) -> None:
     owner = new_owner()
-    token = live.token(owner, ttl_s=2)
+    # Honoured for 2 s more: the token's `exp` lies within the clock leeway already.
+    token = live.token(owner, ttl_s=2 - TOKEN_LEEWAY_S)
 
     async def over_websocket() -> list[dict[str, Any]]:
         async with ws_connection(live.ws_url) as ws:

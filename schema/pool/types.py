@@ -122,21 +122,21 @@ class DeletedMeImage:
 
 @strawberry.type(description="The caller's settings for their pool in the active space.")
 class Profile:
-    data: strawberry.Private[profile.Profile]
-
-    @strawberry.field(description="The authenticated owner.")
-    def owner_id(self) -> strawberry.ID:
-        return strawberry.ID(self.data.owner_id)
-
-    @strawberry.field(description="The active space (from the token; `personal` by default).")
-    def space_id(self) -> strawberry.ID:
-        return strawberry.ID(self.data.space_id)
-
-    @strawberry.field(
+    owner_id: strawberry.ID = strawberry.field(description="The authenticated owner.")
+    space_id: strawberry.ID = strawberry.field(
+        description="The active space (from the token; `personal` by default)."
+    )
+    ai_uses_reference_images: bool = strawberry.field(
         description="Global kill switch: when false, no image is used for AI, whatever its own flag."
     )
-    def ai_uses_reference_images(self) -> bool:
-        return self.data.ai_uses_reference_images
+
+    @classmethod
+    def of(cls, data: profile.Profile) -> Profile:
+        return cls(
+            owner_id=strawberry.ID(data.owner_id),
+            space_id=strawberry.ID(data.space_id),
+            ai_uses_reference_images=data.ai_uses_reference_images,
+        )
 
     @strawberry.field(description="Derived avatar: the FACE_REF holder, else the AVATAR holder.")
     async def avatar(self, info: Info) -> MeImage | None:
@@ -152,4 +152,4 @@ class Profile:
         description="Credits the owner can spend on generation now (credits held by running generations excluded)."
     )
     async def credits(self, info: Info) -> int:
-        return await generation_credits.balance(info.context.stores, self.data.owner_id)
+        return await generation_credits.balance(info.context.stores, str(self.owner_id))

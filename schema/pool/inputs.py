@@ -34,20 +34,16 @@ class UploadMeImageInput:
     )
 
 
-@strawberry.input(description="A MeImage for media the caller already uploaded.")
-class CreateMeImageInput:
+@strawberry.input(description="The media a new MeImage points at.")
+class _MediaReference:
     media_id: strawberry.ID = strawberry.field(description="Id returned by the upload route.")
-    kind: MeImageKind = strawberry.field(
-        default=MeImageKind.REFERENCE, description="What the image shows."
-    )
-    label: str | None = strawberry.field(default=None, description="Optional label (≤ 200 chars).")
-    tags: list[str] = strawberry.field(
-        default_factory=list, description="Tags (≤ 30, ≤ 64 chars each)."
-    )
-    show_in_profile: bool = strawberry.field(default=True, description="Show on the profile.")
-    primary_for: PrimarySlot | None = strawberry.field(
-        default=None, description="Claim this slot right away (the previous holder loses it)."
-    )
+
+
+# The upload's details plus the media id, declared once. Strawberry lists the fields of
+# the first base first, so `mediaId` leads, as the published schema has it.
+@strawberry.input(description="A MeImage for media the caller already uploaded.")
+class CreateMeImageInput(_MediaReference, UploadMeImageInput):
+    pass
 
 
 @strawberry.input(

@@ -1,4 +1,4 @@
-"""Mutations of the pool; each returns its success type or a typed error."""
+"""Mutations of the pool; each returns its success type or the typed error (see `schema.errors`)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ from resolvers.media import uploads
 from resolvers.pool import me_images, profile
 from resolvers.pool.me_images import ImageChanges
 from schema.context import Info
-from schema.enums import ErrorCode, PrimarySlot
+from schema.enums import PrimarySlot
 from schema.errors import (
     InvalidInputError,
     NotFoundError,
     TooLargeError,
     UnsupportedMediaTypeError,
-    to_graphql,
 )
-from schema.inputs import (
+from schema.pool.inputs import (
     CreateMeImageInput,
     UpdateMeImageInput,
     UploadMeImageInput,
     encrypted_values,
 )
-from schema.types import DeletedMeImage, MeImage, Profile
+from schema.pool.types import DeletedMeImage, MeImage, Profile
+from schema.scalars import read_upload
 
 UploadMeImageResult = Annotated[
     MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError,
@@ -54,13 +54,6 @@ DeleteMeImageResult = Annotated[
 ]
 
 
-async def read_upload(file: Upload, max_bytes: int) -> bytes:
-    """Read at most max_bytes + 1: enough for `store_image` to refuse an oversized file
-    without the whole of it ever being read into memory."""
-    data: bytes = await file.read(max_bytes + 1)  # type: ignore[attr-defined]
-    return data
-
-
 @strawberry.type
 class PoolMutation:
     """Change the caller's pool in the active space."""
@@ -73,37 +66,31 @@ class PoolMutation:
     ) -> UploadMeImageResult:
         stores, caller = info.context.stores, info.context.require_caller()
         details = input or UploadMeImageInput()
-        try:
-            encrypted = me_images.clean_encrypted(encrypted_values(details))
-            data = await read_upload(file, stores.limits.max_upload_bytes)
-            stored = await uploads.store_image(stores, caller, data)
-            image = await me_images.create_image(
-                stores,
-                caller,
-                media_id=stored.id,
-                kind=details.kind.to_domain(),
-                encrypted=encrypted,
-                show_in_profile=details.show_in_profile,
-                primary_for=details.primary_for.to_domain() if details.primary_for else None,
-            )
-        except errors.DomainError as error:
-            return to_graphql(error)  # type: ignore[return-value]
+        encrypted = me_images.clean_encrypted(encrypted_values(details))
+        data = await read_upload(file, stores.limits.max_upload_bytes)
+        stored = await uploads.store_image(stores, caller, data)
+        image = await me_images.create_image(
+            stores,
+            caller,
+            media_id=stored.id,
+            kind=details.kind.to_domain(),
+            encrypted=encrypted,
+            show_in_profile=details.show_in_profile,
+            primary_for=details.primary_for.to_domain() if details.primary_for else None,
+        )
         return MeImage.of(image)
 
     @strawberry.mutation(description="Create a MeImage for media the caller uploaded before.")
     async def create_me_image(self, info: Info, input: CreateMeImageInput) -> CreateMeImageResult:
-        try:
-            image = await me_images.create_image(
-                info.context.stores,
-                info.context.require_caller(),
-                media_id=str(input.media_id),
-                kind=input.kind.to_domain(),
-                encrypted=encrypted_values(input),
-                show_in_profile=input.show_in_profile,
-                primary_for=input.primary_for.to_domain() if input.primary_for else None,
-            )
-        except errors.DomainError as error:
-            return to_graphql(error)  # type: ignore[return-value]
+        image = await me_images.create_image(
+            info.context.stores,
+            info.context.require_caller(),
+            media_id=str(input.media_id),
+            kind=input.kind.to_domain(),
+            encrypted=encrypted_values(input),
+            show_in_profile=input.show_in_profile,
+            primary_for=input.primary_for.to_domain() if input.primary_for else None,
+        )
         return MeImage.of(image)
 
     @strawberry.mutation(description="Change label, tags, kind or showInProfile of an image.")
@@ -113,24 +100,15 @@ class PoolMutation:
         changes = ImageChanges(encrypted=encrypted_values(input))
         if input.kind is not strawberry.UNSET:
             if input.kind is None:
-                return InvalidInputError(
-                    code=ErrorCode.INVALID_INPUT, message="kind cannot be null", field="kind"
-                )
+                raise errors.InvalidInput("kind cannot be null", field="kind")
             changes.kind = input.kind.to_domain()
         if input.show_in_profile is not strawberry.UNSET:
             if input.show_in_profile is None:
-                return InvalidInputError(
-                    code=ErrorCode.INVALID_INPUT,
-                    message="showInProfile cannot be null",
-                    field="showInProfile",
-                )
+                raise errors.InvalidInput("showInProfile cannot be null", field="showInProfile")
             changes.show_in_profile = input.show_in_profile
-        try:
-            image = await me_images.update_image(
-                info.context.stores, info.context.require_caller(), str(id), changes
-            )
-        except errors.DomainError as error:
-            return to_graphql(error)  # type: ignore[return-value]
+        image = await me_images.update_image(
+            info.context.stores, info.context.require_caller(), str(id), changes
+        )
         return MeImage.of(image)
 
     @strawberry.mutation(
@@ -139,12 +117,9 @@ class PoolMutation:
     async def set_ai_reference_enabled(
         self, info: Info, id: strawberry.ID, enabled: bool
     ) -> SetAiReferenceEnabledResult:
-        try:
-            image = await me_images.set_ai_reference(
-                info.context.stores, info.context.require_caller(), str(id), enabled
-            )
-        except errors.DomainError as error:
-            return to_graphql(error)  # type: ignore[return-value]
+        image = await me_images.set_ai_reference(
+            info.context.stores, info.context.require_caller(), str(id), enabled
+        )
         return MeImage.of(image)
 
     @strawberry.mutation(
@@ -153,27 +128,21 @@ class PoolMutation:
     async def set_primary(
         self, info: Info, id: strawberry.ID, slot: PrimarySlot | None
     ) -> SetPrimaryResult:
-        try:
-            image = await me_images.set_primary(
-                info.context.stores,
-                info.context.require_caller(),
-                str(id),
-                slot.to_domain() if slot else None,
-            )
-        except errors.DomainError as error:
-            return to_graphql(error)  # type: ignore[return-value]
+        image = await me_images.set_primary(
+            info.context.stores,
+            info.context.require_caller(),
+            str(id),
+            slot.to_domain() if slot else None,
+        )
         return MeImage.of(image)
 
     @strawberry.mutation(
         description="Delete an image: it leaves every query and frees its slot. Bytes are purged separately."
     )
     async def delete_me_image(self, info: Info, id: strawberry.ID) -> DeleteMeImageResult:
-        try:
-            deleted = await me_images.delete_image(
-                info.context.stores, info.context.require_caller(), str(id)
-            )
-        except errors.DomainError as error:
-            return to_graphql(error)  # type: ignore[return-value]
+        deleted = await me_images.delete_image(
+            info.context.stores, info.context.require_caller(), str(id)
+        )
         return DeletedMeImage(id=strawberry.ID(deleted))
 
     @strawberry.mutation(
@@ -183,4 +152,4 @@ class PoolMutation:
         data = await profile.set_ai_uses_reference_images(
             info.context.stores, info.context.require_caller(), enabled
         )
-        return Profile(data=data)
+        return Profile.of(data)

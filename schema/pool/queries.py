@@ -8,7 +8,7 @@ from resolvers import errors
 from resolvers.pool import me_images, profile
 from schema.context import Info
 from schema.enums import MeImageKind, PrimarySlot
-from schema.types import MeImage, Profile
+from schema.pool.types import MeImage, Profile
 
 
 @strawberry.type
@@ -51,4 +51,4 @@ class PoolQuery:
     @strawberry.field(description="The caller's profile: kill switch and derived avatar.")
     async def profile(self, info: Info) -> Profile:
         data = await profile.get_profile(info.context.stores, info.context.require_caller())
-        return Profile(data=data)
+        return Profile.of(data)

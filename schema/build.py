@@ -1,0 +1,83 @@
+"""Assembles the GraphQL schema: the capability packages' roots, the extensions, the error map."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+import strawberry
+from graphql import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.file_uploads import Upload
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema import SchemaOptions
+from schema.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedMediaTypeError,
+    exception_handlers,
+)
+from schema.events.queries import EventsQuery
+from schema.events.subscriptions import EventsSubscription
+from schema.generation.mutations import GenerationMutation
+from schema.generation.queries import GenerationQuery
+from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
+from schema.pool.mutations import PoolMutation
+from schema.pool.queries import PoolQuery
+from schema.scalars import STRICT_UPLOAD
+
+# Each capability contributes its own root fields; the roots are their union.
+Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery))
+Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation))
+Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
+Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
+Subscription = merge_types("Subscription", (EventsSubscription,))
+Subscription.__strawberry_definition__.description = "Live changes in the active space."  # type: ignore[attr-defined]
+
+
+def build(options: SchemaOptions) -> strawberry.Schema:
+    # The limiters' rule classes are built once: the validation cache keys on the rule
+    # classes, and a fresh class per request would make every request a cache miss.
+    rules = [
+        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
+    ]
+    if not options.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    # Factories, not instances: each request gets fresh extension objects.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        partial(MaxTokensLimiter, max_token_count=options.max_tokens),
+        partial(ParserCache, maxsize=512),
+        partial(AddValidationRules, rules),
+        partial(ValidationCache, maxsize=512),
+        partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
+        partial(MaxErrors, options.max_errors),
+        ErrorCodes,
+        StorableText,
+    ]
+    if not options.suggestions:
+        extensions.append(HideSuggestions)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[NotFoundError, InvalidInputError, TooLargeError, UnsupportedMediaTypeError],
+        extensions=extensions,
+        # Domain errors become the typed members of result unions (see schema/errors.py).
+        exception_handlers=exception_handlers(),
+        config=StrawberryConfig(
+            disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
+        ),
+    )

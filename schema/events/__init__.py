@@ -1,0 +1,1 @@
+"""The events capability: image events, the cursor to start from, the subscription."""

@@ -1,0 +1,1 @@
+"""The generation capability: generations, models and prices, their typed errors."""

@@ -1,0 +1,41 @@
+"""Typed errors of a generation, each representing one domain error of `resolvers.generation`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.generation import errors as generation_errors
+from schema.errors import Error, represents
+
+
+@represents(generation_errors.InsufficientCredits, http_status=402)
+@strawberry.type(description="The caller has fewer credits than the call costs.")
+class InsufficientCreditsError(Error):
+    required: int = strawberry.field(description="Credits the call needs.")
+    available: int = strawberry.field(description="Credits the caller has now.")
+
+
+@represents(generation_errors.ReferenceNotUsable, http_status=403)
+@strawberry.type(
+    description="At least one reference may not be sent to AI. The same answer for a missing, foreign, deleted or not-opted-in image and for the kill switch being off."
+)
+class ReferenceNotUsableError(Error):
+    reference_ids: list[strawberry.ID] = strawberry.field(
+        description="The given ids that cannot be used (all of them while the kill switch is off)."
+    )
+
+
+@represents(generation_errors.ProviderNotConfigured, http_status=503)
+@strawberry.type(description="The server has no credentials for the model's provider.")
+class ProviderNotConfiguredError(Error):
+    provider: str = strawberry.field(description="openai or gemini.")
+
+
+@represents(generation_errors.ProviderFailed, http_status=502)
+@strawberry.type(description="The image provider failed; nothing was charged.")
+class ProviderFailedError(Error):
+    provider: str = strawberry.field(description="openai or gemini.")
+    detail: str = strawberry.field(description="A short, safe description of the failure.")
+    generation_id: strawberry.ID | None = strawberry.field(
+        description="The failed generation, when one was recorded."
+    )

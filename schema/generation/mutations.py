@@ -1,0 +1,64 @@
+"""Mutations of the generation capability; errors become typed results (see `schema.errors`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from resolvers.generation import requests, service
+from schema.context import Info
+from schema.errors import InvalidInputError, TooLargeError
+from schema.generation.errors import (
+    InsufficientCreditsError,
+    ProviderFailedError,
+    ProviderNotConfiguredError,
+    ReferenceNotUsableError,
+)
+from schema.generation.inputs import GenerationInput
+from schema.generation.types import Generation, ReferencePool
+
+GenerateWithReferenceResult = Annotated[
+    Generation
+    | InvalidInputError
+    | TooLargeError
+    | InsufficientCreditsError
+    | ReferenceNotUsableError
+    | ProviderNotConfiguredError
+    | ProviderFailedError,
+    strawberry.union(
+        "GenerateWithReferenceResult", description="The generation, or why there is none."
+    ),
+]
+
+
+@strawberry.type
+class GenerationMutation:
+    """Generate images with the caller's consented reference images."""
+
+    @strawberry.mutation(
+        description="Generate images from a prompt and 1-8 of the caller's reference images. The server checks consent at send time (live, own, this space, opted in, kill switch on), holds the credits, calls the provider and charges only on success."
+    )
+    async def generate_with_reference(
+        self,
+        info: Info,
+        input: GenerationInput,
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Makes retries safe: a retry with the same key and the same input returns the first call's outcome (one provider call, one charge) - the generation, still PENDING while the first call runs (poll `generation(id:)` or retry), or its ProviderFailedError. The same key with another input is an InvalidInputError. Scoped to the caller and space; 1 to 128 printable ASCII characters without spaces, e.g. a UUID."
+            ),
+        ] = None,
+    ) -> GenerateWithReferenceResult:
+        stores, caller = info.context.stores, info.context.require_caller()
+        request = requests.GenerationRequest(
+            prompt=input.prompt,
+            reference_ids=[str(i) for i in input.reference_image_ids],
+            model=input.model,
+            quality=input.quality.to_domain().value,
+            size=input.size.to_domain().value,
+            n=input.n,
+            idempotency_key=idempotency_key,
+        )
+        result = await service.generate_with_reference(stores, caller, request)
+        return Generation(data=result, pool=ReferencePool(stores, caller))

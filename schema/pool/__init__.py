@@ -1,0 +1,1 @@
+"""The pool capability: MeImage and the profile, their queries and mutations."""
