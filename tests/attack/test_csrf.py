@@ -125,6 +125,6 @@ def test_same_origin_websocket_is_accepted(live: Target) -> None:
         ) as ws:
             init = {"type": "connection_init", "payload": {"token": live.token("csrf-ws")}}
             await ws.send(json.dumps(init))
-            return str(await asyncio.wait_for(ws.recv(), 5))
+            return str(await asyncio.wait_for(ws.recv(), 60))
 
     assert "connection_ack" in asyncio.run(handshake())

@@ -304,7 +304,7 @@ class Subscriber:
                         self._arrived.notify_all()
 
         self._task = asyncio.create_task(run())
-        await asyncio.wait_for(ready.wait(), 10)
+        await asyncio.wait_for(ready.wait(), 60)
 
     async def wait_for(self, count: int) -> list[dict[str, Any]]:
         async with asyncio.timeout(60), self._arrived:

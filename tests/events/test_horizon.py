@@ -36,7 +36,7 @@ async def test_quiet_owner_resumes_after_pruning(api: Api, owner: str, other_own
     next_event = asyncio.ensure_future(anext(stream))
     await asyncio.sleep(0.05)
     image = await api.upload(jpeg(74), user=owner)
-    event = await asyncio.wait_for(next_event, 10)
+    event = await asyncio.wait_for(next_event, 60)
     assert event.image_id == image["id"]
     await stream.aclose()
 
