@@ -401,7 +401,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meimages", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_running_commands(sub)
+    _add_key_commands(sub)
+    _add_credit_commands(sub)
+    _add_cleanup_commands(sub)
+    return parser
 
+
+def _add_running_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Serving, tokens, the schema and migrations: what running a server takes."""
     serve = sub.add_parser("serve", help="serve the API (SQLite + local folder by default)")
     serve.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=port, default=None, help="port (default 8000)")
@@ -428,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     mig.set_defaults(func=cmd_migrate, prog=mig.prog)
 
+
+def _add_key_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rotate = sub.add_parser(
         "rotate-master-key", help="re-wrap every data key under a new master key"
     )
@@ -439,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(func=cmd_rotate_master_key, prog=rotate.prog)
 
+
+def _add_credit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     credit = sub.add_parser("credits", help="generation credits of an owner (administration)")
     credit_sub = credit.add_subparsers(dest="credits_command", required=True)
     grant = credit_sub.add_parser("grant", help="add credits to an owner's balance")
@@ -452,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     show.set_defaults(func=cmd_credits, prog=show.prog)
 
+
+def _add_cleanup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Removing what is no longer needed: deleted images, whole owners, orphaned blobs."""
     gc = sub.add_parser("gc", help="delete media blobs no row has referenced for a grace period")
     gc.add_argument(
         "--grace", type=duration, default=None, help="e.g. 1h (default MEIMAGES_GC_GRACE, 1 h)"
@@ -472,7 +487,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     purge.set_defaults(func=cmd_purge, prog=purge.prog)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
