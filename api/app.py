@@ -30,6 +30,7 @@ from api.graphql_view import MeImagesGraphQL
 from api.query_cache import QueryCache
 from api.rest import MediaRoute, UploadRoute
 from api.settings import Settings
+from api.webapp import webapp_routes
 from resolvers.purge import collect_garbage_periodically
 from resolvers.signed_urls import MediaUrlSigner
 from resolvers.stores import Limits, Stores
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphiql", graphiql),
             Mount("/graphiql/assets", StaticFiles(directory=GRAPHIQL_DIR)),
         ]
+    routes += webapp_routes(settings.public_base_url)  # the web app at `/`, after the API
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
