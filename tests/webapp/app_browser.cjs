@@ -10,7 +10,9 @@ const puppeteer = require(path.join(__dirname, '../../web/node_modules/puppeteer
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const { base: BASE, token: TOKEN, files: FILES, shots: SHOTS } = config;
 const AXE_SOURCE = fs.readFileSync(config.axe, 'utf8');
-const WAIT = { timeout: 30000 };
+// Waits observe DOM mutations (not animation frames, which stop in a background tab); the
+// timeout is only a safety net.
+const WAIT = { timeout: 90000, polling: 'mutation' };
 const report = {
   steps: [],
   external: [],
@@ -23,6 +25,10 @@ const report = {
 let step = 'launch';
 
 const sel = (testid) => `[data-testid="${testid}"]`;
+
+function present(page, selector, options = WAIT) {
+  return page.waitForFunction((s) => Boolean(document.querySelector(s)), options, selector);
+}
 
 function watch(page, name) {
   page.on('pageerror', (e) => report.pageErrors.push(`${name}: ${e.message}`));
@@ -49,6 +55,7 @@ async function newPage(browser, name, width = 1280) {
 }
 
 async function shot(page, name) {
+  await page.bringToFront();
   for (const [label, width] of [['desktop', 1280], ['phone', 375]]) {
     await page.setViewport({ width, height: label === 'phone' ? 812 : 900 });
     // A relayout has no event of its own; two animation frames after the resize it is done.
@@ -85,15 +92,21 @@ async function cardFor(page, id) {
 }
 
 async function waitImagesLoaded(page, selector, count) {
-  await page.waitForFunction(
-    (s, n) => {
-      const imgs = [...document.querySelectorAll(s)];
-      return imgs.length >= n && imgs.every((img) => img.complete && img.naturalWidth > 0);
-    },
-    WAIT,
-    selector,
-    count,
+  await page.waitForFunction((s, n) => document.querySelectorAll(s).length >= n, WAIT, selector, count);
+  // Resolves on each image's own load event (lazy ones are told to load now).
+  const loaded = await page.$$eval(selector, (imgs) =>
+    Promise.all(
+      imgs.map((img) => {
+        img.loading = 'eager';
+        if (img.complete) return img.naturalWidth > 0;
+        return new Promise((resolve) => {
+          img.addEventListener('load', () => resolve(true), { once: true });
+          img.addEventListener('error', () => resolve(false), { once: true });
+        });
+      }),
+    ),
   );
+  if (!loaded.every(Boolean)) throw new Error(`an image did not load: ${selector}`);
 }
 
 async function nav(page, route) {
@@ -114,7 +127,7 @@ async function nav(page, route) {
     step = 'sign-in page';
     const a = await newPage(browser, 'A');
     await a.goto(`${BASE}/`);
-    await a.waitForSelector('#signin-token', WAIT);
+    await present(a, '#signin-token', WAIT);
     report.signInTitle = await a.$eval('h1', (h) => h.textContent);
     await axe(a, 'sign-in');
     await shot(a, 'sign-in');
@@ -122,15 +135,16 @@ async function nav(page, route) {
     // --- sign in by link; the token leaves the address bar at once
     step = 'sign in by link';
     await a.goto(`${BASE}/#token=${TOKEN}`);
-    await a.waitForSelector(sel('global-toggle'), WAIT);
+    await present(a, sel('global-toggle'), WAIT);
     report.addressBar = a.url();
-    await a.waitForSelector(`${sel('live')}[data-state="live"]`, WAIT);
+    await present(a, `${sel('live')}[data-state="live"]`, WAIT);
 
     // --- a second tab, signed in through the shared storage, live too
     step = 'second page';
     const b = await newPage(browser, 'B');
     await b.goto(`${BASE}/`);
-    await b.waitForSelector(`${sel('live')}[data-state="live"]`, WAIT);
+    await present(b, `${sel('live')}[data-state="live"]`, WAIT);
+    await a.bringToFront();
 
     // --- upload several files at once: two faces (one with GPS EXIF), one too large, one not an image
     step = 'upload';
@@ -142,7 +156,7 @@ async function nav(page, route) {
         const items = [...document.querySelectorAll(s)];
         return items.length === 4 && items.every((i) => ['done', 'failed'].includes(i.dataset.status));
       },
-      WAIT,
+      { timeout: 240000, polling: 'mutation' },
       sel('upload-item'),
     );
     report.uploads = await a.$$eval(sel('upload-item'), (items) =>
@@ -169,19 +183,19 @@ async function nav(page, route) {
     report.toggleBefore = await a.$eval(gpsToggle, (t) => t.getAttribute('aria-checked'));
     await a.focus(gpsToggle);
     await a.keyboard.press('Space');
-    await a.waitForSelector(`${gpsToggle}[aria-checked="true"]`, WAIT);
-    await b.waitForSelector(`${await cardFor(b, gpsCard.id)} ${sel('ai-toggle')}[aria-checked="true"]`, WAIT);
+    await present(a, `${gpsToggle}[aria-checked="true"]`, WAIT);
+    await present(b, `${await cardFor(b, gpsCard.id)} ${sel('ai-toggle')}[aria-checked="true"]`, WAIT);
     report.liveToggle = true;
 
     // --- set the face primary, then swap it
     step = 'face primary';
     await a.click(`${await cardFor(a, gpsCard.id)} ${sel('star')}`);
-    await a.waitForSelector(`${sel('slot-FACE_REF')}[data-image-id="${gpsCard.id}"]`, WAIT);
+    await present(a, `${sel('slot-FACE_REF')}[data-image-id="${gpsCard.id}"]`, WAIT);
     report.faceAfterFirst = gpsCard.id;
     await a.click(`${await cardFor(a, face2Card.id)} ${sel('star')}`);
-    await a.waitForSelector(`${sel('slot-FACE_REF')}[data-image-id="${face2Card.id}"]`, WAIT);
-    await a.waitForSelector(await cardFor(a, gpsCard.id), WAIT); // the old holder is back in the grid
-    await b.waitForSelector(`${sel('slot-FACE_REF')}[data-image-id="${face2Card.id}"]`, WAIT);
+    await present(a, `${sel('slot-FACE_REF')}[data-image-id="${face2Card.id}"]`, WAIT);
+    await present(a, await cardFor(a, gpsCard.id), WAIT); // the old holder is back in the grid
+    await present(b, `${sel('slot-FACE_REF')}[data-image-id="${face2Card.id}"]`, WAIT);
     report.faceSwapped = { slot: face2Card.id, gridHasOld: Boolean(await a.$(await cardFor(a, gpsCard.id))) };
     await waitImagesLoaded(a, `${sel('slot-FACE_REF')} img`, 1);
     await axe(a, 'my-images');
@@ -190,38 +204,38 @@ async function nav(page, route) {
     // --- edit a label (and see it on the other page)
     step = 'edit label';
     await a.click(`${await cardFor(a, refCard.id)} ${sel('edit')}`);
-    await a.waitForSelector(`${sel('edit-dialog')}[open]`, WAIT);
+    await present(a, `${sel('edit-dialog')}[open]`, WAIT);
     await axe(a, 'edit-dialog');
     const labelInput = `${sel('edit-dialog')} input[name="label"]`;
     await a.click(labelInput, { clickCount: 3 });
     await a.type(labelInput, 'studio light');
     await a.type(`${sel('edit-dialog')} input[name="tags"]`, 'beach, summer');
     await a.click(sel('edit-save'));
-    await a.waitForSelector(`${await cardFor(a, refCard.id)}[data-label="studio light"]`, WAIT);
-    await b.waitForSelector(`${await cardFor(b, refCard.id)}[data-label="studio light"]`, WAIT);
+    await present(a, `${await cardFor(a, refCard.id)}[data-label="studio light"]`, WAIT);
+    await present(b, `${await cardFor(b, refCard.id)}[data-label="studio light"]`, WAIT);
     report.editedLabel = await a.$eval(`${await cardFor(a, refCard.id)} ${sel('label')}`, (e) => e.textContent);
     report.editedTags = await a.$$eval(`${await cardFor(a, refCard.id)} .tags li`, (l) => l.map((e) => e.textContent));
 
     // --- the picker: the opted-in face is offered; with the global switch off, nothing is
     step = 'picker';
     await nav(a, '/generate');
-    await a.waitForSelector(sel('pick'), WAIT);
+    await present(a, sel('pick'), WAIT);
     report.pickerOn = await a.$$eval(sel('pick'), (p) => p.map((e) => e.dataset.imageId));
     await nav(a, '/');
     await a.click(sel('global-toggle'));
-    await a.waitForSelector(`${sel('global-toggle')}[aria-checked="false"]`, WAIT);
+    await present(a, `${sel('global-toggle')}[aria-checked="false"]`, WAIT);
     await nav(a, '/generate');
-    await a.waitForSelector(sel('picker-off'), WAIT);
+    await present(a, sel('picker-off'), WAIT);
     report.pickerOff = (await a.$$(sel('pick'))).length;
     report.pickerOffText = await a.$eval(sel('picker-off'), (e) => e.textContent);
     await nav(a, '/');
     await a.click(sel('global-toggle'));
-    await a.waitForSelector(`${sel('global-toggle')}[aria-checked="true"]`, WAIT);
+    await present(a, `${sel('global-toggle')}[aria-checked="true"]`, WAIT);
 
     // --- delete with confirmation (gone on both pages)
     step = 'delete';
     await a.click(`${await cardFor(a, refCard.id)} ${sel('delete')}`);
-    await a.waitForSelector(`${sel('confirm-dialog')}[open]`, WAIT);
+    await present(a, `${sel('confirm-dialog')}[open]`, WAIT);
     await axe(a, 'confirm-dialog');
     await a.click(sel('confirm-yes'));
     await a.waitForFunction((s) => !document.querySelector(s), WAIT, await cardFor(a, refCard.id));
@@ -232,7 +246,7 @@ async function nav(page, route) {
     // --- generate against the provider test server
     step = 'generate';
     await nav(a, '/generate');
-    await a.waitForSelector(`${sel('pick')}[data-image-id="${gpsCard.id}"]`, WAIT);
+    await present(a, `${sel('pick')}[data-image-id="${gpsCard.id}"]`, WAIT);
     await a.waitForFunction((s) => /100/.test(document.querySelector(s)?.textContent ?? ''), WAIT, sel('balance'));
     await a.click(`${sel('pick')}[data-image-id="${gpsCard.id}"] input`);
     await a.waitForFunction((s) => /1 of 8/.test(document.querySelector(s)?.textContent ?? ''), WAIT, sel('picker-count'));
@@ -243,14 +257,14 @@ async function nav(page, route) {
     await axe(a, 'generate');
     await shot(a, 'generate');
     await a.click(sel('generate'));
-    await a.waitForSelector(sel('result'), { timeout: 120000 });
+    await present(a, sel('result'), { timeout: 180000, polling: 'mutation' });
     await waitImagesLoaded(a, `${sel('result')} img`, 1);
     report.charged = await a.$eval(sel('charged'), (e) => e.textContent);
     await a.waitForFunction((s) => /97/.test(document.querySelector(s)?.textContent ?? ''), WAIT, sel('balance'));
     report.balanceAfter = await a.$eval(sel('balance'), (e) => e.textContent);
     await shot(a, 'generate-result');
     await a.click(`${sel('result')} ${sel('add-to-pool')}`);
-    await a.waitForSelector(`${sel('result')} ${sel('output')} [role="status"]`, WAIT);
+    await present(a, `${sel('result')} ${sel('output')} [role="status"]`, WAIT);
     await b.waitForFunction((s) => document.querySelectorAll(s).length === 2, WAIT, `${sel('grid')} ${sel('image-card')}`);
     report.outputAdded = true;
 
@@ -259,13 +273,13 @@ async function nav(page, route) {
     await a.select('#gen-quality', 'HIGH');
     await a.select('#gen-n', '4');
     await a.click(sel('generate'));
-    await a.waitForSelector(sel('gen-error'), WAIT);
+    await present(a, sel('gen-error'), WAIT);
     report.generateError = await a.$eval(sel('gen-error'), (e) => e.textContent);
 
     // --- history: the generation with its reference thumbnail and its output
     step = 'history';
     await nav(a, '/history');
-    await a.waitForSelector(sel('history-item'), WAIT);
+    await present(a, sel('history-item'), WAIT);
     await waitImagesLoaded(a, `${sel('history-item')} img`, 2);
     report.history = await a.$$eval(sel('history-item'), (items) =>
       items.map((i) => ({
@@ -291,22 +305,25 @@ async function nav(page, route) {
     // --- keyboard alone: the skip link comes first and leads to the content
     step = 'keyboard';
     await a.goto(`${BASE}/`);
-    await a.waitForSelector(sel('global-toggle'), WAIT);
+    await present(a, sel('global-toggle'), WAIT);
     await a.keyboard.press('Tab');
     report.firstTab = await a.evaluate(() => document.activeElement?.textContent);
 
     // --- sign out, then an expired token leads back to sign-in with the reason
     step = 'sign out';
     await a.click(sel('signout'));
-    await a.waitForSelector('#signin-token', WAIT);
+    await present(a, '#signin-token', WAIT);
     report.signedOut = await a.$eval(sel('signin-reason'), (e) => e.textContent);
     step = 'expired token';
     await a.goto(`${BASE}/#token=${config.expiredToken}`);
-    await a.waitForSelector(sel('signin-reason'), WAIT);
+    await present(a, sel('signin-reason'), WAIT);
     report.expired = await a.$eval(sel('signin-reason'), (e) => e.textContent);
     step = 'done';
   } catch (error) {
     report.error = `${step}: ${error && error.stack ? error.stack : error}`;
+    for (const [i, page] of (await browser.pages()).entries()) {
+      await page.screenshot({ path: path.join(SHOTS, `failure-${i}.png`), fullPage: true }).catch(() => {});
+    }
   } finally {
     await browser.close();
   }

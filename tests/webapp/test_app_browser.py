@@ -40,7 +40,9 @@ def provider() -> Iterator[ProviderServer]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, provider: ProviderServer) -> Iterator[LiveServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, provider: ProviderServer
+) -> Iterator[LiveServer]:
     live = start_server(
         tmp_path_factory.mktemp("webapp"),
         {"MEIMAGES_OPENAI_BASE_URL": provider.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
@@ -71,7 +73,16 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     ensure_web_modules()
     owner = "webapp-person"
     subprocess.run(
-        [str(MEIMAGES), "credits", "grant", "--user", owner, "100", "--data-dir", str(server.data_dir)],
+        [
+            str(MEIMAGES),
+            "credits",
+            "grant",
+            "--user",
+            owner,
+            "100",
+            "--data-dir",
+            str(server.data_dir),
+        ],
         env=server.env,
         check=True,
         capture_output=True,
@@ -128,7 +139,12 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     assert "Charged 3 credits" in report["charged"] and "97" in report["balanceAfter"]
     assert report["outputAdded"]
     assert "Not enough credits" in report["generateError"]
-    assert report["history"][0] == {"status": "SUCCEEDED", "refs": 1, "outputs": 1, "cost": "3 credits"}
+    assert report["history"][0] == {
+        "status": "SUCCEEDED",
+        "refs": 1,
+        "outputs": 1,
+        "cost": "3 credits",
+    }
 
     assert report["germanTitle"] == "Meine Bilder"
     assert report["firstTab"] == "Skip to content"
@@ -136,7 +152,14 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     assert "expired" in report["expired"]
 
     # No serious or critical accessibility violation on any page or dialog.
-    assert set(report["axe"]) >= {"sign-in", "my-images", "generate", "history", "edit-dialog", "confirm-dialog"}
+    assert set(report["axe"]) >= {
+        "sign-in",
+        "my-images",
+        "generate",
+        "history",
+        "edit-dialog",
+        "confirm-dialog",
+    }
     serious = {
         page: [v for v in violations if v["impact"] in ("serious", "critical")]
         for page, violations in report["axe"].items()
@@ -149,7 +172,10 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     token = server.token(owner)
     answer = httpx.post(
         f"{server.url}/graphql",
-        json={"query": "query($id: ID!) { meImage(id: $id) { publicUrl } }", "variables": {"id": gps}},
+        json={
+            "query": "query($id: ID!) { meImage(id: $id) { publicUrl } }",
+            "variables": {"id": gps},
+        },
         headers={"Authorization": f"Bearer {token}"},
     ).json()
     original = httpx.get(server.url + answer["data"]["meImage"]["publicUrl"]).content

@@ -52,8 +52,9 @@ export function t(key: Key, params: Record<string, string | number> = {}): strin
 }
 
 export function formatBytes(bytes: number): string {
-  const mb = bytes / (1024 * 1024);
-  return `${new Intl.NumberFormat(i18n.locale, { maximumFractionDigits: 1 }).format(mb)} MB`;
+  const number = new Intl.NumberFormat(i18n.locale, { maximumFractionDigits: 1 });
+  if (bytes < 1024 * 1024) return `${number.format(Math.max(1, Math.round(bytes / 1024)))} KB`;
+  return `${number.format(bytes / (1024 * 1024))} MB`;
 }
 
 export function formatDate(iso: string): string {
