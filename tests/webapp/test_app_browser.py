@@ -27,7 +27,8 @@ from tests.media.samples import jpeg_with_metadata
 from tests.webapp.web import WEB, ensure_web_modules
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(os.environ.get("MEIMAGES_WEBAPP_SHOTS", "/work/wt/webapp-shots"))
+# Screenshots go to MEIMAGES_WEBAPP_SHOTS when set (to look at), else to the test's temp dir.
+SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
@@ -87,14 +88,15 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
     config = {
         "base": server.url,
         "token": server.token(owner),
         "expiredToken": server.token(owner, ttl="-120"),
         "chromium": CHROMIUM,
         "files": _files(tmp_path),
-        "shots": str(SHOTS),
+        "shots": str(shots),
         "profile": str(tmp_path / "chromium-profile"),
         "axe": str(WEB / "node_modules/axe-core/axe.min.js"),
     }
