@@ -1,6 +1,7 @@
-"""The committed build (api/static/app) is exactly what web/ builds into: `npm ci` and
-`npm run build` from a copy of the sources in a temporary folder, then a byte-for-byte
-comparison. Fails when someone changed web/ (or schema.graphql) without rebuilding.
+"""The committed build (api/static/app) is exactly what web/ builds into: `npm ci`,
+`npm run check` (svelte-check, strict TypeScript) and `npm run build` from a copy of the
+sources in a temporary folder, then a byte-for-byte comparison. Fails when someone changed
+web/ (or schema.graphql) without rebuilding.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def test_committed_build_matches_a_fresh_build_from_source(tmp_path: Path) -> No
     shutil.copy(ROOT / "schema.graphql", tmp_path / "schema.graphql")
     npm = ["--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"]
     subprocess.run(["npm", "ci", *npm], cwd=tmp_path / "web", check=True, timeout=900)
+    # Type check first: svelte-check (TypeScript strict) over every component and module.
+    subprocess.run(["npm", "run", "check"], cwd=tmp_path / "web", check=True, timeout=600)
     subprocess.run(["npm", "run", "build"], cwd=tmp_path / "web", check=True, timeout=600)
 
     fresh, committed = _tree(tmp_path / "api/static/app"), _tree(APP_DIR)

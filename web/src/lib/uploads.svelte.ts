@@ -13,7 +13,8 @@ export interface UploadItem {
   size: number;
   status: UploadStatus;
   fraction: number;
-  error: string;
+  /** Why it was not added, in the current language (read at render time). */
+  error: (() => string) | null;
 }
 
 export class Uploads {
@@ -37,7 +38,7 @@ export class Uploads {
         size: file.size,
         status: 'waiting',
         fraction: 0,
-        error: '',
+        error: null,
       };
       this.items.push(item);
       const live = this.items[this.items.length - 1] as UploadItem; // the reactive proxy
@@ -65,11 +66,11 @@ export class Uploads {
         item.fraction = 1;
         item.status = 'done';
       } else {
-        item.error = uploadErrorText(answer);
+        item.error = () => uploadErrorText(answer);
         item.status = 'failed';
       }
     } catch (error) {
-      item.error = requestErrorText(error);
+      item.error = () => requestErrorText(error);
       item.status = 'failed';
     }
   }
