@@ -93,20 +93,14 @@ async function cardFor(page, id) {
 
 async function waitImagesLoaded(page, selector, count) {
   await page.waitForFunction((s, n) => document.querySelectorAll(s).length >= n, WAIT, selector, count);
-  // Resolves on each image's own load event (lazy ones are told to load now).
-  const loaded = await page.$$eval(selector, (imgs) =>
-    Promise.all(
-      imgs.map((img) => {
-        img.loading = 'eager';
-        if (img.complete) return img.naturalWidth > 0;
-        return new Promise((resolve) => {
-          img.addEventListener('load', () => resolve(true), { once: true });
-          img.addEventListener('error', () => resolve(false), { once: true });
-        });
-      }),
-    ),
+  // Lazy images below the fold would wait for a scroll that never comes: load them now.
+  await page.$$eval(selector, (imgs) => imgs.forEach((img) => (img.loading = 'eager')));
+  // An image finishing its load is no DOM mutation: check its state every 100 ms instead.
+  await page.waitForFunction(
+    (s) => [...document.querySelectorAll(s)].every((img) => img.complete && img.naturalWidth > 0),
+    { timeout: WAIT.timeout, polling: 100 },
+    selector,
   );
-  if (!loaded.every(Boolean)) throw new Error(`an image did not load: ${selector}`);
 }
 
 async function nav(page, route) {
@@ -257,7 +251,7 @@ async function nav(page, route) {
     await axe(a, 'generate');
     await shot(a, 'generate');
     await a.click(sel('generate'));
-    await present(a, sel('result'), { timeout: 180000, polling: 'mutation' });
+    await present(a, sel('result'), { timeout: 300000, polling: 'mutation' });
     await waitImagesLoaded(a, `${sel('result')} img`, 1);
     report.charged = await a.$eval(sel('charged'), (e) => e.textContent);
     await a.waitForFunction((s) => /97/.test(document.querySelector(s)?.textContent ?? ''), WAIT, sel('balance'));

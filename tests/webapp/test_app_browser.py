@@ -105,7 +105,7 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
         ["node", str(Path(__file__).parent / "app_browser.cjs"), str(tmp_path / "config.json")],
         capture_output=True,
         text=True,
-        timeout=420,
+        timeout=1500,  # a safety net: each step waits on the page, not on a clock
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     report = json.loads(run.stdout)
