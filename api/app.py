@@ -16,6 +16,7 @@ from api.views.graphiql import graphiql_routes
 from api.views.media import MEDIA_PATH, MediaRoute
 from api.views.quiet_client_errors import log_client_errors_quietly
 from api.views.upload import UPLOAD_PATH, UploadRoute
+from api.views.webapp import webapp_routes
 from api.wiring import GraphQLEndpoint, Server, build_graphql, build_server
 
 # Multipart framing and the `operations`/`map` fields on top of the file itself.
@@ -56,9 +57,9 @@ def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
 
 
 def _mounted_apps(server: Server) -> list[BaseRoute]:
-    """Whole apps served beside the API (the web app goes here). They come last, so a
-    catch-all mount never shadows an API route."""
-    return []
+    """Whole apps served beside the API: the web app at `/`. They come last, so a
+    catch-all route never shadows an API route."""
+    return list(webapp_routes(server.settings.public_base_url))
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

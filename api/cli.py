@@ -144,6 +144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = app.state.server
     base = f"http://{settings.host}:{settings.port}"
     print(f"meimages: data in {settings.data_dir.resolve()}", flush=True)
+    print(f"App:       {base}/", flush=True)
     if server.settings.graphiql_enabled:
         print(f"GraphiQL:  {base}/graphiql", flush=True)
     print(f"GraphQL:   {base}/graphql  (WebSocket: ws://{settings.host}:{settings.port}/graphql)")
@@ -151,7 +152,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token = issue_token(server.settings, args.dev_user, ttl_s=86400)
         print(
             f"Dev token for user {args.dev_user!r} (24 h), already filled in here:\n"
-            f"           {base}/graphiql#token={token}\n"
+            f"  App:       {base}/#token={token}\n"
+            f"  GraphiQL:  {base}/graphiql#token={token}\n"
             f"More tokens: {_token_command(settings)}",
             flush=True,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -25,14 +25,8 @@ async def graphiql(request: Request) -> Response:
     )
 
 
-async def home(request: Request) -> Response:
-    # Until the web app takes `/` over, the front door leads to the playground.
-    return RedirectResponse("/graphiql", status_code=307)
-
-
 def graphiql_routes() -> list[BaseRoute]:
     return [
-        Route("/", home, methods=["GET", "HEAD"]),
         Route("/graphiql", graphiql),
         Mount("/graphiql/assets", StaticFiles(directory=GRAPHIQL_DIR)),
     ]

@@ -419,10 +419,11 @@ async def test_path_parameters_are_checked_before_any_route(api: Api, owner: str
     assert ok.status_code == 200
 
 
-async def test_root_redirects_to_graphiql(api: Api) -> None:
+async def test_root_serves_the_web_app(api: Api) -> None:
     response = await api.client.get("/")
-    assert response.status_code in (302, 307)
-    assert response.headers["location"] == "/graphiql"
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
 
 
 async def test_uploads_over_the_limit_get_a_413_in_each_doors_shape(

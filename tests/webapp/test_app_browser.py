@@ -1,0 +1,186 @@
+"""The web app as a person uses it: headless Chromium against a live server and the provider
+test server — sign in by link, upload (with a GPS-tagged JPEG, a too-large file and a file
+that is no image), consent, primary swap, global switch, edit, delete, a second live page,
+generation with its charge and history, German, sign-out and an expired token; axe-core
+on every page; screenshots at desktop width and at 375 px.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.e2e.server import MEIMAGES, LiveServer, start_server
+from tests.generation.conftest import OPENAI_KEY
+from tests.generation.provider_server import ProviderServer
+from tests.images import jpeg, png
+from tests.media.samples import jpeg_with_metadata
+from tests.webapp.web import WEB, ensure_web_modules
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Screenshots go to MEIMAGES_WEBAPP_SHOTS when set (to look at), else to the test's temp dir.
+SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
+MAX_UPLOAD = 10 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[ProviderServer]:
+    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key="unused")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, provider: ProviderServer
+) -> Iterator[LiveServer]:
+    live = start_server(
+        tmp_path_factory.mktemp("webapp"),
+        {"MEIMAGES_OPENAI_BASE_URL": provider.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
+    )
+    yield live
+    live.stop()
+
+
+def _files(folder: Path) -> dict[str, str]:
+    face = jpeg(seed=21, size=(640, 800))
+    files = {
+        "gps": ("face-gps.jpg", jpeg_with_metadata("WEBAPP-CANARY")),
+        "face2": ("face-2.jpg", jpeg(seed=22, size=(600, 800))),
+        # A real JPEG padded past the limit (decoders ignore trailing bytes).
+        "big": ("too-large.jpg", face + b"\0" * (MAX_UPLOAD + 100_000 - len(face))),
+        "notImage": ("notes.jpg", b"these are my notes, not a photo\n" * 40),
+        "reference": ("reference.png", png(seed=23, size=(500, 500))),
+    }
+    paths = {}
+    for key, (name, data) in files.items():
+        (folder / name).write_bytes(data)
+        paths[key] = str(folder / name)
+    return paths
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs Debian's chromium)")
+def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
+    ensure_web_modules()
+    owner = "webapp-person"
+    subprocess.run(
+        [
+            str(MEIMAGES),
+            "credits",
+            "grant",
+            "--user",
+            owner,
+            "100",
+            "--data-dir",
+            str(server.data_dir),
+        ],
+        env=server.env,
+        check=True,
+        capture_output=True,
+    )
+    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    config = {
+        "base": server.url,
+        "token": server.token(owner),
+        "expiredToken": server.token(owner, ttl="-120"),
+        "chromium": CHROMIUM,
+        "files": _files(tmp_path),
+        "shots": str(shots),
+        "profile": str(tmp_path / "chromium-profile"),
+        "axe": str(WEB / "node_modules/axe-core/axe.min.js"),
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    run = subprocess.run(
+        ["node", str(Path(__file__).parent / "app_browser.cjs"), str(tmp_path / "config.json")],
+        capture_output=True,
+        text=True,
+        timeout=1500,  # a safety net: each step waits on the page, not on a clock
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    report = json.loads(run.stdout)
+
+    # Nothing from outside, nothing broken, nothing the CSP had to block.
+    assert report["external"] == []
+    assert report["failed"] == [] and report["pageErrors"] == [] and report["cspViolations"] == []
+    assert report["signInTitle"] == "Sign in"
+    assert "#token=" not in report["addressBar"]
+
+    # Several files at once, each with its own verdict in words.
+    uploads = {item["name"]: item for item in report["uploads"]}
+    assert uploads["face-gps.jpg"]["status"] == "done"
+    assert uploads["face-2.jpg"]["status"] == "done"
+    assert uploads["too-large.jpg"]["status"] == "failed"
+    assert "too large" in uploads["too-large.jpg"]["text"]
+    assert uploads["notes.jpg"]["status"] == "failed"
+    assert "not an image" in uploads["notes.jpg"]["text"]
+    assert len(report["gridAfterUpload"]) == 3  # nothing half-added
+    assert report["liveUploads"] == [card["id"] for card in report["gridAfterUpload"]]
+
+    # Consent off by default, on by keyboard; primaries set and swapped; all seen live.
+    assert report["toggleBefore"] == "false" and report["liveToggle"]
+    ref, face2, gps = (card["id"] for card in report["gridAfterUpload"])
+    assert report["faceSwapped"] == {"slot": face2, "gridHasOld": True}
+    assert report["editedLabel"] == "studio light" and report["editedTags"] == ["beach", "summer"]
+    assert report["pickerOn"] == [gps]
+    assert report["pickerOff"] == 0 and "switched off" in report["pickerOffText"]
+    assert report["deleted"] == ref and report["gridAfterDelete"] == [gps]
+
+    # Generation: price before, charge after, an error in words, history with thumbnails.
+    assert "Price: 3 credits" in report["priceBefore"] and "100" in report["priceBefore"]
+    assert "Charged 3 credits" in report["charged"] and "97" in report["balanceAfter"]
+    assert report["outputAdded"]
+    assert "Not enough credits" in report["generateError"]
+    assert report["history"][0] == {
+        "status": "SUCCEEDED",
+        "refs": 1,
+        "outputs": 1,
+        "cost": "3 credits",
+    }
+
+    assert report["germanTitle"] == "Meine Bilder"
+    assert report["firstTab"] == "Skip to content"
+    assert report["signedOut"] == "You are signed out."
+    assert "expired" in report["expired"]
+
+    # No serious or critical accessibility violation on any page or dialog.
+    assert set(report["axe"]) >= {
+        "sign-in",
+        "my-images",
+        "generate",
+        "history",
+        "edit-dialog",
+        "confirm-dialog",
+    }
+    serious = {
+        page: [v for v in violations if v["impact"] in ("serious", "critical")]
+        for page, violations in report["axe"].items()
+    }
+    assert serious == {page: [] for page in report["axe"]}, serious
+    # Nothing sticks out sideways on a 375 px phone.
+    assert all(report[key] <= 0 for key in report if key.startswith("overflow_")), report
+
+    # The GPS-tagged upload reached the server without its metadata.
+    token = server.token(owner)
+    answer = httpx.post(
+        f"{server.url}/graphql",
+        json={
+            "query": "query($id: ID!) { meImage(id: $id) { publicUrl } }",
+            "variables": {"id": gps},
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    original = httpx.get(server.url + answer["data"]["meImage"]["publicUrl"]).content
+    with Image.open(io.BytesIO(original)) as image:
+        assert not image.getexif() and "exif" not in image.info
+    assert b"WEBAPP-CANARY" not in original

@@ -1,0 +1,155 @@
+// The person's pool as this page knows it: loaded once, then kept current by the
+// meImageEvents stream (which also carries changes made in other tabs and devices).
+import type { Client as WsClient } from 'graphql-ws';
+import { stringifyDocument } from '@urql/core';
+import {
+  EventCursorDocument,
+  MeImageEventsDocument,
+  PoolDocument,
+  type ImageFieldsFragment,
+  type MeImageEventsSubscription,
+  type PoolQuery,
+  type PrimarySlot,
+} from '../generated/graphql';
+import { auth } from './auth.svelte';
+import { createLiveClient, query, type LiveState } from './client';
+
+export type Image = ImageFieldsFragment;
+export type Profile = PoolQuery['profile'];
+
+const SLOT_ORDER: Record<PrimarySlot, number> = { FACE_REF: 0, BODY_REF: 1, AVATAR: 2 };
+
+/** Newest first; the API lists oldest first. */
+export function newestFirst(a: Image, b: Image): number {
+  return a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1;
+}
+
+/** Primary holders first (face, body, avatar), then newest first. */
+export function primariesFirst(a: Image, b: Image): number {
+  const sa = a.primaryFor ? SLOT_ORDER[a.primaryFor] : 9;
+  const sb = b.primaryFor ? SLOT_ORDER[b.primaryFor] : 9;
+  return sa !== sb ? sa - sb : newestFirst(a, b);
+}
+
+type Event = Extract<MeImageEventsSubscription['meImageEvents'], { __typename: 'MeImageEvent' }>;
+
+export class Pool {
+  images = $state<Image[]>([]);
+  profile = $state<Profile | null>(null);
+  loading = $state(true);
+  loadError = $state('');
+  live = $state<LiveState>('connecting');
+
+  #cursor = '';
+  #ws: WsClient | null = null;
+  #unsubscribe: (() => void) | null = null;
+  #refetches = 0;
+
+  holder(slot: PrimarySlot): Image | undefined {
+    return this.images.find((image) => image.primaryFor === slot);
+  }
+
+  get others(): Image[] {
+    return this.images.filter((image) => image.primaryFor === null).sort(newestFirst);
+  }
+
+  /** What the generator may offer: opted-in images, none while the global switch is off. */
+  get references(): Image[] {
+    if (!this.profile?.aiUsesReferenceImages) return [];
+    return this.images.filter((image) => image.usage.aiReference).sort(primariesFirst);
+  }
+
+  async start(): Promise<void> {
+    this.#ws = createLiveClient((state) => (this.live = state));
+    await this.#load();
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    void this.#ws?.dispose();
+    this.#ws = null;
+  }
+
+  /** Cursor first, then the pool, then the stream from that cursor: nothing falls between. */
+  async #load(): Promise<void> {
+    this.loading = true;
+    try {
+      this.#cursor = (await query(EventCursorDocument, {})).meImageEventCursor;
+      const data = await query(PoolDocument, {});
+      this.images = data.meImages;
+      this.profile = data.profile;
+      this.loadError = '';
+    } catch (error) {
+      this.loadError = error instanceof Error ? error.message : String(error);
+      return;
+    } finally {
+      this.loading = false;
+    }
+    this.#subscribe();
+  }
+
+  #subscribe(): void {
+    if (!this.#ws) return;
+    // graphql-ws sends this payload again after every reconnect; keeping `after` at the
+    // newest cursor seen makes the server replay exactly what this page missed.
+    const variables = { after: this.#cursor || null };
+    const payload = { query: stringifyDocument(MeImageEventsDocument), variables };
+    this.#unsubscribe = this.#ws.subscribe<MeImageEventsSubscription>(payload, {
+      next: ({ data }) => {
+        const item = data?.meImageEvents;
+        if (!item) return;
+        if (item.__typename === 'MeImageEvent') {
+          this.apply(item);
+          this.#cursor = item.cursor;
+          variables.after = item.cursor;
+        } else if (item.__typename === 'CursorTooOldError') {
+          this.#restart();
+        } else if (item.__typename === 'TokenExpiredError') {
+          auth.refused('expired');
+        }
+      },
+      error: () => {
+        this.live = 'reconnecting';
+      },
+      complete: () => {},
+    });
+  }
+
+  /** The cursor fell out of the retention window: refetch everything, subscribe again. */
+  #restart(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    if (this.#refetches++ < 5) void this.#load();
+  }
+
+  /** Events carry the image as the change left it, so applying one twice is harmless. */
+  apply(event: Event): void {
+    if (event.type === 'DELETED' || !event.image) {
+      this.images = this.images.filter((image) => image.id !== event.imageId);
+      return;
+    }
+    this.upsert(event.image);
+  }
+
+  /** A mutation's answer: the image as it is now (and a claimed slot leaves its old holder). */
+  upsert(image: Image): void {
+    const others = this.images.map((existing) =>
+      image.primaryFor && existing.id !== image.id && existing.primaryFor === image.primaryFor
+        ? { ...existing, primaryFor: null }
+        : existing,
+    );
+    const at = others.findIndex((existing) => existing.id === image.id);
+    if (at >= 0) others[at] = image;
+    else others.push(image);
+    this.images = others;
+  }
+
+  remove(id: string): void {
+    this.images = this.images.filter((image) => image.id !== id);
+  }
+
+  setProfile(patch: Partial<Profile>): void {
+    if (this.profile) this.profile = { ...this.profile, ...patch };
+  }
+}
