@@ -46,7 +46,7 @@ from websockets.typing import Subprotocol
 
 from api.auth import issue_token
 from api.settings import Settings
-from tests.images import jpeg
+from testbed.images import jpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_CONNECTION = 20

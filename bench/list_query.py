@@ -22,8 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.server import MEIMAGES, free_port
-from tests.images import jpeg
+from testbed.images import jpeg
+from testbed.server import MEIMAGES, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 LIST_QUERY = """query MeImages { meImages {

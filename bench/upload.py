@@ -30,8 +30,8 @@ from PIL import Image, ImageOps
 
 from resolvers import media
 from resolvers.stores import Limits
-from tests.e2e.server import start_server
-from tests.media.samples import exif_block
+from testbed.media_samples import exif_block
+from testbed.server import start_server
 
 SIZE = (4000, 3000)
 

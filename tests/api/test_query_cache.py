@@ -8,8 +8,8 @@ from sqlalchemy import text
 
 from resolvers.owners import lock_owner
 from storage.db import Database
-from tests.conftest import Api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api
 
 LIST = {
     "query": "{ meImages { id label tags kind primaryFor usage { aiReference } } referenceImages { id } profile { aiUsesReferenceImages avatar { id } } }"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import LiveServer, start_server
-from tests.node import ROOT, ensure_node_modules
+from testbed.server import LiveServer, start_server
+from tests.support.node import ROOT, ensure_node_modules
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import asyncpg
 import boto3
 from moto.server import ThreadedMotoServer
 
-from tests.pg import PG_ADMIN_DSN, create_database, drop_database
+from tests.support.databases import PG_ADMIN_DSN, create_database, drop_database
 
 S3_KEY_ID, S3_SECRET, S3_PREFIX = "meimages-crash", "meimages-crash-secret", "media"
 # Half-written files of the local store (storage.blobs._TMP_PREFIX); the collector's

@@ -45,8 +45,8 @@ from api.auth import issue_token
 from api.settings import Settings
 from resolvers import media
 from resolvers.stores import Limits
+from testbed.server import ROOT, free_port
 from tests.crash.backends import BACKENDS, Backend, moto_server, open_backend, violations
-from tests.e2e.server import ROOT, free_port
 
 KILLS = 20
 IN_FLIGHT = 6

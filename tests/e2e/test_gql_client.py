@@ -15,8 +15,8 @@ from gql import Client, FileVar, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
-from tests.e2e.server import LiveServer, start_server
-from tests.images import decode, jpeg, png
+from testbed.images import decode, jpeg, png
+from testbed.server import LiveServer, start_server
 
 
 @pytest.fixture(scope="module")

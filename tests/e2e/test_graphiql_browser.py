@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.server import LiveServer, start_server
-from tests.node import ROOT, ensure_node_modules
+from testbed.server import LiveServer, start_server
+from tests.support.node import ROOT, ensure_node_modules
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
