@@ -22,7 +22,7 @@ from tests.events.conftest import (
     set_ai,
     upload,
 )
-from tests.events.wire import LEGACY_WS, init, receive, send, sse_events, subscribe, ws_connection
+from testbed.wire import LEGACY_WS, init, receive, send, sse_events, subscribe, ws_connection
 from tests.support.node import ROOT, ensure_node_modules
 
 SET_PRIMARY = (

@@ -21,7 +21,7 @@ from tests.events.conftest import (
     set_ai,
     upload,
 )
-from tests.events.wire import init, receive, subscribe, ws_connection
+from testbed.wire import init, receive, subscribe, ws_connection
 
 QUERY = f"subscription($after: String) {{ meImageEvents(after: $after) {{ {EVENT_FIELDS} }} }}"
 RENAME = "mutation($id: ID!, $label: String) { updateMeImage(id: $id, input: {label: $label}) { __typename } }"
