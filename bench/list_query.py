@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from testbed.graphql import SyncGraphQLClient
+from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
 
@@ -121,21 +121,19 @@ def main() -> int:
             "Content-Type": "application/json",
         }
         ids = []
-        with httpx.Client(timeout=60) as http:
-            client = SyncGraphQLClient(http, url, server.token)
-            for i in range(10):
-                image = client.upload_image(
-                    jpeg(i, size=(640, 480)),
-                    user="bench",
-                    fields="__typename ... on MeImage { id }",
-                    input={
-                        "label": f"reference photo {i}",
-                        "tags": ["studio", f"t{i}"],
-                        "kind": "FACE",
-                    },
-                    filename="a.jpg",
-                )
-                ids.append(image["id"])
+        for i in range(10):
+            form = upload_form(
+                jpeg(i, size=(640, 480)),
+                fields="__typename ... on MeImage { id }",
+                input={
+                    "label": f"reference photo {i}",
+                    "tags": ["studio", f"t{i}"],
+                    "kind": "FACE",
+                },
+                filename="a.jpg",
+            )
+            headers = bearer(server.token("bench"), preflight=True)
+            ids.append(upload_result(httpx.post(url, headers=headers, timeout=60, **form))["id"])
         list_body = json.dumps({"query": LIST_QUERY})
         response = httpx.post(url, content=list_body, headers=auth)
         assert len(response.json()["data"]["meImages"]) == 10

@@ -1,9 +1,9 @@
 """Calling a meimages GraphQL endpoint as any user: operations, uploads, tokens.
 
 The request shapes (a JSON operation, a GraphQL multipart upload, bearer headers) and
-the check of a response are plain functions; `GraphQLClient` (async) and
-`SyncGraphQLClient` send them through an httpx client, to a live server or to the
-in-process app alike.
+the checks of a response are plain functions, for code that sends them itself (with a
+sync httpx client, say); `GraphQLClient` sends them through an async httpx client, to
+a live server or to the in-process app alike.
 """
 
 from __future__ import annotations
@@ -124,54 +124,5 @@ class GraphQLClient:
     ) -> dict[str, Any]:
         """An upload that must succeed: the new MeImage."""
         image = await self.upload(file, user=user, space=space, **form)
-        assert image["__typename"] == "MeImage", image
-        return image
-
-
-class SyncGraphQLClient:
-    """The same caller for code that does not run an event loop."""
-
-    def __init__(self, http: httpx.Client, url: str, tokens: Tokens) -> None:
-        self.http = http
-        self.url = url
-        self.tokens = tokens
-
-    def headers(
-        self, user: str, space: str | None = None, *, preflight: bool = False
-    ) -> dict[str, str]:
-        return bearer(self.tokens(user, space), preflight=preflight)
-
-    def post(
-        self,
-        query: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        user: str,
-        space: str | None = None,
-    ) -> httpx.Response:
-        return self.http.post(
-            self.url, json=operation(query, variables), headers=self.headers(user, space)
-        )
-
-    def gql(
-        self,
-        query: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        user: str,
-        space: str | None = None,
-    ) -> dict[str, Any]:
-        return data_of(self.post(query, variables, user=user, space=space))
-
-    def post_upload(
-        self, file: bytes, *, user: str, space: str | None = None, **form: Any
-    ) -> httpx.Response:
-        headers = self.headers(user, space, preflight=True)
-        return self.http.post(self.url, headers=headers, **upload_form(file, **form))
-
-    def upload_image(
-        self, file: bytes, *, user: str, space: str | None = None, **form: Any
-    ) -> dict[str, Any]:
-        image = upload_result(self.post_upload(file, user=user, space=space, **form))
         assert image["__typename"] == "MeImage", image
         return image

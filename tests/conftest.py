@@ -6,10 +6,12 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 import pytest_asyncio
 
 from api.settings import Settings
+from testbed.server import LiveServer, start_server
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, create_database, database_url, drop_database
 from tests.support.s3 import S3Server, s3_server
@@ -21,6 +23,21 @@ def pg_database() -> Iterator[str]:
     url = asyncio.run(create_database())
     yield url
     asyncio.run(drop_database(url))
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A `meimages serve` of the module's own on the embedded setup (SQLite, local folder)."""
+    server = start_server(tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for calling live servers."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

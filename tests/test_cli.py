@@ -13,7 +13,7 @@ import jwt
 import pytest
 
 from api.settings import Settings
-from testbed.graphql import SyncGraphQLClient
+from testbed.graphql import bearer, data_of, operation, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import MEIMAGES, LiveServer, clean_environment, start_server
 
@@ -220,18 +220,18 @@ def test_export_schema_prints_sdl() -> None:
 
 
 def upload(server: LiveServer, user: str, label: str, seed: int) -> str:
-    with httpx.Client() as http:
-        image = SyncGraphQLClient(http, server.graphql_url, server.token).upload_image(
-            jpeg(seed), user=user, input={"label": label, "tags": [label + "-tag"]}
-        )
-    return str(image["id"])
+    form = upload_form(jpeg(seed), input={"label": label, "tags": [label + "-tag"]})
+    headers = bearer(server.token(user), preflight=True)
+    return str(upload_result(httpx.post(server.graphql_url, headers=headers, **form))["id"])
 
 
 def label_of(server: LiveServer, user: str, image_id: str) -> str:
-    with httpx.Client() as http:
-        client = SyncGraphQLClient(http, server.graphql_url, server.token)
-        data = client.gql(LABEL_QUERY, {"id": image_id}, user=user)
-    return str(data["meImage"]["label"])
+    response = httpx.post(
+        server.graphql_url,
+        json=operation(LABEL_QUERY, {"id": image_id}),
+        headers=bearer(server.token(user)),
+    )
+    return str(data_of(response)["meImage"]["label"])
 
 
 def test_rotate_master_key_without_downtime(tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
@@ -62,12 +61,6 @@ def live(
     server.stop()
     if backend == "postgres":
         asyncio.run(drop_database(url))
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        yield client
 
 
 async def upload(

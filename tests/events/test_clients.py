@@ -14,6 +14,7 @@ import websockets
 from websockets.typing import Origin
 
 from testbed.server import LiveServer
+from testbed.wire import LEGACY_WS, init, receive, send, sse_events, subscribe, ws_connection
 from tests.events.conftest import (
     SUBSCRIPTION,
     Subscriber,
@@ -22,7 +23,6 @@ from tests.events.conftest import (
     set_ai,
     upload,
 )
-from testbed.wire import LEGACY_WS, init, receive, send, sse_events, subscribe, ws_connection
 from tests.support.node import ROOT, ensure_node_modules
 
 SET_PRIMARY = (

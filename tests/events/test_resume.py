@@ -14,6 +14,7 @@ from resolvers.events import decode_cursor
 from storage.db import Database
 from storage.tables import MeImageEvent
 from testbed.server import LiveServer
+from testbed.wire import init, receive, subscribe, ws_connection
 from tests.events.conftest import (
     EVENT_FIELDS,
     event_cursor,
@@ -21,7 +22,6 @@ from tests.events.conftest import (
     set_ai,
     upload,
 )
-from testbed.wire import init, receive, subscribe, ws_connection
 
 QUERY = f"subscription($after: String) {{ meImageEvents(after: $after) {{ {EVENT_FIELDS} }} }}"
 RENAME = "mutation($id: ID!, $label: String) { updateMeImage(id: $id, input: {label: $label}) { __typename } }"

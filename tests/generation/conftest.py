@@ -143,7 +143,7 @@ async def add_reference(
     space: str | None = None,
 ) -> dict[str, Any]:
     photo = data if data is not None else jpeg(seed)
-    image = await api.graphql.upload_image(photo, user=owner, space=space)
+    image = await api.upload_image(photo, user=owner, space=space)
     if opt_in:
         toggled = await api.gql(
             "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",

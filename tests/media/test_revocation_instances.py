@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
@@ -47,12 +46,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveS
     a.stop()
     b.stop()
     asyncio.run(drop_database(url))
-
-
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        yield client
 
 
 async def upload(

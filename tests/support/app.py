@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -22,19 +20,24 @@ BASE_URL = "http://testserver"
 REST_UPLOAD = "/api/v1/profile/me-images/upload"
 
 
-@dataclass
-class Api:
-    """A migrated app on one database and blob store, and a client to call it."""
+class Api(GraphQLClient):
+    """A migrated app on one database and blob store, callable as any owner (`gql`,
+    `upload`, `headers` and the rest of the GraphQL client)."""
 
-    app: Starlette
-    client: httpx.AsyncClient
-    settings: Settings
-    backend: str
-    blobs_kind: str = "local"
-    graphql: GraphQLClient = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.graphql = GraphQLClient(self.client, f"{BASE_URL}/graphql", self.token)
+    def __init__(
+        self,
+        app: Starlette,
+        client: httpx.AsyncClient,
+        settings: Settings,
+        backend: str,
+        blobs_kind: str = "local",
+    ) -> None:
+        super().__init__(client, f"{BASE_URL}/graphql", self.token)
+        self.app = app
+        self.client = client
+        self.settings = settings
+        self.backend = backend
+        self.blobs_kind = blobs_kind
 
     @property
     def stores(self) -> Stores:
@@ -46,24 +49,6 @@ class Api:
 
     def token(self, user: str, space: str | None = None, ttl_s: int = 3600) -> str:
         return issue_token(self.app.state.server.settings, user, space, ttl_s)
-
-    def headers(self, user: str, space: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user, space)}"}
-
-    async def gql(
-        self,
-        query: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        user: str,
-        space: str | None = None,
-    ) -> dict[str, Any]:
-        return await self.graphql.gql(query, variables, user=user, space=space)
-
-    async def upload(
-        self, data: bytes, *, user: str, space: str | None = None, **form: Any
-    ) -> dict[str, Any]:
-        return await self.graphql.upload(data, user=user, space=space, **form)
 
     async def rest_upload(
         self,
