@@ -21,17 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import os
-import re
 import secrets
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,97 +35,36 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.typing import Subprotocol
 
-from api.auth import issue_token
-from api.settings import Settings
-from tests.images import jpeg
+from testbed.graphql import GraphQLClient
+from testbed.images import jpeg
+from testbed.server import LiveServer, start_server
+from testbed.wire import TRANSPORT_WS, init, subscribe
 
-ROOT = Path(__file__).resolve().parents[1]
 PER_CONNECTION = 20
 SUBSCRIPTION = """subscription($after: String) { meImageEvents(after: $after) {
   ... on MeImageEvent { type cursor occurredAt image { id kind usage { aiReference } thumbnailUrl } }
   ... on Error { code message } } }"""
 TOGGLE = "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, enabled: $on) { __typename } }"
-UPLOAD = "mutation($file: Upload!) { uploadMeImage(file: $file) { ... on MeImage { id } } }"
-
-
-@dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    jwt_secret: str
-
-    def token(self, user: str) -> str:
-        return issue_token(Settings(jwt_secret=self.jwt_secret), user, ttl_s=3600)
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def rss_bytes(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("no VmRSS")
 
 
 @contextmanager
-def serve(database_url: str | None) -> Iterator[Server]:
+def serve(database_url: str | None) -> Iterator[LiveServer]:
     with tempfile.TemporaryDirectory(prefix="meimages-fanout-") as tmp:
-        secret = secrets.token_urlsafe(32)
-        env = {
-            **os.environ,
-            "MEIMAGES_DATA_DIR": tmp,
-            "MEIMAGES_JWT_SECRET": secret,
-            "MEIMAGES_URL_SECRET": secrets.token_urlsafe(32),
-            "MEIMAGES_MASTER_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-            "MEIMAGES_PORT": "0",
-            "MEIMAGES_LOG_LEVEL": "info",
-            "PYTHONUNBUFFERED": "1",
-        }
-        if database_url:
-            env["MEIMAGES_DATABASE_URL"] = database_url
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        port: list[int] = []
-
-        def pump() -> None:
-            # Keep draining the access log so the server never blocks on its pipe.
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                found = re.search(rb"Uvicorn running on http://127\.0\.0\.1:(\d+)", raw)
-                if found and not port:
-                    port.append(int(found.group(1)))
-
-        threading.Thread(target=pump, daemon=True).start()
-        deadline = time.monotonic() + 60
-        while not port:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
+        settings = {"MEIMAGES_DATABASE_URL": database_url} if database_url else {}
+        server = start_server(Path(tmp), settings)
         try:
-            yield Server(proc, port[0], secret)
+            yield server
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            server.stop()
 
 
 @dataclass
 class Subscriptions:
     """Many subscriptions over a few connections, recording each delivery's latency."""
 
-    server: Server
-    token: str
+    server: LiveServer
+    owner: str
     count: int
     connections: list[ClientConnection] = field(default_factory=list)
     readers: list[asyncio.Task[None]] = field(default_factory=list)
@@ -147,20 +79,10 @@ class Subscriptions:
     async def connect(self) -> None:
         for _ in range(-(-self.count // PER_CONNECTION)):
             ws = await connect(
-                f"ws://127.0.0.1:{self.server.port}/graphql",
-                subprotocols=[Subprotocol("graphql-transport-ws")],
-                open_timeout=30,
-                max_size=None,
+                self.server.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=30, max_size=None
             )
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "connection_init",
-                        "payload": {"Authorization": f"Bearer {self.token}"},
-                    }
-                )
-            )
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            token = self.server.token(self.owner)
+            assert (await init(ws, token))["type"] == "connection_ack"
             self.connections.append(ws)
             self.readers.append(asyncio.create_task(self._read(ws)))
 
@@ -168,15 +90,7 @@ class Subscriptions:
         remaining = self.count
         for ws in self.connections:
             for n in range(min(PER_CONNECTION, remaining)):
-                await ws.send(
-                    json.dumps(
-                        {
-                            "id": str(n),
-                            "type": "subscribe",
-                            "payload": {"query": SUBSCRIPTION, "variables": {"after": after}},
-                        }
-                    )
-                )
+                await subscribe(ws, str(n), SUBSCRIPTION, {"after": after})
             remaining -= PER_CONNECTION
 
     async def _read(self, ws: ClientConnection) -> None:
@@ -212,30 +126,11 @@ class Subscriptions:
         await asyncio.gather(*self.readers, return_exceptions=True)
 
 
-async def graphql(
-    client: httpx.AsyncClient, server: Server, token: str, query: str, variables: dict[str, Any]
-) -> dict[str, Any]:
-    response = await client.post(
-        f"http://127.0.0.1:{server.port}/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {token}"},
+async def upload(client: GraphQLClient, owner: str) -> str:
+    image = await client.upload_image(
+        jpeg(7), user=owner, fields="__typename ... on MeImage { id }", filename="bench.jpg"
     )
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body
-    return body["data"]  # type: ignore[no-any-return]
-
-
-async def upload(client: httpx.AsyncClient, server: Server, token: str) -> str:
-    response = await client.post(
-        f"http://127.0.0.1:{server.port}/graphql",
-        data={
-            "operations": json.dumps({"query": UPLOAD, "variables": {"file": None}}),
-            "map": json.dumps({"0": ["variables.file"]}),
-        },
-        files={"0": ("bench.jpg", jpeg(7), "image/jpeg")},
-        headers={"Authorization": f"Bearer {token}", "GraphQL-Require-Preflight": "1"},
-    )
-    return str(response.json()["data"]["uploadMeImage"]["id"])
+    return str(image["id"])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -243,24 +138,22 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def latency(server: Server, subscribers: int, events: int) -> dict[str, Any]:
+async def latency(server: LiveServer, subscribers: int, events: int) -> dict[str, Any]:
     owner = f"bench-{secrets.token_hex(4)}"
-    token = server.token(owner)
-    async with httpx.AsyncClient(timeout=30) as client:
-        image = await upload(client, server, token)
-        cursor = (await graphql(client, server, token, "{ meImageEventCursor }", {}))[
-            "meImageEventCursor"
-        ]
-        subs = Subscriptions(server, token, subscribers)
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = server.graphql(http)
+        image = await upload(client, owner)
+        cursor = (await client.gql("{ meImageEventCursor }", user=owner))["meImageEventCursor"]
+        subs = Subscriptions(server, owner, subscribers)
         await subs.open(cursor)
         try:
             # A first event that every subscription must see proves all of them live.
-            await graphql(client, server, token, TOGGLE, {"id": image, "on": True})
+            await client.gql(TOGGLE, {"id": image, "on": True}, user=owner)
             await subs.wait_delivered(1)
             subs.latencies.clear()
             started, cpu = time.monotonic(), server.cpu_seconds()
             for n in range(events):
-                await graphql(client, server, token, TOGGLE, {"id": image, "on": n % 2 == 1})
+                await client.gql(TOGGLE, {"id": image, "on": n % 2 == 1}, user=owner)
                 await subs.wait_delivered(2 + n)
             elapsed = time.monotonic() - started
             # Includes serving the mutations themselves (one per event).
@@ -281,19 +174,20 @@ async def latency(server: Server, subscribers: int, events: int) -> dict[str, An
     }
 
 
-async def idle_memory(server: Server, total: int) -> dict[str, Any]:
+async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
     connections = total // PER_CONNECTION
     groups = [
-        Subscriptions(server, server.token(f"idle-{n}-{secrets.token_hex(3)}"), PER_CONNECTION)
+        Subscriptions(server, f"idle-{n}-{secrets.token_hex(3)}", PER_CONNECTION)
         for n in range(connections)
     ]
     last = groups[-1]
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30) as http:
+        client = server.graphql(http)
         # Warm up code paths and caches (upload, a toggle, one subscription) before the
         # baseline, so the figure holds subscriptions only.
-        image = await upload(client, server, last.token)
-        await graphql(client, server, last.token, TOGGLE, {"id": image, "on": True})
-        warm = Subscriptions(server, server.token("idle-warmup"), 1)
+        image = await upload(client, last.owner)
+        await client.gql(TOGGLE, {"id": image, "on": True}, user=last.owner)
+        warm = Subscriptions(server, "idle-warmup", 1)
         await warm.open("bWUxOjA")
         await asyncio.sleep(1)
         before = server.rss_bytes()
@@ -302,14 +196,14 @@ async def idle_memory(server: Server, total: int) -> dict[str, Any]:
                 await group.connect()
             await asyncio.sleep(2)
             connected = server.rss_bytes()
-            cursor = (await graphql(client, server, last.token, "{ meImageEventCursor }", {}))[
+            cursor = (await client.gql("{ meImageEventCursor }", user=last.owner))[
                 "meImageEventCursor"
             ]
             for group in groups:
                 await group.subscribe(cursor)
             # The groups subscribed in order: once one change reaches all 20 of the last
             # group, every subscription is settled and idle.
-            await graphql(client, server, last.token, TOGGLE, {"id": image, "on": False})
+            await client.gql(TOGGLE, {"id": image, "on": False}, user=last.owner)
             await last.wait_delivered(1)
             await asyncio.sleep(3)
             after = server.rss_bytes()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -22,33 +21,39 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.server import MEIMAGES, free_port
-from tests.images import jpeg
+from testbed.graphql import bearer, upload_form, upload_result
+from testbed.images import jpeg
+from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
 
-ROOT = Path(__file__).resolve().parents[1]
 LIST_QUERY = """query MeImages { meImages {
   id kind label tags mediaId storagePath publicUrl thumbnailUrl contentType width height
   usage { aiReference showInProfile } primaryFor createdAt updatedAt } }"""
 SET_PRIMARY = "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF) { __typename ... on MeImage { id primaryFor } } }"
 
 
-def wait_healthy(url: str) -> None:
-    for _ in range(300):
+# The servers share core 0; wrk gets core 1 to itself.
+ON_SERVER_CORE = ("taskset", "-c", "0")
+
+
+def start_baseline(body: Path, port: int) -> subprocess.Popen[bytes]:
+    """The bare Starlette yardstick on core 0, once it answers."""
+    proc = subprocess.Popen(
+        [*ON_SERVER_CORE, sys.executable, "-m", "bench.baseline", str(body), str(port)],
+        env={**clean_environment(), "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):  # a safety net: it answers within a second or two
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
+            if httpx.get(f"http://127.0.0.1:{port}/graphql", timeout=1).status_code < 500:
+                return proc
         except httpx.HTTPError:
             pass
+        if proc.poll() is not None:
+            break
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def start(cmd: list[str], env: dict[str, str], health: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", *cmd], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    wait_healthy(health)
-    return proc
+    proc.kill()
+    raise RuntimeError("the baseline server did not come up")
 
 
 def lua_script(path: Path, bodies: list[str], headers: dict[str, str]) -> None:
@@ -105,58 +110,36 @@ def main() -> int:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
-    env.update(MEIMAGES_LOG_LEVEL="warning")
-    port, base_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{port}/graphql"
-    server = start(
-        [str(MEIMAGES), "serve", "--port", str(port), "--data-dir", str(tmp)],
-        env,
-        f"http://127.0.0.1:{port}/healthz",
-    )
-    procs = [server]
+    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    server = start_server(tmp, spawn=on_core_0)
+    url = server.graphql_url
+    servers = [server]
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        token = subprocess.run(
-            [str(MEIMAGES), "token", "--user", "bench", "--data-dir", str(tmp)],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        auth = {
+            "Authorization": f"Bearer {server.token('bench')}",
+            "Content-Type": "application/json",
+        }
         ids = []
         for i in range(10):
-            operations = {
-                "query": "mutation($f: Upload!, $i: UploadMeImageInput) { uploadMeImage(file: $f, input: $i) { ... on MeImage { id } } }",
-                "variables": {
-                    "f": None,
-                    "i": {
-                        "label": f"reference photo {i}",
-                        "tags": ["studio", f"t{i}"],
-                        "kind": "FACE",
-                    },
+            form = upload_form(
+                jpeg(i, size=(640, 480)),
+                fields="__typename ... on MeImage { id }",
+                input={
+                    "label": f"reference photo {i}",
+                    "tags": ["studio", f"t{i}"],
+                    "kind": "FACE",
                 },
-            }
-            r = httpx.post(
-                url,
-                data={
-                    "operations": json.dumps(operations),
-                    "map": json.dumps({"0": ["variables.f"]}),
-                },
-                files={"0": ("a.jpg", jpeg(i, size=(640, 480)), "image/jpeg")},
-                headers={"Authorization": auth["Authorization"], "GraphQL-Require-Preflight": "1"},
+                filename="a.jpg",
             )
-            ids.append(r.json()["data"]["uploadMeImage"]["id"])
+            headers = bearer(server.token("bench"), preflight=True)
+            ids.append(upload_result(httpx.post(url, headers=headers, timeout=60, **form))["id"])
         list_body = json.dumps({"query": LIST_QUERY})
         response = httpx.post(url, content=list_body, headers=auth)
         assert len(response.json()["data"]["meImages"]) == 10
         (tmp / "body.json").write_bytes(response.content)
-        baseline = start(
-            [sys.executable, "-m", "bench.baseline", str(tmp / "body.json"), str(base_port)],
-            {**env, "PYTHONPATH": str(ROOT)},
-            f"http://127.0.0.1:{base_port}/graphql",
-        )
-        procs.append(baseline)
+        base_port = free_port()
+        procs.append(start_baseline(tmp / "body.json", base_port))
         list_lua, mut_lua = tmp / "list.lua", tmp / "mut.lua"
         lua_script(list_lua, [list_body], auth)
         lua_script(
@@ -169,14 +152,10 @@ def main() -> int:
         etag = httpx.post(url, content=list_body, headers=auth).headers["etag"]
         etag_lua = tmp / "etag.lua"
         lua_script(etag_lua, [list_body], {**auth, "If-None-Match": etag})
-        uncached_port = free_port()
-        uncached = start(
-            [str(MEIMAGES), "serve", "--port", str(uncached_port), "--data-dir", str(tmp)],
-            {**env, "MEIMAGES_QUERY_CACHE_ENTRIES": "0"},
-            f"http://127.0.0.1:{uncached_port}/healthz",
-        )
-        procs.append(uncached)
-        uncached_url = f"http://127.0.0.1:{uncached_port}/graphql"
+        # A second instance on the same data, without the result cache.
+        uncached = start_server(tmp, {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"}, spawn=on_core_0)
+        servers.append(uncached)
+        uncached_url = uncached.graphql_url
         for c in (1, 32):
             base_runs = [
                 wrk(f"http://127.0.0.1:{base_port}/graphql", list_lua, c, args.seconds)
@@ -224,6 +203,8 @@ def main() -> int:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+        for live in servers:
+            live.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -19,7 +19,6 @@ import argparse
 import hashlib
 import io
 import json
-import signal
 import statistics
 import tempfile
 import time
@@ -30,8 +29,8 @@ from PIL import Image, ImageOps
 
 from resolvers.media import sanitising
 from resolvers.stores import Limits
-from tests.e2e.server import start_server
-from tests.media.samples import exif_block
+from testbed.media_samples import exif_block
+from testbed.server import start_server
 
 SIZE = (4000, 3000)
 
@@ -120,7 +119,7 @@ def main() -> None:
                 stored = client.get(body["publicUrl"]).content
                 assert hashlib.sha256(stored).hexdigest() == body["sha256"]
         finally:
-            server.stop(signal.SIGTERM)
+            server.stop()
 
     result = {
         "image": f"{SIZE[0]}x{SIZE[1]} JPEG, {len(photos[1]) / 1e6:.1f} MB, EXIF orientation 6 + GPS",

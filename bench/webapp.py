@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -25,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.server import start_server
-from tests.images import jpeg
+from testbed.images import jpeg
+from testbed.server import start_server
 
 HERE = Path(__file__).parent / "webapp"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -115,7 +114,7 @@ def main() -> int:
             scores = _lighthouse(server.url, token, tmp)
             load = _first_load(server.url, token, tmp)
         finally:
-            server.stop(signal.SIGTERM)
+            server.stop()
     runs = list(load["runs"])  # type: ignore[call-overload]
     first = dict(load["firstBytes"])  # type: ignore[call-overload]
     result = {

@@ -4,7 +4,6 @@ and what it does with bad arguments or a folder that holds no meimages data."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -14,8 +13,9 @@ import jwt
 import pytest
 
 from api.settings import Settings
-from tests.e2e.server import MEIMAGES, start_server
-from tests.images import jpeg
+from testbed.graphql import bearer, data_of, operation, upload_form, upload_result
+from testbed.images import jpeg
+from testbed.server import MEIMAGES, LiveServer, clean_environment, start_server
 
 LABEL_QUERY = "query($id: ID!) { meImage(id: $id) { label tags } }"
 
@@ -33,7 +33,7 @@ def meimages(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The real entry point, in `cwd`, with no MEIMAGES_* settings but `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
+    clean = clean_environment()
     return subprocess.run(
         [str(MEIMAGES), *args],
         cwd=cwd,
@@ -219,34 +219,25 @@ def test_export_schema_prints_sdl() -> None:
     assert "type MeImage" in out and "setPrimary(" in out
 
 
-def upload(base: str, token: str, label: str, seed: int) -> str:
-    operations = {
-        "query": "mutation($f: Upload!, $i: UploadMeImageInput) { uploadMeImage(file: $f, input: $i) { ... on MeImage { id } } }",
-        "variables": {"f": None, "i": {"label": label, "tags": [label + "-tag"]}},
-    }
-    response = httpx.post(
-        f"{base}/graphql",
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})},
-        files={"0": ("a.jpg", jpeg(seed), "image/jpeg")},
-        headers={"Authorization": f"Bearer {token}", "GraphQL-Require-Preflight": "1"},
-    )
-    return str(response.json()["data"]["uploadMeImage"]["id"])
+def upload(server: LiveServer, user: str, label: str, seed: int) -> str:
+    form = upload_form(jpeg(seed), input={"label": label, "tags": [label + "-tag"]})
+    headers = bearer(server.token(user), preflight=True)
+    return str(upload_result(httpx.post(server.graphql_url, headers=headers, **form))["id"])
 
 
-def label_of(base: str, token: str, image_id: str) -> str:
+def label_of(server: LiveServer, user: str, image_id: str) -> str:
     response = httpx.post(
-        f"{base}/graphql",
-        json={"query": LABEL_QUERY, "variables": {"id": image_id}},
-        headers={"Authorization": f"Bearer {token}"},
+        server.graphql_url,
+        json=operation(LABEL_QUERY, {"id": image_id}),
+        headers=bearer(server.token(user)),
     )
-    return str(response.json()["data"]["meImage"]["label"])
+    return str(data_of(response)["meImage"]["label"])
 
 
 def test_rotate_master_key_without_downtime(tmp_path: Path) -> None:
     server = start_server(tmp_path)
     try:
-        alice, bob = server.token("rot-alice"), server.token("rot-bob")
-        first = upload(server.url, alice, "before", 1)
+        first = upload(server, "rot-alice", "before", 1)
         old_keys = json.loads((tmp_path / "master-keys.json").read_text())["keys"]
         out = run("rotate-master-key", data_dir=tmp_path)
         assert "re-wrapped 1 data keys" in out
@@ -258,15 +249,15 @@ def test_rotate_master_key_without_downtime(tmp_path: Path) -> None:
         assert new_keys == rotated[:1]
         assert (tmp_path / "master-keys.json").stat().st_mode & 0o777 == 0o600
         # The running server keeps serving old data and writes new data under the new key.
-        assert label_of(server.url, alice, first) == "before"
-        second = upload(server.url, bob, "after", 2)
-        assert label_of(server.url, bob, second) == "after"
+        assert label_of(server, "rot-alice", first) == "before"
+        second = upload(server, "rot-bob", "after", 2)
+        assert label_of(server, "rot-bob", second) == "after"
     finally:
         server.stop()
     # A fresh process that only has the new key reads everything.
     server = start_server(tmp_path)
     try:
-        assert label_of(server.url, server.token("rot-alice"), first) == "before"
-        assert label_of(server.url, server.token("rot-bob"), second) == "after"
+        assert label_of(server, "rot-alice", first) == "before"
+        assert label_of(server, "rot-bob", second) == "after"
     finally:
         server.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gc
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -17,7 +16,7 @@ from api import cli
 from api.settings import ConfigError, Settings
 from resolvers.generation.config import GEMINI_DEFAULT_BASE_URL, OPENAI_DEFAULT_BASE_URL
 from resolvers.stores import Limits
-from tests.e2e.server import MEIMAGES, ROOT, free_port
+from testbed.server import MEIMAGES, ROOT, clean_environment, free_port
 
 KEY_A = base64.urlsafe_b64encode(bytes(range(32))).decode()
 KEY_B = base64.urlsafe_b64encode(bytes(range(32, 64))).decode()
@@ -362,7 +361,7 @@ def test_serve_stops_before_binding_with_one_line(
     tmp_path: Path, env: dict[str, str], named: list[str]
 ) -> None:
     data_dir = tmp_path / "data"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
+    clean = clean_environment()
     done = subprocess.run(
         [str(MEIMAGES), "serve", "--port", str(free_port()), "--data-dir", str(data_dir)],
         env={**clean, **env},

@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from api.settings import Settings
-from tests.conftest import Api, start_api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api, running_api
 
 Q = {"query": "{ meImages { id } }"}
 
@@ -173,10 +173,8 @@ async def production(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     settings = Settings(
         data_dir=tmp, database_url=f"sqlite+aiosqlite:///{tmp / 'p.db'}", production=True
     )
-    app, client = await start_api(settings, "sqlite")
-    yield Api(app=app, client=client, settings=settings, backend="sqlite")
-    await client.aclose()
-    await app.state.server.stores.db.dispose()
+    async with running_api(settings, "sqlite") as running:
+        yield running
 
 
 async def test_production_mode_hides_schema(production: Api, owner: str) -> None:
@@ -230,9 +228,8 @@ async def test_cors_for_configured_front_end_origins(tmp_path: Path, owner: str)
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
         allowed_origins=("https://app.example",),
     )
-    app, client = await start_api(settings, "sqlite")
-    api = Api(app=app, client=client, settings=settings, backend="sqlite")
-    try:
+    async with running_api(settings, "sqlite") as api:
+        client = api.client
         preflight = await client.options(
             "/graphql",
             headers={
@@ -255,9 +252,6 @@ async def test_cors_for_configured_front_end_origins(tmp_path: Path, owner: str)
         )
         assert foreign.status_code == 400
         assert "access-control-allow-origin" not in foreign.headers
-    finally:
-        await client.aclose()
-        await app.state.server.stores.db.dispose()
 
 
 async def test_subscription_over_plain_http_is_a_clear_client_error(api: Api, owner: str) -> None:
@@ -434,11 +428,10 @@ async def test_uploads_over_the_limit_get_a_413_in_each_doors_shape(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'l.db'}",
         max_upload_bytes=1000,
     )
-    app, client = await start_api(settings, "sqlite")
-    api = Api(app=app, client=client, settings=settings, backend="sqlite")
-    big = b"\xff" * (400 * 1024)  # over the limit plus the multipart allowance
-    operations = json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}})
-    try:
+    async with running_api(settings, "sqlite") as api:
+        client = api.client
+        big = b"\xff" * (400 * 1024)  # over the limit plus the multipart allowance
+        operations = json.dumps({"query": UPLOAD_QUERY, "variables": {"f": None}})
         graphql = await client.post(
             "/graphql",
             data={"operations": operations, "map": '{"0": ["variables.f"]}'},
@@ -471,9 +464,6 @@ async def test_uploads_over_the_limit_get_a_413_in_each_doors_shape(
         )
         assert rest.status_code == 413
         assert rest.json()["error"]["code"] == "TOO_LARGE"
-    finally:
-        await client.aclose()
-        await app.state.server.stores.db.dispose()
 
 
 async def test_client_mistakes_are_one_info_line_real_faults_keep_their_traceback(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.conftest import Api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api
 
 BY_ID = {
     "meImage": ("query($id: ID!) { meImage(id: $id) { id } }", {}),

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.repositories.pool import is_live_media_conflict
 from storage.tables import MeImage, MeImageEvent, utcnow
-from tests.conftest import Api
-from tests.images import jpeg, png, webp
+from testbed.images import jpeg, png, webp
+from tests.support.app import Api
 
 IMAGE = """
   id kind label tags mediaId storagePath publicUrl thumbnailUrl width height contentType

@@ -12,8 +12,8 @@ from sqlalchemy import text
 from api.documents import QueryDocuments
 from storage.db import Database
 from storage.repositories.owners import OwnerRepository
-from tests.conftest import Api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api
 
 LIST = {
     "query": "{ meImages { id label tags kind primaryFor usage { aiReference } } referenceImages { id } profile { aiUsesReferenceImages avatar { id } } }"

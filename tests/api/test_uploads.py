@@ -7,8 +7,8 @@ import json
 from sqlalchemy import func, select
 
 from storage.tables import MediaObject, MeImage
-from tests.conftest import Api
-from tests.images import decompression_bomb, jpeg, jpeg_with_exif
+from testbed.images import decompression_bomb, jpeg, jpeg_with_exif
+from tests.support.app import Api
 
 
 async def counts(api: Api, owner: str) -> tuple[int, int]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.attack.target import Target, launch
-from tests.conftest import BACKENDS
 from tests.generation.provider_server import ProviderServer
+from tests.support.databases import BACKENDS
 
 # Filled by the fuzzing tests, printed at the end of the run (the issue asks for the run size).
 FUZZ_REQUESTS: dict[str, int] = {}
@@ -45,8 +45,7 @@ def live(
         MEIMAGES_INITIAL_CREDITS="1000",
     )
     yield target
-    alive = target.live.process.poll() is None
-    target.live.stop()
+    alive = target.stop()
     assert alive, "the server died during the attack suite"
 
 
@@ -61,8 +60,7 @@ def production(
         MEIMAGES_PRODUCTION="1",
     )
     yield target
-    alive = target.live.process.poll() is None
-    target.live.stop()
+    alive = target.stop()
     assert alive, "the server died during the attack suite"
 
 

@@ -17,8 +17,8 @@ import pytest
 import websockets
 import websockets.exceptions
 
+from testbed.images import jpeg
 from tests.attack.target import Target
-from tests.images import jpeg
 
 KILL_SWITCH = "mutation { setAiUsesReferenceImages(enabled: false) { aiUsesReferenceImages } }"
 UPLOAD = 'mutation($f: Upload!) { uploadMeImage(file: $f, input: {label: "csrf"}) { __typename } }'

@@ -41,9 +41,9 @@ from schemathesis.specs.graphql.schemas import GraphQLSchema
 
 from schema import build_schema
 from schema.enums import ErrorCode
+from testbed.images import decompression_bomb, jpeg, png, webp
 from tests.attack.conftest import FUZZ_REQUESTS
 from tests.attack.target import Target
-from tests.images import decompression_bomb, jpeg, png, webp
 
 # Examples per root field and generation mode; CI keeps the default, a deeper run sets more.
 EXAMPLES = int(os.environ.get("MEIMAGES_FUZZ_EXAMPLES", "25"))

@@ -32,9 +32,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from api.settings import Settings
+from testbed.graphql import PREFLIGHT
+from testbed.images import jpeg
 from tests.attack.conftest import HTTP_FUZZ_REQUESTS
-from tests.attack.target import PREFLIGHT, Target
-from tests.images import jpeg
+from tests.attack.target import Target
 
 # Examples per request family; CI keeps the default, a deeper run sets more.
 EXAMPLES = int(os.environ.get("MEIMAGES_HTTP_FUZZ_EXAMPLES", "120"))

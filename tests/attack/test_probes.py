@@ -16,8 +16,8 @@ import pytest
 import websockets
 import websockets.exceptions
 
+from testbed.images import jpeg
 from tests.attack.target import Target
-from tests.images import jpeg
 
 # Everything here is refused by the parser, a validation rule or a size limit, before
 # anything runs (`errors_of` checks there is no data). No verdict rests on the clock: a

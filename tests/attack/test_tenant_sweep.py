@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from graphql import GraphQLSchema, is_non_null_type
 
+from testbed.images import jpeg, png
 from tests.attack.schema_walk import (
     RootField,
     build_call,
@@ -32,7 +33,6 @@ from tests.attack.schema_walk import (
     selection,
 )
 from tests.attack.target import Target
-from tests.images import jpeg, png
 
 SECRETS = ("b-private-label-5e1", "b-private-tag-a07", "b's private prompt 7c2")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from testbed.images import decode, jpeg, png
 from tests.attack.target import Target, launch
-from tests.conftest import BACKENDS
-from tests.images import decode, jpeg, png
+from tests.support.databases import BACKENDS
 
 MAX_UPLOAD = 10 * 1024 * 1024  # the server's default limit for one file
 UPLOAD_ROUTE = "/api/v1/profile/me-images/upload"
@@ -59,8 +59,7 @@ def server(
         tmp_path_factory.mktemp(f"attack-upload-{request.param}"), request.param, pg_database
     )
     yield target
-    alive = target.live.process.poll() is None
-    target.live.stop()
+    alive = target.stop()
     assert alive, "the server died during the upload attacks"
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import LiveServer, start_server
-from tests.node import ROOT, ensure_node_modules
+from testbed.server import LiveServer
+from tests.support.node import ROOT, ensure_node_modules
 
 
 @pytest.fixture(scope="module")
@@ -19,20 +18,13 @@ def node_modules() -> Path:
     return ensure_node_modules()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("conformance"))
-    yield live
-    live.stop()
-
-
-def test_graphql_over_http_audit_all_ok(node_modules: Path, server: LiveServer) -> None:
+def test_graphql_over_http_audit_all_ok(node_modules: Path, live_server: LiveServer) -> None:
     out = subprocess.run(
         [
             "node",
             str(ROOT / "tests/conformance/audit.mjs"),
-            f"{server.url}/graphql",
-            server.token("auditor"),
+            f"{live_server.url}/graphql",
+            live_server.token("auditor"),
         ],
         cwd=ROOT,
         check=True,

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-import boto3
-from moto.server import ThreadedMotoServer
 
-from tests.pg import PG_ADMIN_DSN, create_database, drop_database
+from tests.support.databases import (
+    PG_ADMIN_DSN,
+    admin_dsn,
+    create_database,
+    database_name,
+    drop_database,
+)
+from tests.support.s3 import S3_PREFIX, S3Server
 
-S3_KEY_ID, S3_SECRET, S3_PREFIX = "meimages-crash", "meimages-crash-secret", "media"
 # Half-written files of the local store (storage.blobs._TMP_PREFIX); the collector's
 # `discard_incomplete` owns them, so they are not "blobs nobody tracks".
 LOCAL_TMP_PREFIX = ".tmp-"
@@ -123,8 +124,8 @@ class PostgresLocal(Backend):
     def __init__(self, data_dir: Path, database_url: str) -> None:
         super().__init__(data_dir)
         self.database_url = database_url
-        self.database = database_url.rsplit("/", 1)[-1]
-        self.dsn = PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + self.database
+        self.database = database_name(database_url)
+        self.dsn = admin_dsn(database_url)
 
     def env(self) -> dict[str, str]:
         return {"MEIMAGES_DATABASE_URL": self.database_url}
@@ -169,28 +170,14 @@ class PostgresLocal(Backend):
 class PostgresS3(PostgresLocal):
     name = "postgres-s3"
 
-    def __init__(self, data_dir: Path, database_url: str, endpoint: str) -> None:
+    def __init__(self, data_dir: Path, database_url: str, s3: S3Server) -> None:
         super().__init__(data_dir, database_url)
-        self.endpoint = endpoint
-        self.bucket = f"crash-{uuid.uuid4().hex[:12]}"
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=S3_KEY_ID,
-            aws_secret_access_key=S3_SECRET,
-            region_name="us-east-1",
-        )
-        self.client.create_bucket(Bucket=self.bucket)
+        self.s3 = s3
+        self.bucket = s3.new_bucket("crash")
+        self.client = s3.client()
 
     def env(self) -> dict[str, str]:
-        return {
-            **super().env(),
-            "MEIMAGES_BLOB_URL": (
-                f"s3://{self.bucket}/{S3_PREFIX}?endpoint={self.endpoint}&region=us-east-1"
-            ),
-            "MEIMAGES_S3_ACCESS_KEY_ID": S3_KEY_ID,
-            "MEIMAGES_S3_SECRET_ACCESS_KEY": S3_SECRET,
-        }
+        return {**super().env(), **self.s3.blob_env(self.bucket)}
 
     def blobs(self) -> Blobs:
         # S3 PUTs are atomic: an object is listed whole or not at all.
@@ -205,25 +192,14 @@ class PostgresS3(PostgresLocal):
 BACKENDS = ("sqlite-local", "postgres-local", "postgres-s3")
 
 
-@contextmanager
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-async def open_backend(name: str, data_dir: Path, s3_endpoint: str | None) -> Backend:
+async def open_backend(name: str, data_dir: Path, s3: S3Server | None) -> Backend:
     if name == "sqlite-local":
         return SqliteLocal(data_dir)
     url = await create_database("meimages_crash")
     if name == "postgres-local":
         return PostgresLocal(data_dir, url)
-    assert s3_endpoint is not None
-    return PostgresS3(data_dir, url, s3_endpoint)
+    assert s3 is not None
+    return PostgresS3(data_dir, url, s3)
 
 
 def violations(db: DbState, blobs: Blobs) -> list[str]:

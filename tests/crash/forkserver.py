@@ -7,7 +7,10 @@ entry `meimages serve` runs (`api.cli.main`), with its own environment and log f
 Nothing is started before the fork (no thread, socket or database connection), so the
 child is a fresh server in all but the already-imported modules.
 
-The test drives it over stdin/stdout, one JSON object per line each way:
+`ForkServer` is the test's side: a `Spawn` for `testbed.server.start_server`, so a
+forked server is started, health-checked and called like any other live server, plus
+freeze and thaw. It talks to this process over stdin/stdout, one JSON object per line
+each way:
   {"op": "serve", "args": [...], "env": {...}, "log": path}  -> {"pid": N}
   {"op": "freeze", "pid": N}   SIGSTOP, answered once the child has stopped
   {"op": "thaw", "pid": N}     SIGCONT
@@ -20,13 +23,18 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from testbed.server import ROOT, ServerProcess
+
+# Safety net against a hang when the fork server winds down.
+CLOSE_TIMEOUT_S = 300
 
 
 def preload() -> None:
@@ -119,6 +127,72 @@ def main() -> None:
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+
+
+class ForkServer:
+    """The test's handle on this module run as a process: starts, freezes and kills servers."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.crash.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert self._read() == {"ready": True}
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert line, "the fork server died"
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    def call(self, **request: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(request).encode() + b"\n")
+        self.process.stdin.flush()
+        reply = self._read()
+        assert "error" not in reply, reply
+        return reply
+
+    def spawn(self, args: list[str], env: dict[str, str], log: Path) -> ServerProcess:
+        """`testbed.server.Spawn`: fork a `meimages ARGS` child of the fork server."""
+        return ForkedServer(self, self.call(op="serve", args=args, env=env, log=str(log))["pid"])
+
+    def freeze(self, pid: int) -> None:
+        """SIGSTOP; returns once the server has really stopped."""
+        self.call(op="freeze", pid=pid)
+
+    def thaw(self, pid: int) -> None:
+        self.call(op="thaw", pid=pid)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()  # it kills whatever child is left, then exits
+        self.process.wait(timeout=CLOSE_TIMEOUT_S)
+
+
+@dataclass
+class ForkedServer:
+    """A server forked by the fork server; only ever killed (it is the crash test's
+    subject), so `stop` kills too."""
+
+    forks: ForkServer
+    pid: int
+    reaped: bool = False
+
+    def exited(self) -> bool:
+        if not self.reaped:
+            self.reaped = bool(self.forks.call(op="exited", pid=self.pid)["exited"])
+        return self.reaped
+
+    def stop(self) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        if not self.reaped:
+            self.reaped = True
+            self.forks.call(op="kill", pid=self.pid)
 
 
 if __name__ == "__main__":

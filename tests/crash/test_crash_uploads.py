@@ -22,31 +22,25 @@ local folder, PostgreSQL + local folder and PostgreSQL + S3 (moto on loopback).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import io
-import json
-import os
 import random
 import resource
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
-from api.auth import issue_token
-from api.settings import Settings
 from resolvers.media import sanitising
 from resolvers.stores import Limits
-from tests.crash.backends import BACKENDS, Backend, moto_server, open_backend, violations
-from tests.e2e.server import ROOT, free_port
+from testbed.graphql import PREFLIGHT, upload_form
+from testbed.server import LiveServer, start_server
+from tests.crash.backends import BACKENDS, Backend, open_backend, violations
+from tests.crash.forkserver import ForkServer
 
 KILLS = 20
 IN_FLIGHT = 6
@@ -60,10 +54,8 @@ REUSE = 0.15
 # upload or its health check within seconds even on a saturated machine.
 PROGRESS_TIMEOUT_S = 300
 START_TIMEOUT_S = 300
-HEALTH_POLL_S = 0.1
-GQL_UPLOAD = (
-    "mutation($file: Upload!) { uploadMeImage(file: $file, input: {kind: FACE}) {"
-    " __typename ... on MeImage { id mediaId storagePath publicUrl } ... on Error { code } } }"
+UPLOAD_FIELDS = (
+    "__typename ... on MeImage { id mediaId storagePath publicUrl } ... on Error { code }"
 )
 GC_EVERY_SECOND = {"MEIMAGES_GC_INTERVAL": "1", "MEIMAGES_GC_GRACE": "0"}
 
@@ -111,15 +103,14 @@ async def upload_once(client: httpx.AsyncClient, token: str, data: bytes, via: s
         return Upload(
             data, via, body["mediaId"], body["storagePath"], body["publicUrl"], body["sha256"]
         )
-    response = await client.post(
-        "/graphql",
-        data={
-            "operations": json.dumps({"query": GQL_UPLOAD, "variables": {"file": None}}),
-            "map": json.dumps({"0": ["variables.file"]}),
-        },
-        files={"0": ("p.bin", data, "application/octet-stream")},
-        headers={**auth, "GraphQL-Require-Preflight": "1"},
+    form = upload_form(
+        data,
+        fields=UPLOAD_FIELDS,
+        input={"kind": "FACE"},
+        filename="p.bin",
+        content_type="application/octet-stream",
     )
+    response = await client.post("/graphql", headers={**auth, **PREFLIGHT}, **form)
     if response.status_code != 200:
         raise UploadRefused(f"GraphQL {response.status_code}: {response.text[:200]}")
     result = (response.json().get("data") or {}).get("uploadMeImage") or {}
@@ -200,87 +191,9 @@ class Run:
         assert self.round_acks >= count
 
 
-class ForkServer:
-    """The test's handle on `tests.crash.forkserver`: starts, freezes and kills servers."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.crash.forkserver"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        assert self._read() == {"ready": True}
-
-    def _read(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, "the fork server died"
-        return json.loads(line)  # type: ignore[no-any-return]
-
-    def call(self, **request: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(request).encode() + b"\n")
-        self.process.stdin.flush()
-        reply = self._read()
-        assert "error" not in reply, reply
-        return reply
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()  # it kills whatever child is left, then exits
-        self.process.wait(timeout=PROGRESS_TIMEOUT_S)
-
-
-@dataclass
-class Server:
-    forks: ForkServer
-    pid: int
-    port: int
-    log: Path
-    alive: bool = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def freeze(self) -> None:
-        self.forks.call(op="freeze", pid=self.pid)
-
-    def thaw(self) -> None:
-        self.forks.call(op="thaw", pid=self.pid)
-
-    def kill(self) -> None:
-        if self.alive:
-            self.alive = False
-            self.forks.call(op="kill", pid=self.pid)
-
-    def exited(self) -> bool:
-        return bool(self.forks.call(op="exited", pid=self.pid)["exited"])
-
-
-async def launch(forks: ForkServer, backend: Backend, env: dict[str, str]) -> Server:
-    """Start `meimages serve` and wait until it answers its health check."""
-    port = free_port()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
-    full_env.update(env, MEIMAGES_LOG_LEVEL="warning")
-    log = backend.data_dir / f"server-{port}.log"
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
-    args += ["--data-dir", str(backend.data_dir)]
-    server = Server(
-        forks, forks.call(op="serve", args=args, env=full_env, log=str(log))["pid"], port, log
-    )
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-        for _ in range(int(START_TIMEOUT_S / HEALTH_POLL_S)):
-            if server.exited():
-                server.alive = False
-                raise AssertionError(f"server exited: {log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get("/healthz")).status_code == 200:
-                    return server
-            await asyncio.sleep(HEALTH_POLL_S)
-    server.kill()
-    raise AssertionError(f"server not healthy: {log.read_text()[-2000:]}")
+def launch(forks: ForkServer, backend: Backend, env: dict[str, str]) -> LiveServer:
+    """`meimages serve` forked from the warm fork server, once it answers its health check."""
+    return start_server(backend.data_dir, env, spawn=forks.spawn, timeout_s=START_TIMEOUT_S)
 
 
 def unlinked(registry: dict[str, bool], known_orphans: set[str]) -> set[str]:
@@ -288,14 +201,16 @@ def unlinked(registry: dict[str, bool], known_orphans: set[str]) -> set[str]:
     return {key for key, live in registry.items() if not live} - known_orphans
 
 
-async def one_round(run: Run, backend: Backend, server: Server, orphans: set[str]) -> None:
+async def one_round(
+    run: Run, backend: Backend, forks: ForkServer, server: LiveServer, orphans: set[str]
+) -> None:
     """Upload until the server has acknowledged enough, then kill it in an observed state."""
     run.round_acks, run.stopping = 0, False
     workers = [asyncio.create_task(run.worker(server.url)) for _ in range(IN_FLIGHT)]
     try:
         await run.wait_for_acks(run.rnd.randint(MIN_ACKS, MAX_ACKS), workers)
         for look in range(1, PROBES + 1):
-            server.freeze()  # answered once the server has really stopped
+            forks.freeze(server.pid)  # answered once the server has really stopped
             run.looks += 1
             db, blobs = await backend.db_state(), backend.blobs()
             run.violations += [f"frozen: {v}" for v in violations(db, blobs)]
@@ -310,7 +225,7 @@ async def one_round(run: Run, backend: Backend, server: Server, orphans: set[str
                 kind = "between writes"
             if kind != "between writes" or look == PROBES:
                 break
-            server.thaw()
+            forks.thaw(server.pid)
             await run.wait_for_acks(run.round_acks + 1, workers)
         run.stopping = True
         server.kill()  # SIGKILL, in exactly the state just read
@@ -324,7 +239,7 @@ async def one_round(run: Run, backend: Backend, server: Server, orphans: set[str
         await asyncio.gather(*workers, return_exceptions=True)
 
 
-async def read_back(server: Server, token: str, uploads: list[Upload]) -> list[str]:
+async def read_back(server: LiveServer, token: str, uploads: list[Upload]) -> list[str]:
     found = []
     limits = Limits()
     async with httpx.AsyncClient(base_url=server.url, timeout=PROGRESS_TIMEOUT_S) as client:
@@ -366,21 +281,20 @@ async def crash_run(backend: Backend) -> Run:
     orphans: set[str] = set()
     forks = ForkServer()
 
-    async def start() -> Server:
+    def start() -> LiveServer:
         began = time.monotonic()
-        server = await launch(forks, backend, env)
+        server = launch(forks, backend, env)
         run.startup_s += time.monotonic() - began
         return server
 
     try:
-        server = await start()
+        server = start()
         try:
-            settings = Settings.from_env(env, data_dir=backend.data_dir).with_local_secrets()
-            run.token = issue_token(settings, "crash-owner", None, 7200)
+            run.token = server.token("crash-owner", None, 7200)
             for kill in range(1, KILLS + 1):
-                await one_round(run, backend, server, orphans)
+                await one_round(run, backend, forks, server, orphans)
                 orphans = await check_dead(run, backend, f"after kill {kill}")
-                server = await start()
+                server = start()
             run.violations += await read_back(server, run.token, run.acknowledged)
         finally:
             server.kill()
@@ -402,16 +316,16 @@ def _cpu_seconds() -> float:
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 async def test_sigkill_during_uploads_loses_nothing_and_leaves_no_orphans(
-    backend_name: str, tmp_path: Path
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     started = time.monotonic()
     cpu_before = _cpu_seconds()
-    with moto_server() if backend_name.endswith("s3") else contextlib.nullcontext("") as s3:
-        backend = await open_backend(backend_name, tmp_path, s3 or None)
-        try:
-            run = await crash_run(backend)
-        finally:
-            await backend.close()
+    s3 = request.getfixturevalue("s3") if backend_name.endswith("s3") else None
+    backend = await open_backend(backend_name, tmp_path, s3)
+    try:
+        run = await crash_run(backend)
+    finally:
+        await backend.close()
     kills = sum(run.kills.values())
     print(
         f"\ncrash test [{backend_name}]: {kills} SIGKILLs after {run.looks} looks"

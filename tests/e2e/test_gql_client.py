@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,22 +14,15 @@ from gql import Client, FileVar, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 
-from tests.e2e.server import LiveServer, start_server
-from tests.images import decode, jpeg, png
+from testbed.images import decode, jpeg, png
+from testbed.server import LiveServer
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("live"))
-    yield live
-    live.stop()
-
-
-def client(server: LiveServer, user: str, upload: bool = False) -> Client:
-    headers = {"Authorization": f"Bearer {server.token(user)}"}
+def client(live_server: LiveServer, user: str, upload: bool = False) -> Client:
+    headers = {"Authorization": f"Bearer {live_server.token(user)}"}
     if upload:
         headers["GraphQL-Require-Preflight"] = "1"
-    transport = HTTPXAsyncTransport(url=f"{server.url}/graphql", headers=headers)
+    transport = HTTPXAsyncTransport(url=f"{live_server.url}/graphql", headers=headers)
     return Client(transport=transport, fetch_schema_from_transport=True)
 
 
@@ -47,8 +39,8 @@ UPLOAD = gql(
 )
 
 
-async def test_gql_client_full_flow(server: LiveServer) -> None:
-    async with client(server, "gql-alice", upload=True) as session:
+async def test_gql_client_full_flow(live_server: LiveServer) -> None:
+    async with client(live_server, "gql-alice", upload=True) as session:
         # The client validated our documents against the introspected schema.
         assert session.client.schema is not None
         result = await session.execute(
@@ -127,14 +119,14 @@ async def test_gql_client_full_flow(server: LiveServer) -> None:
         assert listed["profile"]["avatar"] == {"id": second["uploadMeImage"]["id"]}
 
     # The signed URLs work as plain <img src> fetches, with real images behind them.
-    async with httpx.AsyncClient(base_url=server.url) as http:
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
         original = await http.get(image["publicUrl"])
         thumb = await http.get(image["thumbnailUrl"])
     assert decode(original.content).size == (800, 600)
     assert max(decode(thumb.content).size) <= 256
 
     # Another user sees nothing of it.
-    async with client(server, "gql-bob") as session:
+    async with client(live_server, "gql-bob") as session:
         theirs = await session.execute(gql("{ meImages { id } }"))
         assert theirs == {"meImages": []}
         got = await session.execute(
@@ -146,8 +138,8 @@ async def test_gql_client_full_flow(server: LiveServer) -> None:
         assert got == {"meImage": None}
 
 
-async def test_gql_client_without_token_is_refused(server: LiveServer) -> None:
-    transport = HTTPXAsyncTransport(url=f"{server.url}/graphql")
+async def test_gql_client_without_token_is_refused(live_server: LiveServer) -> None:
+    transport = HTTPXAsyncTransport(url=f"{live_server.url}/graphql")
     with pytest.raises(TransportQueryError) as info:
         async with Client(transport=transport) as session:
             await session.execute(gql("{ meImages { id } }"))
@@ -155,8 +147,8 @@ async def test_gql_client_without_token_is_refused(server: LiveServer) -> None:
     assert info.value.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-async def test_cross_origin_websocket_handshake_is_refused(server: LiveServer) -> None:
-    ws_url = f"ws://127.0.0.1:{server.port}/graphql"
+async def test_cross_origin_websocket_handshake_is_refused(live_server: LiveServer) -> None:
+    ws_url = f"ws://127.0.0.1:{live_server.port}/graphql"
     with pytest.raises(websockets.exceptions.InvalidStatus) as info:
         async with websockets.connect(
             ws_url,
@@ -165,23 +157,23 @@ async def test_cross_origin_websocket_handshake_is_refused(server: LiveServer) -
         ):
             pass
     assert info.value.response.status_code == 403
-    # Same origin (or a non-browser client without Origin) may connect. The token is minted
-    # first: the server gives a connection a bounded time to send its init message.
-    token = server.token("ws-user")
+    # Same origin (or a non-browser client without Origin) may connect.
     async with websockets.connect(
         ws_url,
         subprotocols=["graphql-transport-ws"],
-        origin=f"http://127.0.0.1:{server.port}",  # type: ignore[list-item, arg-type]
+        origin=f"http://127.0.0.1:{live_server.port}",  # type: ignore[list-item, arg-type]
     ) as ws:
         await ws.send(
-            '{"type": "connection_init", "payload": {"Authorization": "Bearer ' + token + '"}}'
+            '{"type": "connection_init", "payload": {"Authorization": "Bearer '
+            + live_server.token("ws-user")
+            + '"}}'
         )
         reply = await asyncio.wait_for(ws.recv(), 60)
         assert "connection_ack" in str(reply)
 
 
-async def test_websocket_without_valid_token_is_refused(server: LiveServer) -> None:
-    ws_url = f"ws://127.0.0.1:{server.port}/graphql"
+async def test_websocket_without_valid_token_is_refused(live_server: LiveServer) -> None:
+    ws_url = f"ws://127.0.0.1:{live_server.port}/graphql"
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         await ws.send('{"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}')
         with pytest.raises(websockets.exceptions.ConnectionClosed) as info:
@@ -189,8 +181,8 @@ async def test_websocket_without_valid_token_is_refused(server: LiveServer) -> N
     assert info.value.rcvd is not None and info.value.rcvd.code == 4403
 
 
-def test_data_dir_holds_db_media_and_0600_secrets(server: LiveServer) -> None:
-    data: Path = server.data_dir
+def test_data_dir_holds_db_media_and_0600_secrets(live_server: LiveServer) -> None:
+    data: Path = live_server.data_dir
     assert (data / "meimages.db").exists()
     for secret in ("master-keys.json", "secrets.json"):
         assert (data / secret).stat().st_mode & 0o777 == 0o600

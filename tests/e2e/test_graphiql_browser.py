@@ -5,29 +5,27 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.server import LiveServer, start_server
-from tests.node import ROOT, ensure_node_modules
+from testbed.server import LiveServer
+from tests.support.node import ROOT, ensure_node_modules
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("graphiql"))
-    yield live
-    live.stop()
-
-
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs Debian's chromium)")
-def test_graphiql_runs_queries_and_mutations_offline(server: LiveServer) -> None:
+def test_graphiql_runs_queries_and_mutations_offline(live_server: LiveServer) -> None:
     ensure_node_modules()
-    token = server.token("browser-user")
+    token = live_server.token("browser-user")
     out = subprocess.run(
-        ["node", str(ROOT / "tests/e2e/graphiql_browser.cjs"), server.url, token, str(CHROMIUM)],
+        [
+            "node",
+            str(ROOT / "tests/e2e/graphiql_browser.cjs"),
+            live_server.url,
+            token,
+            str(CHROMIUM),
+        ],
         check=True,
         capture_output=True,
         text=True,

@@ -14,18 +14,17 @@ import websockets
 from websockets.typing import Origin
 
 from schema.tokens import TOKEN_LEEWAY_S
+from testbed.server import LiveServer
+from testbed.wire import LEGACY_WS, init, receive, send, sse_events, subscribe, ws_connection
 from tests.events.conftest import (
     SUBSCRIPTION,
-    LiveServer,
     Subscriber,
     event_cursor,
-    gql,
     new_owner,
     set_ai,
     upload,
 )
-from tests.events.wire import LEGACY_WS, init, receive, send, sse_events, subscribe, ws_connection
-from tests.node import ROOT, ensure_node_modules
+from tests.support.node import ROOT, ensure_node_modules
 
 SET_PRIMARY = (
     "mutation($id: ID!, $slot: PrimarySlot) { setPrimary(id: $id, slot: $slot) { __typename } }"
@@ -44,18 +43,18 @@ async def test_gql_client_receives_every_kind_of_event_with_its_state(
     await subscriber.start(start)
     try:
         first = await upload(http, live, 1, user=owner, input={"kind": "FACE", "label": "one"})
-        await gql(
-            http,
-            live,
+        await live.graphql(http).gql(
             UPDATE,
             {"id": first["id"], "input": {"label": "renamed", "tags": ["a", "b"]}},
             user=owner,
         )
         await set_ai(http, live, first["id"], True, user=owner)
-        await gql(http, live, SET_PRIMARY, {"id": first["id"], "slot": "FACE_REF"}, user=owner)
+        await live.graphql(http).gql(
+            SET_PRIMARY, {"id": first["id"], "slot": "FACE_REF"}, user=owner
+        )
         # The second upload claims the slot: the first holder loses it in the same commit.
         second = await upload(http, live, 2, user=owner, input={"primaryFor": "FACE_REF"})
-        await gql(http, live, DELETE, {"id": second["id"]}, user=owner)
+        await live.graphql(http).gql(DELETE, {"id": second["id"]}, user=owner)
         events = await subscriber.wait_for(8)
     finally:
         await subscriber.stop()

@@ -12,8 +12,8 @@ from resolvers.lifecycle.purge import purge_owner
 from resolvers.stores import Caller
 from storage.eventlog import retention
 from storage.tables import MeImageEvent, utcnow
-from tests.conftest import Api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api
 
 CURSOR = "{ meImageEventCursor }"
 

@@ -12,28 +12,20 @@ import httpx
 import pytest
 
 from storage.eventlog.listen import APPLICATION_NAME, asyncpg_dsn
+from testbed.server import LiveServer, start_server
 from tests.events.conftest import (
-    LiveServer,
     Subscriber,
     event_cursor,
     new_owner,
     set_ai,
-    start_server,
     upload,
 )
 
 
 @pytest.fixture
-def second_instance(
-    live: LiveServer, tmp_path: Path, live_secrets: tuple[str, str]
-) -> Iterator[LiveServer]:
-    server = start_server(
-        tmp_path / "instance-b",
-        live.database_url,
-        live.backend,
-        jwt_secret=live_secrets[0],
-        master_key=live_secrets[1],
-    )
+def second_instance(live: LiveServer, tmp_path: Path) -> Iterator[LiveServer]:
+    """Another instance of the same deployment: the database and secrets of `live`."""
+    server = start_server(tmp_path / "instance-b", live.settings)
     yield server
     server.stop()
 

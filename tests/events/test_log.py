@@ -30,9 +30,10 @@ from storage.eventlog.payload import EventPayload, EventType
 from storage.keys import FieldVault
 from storage.repositories.owners import OwnerRepository
 from storage.tables import MeImage, MeImageEvent, utcnow
-from tests.conftest import BACKENDS, Api
-from tests.events.conftest import create_pg_database, drop_pg_database, new_owner
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.events.conftest import new_owner
+from tests.support.app import Api
+from tests.support.databases import BACKENDS, create_database, drop_database
 
 
 class Follower:
@@ -93,13 +94,8 @@ async def write(
     return seqs
 
 
-def stores_of(api: Api) -> Stores:
-    stores: Stores = api.app.state.server.stores
-    return stores
-
-
 async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api) -> None:
-    stores = stores_of(api)
+    stores = api.stores
     first_owner, second_owner = new_owner("first"), new_owner("second")
     start = await cursors.head_cursor(stores, Caller(first_owner))
     follower = Follower(stores, Caller(first_owner), start)
@@ -144,7 +140,7 @@ async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api)
 
 async def test_one_owners_writers_queue_even_without_the_owner_row_lock(api: Api) -> None:
     """append_event serializes an owner's inserts by itself, whoever calls it."""
-    stores = stores_of(api)
+    stores = api.stores
     owner = new_owner()
     follower = Follower(stores, Caller(owner), await cursors.head_cursor(stores, Caller(owner)))
     held_in, held_go = asyncio.Event(), asyncio.Event()
@@ -163,7 +159,7 @@ async def test_one_owners_writers_queue_even_without_the_owner_row_lock(api: Api
 
 
 async def test_fan_out_reads_the_log_once_per_change_not_per_subscriber(api: Api) -> None:
-    stores = stores_of(api)
+    stores = api.stores
     owner = new_owner()
     start = await cursors.head_cursor(stores, Caller(owner))
     followers = [Follower(stores, Caller(owner), start) for _ in range(40)]
@@ -198,7 +194,7 @@ async def test_fan_out_reads_the_log_once_per_change_not_per_subscriber(api: Api
 async def test_a_slow_subscriber_falls_back_to_the_log_and_misses_nothing(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stores = stores_of(api)
+    stores = api.stores
     monkeypatch.setattr(fanout, "QUEUE_LIMIT", 5)
     owner = new_owner()
     start = await cursors.head_cursor(stores, Caller(owner))
@@ -221,7 +217,7 @@ async def test_a_slow_subscriber_falls_back_to_the_log_and_misses_nothing(
 
 
 async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: Api) -> None:
-    stores = stores_of(api)
+    stores = api.stores
     owner = new_owner()
     caller = Caller(owner)
     start = await cursors.head_cursor(stores, caller)
@@ -258,7 +254,7 @@ async def own_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'log.db'}"
     else:
-        url = await create_pg_database()
+        url = await create_database("meimages_events")
     db = Database(url)
     await migrate.upgrade(db)
     yield Stores(
@@ -268,7 +264,7 @@ async def own_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     )
     await db.dispose()
     if request.param == "postgres":
-        await drop_pg_database(url)
+        await drop_database(url)
 
 
 async def test_pruning_keeps_the_newest_event_and_old_cursors_get_a_typed_error(
@@ -358,7 +354,7 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
 async def test_fan_out_decrypts_each_event_once_not_per_subscriber(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stores = stores_of(api)
+    stores = api.stores
     owner = new_owner()
     image = await api.upload(jpeg(77), user=owner, input={"label": "one", "tags": ["a"]})
     rename = "mutation($id: ID!, $l: String) { updateMeImage(id: $id, input: {label: $l}) { __typename } }"

@@ -14,8 +14,7 @@ from sqlalchemy import inspect, text
 from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 from storage.tables import metadata
-from tests.conftest import BACKENDS
-from tests.events.conftest import create_pg_database, drop_pg_database
+from tests.support.databases import BACKENDS, create_database, drop_database
 
 MINE = ("me_image_event", "event_log_horizon")
 
@@ -33,7 +32,7 @@ async def test_upgrade_keeps_events_matches_tables_and_downgrades(
     url = (
         f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
         if backend == "sqlite"
-        else await create_pg_database()
+        else await create_database("meimages_events")
     )
     db = Database(url)
     try:
@@ -64,4 +63,4 @@ async def test_upgrade_keeps_events_matches_tables_and_downgrades(
     finally:
         await db.dispose()
         if backend == "postgres":
-            await drop_pg_database(url)
+            await drop_database(url)

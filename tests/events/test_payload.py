@@ -10,8 +10,8 @@ from resolvers.pool.me_images import Kind, Slot
 from resolvers.stores import Caller, Stores
 from storage.eventlog.payload import EventPayload, EventType
 from storage.tables import MeImageEvent, utcnow
-from tests.conftest import Api
 from tests.events.conftest import new_owner
+from tests.support.app import Api
 
 
 def test_each_type_writes_its_own_keys_and_reads_them_back() -> None:

@@ -13,16 +13,15 @@ from sqlalchemy import select
 from resolvers.events.cursors import decode_cursor
 from storage.db import Database
 from storage.tables import MeImageEvent
+from testbed.server import LiveServer
+from testbed.wire import init, receive, subscribe, ws_connection
 from tests.events.conftest import (
     EVENT_FIELDS,
-    LiveServer,
     event_cursor,
-    gql,
     new_owner,
     set_ai,
     upload,
 )
-from tests.events.wire import init, receive, subscribe, ws_connection
 
 QUERY = f"subscription($after: String) {{ meImageEvents(after: $after) {{ {EVENT_FIELDS} }} }}"
 RENAME = "mutation($id: ID!, $label: String) { updateMeImage(id: $id, input: {label: $label}) { __typename } }"
@@ -48,7 +47,9 @@ async def test_resume_after_random_drops_delivers_every_event_once_in_order(
         for n in range(CHANGES):
             image = images[n % len(images)]
             if n % 5 == 4:
-                await gql(http, live, RENAME, {"id": image, "label": f"take {n}"}, user=owner)
+                await live.graphql(http).gql(
+                    RENAME, {"id": image, "label": f"take {n}"}, user=owner
+                )
             else:
                 opted_in[image] = not opted_in[image]
                 await set_ai(http, live, image, opted_in[image], user=owner)

@@ -13,11 +13,11 @@ import pytest_asyncio
 
 from api.settings import Settings
 from resolvers.generation import credits
-from resolvers.stores import Stores
 from storage.blobs import BlobStore
-from tests.conftest import BACKENDS, Api, database_url, start_api
+from testbed.images import jpeg
 from tests.generation.provider_server import ProviderServer
-from tests.images import jpeg
+from tests.support.app import Api, running_api
+from tests.support.databases import BACKENDS, database_url
 
 OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
 GEMINI_KEY = "AIza-test-Gemini-Secret-Canary-41c2"
@@ -84,15 +84,8 @@ async def gen_api(
         gemini_base_url=provider_server.url + "/v1beta",
         generation_timeout_s=15.0,
     )
-    app, client = await start_api(settings, backend)
-    yield Api(app=app, client=client, settings=settings, backend=backend)
-    await client.aclose()
-    await app.state.server.stores.db.dispose()
-
-
-def stores_of(api: Api) -> Stores:
-    stores: Stores = api.app.state.server.stores
-    return stores
+    async with running_api(settings, backend) as running:
+        yield running
 
 
 class PatchedBlobs:
@@ -109,7 +102,7 @@ class PatchedBlobs:
 @contextmanager
 def blobs_patched(api: Api, **overrides: Callable[..., Awaitable[Any]]) -> Iterator[BlobStore]:
     """Swap the running app's blob store for one test; yields the real one."""
-    stores = stores_of(api)
+    stores = api.stores
     real = stores.blobs
     stores.blobs = cast(BlobStore, PatchedBlobs(real, **overrides))
     try:
@@ -121,7 +114,7 @@ def blobs_patched(api: Api, **overrides: Callable[..., Awaitable[Any]]) -> Itera
 @contextmanager
 def generation_config(api: Api, **changes: Any) -> Iterator[None]:
     """Change the running app's generation settings for one test."""
-    stores = stores_of(api)
+    stores = api.stores
     before = stores.generation
     stores.generation = replace(before, **changes)
     try:
@@ -131,7 +124,7 @@ def generation_config(api: Api, **changes: Any) -> Iterator[None]:
 
 
 async def grant(api: Api, owner: str, amount: int) -> int:
-    stores = stores_of(api)
+    stores = api.stores
     return await credits.grant(stores.db, stores.generation, owner, amount, "test")
 
 
@@ -149,8 +142,8 @@ async def add_reference(
     opt_in: bool = True,
     space: str | None = None,
 ) -> dict[str, Any]:
-    image = await api.upload(data if data is not None else jpeg(seed), user=owner, space=space)
-    assert image["__typename"] == "MeImage", image
+    photo = data if data is not None else jpeg(seed)
+    image = await api.upload_image(photo, user=owner, space=space)
     if opt_in:
         toggled = await api.gql(
             "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",
@@ -179,7 +172,7 @@ async def ledger(api: Api, owner: str) -> list[dict[str, Any]]:
 
     from storage.tables import CreditEntry
 
-    async with stores_of(api).db.session() as session:
+    async with api.stores.db.session() as session:
         rows = (
             await session.execute(
                 select(CreditEntry).where(CreditEntry.owner_id == owner)  # type: ignore[arg-type]

@@ -9,16 +9,15 @@ from typing import Any
 import pytest
 
 from resolvers.generation.errors import ReferenceNotUsable
-from tests.conftest import Api
 from tests.generation.conftest import (
     add_reference,
     balance,
     blobs_patched,
     generate,
     grant,
-    stores_of,
 )
 from tests.generation.provider_server import ProviderServer
+from tests.support.app import Api
 
 Case = Callable[[Api, str, str], Awaitable[tuple[str, list[str] | None]]]
 
@@ -117,7 +116,7 @@ async def test_consent_is_checked_again_at_send_time(
     ref = await add_reference(gen_api, owner, 27)
     await grant(gen_api, owner, 10)
     toggled: list[Any] = []
-    real = stores_of(gen_api).blobs
+    real = gen_api.stores.blobs
 
     async def read_then_opt_out(key: str) -> bytes | None:
         data = await real.get(key)

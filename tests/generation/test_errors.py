@@ -9,7 +9,7 @@ import pytest
 
 from resolvers.errors import InvalidInput
 from resolvers.generation.requests import GenerationRequest, validate
-from tests.conftest import Api
+from testbed.images import jpeg
 from tests.generation.conftest import (
     GEMINI_KEY,
     GENERATE,
@@ -21,7 +21,7 @@ from tests.generation.conftest import (
     grant,
 )
 from tests.generation.provider_server import Mode, ProviderServer
-from tests.images import jpeg
+from tests.support.app import Api
 
 INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "empty-prompt": ({"prompt": ""}, "prompt"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 
-from tests.conftest import Api
+from testbed.images import decode
 from tests.generation.conftest import GEMINI_KEY, add_reference, balance, generate, grant
 from tests.generation.provider_server import Mode, ProviderServer
-from tests.images import decode
+from tests.support.app import Api
 
 
 async def test_gemini_generates_one_call_per_image(

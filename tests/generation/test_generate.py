@@ -11,7 +11,7 @@ from PIL import Image
 
 from resolvers.generation.config import endpoint
 from resolvers.generation.references import png_chunk_types
-from tests.conftest import Api
+from testbed.images import decode, jpeg
 from tests.generation.conftest import (
     GENERATION_FIELDS,
     OPENAI_KEY,
@@ -22,10 +22,9 @@ from tests.generation.conftest import (
     generation_config,
     grant,
     ledger,
-    stores_of,
 )
 from tests.generation.provider_server import Mode, ProviderServer
-from tests.images import decode, jpeg
+from tests.support.app import Api
 
 
 async def test_generates_with_openai_and_keeps_pictures(
@@ -132,7 +131,7 @@ async def test_references_are_shrunk_keeping_aspect_and_never_enlarged(
 async def test_exif_canaries_never_reach_the_provider(
     gen_api: Api, owner: str, provider: ProviderServer
 ) -> None:
-    from tests.images import jpeg_with_exif
+    from testbed.images import jpeg_with_exif
 
     canary = "CANARY-exif-5e1f-do-not-send"
     uploaded = await add_reference(gen_api, owner, 6, data=jpeg_with_exif(canary))
@@ -150,7 +149,7 @@ async def test_exif_canaries_never_reach_the_provider(
     info.add_itxt("XML:com.adobe.xmp", f"<x:xmpmeta>{gps_canary}</x:xmpmeta>")
     out = io.BytesIO()
     stored.save(out, "PNG", pnginfo=info, exif=exif.tobytes(), dpi=(300, 300))
-    await stores_of(gen_api).blobs.put(dirty["storagePath"], out.getvalue())
+    await gen_api.stores.blobs.put(dirty["storagePath"], out.getvalue())
 
     await grant(gen_api, owner, 10)
     result = await generate(gen_api, owner, [uploaded["id"], dirty["id"]])

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Api
 from tests.generation.conftest import (
     add_reference,
     balance,
@@ -17,6 +16,7 @@ from tests.generation.conftest import (
     ledger,
 )
 from tests.generation.provider_server import ProviderServer
+from tests.support.app import Api
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "query($first: Int!, $after: ID) { generations(first: $first, after: $after) { id prompt } }"

@@ -14,16 +14,15 @@ from sqlalchemy.exc import IntegrityError
 
 from resolvers.generation import service
 from storage.tables import GenerationRecord, utcnow
-from tests.conftest import Api
 from tests.generation.conftest import (
     GENERATION,
     add_reference,
     balance,
     grant,
     ledger,
-    stores_of,
 )
 from tests.generation.provider_server import Mode, ProviderServer
+from tests.support.app import Api
 
 GENERATE_KEYED = (
     "mutation($input: GenerationInput!, $key: String) {"
@@ -285,7 +284,7 @@ async def test_the_unique_index_holds_when_the_check_is_missed(
 
 
 async def test_the_database_refuses_a_second_row_with_one_key(gen_api: Api, owner: str) -> None:
-    stores = stores_of(gen_api)
+    stores = gen_api.stores
     await grant(gen_api, owner, 1)
 
     def row(space: str, key: str | None) -> GenerationRecord:

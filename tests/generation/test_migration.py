@@ -15,8 +15,7 @@ from sqlalchemy import inspect, text
 from storage.db import Database
 from storage.migrate import alembic_config
 from storage.tables import metadata
-from tests.conftest import BACKENDS
-from tests.pg import create_database, drop_database
+from tests.support.databases import BACKENDS, create_database, drop_database
 
 MINE = {"generation", "credit_entry"}
 LATEST = "0008_generation_idempotency"

@@ -17,10 +17,10 @@ from resolvers.generation.sweeper import release_interrupted
 from resolvers.stores import Stores
 from storage import migrate
 from storage.tables import GenerationRecord, utcnow
-from tests.conftest import Api
-from tests.generation.conftest import add_reference, balance, generation_config, grant, stores_of
+from tests.generation.conftest import add_reference, balance, generation_config, grant
 from tests.generation.provider_server import ProviderServer
 from tests.generation.test_idempotency import GET, charges, generate_keyed
+from tests.support.app import Api
 
 # Safety net for the waits below, which end on an observed change long before.
 ROUNDS = 3000
@@ -76,7 +76,7 @@ async def finish(stores: Stores, generation_id: str) -> None:
 async def test_one_round_releases_a_stale_hold_and_fails_its_generation(
     gen_api: Api, owner: str
 ) -> None:
-    stores = stores_of(gen_api)
+    stores = gen_api.stores
     await grant(gen_api, owner, 100)
     now = utcnow()
     stale = await pending_hold(stores, owner, held=25, heartbeat=now - timedelta(hours=1))
@@ -106,7 +106,7 @@ async def test_one_round_releases_a_stale_hold_and_fails_its_generation(
 async def test_a_running_generation_is_left_alone_and_a_dead_ones_retry_is_replayed(
     gen_api: Api, owner: str, provider: ProviderServer
 ) -> None:
-    stores = stores_of(gen_api)
+    stores = gen_api.stores
     ref = await add_reference(gen_api, owner, 21)
     await grant(gen_api, owner, 100)
     provider.hold()
@@ -127,7 +127,7 @@ async def test_a_call_swept_by_mistake_is_not_charged_and_keeps_its_images(
 ) -> None:
     """A sweeper that wrongly thinks a call is dead (its heartbeats did not get through)
     fails it; the call then returns its images inline and charges nothing."""
-    stores = stores_of(gen_api)
+    stores = gen_api.stores
     ref = await add_reference(gen_api, owner, 22)
     await grant(gen_api, owner, 100)
     provider.hold()
@@ -149,7 +149,7 @@ async def test_a_call_swept_by_mistake_is_not_charged_and_keeps_its_images(
 async def test_a_running_call_renews_its_heartbeat(
     gen_api: Api, owner: str, provider: ProviderServer
 ) -> None:
-    stores = stores_of(gen_api)
+    stores = gen_api.stores
     ref = await add_reference(gen_api, owner, 23)
     await grant(gen_api, owner, 100)
     with generation_config(gen_api, heartbeat_s=0.01):

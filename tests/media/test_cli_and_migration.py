@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,16 +12,21 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from api.auth import issue_token
 from api.settings import Settings
 from storage import migrate
 from storage.db import Database
 from storage.tables import DataKey, MediaBlob, MediaObject, MeImage
-from tests.conftest import BACKENDS, start_api
-from tests.media import samples
-from tests.media.conftest import create_pg_database, drop_pg_database
+from testbed import media_samples as samples
+from testbed.server import MEIMAGES, clean_environment
+from tests.support.app import running_api
+from tests.support.databases import (
+    BACKENDS,
+    create_database,
+    drop_database,
+    sqlite_url,
+    throwaway_database,
+)
 
-MEIMAGES = Path(sys.executable).parent / "meimages"
 CREATE = """
   mutation($m: ID!) { createMeImage(input: {mediaId: $m, kind: FACE, label: "x"}) {
     ... on MeImage { id } } }"""
@@ -31,8 +34,7 @@ DELETE = "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }"
 
 
 def cli(*args: str, db_url: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
-    env["MEIMAGES_DATABASE_URL"] = db_url
+    env = clean_environment({"MEIMAGES_DATABASE_URL": db_url})
     done = subprocess.run(
         [str(MEIMAGES), *args], env=env, capture_output=True, text=True, timeout=60
     )
@@ -42,40 +44,22 @@ def cli(*args: str, db_url: str) -> str:
 
 async def seed(settings: Settings, backend: str) -> dict[str, Any]:
     """Through the real app: alice keeps one image and deletes another; bob has one."""
-    app, client = await start_api(settings, backend)
-    server_settings = app.state.server.settings
+    async with running_api(settings, backend) as api:
 
-    def bearer(user: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {issue_token(server_settings, user, None, 600)}"}
+        async def add(user: str, seed: int) -> dict[str, Any]:
+            response = await api.rest_upload(samples.noisy_jpeg((96, 64), seed=seed), user=user)
+            assert response.status_code == 201, response.text
+            body: dict[str, Any] = response.json()
+            created = await api.gql(CREATE, {"m": body["mediaId"]}, user=user)
+            body["imageId"] = created["createMeImage"]["id"]
+            return body
 
-    async def add(user: str, seed: int) -> dict[str, Any]:
-        response = await client.post(
-            "/api/v1/profile/me-images/upload",
-            files={"file": ("p.jpg", samples.noisy_jpeg((96, 64), seed=seed), "image/jpeg")},
-            headers=bearer(user),
-        )
-        assert response.status_code == 201, response.text
-        body: dict[str, Any] = response.json()
-        created = await client.post(
-            "/graphql",
-            json={"query": CREATE, "variables": {"m": body["mediaId"]}},
-            headers=bearer(user),
-        )
-        body["imageId"] = created.json()["data"]["createMeImage"]["id"]
-        return body
-
-    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
-    kept = await add(alice, 1)
-    dropped = await add(alice, 2)
-    theirs = await add(bob, 3)
-    deleted = await client.post(
-        "/graphql",
-        json={"query": DELETE, "variables": {"id": dropped["imageId"]}},
-        headers=bearer(alice),
-    )
-    assert deleted.json()["data"]["deleteMeImage"]["__typename"] == "DeletedMeImage"
-    await client.aclose()
-    await app.state.server.stores.db.dispose()
+        alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+        kept = await add(alice, 1)
+        dropped = await add(alice, 2)
+        theirs = await add(bob, 3)
+        deleted = await api.gql(DELETE, {"id": dropped["imageId"]}, user=alice)
+        assert deleted["deleteMeImage"]["__typename"] == "DeletedMeImage"
     return {"alice": alice, "bob": bob, "kept": kept, "dropped": dropped, "theirs": theirs}
 
 
@@ -101,13 +85,15 @@ async def owner_counts(url: str, owner: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_purge_and_gc_commands(backend: str, tmp_path: Path) -> None:
-    pg_name, url = asyncio.run(create_pg_database()) if backend == "postgres" else ("", "")
-    url = url or f"sqlite+aiosqlite:///{tmp_path / 'meimages.db'}"
+    if backend == "postgres":
+        url = asyncio.run(create_database("meimages_media"))
+    else:
+        url = sqlite_url(tmp_path / "meimages.db")
     try:
         _purge_and_gc_commands(backend, tmp_path, url)
     finally:
-        if pg_name:
-            asyncio.run(drop_pg_database(pg_name))
+        if backend == "postgres":
+            asyncio.run(drop_database(url))
 
 
 def _purge_and_gc_commands(backend: str, tmp_path: Path, url: str) -> None:
@@ -144,7 +130,7 @@ def _purge_and_gc_commands(backend: str, tmp_path: Path, url: str) -> None:
 
 
 def test_purge_needs_a_target(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
+    env = clean_environment()
     done = subprocess.run(
         [str(MEIMAGES), "purge", "--data-dir", str(tmp_path)],
         env=env,
@@ -159,9 +145,11 @@ def test_purge_needs_a_target(tmp_path: Path) -> None:
 async def test_migration_registers_existing_blobs_as_referenced(
     backend: str, tmp_path: Path
 ) -> None:
-    pg_name, url = await create_pg_database() if backend == "postgres" else ("", "")
-    url = url or f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    db = Database(url)
+    async with throwaway_database(backend, tmp_path, "meimages_media") as url:
+        await _migration_registers_existing_blobs(Database(url))
+
+
+async def _migration_registers_existing_blobs(db: Database) -> None:
     try:
         await migrate.upgrade(db, "0001")
         now = datetime.now(UTC)
@@ -193,5 +181,3 @@ async def test_migration_registers_existing_blobs_as_referenced(
         assert obj is not None and obj.medium_path is None
     finally:
         await db.dispose()
-        if pg_name:
-            await drop_pg_database(pg_name)

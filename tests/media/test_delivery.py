@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from resolvers.media.signed_urls import MediaUrlSigner
 from storage.tables import MediaVariant
-from tests.media import samples
-from tests.media.conftest import MediaApi
+from testbed import media_samples as samples
+from tests.support.app import Api
 
 TRANSFORM = """
   query($id: ID!, $w: Int, $h: Int, $fit: ImageFit!, $format: ImageFormat!) {
@@ -25,7 +25,7 @@ TRANSFORM = """
   }"""
 
 
-async def add_image(mapi: MediaApi, owner: str, data: bytes) -> dict[str, Any]:
+async def add_image(mapi: Api, owner: str, data: bytes) -> dict[str, Any]:
     image = await mapi.upload(
         data,
         user=owner,
@@ -35,14 +35,14 @@ async def add_image(mapi: MediaApi, owner: str, data: bytes) -> dict[str, Any]:
     return image
 
 
-async def transform_url(mapi: MediaApi, owner: str, image_id: str, **args: Any) -> str:
+async def transform_url(mapi: Api, owner: str, image_id: str, **args: Any) -> str:
     variables = {"id": image_id, "fit": "INSIDE", "format": "WEBP", **args}
     data = await mapi.gql(TRANSFORM, variables, user=owner)
     return str(data["meImage"]["transformUrl"])
 
 
 async def test_img_style_fetch_works_without_a_token_while_the_signature_is_valid(
-    mapi: MediaApi, owner: str
+    mapi: Api, owner: str
 ) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((300, 200), seed=11))
     for name, content_type in (
@@ -61,9 +61,7 @@ async def test_img_style_fetch_works_without_a_token_while_the_signature_is_vali
         assert response.headers["cache-control"] == "private, no-cache"
 
 
-async def test_etag_is_the_content_hash_and_if_none_match_gets_304(
-    mapi: MediaApi, owner: str
-) -> None:
+async def test_etag_is_the_content_hash_and_if_none_match_gets_304(mapi: Api, owner: str) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=12))
     sha = image["storagePath"].rsplit("/", 1)[1]
     first = await mapi.client.get(image["publicUrl"])
@@ -78,7 +76,7 @@ async def test_etag_is_the_content_hash_and_if_none_match_gets_304(
 
 
 async def test_expired_tampered_and_foreign_urls_all_look_like_missing_media(
-    mapi: MediaApi, owner: str, other_owner: str
+    mapi: Api, owner: str, other_owner: str
 ) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=13))
     signer: MediaUrlSigner = mapi.app.state.server.urls
@@ -132,7 +130,7 @@ def test_signature_lifetime_is_configurable_and_ends_exactly() -> None:
 
 
 async def test_transforms_are_signed_bounded_and_cached_after_first_use(
-    mapi: MediaApi, owner: str
+    mapi: Api, owner: str
 ) -> None:
     image = await add_image(mapi, owner, samples.png_rgba((400, 300), seed=14))
     cases = [
@@ -181,7 +179,7 @@ async def test_transforms_are_signed_bounded_and_cached_after_first_use(
     assert all(v.storage_path in keys for v in cached)
 
 
-async def test_transform_urls_cannot_be_rewritten_or_stretched(mapi: MediaApi, owner: str) -> None:
+async def test_transform_urls_cannot_be_rewritten_or_stretched(mapi: Api, owner: str) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((200, 150), seed=15))
     url = await transform_url(mapi, owner, image["id"], w=100, h=100, fit="COVER", format="WEBP")
     assert "/w100h100-cover.webp?" in url
@@ -215,6 +213,6 @@ async def test_transform_urls_cannot_be_rewritten_or_stretched(mapi: MediaApi, o
 
 
 @pytest.mark.parametrize("variant", ["w0-cover.webp", "w3000-cover.webp", "x.webp", "original.png"])
-async def test_unknown_variants_are_404_before_any_lookup(mapi: MediaApi, variant: str) -> None:
+async def test_unknown_variants_are_404_before_any_lookup(mapi: Api, variant: str) -> None:
     response = await mapi.client.get(f"/media/abc/{variant}?exp=1&sig=x")
     assert response.status_code == 404

@@ -11,14 +11,14 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from storage.tables import MediaBlob, MediaObject, MediaRef
-from tests.media import samples
-from tests.media.conftest import MediaApi
+from testbed import media_samples as samples
+from tests.support.app import Api
 
 KEY = re.compile(r"^o/[0-9a-f]{24}/[0-9a-f]{2}/[0-9a-f]{64}$")
 CANARY_PARTS = ("DESC-", "MAKE-", "MAKERNOTE-", "COMMENT-", "THUMB-", "XMP-", "IPTC-", "COM-")
 
 
-async def media_rows(mapi: MediaApi, owner: str) -> tuple[int, int]:
+async def media_rows(mapi: Api, owner: str) -> tuple[int, int]:
     async with mapi.stores.db.session() as session:
         objects = (
             await session.execute(
@@ -33,14 +33,14 @@ async def media_rows(mapi: MediaApi, owner: str) -> tuple[int, int]:
     return objects, refs
 
 
-async def fetch(mapi: MediaApi, url: str) -> bytes:
+async def fetch(mapi: Api, url: str) -> bytes:
     response = await mapi.client.get(url)
     assert response.status_code == 200, (url, response.status_code)
     return response.content
 
 
 async def test_jpeg_with_gps_and_canaries_is_stored_clean_and_upright(
-    mapi: MediaApi, owner: str
+    mapi: Api, owner: str
 ) -> None:
     canary = f"CANARY{owner[-6:]}"
     upload = samples.jpeg_with_metadata(canary)
@@ -76,7 +76,7 @@ async def test_jpeg_with_gps_and_canaries_is_stored_clean_and_upright(
             assert data is not None and canary.encode() not in data, key
 
 
-async def test_png_text_xmp_and_exif_chunks_are_dropped(mapi: MediaApi, owner: str) -> None:
+async def test_png_text_xmp_and_exif_chunks_are_dropped(mapi: Api, owner: str) -> None:
     canary = f"PNGCANARY{owner[-6:]}"
     upload = samples.png_with_metadata(canary)
     assert upload.count(canary.encode()) >= 4
@@ -101,7 +101,7 @@ async def test_png_text_xmp_and_exif_chunks_are_dropped(mapi: MediaApi, owner: s
     ],
 )
 async def test_polyglots_come_out_as_plain_images(
-    mapi: MediaApi, owner: str, make: object, content_type: str, stored_format: str
+    mapi: Api, owner: str, make: object, content_type: str, stored_format: str
 ) -> None:
     upload = make()  # type: ignore[operator]
     response = await mapi.rest_upload(upload, user=owner, content_type=content_type)
@@ -126,7 +126,7 @@ async def test_polyglots_come_out_as_plain_images(
     ids=["svg", "html", "pdf", "heic", "text"],
 )
 async def test_non_images_sent_as_jpeg_are_refused_with_a_reason(
-    mapi: MediaApi, owner: str, payload: bytes, reason: str
+    mapi: Api, owner: str, payload: bytes, reason: str
 ) -> None:
     before = await mapi.blob_keys()
     response = await mapi.rest_upload(payload, user=owner, content_type="image/jpeg")
@@ -164,7 +164,7 @@ async def test_non_images_sent_as_jpeg_are_refused_with_a_reason(
     ids=["tiff", "gif", "apng", "animated-webp", "ztxt-bomb", "iccp-bomb"],
 )
 async def test_unsafe_image_files_are_refused(
-    mapi: MediaApi, owner: str, make: object, reason: str
+    mapi: Api, owner: str, make: object, reason: str
 ) -> None:
     before = await mapi.blob_keys()
     response = await mapi.rest_upload(make(), user=owner)  # type: ignore[operator]
@@ -174,7 +174,7 @@ async def test_unsafe_image_files_are_refused(
     assert await media_rows(mapi, owner) == (0, 0)
 
 
-async def test_pixel_bombs_are_refused_before_decoding(mapi: MediaApi, owner: str) -> None:
+async def test_pixel_bombs_are_refused_before_decoding(mapi: Api, owner: str) -> None:
     before = await mapi.blob_keys()
     # 49 MP claimed by a 600-byte JPEG: over our 40 MP cap, under Pillow's own limit.
     for bomb in (samples.jpeg_claiming(7000, 7000), samples.jpeg_claiming(60000, 60000)):
@@ -187,9 +187,7 @@ async def test_pixel_bombs_are_refused_before_decoding(mapi: MediaApi, owner: st
     assert await mapi.blob_keys() == before
 
 
-async def test_multi_picture_jpeg_keeps_only_the_primary_picture(
-    mapi: MediaApi, owner: str
-) -> None:
+async def test_multi_picture_jpeg_keeps_only_the_primary_picture(mapi: Api, owner: str) -> None:
     canary = f"MPO{owner[-6:]}"
     upload = samples.mpo(canary)
     assert Image.open(io.BytesIO(upload)).n_frames == 2  # type: ignore[attr-defined]
@@ -201,7 +199,7 @@ async def test_multi_picture_jpeg_keeps_only_the_primary_picture(
     assert canary.encode() not in stored and b"MPF" not in stored
 
 
-async def test_filenames_are_never_paths(mapi: MediaApi, owner: str) -> None:
+async def test_filenames_are_never_paths(mapi: Api, owner: str) -> None:
     hostile = ("../../../../tmp/evil.jpg", "..\\..\\evil.jpg", "/etc/passwd", 'a\r\nb".jpg')
     for index, name in enumerate(hostile):
         response = await mapi.rest_upload(
@@ -219,7 +217,7 @@ async def test_filenames_are_never_paths(mapi: MediaApi, owner: str) -> None:
 
 
 async def test_hash_is_of_the_stored_bytes_and_dedupe_is_per_owner(
-    mapi: MediaApi, owner: str, other_owner: str
+    mapi: Api, owner: str, other_owner: str
 ) -> None:
     upload = samples.jpeg_with_metadata(f"DEDUPE{owner[-6:]}")
     first = (await mapi.rest_upload(upload, user=owner)).json()
@@ -259,7 +257,7 @@ async def test_hash_is_of_the_stored_bytes_and_dedupe_is_per_owner(
     assert all(value is None for value in registered.values())
 
 
-async def test_thumbnail_and_medium_variants_are_made_at_upload(mapi: MediaApi, owner: str) -> None:
+async def test_thumbnail_and_medium_variants_are_made_at_upload(mapi: Api, owner: str) -> None:
     response = await mapi.rest_upload(samples.noisy_jpeg((1600, 1200), seed=3), user=owner)
     body = response.json()
     sizes = {}

@@ -17,13 +17,13 @@ from resolvers.stores import Caller, Stores
 from storage.blobs import BlobInfo, BlobStore
 from storage.crypto import DecryptionError
 from storage.tables import DataKey, MediaBlob, MediaObject, MediaRef, MeImage, MeImageEvent
-from tests.media import samples
-from tests.media.conftest import MediaApi
+from testbed import media_samples as samples
+from tests.support.app import Api
 
 HOUR = timedelta(hours=1)
 
 
-async def add_image(mapi: MediaApi, owner: str, data: bytes, **input: Any) -> dict[str, Any]:
+async def add_image(mapi: Api, owner: str, data: bytes, **input: Any) -> dict[str, Any]:
     image = await mapi.upload(
         data,
         user=owner,
@@ -34,13 +34,13 @@ async def add_image(mapi: MediaApi, owner: str, data: bytes, **input: Any) -> di
     return image
 
 
-async def delete_image(mapi: MediaApi, owner: str, image_id: str) -> None:
+async def delete_image(mapi: Api, owner: str, image_id: str) -> None:
     await mapi.gql(
         "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }", {"id": image_id}, user=owner
     )
 
 
-async def orphaned(mapi: MediaApi, prefix: str) -> dict[str, bool]:
+async def orphaned(mapi: Api, prefix: str) -> dict[str, bool]:
     async with mapi.stores.db.session() as session:
         rows = (
             await session.execute(
@@ -50,7 +50,7 @@ async def orphaned(mapi: MediaApi, prefix: str) -> dict[str, bool]:
         return {row.key: row.orphaned_at is not None for row in rows}
 
 
-async def count(mapi: MediaApi, table: Any, owner: str) -> int:
+async def count(mapi: Api, table: Any, owner: str) -> int:
     async with mapi.stores.db.session() as session:
         return int(
             (
@@ -62,7 +62,7 @@ async def count(mapi: MediaApi, table: Any, owner: str) -> int:
 
 
 async def test_purging_a_deleted_image_orphans_its_blobs_and_gc_respects_the_grace(
-    mapi: MediaApi, owner: str
+    mapi: Api, owner: str
 ) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((160, 120), seed=21))
     base = image["storagePath"]
@@ -95,7 +95,7 @@ async def test_purging_a_deleted_image_orphans_its_blobs_and_gc_respects_the_gra
     assert (await mapi.client.get(kept["publicUrl"])).status_code == 200
 
 
-async def test_media_shared_by_two_images_survives_purging_one(mapi: MediaApi, owner: str) -> None:
+async def test_media_shared_by_two_images_survives_purging_one(mapi: Api, owner: str) -> None:
     data = samples.noisy_jpeg((100, 80), seed=23)
     first = await add_image(mapi, owner, data)
     second = await add_image(mapi, owner, data)
@@ -110,9 +110,7 @@ async def test_media_shared_by_two_images_survives_purging_one(mapi: MediaApi, o
     assert (await mapi.client.get(second["publicUrl"])).status_code == 200
 
 
-async def test_uploads_never_attached_to_an_image_are_purged_too(
-    mapi: MediaApi, owner: str
-) -> None:
+async def test_uploads_never_attached_to_an_image_are_purged_too(mapi: Api, owner: str) -> None:
     response = await mapi.rest_upload(samples.noisy_jpeg((90, 60), seed=24), user=owner)
     base = response.json()["storagePath"]
     await purge_deleted_images(mapi.stores, older_than=HOUR)
@@ -124,7 +122,7 @@ async def test_uploads_never_attached_to_an_image_are_purged_too(
 
 
 async def test_purging_an_owner_removes_images_media_and_data_key(
-    mapi: MediaApi, owner: str, other_owner: str
+    mapi: Api, owner: str, other_owner: str
 ) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=25), label="secret")
     await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=26), tags=["a", "b"])
@@ -196,7 +194,7 @@ class CollectorInTheGap:
 
 
 async def test_collector_between_write_and_link_never_leaves_a_dangling_row(
-    mapi: MediaApi, owner: str
+    mapi: Api, owner: str
 ) -> None:
     real = mapi.stores
     racing = Stores(db=real.db, vault=real.vault, blobs=real.blobs, limits=real.limits)
@@ -210,7 +208,7 @@ async def test_collector_between_write_and_link_never_leaves_a_dangling_row(
 
 
 async def test_sweep_registers_unknown_blobs_and_the_collector_removes_them(
-    mapi: MediaApi,
+    mapi: Api,
 ) -> None:
     stray = f"o/{'f' * 24}/ab/stray-{time.time_ns()}"
     await mapi.blob_store.put(stray, b"left behind by an old version")
@@ -221,7 +219,7 @@ async def test_sweep_registers_unknown_blobs_and_the_collector_removes_them(
     assert stray not in await mapi.blob_keys()
 
 
-async def test_collector_removes_half_written_files_of_the_local_store(mapi: MediaApi) -> None:
+async def test_collector_removes_half_written_files_of_the_local_store(mapi: Api) -> None:
     if mapi.blobs_kind != "local":
         pytest.skip("S3 PUTs are atomic: an interrupted upload leaves nothing")
     root = mapi.settings.resolved_blob_dir / "o" / "crashed"
@@ -239,7 +237,7 @@ async def test_collector_removes_half_written_files_of_the_local_store(mapi: Med
     fresh.unlink()
 
 
-async def test_both_stores_list_what_they_hold(mapi: MediaApi) -> None:
+async def test_both_stores_list_what_they_hold(mapi: Api) -> None:
     key = f"o/{'e' * 24}/cd/listed-{time.time_ns()}"
     await mapi.blob_store.put(key, b"12345")
     found = [info async for info in mapi.blob_store.list_blobs(f"o/{'e' * 24}")]

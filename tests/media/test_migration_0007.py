@@ -19,8 +19,7 @@ from storage import migrate
 from storage.db import Database
 from storage.migrate import alembic_config
 from storage.tables import metadata
-from tests.conftest import BACKENDS
-from tests.pg import create_database, drop_database
+from tests.support.databases import BACKENDS, create_database, drop_database
 
 BEFORE = ("0002_media", "0004_generation", "0005_owner_version", "0006_event_seq")
 MINE = ("media_ref", "me_image")

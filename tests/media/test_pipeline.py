@@ -12,7 +12,7 @@ from PIL import Image, ImageCms
 from resolvers.errors import InvalidInput, TooLarge
 from resolvers.media import sanitising, transforms
 from resolvers.stores import Limits
-from tests.media import samples
+from testbed import media_samples as samples
 
 
 def encoded_image(data: bytes, limits: Limits | None = None) -> Image.Image:

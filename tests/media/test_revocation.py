@@ -14,8 +14,8 @@ from resolvers.generation.outputs import APP_PICTURE
 from resolvers.lifecycle.purge import purge_deleted_images, purge_owner
 from resolvers.media.uploads import store_image
 from resolvers.stores import Caller
-from tests.media import samples
-from tests.media.conftest import MediaApi
+from testbed import media_samples as samples
+from tests.support.app import Api
 
 FIELDS = (
     "__typename ... on MeImage { id mediaId storagePath publicUrl thumbnailUrl mediumUrl"
@@ -29,20 +29,20 @@ CREATE = """
     __typename ... on MeImage { id mediaId } ... on Error { code message } } }"""
 
 
-async def add_image(mapi: MediaApi, owner: str, data: bytes, space: str | None = None) -> Any:
+async def add_image(mapi: Api, owner: str, data: bytes, space: str | None = None) -> Any:
     image = await mapi.upload(data, user=owner, space=space, fields=FIELDS)
     assert image["__typename"] == "MeImage", image
     return image
 
 
-async def missing(mapi: MediaApi) -> httpx.Response:
+async def missing(mapi: Api) -> httpx.Response:
     """What a media id that never existed answers."""
     response = await mapi.client.get(f"/media/{uuid.uuid4()}/original")
     assert response.status_code == 404
     return response
 
 
-async def etags(mapi: MediaApi, image: dict[str, Any]) -> dict[str, str]:
+async def etags(mapi: Api, image: dict[str, Any]) -> dict[str, str]:
     """Fetch every variant once (the transform is made and cached) and keep its ETag."""
     tags = {}
     for name in VARIANTS:
@@ -58,7 +58,7 @@ async def etags(mapi: MediaApi, image: dict[str, Any]) -> dict[str, str]:
 
 
 async def assert_revoked(
-    mapi: MediaApi, image: dict[str, Any], tags: dict[str, str], owner: str
+    mapi: Api, image: dict[str, Any], tags: dict[str, str], owner: str
 ) -> None:
     gone = (await missing(mapi)).content
     for name in VARIANTS:
@@ -74,7 +74,7 @@ async def assert_revoked(
             assert "etag" not in response.headers
 
 
-async def test_deleting_revokes_every_url_at_once(mapi: MediaApi, owner: str) -> None:
+async def test_deleting_revokes_every_url_at_once(mapi: Api, owner: str) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((300, 200), seed=71))
     kept = await add_image(mapi, owner, samples.noisy_jpeg((300, 200), seed=72))
     tags = await etags(mapi, image)
@@ -95,7 +95,7 @@ async def test_deleting_revokes_every_url_at_once(mapi: MediaApi, owner: str) ->
 
 
 async def test_uploading_the_same_photo_again_never_revives_a_deleted_image(
-    mapi: MediaApi, owner: str
+    mapi: Api, owner: str
 ) -> None:
     data = samples.noisy_jpeg((200, 150), seed=73)
     first = await add_image(mapi, owner, data)
@@ -114,7 +114,7 @@ async def test_uploading_the_same_photo_again_never_revives_a_deleted_image(
 
 
 async def test_purging_an_owner_revokes_images_and_generation_outputs(
-    mapi: MediaApi, owner: str, other_owner: str
+    mapi: Api, owner: str, other_owner: str
 ) -> None:
     image = await add_image(mapi, owner, samples.noisy_jpeg((160, 120), seed=74))
     deleted = await add_image(mapi, owner, samples.noisy_jpeg((160, 120), seed=75))
@@ -145,7 +145,7 @@ async def test_purging_an_owner_revokes_images_and_generation_outputs(
     await etags(mapi, theirs)
 
 
-async def test_one_image_per_upload(mapi: MediaApi, owner: str) -> None:
+async def test_one_image_per_upload(mapi: Api, owner: str) -> None:
     photo = samples.noisy_jpeg((120, 90), seed=77)
     body = (await mapi.rest_upload(photo, user=owner)).json()
     created = await mapi.gql(CREATE, {"m": body["mediaId"]}, user=owner)
@@ -165,7 +165,7 @@ async def test_one_image_per_upload(mapi: MediaApi, owner: str) -> None:
     assert again["createMeImage"]["__typename"] == "MeImage"
 
 
-async def test_media_of_another_space_is_unknown(mapi: MediaApi, owner: str) -> None:
+async def test_media_of_another_space_is_unknown(mapi: Api, owner: str) -> None:
     photo = samples.noisy_jpeg((120, 90), seed=78)
     personal = (await mapi.rest_upload(photo, user=owner)).json()
     path = personal["publicUrl"].split("?")[0]

@@ -4,24 +4,18 @@ other - no instance answers a revoked URL from memory, with a 200 or a 304."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from tests.events.conftest import LiveServer, start_server
-from tests.images import jpeg
-from tests.pg import create_database, drop_database
+from testbed.images import jpeg
+from testbed.server import LiveServer, deployment_secrets, start_server
+from tests.support.databases import create_database, drop_database
 
-ROOT = Path(__file__).resolve().parents[2]
 FIELDS = (
     "__typename ... on MeImage { id publicUrl thumbnailUrl mediumUrl"
     " transformUrl(width: 80, height: 60, fit: COVER, format: JPEG) }"
@@ -32,75 +26,37 @@ DELETE = "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }"
 
 
 @pytest.fixture(scope="module")
-def deployment(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LiveServer, LiveServer, dict[str, str]]]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two instances sharing the database, the media folder and every secret."""
-    import asyncio
-    import base64
-    import secrets
-
     tmp = tmp_path_factory.mktemp("two-instances")
     url = asyncio.run(create_database("meimages_revoke"))
-    jwt_secret = secrets.token_urlsafe(32)
-    master = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    shared = {"MEIMAGES_BLOB_DIR": str(tmp / "media"), "MEIMAGES_GC_INTERVAL": "0"}
-    a = start_server(
-        tmp / "a", url, "postgres", jwt_secret=jwt_secret, master_key=master, env=shared
-    )
+    shared = {
+        **deployment_secrets(),
+        "MEIMAGES_DATABASE_URL": url,
+        "MEIMAGES_BLOB_DIR": str(tmp / "media"),
+        "MEIMAGES_GC_INTERVAL": "0",
+    }
+    a = start_server(tmp / "a", shared)
     try:
-        b = start_server(
-            tmp / "b", url, "postgres", jwt_secret=jwt_secret, master_key=master, env=shared
-        )
+        b = start_server(tmp / "b", shared)
     except BaseException:
         a.stop()
         raise
-    env = {
-        **shared,
-        "MEIMAGES_DATA_DIR": str(tmp / "cli"),
-        "MEIMAGES_DATABASE_URL": url,
-        "MEIMAGES_JWT_SECRET": jwt_secret,
-        "MEIMAGES_URL_SECRET": "url-" + jwt_secret,
-        "MEIMAGES_MASTER_KEY": master,
-    }
-    yield a, b, env
+    yield a, b
     a.stop()
     b.stop()
     asyncio.run(drop_database(url))
 
 
-@pytest_asyncio.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        yield client
-
-
 async def upload(
     client: httpx.AsyncClient, server: LiveServer, seed: int, user: str
 ) -> dict[str, Any]:
-    operations = {
-        "query": "mutation($file: Upload!) { uploadMeImage(file: $file) { " + FIELDS + " } }",
-        "variables": {"file": None},
-    }
-    response = await client.post(
-        server.graphql_url,
-        data={"operations": json.dumps(operations), "map": json.dumps({"0": ["variables.file"]})},
-        files={"0": ("photo.jpg", jpeg(seed), "image/jpeg")},
-        headers={**server.headers(user), "GraphQL-Require-Preflight": "1"},
-    )
-    assert response.status_code == 200, response.text
-    image: dict[str, Any] = response.json()["data"]["uploadMeImage"]
-    assert image["__typename"] == "MeImage", image
-    return image
+    return await server.graphql(client).upload_image(jpeg(seed), user=user, fields=FIELDS)
 
 
 async def delete(client: httpx.AsyncClient, server: LiveServer, image_id: str, user: str) -> None:
-    response = await client.post(
-        server.graphql_url,
-        json={"query": DELETE, "variables": {"id": image_id}},
-        headers=server.headers(user),
-    )
-    assert response.json()["data"]["deleteMeImage"]["__typename"] == "DeletedMeImage"
+    data = await server.graphql(client).gql(DELETE, {"id": image_id}, user=user)
+    assert data["deleteMeImage"]["__typename"] == "DeletedMeImage"
 
 
 async def served(
@@ -110,11 +66,11 @@ async def served(
     tags = {}
     for server in servers:
         for name in VARIANTS:
-            first = await client.get(server.http + image[name])
+            first = await client.get(server.url + image[name])
             assert first.status_code == 200, (server.port, name, first.text)
             tags[name] = first.headers["etag"]
             again = await client.get(
-                server.http + image[name], headers={"If-None-Match": tags[name]}
+                server.url + image[name], headers={"If-None-Match": tags[name]}
             )
             assert again.status_code == 304, (server.port, name)
     return tags
@@ -127,19 +83,19 @@ async def assert_revoked(
     tags: dict[str, str],
 ) -> None:
     for server in servers:
-        gone = await client.get(f"{server.http}/media/{uuid.uuid4()}/original")
+        gone = await client.get(f"{server.url}/media/{uuid.uuid4()}/original")
         assert gone.status_code == 404
         for name in VARIANTS:
             for headers in ({}, {"If-None-Match": tags[name]}):
-                response = await client.get(server.http + image[name], headers=headers)
+                response = await client.get(server.url + image[name], headers=headers)
                 assert response.status_code == 404, (server.port, name, headers)
                 assert response.content == gone.content
 
 
 async def test_deletion_on_one_instance_revokes_on_the_other(
-    deployment: tuple[LiveServer, LiveServer, dict[str, str]], http: httpx.AsyncClient
+    deployment: tuple[LiveServer, LiveServer], http: httpx.AsyncClient
 ) -> None:
-    a, b, _env = deployment
+    a, b = deployment
     owner = f"owner-{uuid.uuid4().hex[:12]}"
     first = await upload(http, a, 81, owner)
     second = await upload(http, b, 82, owner)
@@ -155,11 +111,9 @@ async def test_deletion_on_one_instance_revokes_on_the_other(
 
 
 def test_purging_an_owner_revokes_on_every_instance(
-    deployment: tuple[LiveServer, LiveServer, dict[str, str]],
+    deployment: tuple[LiveServer, LiveServer],
 ) -> None:
-    import asyncio
-
-    a, b, env = deployment
+    a, b = deployment
     owner = f"owner-{uuid.uuid4().hex[:12]}"
 
     async def before() -> tuple[dict[str, Any], dict[str, str]]:
@@ -168,15 +122,8 @@ def test_purging_an_owner_revokes_on_every_instance(
             return image, await served(client, (a, b), image)
 
     image, tags = asyncio.run(before())
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MEIMAGES_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "purge", "--user", owner],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # The command line of the deployment: its database, media folder and secrets.
+    done = a.cli("purge", "--user", owner)
     assert done.returncode == 0, done.stderr
     assert f"purged owner {owner!r}: 1 images" in done.stdout
 

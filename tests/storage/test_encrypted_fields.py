@@ -17,8 +17,8 @@ from storage.db import Database
 from storage.encrypted import EncryptedColumns, encrypted
 from storage.migrate import upgrade
 from storage.tables import ME_IMAGE_ENCRYPTED, MeImage, MeImageEncrypted, MeImageEvent, metadata
-from tests.conftest import Api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api
 
 
 def test_a_declared_field_without_its_column_fails_at_import() -> None:

@@ -10,8 +10,8 @@ from sqlalchemy import select, text
 from storage.crypto import DecryptionError, MasterKey, MasterKeyring, ciphertext_key_id
 from storage.keys import FieldVault, rewrap_all
 from storage.tables import DataKey, MeImage
-from tests.conftest import Api
-from tests.images import jpeg
+from testbed.images import jpeg
+from tests.support.app import Api
 
 
 async def decrypt(

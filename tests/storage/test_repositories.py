@@ -16,7 +16,7 @@ from storage.migrate import upgrade
 from storage.repositories import reading, transaction
 from storage.repositories.blobs import RegistrationLost
 from storage.tables import GenerationEncrypted, GenerationRecord, GenerationStatus, utcnow
-from tests.pg import create_database, drop_database
+from tests.support.databases import create_database, drop_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -19,14 +19,12 @@ import httpx
 import pytest
 from PIL import Image
 
-from api.auth import issue_token
-from api.settings import Settings
 from schema.tokens import TOKEN_LEEWAY_S
-from tests.e2e.server import MEIMAGES, LiveServer, start_server
+from testbed.images import jpeg, png
+from testbed.media_samples import jpeg_with_metadata
+from testbed.server import LiveServer, start_server
 from tests.generation.conftest import OPENAI_KEY
 from tests.generation.provider_server import ProviderServer
-from tests.images import jpeg, png
-from tests.media.samples import jpeg_with_metadata
 from tests.webapp.web import WEB, ensure_web_modules
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -76,27 +74,15 @@ def _files(folder: Path) -> dict[str, str]:
 def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     ensure_web_modules()
     owner = "webapp-person"
-    subprocess.run(
-        [
-            str(MEIMAGES),
-            "credits",
-            "grant",
-            "--user",
-            owner,
-            "100",
-            "--data-dir",
-            str(server.data_dir),
-        ],
-        env=server.env,
-        check=True,
-        capture_output=True,
-    )
+    granted = server.cli("credits", "grant", "--user", owner, "100")
+    assert granted.returncode == 0, granted.stderr
     shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     config = {
         "base": server.url,
         "token": server.token(owner),
-        "expiredToken": _expired_token(server.data_dir, owner),
+        # Expired two minutes ago, past the token leeway (the CLI refuses to mint one).
+        "expiredToken": server.token(owner, ttl_s=-120 - TOKEN_LEEWAY_S),
         "chromium": CHROMIUM,
         "files": _files(tmp_path),
         "shots": str(shots),
@@ -187,10 +173,3 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     with Image.open(io.BytesIO(original)) as image:
         assert not image.getexif() and "exif" not in image.info
     assert b"WEBAPP-CANARY" not in original
-
-
-def _expired_token(data_dir: Path, owner: str) -> str:
-    """A token of this server that expired two minutes ago (past any leeway). The CLI
-    refuses to mint one, so it is signed here with the server's own secret."""
-    settings = Settings(data_dir=data_dir).with_local_secrets()
-    return issue_token(settings, owner, ttl_s=-120 - TOKEN_LEEWAY_S)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.node import ROOT
+from testbed.server import ROOT
 from tests.webapp.web import APP_DIR, WEB
 
 SKIP = {"node_modules", "dist"}

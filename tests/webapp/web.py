@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.node import ROOT
+from testbed.server import ROOT
 
 WEB = ROOT / "web"
 APP_DIR = ROOT / "api" / "static" / "app"

@@ -1,4 +1,4 @@
-"""A bare graphql-transport-ws / SSE client for tests that need to see the wire: close
+"""A bare graphql-transport-ws / SSE client, for code that needs to see the wire: close
 codes, refused handshakes, dropping a connection on purpose."""
 
 from __future__ import annotations
