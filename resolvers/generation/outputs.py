@@ -15,10 +15,10 @@ from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.history import OutputImage
 from resolvers.media.uploads import store_image
 from resolvers.stores import Caller, Stores
+from storage.repositories.media import APP_PICTURE
 
 log = logging.getLogger("meimages.generation")
 
-APP_PICTURE = "picture"
 _OUTPUT_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 

@@ -20,10 +20,10 @@ from resolvers.media.sanitising import EncodedImage, encode_upload
 from resolvers.stores import Caller, Stores
 from storage.repositories import UnitOfWork
 from storage.repositories.blobs import RegistrationLost
-from storage.repositories.media import APP_ME, MediaConflict
+from storage.repositories.media import APP_ME, APP_PICTURE, MediaConflict
 from storage.tables import MediaObject, MediaRef, aware, utcnow
 
-__all__ = ["APP_ME", "Media", "get_media", "media_from_rows", "store_image"]
+__all__ = ["APP_ME", "Media", "get_media", "media_for_new_image", "media_from_rows", "store_image"]
 
 _ATTEMPTS = 5
 
@@ -148,3 +148,27 @@ async def get_media(tx: UnitOfWork, caller: Caller, media_id: str) -> Media:
     if found is None:
         raise NotFound("Media")
     return media_from_rows(*found)
+
+
+async def media_for_new_image(tx: UnitOfWork, caller: Caller, media_id: str) -> Media:
+    """What a new image of the pool is made from: an upload of the caller's space, or a
+    generation output of that space taken into the pool. An output gets a new media id
+    of its own on the same stored bytes, so the image follows the upload rules (one
+    image per id; deleting it revokes that id) while the output's own URLs keep
+    following its generation. Anything else answers like a missing id."""
+    found = await tx.media.upload(caller.owner_id, caller.space_id, media_id)
+    if found is not None:
+        return media_from_rows(*found)
+    output = await tx.media.of_app(caller.owner_id, caller.space_id, media_id, APP_PICTURE)
+    if output is None:
+        raise NotFound("Media")
+    obj, _ = output
+    ref = MediaRef(
+        owner_id=caller.owner_id,
+        space_id=caller.space_id,
+        app=APP_ME,
+        media_object_id=obj.id,
+        created_at=utcnow(),
+    )
+    await tx.media.save(ref)
+    return media_from_rows(obj, ref)

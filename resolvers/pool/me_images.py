@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from resolvers.errors import InvalidInput, NotFound
-from resolvers.media.uploads import Media, get_media, media_from_rows
+from resolvers.media.uploads import Media, media_for_new_image, media_from_rows
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
@@ -311,7 +311,7 @@ class MediaInUse(InvalidInput):
 
 
 async def _insert_image(tx: UnitOfWork, caller: Caller, new: NewImage) -> Image:
-    media = await get_media(tx, caller, new.media_id)
+    media = await media_for_new_image(tx, caller, new.media_id)
     now = utcnow()
     image_id = new_id()
     row = MeImage(

@@ -12,6 +12,8 @@ from storage.tables import MediaObject, MediaRef, MediaVariant, MeImage
 
 # The app tag of uploads to the pool; only these become images and can be revoked.
 APP_ME = "me"
+# The app tag of generation outputs: they live as long as their generation.
+APP_PICTURE = "picture"
 
 StoredMedia = tuple[MediaObject, MediaRef]
 
@@ -63,11 +65,17 @@ class MediaRepository:
 
     async def upload(self, owner_id: str, space_id: str, media_id: str) -> StoredMedia | None:
         """An unrevoked upload (`me`) of one owner's space by media id."""
+        return await self.of_app(owner_id, space_id, media_id, APP_ME)
+
+    async def of_app(
+        self, owner_id: str, space_id: str, media_id: str, app: str
+    ) -> StoredMedia | None:
+        """An unrevoked media id of one owner's space with the given app tag."""
         return await self._first(
             col(MediaRef.id) == media_id,
             col(MediaRef.owner_id) == owner_id,
             col(MediaRef.space_id) == space_id,
-            col(MediaRef.app) == APP_ME,
+            col(MediaRef.app) == app,
             not_revoked(),
         )
 

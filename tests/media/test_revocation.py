@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from resolvers.generation.outputs import APP_PICTURE
 from resolvers.lifecycle.purge import purge_deleted_images, purge_owner
 from resolvers.media.uploads import store_image
 from resolvers.stores import Caller
+from storage.repositories.media import APP_PICTURE
 from testbed import media_samples as samples
 from tests.support.app import Api
 
@@ -131,9 +131,20 @@ async def test_purging_an_owner_revokes_images_and_generation_outputs(
         "transformUrl": urls.url(output.id, "w64h64-cover.png", owner),
     }
     picture_tags = await etags(mapi, picture)
-    # Outputs are no uploads: they cannot become images (their URLs follow the generation).
-    attach = await mapi.gql(CREATE, {"m": output.id}, user=owner)
-    assert attach["createMeImage"]["__typename"] == "NotFoundError"
+    # An output taken into the pool gets a media id of its own: deleting that image
+    # revokes the new id, never the output's URLs (they follow the generation).
+    create_full = (
+        "mutation($m: ID!) { createMeImage(input: {mediaId: $m, kind: FACE}) { " + FIELDS + " } }"
+    )
+    attach = (await mapi.gql(create_full, {"m": output.id}, user=owner))["createMeImage"]
+    assert attach["__typename"] == "MeImage" and attach["mediaId"] != output.id
+    attached_tags = await etags(mapi, attach)
+    await mapi.gql(DELETE, {"id": attach["id"]}, user=owner)
+    await assert_revoked(mapi, attach, attached_tags, owner)
+    assert await etags(mapi, picture) == picture_tags
+    # Another owner cannot take it: their answer is the one for a missing id.
+    foreign = await mapi.gql(CREATE, {"m": output.id}, user=other_owner)
+    assert foreign["createMeImage"]["__typename"] == "NotFoundError"
     tags = await etags(mapi, image)
     deleted_tags = await etags(mapi, deleted)
     await mapi.gql(DELETE, {"id": deleted["id"]}, user=owner)
