@@ -1,8 +1,10 @@
-"""The npm packages the suite drives (graphql-http, graphql-ws, codegen, tsc), installed once."""
+"""npm packages the suite drives, installed once per lock file: the repo root's
+(graphql-http, graphql-ws, codegen, tsc) and the web app's own (web/)."""
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,21 +12,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def ensure_node_modules() -> Path:
-    """`npm ci` from package-lock.json unless node_modules already matches it."""
+def ensure_node_modules(folder: Path = ROOT) -> Path:
+    """`npm ci` in `folder` unless its node_modules already matches its package-lock.json."""
     if shutil.which("npm") is None:
-        raise RuntimeError("npm is required for the conformance and client tests")
-    lock = ROOT / "package-lock.json"
-    stamp = ROOT / "node_modules" / ".meimages-lock-stamp"
-    wanted = str(lock.stat().st_mtime_ns) + ":" + str(lock.stat().st_size)
+        raise RuntimeError("npm is required for the conformance, client and web app tests")
+    lock = folder / "package-lock.json"
+    stamp = folder / "node_modules" / ".meimages-lock-stamp"
+    wanted = hashlib.sha256(lock.read_bytes()).hexdigest()
     with open(ROOT / ".npm-install.lock", "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)  # one installer at a time
         if not stamp.exists() or stamp.read_text() != wanted:
             subprocess.run(
                 ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=ROOT,
+                cwd=folder,
                 check=True,
-                timeout=600,
+                timeout=900,
             )
             stamp.write_text(wanted)
-    return ROOT / "node_modules"
+    return folder / "node_modules"
