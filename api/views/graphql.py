@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -27,6 +28,7 @@ from api.views.graphql_transport import (
     DEFAULT_MAX_MESSAGE_BYTES,
     CappedMultipartRequest,
     LegacyGraphQLWSHandler,
+    PreferredSSETransport,
     SizeCappedWebSocket,
     close_open_forms,
 )
@@ -45,6 +47,10 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
     websocket_adapter_class = SizeCappedWebSocket
     request_adapter_class = CappedMultipartRequest
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    stream_transport_classes_by_protocol = {
+        **GraphQL.stream_transport_classes_by_protocol,
+        GRAPHQL_SSE_PROTOCOL: PreferredSSETransport,
+    }
 
     def __init__(
         self,

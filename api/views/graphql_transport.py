@@ -12,6 +12,7 @@ from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.streaming import SSETransport
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from schema.context import RequestContext
@@ -80,3 +81,40 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[RequestContext, None]):
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
         if not self.connection_acknowledged:
             await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+
+# Media types of a plain GraphQL-over-HTTP answer.
+_JSON_TYPES = frozenset({"application/graphql-response+json", "application/json", "*/*"})
+
+
+def _ranked(accept: str) -> list[tuple[str, float]]:
+    """The Accept header's media types with their q, most preferred first (a stable sort
+    keeps the client's own order among equals)."""
+    ranked = []
+    for part in accept.split(","):
+        media_type, *params = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media_type and q > 0:
+            ranked.append((media_type.lower(), q))
+    return sorted(ranked, key=lambda item: -item[1])
+
+
+class PreferredSSETransport(SSETransport):
+    """Server-Sent Events only when the client prefers them to JSON. Clients such as
+    urql list `text/event-stream` after the JSON types on every request; a query must
+    still get its JSON answer then (Strawberry's own check takes any mention)."""
+
+    def accepts(self, accept: str) -> bool:
+        for media_type, _q in _ranked(accept):
+            if media_type == "text/event-stream":
+                return True
+            if media_type in _JSON_TYPES:
+                return False
+        return False

@@ -502,3 +502,36 @@ async def test_client_mistakes_are_one_info_line_real_faults_keep_their_tracebac
     assert response.json()["errors"][0]["message"] == "Internal server error."
     faults = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
     assert faults, "a real fault is logged with its traceback"
+
+
+@pytest.mark.parametrize(
+    ("accept", "streamed"),
+    [
+        # urql's default: JSON first, event streams and multipart as fallbacks.
+        (
+            "application/graphql-response+json, application/graphql+json, application/json,"
+            " text/event-stream, multipart/mixed",
+            False,
+        ),
+        ("application/json;q=0.9, text/event-stream;q=0.5", False),
+        ("text/event-stream;q=0.4, application/json;q=0.8", False),
+        ("text/event-stream", True),
+        ("text/event-stream, application/json", True),
+    ],
+)
+async def test_a_query_is_streamed_only_when_the_client_prefers_a_stream(
+    api: Api, owner: str, accept: str, streamed: bool
+) -> None:
+    response = await api.client.post(
+        "/graphql",
+        json={"query": "{ profile { aiUsesReferenceImages } }"},
+        headers={**api.headers(owner), "Accept": accept},
+    )
+    assert response.status_code == 200, response.text
+    content_type = response.headers["content-type"]
+    if streamed:
+        assert content_type.startswith("text/event-stream"), content_type
+        assert "aiUsesReferenceImages" in response.text
+    else:
+        assert "json" in content_type, content_type
+        assert response.json()["data"]["profile"]["aiUsesReferenceImages"] is True
