@@ -23,6 +23,11 @@ from resolvers.generation.providers import (
 
 NAME = "gemini"
 _ASPECT = {Size.SQUARE: "1:1", Size.LANDSCAPE: "3:2", Size.PORTRAIT: "2:3"}
+# As the source app learned: "IMAGE alone is rejected; TEXT is required alongside". The
+# text parts of the reply are skipped; only inline images are kept.
+_MODALITIES = ["TEXT", "IMAGE"]
+# About 1024 px on the long side, like the OpenAI sizes.
+_IMAGE_SIZE = "1K"
 
 
 class GeminiProvider:
@@ -38,9 +43,10 @@ class GeminiProvider:
             {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}}
             for png in request.references
         ]
-        config: dict[str, Any] = {"responseModalities": ["IMAGE"]}
+        image_config: dict[str, str] = {"imageSize": _IMAGE_SIZE}
         if request.size in _ASPECT:
-            config["imageConfig"] = {"aspectRatio": _ASPECT[request.size]}
+            image_config["aspectRatio"] = _ASPECT[request.size]
+        config = {"responseModalities": _MODALITIES, "imageConfig": image_config}
         return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
 
     async def generate(self, request: ImageRequest) -> ProviderImages:

@@ -1,9 +1,10 @@
 """The model catalogue and what one output image costs, in credits.
 
-One table. OpenAI prices are the source app's (low 3, medium 10, high 25 per image).
-The Google prices are OUR DEFAULTS, not the source app's (its Google price list was not
-available): Gemini image models take no quality parameter, so each is one flat price per
-image whatever quality is asked for. Cost never depends on the number of references.
+One table, with the source app's prices (its `creditsFor`): OpenAI low 3, medium 10,
+high 25 per image; Google 5 (Gemini 2.5 Flash Image), 6 (Gemini 3.1 Flash Image) and 18
+(Gemini 3 Pro Image) per image. Gemini image models take no quality parameter, so each
+has one flat price whatever quality is asked for. Cost never depends on the number of
+references.
 """
 
 from __future__ import annotations
@@ -73,14 +74,21 @@ MODELS: Mapping[str, Model] = {
             "google/gemini-2.5-flash-image",
             Provider.GEMINI,
             "gemini-2.5-flash-image",
-            _flat(4),
+            _flat(5),
             "Google Gemini 2.5 Flash Image; flat price, quality is not sent.",
+        ),
+        Model(
+            "google/gemini-3.1-flash-image-preview",
+            Provider.GEMINI,
+            "gemini-3.1-flash-image-preview",
+            _flat(6),
+            "Google Gemini 3.1 Flash Image (preview); flat price, quality is not sent.",
         ),
         Model(
             "google/gemini-3-pro-image-preview",
             Provider.GEMINI,
             "gemini-3-pro-image-preview",
-            _flat(15),
+            _flat(18),
             "Google Gemini 3 Pro Image (preview); flat price, quality is not sent.",
         ),
     )

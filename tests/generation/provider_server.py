@@ -307,11 +307,15 @@ class ProviderServer:
                 problems += check_png(data, f"image {len(received.images)}")
         if not 1 <= len(received.images) <= 8:
             problems.append(f"{len(received.images)} images")
-        if config.get("responseModalities") != ["IMAGE"]:
+        # Like the real API: IMAGE alone is refused, TEXT must come with it.
+        if sorted(config.get("responseModalities") or []) != ["IMAGE", "TEXT"]:
             problems.append(f"responseModalities {config.get('responseModalities')}")
-        aspect = (config.get("imageConfig") or {}).get("aspectRatio", "1:1")
+        image_config = config.get("imageConfig") or {}
+        aspect = image_config.get("aspectRatio", "1:1")
         if aspect not in GEMINI_ASPECTS:
             problems.append(f"aspectRatio {aspect}")
+        if image_config.get("imageSize") != "1K":
+            problems.append(f"imageSize {image_config.get('imageSize')}")
         if problems:
             return _gemini_error(400, "INVALID_ARGUMENT")
         if self.mode == Mode.ERROR_500:
@@ -329,13 +333,15 @@ class ProviderServer:
                     {
                         "content": {
                             "role": "model",
+                            # With TEXT asked for, a text part comes along: it is skipped.
                             "parts": [
+                                {"text": "Here is the picture you asked for."},
                                 {
                                     "inlineData": {
                                         "mimeType": "image/png",
                                         "data": base64.b64encode(image).decode(),
                                     }
-                                }
+                                },
                             ],
                         },
                         "finishReason": "STOP",

@@ -101,7 +101,9 @@ async def test_generation_models_lists_prices(gen_api: Api, owner: str) -> None:
         {"quality": "HIGH", "credits": 25},
     ]
     assert models["openai/gpt-image-1"]["provider"] == "openai"
-    assert {p["credits"] for p in models["google/gemini-2.5-flash-image"]["prices"]} == {4}
+    assert {p["credits"] for p in models["google/gemini-2.5-flash-image"]["prices"]} == {5}
+    assert {p["credits"] for p in models["google/gemini-3.1-flash-image-preview"]["prices"]} == {6}
+    assert {p["credits"] for p in models["google/gemini-3-pro-image-preview"]["prices"]} == {18}
     assert all(m["configured"] for m in models.values())
 
 
