@@ -110,4 +110,7 @@ def test_prices_are_per_output_image_and_cover_the_fallback() -> None:
     assert [gpt2.price(q) for q in Quality] == [3, 10, 25]
     assert hold_for(gpt2, Quality.HIGH, 4) == 100
     assert cost_of("openai/gpt-image-1", Quality.MEDIUM, 2) == 20
-    assert hold_for(MODELS["google/gemini-2.5-flash-image"], Quality.LOW, 3) == 12
+    # The source app's Google prices: flat per image, whatever the quality.
+    assert hold_for(MODELS["google/gemini-2.5-flash-image"], Quality.LOW, 3) == 15
+    assert cost_of("google/gemini-3.1-flash-image-preview", Quality.HIGH, 2) == 12
+    assert cost_of("google/gemini-3-pro-image-preview", Quality.MEDIUM, 1) == 18
