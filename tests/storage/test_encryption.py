@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import select, text
 
+from api.settings import Settings
 from storage.crypto import DecryptionError, MasterKey, MasterKeyring, ciphertext_key_id
 from storage.keys import FieldVault, rewrap_all
 from storage.tables import DataKey, MeImage
 from testbed.images import jpeg
-from tests.support.app import Api
+from tests.support.app import Api, running_api
+from tests.support.databases import throwaway_database
 
 
 async def decrypt(
@@ -136,9 +141,20 @@ async def test_ciphertext_moved_to_another_row_field_or_owner_fails(
     assert "mine A" not in response.text
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_api(api: Api, tmp_path: Path) -> AsyncIterator[Api]:
+    """The app on a database of its own: a rotation rewraps every data key in the
+    database, and the shared one also holds keys of other test apps' master keys."""
+    async with throwaway_database(api.backend, tmp_path, "meimages_rotation") as url:
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        async with running_api(settings, api.backend) as running:
+            yield running
+
+
 async def test_master_key_rotation_rewraps_and_old_ciphertexts_still_read(
-    api: Api, owner: str
+    own_api: Api, owner: str
 ) -> None:
+    api = own_api
     image = await api.upload(jpeg(36), user=owner, input={"label": "before rotation"})
     stores = api.app.state.server.stores
     old_ring: MasterKeyring = stores.vault.keyring
