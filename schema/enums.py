@@ -69,7 +69,8 @@ class ErrorCode(enum.Enum):
         errors.TooLarge.code, description="The file or image exceeds a size limit."
     )
     UNSUPPORTED_MEDIA_TYPE = strawberry.enum_value(
-        errors.UnsupportedMediaType.code, description="The file is not a JPEG, PNG or WebP image."
+        errors.UnsupportedMediaType.code,
+        description="The file is not an accepted image: JPEG, PNG, WebP, HEIC/HEIF, AVIF or single-frame GIF.",
     )
     INSUFFICIENT_CREDITS = strawberry.enum_value(
         generation_errors.InsufficientCredits.code,
@@ -129,18 +130,24 @@ class MediaRejection(enum.Enum):
     HTML = strawberry.enum_value(Rejection.HTML.value, description="HTML or other markup.")
     PDF = strawberry.enum_value(Rejection.PDF.value, description="A PDF document.")
     TIFF = strawberry.enum_value(Rejection.TIFF.value, description="A TIFF image.")
-    GIF = strawberry.enum_value(Rejection.GIF.value, description="A GIF image.")
+    GIF = strawberry.enum_value(
+        Rejection.GIF.value,
+        description="No longer given: single-frame GIFs are accepted, animated ones are ANIMATED.",
+    )
     HEIF = strawberry.enum_value(
-        Rejection.HEIF.value, description="A HEIC/AVIF image; export it as JPEG."
+        Rejection.HEIF.value,
+        description="A HEIC/HEIF/AVIF container that does not decode (corrupt or an unsupported variant).",
     )
     OTHER_IMAGE = strawberry.enum_value(
-        Rejection.OTHER_IMAGE.value, description="An image format other than JPEG, PNG, WebP."
+        Rejection.OTHER_IMAGE.value,
+        description="An image format other than JPEG, PNG, WebP, HEIC/HEIF, AVIF, GIF.",
     )
     NOT_AN_IMAGE = strawberry.enum_value(
         Rejection.NOT_AN_IMAGE.value, description="Not an image at all."
     )
     ANIMATED = strawberry.enum_value(
-        Rejection.ANIMATED.value, description="An animated or multi-frame image."
+        Rejection.ANIMATED.value,
+        description="An animated or multi-image file (GIF, APNG, WebP, HEIF/AVIF sequences, several images in one HEIC).",
     )
     COMPRESSED_TEXT_BOMB = strawberry.enum_value(
         Rejection.COMPRESSED_TEXT_BOMB.value,
