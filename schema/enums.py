@@ -12,7 +12,8 @@ from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
-from resolvers.pool.me_images import Kind, Slot
+from resolvers.pool import cap
+from resolvers.pool.me_images import Kind, Order, Slot
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -48,6 +49,19 @@ class PrimarySlot(enum.Enum):
     @classmethod
     def of(cls, slot: Slot) -> PrimarySlot:
         return _SLOTS[slot]
+
+
+@strawberry.enum(description="The order of an image list, by when each image was added.")
+class ImageOrder(enum.Enum):
+    NEWEST_FIRST = strawberry.enum_value(
+        Order.NEWEST_FIRST.value, description="The most recently added image first (the default)."
+    )
+    OLDEST_FIRST = strawberry.enum_value(
+        Order.OLDEST_FIRST.value, description="The first added image first."
+    )
+
+    def to_domain(self) -> Order:
+        return Order(cast(str, self.value))
 
 
 _KINDS = {kind: MeImageKind(kind.value) for kind in Kind}
@@ -91,6 +105,10 @@ class ErrorCode(enum.Enum):
     CURSOR_TOO_OLD = strawberry.enum_value(
         cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",
+    )
+    POOL_FULL = strawberry.enum_value(
+        cap.PoolFull.code,
+        description="The pool holds as many live images as the server allows (`MEIMAGES_POOL_CAP`).",
     )
     TOKEN_EXPIRED = strawberry.enum_value(
         errors.TokenExpired.code,
