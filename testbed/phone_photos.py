@@ -8,6 +8,10 @@ Pillow), so the server decodes what a phone or an export tool would send.
 from __future__ import annotations
 
 import io
+import json
+import struct
+import subprocess
+import sys
 
 import pillow_heif
 from PIL import ExifTags, Image
@@ -113,3 +117,131 @@ def animated_gif() -> bytes:
     first = halves().convert("P")
     first.save(out, "GIF", save_all=True, append_images=[halves((160, 80)).rotate(180)])
     return out.getvalue()
+
+
+# --- A depth map, as portrait-mode photos carry one -----------------------------------
+# libheif (through pillow-heif) writes thumbnails but not depth maps. A depth map is an
+# auxiliary image: an item referenced by `auxl` with an `auxC` property naming its kind.
+# So a thumbnail item becomes one: its `thmb` reference turns into `auxl`, an `auxC`
+# property is appended and associated, and the item locations after the grown `meta`
+# box move by the bytes added.
+
+DEPTH_URN = b"urn:mpeg:hevc:2015:auxid:2\x00"
+
+
+def _box(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, start, end) of the boxes between start and end."""
+    found, pos = [], start
+    while pos < end:
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        found.append((kind, pos, pos + size))
+        pos += size
+    return found
+
+
+def _child(data: bytes, start: int, end: int, kind: bytes) -> tuple[int, int]:
+    return next((s, e) for k, s, e in _children(data, start, end) if k == kind)
+
+
+def _uint(data: bytes | bytearray, pos: int, size: int) -> int:
+    return int.from_bytes(data[pos : pos + size], "big") if size else 0
+
+
+def _shift_iloc(iloc: bytearray, delta: int) -> None:
+    """Move every item stored in the file (construction method 0) by `delta` bytes."""
+    version = iloc[8]
+    offset_size, length_size = iloc[12] >> 4, iloc[12] & 15
+    base_size, index_size = iloc[13] >> 4, (iloc[13] & 15) if version in (1, 2) else 0
+    pos = 14
+    count = _uint(iloc, pos, 2 if version < 2 else 4)
+    pos += 2 if version < 2 else 4
+    for _ in range(count):
+        pos += 2 if version < 2 else 4  # item id
+        method = 0
+        if version in (1, 2):
+            method = _uint(iloc, pos, 2) & 15
+            pos += 2
+        pos += 2  # data reference index
+        base = _uint(iloc, pos, base_size)
+        base_at = pos
+        pos += base_size
+        extents = _uint(iloc, pos, 2)
+        pos += 2
+        if method == 0 and base:
+            iloc[base_at : base_at + base_size] = (base + delta).to_bytes(base_size, "big")
+        for _ in range(extents):
+            pos += index_size
+            if method == 0 and not base:
+                offset = _uint(iloc, pos, offset_size)
+                iloc[pos : pos + offset_size] = (offset + delta).to_bytes(offset_size, "big")
+            pos += offset_size + length_size
+
+
+def heic_with_depth_map() -> bytes:
+    """A HEIC whose primary image has a depth map (an auxiliary image), like an iPhone
+    portrait photo. Readers that know depth maps list it; it is not a second image."""
+    out = io.BytesIO()
+    halves().save(out, "HEIF", thumbnails=[40], quality=90)
+    data = out.getvalue()
+    meta_start, meta_end = _child(data, 0, len(data), b"meta")
+    parts = dict((k, (s, e)) for k, s, e in _children(data, meta_start + 12, meta_end))
+    iref_start, iref_end = parts[b"iref"]
+    refs = _children(data, iref_start + 12, iref_end)
+    thmb_start, _ = next((s, e) for k, s, e in refs if k == b"thmb")
+    depth_item = _uint(data, thmb_start + 8, 2)
+    iprp_start, iprp_end = parts[b"iprp"]
+    ipco_start, ipco_end = _child(data, iprp_start + 8, iprp_end, b"ipco")
+    ipma_start, ipma_end = _child(data, iprp_start + 8, iprp_end, b"ipma")
+    properties = len(_children(data, ipco_start + 8, ipco_end))
+    # The new property, then its association with the depth item (essential, index n+1).
+    ipco = data[ipco_start + 8 : ipco_end] + _box(b"auxC", b"\x00\x00\x00\x00" + DEPTH_URN)
+    ipma = bytearray(data[ipma_start + 8 : ipma_end])
+    wide_ids, wide_indexes = ipma[0] >= 1, bool(ipma[3] & 1)
+    pos, entries = 8, _uint(ipma, 4, 4)
+    for _ in range(entries):
+        item = _uint(ipma, pos, 4 if wide_ids else 2)
+        pos += 4 if wide_ids else 2
+        count = ipma[pos]
+        end = pos + 1 + count * (2 if wide_indexes else 1)
+        if item == depth_item:
+            ipma[pos] = count + 1
+            index = (0x8000 | (properties + 1)) if wide_indexes else (0x80 | (properties + 1))
+            ipma[end:end] = index.to_bytes(2 if wide_indexes else 1, "big")
+            break
+        pos = end
+    iprp = _box(b"iprp", _box(b"ipco", ipco) + _box(b"ipma", bytes(ipma)))
+    iref = bytearray(data[iref_start:iref_end])
+    iref[thmb_start - iref_start + 4 : thmb_start - iref_start + 8] = b"auxl"
+    delta = len(iprp) - (iprp_end - iprp_start)
+    children = []
+    for kind, start, end in _children(data, meta_start + 12, meta_end):
+        if kind == b"iprp":
+            children.append(iprp)
+        elif kind == b"iref":
+            children.append(bytes(iref))
+        elif kind == b"iloc":
+            iloc = bytearray(data[start:end])
+            _shift_iloc(iloc, delta)
+            children.append(bytes(iloc))
+        else:
+            children.append(data[start:end])
+    meta = _box(b"meta", data[meta_start + 8 : meta_start + 12] + b"".join(children))
+    return data[:meta_start] + meta + data[meta_end:]
+
+
+def depth_map_sizes(data: bytes) -> list[tuple[int, int]]:
+    """The depth maps libheif finds in a HEIC, read in a fresh interpreter: the server
+    (in the same process in tests) turns depth-map reading off process-wide."""
+    program = (
+        "import io, sys, pillow_heif\n"
+        "image = pillow_heif.open_heif(io.BytesIO(sys.stdin.buffer.read()))\n"
+        "print([list(d.size) for d in image.info['depth_images']])\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", program], input=data, capture_output=True, check=True, timeout=60
+    )
+    return [(w, h) for w, h in json.loads(found.stdout)]

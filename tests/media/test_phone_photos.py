@@ -152,3 +152,22 @@ async def test_truncated_heic_is_refused_as_corrupt(mapi: Api, owner: str) -> No
     assert response.json()["error"]["reason"] in ("corrupt", "heif")
     assert await mapi.blob_keys() == before
     assert await media_rows(mapi, owner) == (0, 0)
+
+
+async def test_heic_with_a_depth_map_keeps_only_the_primary_image(mapi: Api, owner: str) -> None:
+    upload = photos.heic_with_depth_map()
+    assert photos.depth_map_sizes(upload) == [(40, 20)]  # a real depth map, by libheif
+    response = await mapi.rest_upload(upload, user=owner, content_type="image/heic")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["width"], body["height"]) == (160, 80)
+    stored = await fetch(mapi, body["publicUrl"])
+    assert photos.DEPTH_URN not in stored and b"auxl" not in stored
+    decoded = Image.open(io.BytesIO(stored))
+    assert decoded.format == "JPEG" and getattr(decoded, "n_frames", 1) == 1
+    left, right = (
+        decoded.convert("RGB").getpixel((20, 40)),
+        decoded.convert("RGB").getpixel((140, 40)),
+    )
+    assert isinstance(left, tuple) and isinstance(right, tuple)
+    assert left[0] > 180 and right[2] > 180
