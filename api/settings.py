@@ -166,6 +166,7 @@ class Settings(BaseSettings):
     )
     max_transform_px: Positive = _LIMITS.max_transform_px
     pool_snapshots: Count = _LIMITS.pool_snapshots
+    pool_cap: Positive = _LIMITS.pool_cap
     # Query limits and the per-process query cache (0: off).
     max_query_depth: Positive = 10
     max_aliases: Positive = 30
@@ -296,6 +297,7 @@ class Settings(BaseSettings):
             decode_timeout_s=self.decode_timeout_s,
             max_transform_px=self.max_transform_px,
             pool_snapshots=self.pool_snapshots,
+            pool_cap=self.pool_cap,
         )
 
     def generation_config(self) -> GenerationConfig:

@@ -1,7 +1,10 @@
 // A small consumer of the generated types, compiled with `tsc --strict` in the test suite.
 // If the schema changes in a way that breaks front ends, this stops compiling.
 import type {
+  GenerationsQuery,
+  GenerationsQueryVariables,
   MeImagesQuery,
+  MeImagesQueryVariables,
   ProfileQuery,
   SetPrimaryMutation,
   UploadMeImageMutation,
@@ -32,8 +35,24 @@ export function uploadOutcome(data: UploadMeImageMutation): string {
       return `invalid ${result.field ?? "input"}: ${result.message}`;
     case "UnsupportedMediaTypeError":
       return `${result.code}: ${result.message}`;
+    case "PoolFullError":
+      return `pool full: at most ${result.cap} images`;
   }
 }
+
+/** The next page's `after`, or null when the history has been read to its end. */
+export function nextHistoryPage(data: GenerationsQuery): GenerationsQueryVariables["after"] {
+  const result = data.generations;
+  if (result.__typename !== "GenerationConnection") return null;
+  return result.pageInfo.hasNextPage ? result.pageInfo.endCursor : null;
+}
+
+export function historyPrompts(data: GenerationsQuery): string[] {
+  const result = data.generations;
+  return result.__typename === "GenerationConnection" ? result.edges.map((edge) => edge.node.prompt) : [];
+}
+
+export const oldestFirst: MeImagesQueryVariables = { order: "OLDEST_FIRST" };
 
 export function slotHolder(data: SetPrimaryMutation): PrimarySlot | null | undefined {
   return data.setPrimary.__typename === "MeImage" ? data.setPrimary.primaryFor : undefined;

@@ -20,3 +20,5 @@ class Limits:
     max_transform_px: int = 2048
     # Decoded pools kept in memory (see pool.me_images.pool_snapshot); 0 reads every time.
     pool_snapshots: int = 2000
+    # Live images one owner may keep in one space: keeps every pool list a bounded list.
+    pool_cap: int = 1000

@@ -12,7 +12,8 @@ from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
-from resolvers.pool.me_images import Kind, Slot
+from resolvers.pool import cap
+from resolvers.pool.me_images import Kind, Order, Slot
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -50,6 +51,19 @@ class PrimarySlot(enum.Enum):
         return _SLOTS[slot]
 
 
+@strawberry.enum(description="The order of an image list, by when each image was added.")
+class ImageOrder(enum.Enum):
+    NEWEST_FIRST = strawberry.enum_value(
+        Order.NEWEST_FIRST.value, description="The most recently added image first (the default)."
+    )
+    OLDEST_FIRST = strawberry.enum_value(
+        Order.OLDEST_FIRST.value, description="The first added image first."
+    )
+
+    def to_domain(self) -> Order:
+        return Order(cast(str, self.value))
+
+
 _KINDS = {kind: MeImageKind(kind.value) for kind in Kind}
 _SLOTS = {slot: PrimarySlot(slot.value) for slot in Slot}
 
@@ -69,7 +83,8 @@ class ErrorCode(enum.Enum):
         errors.TooLarge.code, description="The file or image exceeds a size limit."
     )
     UNSUPPORTED_MEDIA_TYPE = strawberry.enum_value(
-        errors.UnsupportedMediaType.code, description="The file is not a JPEG, PNG or WebP image."
+        errors.UnsupportedMediaType.code,
+        description="The file is not an accepted image: JPEG, PNG, WebP, HEIC/HEIF, AVIF or single-frame GIF.",
     )
     INSUFFICIENT_CREDITS = strawberry.enum_value(
         generation_errors.InsufficientCredits.code,
@@ -90,6 +105,10 @@ class ErrorCode(enum.Enum):
     CURSOR_TOO_OLD = strawberry.enum_value(
         cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",
+    )
+    POOL_FULL = strawberry.enum_value(
+        cap.PoolFull.code,
+        description="The pool holds as many live images as the server allows (`MEIMAGES_POOL_CAP`).",
     )
     TOKEN_EXPIRED = strawberry.enum_value(
         errors.TokenExpired.code,
@@ -129,18 +148,24 @@ class MediaRejection(enum.Enum):
     HTML = strawberry.enum_value(Rejection.HTML.value, description="HTML or other markup.")
     PDF = strawberry.enum_value(Rejection.PDF.value, description="A PDF document.")
     TIFF = strawberry.enum_value(Rejection.TIFF.value, description="A TIFF image.")
-    GIF = strawberry.enum_value(Rejection.GIF.value, description="A GIF image.")
+    GIF = strawberry.enum_value(
+        Rejection.GIF.value,
+        description="No longer given: single-frame GIFs are accepted, animated ones are ANIMATED.",
+    )
     HEIF = strawberry.enum_value(
-        Rejection.HEIF.value, description="A HEIC/AVIF image; export it as JPEG."
+        Rejection.HEIF.value,
+        description="A HEIC/HEIF/AVIF container that does not decode (corrupt or an unsupported variant).",
     )
     OTHER_IMAGE = strawberry.enum_value(
-        Rejection.OTHER_IMAGE.value, description="An image format other than JPEG, PNG, WebP."
+        Rejection.OTHER_IMAGE.value,
+        description="An image format other than JPEG, PNG, WebP, HEIC/HEIF, AVIF, GIF.",
     )
     NOT_AN_IMAGE = strawberry.enum_value(
         Rejection.NOT_AN_IMAGE.value, description="Not an image at all."
     )
     ANIMATED = strawberry.enum_value(
-        Rejection.ANIMATED.value, description="An animated or multi-frame image."
+        Rejection.ANIMATED.value,
+        description="An animated or multi-image file (GIF, APNG, WebP, HEIF/AVIF sequences, several images in one HEIC).",
     )
     COMPRESSED_TEXT_BOMB = strawberry.enum_value(
         Rejection.COMPRESSED_TEXT_BOMB.value,

@@ -166,7 +166,9 @@ class TooLargeError(Error):
 
 
 @represents(domain.UnsupportedMediaType, http_status=415)
-@strawberry.type(description="The file is not a JPEG, PNG or WebP image (judged by its bytes).")
+@strawberry.type(
+    description="The file is not an accepted image (judged by its bytes): JPEG, PNG, WebP, HEIC/HEIF, AVIF or single-frame GIF."
+)
 class UnsupportedMediaTypeError(Error):
     reason: MediaRejection | None = strawberry.field(
         default=None, description="What the file was taken for, when the server could tell."

@@ -52,6 +52,7 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_DECODE_TIMEOUT": ("2.5", "decode_timeout_s", 2.5),
     "MEIMAGES_MAX_TRANSFORM_PX": ("512", "max_transform_px", 512),
     "MEIMAGES_POOL_SNAPSHOTS": ("0", "pool_snapshots", 0),
+    "MEIMAGES_POOL_CAP": ("25", "pool_cap", 25),
     "MEIMAGES_MAX_QUERY_DEPTH": ("7", "max_query_depth", 7),
     "MEIMAGES_MAX_ALIASES": ("5", "max_aliases", 5),
     "MEIMAGES_MAX_TOKENS": ("500", "max_tokens", 500),
@@ -266,6 +267,7 @@ def test_limits_come_from_the_settings() -> None:
             "MEIMAGES_DECODE_TIMEOUT": "3",
             "MEIMAGES_MAX_TRANSFORM_PX": "512",
             "MEIMAGES_POOL_SNAPSHOTS": "7",
+            "MEIMAGES_POOL_CAP": "25",
         }
     ).limits()
     assert limits == Limits(
@@ -274,6 +276,7 @@ def test_limits_come_from_the_settings() -> None:
         decode_timeout_s=3.0,
         max_transform_px=512,
         pool_snapshots=7,
+        pool_cap=25,
     )
 
 

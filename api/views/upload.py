@@ -13,6 +13,7 @@ from api.error_bodies import rest_error
 from resolvers import errors
 from resolvers.media import uploads
 from resolvers.media.signed_urls import MediaUrlSigner
+from resolvers.pool import cap
 from resolvers.stores import Stores
 from schema.errors import describe
 
@@ -54,6 +55,8 @@ class UploadRoute:
         if isinstance(data, Response):
             return data
         try:
+            # A full pool cannot take the upload as an image: refuse before decoding it.
+            await cap.ensure_room(self.stores, caller)
             stored = await uploads.store_image(self.stores, caller, data)
         except errors.DomainError as exc:
             shown = describe(exc)

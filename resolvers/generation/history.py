@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +14,12 @@ from storage.repositories import UnitOfWork
 from storage.tables import GenerationRecord, GenerationStatus, aware, utcnow
 
 MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+# Cursors are opaque to clients; inside, a version tag and the generation id. A cursor
+# only names a position in its owner's history (looked up by owner and space).
+_CURSOR_TAG = "generation:v1:"
+_MAX_CURSOR_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -99,17 +107,59 @@ async def get_generation(stores: Stores, caller: Caller, generation_id: str) -> 
         return await to_generation(stores, read, row)
 
 
+@dataclass(frozen=True)
+class GenerationPage:
+    """One page of a caller's history, newest first."""
+
+    items: list[Generation]
+    has_next: bool
+    # The cursor of the last item, to ask for the page after it; None for an empty page.
+    end_cursor: str | None
+
+
+def cursor_of(generation_id: str) -> str:
+    """The opaque cursor that points just after this generation."""
+    raw = f"{_CURSOR_TAG}{generation_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _generation_id(cursor: str) -> str:
+    """The id inside a cursor; InvalidInput when it is not one of ours."""
+    malformed = InvalidInput("after is not a cursor of this list", field="after")
+    if not cursor or len(cursor) > _MAX_CURSOR_CHARS:
+        raise malformed
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise malformed from None
+    if not raw.startswith(_CURSOR_TAG) or not raw[len(_CURSOR_TAG) :]:
+        raise malformed
+    return raw[len(_CURSOR_TAG) :]
+
+
 async def list_generations(
-    stores: Stores, caller: Caller, first: int = 20, after: str | None = None
-) -> list[Generation]:
-    """Newest first; `after` is the id of the last generation of the previous page."""
+    stores: Stores, caller: Caller, first: int = DEFAULT_PAGE, after: str | None = None
+) -> GenerationPage:
+    """The caller's generations in the active space, newest first: `first` (1..MAX_PAGE)
+    of them, after the cursor `after` (an `end_cursor` or an item's `cursor_of`).
+
+    A malformed cursor, and a cursor of a generation the caller does not have in this
+    space (another owner's, another space's), are the same InvalidInput on `after`.
+    """
     if not 1 <= first <= MAX_PAGE:
         raise InvalidInput(f"first is between 1 and {MAX_PAGE}", field="first")
     async with stores.reading() as read:
-        cursor = None
+        position = None
         if after is not None:
-            cursor = await read.generations.owned(caller.owner_id, caller.space_id, after)
-            if cursor is None:
-                raise InvalidInput("unknown cursor", field="after")
-        rows = await read.generations.page(caller.owner_id, caller.space_id, first, cursor)
-        return [await to_generation(stores, read, row) for row in rows]
+            generation_id = _generation_id(after)
+            position = await read.generations.owned(caller.owner_id, caller.space_id, generation_id)
+            if position is None:
+                raise InvalidInput("after is not a cursor of this list", field="after")
+        # One row more than asked tells whether another page follows.
+        rows = await read.generations.page(caller.owner_id, caller.space_id, first + 1, position)
+        items = [await to_generation(stores, read, row) for row in rows[:first]]
+    return GenerationPage(
+        items=items,
+        has_next=len(rows) > first,
+        end_cursor=cursor_of(items[-1].id) if items else None,
+    )

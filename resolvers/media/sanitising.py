@@ -1,6 +1,8 @@
 """Sanitising uploads: turning uploaded bytes into a clean, metadata-free image.
 
-The type comes from the bytes, never from the client's header or filename. Only the
+The type comes from the bytes, never from the client's header or filename: JPEG, PNG,
+WebP, HEIC/HEIF, AVIF and single-frame GIF are read; HEIC/HEIF and AVIF are stored as
+JPEG (PNG with transparency), GIF as PNG, so every browser shows them. Only the
 re-encoded image is stored or served: orientation applied, colours moved to sRGB, and
 no EXIF, GPS, XMP, IPTC, comments, maker notes, ICC profile or embedded thumbnail left,
 because nothing of the upload's container is copied — only its pixels. A polyglot
@@ -22,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+import pillow_heif
+from PIL import AvifImagePlugin, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from resolvers.limits import Limits
@@ -30,7 +33,26 @@ from resolvers.limits import Limits
 _CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 # MPO (a JPEG with extra frames: depth or gain maps) arrives through the JPEG plugin.
-_PIL_FORMATS = ("JPEG", "PNG", "WEBP")
+# AVIF before HEIF: Pillow's own AVIF plugin takes AV1 files, pillow-heif the HEVC ones.
+_PIL_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "AVIF", "HEIF")
+
+# Formats browsers do not all show are stored re-encoded: phone photos as JPEG (PNG when
+# they have transparency), GIF as PNG (its palette and transparency lose nothing there).
+_STORED_AS = {"HEIF": "JPEG", "AVIF": "JPEG", "GIF": "PNG"}
+
+# ISO-BMFF brands of HEIF (HEVC) and AVIF (AV1) still images and sequences.
+_HEIF_BRANDS = (
+    b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
+    b"mif1", b"msf1", b"avif", b"avis",
+)  # fmt: skip
+
+# Only the primary image is ever read: thumbnails, depth and auxiliary images (gain
+# maps, mattes) are not even parsed. One decoder thread each: `_WORKERS` bounds how
+# many decodes run at once, so a decode must not fan out over every core as well.
+pillow_heif.register_heif_opener(
+    thumbnails=False, depth_images=False, aux_images=False, decode_threads=1
+)
+AvifImagePlugin.DEFAULT_MAX_THREADS = 1
 
 # Process-wide on purpose: `warnings.catch_warnings` is not thread-safe, and decoding
 # runs in worker threads. A bomb warning anywhere in this process is an error.
@@ -49,6 +71,9 @@ _MAX_PNG_ANCILLARY = 2 * 1024 * 1024
 
 _MAX_PNG_CHUNKS = 4096
 
+# Real HEIF/AVIF files have a handful of top-level boxes (ftyp, meta, mdat, maybe free).
+_MAX_BMFF_BOXES = 64
+
 T = TypeVar("T")
 
 
@@ -59,8 +84,8 @@ class Rejection(enum.StrEnum):
     HTML = "html"
     PDF = "pdf"
     TIFF = "tiff"
-    GIF = "gif"
-    HEIF = "heif"
+    GIF = "gif"  # no longer given (single-frame GIFs are accepted); kept for clients
+    HEIF = "heif"  # a HEIF/AVIF container that does not decode
     OTHER_IMAGE = "other-image"
     NOT_AN_IMAGE = "not-an-image"
     ANIMATED = "animated"
@@ -98,14 +123,11 @@ def _sniff(data: bytes) -> Rejection | None:
     if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
         return Rejection.TIFF
     if head.startswith((b"GIF87a", b"GIF89a")):
-        return Rejection.GIF
+        return None
     if b"%PDF-" in head[:1024]:
         return Rejection.PDF
     if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"heic", b"heix", b"heim", b"heis", b"hevc", b"mif1", b"msf1", b"avif"):
-            return Rejection.HEIF
-        return Rejection.NOT_AN_IMAGE
+        return None if head[8:12] in _HEIF_BRANDS else Rejection.NOT_AN_IMAGE
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n\x0c").lower()
     if text.startswith(b"<"):
         if b"<svg" in text:
@@ -118,15 +140,16 @@ def _sniff(data: bytes) -> Rejection | None:
     return Rejection.NOT_AN_IMAGE
 
 
+ACCEPTED = "JPEG, PNG, WebP, HEIC/HEIF, AVIF or single-frame GIF"
+
 _SNIFF_MESSAGES = {
-    Rejection.SVG: "SVG files are not accepted (they can carry scripts); upload a JPEG, PNG or WebP",
+    Rejection.SVG: f"SVG files are not accepted (they can carry scripts); upload a {ACCEPTED}",
     Rejection.HTML: "this is markup (HTML/XML), not an image",
-    Rejection.PDF: "PDF files are not accepted; upload a JPEG, PNG or WebP",
-    Rejection.TIFF: "TIFF files are not accepted; upload a JPEG, PNG or WebP",
-    Rejection.GIF: "GIF files are not accepted; upload a JPEG, PNG or WebP",
-    Rejection.HEIF: "HEIC/AVIF files are not accepted yet; export the photo as JPEG",
-    Rejection.OTHER_IMAGE: "only JPEG, PNG and WebP images are accepted",
-    Rejection.NOT_AN_IMAGE: "the file is not a JPEG, PNG or WebP image",
+    Rejection.PDF: f"PDF files are not accepted; upload a {ACCEPTED}",
+    Rejection.TIFF: f"TIFF files are not accepted; upload a {ACCEPTED}",
+    Rejection.HEIF: "this HEIC/HEIF/AVIF file could not be decoded (corrupt or an unsupported variant)",
+    Rejection.OTHER_IMAGE: f"only {ACCEPTED} images are accepted",
+    Rejection.NOT_AN_IMAGE: f"the file is not a {ACCEPTED} image",
 }
 
 
@@ -156,6 +179,27 @@ def _check_png_chunks(data: bytes) -> None:
                 Rejection.COMPRESSED_TEXT_BOMB,
                 "the PNG's text or profile chunks inflate far beyond any real photo's",
             )
+
+
+def _check_bmff_boxes(data: bytes) -> None:
+    """Walk the top-level boxes of a HEIF/AVIF file: each must end inside the file.
+    libheif decodes a file cut short (tiles missing) into filler pixels without an error,
+    and a half-grey photo must not be stored as if it were the upload."""
+    pos, boxes = 0, 0
+    while pos < len(data):
+        boxes += 1
+        if boxes > _MAX_BMFF_BOXES or pos + 8 > len(data):
+            raise ImageRejected(Rejection.CORRUPT, "the image data is truncated or corrupt")
+        size = struct.unpack(">I", data[pos : pos + 4])[0]
+        if size == 0:
+            return  # the last box runs to the end of the file
+        if size == 1:
+            if pos + 16 > len(data):
+                raise ImageRejected(Rejection.CORRUPT, "the image data is truncated or corrupt")
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        if size < 8 or pos + size > len(data):
+            raise ImageRejected(Rejection.CORRUPT, "the image data is truncated or corrupt")
+        pos += size
 
 
 def _png_compressed_part(ctype: bytes, body: bytes) -> bytes | None:
@@ -200,10 +244,13 @@ def decode(
         raise ImageRejected(rejection, _SNIFF_MESSAGES[rejection])
     if data.startswith(b"\x89PNG"):
         _check_png_chunks(data)
+    heif_family = data[4:8] == b"ftyp"
+    if heif_family:
+        _check_bmff_boxes(data)
     try:
         img: Image.Image = Image.open(io.BytesIO(data), formats=_PIL_FORMATS)
         fmt = "JPEG" if img.format == "MPO" else (img.format or "")
-        if fmt not in _CONTENT_TYPES:
+        if fmt not in _PIL_FORMATS:
             raise ImageRejected(Rejection.OTHER_IMAGE, _SNIFF_MESSAGES[Rejection.OTHER_IMAGE])
         pixels = img.width * img.height
         if Image.MAX_IMAGE_PIXELS is not None and pixels > Image.MAX_IMAGE_PIXELS:
@@ -219,7 +266,7 @@ def decode(
             img.seek(0)  # the primary picture; depth and gain maps are dropped
         elif getattr(img, "n_frames", 1) > 1 or getattr(img, "is_animated", False):
             raise ImageRejected(
-                Rejection.ANIMATED, "animated or multi-frame images are not accepted"
+                Rejection.ANIMATED, "animated or multi-image files are not accepted"
             )
         if draft is not None and fmt == "JPEG":
             img.draft(img.mode, draft(img.width, img.height))
@@ -227,10 +274,10 @@ def decode(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooLarge("the image has too many pixels", limits.max_upload_bytes) from exc
     except UnidentifiedImageError as exc:
-        raise ImageRejected(
-            Rejection.NOT_AN_IMAGE, _SNIFF_MESSAGES[Rejection.NOT_AN_IMAGE]
-        ) from exc
-    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+        reason = Rejection.HEIF if heif_family else Rejection.NOT_AN_IMAGE
+        raise ImageRejected(reason, _SNIFF_MESSAGES[reason]) from exc
+    except (OSError, SyntaxError, ValueError, RuntimeError, struct.error, EOFError) as exc:
+        # libheif reports broken files as RuntimeError
         raise ImageRejected(Rejection.CORRUPT, "the image data is truncated or corrupt") from exc
     return img, fmt
 
@@ -312,9 +359,16 @@ def save_as(img: Image.Image, fmt: str, *, quality: int) -> bytes:
     return out.getvalue()
 
 
+def stored_format(decoded_format: str, img: Image.Image) -> str:
+    """The format an upload is kept in: its own where every browser shows it."""
+    stored = _STORED_AS.get(decoded_format, decoded_format)
+    return "PNG" if stored == "JPEG" and decoded_format != "JPEG" and _has_alpha(img) else stored
+
+
 def _encode(data: bytes, limits: Limits) -> EncodedImage:
-    decoded, fmt = decode(data, limits)
+    decoded, decoded_format = decode(data, limits)
     img = canonical(decoded)
+    fmt = stored_format(decoded_format, img)
     encoded = save_as(img, fmt, quality=90)
     medium = fit_inside(img, limits.medium_px, limits.medium_px)
     thumbnail = fit_inside(medium, limits.thumbnail_px, limits.thumbnail_px)

@@ -16,6 +16,7 @@ from typing import Any
 
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.media.uploads import Media, media_for_new_image, media_from_rows
+from resolvers.pool.cap import check_room
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
@@ -67,6 +68,18 @@ class Image:
     primary_for: Slot | None
     created_at: datetime
     updated_at: datetime
+
+
+class Order(enum.StrEnum):
+    """The order of image lists: newest first unless asked otherwise (the source app's)."""
+
+    NEWEST_FIRST = "newest-first"
+    OLDEST_FIRST = "oldest-first"
+
+
+def _ordered(images: Sequence[Image], order: Order) -> list[Image]:
+    # Snapshots hold the pool oldest first (created_at, id): newest first is its reverse.
+    return list(reversed(images)) if order is Order.NEWEST_FIRST else list(images)
 
 
 class _Unchanged:
@@ -200,17 +213,23 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
     return snapshot
 
 
-async def list_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
+async def list_images(
+    stores: Stores, caller: Caller, kind: Kind | None = None, order: Order = Order.NEWEST_FIRST
+) -> list[Image]:
     snapshot = await pool_snapshot(stores, caller)
-    return [i for i in snapshot.images if kind is None or i.kind is kind]
+    return _ordered([i for i in snapshot.images if kind is None or i.kind is kind], order)
 
 
-async def reference_images(stores: Stores, caller: Caller, kind: Kind | None = None) -> list[Image]:
+async def reference_images(
+    stores: Stores, caller: Caller, kind: Kind | None = None, order: Order = Order.NEWEST_FIRST
+) -> list[Image]:
     """Images AI may use: live, opted in, and only while the owner's kill switch is on."""
     snapshot = await pool_snapshot(stores, caller)
     if not snapshot.ai_enabled:
         return []
-    return [i for i in snapshot.images if i.ai_reference and (kind is None or i.kind is kind)]
+    return _ordered(
+        [i for i in snapshot.images if i.ai_reference and (kind is None or i.kind is kind)], order
+    )
 
 
 async def image_by_primary(stores: Stores, caller: Caller, slot: Slot) -> Image | None:
@@ -279,7 +298,7 @@ async def create_image(
     One image per upload: a media id that already has a live image is refused with
     `InvalidInput` (upload the file again for a second image of the same photo). The
     owner lock serializes creators; the partial unique index on live rows is the last
-    word, and its violation maps to the same error.
+    word, and its violation maps to the same error. A full pool raises `PoolFull`.
     """
     new = NewImage(
         media_id=media_id,
@@ -292,6 +311,7 @@ async def create_image(
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
+            await check_room(tx, caller, stores.limits.pool_cap)
             image = await _insert_image(tx, caller, new)
     except MediaAlreadyAttached:
         raise MediaInUse() from None

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from resolvers import errors as domain
 from resolvers.generation import history, pricing
 from schema.context import Info
+from schema.errors import InvalidInputError
 from schema.generation.types import (
     Generation,
+    GenerationConnection,
     GenerationModel,
     GenerationPrice,
     GenerationQuality,
     ReferencePool,
 )
+
+GenerationsResult = Annotated[
+    GenerationConnection | InvalidInputError,
+    strawberry.union("GenerationsResult", description="A page of generations, or why not."),
+]
 
 
 @strawberry.type
@@ -21,17 +30,14 @@ class GenerationQuery:
     """Read the caller's generations in the active space."""
 
     @strawberry.field(
-        description="The caller's generations in the active space, newest first. Page with `after` (the last id seen)."
+        description=f"The caller's generations in the active space, newest first, as a Relay connection: `first` (1 to {history.MAX_PAGE}) of them after the cursor `after` (a `pageInfo.endCursor`). A bad `first` or a cursor that is not of this list is an InvalidInputError."
     )
     async def generations(
-        self, info: Info, first: int = 20, after: strawberry.ID | None = None
-    ) -> list[Generation]:
+        self, info: Info, first: int = history.DEFAULT_PAGE, after: str | None = None
+    ) -> GenerationsResult:
         stores, caller = info.context.stores, info.context.require_caller()
-        found = await history.list_generations(
-            stores, caller, first, str(after) if after is not None else None
-        )
-        pool = ReferencePool(stores, caller)
-        return [Generation(data=g, pool=pool) for g in found]
+        page = await history.list_generations(stores, caller, first, after)
+        return GenerationConnection.of(page, ReferencePool(stores, caller))
 
     @strawberry.field(description="One generation of the caller; null when there is none.")
     async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:

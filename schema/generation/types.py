@@ -15,6 +15,7 @@ from resolvers.generation.credits import GenerationStatus as DomainStatus
 from resolvers.pool import me_images
 from resolvers.stores import Caller, Stores
 from schema.context import Info
+from schema.pagination import PageInfo
 from schema.pool.types import MeImage
 
 
@@ -202,3 +203,33 @@ class GenerationModel:
     prices: list[GenerationPrice] = strawberry.field(
         description="Credits per output image, by quality; never per reference."
     )
+
+
+@strawberry.type(description="One generation in a page of the history, with its cursor.")
+class GenerationEdge:
+    node: Generation = strawberry.field(description="The generation.")
+    cursor: str = strawberry.field(description="Opaque; pass as `after` for what follows it.")
+
+
+@strawberry.type(
+    description="A page of the caller's generations, newest first (a Relay connection)."
+)
+class GenerationConnection:
+    edges: list[GenerationEdge] = strawberry.field(description="The generations of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
+
+    @classmethod
+    def of(cls, page: history.GenerationPage, pool: ReferencePool) -> GenerationConnection:
+        edges = [
+            GenerationEdge(node=Generation(data=g, pool=pool), cursor=history.cursor_of(g.id))
+            for g in page.items
+        ]
+        return cls(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=False,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=page.end_cursor,
+            ),
+        )

@@ -9,7 +9,7 @@ from strawberry.file_uploads import Upload
 
 from resolvers import errors
 from resolvers.media import uploads
-from resolvers.pool import me_images, profile
+from resolvers.pool import cap, me_images, profile
 from resolvers.pool.me_images import ImageChanges
 from schema.context import Info
 from schema.enums import PrimarySlot
@@ -19,6 +19,7 @@ from schema.errors import (
     TooLargeError,
     UnsupportedMediaTypeError,
 )
+from schema.pool.errors import PoolFullError
 from schema.pool.inputs import (
     CreateMeImageInput,
     UpdateMeImageInput,
@@ -29,11 +30,11 @@ from schema.pool.types import DeletedMeImage, MeImage, Profile
 from schema.scalars import read_upload
 
 UploadMeImageResult = Annotated[
-    MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError,
+    MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError | PoolFullError,
     strawberry.union("UploadMeImageResult", description="The new image, or why not."),
 ]
 CreateMeImageResult = Annotated[
-    MeImage | NotFoundError | InvalidInputError,
+    MeImage | NotFoundError | InvalidInputError | PoolFullError,
     strawberry.union("CreateMeImageResult", description="The new image, or why not."),
 ]
 UpdateMeImageResult = Annotated[
@@ -68,6 +69,7 @@ class PoolMutation:
         details = input or UploadMeImageInput()
         encrypted = me_images.clean_encrypted(encrypted_values(details))
         data = await read_upload(file, stores.limits.max_upload_bytes)
+        await cap.ensure_room(stores, caller)
         stored = await uploads.store_image(stores, caller, data)
         image = await me_images.create_image(
             stores,

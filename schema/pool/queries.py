@@ -7,7 +7,7 @@ import strawberry
 from resolvers import errors
 from resolvers.pool import me_images, profile
 from schema.context import Info
-from schema.enums import MeImageKind, PrimarySlot
+from schema.enums import ImageOrder, MeImageKind, PrimarySlot
 from schema.pool.types import MeImage, Profile
 
 
@@ -15,19 +15,37 @@ from schema.pool.types import MeImage, Profile
 class PoolQuery:
     """Read the caller's pool in the active space."""
 
-    @strawberry.field(description="All live images, oldest first, optionally of one kind.")
-    async def me_images(self, info: Info, kind: MeImageKind | None = None) -> list[MeImage]:
+    @strawberry.field(
+        description="All live images, newest first unless `order` says otherwise, optionally of one kind."
+    )
+    async def me_images(
+        self,
+        info: Info,
+        kind: MeImageKind | None = None,
+        order: ImageOrder = ImageOrder.NEWEST_FIRST,
+    ) -> list[MeImage]:
         images = await me_images.list_images(
-            info.context.stores, info.context.require_caller(), kind.to_domain() if kind else None
+            info.context.stores,
+            info.context.require_caller(),
+            kind.to_domain() if kind else None,
+            order.to_domain(),
         )
         return [MeImage.of(image) for image in images]
 
     @strawberry.field(
-        description="Images AI may use: live and opted in; empty while the kill switch is off."
+        description="Images AI may use: live and opted in; empty while the kill switch is off. Newest first unless `order` says otherwise."
     )
-    async def reference_images(self, info: Info, kind: MeImageKind | None = None) -> list[MeImage]:
+    async def reference_images(
+        self,
+        info: Info,
+        kind: MeImageKind | None = None,
+        order: ImageOrder = ImageOrder.NEWEST_FIRST,
+    ) -> list[MeImage]:
         images = await me_images.reference_images(
-            info.context.stores, info.context.require_caller(), kind.to_domain() if kind else None
+            info.context.stores,
+            info.context.require_caller(),
+            kind.to_domain() if kind else None,
+            order.to_domain(),
         )
         return [MeImage.of(image) for image in images]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -58,6 +58,19 @@ class PoolRepository:
         """Every live image of the pool, oldest first."""
         query = _live(owner_id, space_id).order_by(col(MeImage.created_at), col(MeImage.id))
         return [(r[0], r[1], r[2]) for r in (await self._session.execute(query)).all()]
+
+    async def live_count(self, owner_id: str, space_id: str) -> int:
+        """How many live images the pool holds."""
+        query = (
+            select(func.count())
+            .select_from(MeImage)
+            .where(
+                col(MeImage.owner_id) == owner_id,
+                col(MeImage.space_id) == space_id,
+                col(MeImage.deleted_at).is_(None),
+            )
+        )
+        return int((await self._session.execute(query)).scalar_one())
 
     async def live_image(self, owner_id: str, space_id: str, image_id: str) -> StoredImage | None:
         query = _live(owner_id, space_id).where(col(MeImage.id) == image_id)

@@ -149,12 +149,12 @@ async def test_pool_snapshot_follows_every_writer(api: Api, owner: str) -> None:
 async def test_clock_dependent_fields_are_never_cached(api: Api, owner: str) -> None:
     for query in (
         "{ profile { credits } }",
-        "{ generations { id status } }",
+        "{ generations { ... on GenerationConnection { edges { node { id status } } } } }",
         '{ meImages { id } g: generation(id: "x") { id } }',
         # Aliases and fragments do not hide them.
         "{ meImages { id } p: profile { c: credits } }",
         "{ profile { ...Balance } } fragment Balance on Profile { credits }",
-        "{ ... on Query { recent: generations(first: 1) { id } } }",
+        "{ ... on Query { recent: generations(first: 1) { __typename } } }",
     ):
         for _ in range(2):
             response = await api.client.post(

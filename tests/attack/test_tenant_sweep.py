@@ -131,10 +131,11 @@ def world(live: Target) -> World:
 def test_the_sweep_finds_the_id_taking_fields(world: World) -> None:
     labels = {field.label for field in id_taking_fields(world.schema)}
     # The fields known today; anything added later is swept too, without a list to update.
+    # (`generations` pages by opaque String cursors: tests/generation/test_connection.py
+    # holds foreign cursors to account.)
     assert {
         "query.meImage",
         "query.generation",
-        "query.generations",
         "mutation.createMeImage",
         "mutation.updateMeImage",
         "mutation.setAiReferenceEnabled",
@@ -165,7 +166,7 @@ def test_foreign_ids_answer_like_random_ids_and_change_nothing(live: Target, wor
             others = [i for i in (*world.b_ids, *SECRETS) if i != candidate and i in foreign]
             if others:
                 leaks.append((field.label, candidate, others))
-    assert calls >= 2 * 9 * 6
+    assert calls >= 2 * 8 * 6
     assert not differences, differences[:3]
     assert not leaks, leaks[:3]
     # Nothing of B changed: images, slots, consent, labels, generations, credits, events.

@@ -179,3 +179,37 @@ async def ledger(api: Api, owner: str) -> list[dict[str, Any]]:
             )
         ).scalars()
         return [json.loads(r.model_dump_json()) for r in rows]
+
+
+HISTORY = """
+  query($first: Int!, $after: String) {
+    generations(first: $first, after: $after) {
+      __typename
+      ... on GenerationConnection {
+        edges { cursor node { id prompt status } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      }
+      ... on InvalidInputError { code field message }
+    }
+  }
+"""
+
+
+async def history_page(
+    api: Api,
+    owner: str,
+    *,
+    first: int = 20,
+    after: str | None = None,
+    space: str | None = None,
+) -> dict[str, Any]:
+    """One page of `generations`: the connection, or the typed error."""
+    data = await api.gql(HISTORY, {"first": first, "after": after}, user=owner, space=space)
+    return data["generations"]  # type: ignore[no-any-return]
+
+
+async def history_ids(api: Api, owner: str, space: str | None = None) -> list[str]:
+    """The ids of the first page of the history (newest first)."""
+    page = await history_page(api, owner, space=space)
+    assert page["__typename"] == "GenerationConnection", page
+    return [edge["node"]["id"] for edge in page["edges"]]

@@ -19,6 +19,7 @@ from tests.generation.conftest import (
     generate,
     generation_config,
     grant,
+    history_ids,
 )
 from tests.generation.provider_server import Mode, ProviderServer
 from tests.support.app import Api
@@ -135,7 +136,7 @@ async def test_too_large_references_are_refused_before_sending(
     assert result["code"] == "TOO_LARGE" and result["maxBytes"] == 2_000
     assert provider.requests == []
     assert await balance(gen_api, owner) == 10
-    assert (await gen_api.gql("{ generations { id } }", user=owner))["generations"] == []
+    assert await history_ids(gen_api, owner) == []
 
 
 async def test_unconfigured_provider_answers_with_a_typed_error(

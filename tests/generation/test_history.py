@@ -19,39 +19,6 @@ from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = "query($first: Int!, $after: ID) { generations(first: $first, after: $after) { id prompt } }"
-
-
-async def test_generations_page_newest_first_and_stay_private(
-    gen_api: Api, owner: str, other_owner: str, provider: ProviderServer
-) -> None:
-    ref = await add_reference(gen_api, owner, 70)
-    await grant(gen_api, owner, 30)
-    made = []
-    for i in range(3):
-        result = await generate(gen_api, owner, [ref["id"]], prompt=f"take {i}", quality="LOW")
-        assert result["__typename"] == "Generation", result
-        made.append(result["id"])
-    first = (await gen_api.gql(PAGE, {"first": 2}, user=owner))["generations"]
-    assert [g["id"] for g in first] == [made[2], made[1]]
-    assert [g["prompt"] for g in first] == ["take 2", "take 1"]
-    rest = (await gen_api.gql(PAGE, {"first": 2, "after": first[-1]["id"]}, user=owner))[
-        "generations"
-    ]
-    assert [g["id"] for g in rest] == [made[0]]
-
-    # Another owner sees none of it, by list or by id, and cannot page with its ids.
-    assert (await gen_api.gql(PAGE, {"first": 5}, user=other_owner))["generations"] == []
-    by_id = await gen_api.gql(
-        "query($id: ID!) { generation(id: $id) { id } }", {"id": made[0]}, user=other_owner
-    )
-    assert by_id["generation"] is None
-    response = await gen_api.client.post(
-        "/graphql",
-        json={"query": PAGE, "variables": {"first": 2, "after": made[0]}},
-        headers=gen_api.headers(other_owner),
-    )
-    assert response.json()["errors"][0]["message"] == "unknown cursor"
 
 
 async def test_references_of_a_generation_follow_the_pool(

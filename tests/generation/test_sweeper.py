@@ -17,7 +17,13 @@ from resolvers.generation.sweeper import release_interrupted
 from resolvers.stores import Stores
 from storage import migrate
 from storage.tables import GenerationRecord, utcnow
-from tests.generation.conftest import add_reference, balance, generation_config, grant
+from tests.generation.conftest import (
+    add_reference,
+    balance,
+    generation_config,
+    grant,
+    history_page,
+)
 from tests.generation.provider_server import ProviderServer
 from tests.generation.test_idempotency import GET, charges, generate_keyed
 from tests.support.app import Api
@@ -157,8 +163,8 @@ async def test_a_running_call_renews_its_heartbeat(
         call = asyncio.create_task(generate_keyed(gen_api, owner, [ref["id"]], "beats"))
         try:
             await provider.wait_until_held()
-            polled = await gen_api.gql("{ generations(first: 1) { id status } }", user=owner)
-            [running] = polled["generations"]
+            polled = await history_page(gen_api, owner, first=1)
+            [running] = [edge["node"] for edge in polled["edges"]]
             assert running["status"] == "PENDING"
             first = await row(stores, running["id"])
             for _ in range(ROUNDS):

@@ -15,6 +15,7 @@ from resolvers import errors as domain
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import ImageRejected, Rejection
+from resolvers.pool import cap
 from schema import build_schema
 from schema.enums import ErrorCode
 from schema.errors import (
@@ -70,6 +71,7 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
     (domain.TooLarge("big", max_bytes=10), "TooLargeError", {"max_bytes": 10}),
     (ImageRejected(Rejection.SVG, "svg"), "UnsupportedMediaTypeError", {}),
     (cursors.CursorTooOld(), "CursorTooOldError", {}),
+    (cap.PoolFull(1000), "PoolFullError", {"cap": 1000}),
     (
         domain.TokenExpired(datetime(2030, 1, 1, tzinfo=UTC)),
         "TokenExpiredError",

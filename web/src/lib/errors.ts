@@ -32,6 +32,8 @@ export function uploadErrorText(result: Exclude<UploadResult, { __typename: 'MeI
     }
     case 'InvalidInputError':
       return t('error.invalid', { message: result.message });
+    case 'PoolFullError':
+      return t('error.poolFull', { cap: result.cap });
   }
 }
 

@@ -108,6 +108,7 @@ export const de: Catalog = {
   'error.corrupt': 'Die Datei ist beschädigt oder unvollständig.',
   'error.busy': 'Der Server hat zu lange zum Lesen gebraucht; versuch es noch einmal.',
   'error.invalid': 'Der Server hat es abgelehnt: {message}',
+  'error.poolFull': 'Deine Sammlung ist voll (höchstens {cap} Bilder); lösche welche, um neue hinzuzufügen.',
   'error.network': 'Der Server ist nicht erreichbar.',
   'error.notFound': 'Dieses Bild gibt es nicht mehr.',
   'error.generic': 'Etwas ist schiefgegangen ({message}).',

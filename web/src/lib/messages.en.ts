@@ -107,6 +107,7 @@ export const en = {
   'error.corrupt': 'the file is damaged or incomplete.',
   'error.busy': 'the server took too long to read it; try again.',
   'error.invalid': 'the server refused it: {message}',
+  'error.poolFull': 'your pool is full ({cap} images at most); delete some to add more.',
   'error.network': 'the server could not be reached.',
   'error.notFound': 'that image no longer exists.',
   'error.generic': 'something went wrong ({message}).',
