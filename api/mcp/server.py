@@ -1,0 +1,108 @@
+"""The MCP server: the tools and resources of `api.mcp`, for whichever caller a request has.
+
+One `mcp.server.lowlevel.Server` serves every session; each request names its caller
+through `caller_of` (the HTTP door reads the authenticated request, stdio has one fixed
+caller), so a session never acts for anyone but the credentials of the request at hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from mcp import types
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.models import InitializationOptions
+from mcp.shared.context import RequestContext
+from pydantic import AnyUrl
+
+from api.mcp import handlers, resources, tools
+from resolvers.media.signed_urls import MediaUrlSigner
+from resolvers.stores import Caller, Stores
+
+NAME = "meimages"
+INSTRUCTIONS = (
+    "The caller's own pool of reference images. Only images the person opted in for AI "
+    "use are visible here; consent (opt-ins, primary slots, the AI switch, uploads, "
+    "deletions) is changed by the person in the app, never through these tools."
+)
+
+# (request context) -> (caller, base URL for media links)
+CallerOf = Callable[[RequestContext[Any, Any, Any]], tuple[Caller, str]]
+
+
+@dataclass
+class SessionState:
+    """Per MCP session: where its watcher runs, and whether one was started."""
+
+    tasks: TaskGroup
+    watched: set[Caller] = field(default_factory=set)
+
+
+def build_mcp_server(stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf) -> Server[Any, Any]:
+    @asynccontextmanager
+    async def session_lifespan(_: Server[Any, Any]) -> AsyncIterator[SessionState]:
+        async with anyio.create_task_group() as tasks:
+            yield SessionState(tasks)
+            tasks.cancel_scope.cancel()
+
+    server: Server[SessionState, Any] = _Server(
+        NAME, instructions=INSTRUCTIONS, lifespan=session_lifespan
+    )
+
+    def current() -> handlers.ToolCall:
+        caller, base_url = caller_of(server.request_context)
+        return handlers.ToolCall(stores, urls, caller, base_url)
+
+    def watch(call: handlers.ToolCall) -> None:
+        context = server.request_context
+        state = context.lifespan_context
+        if call.caller not in state.watched:
+            state.watched.add(call.caller)
+            state.tasks.start_soon(
+                resources.notify_list_changes, stores, call.caller, context.session
+            )
+
+    @server.list_tools()  # type: ignore[no-untyped-call, untyped-decorator]
+    async def list_tools() -> list[types.Tool]:
+        return tools.TOOLS
+
+    # Arguments are checked against the input schema by `handlers`, with our error codes.
+    @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
+    async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+        return await handlers.call_tool(current(), name, arguments)
+
+    @server.list_resources()  # type: ignore[no-untyped-call, untyped-decorator]
+    async def list_resources() -> list[types.Resource]:
+        call = current()
+        watch(call)
+        return await resources.list_resources(call)
+
+    @server.list_resource_templates()  # type: ignore[no-untyped-call, untyped-decorator]
+    async def list_resource_templates() -> list[types.ResourceTemplate]:
+        return [resources.TEMPLATE]
+
+    @server.read_resource()  # type: ignore[no-untyped-call, untyped-decorator]
+    async def read_resource(uri: AnyUrl) -> list[ReadResourceContents]:
+        return await resources.read_resource(current(), str(uri))
+
+    return server
+
+
+class _Server(Server[SessionState, Any]):
+    """Announces resource list changes, whichever transport asks for the options."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(resources_changed=True),
+            experimental_capabilities,
+        )
