@@ -20,7 +20,6 @@ from pydantic import AnyUrl
 from api.mcp.handlers import ToolCall
 from resolvers.media import delivery
 from resolvers.pool import me_images
-from resolvers.stores import Caller, Stores
 
 log = logging.getLogger("meimages.mcp")
 
@@ -43,6 +42,7 @@ def uri_of(image: me_images.Image) -> str:
 
 
 async def list_resources(call: ToolCall) -> list[types.Resource]:
+    """The resources, as of now."""
     return [
         types.Resource(
             uri=AnyUrl(uri_of(image)),
@@ -74,22 +74,23 @@ async def read_resource(call: ToolCall, uri: str) -> list[ReadResourceContents]:
     return [ReadResourceContents(content=rendition.data, mime_type=rendition.content_type)]
 
 
-async def _uris(stores: Stores, caller: Caller) -> list[str]:
-    return [uri_of(i) for i in await me_images.reference_images(stores, caller)]
+async def _uris(call: ToolCall) -> list[str]:
+    return [str(r.uri) for r in await list_resources(call)]
 
 
-async def notify_list_changes(stores: Stores, caller: Caller, session: ServerSession) -> None:
-    """Tell the session whenever the set of resources changes; runs until cancelled.
+async def notify_list_changes(
+    call: ToolCall, session: ServerSession, wake: asyncio.Event, known: list[str]
+) -> None:
+    """Tell the session whenever its resources differ from `known`; runs until cancelled.
 
-    Woken by the same notifier that wakes GraphQL subscriptions (on every instance, via
-    PostgreSQL NOTIFY when shared); only a change of the list itself is sent on."""
-    wake = stores.notifier.subscribe(caller.owner_id)
+    `wake` comes from the notifier that wakes GraphQL subscriptions (on every instance,
+    via PostgreSQL NOTIFY when shared), subscribed before `known` was read, so no change
+    falls in between. Only a change of the list itself is sent on."""
     try:
-        known = await _uris(stores, caller)
         while True:
             await wake.wait()
             wake.clear()
-            current = await _uris(stores, caller)
+            current = await _uris(call)
             if current != known:
                 known = current
                 with contextlib.suppress(Exception):
@@ -99,4 +100,4 @@ async def notify_list_changes(stores: Stores, caller: Caller, session: ServerSes
     except Exception:
         log.warning("resource list watch ended", exc_info=True)
     finally:
-        stores.notifier.unsubscribe(caller.owner_id, wake)
+        call.stores.notifier.unsubscribe(call.caller.owner_id, wake)

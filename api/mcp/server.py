@@ -59,14 +59,24 @@ def build_mcp_server(stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf) 
         caller, base_url = caller_of(server.request_context)
         return handlers.ToolCall(stores, urls, caller, base_url)
 
-    def watch(call: handlers.ToolCall) -> None:
+    async def listed_and_watched(call: handlers.ToolCall) -> list[types.Resource]:
+        """The resources; the first listing of a session also starts watching them."""
         context = server.request_context
         state = context.lifespan_context
-        if call.caller not in state.watched:
-            state.watched.add(call.caller)
-            state.tasks.start_soon(
-                resources.notify_list_changes, stores, call.caller, context.session
-            )
+        if call.caller in state.watched:
+            return await resources.list_resources(call)
+        state.watched.add(call.caller)
+        # Subscribed before the list is read: a change after the read always wakes it.
+        wake = stores.notifier.subscribe(call.caller.owner_id)
+        try:
+            listed = await resources.list_resources(call)
+        except BaseException:
+            stores.notifier.unsubscribe(call.caller.owner_id, wake)
+            state.watched.discard(call.caller)
+            raise
+        known = [str(r.uri) for r in listed]
+        state.tasks.start_soon(resources.notify_list_changes, call, context.session, wake, known)
+        return listed
 
     @server.list_tools()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_tools() -> list[types.Tool]:
@@ -79,9 +89,7 @@ def build_mcp_server(stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf) 
 
     @server.list_resources()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_resources() -> list[types.Resource]:
-        call = current()
-        watch(call)
-        return await resources.list_resources(call)
+        return await listed_and_watched(current())
 
     @server.list_resource_templates()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_resource_templates() -> list[types.ResourceTemplate]:
