@@ -30,10 +30,19 @@ _ID = {"type": "string", "minLength": 1, "maxLength": 200}
 _URL = {"type": "string", "description": "Signed URL; works without a token until it expires."}
 
 
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Null or `schema`, as `anyOf` branches: single-type dialects (Gemini's) read that."""
+    description = schema.pop("description", None)
+    branches = {"anyOf": [schema, {"type": "null"}]}
+    return {**branches, "description": description} if description else branches
+
+
 def _complete(schema: dict[str, Any]) -> dict[str, Any]:
     """An object schema whose every property is always present (null where it has none)."""
     return {**schema, "required": list(schema["properties"])}
 
+
+_TEXT_OR_NULL = _nullable({"type": "string"})
 
 _REFERENCE_IMAGE: dict[str, Any] = _complete(
     {
@@ -42,8 +51,8 @@ _REFERENCE_IMAGE: dict[str, Any] = _complete(
             "id": {"type": "string", "description": "MeImage id; pass it as a referenceImageId."},
             "mediaId": {"type": "string"},
             "kind": {"type": "string", "enum": KINDS},
-            "label": {"type": ["string", "null"]},
-            "primaryFor": {"type": ["string", "null"], "enum": [*(s.value for s in Slot), None]},
+            "label": _TEXT_OR_NULL,
+            "primaryFor": _nullable({"type": "string", "enum": [s.value for s in Slot]}),
             "publicUrl": _URL,
             "thumbnailUrl": _URL,
             "width": {"type": "integer"},
@@ -56,12 +65,11 @@ _OUTPUT_IMAGE: dict[str, Any] = _complete(
     {
         "type": "object",
         "properties": {
-            "mediaId": {
-                "type": ["string", "null"],
-                "description": "Null if it could not be stored.",
-            },
-            "imageUrl": {**_URL, "type": ["string", "null"]},
-            "thumbnailUrl": {**_URL, "type": ["string", "null"]},
+            "mediaId": _nullable(
+                {"type": "string", "description": "Null if it could not be stored."}
+            ),
+            "imageUrl": _nullable(dict(_URL)),
+            "thumbnailUrl": _nullable(dict(_URL)),
             "width": {"type": "integer"},
             "height": {"type": "integer"},
         },
@@ -75,10 +83,12 @@ _GENERATION: dict[str, Any] = _complete(
             "generationId": {"type": "string"},
             "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
             "prompt": {"type": "string"},
-            "model": {
-                "type": ["string", "null"],
-                "description": "The model that produced the images (null if none did).",
-            },
+            "model": _nullable(
+                {
+                    "type": "string",
+                    "description": "The model that produced the images (null if none did).",
+                }
+            ),
             "modelRequested": {"type": "string"},
             "quality": {"type": "string", "enum": [q.value for q in Quality]},
             "size": {"type": "string", "enum": [s.value for s in Size]},
@@ -91,10 +101,10 @@ _GENERATION: dict[str, Any] = _complete(
             },
             "images": {"type": "array", "items": _OUTPUT_IMAGE},
             "cost": {"type": "integer", "description": "Credits charged (0 unless succeeded)."},
-            "failure": {"type": ["string", "null"]},
-            "warning": {"type": ["string", "null"]},
+            "failure": _TEXT_OR_NULL,
+            "warning": _TEXT_OR_NULL,
             "createdAt": {"type": "string", "format": "date-time"},
-            "completedAt": {"type": ["string", "null"], "format": "date-time"},
+            "completedAt": _nullable({"type": "string", "format": "date-time"}),
         },
     }
 )
@@ -242,7 +252,7 @@ TOOLS: list[types.Tool] = [
         {
             "properties": {
                 "generations": {"type": "array", "items": _GENERATION},
-                "nextCursor": {"type": ["string", "null"]},
+                "nextCursor": _TEXT_OR_NULL,
             },
             "required": ["generations", "nextCursor"],
         },
