@@ -193,7 +193,32 @@ async def test_tokens_are_required_and_sessions_belong_to_their_owner(
     for user, space in ((new_owner(), None), (alice, "brand")):
         other = {**accept, **mcp_server.headers(user, space), "mcp-session-id": session_id}
         assert (await http.post(url, json=ping, headers=other)).status_code == 404
-    malformed = await http.post(
-        url, content=b"{not json", headers={**accept, **mcp_server.headers(alice)}
-    )
-    assert 400 <= malformed.status_code < 500
+    mine = {**accept, **mcp_server.headers(alice)}
+    in_session = {**mine, "mcp-session-id": session_id}
+    malformed: list[tuple[str, dict[str, str], bytes]] = [
+        ("POST", mine, b"{not json"),
+        ("POST", mine, b"[]"),
+        ("POST", mine, b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}'),  # no session
+        ("POST", in_session, b'{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}'),
+        ("POST", in_session, b'{"jsonrpc": "2.0", "id": {}, "method": 7}'),
+        (
+            "POST",
+            {**in_session, "Accept": "text/html"},
+            b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
+        ),
+        (
+            "POST",
+            {**mine, "mcp-session-id": "f" * 32},
+            b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}',
+        ),
+        ("GET", mine, b""),
+        ("DELETE", mine, b""),
+        ("DELETE", {**mine, "mcp-session-id": "../../x"}, b""),
+    ]
+    for method, headers, body in malformed:
+        sent = {**headers, "Content-Type": "application/json"}
+        answer = await http.request(method, url, content=body, headers=sent)
+        assert 400 <= answer.status_code < 500, (method, headers, body, answer.text)
+    # The session survived all of it.
+    still = await http.post(url, json=ping, headers=in_session)
+    assert still.status_code == 200
