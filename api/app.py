@@ -27,7 +27,12 @@ MULTIPART_OVERHEAD = 256 * 1024
 def create_app(settings: Settings | None = None) -> Starlette:
     server = build_server(settings or Settings.from_env())
     graphql = build_graphql(server)
-    mcp = McpEndpoint(server.stores, server.urls, server.authenticator)
+    mcp = McpEndpoint(
+        server.stores,
+        server.urls,
+        server.authenticator,
+        stateless=server.settings.mcp_stateless,
+    )
     log_client_errors_quietly()
     app = Starlette(
         routes=checked_routes(_routes(server, graphql, mcp)),

@@ -41,11 +41,20 @@ def _caller_of(context: RequestContext[Any, Any, Any]) -> tuple[Caller, str]:
 class McpEndpoint:
     """The ASGI app at `/mcp`; `running()` must enclose the server's lifetime."""
 
-    def __init__(self, stores: Stores, urls: MediaUrlSigner, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        urls: MediaUrlSigner,
+        authenticator: Authenticator,
+        *,
+        stateless: bool = False,
+    ) -> None:
         # The SDK logs every message at INFO; the access log already has the requests.
         logging.getLogger("mcp.server.lowlevel.server").setLevel(logging.WARNING)
         self.authenticator = authenticator
-        self.sessions = StreamableHTTPSessionManager(build_mcp_server(stores, urls, _caller_of))
+        # Stateless: no session outlives its request, so none can be told of list changes.
+        server = build_mcp_server(stores, urls, _caller_of, list_changes=not stateless)
+        self.sessions = StreamableHTTPSessionManager(server, stateless=stateless)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

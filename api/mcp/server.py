@@ -44,16 +44,19 @@ class SessionState:
     watched: set[Caller] = field(default_factory=set)
 
 
-def build_mcp_server(stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf) -> Server[Any, Any]:
+def build_mcp_server(
+    stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf, *, list_changes: bool = True
+) -> Server[Any, Any]:
+    """`list_changes`: watch each session's resources and announce changes to the list."""
+
     @asynccontextmanager
     async def session_lifespan(_: Server[Any, Any]) -> AsyncIterator[SessionState]:
         async with anyio.create_task_group() as tasks:
             yield SessionState(tasks)
             tasks.cancel_scope.cancel()
 
-    server: Server[SessionState, Any] = _Server(
-        NAME, instructions=INSTRUCTIONS, lifespan=session_lifespan
-    )
+    server = _Server(NAME, instructions=INSTRUCTIONS, lifespan=session_lifespan)
+    server.list_changes = list_changes
 
     def current() -> handlers.ToolCall:
         caller, base_url = caller_of(server.request_context)
@@ -63,7 +66,7 @@ def build_mcp_server(stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf) 
         """The resources; the first listing of a session also starts watching them."""
         context = server.request_context
         state = context.lifespan_context
-        if call.caller in state.watched:
+        if not list_changes or call.caller in state.watched:
             return await resources.list_resources(call)
         state.watched.add(call.caller)
         # Subscribed before the list is read: a change after the read always wakes it.
@@ -103,7 +106,9 @@ def build_mcp_server(stores: Stores, urls: MediaUrlSigner, caller_of: CallerOf) 
 
 
 class _Server(Server[SessionState, Any]):
-    """Announces resource list changes, whichever transport asks for the options."""
+    """Announces resource list changes (when it watches them), whichever transport asks."""
+
+    list_changes = True
 
     def create_initialization_options(
         self,
@@ -111,6 +116,6 @@ class _Server(Server[SessionState, Any]):
         experimental_capabilities: dict[str, dict[str, Any]] | None = None,
     ) -> InitializationOptions:
         return super().create_initialization_options(
-            notification_options or NotificationOptions(resources_changed=True),
+            notification_options or NotificationOptions(resources_changed=self.list_changes),
             experimental_capabilities,
         )

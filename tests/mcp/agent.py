@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -128,3 +129,13 @@ class Pool:
 def grant(server: LiveServer, owner: str, credits: int) -> None:
     done = server.cli("credits", "grant", "--user", owner, str(credits))
     assert done.returncode == 0, done.stderr
+
+
+def message_of(reply: httpx.Response) -> dict[str, Any]:
+    """The JSON-RPC message of a reply, sent as JSON or as one server-sent event."""
+    if reply.headers["content-type"].startswith("application/json"):
+        body: dict[str, Any] = reply.json()
+        return body
+    data = [line[5:].strip() for line in reply.text.splitlines() if line.startswith("data:")]
+    messages = [json.loads(d) for d in data if d]
+    return next(m for m in messages if "id" in m)

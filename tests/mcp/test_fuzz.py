@@ -3,15 +3,12 @@ error for a malformed call), never a 5xx, a masked INTERNAL error or a dropped s
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import httpx
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from testbed.server import LiveServer
-from tests.mcp.agent import new_owner
+from tests.mcp.agent import message_of, new_owner
 
 TOOLS = ["me.listReferenceImages", "me.generateWithReference", "me.getProfile"]
 TOOLS += ["me.listGenerations", "me.deleteMeImage"]
@@ -36,16 +33,6 @@ VALUES = st.recursive(
 )
 ARGUMENTS = st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8), VALUES, max_size=5)
 EXAMPLES = 80
-
-
-def message_of(reply: httpx.Response) -> dict[str, Any]:
-    """The JSON-RPC message of a reply, sent as JSON or as one server-sent event."""
-    if reply.headers["content-type"].startswith("application/json"):
-        body: dict[str, Any] = reply.json()
-        return body
-    data = [line[5:].strip() for line in reply.text.splitlines() if line.startswith("data:")]
-    messages = [json.loads(d) for d in data if d]
-    return next(m for m in messages if "id" in m)
 
 
 class RawSession:
