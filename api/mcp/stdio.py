@@ -17,6 +17,7 @@ from api.settings import Settings
 from api.wiring import build_server
 from resolvers.stores import Caller
 from storage import migrate
+from storage.eventlog.listen import NotifyListener
 
 
 async def caller_from_token(settings: Settings, token: str) -> Caller:
@@ -37,10 +38,18 @@ async def serve_stdio(settings: Settings, caller: Caller) -> None:
         return caller, ""
 
     mcp = build_mcp_server(server.stores, server.urls, caller_of)
+    db = server.stores.db
+    # Changes come from other processes (the app, `serve`): on PostgreSQL their NOTIFYs
+    # wake the resource watcher; SQLite has no such channel, so no list-change notices.
+    listener = None if db.is_sqlite else NotifyListener(db.url, server.stores.notifier)
     try:
-        await migrate.upgrade(server.stores.db)
+        await migrate.upgrade(db)
+        if listener is not None:
+            await listener.start()
         async with stdio_server() as (read, write):
             await mcp.run(read, write, mcp.create_initialization_options())
     finally:
+        if listener is not None:
+            await listener.stop()
         await server.stores.blobs.close()
-        await server.stores.db.dispose()
+        await db.dispose()

@@ -3,6 +3,7 @@ data and database of a running server, by --user and by --token."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -10,7 +11,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from mcp import ClientSession, StdioServerParameters
+from mcp import ClientSession, StdioServerParameters, types
+from mcp.client.session import MessageHandlerFnT
 from mcp.client.stdio import stdio_client
 
 from testbed.server import MEIMAGES, ROOT, LiveServer, clean_environment
@@ -29,14 +31,16 @@ def environment(server: LiveServer) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def stdio_session(server: LiveServer, *args: str) -> AsyncIterator[ClientSession]:
+async def stdio_session(
+    server: LiveServer, *args: str, message_handler: MessageHandlerFnT | None = None
+) -> AsyncIterator[ClientSession]:
     parameters = StdioServerParameters(
         command=str(MEIMAGES), args=["mcp", *args], env=environment(server), cwd=ROOT
     )
     with tempfile.TemporaryFile("w+") as errors:
         async with (
             stdio_client(parameters, errlog=errors) as (read, write),
-            ClientSession(read, write) as session,
+            ClientSession(read, write, message_handler=message_handler) as session,
         ):
             await session.initialize()
             yield session
@@ -104,3 +108,27 @@ def test_refuses_to_start_without_a_usable_caller(mcp_server: LiveServer) -> Non
         assert done.returncode == 2, (args, done.stderr)
         assert done.stdout == ""  # stdout is the protocol's: nothing else goes there
         assert "error:" in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_changes_made_through_the_server_reach_a_stdio_session(
+    mcp_server: LiveServer, http: httpx.AsyncClient
+) -> None:
+    if not mcp_server.database_url.startswith("postgresql"):
+        pytest.skip("two processes on SQLite share no notification channel")
+    owner = new_owner()
+    pool = Pool(mcp_server.graphql(http), owner)
+    image = await pool.add(43, opt_in=False)
+    changed = asyncio.Event()
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, types.ServerNotification) and isinstance(
+            message.root, types.ResourceListChangedNotification
+        ):
+            changed.set()
+
+    async with stdio_session(mcp_server, "--user", owner, message_handler=on_message) as session:
+        assert (await session.list_resources()).resources == []
+        await pool.opt_in(image, True)  # through the server process, not this one
+        await asyncio.wait_for(changed.wait(), timeout=60)
+        uris = [str(r.uri) for r in (await session.list_resources()).resources]
+    assert uris == [f"meimages://me-images/{image}"]
