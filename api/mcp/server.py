@@ -7,8 +7,9 @@ caller), so a session never acts for anyone but the credentials of the request a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +20,14 @@ from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.models import InitializationOptions
 from mcp.shared.context import RequestContext
+from mcp.shared.exceptions import McpError
 from pydantic import AnyUrl
 
-from api.mcp import handlers, resources, tools
+from api.mcp import handlers, resources, results, tools
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
+
+log = logging.getLogger("meimages.mcp")
 
 NAME = "meimages"
 INSTRUCTIONS = (
@@ -88,11 +92,16 @@ def build_mcp_server(
     # Arguments are checked against the input schema by `handlers`, with our error codes.
     @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
     async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
-        return await handlers.call_tool(current(), name, arguments)
+        try:
+            call = current()
+        except Exception:
+            return results.unexpected(name)
+        return await handlers.call_tool(call, name, arguments)
 
     @server.list_resources()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_resources() -> list[types.Resource]:
-        return await listed_and_watched(current())
+        with _masked("resources/list"):
+            return await listed_and_watched(current())
 
     @server.list_resource_templates()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_resource_templates() -> list[types.ResourceTemplate]:
@@ -100,9 +109,24 @@ def build_mcp_server(
 
     @server.read_resource()  # type: ignore[no-untyped-call, untyped-decorator]
     async def read_resource(uri: AnyUrl) -> list[ReadResourceContents]:
-        return await resources.read_resource(current(), str(uri))
+        with _masked("resources/read"):
+            return await resources.read_resource(current(), str(uri))
 
     return server
+
+
+@contextmanager
+def _masked(method: str) -> Iterator[None]:
+    """The SDK would answer an unexpected exception with its text; log it, say less."""
+    try:
+        yield
+    except McpError:
+        raise
+    except Exception:
+        log.exception("MCP %s failed", method)
+        raise McpError(
+            types.ErrorData(code=types.INTERNAL_ERROR, message="internal error")
+        ) from None
 
 
 class _Server(Server[SessionState, Any]):
