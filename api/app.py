@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.lifespan import lifespan
+from api.mcp.http import MCP_PATH, McpEndpoint
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.settings import Settings
 from api.views.graphiql import graphiql_routes
@@ -26,11 +27,17 @@ MULTIPART_OVERHEAD = 256 * 1024
 def create_app(settings: Settings | None = None) -> Starlette:
     server = build_server(settings or Settings.from_env())
     graphql = build_graphql(server)
+    mcp = McpEndpoint(
+        server.stores,
+        server.urls,
+        server.authenticator,
+        stateless=server.settings.mcp_stateless,
+    )
     log_client_errors_quietly()
     app = Starlette(
-        routes=checked_routes(_routes(server, graphql)),
+        routes=checked_routes(_routes(server, graphql, mcp)),
         middleware=_middleware(server.settings),
-        lifespan=lifespan(server),
+        lifespan=lifespan(server, services=[mcp.running]),
     )
     app.state.server = server
     app.state.query_cache = graphql.query_cache
@@ -41,7 +48,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
+def _routes(server: Server, graphql: GraphQLEndpoint, mcp: McpEndpoint) -> list[BaseRoute]:
     stores, urls, authenticator = server.stores, server.urls, server.authenticator
     routes: list[BaseRoute] = [
         Route("/graphql", graphql.http, methods=["GET", "POST"]),
@@ -49,6 +56,8 @@ def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
         Route("/healthz", healthz),
         Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
+        # Agents: Streamable HTTP (POST messages, GET the server's stream, DELETE a session).
+        Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]),
     ]
     if server.settings.graphiql_enabled:
         routes += graphiql_routes()

@@ -400,6 +400,29 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdio for one caller: `--user` on the embedded setup, or `--token`."""
+    settings = _settings(args)
+    if missing := _missing_state(settings, keys=True):
+        return _refuse_missing(args, settings, missing)
+    if (args.user is None) == (args.token is None):
+        return _refuse(args, "give either --user ID [--space ID] or --token TOKEN")
+
+    from api.auth import AuthError
+    from api.mcp.stdio import caller_from_token, serve_stdio
+    from resolvers.stores import PERSONAL_SPACE, Caller
+
+    if args.token is not None:
+        try:
+            caller = asyncio.run(caller_from_token(settings, args.token))
+        except AuthError as exc:
+            return _refuse(args, str(exc))
+    else:
+        caller = Caller(args.user, args.space or PERSONAL_SPACE)
+    asyncio.run(serve_stdio(settings, caller))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meimages", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -437,6 +460,13 @@ def _add_running_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     mig.set_defaults(func=cmd_migrate, prog=mig.prog)
+
+    mcp = sub.add_parser("mcp", help="serve MCP over stdio for one owner (desktop agents)")
+    mcp.add_argument("--user", default=None, help="owner id, trusted as given (local use)")
+    mcp.add_argument("--space", default=None, help="with --user: space id (default: personal)")
+    mcp.add_argument("--token", default=None, help="act as this bearer token's owner and space")
+    mcp.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    mcp.set_defaults(func=cmd_mcp, prog=mcp.prog)
 
 
 def _add_key_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
@@ -24,7 +24,11 @@ from storage.eventlog.retention import RetentionSweeper
 log = logging.getLogger("meimages")
 
 
-def lifespan(server: Server) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+def lifespan(
+    server: Server, services: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = ()
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    """`services`: doors that run beside the requests (the MCP sessions), started last."""
+
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
@@ -33,6 +37,8 @@ def lifespan(server: Server) -> Callable[[Starlette], AbstractAsyncContextManage
             await _start_event_services(server, stack)
             stack.push_async_callback(server.stores.blobs.close)
             await _start_sweepers(server, stack)
+            for service in services:
+                await stack.enter_async_context(service())
             yield
 
     return run

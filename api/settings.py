@@ -172,6 +172,8 @@ class Settings(BaseSettings):
     max_aliases: Positive = 30
     max_tokens: Positive = 2000
     query_cache_entries: Count = 10_000
+    # MCP at /mcp: sessionless, so any instance can answer any request (no list-change notices).
+    mcp_stateless: Flag = False
     # Reference generation: providers stay off until a key or a base URL is set.
     openai_api_key: Credential = ""
     openai_base_url: BaseUrl = ""

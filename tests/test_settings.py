@@ -57,6 +57,7 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_MAX_ALIASES": ("5", "max_aliases", 5),
     "MEIMAGES_MAX_TOKENS": ("500", "max_tokens", 500),
     "MEIMAGES_QUERY_CACHE_ENTRIES": ("0", "query_cache_entries", 0),
+    "MEIMAGES_MCP_STATELESS": ("on", "mcp_stateless", True),
     "MEIMAGES_OPENAI_API_KEY": (" sk-1 ", "openai_api_key", "sk-1"),
     "MEIMAGES_OPENAI_BASE_URL": (
         "http://127.0.0.1:7860/",
@@ -91,7 +92,12 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_GC_GRACE": ("0", "gc_grace_s", 0),
     "MEIMAGES_GC_INTERVAL": ("120", "gc_interval_s", 120),
 }
-BOOLEANS = ("MEIMAGES_PRODUCTION", "MEIMAGES_INTROSPECTION", "MEIMAGES_GRAPHIQL")
+BOOLEANS = (
+    "MEIMAGES_PRODUCTION",
+    "MEIMAGES_INTROSPECTION",
+    "MEIMAGES_GRAPHIQL",
+    "MEIMAGES_MCP_STATELESS",
+)
 SECRETS = (
     "MEIMAGES_DATABASE_URL",
     "MEIMAGES_MASTER_KEY",

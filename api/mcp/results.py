@@ -1,0 +1,60 @@
+"""What a tool call answers: structured content with its JSON text, images, or an error.
+
+Errors are tool results with `isError`, never protocol errors, so an agent can read and
+act on them. A domain error is shown the way the one registry (`schema.errors.describe`)
+describes it for every door: the same stable code, message and details as GraphQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from mcp import types
+
+from resolvers.errors import DomainError
+from schema.errors import describe
+
+log = logging.getLogger("meimages.mcp")
+
+INTERNAL = "INTERNAL"
+
+
+def success(
+    structured: dict[str, Any], images: Sequence[types.ImageContent] = ()
+) -> types.CallToolResult:
+    # Clients without structured-content support read the same JSON as text.
+    text = types.TextContent(type="text", text=json.dumps(structured, separators=(",", ":")))
+    return types.CallToolResult(
+        content=[text, *images], structuredContent=structured, isError=False
+    )
+
+
+def image(data: bytes, mime_type: str) -> types.ImageContent:
+    return types.ImageContent(
+        type="image", data=base64.b64encode(data).decode(), mimeType=mime_type
+    )
+
+
+def failure(code: str, message: str, **details: Any) -> types.CallToolResult:
+    error = {"code": code, "message": message, **details}
+    body = {"error": error}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=json.dumps(body, separators=(",", ":")))],
+        structuredContent=body,
+        isError=True,
+    )
+
+
+def domain_failure(error: DomainError) -> types.CallToolResult:
+    described = describe(error)
+    return failure(described.code, described.message, **described.extra)
+
+
+def unexpected(tool: str) -> types.CallToolResult:
+    """A bug or an outage: logged with its traceback here, masked for the agent."""
+    log.exception("tool %s failed", tool)
+    return failure(INTERNAL, "internal error; nothing about it is shown here")

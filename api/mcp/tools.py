@@ -1,0 +1,263 @@
+"""The tools agents see: names, descriptions, input and output schemas, annotations.
+
+Every bound comes from the rule that enforces it (prompt length, reference count, models,
+page size), so the schema an agent reads cannot drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp import types
+
+from resolvers.generation.history import MAX_PAGE
+from resolvers.generation.pricing import DEFAULT_MODEL, MODELS, Quality, Size
+from resolvers.generation.requests import (
+    MAX_IDEMPOTENCY_KEY,
+    MAX_IMAGES,
+    MAX_PROMPT,
+    MAX_REFERENCES,
+)
+from resolvers.pool.me_images import Kind, Slot
+
+LIST_REFERENCE_IMAGES = "me.listReferenceImages"
+GENERATE_WITH_REFERENCE = "me.generateWithReference"
+GET_PROFILE = "me.getProfile"
+LIST_GENERATIONS = "me.listGenerations"
+
+KINDS = [k.value for k in Kind]
+_ID = {"type": "string", "minLength": 1, "maxLength": 200}
+_URL = {"type": "string", "description": "Signed URL; works without a token until it expires."}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Null or `schema`, as `anyOf` branches: single-type dialects (Gemini's) read that."""
+    description = schema.pop("description", None)
+    branches = {"anyOf": [schema, {"type": "null"}]}
+    return {**branches, "description": description} if description else branches
+
+
+def _complete(schema: dict[str, Any]) -> dict[str, Any]:
+    """An object schema whose every property is always present (null where it has none)."""
+    return {**schema, "required": list(schema["properties"])}
+
+
+_TEXT_OR_NULL = _nullable({"type": "string"})
+
+_REFERENCE_IMAGE: dict[str, Any] = _complete(
+    {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "MeImage id; pass it as a referenceImageId."},
+            "mediaId": {"type": "string"},
+            "kind": {"type": "string", "enum": KINDS},
+            "label": _TEXT_OR_NULL,
+            "primaryFor": _nullable({"type": "string", "enum": [s.value for s in Slot]}),
+            "publicUrl": _URL,
+            "thumbnailUrl": _URL,
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+        },
+    }
+)
+
+_OUTPUT_IMAGE: dict[str, Any] = _complete(
+    {
+        "type": "object",
+        "properties": {
+            "mediaId": _nullable(
+                {"type": "string", "description": "Null if it could not be stored."}
+            ),
+            "imageUrl": _nullable(dict(_URL)),
+            "thumbnailUrl": _nullable(dict(_URL)),
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+        },
+    }
+)
+
+_GENERATION: dict[str, Any] = _complete(
+    {
+        "type": "object",
+        "properties": {
+            "generationId": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+            "prompt": {"type": "string"},
+            "model": _nullable(
+                {
+                    "type": "string",
+                    "description": "The model that produced the images (null if none did).",
+                }
+            ),
+            "modelRequested": {"type": "string"},
+            "quality": {"type": "string", "enum": [q.value for q in Quality]},
+            "size": {"type": "string", "enum": [s.value for s in Size]},
+            "n": {"type": "integer"},
+            "referenceImageIds": {"type": "array", "items": {"type": "string"}},
+            "referenceMediaIds": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Media ids of the references that still exist and are opted in.",
+            },
+            "images": {"type": "array", "items": _OUTPUT_IMAGE},
+            "cost": {"type": "integer", "description": "Credits charged (0 unless succeeded)."},
+            "failure": _TEXT_OR_NULL,
+            "warning": _TEXT_OR_NULL,
+            "createdAt": {"type": "string", "format": "date-time"},
+            "completedAt": _nullable({"type": "string", "format": "date-time"}),
+        },
+    }
+)
+
+
+def _tool(
+    name: str,
+    title: str,
+    description: str,
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    *,
+    read_only: bool,
+    open_world: bool,
+    idempotent: bool,
+) -> types.Tool:
+    return types.Tool(
+        name=name,
+        title=title,
+        description=description,
+        inputSchema={"type": "object", "additionalProperties": False, **input_schema},
+        outputSchema={"type": "object", **output_schema},
+        annotations=types.ToolAnnotations(
+            title=title,
+            readOnlyHint=read_only,
+            destructiveHint=False,
+            idempotentHint=idempotent,
+            openWorldHint=open_world,
+        ),
+    )
+
+
+TOOLS: list[types.Tool] = [
+    _tool(
+        LIST_REFERENCE_IMAGES,
+        "List my reference images",
+        "The caller's reference images that AI may use: live, opted in by their owner, in "
+        "the active space; none while the owner's AI switch is off. Set includeImages to "
+        "receive each image as a small WebP too.",
+        {
+            "properties": {
+                "kind": {"type": "string", "enum": KINDS, "description": "Only this kind."},
+                "includeImages": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Also return each image as image content (a thumbnail).",
+                },
+            },
+        },
+        {
+            "properties": {"images": {"type": "array", "items": _REFERENCE_IMAGE}},
+            "required": ["images"],
+        },
+        read_only=True,
+        open_world=False,
+        idempotent=True,
+    ),
+    _tool(
+        GENERATE_WITH_REFERENCE,
+        "Generate with my reference images",
+        "Ask an image model for new pictures of the person, from 1 to "
+        f"{MAX_REFERENCES} of their opted-in reference images. Costs credits per output "
+        "image (see me.getProfile); the same consent checks as the GraphQL mutation run "
+        "at request and at send time. Pass idempotencyKey to make a retry safe.",
+        {
+            "properties": {
+                "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT},
+                "referenceImageIds": {
+                    "type": "array",
+                    "items": _ID,
+                    "minItems": 1,
+                    "maxItems": MAX_REFERENCES,
+                    "uniqueItems": True,
+                    "description": "Ids from me.listReferenceImages.",
+                },
+                "model": {"type": "string", "enum": list(MODELS), "default": DEFAULT_MODEL},
+                "quality": {
+                    "type": "string",
+                    "enum": [q.value for q in Quality],
+                    "default": Quality.MEDIUM.value,
+                },
+                "size": {
+                    "type": "string",
+                    "enum": [s.value for s in Size],
+                    "default": Size.SQUARE.value,
+                },
+                "n": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGES, "default": 1},
+                "idempotencyKey": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_IDEMPOTENCY_KEY,
+                    "pattern": "^[!-~]+$",
+                },
+            },
+            "required": ["prompt", "referenceImageIds"],
+        },
+        _GENERATION,
+        read_only=False,
+        open_world=True,
+        idempotent=False,
+    ),
+    _tool(
+        GET_PROFILE,
+        "My profile",
+        "Credits available, whether AI may use reference images at all (the owner's "
+        "switch), and how many images of each kind the pool holds and AI may use.",
+        {"properties": {}},
+        _complete(
+            {
+                "properties": {
+                    "ownerId": {"type": "string"},
+                    "spaceId": {"type": "string"},
+                    "credits": {"type": "integer"},
+                    "aiUsesReferenceImages": {"type": "boolean"},
+                    "imageCounts": {
+                        "type": "object",
+                        "description": "Live images per kind.",
+                        "properties": {k: {"type": "integer"} for k in KINDS},
+                        "required": KINDS,
+                    },
+                    "referenceImageCounts": {
+                        "type": "object",
+                        "description": "Images AI may use now, per kind.",
+                        "properties": {k: {"type": "integer"} for k in KINDS},
+                        "required": KINDS,
+                    },
+                },
+            }
+        ),
+        read_only=True,
+        open_world=False,
+        idempotent=True,
+    ),
+    _tool(
+        LIST_GENERATIONS,
+        "My generations",
+        "The caller's generations in the active space, newest first, with the reference "
+        "images each one used. Pass nextCursor as `after` for the next page.",
+        {
+            "properties": {
+                "first": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 20},
+                "after": {**_ID, "description": "nextCursor of the previous page."},
+            },
+        },
+        {
+            "properties": {
+                "generations": {"type": "array", "items": _GENERATION},
+                "nextCursor": _TEXT_OR_NULL,
+            },
+            "required": ["generations", "nextCursor"],
+        },
+        read_only=True,
+        open_world=False,
+        idempotent=True,
+    ),
+]

@@ -1,0 +1,55 @@
+"""A live `meimages serve` per database, its generation pointed at the provider test server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from testbed.server import LiveServer, start_server
+from tests.generation.provider_server import ProviderServer
+from tests.mcp.agent import GEMINI_KEY, OPENAI_KEY
+from tests.support.databases import BACKENDS, create_database, drop_database
+
+
+@pytest.fixture(scope="module")
+def provider_server() -> Iterator[ProviderServer]:
+    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key=GEMINI_KEY)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def provider(provider_server: ProviderServer) -> Iterator[ProviderServer]:
+    provider_server.reset()
+    yield provider_server
+    provider_server.reset()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def mcp_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    provider_server: ProviderServer,
+) -> Iterator[LiveServer]:
+    """`meimages serve` on SQLite or on a PostgreSQL database of its own."""
+    backend: str = request.param
+    settings = {
+        "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY,
+        "MEIMAGES_OPENAI_BASE_URL": provider_server.url,
+        "MEIMAGES_GEMINI_API_KEY": GEMINI_KEY,
+        "MEIMAGES_GEMINI_BASE_URL": provider_server.url,
+        "MEIMAGES_GENERATION_TIMEOUT": "30",
+    }
+    database = asyncio.run(create_database("meimages_mcp")) if backend == "postgres" else None
+    if database is not None:
+        settings["MEIMAGES_DATABASE_URL"] = database
+    server = start_server(tmp_path_factory.mktemp(f"mcp-{backend}"), settings)
+    try:
+        yield server
+    finally:
+        server.stop()
+        if database is not None:
+            asyncio.run(drop_database(database))
