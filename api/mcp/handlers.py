@@ -188,8 +188,8 @@ async def list_generations(call: ToolCall, args: Mapping[str, Any]) -> types.Cal
     usable = await _usable_media_ids(call)
     return results.success(
         {
-            "generations": [_generation(call, g, usable) for g in page],
-            "nextCursor": page[-1].id if len(page) == first else None,
+            "generations": [_generation(call, g, usable) for g in page.items],
+            "nextCursor": page.end_cursor if page.has_next else None,
         }
     )
 

@@ -14,6 +14,7 @@ from mcp import ClientSession, types
 from mcp.shared.exceptions import McpError
 from pydantic import AnyUrl
 
+from resolvers.generation.history import cursor_of
 from testbed.server import LiveServer
 from tests.generation.provider_server import ProviderServer
 from tests.mcp.agent import Pool, data_of, error_of, grant, mcp_session, new_owner
@@ -137,9 +138,11 @@ async def test_a_foreign_generation_is_an_unknown_cursor(
             )
         )["generationId"]
     async with mcp_session(mcp_server, new_owner()) as session:
-        foreign = error_of(await session.call_tool("me.listGenerations", {"after": theirs}))
+        foreign = error_of(
+            await session.call_tool("me.listGenerations", {"after": cursor_of(theirs)})
+        )
         missing = error_of(
-            await session.call_tool("me.listGenerations", {"after": str(uuid.uuid4())})
+            await session.call_tool("me.listGenerations", {"after": cursor_of(str(uuid.uuid4()))})
         )
         mine = data_of(await session.call_tool("me.listGenerations", {}))
     assert foreign == missing and mine == {"generations": [], "nextCursor": None}
