@@ -65,6 +65,10 @@ class MeImageEvent:
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
 
+    def shared_key(self) -> str:
+        """The logged event this shows (see schema.events.shared); not a GraphQL field."""
+        return self.cursor
+
     @classmethod
     def of(cls, event: feed.Event) -> MeImageEvent:
         return cls(
