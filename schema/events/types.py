@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated
 
@@ -70,6 +71,18 @@ class MeImageEvent:
         return self.cursor
 
     @classmethod
+    def shared(cls, event: feed.Event) -> MeImageEvent:
+        """`of(event)`, made once for all subscribers handed the same event."""
+        known = _recent.get(id(event))
+        if known is not None and known[0] is event:
+            return known[1]
+        made = cls.of(event)
+        _recent[id(event)] = (event, made)
+        if len(_recent) > _RECENT:
+            _recent.popitem(last=False)
+        return made
+
+    @classmethod
     def of(cls, event: feed.Event) -> MeImageEvent:
         return cls(
             type=MeImageEventType.of(event.type),
@@ -83,6 +96,11 @@ class MeImageEvent:
             occurred_at=event.created_at,
             cursor=event.cursor,
         )
+
+
+# Recent events by identity (see MeImageEvent.shared); each entry holds its event.
+_RECENT = 256
+_recent: OrderedDict[int, tuple[feed.Event, MeImageEvent]] = OrderedDict()
 
 
 @represents(cursors.CursorTooOld, http_status=410)
