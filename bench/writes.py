@@ -237,7 +237,7 @@ def main() -> int:
         rows.append(("aiosqlite floor, same statements", 32, statistics.median(floor_runs), None))
         sync_runs = [sqlite3_floor(floor_db, ids, args.seconds) for _ in range(args.runs)]
         rows.append(("sqlite3 floor, same statements", 1, statistics.median(sync_runs), None))
-        rows.append(("{ __typename } over HTTP (no database)", 32, ceiling_rate, None))
+        rows.append(("HTTP + auth only (cached __typename)", 32, ceiling_rate, None))
         aio = rows[2][2]
         print(f"\n{'operation':36} {'conc':>4} {'swaps/s':>9} {'p50 ms':>8} {'vs aiosqlite':>13}")
         for name, c, rate, p50 in rows:
