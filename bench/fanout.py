@@ -5,10 +5,12 @@
 Starts `meimages serve` (SQLite in a temporary folder unless --database-url is given),
 then, over graphql-transport-ws on loopback:
 
-* latency: 1, 10 and 1,000 subscriptions of one owner (20 per connection, the server's
+* latency: 1, 100 and 1,000 subscriptions of one owner (20 per connection, the server's
   cap); each mutation (an AI opt-in toggle over HTTP) is timed from the event's
-  `occurredAt` (taken by the server in the writing transaction, before commit) to the
-  moment the client has read it, for every subscriber; p50 / p99 / max over all;
+  `occurredAt` (taken by the server just before the writing transaction commits) to the
+  moment the client has read it, for every subscriber; p50 / p99 / max over all; the
+  server's CPU per event and per delivery (mutations included), and its resident set
+  growth per subscription while they are open;
 * memory: the server's resident set size before and after opening 5,000 idle
   subscriptions (250 connections x 20, one owner per connection), per subscription.
 
@@ -145,11 +147,13 @@ async def latency(server: LiveServer, subscribers: int, events: int) -> dict[str
         image = await upload(client, owner)
         cursor = (await client.gql("{ meImageEventCursor }", user=owner))["meImageEventCursor"]
         subs = Subscriptions(server, owner, subscribers)
+        rss = server.rss_bytes()
         await subs.open(cursor)
         try:
             # A first event that every subscription must see proves all of them live.
             await client.gql(TOGGLE, {"id": image, "on": True}, user=owner)
             await subs.wait_delivered(1)
+            rss = server.rss_bytes() - rss
             subs.latencies.clear()
             started, cpu = time.monotonic(), server.cpu_seconds()
             for n in range(events):
@@ -171,6 +175,8 @@ async def latency(server: LiveServer, subscribers: int, events: int) -> dict[str
         "mean_ms": statistics.fmean(ms),
         "events_per_s": events / elapsed,
         "server_cpu_ms_per_event": 1000 * cpu / events,
+        "server_cpu_us_per_delivery": 1e6 * cpu / len(ms),
+        "rss_kib_per_subscription": rss / subscribers / 1024,
     }
 
 
@@ -239,14 +245,19 @@ async def run(args: argparse.Namespace) -> None:
         )
     with serve(args.database_url) as server:
         print(f"{backend}: publish-to-delivery latency")
-        print("subscribers  deliveries   p50 ms   p99 ms   max ms  events/s  server CPU ms/event")
+        print(
+            "subscribers  deliveries   p50 ms   p99 ms   max ms  events/s  CPU ms/event"
+            "  CPU us/delivery  RSS KiB/sub"
+        )
         for subscribers in args.subscribers:
             events = args.events if subscribers < 1000 else max(10, args.events // 3)
             row = await latency(server, subscribers, events)
             print(
                 f"{row['subscribers']:>11}  {row['deliveries']:>10}  {row['p50_ms']:>7.1f}"
                 f"  {row['p99_ms']:>7.1f}  {row['max_ms']:>7.1f}  {row['events_per_s']:>8.1f}"
-                f"  {row['server_cpu_ms_per_event']:>19.1f}"
+                f"  {row['server_cpu_ms_per_event']:>12.1f}"
+                f"  {row['server_cpu_us_per_delivery']:>15.0f}"
+                f"  {row['rss_kib_per_subscription']:>11.1f}"
             )
 
 
@@ -257,7 +268,7 @@ def main() -> None:
     parser.add_argument(
         "--subscribers",
         type=lambda text: [int(n) for n in text.split(",")],
-        default=[1, 10, 1000],
+        default=[1, 100, 1000],
         help="comma-separated subscriber counts",
     )
     parser.add_argument("--idle", type=int, default=5000, help="idle subscriptions (0: skip)")

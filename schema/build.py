@@ -30,6 +30,7 @@ from schema.errors import (
     exception_handlers,
 )
 from schema.events.queries import EventsQuery
+from schema.events.shared import SharedEventExecution
 from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
@@ -77,6 +78,8 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         extensions=extensions,
         # Domain errors become the typed members of result unions (see schema/errors.py).
         exception_handlers=exception_handlers(),
+        # A subscription event runs once per document, variables and owner.
+        execution_context_class=SharedEventExecution,
         config=StrawberryConfig(
             disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
         ),

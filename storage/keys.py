@@ -93,8 +93,7 @@ class FieldVault:
         value: object,
     ) -> bytes:
         key_id, key = await self._current_key(session, owner_id)
-        plaintext = json.dumps(value, separators=(",", ":")).encode()
-        return encrypt_field(key_id, key, plaintext, field_aad(table, field, row_id, owner_id))
+        return _sealed(key_id, key, value, field_aad(table, field, row_id, owner_id))
 
     async def decrypt(
         self,
@@ -120,18 +119,17 @@ class FieldVault:
         """Encrypt `values` (any of the declared fields, by name) into their columns of
         `row`, bound to the row's owner and id. None stores NULL."""
         owner_id, row_id = columns.binding(row)
+        # One look-up of the current key for all fields (not one per field, and no
+        # autoflush of the first field's column before the second look-up).
+        current = None
+        if any(value is not None for value in values.values()):
+            current = await self._current_key(session, owner_id)
         for name, value in values.items():
             field = columns[name]
             blob = None
-            if value is not None:
-                blob = await self.encrypt(
-                    session,
-                    owner_id=owner_id,
-                    table=columns.table,
-                    field=name,
-                    row_id=row_id,
-                    value=value,
-                )
+            if value is not None and current is not None:
+                aad = field_aad(columns.table, name, row_id, owner_id)
+                blob = _sealed(*current, value, aad)
             setattr(row, field.column, blob)
 
     async def open(
@@ -178,6 +176,10 @@ class FieldVault:
         """Crypto-shred: without the data key, copies of old ciphertexts are noise."""
         await session.execute(delete(DataKey).where(DataKey.owner_id == owner_id))  # type: ignore[arg-type]
         self.forget(owner_id)
+
+
+def _sealed(key_id: str, key: bytes, value: object, aad: bytes) -> bytes:
+    return encrypt_field(key_id, key, json.dumps(value, separators=(",", ":")).encode(), aad)
 
 
 async def rewrap_all(db: Database, keyring: MasterKeyring) -> int:

@@ -18,6 +18,11 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
+def dialect_insert(session: AsyncSession) -> Any:
+    """`insert` of the session's dialect, the one that knows ON CONFLICT."""
+    return postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+
+
 async def upsert(
     session: AsyncSession,
     table: Table,
@@ -30,8 +35,7 @@ async def upsert(
     is left alone when `on_conflict` is None (insert if absent)."""
     if not rows:
         return
-    insert = postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
-    statement = insert(table).values(list(rows))
+    statement = dialect_insert(session)(table).values(list(rows))
     if on_conflict is None:
         await session.execute(statement.on_conflict_do_nothing())
         return

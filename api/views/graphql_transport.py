@@ -4,17 +4,23 @@ legacy graphql-ws protocol with the initialisation timeout graphql-transport-ws 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from json import JSONDecodeError
 
 from cross_web import FormData, StarletteRequestAdapter
 from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
-from strawberry.http.streaming import SSETransport
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
+from strawberry.http.streaming import JSONEncoder, SSETransport
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from api.views.event_frames import encoded_payload, next_message
 from schema.context import RequestContext
 
 # One Upload argument per field and at most `max_aliases` fields: a few dozen files is
@@ -65,6 +71,13 @@ class SizeCappedWebSocket(ASGIWebSocketAdapter):
             raise NonTextMessageReceived from exc
         except WebSocketDisconnect:
             pass
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        # Events shared by many subscribers are encoded once (see event_frames).
+        try:
+            await self.ws.send_text(next_message(message, self.view.encode_json))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[RequestContext, None]):
@@ -118,3 +131,7 @@ class PreferredSSETransport(SSETransport):
             if media_type in _JSON_TYPES:
                 return False
         return False
+
+    def encode_next(self, response: GraphQLHTTPResponse, encode_json: JSONEncoder) -> str:
+        # Events shared by many subscribers are encoded once (see event_frames).
+        return self.encode_event("next", encoded_payload(response, encode_json))

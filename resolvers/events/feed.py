@@ -8,6 +8,7 @@ subscribers. Here an already decoded event only takes the pool's domain types.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,11 +53,28 @@ async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGene
     )
     try:
         async for logged in stream:
-            yield _event(logged)
+            yield _shared(logged)
     except EventsPruned as exc:
         raise CursorTooOld() from exc
     finally:
         await stream.aclose()
+
+
+# The feed hands every subscriber of an owner the same decoded event; its domain form is
+# made once too. Recent ones by identity; each entry holds the event, so no id is reused.
+_RECENT = 256
+_recent: OrderedDict[int, tuple[LoggedEvent, Event]] = OrderedDict()
+
+
+def _shared(logged: LoggedEvent) -> Event:
+    known = _recent.get(id(logged))
+    if known is not None and known[0] is logged:
+        return known[1]
+    event = _event(logged)
+    _recent[id(logged)] = (logged, event)
+    if len(_recent) > _RECENT:
+        _recent.popitem(last=False)
+    return event
 
 
 def _event(logged: LoggedEvent) -> Event:

@@ -20,6 +20,7 @@ from resolvers.pool.cap import check_room
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
+from storage.eventlog import snapshot
 from storage.eventlog.payload import EventPayload
 from storage.eventlog.payload import EventType as EventType  # declared with the log
 from storage.repositories import UnitOfWork
@@ -252,21 +253,35 @@ async def _get(tx: UnitOfWork, caller: Caller, image_id: str) -> Image:
     return await _to_image(tx, stored)
 
 
-async def _locked_row(tx: UnitOfWork, caller: Caller, image_id: str) -> MeImage:
-    """The live image row to change, after taking the owner lock that serializes writers."""
+async def _locked(tx: UnitOfWork, caller: Caller, image_id: str) -> StoredImage:
+    """The live image to change with its media, after taking the owner lock that
+    serializes writers. Writers answer from these rows and log their state from them,
+    so a change reads the image once."""
     await tx.owners.lock(caller.owner_id)
-    row = await tx.pool.live_row(caller.owner_id, caller.space_id, image_id)
-    if row is None:
+    stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
+    if stored is None:
         raise NotFound()
-    return row
+    return stored
 
 
 async def _event(
-    tx: UnitOfWork, caller: Caller, type: EventType, image_id: str, **payload: Any
+    tx: UnitOfWork,
+    caller: Caller,
+    type: EventType,
+    image_id: str,
+    state: StoredImage | None = None,
+    **payload: Any,
 ) -> None:
-    await tx.events.append(
-        caller.owner_id, caller.space_id, type, image_id, EventPayload(**payload)
-    )
+    """Log a change; `state`: the image as the change left it, if the caller holds it
+    (its row already written), else it is read from the database."""
+    fields = EventPayload(**payload)
+    if state is None:
+        await tx.events.append(caller.owner_id, caller.space_id, type, image_id, fields)
+    else:
+        encoded = snapshot.encode(*state)
+        await tx.events.append(
+            caller.owner_id, caller.space_id, type, image_id, fields, image=encoded
+        )
 
 
 @dataclass(frozen=True)
@@ -352,7 +367,7 @@ async def _insert_image(tx: UnitOfWork, caller: Caller, new: NewImage) -> Image:
     if new.ai_reference:
         await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
     if new.primary_for is not None:
-        await _claim(tx, caller, row, new.primary_for)
+        await _claim_slot(tx, caller, image_id, new.primary_for)
     return await _get(tx, caller, image_id)
 
 
@@ -361,7 +376,8 @@ async def update_image(
 ) -> Image:
     encrypted = clean_encrypted(changes.encrypted, partial=True)
     async with stores.transaction() as tx:
-        row = await _locked_row(tx, caller, image_id)
+        stored = await _locked(tx, caller, image_id)
+        row = stored[0]
         await tx.pool.seal(row, encrypted)
         changed: list[str] = list(encrypted)
         if not isinstance(changes.kind, _Unchanged) and changes.kind.value != row.kind:
@@ -373,8 +389,8 @@ async def update_image(
         if changed:
             row.updated_at = utcnow()
             await tx.pool.save(row)
-            await _event(tx, caller, EventType.UPDATED, image_id, fields=tuple(changed))
-        image = await _get(tx, caller, image_id)
+            await _event(tx, caller, EventType.UPDATED, image_id, stored, fields=tuple(changed))
+        image = await _to_image(tx, stored)
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -383,55 +399,91 @@ async def update_image(
 async def set_ai_reference(stores: Stores, caller: Caller, image_id: str, enabled: bool) -> Image:
     """The per-image consent toggle; its own event because it is the privacy-critical one."""
     async with stores.transaction() as tx:
-        row = await _locked_row(tx, caller, image_id)
+        stored = await _locked(tx, caller, image_id)
+        row = stored[0]
         changed = row.ai_reference != enabled
         if changed:
             row.ai_reference = enabled
             row.updated_at = utcnow()
             await tx.pool.save(row)
-            await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=enabled)
-        image = await _get(tx, caller, image_id)
+            await _event(
+                tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, stored, enabled=enabled
+            )
+        image = await _to_image(tx, stored)
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
 
 
-async def _claim(tx: UnitOfWork, caller: Caller, row: MeImage, slot: Slot) -> None:
-    holder = await tx.pool.slot_holder(
-        caller.owner_id, caller.space_id, slot.value, other_than=row.id
+async def _claim_slot(tx: UnitOfWork, caller: Caller, image_id: str, slot: Slot) -> None:
+    """`slot` for the (just written) image `image_id`; the previous holder loses it."""
+    contenders = await tx.pool.slot_contenders(
+        caller.owner_id, caller.space_id, image_id, slot.value
     )
+    stored = next(c for c in contenders if c[0].id == image_id)
+    await _claim(tx, caller, stored, contenders, slot)
+
+
+async def _claim(
+    tx: UnitOfWork,
+    caller: Caller,
+    stored: StoredImage,
+    contenders: Sequence[StoredImage],
+    slot: Slot,
+) -> None:
+    row = stored[0]
     now = utcnow()
-    if holder is not None:
-        # Clear the previous holder first so the unique index never sees two holders.
-        await tx.pool.clear_slot(holder, now)
-        await _event(tx, caller, EventType.PRIMARY_CHANGED, holder, previous_slot=slot.value)
+    for holder in contenders:
+        if holder[0].id != row.id and holder[0].primary_for == slot.value:
+            # Clear the previous holder first so the unique index never sees two holders.
+            await tx.pool.set_slot(holder[0], None, now)
+            await _event(
+                tx,
+                caller,
+                EventType.PRIMARY_CHANGED,
+                holder[0].id,
+                holder,
+                previous_slot=slot.value,
+            )
     previous = row.primary_for
-    row.primary_for = slot.value
-    row.updated_at = now
-    await tx.pool.save(row)
+    await tx.pool.set_slot(row, slot.value, now)
     await _event(
-        tx, caller, EventType.PRIMARY_CHANGED, row.id, slot=slot.value, previous_slot=previous
+        tx,
+        caller,
+        EventType.PRIMARY_CHANGED,
+        row.id,
+        stored,
+        slot=slot.value,
+        previous_slot=previous,
     )
 
 
-async def _clear(tx: UnitOfWork, caller: Caller, row: MeImage) -> None:
+async def _clear(tx: UnitOfWork, caller: Caller, stored: StoredImage) -> None:
+    row = stored[0]
     previous = row.primary_for
-    row.primary_for = None
-    row.updated_at = utcnow()
-    await tx.pool.save(row)
-    await _event(tx, caller, EventType.PRIMARY_CHANGED, row.id, previous_slot=previous)
+    await tx.pool.set_slot(row, None, utcnow())
+    await _event(tx, caller, EventType.PRIMARY_CHANGED, row.id, stored, previous_slot=previous)
 
 
 async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot | None) -> Image:
-    """Claim `slot` for the image (the previous holder loses it), or clear the image's slot."""
+    """Claim `slot` for the image (the previous holder loses it), or clear the image's slot.
+
+    A swap is five statements inside the write lock: the owner lock, one read of the
+    image and the holder, two updates, and the two events in one insert."""
     async with stores.transaction() as tx:
-        row = await _locked_row(tx, caller, image_id)
-        changed = row.primary_for != (slot.value if slot else None)
+        await tx.owners.lock(caller.owner_id)
+        contenders = await tx.pool.slot_contenders(
+            caller.owner_id, caller.space_id, image_id, slot.value if slot else None
+        )
+        stored = next((c for c in contenders if c[0].id == image_id), None)
+        if stored is None:
+            raise NotFound()
+        changed = stored[0].primary_for != (slot.value if slot else None)
         if changed and slot is not None:
-            await _claim(tx, caller, row, slot)
+            await _claim(tx, caller, stored, contenders, slot)
         elif changed:
-            await _clear(tx, caller, row)
-        image = await _get(tx, caller, image_id)
+            await _clear(tx, caller, stored)
+        image = await _to_image(tx, stored)
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -440,7 +492,7 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
 async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
     """Soft delete: the row keeps its data for a later purge but leaves every query and slot."""
     async with stores.transaction() as tx:
-        row = await _locked_row(tx, caller, image_id)
+        row = (await _locked(tx, caller, image_id))[0]
         now = utcnow()
         previous = row.primary_for
         row.deleted_at = now

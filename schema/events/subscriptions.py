@@ -31,7 +31,7 @@ class EventsSubscription:
         stream = feed.follow(info.context.stores, caller, after)
         try:
             async for event in _until_token_expires(info.context, stream):
-                yield MeImageEvent.of(event)
+                yield MeImageEvent.shared(event)
         except domain.DomainError as error:
             # Strawberry's exception handlers skip subscriptions; the same map ends this one.
             yield member_of(MeImageEventResult, error)

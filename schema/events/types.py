@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated
 
@@ -65,6 +66,22 @@ class MeImageEvent:
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
 
+    def shared_key(self) -> str:
+        """The logged event this shows (see schema.events.shared); not a GraphQL field."""
+        return self.cursor
+
+    @classmethod
+    def shared(cls, event: feed.Event) -> MeImageEvent:
+        """`of(event)`, made once for all subscribers handed the same event."""
+        known = _recent.get(id(event))
+        if known is not None and known[0] is event:
+            return known[1]
+        made = cls.of(event)
+        _recent[id(event)] = (event, made)
+        if len(_recent) > _RECENT:
+            _recent.popitem(last=False)
+        return made
+
     @classmethod
     def of(cls, event: feed.Event) -> MeImageEvent:
         return cls(
@@ -79,6 +96,11 @@ class MeImageEvent:
             occurred_at=event.created_at,
             cursor=event.cursor,
         )
+
+
+# Recent events by identity (see MeImageEvent.shared); each entry holds its event.
+_RECENT = 256
+_recent: OrderedDict[int, tuple[feed.Event, MeImageEvent]] = OrderedDict()
 
 
 @represents(cursors.CursorTooOld, http_status=410)

@@ -22,10 +22,12 @@ database write lock (BEGIN IMMEDIATE) before the insert, so it never reorders at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -100,6 +102,57 @@ async def append_event(
             text("SELECT pg_notify(:channel, :owner)"), {"channel": CHANNEL, "owner": owner_id}
         )
     return row
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to write, with the image's state as the change left it (an encoded
+    snapshot, see `snapshot.encode`; None for deletions)."""
+
+    owner_id: str
+    space_id: str
+    type: EventType
+    image_id: str
+    payload: EventPayload
+    image: dict[str, Any] | None
+
+
+async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> None:
+    """Write a transaction's events in one statement, just before it commits.
+
+    Same contract as `append_event`, in fewer round trips: on PostgreSQL one statement
+    takes every owner's advisory lock and queues their NOTIFYs (delivered at commit), then
+    one multi-row INSERT writes the rows in the order they were made.
+    """
+    if not events:
+        return
+    if _dialect(session) == "postgresql":
+        owners = list(dict.fromkeys(e.owner_id for e in events))
+        locks = ", ".join(
+            f"pg_advisory_xact_lock(:cls, hashtext(:o{n})), pg_notify(:channel, :o{n})"
+            for n in range(len(owners))
+        )
+        await session.execute(
+            text(f"SELECT {locks}"),
+            {"cls": _EVENT_LOCK_CLASS, "channel": CHANNEL}
+            | {f"o{n}": owner for n, owner in enumerate(owners)},
+        )
+    now = utcnow()
+    await session.execute(
+        insert(MeImageEvent),
+        [
+            {
+                "owner_id": e.owner_id,
+                "space_id": e.space_id,
+                "type": e.type.value,
+                "image_id": e.image_id,
+                "payload": e.payload.encode(e.type),
+                "created_at": now,
+                "image": e.image,
+            }
+            for e in events
+        ],
+    )
 
 
 def _dialect(session: AsyncSession) -> str:

@@ -100,32 +100,66 @@ async def capture(
         .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
         .where(*conditions)
     )
-    snapshots: dict[str, dict[str, Any]] = {}
-    for r in (await session.execute(query)).all():
-        row = r._mapping
-        snapshots[r.id] = {
-            "kind": r.kind,
-            **{field.column: _b64(row[field.column]) for field in ME_IMAGE_ENCRYPTED},
-            "ai_reference": r.ai_reference,
-            "show_in_profile": r.show_in_profile,
-            "primary_for": r.primary_for,
-            "created_at": aware(r.created_at).isoformat(),
-            "updated_at": aware(r.updated_at).isoformat(),
-            "media": {
-                "id": r.media_id,
-                "content_type": r.content_type,
-                "byte_size": r.byte_size,
-                "width": r.width,
-                "height": r.height,
-                "storage_path": r.storage_path,
-                "thumbnail_path": r.thumbnail_path,
-                "medium_path": r.medium_path,
-                "object_id": r.object_id,
-                "sha256": r.sha256,
-                "created_at": aware(r.media_created_at).isoformat(),
-            },
-        }
-    return snapshots
+    return {r.id: _encoded(dict(r._mapping)) for r in (await session.execute(query)).all()}
+
+
+def encode(image: MeImage, media: MediaObject, ref: MediaRef) -> dict[str, Any]:
+    """The state of an image the caller holds with its media, encoded as `capture` would
+    read it back after the change: a writer that has the rows saves the query."""
+    values = {
+        **{name: getattr(image, name) for name in _IMAGE_FIELDS},
+        **{field.column: getattr(image, field.column) for field in ME_IMAGE_ENCRYPTED},
+        **{name: getattr(media, name) for name in _MEDIA_FIELDS},
+        "media_id": ref.id,
+        "media_created_at": ref.created_at,
+        "object_id": media.id,
+    }
+    return _encoded(values)
+
+
+_IMAGE_FIELDS = (
+    "kind",
+    "ai_reference",
+    "show_in_profile",
+    "primary_for",
+    "created_at",
+    "updated_at",
+)
+_MEDIA_FIELDS = (
+    "sha256",
+    "medium_path",
+    "content_type",
+    "byte_size",
+    "width",
+    "height",
+    "storage_path",
+    "thumbnail_path",
+)
+
+
+def _encoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": row["kind"],
+        **{field.column: _b64(row[field.column]) for field in ME_IMAGE_ENCRYPTED},
+        "ai_reference": row["ai_reference"],
+        "show_in_profile": row["show_in_profile"],
+        "primary_for": row["primary_for"],
+        "created_at": aware(row["created_at"]).isoformat(),
+        "updated_at": aware(row["updated_at"]).isoformat(),
+        "media": {
+            "id": row["media_id"],
+            "content_type": row["content_type"],
+            "byte_size": row["byte_size"],
+            "width": row["width"],
+            "height": row["height"],
+            "storage_path": row["storage_path"],
+            "thumbnail_path": row["thumbnail_path"],
+            "medium_path": row["medium_path"],
+            "object_id": row["object_id"],
+            "sha256": row["sha256"],
+            "created_at": aware(row["media_created_at"]).isoformat(),
+        },
+    }
 
 
 async def decode(

@@ -5,7 +5,7 @@ repositories of one `UnitOfWork`, which share the transaction's session:
 
     async with transaction(db, vault) as tx:
         owner = await tx.owners.lock(owner_id)
-        row = await tx.pool.live_row(owner_id, space_id, image_id)
+        stored = await tx.pool.live_image(owner_id, space_id, image_id)
 """
 
 from __future__ import annotations
@@ -73,12 +73,19 @@ class UnitOfWork:
     def lifecycle(self) -> LifecycleRepository:
         return LifecycleRepository(self._session, self.vault)
 
+    async def finish(self) -> None:
+        """Write what the repositories hold back until the end: the logged events."""
+        if "events" in self.__dict__:
+            await self.events.write_pending()
+
 
 @asynccontextmanager
 async def transaction(db: Database, vault: FieldVault | None = None) -> AsyncIterator[UnitOfWork]:
     """One write transaction: commits on success, rolls back on any exception."""
     async with db.transaction() as session:
-        yield UnitOfWork(session, vault)
+        tx = UnitOfWork(session, vault)
+        yield tx
+        await tx.finish()
 
 
 @asynccontextmanager

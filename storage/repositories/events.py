@@ -2,29 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.eventlog.log import append_event, head_seq
+from storage.eventlog import snapshot
+from storage.eventlog.log import NewEvent, append_events, head_seq
 from storage.eventlog.payload import EventPayload, EventType
 from storage.eventlog.retention import pruned_through
+
+# `append`'s default: read the image's state from the database.
+CAPTURE: Any = object()
 
 
 class EventLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._pending: list[NewEvent] = []
 
     async def append(
-        self, owner_id: str, space_id: str, type: EventType, image_id: str, payload: EventPayload
+        self,
+        owner_id: str,
+        space_id: str,
+        type: EventType,
+        image_id: str,
+        payload: EventPayload,
+        *,
+        image: dict[str, Any] | None = CAPTURE,
     ) -> None:
-        """Log a change in the transaction of the change."""
-        await append_event(
-            self._session,
-            owner_id=owner_id,
-            space_id=space_id,
-            type=type,
-            image_id=image_id,
-            payload=payload,
-        )
+        """Log a change in the transaction of the change; written by `write_pending`
+        when the transaction ends. `image`: the image's state as the change left it
+        (`snapshot.encode`), when the caller has it in hand; else it is read now."""
+        if image is CAPTURE:
+            states = await snapshot.capture(self._session, [image_id], live_only=True)
+            image = states.get(image_id)
+        self._pending.append(NewEvent(owner_id, space_id, type, image_id, payload, image))
+
+    async def write_pending(self) -> None:
+        """Write the logged changes, all in one statement (see `append_events`)."""
+        pending, self._pending = self._pending, []
+        await append_events(self._session, pending)
 
     async def resume_point(self, owner_id: str, space_id: str) -> int:
         """Where a reader of the owner's space starts from now: its newest event, or the

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.tables import Owner, utcnow
-from storage.upsert import upsert
+from storage.upsert import dialect_insert, upsert
 
 
 class OwnerRepository:
@@ -30,16 +30,32 @@ class OwnerRepository:
         owner's data version, which every cached answer about this owner is keyed on.
 
         `bump=False` is only for writes no query can see (e.g. a cached image rendition)."""
-        await self.ensure(owner_id)
-        if bump:
-            # The UPDATE takes the row lock on PostgreSQL; SQLite writers hold BEGIN IMMEDIATE.
-            await self._session.execute(
-                update(Owner)
-                .where(col(Owner.id) == owner_id)
-                .values(data_version=col(Owner.data_version) + 1)
+        # One statement instead of insert-if-absent, bump and SELECT ... FOR UPDATE: the
+        # conflict update takes the row lock on PostgreSQL (SQLite writers hold BEGIN
+        # IMMEDIATE), and RETURNING hands back the row.
+        now = utcnow()
+        table = Owner.__table__  # type: ignore[attr-defined]
+        version = table.c.data_version
+        statement = (
+            dialect_insert(self._session)(Owner)
+            .values(
+                id=owner_id,
+                ai_uses_reference_images=True,
+                data_version=1 if bump else 0,
+                created_at=now,
+                updated_at=now,
             )
-        query = select(Owner).where(col(Owner.id) == owner_id).with_for_update()
-        return (await self._session.execute(query)).scalar_one()
+            .on_conflict_do_update(
+                index_elements=[table.c.id],
+                set_={"data_version": version + 1 if bump else version},
+            )
+            .returning(Owner)
+        )
+        result = await self._session.scalars(
+            statement, execution_options={"populate_existing": True}
+        )
+        owner: Owner = result.one()
+        return owner
 
     async def get(self, owner_id: str) -> Owner | None:
         return await self._session.get(Owner, owner_id)

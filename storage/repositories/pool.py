@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage.keys import FieldVault
@@ -77,16 +78,6 @@ class PoolRepository:
         row = (await self._session.execute(query)).first()
         return None if row is None else (row[0], row[1], row[2])
 
-    async def live_row(self, owner_id: str, space_id: str, image_id: str) -> MeImage | None:
-        """The image row alone, to change it (the caller holds the owner lock)."""
-        query = select(MeImage).where(
-            col(MeImage.id) == image_id,
-            col(MeImage.owner_id) == owner_id,
-            col(MeImage.space_id) == space_id,
-            col(MeImage.deleted_at).is_(None),
-        )
-        return (await self._session.execute(query)).scalar_one_or_none()
-
     async def open(self, row: MeImage) -> MeImageEncrypted:
         """The row's encrypted fields in plaintext; raises DecryptionError."""
         return await self._vault.open_row(self._session, ME_IMAGE_ENCRYPTED, row)
@@ -105,25 +96,27 @@ class PoolRepository:
                 raise
             raise MediaAlreadyAttached() from exc
 
-    async def slot_holder(
-        self, owner_id: str, space_id: str, slot: str, *, other_than: str
-    ) -> str | None:
-        """The id of the live image that holds `slot`, other than `other_than`."""
-        query = select(col(MeImage.id)).where(
-            col(MeImage.owner_id) == owner_id,
-            col(MeImage.space_id) == space_id,
-            col(MeImage.primary_for) == slot,
-            col(MeImage.deleted_at).is_(None),
-            col(MeImage.id) != other_than,
-        )
-        return (await self._session.execute(query)).scalar_one_or_none()
+    async def slot_contenders(
+        self, owner_id: str, space_id: str, image_id: str, slot: str | None
+    ) -> list[StoredImage]:
+        """In one query, the live image `image_id` and the live holder of `slot` (if
+        any, and if another image), each with its media."""
+        wanted = col(MeImage.id) == image_id
+        if slot is not None:
+            wanted = or_(wanted, col(MeImage.primary_for) == slot)
+        rows = (await self._session.execute(_live(owner_id, space_id).where(wanted))).all()
+        return [(r[0], r[1], r[2]) for r in rows]
 
-    async def clear_slot(self, image_id: str, now: datetime) -> None:
+    async def set_slot(self, row: MeImage, slot: str | None, now: datetime) -> None:
+        """Give the row `slot` (None: no slot) in one UPDATE, and the loaded row the same
+        values without making it dirty (a flush would write them again)."""
         await self._session.execute(
             update(MeImage)
-            .where(col(MeImage.id) == image_id)
-            .values(primary_for=None, updated_at=now)
+            .where(col(MeImage.id) == row.id)
+            .values(primary_for=slot, updated_at=now)
         )
+        set_committed_value(row, "primary_for", slot)
+        set_committed_value(row, "updated_at", now)
 
     async def usable_references(
         self, owner_id: str, space_id: str, image_ids: Sequence[str]

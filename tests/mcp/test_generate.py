@@ -59,7 +59,8 @@ async def test_generates_returns_images_and_charges_once(
         generation["model"] == "openai/gpt-image-2" and generation["prompt"] == arguments["prompt"]
     )
     assert generation["referenceImageIds"] == references
-    assert generation["referenceMediaIds"] == [i["mediaId"] for i in listed]
+    # The list is newest first; the references keep the order they were given in.
+    assert generation["referenceMediaIds"] == [i["mediaId"] for i in reversed(listed)]
     assert [image.size for image in images_of(result)] == [(1024, 1024)] * 2
     for output in generation["images"]:
         stored = await http.get(output["imageUrl"])

@@ -52,7 +52,7 @@ async def test_lists_only_opted_in_live_images_with_working_urls(
     await pool.add(3, opt_in=False)
     async with mcp_session(mcp_server, owner) as session:
         listed = data_of(await session.call_tool("me.listReferenceImages", {}))["images"]
-        assert [i["id"] for i in listed] == [face, hands]
+        assert [i["id"] for i in listed] == [hands, face]  # newest first
         only_hands = await session.call_tool("me.listReferenceImages", {"kind": "hands"})
         assert [i["id"] for i in data_of(only_hands)["images"]] == [hands]
         assert images_of(only_hands) == []  # image content only when asked for
