@@ -11,11 +11,12 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.media.uploads import Media, media_for_new_image, media_from_rows
+from resolvers.pool import consent
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
@@ -67,6 +68,8 @@ class Image:
     primary_for: Slot | None
     created_at: datetime
     updated_at: datetime
+    # When the opt-in lapses by itself; None: until it is turned off.
+    ai_reference_until: datetime | None = None
 
 
 class _Unchanged:
@@ -163,6 +166,7 @@ async def _to_image(tx: UnitOfWork, stored: StoredImage) -> Image:
         primary_for=Slot(row.primary_for) if row.primary_for else None,
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
+        ai_reference_until=aware(row.ai_reference_until) if row.ai_reference_until else None,
     )
 
 
@@ -360,20 +364,50 @@ async def update_image(
     return image
 
 
-async def set_ai_reference(stores: Stores, caller: Caller, image_id: str, enabled: bool) -> Image:
-    """The per-image consent toggle; its own event because it is the privacy-critical one."""
+async def set_ai_reference(
+    stores: Stores,
+    caller: Caller,
+    image_id: str,
+    enabled: bool,
+    until: datetime | None = None,
+) -> Image:
+    """The per-image consent toggle; its own event because it is the privacy-critical one.
+
+    With `until` the opt-in lapses by itself at that moment (see `resolvers.pool.consent`);
+    without it, it lasts until turned off."""
+    now = stores.clock.now()
+    until = _valid_until(enabled, until, now)
     async with stores.transaction() as tx:
-        row = await _locked_row(tx, caller, image_id)
-        changed = row.ai_reference != enabled
+        owner = await tx.owners.lock(caller.owner_id)
+        lapsed = await consent.lapse_in(tx, owner, now)
+        row = await tx.pool.live_row(caller.owner_id, caller.space_id, image_id)
+        if row is None:
+            raise NotFound()
+        current = aware(row.ai_reference_until) if row.ai_reference_until else None
+        changed = row.ai_reference != enabled or current != until
         if changed:
             row.ai_reference = enabled
+            row.ai_reference_until = until
             row.updated_at = utcnow()
             await tx.pool.save(row)
             await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=enabled)
+            await consent.remember_next_lapse(tx, owner)
         image = await _get(tx, caller, image_id)
-    if changed:
+    if changed or lapsed:
         stores.notifier.notify(caller.owner_id)
     return image
+
+
+def _valid_until(enabled: bool, until: datetime | None, now: datetime) -> datetime | None:
+    if until is None:
+        return None
+    if not enabled:
+        raise InvalidInput("until is only for enabled: true", field="until")
+    # A DateTime without an offset is read as UTC, like every time the server writes.
+    until = aware(until).astimezone(UTC)
+    if until <= now:
+        raise InvalidInput("until must be in the future", field="until")
+    return until
 
 
 async def _claim(tx: UnitOfWork, caller: Caller, row: MeImage, slot: Slot) -> None:

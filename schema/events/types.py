@@ -57,6 +57,9 @@ class MeImageEvent:
     enabled: bool | None = strawberry.field(
         description="AI_REFERENCE_TOGGLED: the image's new AI opt-in."
     )
+    expired: bool | None = strawberry.field(
+        description="AI_REFERENCE_TOGGLED: true when the opt-in lapsed by itself at its `until`, false when someone switched it; null for other types."
+    )
     changed_fields: list[str] | None = strawberry.field(
         description="UPDATED: the fields that changed (label, tags, kind, showInProfile)."
     )
@@ -75,6 +78,7 @@ class MeImageEvent:
             slot=PrimarySlot.of(event.slot) if event.slot else None,
             previous_slot=PrimarySlot.of(event.previous_slot) if event.previous_slot else None,
             enabled=event.enabled,
+            expired=event.expired if event.type is EventType.AI_REFERENCE_TOGGLED else None,
             changed_fields=list(event.fields) if event.type is EventType.UPDATED else None,
             occurred_at=event.created_at,
             cursor=event.cursor,

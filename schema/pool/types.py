@@ -7,11 +7,18 @@ from datetime import datetime
 import strawberry
 
 from resolvers.generation import credits as generation_credits
+from resolvers.generation import ledger, recipients
 from resolvers.media.transforms import TransformSpec
 from resolvers.media.uploads import Media
 from resolvers.pool import me_images, profile
 from schema.context import Info
 from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
+from schema.generation.ledger import (
+    MeImageUseConnection,
+    ProviderKind,
+    Recipient,
+    use_totals,
+)
 
 
 @strawberry.type(description="How an image may be used.")
@@ -20,6 +27,9 @@ class MeImageUsage:
         description="The owner opted this image in for AI generation. False until they say so."
     )
     show_in_profile: bool = strawberry.field(description="Shown on the owner's profile.")
+    ai_reference_until: datetime | None = strawberry.field(
+        description="When the AI opt-in lapses by itself (an AI_REFERENCE_TOGGLED event with `expired: true` follows); null: until it is turned off."
+    )
 
 
 @strawberry.type(name="MeImage", description="One reference image of the caller's pool.")
@@ -67,7 +77,9 @@ class MeImage:
             width=image.media.width,
             height=image.media.height,
             usage=MeImageUsage(
-                ai_reference=image.ai_reference, show_in_profile=image.show_in_profile
+                ai_reference=image.ai_reference,
+                show_in_profile=image.show_in_profile,
+                ai_reference_until=image.ai_reference_until,
             ),
             primary_for=PrimarySlot.of(image.primary_for) if image.primary_for else None,
             created_at=image.created_at,
@@ -109,6 +121,27 @@ class MeImage:
             max_px=info.context.stores.limits.max_transform_px,
         )
         return _media_url(info, self.image.media, spec.name)
+
+    @strawberry.field(
+        description="Every time this image was sent to an image provider, newest first: to whom, for which generation, how it ended."
+    )
+    async def uses(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> MeImageUseConnection:
+        page = await ledger.uses_of(
+            info.context.stores, info.context.require_caller(), self.image.id, first, after
+        )
+        return MeImageUseConnection.of(page)
+
+    @strawberry.field(description="How many times this image was sent to an image provider.")
+    async def use_count(self, info: Info) -> int:
+        totals = await use_totals(info, self.image.id)
+        return totals.count if totals else 0
+
+    @strawberry.field(description="When this image was last sent to an image provider.")
+    async def last_used_at(self, info: Info) -> datetime | None:
+        totals = await use_totals(info, self.image.id)
+        return totals.last_used_at if totals else None
 
 
 def _media_url(info: Info, media: Media, variant: str) -> str:
@@ -153,3 +186,19 @@ class Profile:
     )
     async def credits(self, info: Info) -> int:
         return await generation_credits.balance(info.context.stores, str(self.owner_id))
+
+    @strawberry.field(
+        description="The providers the owner lets receive their images, in every space (all until they choose; see setAllowedProviders). The server's operator may narrow it further."
+    )
+    async def allowed_providers(self, info: Info) -> list[ProviderKind]:
+        kinds = await recipients.allowed_providers(
+            info.context.stores, info.context.require_caller()
+        )
+        return [ProviderKind.of(kind) for kind in kinds]
+
+    @strawberry.field(
+        description="Every provider and host that ever received an image of this pool, with counts and the last time, most recent first."
+    )
+    async def recipients(self, info: Info) -> list[Recipient]:
+        found = await ledger.recipients(info.context.stores, info.context.require_caller())
+        return [Recipient.of(summary) for summary in found]

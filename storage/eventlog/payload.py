@@ -26,7 +26,7 @@ class EventType(enum.StrEnum):
 _KEYS: dict[EventType, tuple[str, ...]] = {
     EventType.ADDED: ("kind",),
     EventType.UPDATED: ("fields",),
-    EventType.AI_REFERENCE_TOGGLED: ("enabled",),
+    EventType.AI_REFERENCE_TOGGLED: ("enabled", "expired"),
     EventType.PRIMARY_CHANGED: ("slot", "previous"),
     EventType.DELETED: ("kind", "previous"),
 }
@@ -42,6 +42,8 @@ class EventPayload:
     previous_slot: str | None = None
     # AI_REFERENCE_TOGGLED: the new opt-in.
     enabled: bool | None = None
+    # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` (nobody switched it).
+    expired: bool = False
     # UPDATED: the fields that changed, as the API names them.
     fields: tuple[str, ...] = ()
 
@@ -51,6 +53,7 @@ class EventPayload:
             "slot": self.slot,
             "previous": self.previous_slot,
             "enabled": self.enabled,
+            "expired": self.expired,
             "fields": list(self.fields),
         }
         return {key: values[key] for key in _KEYS[type]}
@@ -66,5 +69,7 @@ class EventPayload:
             slot=data.get("slot") or None,
             previous_slot=previous or None,
             enabled=data.get("enabled"),
+            # Toggles logged before timed consent carry no `expired`: none of them lapsed.
+            expired=bool(data.get("expired", False)),
             fields=tuple(data.get("fields") or ()),
         )

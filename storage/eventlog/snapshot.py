@@ -62,6 +62,8 @@ class ImageState:
     created_at: datetime
     updated_at: datetime
     media: MediaState
+    # Absent from snapshots written before timed consent (migration 0009_consent_ledger).
+    ai_reference_until: datetime | None = None
 
 
 async def capture(
@@ -80,6 +82,7 @@ async def capture(
             col(MeImage.kind),
             *(image_columns[field.column] for field in ME_IMAGE_ENCRYPTED),
             col(MeImage.ai_reference),
+            col(MeImage.ai_reference_until),
             col(MeImage.show_in_profile),
             col(MeImage.primary_for),
             col(MeImage.created_at),
@@ -107,6 +110,9 @@ async def capture(
             "kind": r.kind,
             **{field.column: _b64(row[field.column]) for field in ME_IMAGE_ENCRYPTED},
             "ai_reference": r.ai_reference,
+            "ai_reference_until": (
+                aware(r.ai_reference_until).isoformat() if r.ai_reference_until else None
+            ),
             "show_in_profile": r.show_in_profile,
             "primary_for": r.primary_for,
             "created_at": aware(r.created_at).isoformat(),
@@ -156,6 +162,9 @@ async def decode(
         primary_for=data["primary_for"] or None,
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        ai_reference_until=(
+            datetime.fromisoformat(until) if (until := data.get("ai_reference_until")) else None
+        ),
         media=MediaState(
             id=media["id"],
             content_type=media["content_type"],
