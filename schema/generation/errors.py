@@ -49,7 +49,10 @@ class ProviderFailedError(Error):
     description="The model's provider is not on the owner's or the server's allowlist; nothing was read or sent. Names the rule, since the owner's own settings are no secret to them."
 )
 class ProviderNotAllowedError(Error):
-    provider: ProviderKind = strawberry.field(description="The provider that was refused.")
+    provider: str = strawberry.field(
+        description="The refused provider as the other provider errors name it: openai, gemini or openai-compatible."
+    )
+    provider_kind: ProviderKind = strawberry.field(description="The refused provider, typed.")
     rule: AllowlistRule = strawberry.field(description="The allowlist that refused it.")
 
     @classmethod
@@ -57,6 +60,7 @@ class ProviderNotAllowedError(Error):
         return cls(
             code=ErrorCode(error.code),
             message=error.message,
-            provider=ProviderKind.of(getattr(error, "provider", "")),
+            provider=getattr(error, "provider", ""),
+            provider_kind=ProviderKind.of(getattr(error, "provider", "")),
             rule=AllowlistRule(getattr(error, "rule", "")),
         )

@@ -31,7 +31,7 @@ mutation($providers: [ProviderKind!]!) {
 """
 REFUSAL = (
     "mutation($input: GenerationInput!) { generateWithReference(input: $input) { __typename "
-    "... on ProviderNotAllowedError { code message provider rule } } }"
+    "... on ProviderNotAllowedError { code message provider providerKind rule } } }"
 )
 
 
@@ -90,11 +90,12 @@ async def test_the_owners_list_refuses_an_openai_compatible_server_but_not_gemin
     await _allow(gen_api, owner, ["OPENAI", "GEMINI"])
     refused = await _refused_before_anything(gen_api, owner, ref["id"], OPENAI, provider)
     assert refused["__typename"] == "ProviderNotAllowedError"
-    assert (refused["code"], refused["provider"], refused["rule"]) == (
+    assert (refused["code"], refused["providerKind"], refused["rule"]) == (
         "PROVIDER_NOT_ALLOWED",
         "OPENAI_COMPATIBLE",
         "OWNER",
     )
+    assert refused["provider"] == "openai-compatible"
     assert "setAllowedProviders" in refused["message"]
     assert (await _generate(gen_api, owner, ref["id"], GEMINI))["__typename"] == "Generation"
     assert [r.provider for r in await ledger_rows(gen_api, owner)] == ["gemini"]
@@ -112,7 +113,7 @@ async def test_the_owners_list_refuses_gemini_but_not_openai(
     await grant(gen_api, owner, 50)
     await _allow(gen_api, owner, ["OPENAI_COMPATIBLE"])
     refused = await _refused_before_anything(gen_api, owner, ref["id"], GEMINI, provider)
-    assert (refused["provider"], refused["rule"]) == ("GEMINI", "OWNER")
+    assert (refused["providerKind"], refused["rule"]) == ("GEMINI", "OWNER")
     assert (await _generate(gen_api, owner, ref["id"], OPENAI))["__typename"] == "Generation"
     await _allow(gen_api, owner, [])
     provider.reset()  # forget the allowed send above
@@ -127,7 +128,7 @@ async def test_the_servers_list_from_the_environment_refuses_openai_but_not_gemi
     ref = await add_reference(api, owner, 521)
     await grant(api, owner, 50)
     refused = await _refused_before_anything(api, owner, ref["id"], OPENAI, provider)
-    assert (refused["provider"], refused["rule"]) == ("OPENAI_COMPATIBLE", "SERVER")
+    assert (refused["providerKind"], refused["rule"]) == ("OPENAI_COMPATIBLE", "SERVER")
     assert "MEIMAGES_ALLOWED_PROVIDERS" in refused["message"]
     # The owner allowing it changes nothing: it must be on both lists.
     assert await _allow(api, owner, ALL) == ALL
@@ -144,7 +145,7 @@ async def test_the_servers_list_refuses_gemini_but_not_openai_compatible(
     narrowed = frozenset({ProviderKind.OPENAI_COMPATIBLE})
     with generation_config(gen_api, allowed_providers=narrowed):
         refused = await _refused_before_anything(gen_api, owner, ref["id"], GEMINI, provider)
-        assert (refused["provider"], refused["rule"]) == ("GEMINI", "SERVER")
+        assert (refused["providerKind"], refused["rule"]) == ("GEMINI", "SERVER")
         sent = await _generate(gen_api, owner, ref["id"], OPENAI)
         assert sent["__typename"] == "Generation"
 
