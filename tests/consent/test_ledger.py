@@ -6,6 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import event
+
+from resolvers.generation.ledger import all_uses
 from resolvers.lifecycle.purge import purge_owner
 from tests.consent.conftest import generation_rows, ledger_rows
 from tests.generation.conftest import add_reference, generate, grant
@@ -200,3 +203,47 @@ async def test_another_owner_or_space_never_sees_the_uses(
     mine = (await gen_api.gql(RECIPIENTS, user=owner))["profile"]["recipients"]
     assert [(r["uses"], r["images"]) for r in mine] == [(1, 1)]
     assert {r.image_id for r in await ledger_rows(gen_api, owner)} == {ref["id"]}
+
+
+async def test_a_list_of_images_reads_the_ledger_once(
+    gen_api: Api, owner: str, provider: ProviderServer
+) -> None:
+    """Use counts of a whole pool come from one query, not one per image."""
+    refs = [await add_reference(gen_api, owner, seed) for seed in range(371, 377)]
+    await grant(gen_api, owner, 50)
+    assert (await generate(gen_api, owner, [refs[0]["id"]]))["__typename"] == "Generation"
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM reference_use" in statement:
+            reads.append(statement)
+
+    engine = gen_api.stores.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        pool = await gen_api.gql(POOL, user=owner)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sorted(i["useCount"] for i in pool["meImages"]) == [0, 0, 0, 0, 0, 1]
+    assert len(reads) == 1, reads
+
+
+async def test_the_export_reads_every_use_of_every_space_oldest_first(
+    gen_api: Api, owner: str, other_owner: str, provider: ProviderServer
+) -> None:
+    personal = await add_reference(gen_api, owner, 381)
+    club = await add_reference(gen_api, owner, 382, space="club")
+    theirs = await add_reference(gen_api, other_owner, 383)
+    await grant(gen_api, owner, 50)
+    await grant(gen_api, other_owner, 50)
+    made = [
+        await generate(gen_api, owner, [personal["id"]]),
+        await generate(gen_api, owner, [club["id"]], space="club"),
+        await generate(gen_api, other_owner, [theirs["id"]]),
+    ]
+    assert all(m["__typename"] == "Generation" for m in made)
+    uses = await all_uses(gen_api.stores, owner)
+    assert [(u.space_id, u.image_id, u.generation_id) for u in uses] == [
+        ("personal", personal["id"], made[0]["id"]),
+        ("club", club["id"], made[1]["id"]),
+    ]
