@@ -26,7 +26,7 @@ class EventType(enum.StrEnum):
 _KEYS: dict[EventType, tuple[str, ...]] = {
     EventType.ADDED: ("kind",),
     EventType.UPDATED: ("fields",),
-    EventType.AI_REFERENCE_TOGGLED: ("enabled", "expired"),
+    EventType.AI_REFERENCE_TOGGLED: ("enabled",),
     EventType.PRIMARY_CHANGED: ("slot", "previous"),
     EventType.DELETED: ("kind", "previous"),
 }
@@ -53,10 +53,13 @@ class EventPayload:
             "slot": self.slot,
             "previous": self.previous_slot,
             "enabled": self.enabled,
-            "expired": self.expired,
             "fields": list(self.fields),
         }
-        return {key: values[key] for key in _KEYS[type]}
+        encoded = {key: values[key] for key in _KEYS[type]}
+        if self.expired:
+            # Only a lapse says so: every toggle logged before timed consent reads the same.
+            encoded["expired"] = True
+        return encoded
 
     @classmethod
     def decode(cls, data: Mapping[str, Any] | None) -> EventPayload:

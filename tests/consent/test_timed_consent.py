@@ -10,6 +10,7 @@ from typing import Any
 from resolvers.events import cursors, feed
 from resolvers.pool import consent
 from resolvers.stores import Caller
+from storage.eventlog.payload import EventPayload, EventType
 from tests.consent.conftest import HandClock, ledger_rows, toggles
 from tests.generation.conftest import add_reference, balance, blobs_patched, generate, grant
 from tests.generation.provider_server import ProviderServer
@@ -160,7 +161,7 @@ async def test_without_until_it_lasts_and_a_new_toggle_clears_until(
     clock.advance(365 * 24 * 3600)
     await grant(gen_api, owner, 10)
     assert (await generate(gen_api, owner, [image["id"]]))["__typename"] == "Generation"
-    assert [t["expired"] for t in await toggles(gen_api, owner)] == [False, False]
+    assert [t.get("expired", False) for t in await toggles(gen_api, owner)] == [False, False]
 
 
 async def test_a_bad_until_is_invalid_input_and_changes_nothing(
@@ -205,7 +206,16 @@ async def test_another_owners_clocked_consent_is_theirs_alone(
     # Another owner's reads lapse nothing of this owner's...
     assert (await gen_api.gql(REFERENCES, user=other_owner))["referenceImages"] == []
     assert await toggles(gen_api, other_owner) == []
-    assert [t.get("expired") for t in await toggles(gen_api, owner)] == [False]
+    assert [t.get("expired", False) for t in await toggles(gen_api, owner)] == [False]
     # ...the owner's own first read does.
     assert (await gen_api.gql(REFERENCES, user=owner))["referenceImages"] == []
-    assert [t.get("expired") for t in await toggles(gen_api, owner)] == [False, True]
+    assert [t.get("expired", False) for t in await toggles(gen_api, owner)] == [False, True]
+
+
+def test_only_a_lapse_writes_expired_and_it_reads_back() -> None:
+    lapse = EventPayload(enabled=False, expired=True)
+    assert lapse.encode(EventType.AI_REFERENCE_TOGGLED) == {"enabled": False, "expired": True}
+    assert EventPayload.decode(lapse.encode(EventType.AI_REFERENCE_TOGGLED)) == lapse
+    switched = EventPayload(enabled=False)
+    assert switched.encode(EventType.AI_REFERENCE_TOGGLED) == {"enabled": False}
+    assert EventPayload.decode({"enabled": True}).expired is False
