@@ -72,7 +72,7 @@ class EventPayload:
             slot=data.get("slot") or None,
             previous_slot=previous or None,
             enabled=data.get("enabled"),
-            # Toggles logged before timed consent carry no `expired`: none of them lapsed.
+            # Only a lapse writes `expired`; every other toggle (and every older one) has none.
             expired=bool(data.get("expired", False)),
             fields=tuple(data.get("fields") or ()),
         )
