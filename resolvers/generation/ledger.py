@@ -17,7 +17,6 @@ from resolvers.errors import InvalidInput
 from resolvers.generation.config import ProviderKind
 from resolvers.generation.recipients import Recipient
 from resolvers.stores import Caller, Stores
-from storage.repositories.uses import UseTotals as UseTotals  # what `totals` answers
 from storage.tables import ReferenceUse, aware
 from storage.tables import UseOutcome as UseOutcome  # declared with the table
 
@@ -115,13 +114,6 @@ async def uses_of(
     async with stores.reading() as read:
         rows = await read.uses.page(caller.owner_id, caller.space_id, image_id, first + 1, position)
     return UsePage([_use(r) for r in rows[:first]], has_next_page=len(rows) > first)
-
-
-async def totals(stores: Stores, caller: Caller) -> dict[str, UseTotals]:
-    """Image id -> how often and when last it was sent, for the caller's pool."""
-    async with stores.reading() as read:
-        found = await read.uses.totals_by_image(caller.owner_id, caller.space_id)
-    return {i: UseTotals(t.count, aware(t.last_used_at)) for i, t in found.items()}
 
 
 async def recipients(stores: Stores, caller: Caller) -> list[RecipientSummary]:

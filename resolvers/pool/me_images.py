@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from storage.eventlog.payload import EventPayload
 from storage.eventlog.payload import EventType as EventType  # declared with the log
 from storage.repositories import UnitOfWork
 from storage.repositories.pool import MediaAlreadyAttached, StoredImage
+from storage.repositories.uses import UseTotals
 from storage.tables import (
     ME_IMAGE_ENCRYPTED,
     MeImage,
@@ -70,6 +71,9 @@ class Image:
     updated_at: datetime
     # When the opt-in lapses by itself; None: until it is turned off.
     ai_reference_until: datetime | None = None
+    # From the usage ledger: how often the image was sent to a provider, and when last.
+    use_count: int = 0
+    last_used_at: datetime | None = None
 
 
 class _Unchanged:
@@ -145,8 +149,11 @@ def _clean_list(name: str, value: object, max_chars: int, max_items: int) -> lis
     return cleaned
 
 
-async def _to_image(tx: UnitOfWork, stored: StoredImage) -> Image:
+async def _to_image(tx: UnitOfWork, stored: StoredImage, uses: Mapping[str, UseTotals]) -> Image:
+    """The image with its fields decrypted and its totals from the usage ledger (`uses`,
+    by image id)."""
     row, obj, ref = stored
+    sent = uses.get(row.id)
     try:
         encrypted = await tx.pool.open(row)
     except DecryptionError:
@@ -167,6 +174,8 @@ async def _to_image(tx: UnitOfWork, stored: StoredImage) -> Image:
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
         ai_reference_until=aware(row.ai_reference_until) if row.ai_reference_until else None,
+        use_count=sent.count if sent else 0,
+        last_used_at=sent.last_used_at if sent else None,
     )
 
 
@@ -193,7 +202,9 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
         return cached
     async with stores.reading() as read:
         stored = await read.pool.live_images(caller.owner_id, caller.space_id)
-        images = [await _to_image(read, s) for s in stored]
+        # Ledger rows are written under the owner lock, which bumps the version too.
+        uses = await read.uses.totals_by_image(caller.owner_id, caller.space_id)
+        images = [await _to_image(read, s, uses) for s in stored]
         owner = await read.owners.get(caller.owner_id)
     snapshot = PoolSnapshot(
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
@@ -230,11 +241,23 @@ async def get_image(stores: Stores, caller: Caller, image_id: str) -> Image:
     return image
 
 
+async def image_uses(stores: Stores, caller: Caller, image: Image) -> Image:
+    """The image with its current totals from the usage ledger (for images that come from
+    elsewhere than the pool, such as an event's)."""
+    async with stores.reading() as read:
+        uses = await read.uses.totals_by_image(caller.owner_id, caller.space_id, image.id)
+    sent = uses.get(image.id)
+    if sent is None:
+        return image
+    return replace(image, use_count=sent.count, last_used_at=sent.last_used_at)
+
+
 async def _get(tx: UnitOfWork, caller: Caller, image_id: str) -> Image:
     stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
     if stored is None:
         raise NotFound()
-    return await _to_image(tx, stored)
+    uses = await tx.uses.totals_by_image(caller.owner_id, caller.space_id, image_id)
+    return await _to_image(tx, stored, uses)
 
 
 async def _locked_row(tx: UnitOfWork, caller: Caller, image_id: str) -> MeImage:

@@ -10,7 +10,8 @@ import strawberry
 
 from resolvers import errors as domain
 from resolvers.events import cursors, feed
-from resolvers.pool.me_images import EventType
+from resolvers.pool.me_images import EventType, Image, image_uses
+from schema.context import Info
 from schema.enums import MeImageKind, PrimarySlot
 from schema.errors import Error, InvalidInputError, represents
 from schema.pool.types import MeImage
@@ -45,9 +46,7 @@ class MeImageEvent:
         description="What the image shows after the change (for DELETED: what it showed). "
         "Null only if the image's data was purged."
     )
-    image: MeImage | None = strawberry.field(
-        description="The image as this change left it (also on replay); null for DELETED."
-    )
+    state: strawberry.Private[Image | None]
     slot: PrimarySlot | None = strawberry.field(
         description="PRIMARY_CHANGED: the slot the image holds now; null when it lost its slot."
     )
@@ -68,13 +67,22 @@ class MeImageEvent:
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
 
+    @strawberry.field(
+        description="The image as this change left it (also on replay); null for DELETED. Its useCount and lastUsedAt are the current ones."
+    )
+    async def image(self, info: Info) -> MeImage | None:
+        if self.state is None:
+            return None
+        caller = info.context.require_caller()
+        return MeImage.of(await image_uses(info.context.stores, caller, self.state))
+
     @classmethod
     def of(cls, event: feed.Event) -> MeImageEvent:
         return cls(
             type=MeImageEventType.of(event.type),
             image_id=strawberry.ID(event.image_id),
             kind=MeImageKind.of(event.kind) if event.kind else None,
-            image=MeImage.of(event.image) if event.image else None,
+            state=event.image,
             slot=PrimarySlot.of(event.slot) if event.slot else None,
             previous_slot=PrimarySlot.of(event.previous_slot) if event.previous_slot else None,
             enabled=event.enabled,

@@ -3,19 +3,15 @@ whom they may go."""
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from datetime import datetime
 from typing import cast
 
 import strawberry
-from graphql import OperationType
 
 from resolvers.generation import ledger
 from resolvers.generation.config import ProviderKind as DomainProviderKind
 from resolvers.generation.ledger import UseOutcome as DomainUseOutcome
-from resolvers.generation.ledger import UseTotals
-from schema.context import Info
 
 
 @strawberry.enum(name="ProviderKind", description="Who receives reference images.")
@@ -136,21 +132,3 @@ class Recipient:
             images=summary.images,
             last_used_at=summary.last_used_at,
         )
-
-
-_TOTALS = "ledger.totals"
-
-
-async def use_totals(info: Info, image_id: str) -> UseTotals | None:
-    """An image's use count and last use; one query per request for the whole pool, so a
-    list of images never costs a query per image."""
-    stores, caller = info.context.stores, info.context.require_caller()
-    if info.operation.operation is OperationType.SUBSCRIPTION:
-        # One context serves a whole connection: each event reads afresh.
-        return (await ledger.totals(stores, caller)).get(image_id)
-    extra = info.context.extra
-    task: asyncio.Task[dict[str, UseTotals]] | None = extra.get(_TOTALS)
-    if task is None:
-        task = asyncio.ensure_future(ledger.totals(stores, caller))
-        extra[_TOTALS] = task
-    return (await task).get(image_id)

@@ -17,7 +17,6 @@ from schema.generation.ledger import (
     MeImageUseConnection,
     ProviderKind,
     Recipient,
-    use_totals,
 )
 
 
@@ -62,6 +61,12 @@ class MeImage:
     )
     created_at: datetime = strawberry.field(description="When the image was added.")
     updated_at: datetime = strawberry.field(description="When the image last changed.")
+    use_count: int = strawberry.field(
+        description="How many times this image was sent to an image provider."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="When this image was last sent to an image provider."
+    )
 
     @classmethod
     def of(cls, image: me_images.Image) -> MeImage:
@@ -84,6 +89,8 @@ class MeImage:
             primary_for=PrimarySlot.of(image.primary_for) if image.primary_for else None,
             created_at=image.created_at,
             updated_at=image.updated_at,
+            use_count=image.use_count,
+            last_used_at=image.last_used_at,
         )
 
     @strawberry.field(
@@ -132,16 +139,6 @@ class MeImage:
             info.context.stores, info.context.require_caller(), self.image.id, first, after
         )
         return MeImageUseConnection.of(page)
-
-    @strawberry.field(description="How many times this image was sent to an image provider.")
-    async def use_count(self, info: Info) -> int:
-        totals = await use_totals(info, self.image.id)
-        return totals.count if totals else 0
-
-    @strawberry.field(description="When this image was last sent to an image provider.")
-    async def last_used_at(self, info: Info) -> datetime | None:
-        totals = await use_totals(info, self.image.id)
-        return totals.last_used_at if totals else None
 
 
 def _media_url(info: Info, media: Media, variant: str) -> str:

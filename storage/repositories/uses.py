@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.tables import ReferenceUse
+from storage.tables import ReferenceUse, aware
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,11 @@ class ReferenceUseRepository:
             query = query.where(position < tuple_(*after))
         return list((await self._session.execute(query)).scalars().all())
 
-    async def totals_by_image(self, owner_id: str, space_id: str) -> dict[str, UseTotals]:
-        """Image id -> its use count and last use, for every image of the pool ever sent."""
+    async def totals_by_image(
+        self, owner_id: str, space_id: str, image_id: str | None = None
+    ) -> dict[str, UseTotals]:
+        """Image id -> its use count and last use, for every image of the pool ever sent
+        (or for `image_id` alone)."""
         query = (
             select(
                 col(ReferenceUse.image_id),
@@ -73,8 +76,10 @@ class ReferenceUseRepository:
             .where(col(ReferenceUse.owner_id) == owner_id, col(ReferenceUse.space_id) == space_id)
             .group_by(col(ReferenceUse.image_id))
         )
+        if image_id is not None:
+            query = query.where(col(ReferenceUse.image_id) == image_id)
         rows = (await self._session.execute(query)).all()
-        return {str(r[0]): UseTotals(int(r[1]), r[2]) for r in rows}
+        return {str(r[0]): UseTotals(int(r[1]), aware(r[2])) for r in rows}
 
     async def recipients(self, owner_id: str, space_id: str) -> list[RecipientTotals]:
         """Every provider and host that received an image of the pool, most recent first."""

@@ -208,7 +208,8 @@ async def test_another_owner_or_space_never_sees_the_uses(
 async def test_a_list_of_images_reads_the_ledger_once(
     gen_api: Api, owner: str, provider: ProviderServer
 ) -> None:
-    """Use counts of a whole pool come from one query, not one per image."""
+    """Use counts of a whole pool come from one query, not one per image, and then from
+    the pool's snapshot until the owner's data changes."""
     refs = [await add_reference(gen_api, owner, seed) for seed in range(371, 377)]
     await grant(gen_api, owner, 50)
     assert (await generate(gen_api, owner, [refs[0]["id"]]))["__typename"] == "Generation"
@@ -219,12 +220,16 @@ async def test_a_list_of_images_reads_the_ledger_once(
             reads.append(statement)
 
     engine = gen_api.stores.db.engine.sync_engine
+    gen_api.stores.pool_snapshots.clear()
     event.listen(engine, "before_cursor_execute", count)
     try:
         pool = await gen_api.gql(POOL, user=owner)
+        assert len(reads) == 1, reads
+        again = await gen_api.gql(POOL + " ", user=owner)  # not the cached answer
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert sorted(i["useCount"] for i in pool["meImages"]) == [0, 0, 0, 0, 0, 1]
+    assert again == pool
     assert len(reads) == 1, reads
 
 
