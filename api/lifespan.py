@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from api.wiring import Server
 from resolvers.generation.sweeper import release_interrupted_periodically
 from resolvers.lifecycle.garbage import collect_garbage_periodically
+from resolvers.pool.consent import lapse_due_periodically
 from storage import migrate
 from storage.eventlog.listen import NotifyListener
 from storage.eventlog.retention import RetentionSweeper
@@ -74,6 +75,11 @@ async def _start_sweepers(server: Server, stack: AsyncExitStack) -> None:
             server.stores, interval=timedelta(seconds=settings.generation_sweep_interval_s)
         )
         tasks.append(asyncio.create_task(release, name="generation-sweeper"))
+        # Timed consents nobody reads are lapsed (and logged) too; once, whoever is first.
+        lapse = lapse_due_periodically(
+            server.stores, interval=timedelta(seconds=settings.generation_sweep_interval_s)
+        )
+        tasks.append(asyncio.create_task(lapse, name="consent-sweeper"))
     stack.push_async_callback(_cancel, tasks)
 
 

@@ -39,6 +39,7 @@ from resolvers.generation.config import (
     GEMINI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_BASE_URL,
     GenerationConfig,
+    ProviderKind,
     endpoint,
 )
 from resolvers.limits import Limits
@@ -188,6 +189,8 @@ class Settings(BaseSettings):
     generation_sweep_interval_s: float = Field(
         60.0, ge=0, validation_alias="MEIMAGES_GENERATION_SWEEP_INTERVAL"
     )
+    # The provider kinds any owner's images may be sent to (empty: every configured one).
+    allowed_providers: CommaList = ()
     # Live changes: WebSocket limits, and how long the event log keeps events for
     # resuming subscribers (0 keeps them forever).
     ws_init_timeout_s: float = Field(10.0, gt=0, validation_alias="MEIMAGES_WS_INIT_TIMEOUT")
@@ -207,6 +210,14 @@ class Settings(BaseSettings):
     @classmethod
     def _previous_master_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(_master_key(key) for key in keys)
+
+    @field_validator("allowed_providers")
+    @classmethod
+    def _allowed_providers(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        known = [kind.value for kind in ProviderKind]
+        if unknown := [name for name in names if name.lower() not in known]:
+            raise ValueError(f"unknown provider {unknown[0]!r}; one of {', '.join(known)}")
+        return tuple(name.lower() for name in names)
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -309,6 +320,11 @@ class Settings(BaseSettings):
             timeout_s=self.generation_timeout_s,
             initial_credits=self.initial_credits,
             max_request_bytes=self.generation_max_request_bytes,
+            allowed_providers=(
+                frozenset(ProviderKind(name) for name in self.allowed_providers)
+                if self.allowed_providers
+                else None
+            ),
         )
 
     @property

@@ -11,6 +11,9 @@ import type {
   UploadMeImageMutationVariables,
   MeImageKind,
   PrimarySlot,
+  MeImageUsesQuery,
+  ProviderKind,
+  RecipientsQuery,
 } from "./generated/graphql";
 import type { MeImage as MeImageObject, MeImageUsage } from "./generated/schema";
 
@@ -67,3 +70,16 @@ export function uploadVariables(file: File): UploadMeImageMutationVariables {
 export function optedIn(image: Pick<MeImageObject, "usage">): MeImageUsage["aiReference"] {
   return image.usage.aiReference;
 }
+
+export function recipientLines(data: RecipientsQuery): string[] {
+  return data.profile.recipients.map(
+    (r) => `${r.provider} at ${r.host}: ${r.uses} sends of ${r.images} images, last ${r.lastUsedAt}`,
+  );
+}
+
+export function nextUsesPage(data: MeImageUsesQuery): string | null {
+  const uses = data.meImage?.uses;
+  return uses?.pageInfo.hasNextPage ? (uses.pageInfo.endCursor ?? null) : null;
+}
+
+export const onlySelfHosted: ProviderKind[] = ["OPENAI_COMPATIBLE"];

@@ -6,8 +6,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from resolvers.clock import Clock, WallClock
 from resolvers.generation.config import GenerationConfig
 from resolvers.limits import Limits
 from storage.blobs import BlobStore
@@ -38,10 +40,13 @@ class Stores:
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
-    # owner id -> (database change stamp, data version) as last read; see pool.owners.data_version.
-    owner_versions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # owner id -> (database change stamp, data version, consent lapses at) as last read;
+    # see pool.owners.data_version.
+    owner_versions: dict[str, tuple[int, int, datetime | None]] = field(default_factory=dict)
     # (owner, space) -> decoded pool at a data version; see pool.me_images.pool_snapshot.
     pool_snapshots: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
+    # What time it is for the rules that lapse (timed consent); tests replace it.
+    clock: Clock = field(default_factory=WallClock)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

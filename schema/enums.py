@@ -102,6 +102,10 @@ class ErrorCode(enum.Enum):
         generation_errors.ProviderFailed.code,
         description="The image provider failed; nothing was charged.",
     )
+    PROVIDER_NOT_ALLOWED = strawberry.enum_value(
+        generation_errors.ProviderNotAllowed.code,
+        description="The owner's or the server's allowlist does not include the model's provider.",
+    )
     CURSOR_TOO_OLD = strawberry.enum_value(
         cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",

@@ -62,6 +62,14 @@ class Owner(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # The provider kinds the owner lets receive their images; null means every configured
+    # one (migration 0009_consent_ledger).
+    allowed_providers: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The earliest `ai_reference_until` among the owner's opted-in images: the moment the
+    # data version must change although nobody writes (see resolvers/pool/consent.py).
+    consent_lapses_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+    )
 
 
 class DataKey(SQLModel, table=True):
@@ -172,6 +180,10 @@ class MeImage(SQLModel, table=True):
         )
     )
     ai_reference: bool = Field(default=False)
+    # The opt-in lapses by itself at this moment; null: until it is turned off.
+    ai_reference_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     show_in_profile: bool = Field(default=True)
     primary_for: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -304,6 +316,47 @@ class GenerationEncrypted:
 
 
 GENERATION_ENCRYPTED = EncryptedColumns(GenerationRecord, GenerationEncrypted)
+
+
+class UseOutcome(enum.StrEnum):
+    """The stored `outcome` of a reference use."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # The call stopped (cancelled, or its server died) after the upload may have begun.
+    INTERRUPTED = "interrupted"
+
+
+class ReferenceUse(SQLModel, table=True):
+    """The usage ledger: one row per reference image per generation that sent it.
+
+    Written in the transaction that records the generation's outcome; it lives as long as
+    that generation does (the image may be deleted meanwhile), so no key to `me_image`.
+    """
+
+    __tablename__ = "reference_use"
+    __table_args__ = (
+        UniqueConstraint("generation_id", "image_id", name="uq_reference_use_generation_image"),
+        Index("ix_reference_use_owner_image", "owner_id", "image_id", "used_at"),
+        Index("ix_reference_use_owner_space", "owner_id", "space_id", "used_at"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    space_id: str = Field(sa_column=Column(String(200), nullable=False))
+    image_id: str = Field(sa_column=Column(String(36), nullable=False))
+    generation_id: str = Field(
+        sa_column=Column(
+            String(36), ForeignKey("generation.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    provider: str = Field(sa_column=Column(String(32), nullable=False))
+    model: str = Field(sa_column=Column(String(64), nullable=False))
+    host: str = Field(sa_column=Column(String(255), nullable=False))
+    outcome: str = Field(sa_column=Column(String(16), nullable=False))
+    used_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 class CreditEntry(SQLModel, table=True):

@@ -70,6 +70,7 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_GENERATION_MAX_REQUEST_BYTES": ("4096", "generation_max_request_bytes", 4096),
     "MEIMAGES_INITIAL_CREDITS": ("25", "initial_credits", 25),
     "MEIMAGES_GENERATION_SWEEP_INTERVAL": ("15", "generation_sweep_interval_s", 15.0),
+    "MEIMAGES_ALLOWED_PROVIDERS": ("OpenAI, gemini", "allowed_providers", ("openai", "gemini")),
     "MEIMAGES_WS_INIT_TIMEOUT": ("1.5", "ws_init_timeout_s", 1.5),
     "MEIMAGES_WS_MAX_MESSAGE_BYTES": ("1024", "ws_max_message_bytes", 1024),
     "MEIMAGES_EVENT_RETENTION_DAYS": ("0.5", "event_retention_days", 0.5),

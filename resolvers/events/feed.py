@@ -36,6 +36,8 @@ class Event:
     slot: Slot | None
     previous_slot: Slot | None
     enabled: bool | None
+    # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` rather than being switched.
+    expired: bool
     fields: tuple[str, ...]
     created_at: datetime
 
@@ -90,6 +92,7 @@ def _event(logged: LoggedEvent) -> Event:
         slot=Slot(payload.slot) if payload.slot else None,
         previous_slot=Slot(payload.previous_slot) if payload.previous_slot else None,
         enabled=payload.enabled,
+        expired=payload.expired,
         fields=payload.fields,
         created_at=logged.created_at,
     )
@@ -120,6 +123,7 @@ def _image(logged: LoggedEvent, state: ImageState) -> Image | None:
             medium_path=media.medium_path,
         ),
         ai_reference=state.ai_reference,
+        ai_reference_until=state.ai_reference_until,
         show_in_profile=state.show_in_profile,
         primary_for=Slot(state.primary_for) if state.primary_for else None,
         created_at=state.created_at,

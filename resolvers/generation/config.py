@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
 GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+
+
+class ProviderKind(enum.StrEnum):
+    """Who receives the references: the kinds an owner and the operator can allow."""
+
+    OPENAI = "openai"
+    GEMINI = "gemini"
+    # The OpenAI protocol at any base URL other than OpenAI's own.
+    OPENAI_COMPATIBLE = "openai-compatible"
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,8 @@ class GenerationConfig:
     # A running call renews its generation this often; the sweeper fails (and releases the
     # hold of) a pending generation not renewed for `stale_after_s`: its process died.
     heartbeat_s: float = 15.0
+    # The operator's allowlist of recipients (MEIMAGES_ALLOWED_PROVIDERS); None: all kinds.
+    allowed_providers: frozenset[ProviderKind] | None = None
 
     @property
     def hold_ttl_s(self) -> float:

@@ -61,3 +61,22 @@ class OrganizationNotVerified(ProviderFailed):
     def __init__(self, provider: str, model: str) -> None:
         super().__init__(provider, f"the organisation is not verified for {model}")
         self.model = model
+
+
+class ProviderNotAllowed(DomainError):
+    """The provider is not on the owner's or the server's allowlist. Unlike
+    ReferenceNotUsable it names the rule: the caller's own settings are no secret to them."""
+
+    code = "PROVIDER_NOT_ALLOWED"
+    OWNER = "owner"
+    SERVER = "server"
+
+    def __init__(self, provider: str, rule: str) -> None:
+        where = (
+            "your allowed providers (setAllowedProviders)"
+            if rule == self.OWNER
+            else "this server's allowed providers (MEIMAGES_ALLOWED_PROVIDERS)"
+        )
+        super().__init__(f"{provider} is not among {where}; nothing was sent")
+        self.provider = provider
+        self.rule = rule

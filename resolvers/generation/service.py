@@ -1,14 +1,18 @@
 """generateWithReference: consent, credits, the provider call, and keeping the results.
 
 The order matters:
-1. validate the input and find a configured provider;
-2. check consent and read + clean the references (no row written yet);
-3. in one short transaction under the owner lock: check consent again (this is the
-   send-time check - toggles take the same lock), check credits and hold them by
-   writing the pending generation;
+1. validate the input, find a configured provider, and check that it is on the server's
+   and the owner's allowlist of recipients (nothing is read before that);
+2. lapse the owner's timed consents that have come due, check consent and read + clean
+   the references (no row written yet);
+3. in one short transaction under the owner lock: check consent and the allowlists
+   again (this is the send-time check - toggles take the same lock; an `until` is
+   compared with the clock), check credits and hold them by writing the pending
+   generation;
 4. call the provider with no transaction open;
 5. store the outputs as the caller's `picture` media (inline base64 if that fails);
-6. in one transaction: charge exactly once (unique per generation) and finish the row.
+6. in one transaction: charge exactly once (unique per generation), finish the row and
+   write the usage ledger (one row per reference, whatever the outcome of the send).
 
 While steps 4-6 run, the call renews the row's heartbeat; the sweeper fails a pending
 generation whose heartbeat went stale (its process died) and so releases its hold.
@@ -38,25 +42,37 @@ from resolvers.generation.history import (
     get_generation,
     to_generation,
 )
+from resolvers.generation.ledger import Sending
 from resolvers.generation.outputs import keep_outputs, output_json
 from resolvers.generation.pricing import MODELS, cost_of, hold_for
 from resolvers.generation.providers import ImageProvider, ImageRequest, provider_for
+from resolvers.generation.recipients import check_allowed, recipient_of
 from resolvers.generation.references import UnreadableReference, clean_reference_png
 from resolvers.generation.requests import GenerationRequest, ValidRequest, validate
 from resolvers.media.uploads import get_media
+from resolvers.pool import consent
 from resolvers.stores import Caller, Stores
 from storage.repositories import UnitOfWork
 from storage.repositories.generations import IdempotencyKeyTaken
-from storage.tables import GenerationEncrypted, GenerationRecord, GenerationStatus, utcnow
+from storage.tables import (
+    GenerationEncrypted,
+    GenerationRecord,
+    GenerationStatus,
+    UseOutcome,
+    utcnow,
+)
 
 log = logging.getLogger("meimages.generation")
 
 
 async def _check_consent(
-    tx: UnitOfWork, caller: Caller, reference_ids: Sequence[str]
+    stores: Stores, tx: UnitOfWork, caller: Caller, reference_ids: Sequence[str]
 ) -> dict[str, str]:
-    """Image id -> media id of the references; ReferenceNotUsable unless AI may use each."""
-    usable = await tx.pool.usable_references(caller.owner_id, caller.space_id, reference_ids)
+    """Image id -> media id of the references; ReferenceNotUsable unless AI may use each
+    now (an opt-in past its `until` counts as off, lapsed in the log yet or not)."""
+    usable = await tx.pool.usable_references(
+        caller.owner_id, caller.space_id, reference_ids, stores.clock.now()
+    )
     refused = [i for i in reference_ids if i not in usable]
     if refused:
         raise ReferenceNotUsable(refused)
@@ -66,7 +82,7 @@ async def _check_consent(
 async def _reference_paths(stores: Stores, caller: Caller, valid: ValidRequest) -> dict[str, str]:
     """Consent, then where each reference's bytes are stored."""
     async with stores.reading() as read:
-        usable = await _check_consent(read, caller, valid.reference_ids)
+        usable = await _check_consent(stores, read, caller, valid.reference_ids)
         paths: dict[str, str] = {}
         for image_id in valid.reference_ids:
             try:
@@ -111,13 +127,25 @@ async def _keyed(tx: UnitOfWork, caller: Caller, key: str) -> str | None:
     return await tx.generations.keyed(caller.owner_id, caller.space_id, key)
 
 
-async def _reserve(stores: Stores, caller: Caller, valid: ValidRequest) -> tuple[str, bool]:
+async def _admit(stores: Stores, caller: Caller, sending: Sending) -> None:
+    """Before anything is read: the recipient must be on both allowlists. Timed consents
+    that have come due are lapsed now, so the refusal that follows is also logged."""
+    async with stores.reading() as read:
+        owner = await read.owners.get(caller.owner_id)
+    check_allowed(stores.generation, owner.allowed_providers if owner else None, sending.recipient)
+    if owner is not None and consent.is_due(owner.consent_lapses_at, stores.clock.now()):
+        await consent.lapse_due(stores, caller.owner_id)
+
+
+async def _reserve(
+    stores: Stores, caller: Caller, valid: ValidRequest, sending: Sending
+) -> tuple[str, bool]:
     """The send-time consent check and the credit hold, in one transaction.
 
     Returns the generation id and whether this call made it: False when an earlier call
     with the same idempotency key did (that one's outcome is the answer)."""
     try:
-        return await _reserve_once(stores, caller, valid)
+        return await _reserve_once(stores, caller, valid, sending)
     except IdempotencyKeyTaken:
         # Another instance inserted the same key between our check and our insert; the
         # unique index kept it to one row. Find that row (it is committed by now).
@@ -150,15 +178,18 @@ def _pending_record(caller: Caller, valid: ValidRequest, hold: int) -> Generatio
     )
 
 
-async def _reserve_once(stores: Stores, caller: Caller, valid: ValidRequest) -> tuple[str, bool]:
+async def _reserve_once(
+    stores: Stores, caller: Caller, valid: ValidRequest, sending: Sending
+) -> tuple[str, bool]:
     hold = hold_for(valid.model, valid.quality, valid.n)
     async with stores.transaction() as tx:
-        await tx.owners.lock(caller.owner_id)
+        owner = await tx.owners.lock(caller.owner_id)
         if valid.idempotency_key is not None:
             earlier = await _keyed(tx, caller, valid.idempotency_key)
             if earlier is not None:
                 return earlier, False
-        await _check_consent(tx, caller, valid.reference_ids)
+        check_allowed(stores.generation, owner.allowed_providers, sending.recipient)
+        await _check_consent(stores, tx, caller, valid.reference_ids)
         await credits.ensure_welcome(tx, caller.owner_id, stores.generation)
         have = await credits.available(tx, caller.owner_id, stores.generation)
         if have < hold:
@@ -224,16 +255,28 @@ async def _kept_alive(stores: Stores, generation_id: str) -> AsyncIterator[None]
             await task
 
 
-async def _finish_failed(stores: Stores, caller: Caller, generation_id: str, detail: str) -> None:
+async def _finish_failed(
+    stores: Stores,
+    caller: Caller,
+    generation_id: str,
+    detail: str,
+    sent: tuple[Sending, str, UseOutcome] | None = None,
+) -> None:
+    """Fail the pending generation; `sent` (what, with which model, how it ended) when
+    the references may have left, for the usage ledger."""
     async with stores.transaction() as tx:
         await tx.owners.lock(caller.owner_id)
         record = await tx.generations.get(generation_id)
         if record is not None and record.status == GenerationStatus.PENDING.value:
+            now = utcnow()
             record.status = GenerationStatus.FAILED.value
             record.failure = detail[:300]
             record.credits_held = 0
-            record.completed_at = utcnow()
+            record.completed_at = now
             tx.generations.save(record)
+            if sent is not None:
+                sending, model, outcome = sent
+                tx.uses.record(sending.rows(caller, generation_id, model, outcome, now))
 
 
 async def _finish_succeeded(
@@ -241,6 +284,7 @@ async def _finish_succeeded(
     caller: Caller,
     generation_id: str,
     valid: ValidRequest,
+    sending: Sending,
     model_used: str,
     outputs: list[OutputImage],
     warning: str | None,
@@ -260,6 +304,11 @@ async def _finish_succeeded(
         record.warning = warning
         record.completed_at = utcnow()
         tx.generations.save(record)
+        tx.uses.record(
+            sending.rows(
+                caller, generation_id, model_used, UseOutcome.SUCCEEDED, record.completed_at
+            )
+        )
     return cost
 
 
@@ -274,12 +323,14 @@ async def generate_with_reference(
         if earlier is not None:
             return await _replay(stores, caller, earlier, valid)
     provider: ImageProvider = provider_for(stores.generation, valid.model)
+    sending = Sending(recipient_of(stores.generation, valid.model), valid.reference_ids)
+    await _admit(stores, caller, sending)
     references = await _prepare(stores, caller, valid)
-    generation_id, fresh = await _reserve(stores, caller, valid)
+    generation_id, fresh = await _reserve(stores, caller, valid, sending)
     if not fresh:
         return await _replay(stores, caller, generation_id, valid)
     async with _kept_alive(stores, generation_id):
-        return await _run(stores, caller, valid, provider, references, generation_id)
+        return await _run(stores, caller, valid, provider, references, generation_id, sending)
 
 
 async def _run(
@@ -289,6 +340,7 @@ async def _run(
     provider: ImageProvider,
     references: list[bytes],
     generation_id: str,
+    sending: Sending,
 ) -> Generation:
     """Steps 4-6 for a reserved generation."""
     try:
@@ -307,21 +359,24 @@ async def _run(
         outputs, warning = await keep_outputs(stores, caller, provider.name, result.images)
         try:
             cost = await _finish_succeeded(
-                stores, caller, generation_id, valid, result.model_used, outputs, warning
+                stores, caller, generation_id, valid, sending, result.model_used, outputs, warning
             )
         except Exception:
             log.exception("generation %s succeeded but could not be recorded", generation_id)
-            await _release_unrecorded(stores, caller, generation_id)
+            sent = (sending, result.model_used, UseOutcome.SUCCEEDED)
+            await _release_unrecorded(stores, caller, generation_id, sent)
             return _unrecorded(
                 caller, generation_id, valid, result.model_used, outputs, result.images
             )
     except ProviderFailed as failure:
-        await _finish_failed(stores, caller, generation_id, failure.detail)
+        sent = (sending, valid.model.id, UseOutcome.FAILED)
+        await _finish_failed(stores, caller, generation_id, failure.detail, sent)
         log.info("generation %s failed at %s: %s", generation_id, provider.name, failure.detail)
         raise ProviderFailed(failure.provider, failure.detail, generation_id) from None
     except BaseException:
         # Cancelled or a bug: release the hold now rather than when it expires.
-        await asyncio.shield(_finish_failed(stores, caller, generation_id, "interrupted"))
+        sent = (sending, valid.model.id, UseOutcome.INTERRUPTED)
+        await asyncio.shield(_finish_failed(stores, caller, generation_id, "interrupted", sent))
         raise
     log.info(
         "generation %s: %d references, %s -> %s, %d images, %d credits",
@@ -336,11 +391,15 @@ async def _run(
     return replace(await get_generation(stores, caller, generation_id), images=outputs)
 
 
-async def _release_unrecorded(stores: Stores, caller: Caller, generation_id: str) -> None:
+async def _release_unrecorded(
+    stores: Stores, caller: Caller, generation_id: str, sent: tuple[Sending, str, UseOutcome]
+) -> None:
     """The provider produced (and billed) the images but we could not record them: never
     lose them. Nothing is charged (the hold is released); every image comes back inline."""
     try:
-        await asyncio.shield(_finish_failed(stores, caller, generation_id, "could not be recorded"))
+        await asyncio.shield(
+            _finish_failed(stores, caller, generation_id, "could not be recorded", sent)
+        )
     except Exception:
         log.exception("generation %s: could not release its hold either", generation_id)
 

@@ -13,8 +13,18 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from resolvers.stores import Stores
-from storage.tables import GenerationStatus, aware, utcnow
+from resolvers.generation.ledger import Sending
+from resolvers.generation.pricing import MODELS
+from resolvers.generation.recipients import recipient_of
+from resolvers.stores import Caller, Stores
+from storage.tables import (
+    GenerationRecord,
+    GenerationStatus,
+    ReferenceUse,
+    UseOutcome,
+    aware,
+    utcnow,
+)
 
 log = logging.getLogger("meimages.generation")
 
@@ -54,6 +64,8 @@ async def _release_one(
         record.credits_held = 0
         record.completed_at = now
         tx.generations.save(record)
+        # Its references may have reached the provider before the process died.
+        tx.uses.record(_maybe_sent(stores, record, now))
     log.warning(
         "generation %s of %s was interrupted (no heartbeat since %s); hold released",
         generation_id,
@@ -61,6 +73,15 @@ async def _release_one(
         beat.isoformat(),
     )
     return True
+
+
+def _maybe_sent(stores: Stores, record: GenerationRecord, now: datetime) -> list[ReferenceUse]:
+    model = MODELS.get(record.model_requested)
+    if model is None:
+        return []
+    sending = Sending(recipient_of(stores.generation, model), record.reference_ids)
+    caller = Caller(record.owner_id, record.space_id)
+    return sending.rows(caller, record.id, model.id, UseOutcome.INTERRUPTED, now)
 
 
 async def release_interrupted_periodically(stores: Stores, *, interval: timedelta) -> None:

@@ -66,7 +66,8 @@ async def purge_owner(stores: Stores, owner_id: str) -> PurgeReport:
             owner_id
         )
         await _release(tx, owner_id, object_ids, report)
-        # Their history goes too: the event log and the generations (prompts, outputs).
+        # Their history goes too: the usage ledger, the event log and the generations.
+        await tx.uses.delete_owner(owner_id)
         await tx.lifecycle.delete_owner_history(owner_id)
         await tx.lifecycle.destroy_keys(owner_id)
         report.data_keys_destroyed = True

@@ -10,12 +10,13 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.media.uploads import Media, media_for_new_image, media_from_rows
+from resolvers.pool import consent
 from resolvers.pool.cap import check_room
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
@@ -25,6 +26,7 @@ from storage.eventlog.payload import EventPayload
 from storage.eventlog.payload import EventType as EventType  # declared with the log
 from storage.repositories import UnitOfWork
 from storage.repositories.pool import MediaAlreadyAttached, StoredImage
+from storage.repositories.uses import UseTotals
 from storage.tables import (
     ME_IMAGE_ENCRYPTED,
     MeImage,
@@ -69,6 +71,11 @@ class Image:
     primary_for: Slot | None
     created_at: datetime
     updated_at: datetime
+    # When the opt-in lapses by itself; None: until it is turned off.
+    ai_reference_until: datetime | None = None
+    # From the usage ledger: how often the image was sent to a provider, and when last.
+    use_count: int = 0
+    last_used_at: datetime | None = None
 
 
 class Order(enum.StrEnum):
@@ -156,8 +163,11 @@ def _clean_list(name: str, value: object, max_chars: int, max_items: int) -> lis
     return cleaned
 
 
-async def _to_image(tx: UnitOfWork, stored: StoredImage) -> Image:
+async def _to_image(tx: UnitOfWork, stored: StoredImage, uses: Mapping[str, UseTotals]) -> Image:
+    """The image with its fields decrypted and its totals from the usage ledger (`uses`,
+    by image id)."""
     row, obj, ref = stored
+    sent = uses.get(row.id)
     try:
         encrypted = await tx.pool.open(row)
     except DecryptionError:
@@ -177,6 +187,9 @@ async def _to_image(tx: UnitOfWork, stored: StoredImage) -> Image:
         primary_for=Slot(row.primary_for) if row.primary_for else None,
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
+        ai_reference_until=aware(row.ai_reference_until) if row.ai_reference_until else None,
+        use_count=sent.count if sent else 0,
+        last_used_at=sent.last_used_at if sent else None,
     )
 
 
@@ -203,7 +216,9 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
         return cached
     async with stores.reading() as read:
         stored = await read.pool.live_images(caller.owner_id, caller.space_id)
-        images = [await _to_image(read, s) for s in stored]
+        # Ledger rows are written under the owner lock, which bumps the version too.
+        uses = await read.uses.totals_by_image(caller.owner_id, caller.space_id)
+        images = [await _to_image(read, s, uses) for s in stored]
         owner = await read.owners.get(caller.owner_id)
     snapshot = PoolSnapshot(
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
@@ -246,11 +261,26 @@ async def get_image(stores: Stores, caller: Caller, image_id: str) -> Image:
     return image
 
 
+async def image_uses(stores: Stores, caller: Caller, image: Image) -> Image:
+    """The image with its current totals from the usage ledger (for images that come from
+    elsewhere than the pool, such as an event's)."""
+    async with stores.reading() as read:
+        uses = await read.uses.totals_by_image(caller.owner_id, caller.space_id, image.id)
+    sent = uses.get(image.id)
+    if sent is None:
+        return image
+    return replace(image, use_count=sent.count, last_used_at=sent.last_used_at)
+
+
+async def _uses_of(tx: UnitOfWork, caller: Caller, image_id: str) -> Mapping[str, UseTotals]:
+    return await tx.uses.totals_by_image(caller.owner_id, caller.space_id, image_id)
+
+
 async def _get(tx: UnitOfWork, caller: Caller, image_id: str) -> Image:
     stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
     if stored is None:
         raise NotFound()
-    return await _to_image(tx, stored)
+    return await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
 
 
 async def _locked(tx: UnitOfWork, caller: Caller, image_id: str) -> StoredImage:
@@ -390,29 +420,59 @@ async def update_image(
             row.updated_at = utcnow()
             await tx.pool.save(row)
             await _event(tx, caller, EventType.UPDATED, image_id, stored, fields=tuple(changed))
-        image = await _to_image(tx, stored)
+        image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
 
 
-async def set_ai_reference(stores: Stores, caller: Caller, image_id: str, enabled: bool) -> Image:
-    """The per-image consent toggle; its own event because it is the privacy-critical one."""
+async def set_ai_reference(
+    stores: Stores,
+    caller: Caller,
+    image_id: str,
+    enabled: bool,
+    until: datetime | None = None,
+) -> Image:
+    """The per-image consent toggle; its own event because it is the privacy-critical one.
+
+    With `until` the opt-in lapses by itself at that moment (see `resolvers.pool.consent`);
+    without it, it lasts until turned off."""
+    now = stores.clock.now()
+    until = _valid_until(enabled, until, now)
     async with stores.transaction() as tx:
-        stored = await _locked(tx, caller, image_id)
+        owner = await tx.owners.lock(caller.owner_id)
+        lapsed = await consent.lapse_in(tx, owner, now)
+        stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
+        if stored is None:
+            raise NotFound()
         row = stored[0]
-        changed = row.ai_reference != enabled
+        current = aware(row.ai_reference_until) if row.ai_reference_until else None
+        changed = row.ai_reference != enabled or current != until
         if changed:
             row.ai_reference = enabled
+            row.ai_reference_until = until
             row.updated_at = utcnow()
             await tx.pool.save(row)
             await _event(
                 tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, stored, enabled=enabled
             )
-        image = await _to_image(tx, stored)
-    if changed:
+            await consent.remember_next_lapse(tx, owner)
+        image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
+    if changed or lapsed:
         stores.notifier.notify(caller.owner_id)
     return image
+
+
+def _valid_until(enabled: bool, until: datetime | None, now: datetime) -> datetime | None:
+    if until is None:
+        return None
+    if not enabled:
+        raise InvalidInput("until is only for enabled: true", field="until")
+    # A DateTime without an offset is read as UTC, like every time the server writes.
+    until = aware(until).astimezone(UTC)
+    if until <= now:
+        raise InvalidInput("until must be in the future", field="until")
+    return until
 
 
 async def _claim_slot(tx: UnitOfWork, caller: Caller, image_id: str, slot: Slot) -> None:
@@ -483,7 +543,7 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
             await _claim(tx, caller, stored, contenders, slot)
         elif changed:
             await _clear(tx, caller, stored)
-        image = await _to_image(tx, stored)
+        image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from resolvers.pool.consent import is_due, lapse_due
 from resolvers.stores import Caller, Stores
 
 # Remembered owner versions beyond this are dropped all at once (a bound, not an LRU:
@@ -15,16 +18,31 @@ async def data_version(stores: Stores, caller: Caller) -> int:
     On SQLite the answer is remembered together with the database's change stamp taken
     before reading it; while the stamp is unchanged nothing was committed by anyone, so
     the remembered version is still exact and no query is needed.
+
+    A timed consent of the owner that has come due is lapsed first (a write that bumps
+    the version): the one change of an owner's data that no request makes.
     """
     stamp = stores.db.change_stamp()
     if stamp is not None:
         remembered = stores.owner_versions.get(caller.owner_id)
-        if remembered is not None and remembered[0] == stamp:
+        if (
+            remembered is not None
+            and remembered[0] == stamp
+            and not is_due(remembered[2], stores.clock.now())
+        ):
             return remembered[1]
-    async with stores.reading() as read:
-        version = await read.owners.data_version(caller.owner_id)
+    version, lapses_at = await _read(stores, caller.owner_id)
+    if is_due(lapses_at, stores.clock.now()):
+        await lapse_due(stores, caller.owner_id)
+        stamp = stores.db.change_stamp()
+        version, lapses_at = await _read(stores, caller.owner_id)
     if stamp is not None:
         if len(stores.owner_versions) > _MAX_REMEMBERED:
             stores.owner_versions.clear()
-        stores.owner_versions[caller.owner_id] = (stamp, version)
+        stores.owner_versions[caller.owner_id] = (stamp, version, lapses_at)
     return version
+
+
+async def _read(stores: Stores, owner_id: str) -> tuple[int, datetime | None]:
+    async with stores.reading() as read:
+        return await read.owners.version_and_lapse(owner_id)

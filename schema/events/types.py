@@ -11,7 +11,8 @@ import strawberry
 
 from resolvers import errors as domain
 from resolvers.events import cursors, feed
-from resolvers.pool.me_images import EventType
+from resolvers.pool.me_images import EventType, Image, image_uses
+from schema.context import Info
 from schema.enums import MeImageKind, PrimarySlot
 from schema.errors import Error, InvalidInputError, represents
 from schema.pool.types import MeImage
@@ -46,9 +47,7 @@ class MeImageEvent:
         description="What the image shows after the change (for DELETED: what it showed). "
         "Null only if the image's data was purged."
     )
-    image: MeImage | None = strawberry.field(
-        description="The image as this change left it (also on replay); null for DELETED."
-    )
+    state: strawberry.Private[Image | None]
     slot: PrimarySlot | None = strawberry.field(
         description="PRIMARY_CHANGED: the slot the image holds now; null when it lost its slot."
     )
@@ -58,6 +57,9 @@ class MeImageEvent:
     enabled: bool | None = strawberry.field(
         description="AI_REFERENCE_TOGGLED: the image's new AI opt-in."
     )
+    expired: bool | None = strawberry.field(
+        description="AI_REFERENCE_TOGGLED: true when the opt-in lapsed by itself at its `until`, false when someone switched it; null for other types."
+    )
     changed_fields: list[str] | None = strawberry.field(
         description="UPDATED: the fields that changed (label, tags, kind, showInProfile)."
     )
@@ -65,6 +67,15 @@ class MeImageEvent:
     cursor: str = strawberry.field(
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
+
+    @strawberry.field(
+        description="The image as this change left it (also on replay); null for DELETED. Its useCount and lastUsedAt are the current ones."
+    )
+    async def image(self, info: Info) -> MeImage | None:
+        if self.state is None:
+            return None
+        caller = info.context.require_caller()
+        return MeImage.of(await image_uses(info.context.stores, caller, self.state))
 
     def shared_key(self) -> str:
         """The logged event this shows (see schema.events.shared); not a GraphQL field."""
@@ -88,10 +99,11 @@ class MeImageEvent:
             type=MeImageEventType.of(event.type),
             image_id=strawberry.ID(event.image_id),
             kind=MeImageKind.of(event.kind) if event.kind else None,
-            image=MeImage.of(event.image) if event.image else None,
+            state=event.image,
             slot=PrimarySlot.of(event.slot) if event.slot else None,
             previous_slot=PrimarySlot.of(event.previous_slot) if event.previous_slot else None,
             enabled=event.enabled,
+            expired=event.expired if event.type is EventType.AI_REFERENCE_TOGGLED else None,
             changed_fields=list(event.fields) if event.type is EventType.UPDATED else None,
             occurred_at=event.created_at,
             cursor=event.cursor,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers.errors import DomainError
 from resolvers.generation import errors as generation_errors
+from schema.enums import ErrorCode
 from schema.errors import Error, represents
+from schema.generation.ledger import AllowlistRule, ProviderKind
 
 
 @represents(generation_errors.InsufficientCredits, http_status=402)
@@ -39,3 +42,25 @@ class ProviderFailedError(Error):
     generation_id: strawberry.ID | None = strawberry.field(
         description="The failed generation, when one was recorded."
     )
+
+
+@represents(generation_errors.ProviderNotAllowed, http_status=403)
+@strawberry.type(
+    description="The model's provider is not on the owner's or the server's allowlist; nothing was read or sent. Names the rule, since the owner's own settings are no secret to them."
+)
+class ProviderNotAllowedError(Error):
+    provider: str = strawberry.field(
+        description="The refused provider as the other provider errors name it: openai, gemini or openai-compatible."
+    )
+    provider_kind: ProviderKind = strawberry.field(description="The refused provider, typed.")
+    rule: AllowlistRule = strawberry.field(description="The allowlist that refused it.")
+
+    @classmethod
+    def of(cls, error: DomainError) -> Error:
+        return cls(
+            code=ErrorCode(error.code),
+            message=error.message,
+            provider=getattr(error, "provider", ""),
+            provider_kind=ProviderKind.of(getattr(error, "provider", "")),
+            rule=AllowlistRule(getattr(error, "rule", "")),
+        )

@@ -6,17 +6,21 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers.generation import requests, service
+from resolvers.generation import recipients, requests, service
+from resolvers.pool import profile
 from schema.context import Info
 from schema.errors import InvalidInputError, TooLargeError
 from schema.generation.errors import (
     InsufficientCreditsError,
     ProviderFailedError,
+    ProviderNotAllowedError,
     ProviderNotConfiguredError,
     ReferenceNotUsableError,
 )
 from schema.generation.inputs import GenerationInput
+from schema.generation.ledger import ProviderKind
 from schema.generation.types import Generation, ReferencePool
+from schema.pool.types import Profile
 
 GenerateWithReferenceResult = Annotated[
     Generation
@@ -25,6 +29,7 @@ GenerateWithReferenceResult = Annotated[
     | InsufficientCreditsError
     | ReferenceNotUsableError
     | ProviderNotConfiguredError
+    | ProviderNotAllowedError
     | ProviderFailedError,
     strawberry.union(
         "GenerateWithReferenceResult", description="The generation, or why there is none."
@@ -37,7 +42,7 @@ class GenerationMutation:
     """Generate images with the caller's consented reference images."""
 
     @strawberry.mutation(
-        description="Generate images from a prompt and 1-8 of the caller's reference images. The server checks consent at send time (live, own, this space, opted in, kill switch on), holds the credits, calls the provider and charges only on success."
+        description="Generate images from a prompt and 1-8 of the caller's reference images. The server checks consent at send time (live, own, this space, opted in and not past its `until`, kill switch on, provider on the owner's and the server's allowlist), holds the credits, calls the provider and charges only on success."
     )
     async def generate_with_reference(
         self,
@@ -62,3 +67,13 @@ class GenerationMutation:
         )
         result = await service.generate_with_reference(stores, caller, request)
         return Generation(data=result, pool=ReferencePool(stores, caller))
+
+    @strawberry.mutation(
+        description="Choose which providers may ever receive the caller's images (in every space of theirs); an empty list allows none. A generation to any other provider is refused with ProviderNotAllowedError before anything is read or sent."
+    )
+    async def set_allowed_providers(self, info: Info, providers: list[ProviderKind]) -> Profile:
+        stores, caller = info.context.stores, info.context.require_caller()
+        await recipients.set_allowed_providers(
+            stores, caller, [kind.to_domain() for kind in providers]
+        )
+        return Profile.of(await profile.get_profile(stores, caller))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -42,7 +43,7 @@ UpdateMeImageResult = Annotated[
     strawberry.union("UpdateMeImageResult", description="The updated image, or why not."),
 ]
 SetAiReferenceEnabledResult = Annotated[
-    MeImage | NotFoundError,
+    MeImage | NotFoundError | InvalidInputError,
     strawberry.union("SetAiReferenceEnabledResult", description="The image, or why not."),
 ]
 SetPrimaryResult = Annotated[
@@ -117,10 +118,19 @@ class PoolMutation:
         description="Opt one image in or out of AI use. This is the per-image consent."
     )
     async def set_ai_reference_enabled(
-        self, info: Info, id: strawberry.ID, enabled: bool
+        self,
+        info: Info,
+        id: strawberry.ID,
+        enabled: bool,
+        until: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="With enabled: true, the opt-in lapses by itself at this moment (must be in the future; without an offset it is UTC). Omitted: until turned off."
+            ),
+        ] = None,
     ) -> SetAiReferenceEnabledResult:
         image = await me_images.set_ai_reference(
-            info.context.stores, info.context.require_caller(), str(id), enabled
+            info.context.stores, info.context.require_caller(), str(id), enabled, until
         )
         return MeImage.of(image)
 

@@ -7,11 +7,17 @@ from datetime import datetime
 import strawberry
 
 from resolvers.generation import credits as generation_credits
+from resolvers.generation import ledger, recipients
 from resolvers.media.transforms import TransformSpec
 from resolvers.media.uploads import Media
 from resolvers.pool import me_images, profile
 from schema.context import Info
 from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
+from schema.generation.ledger import (
+    MeImageUseConnection,
+    ProviderKind,
+    Recipient,
+)
 
 
 @strawberry.type(description="How an image may be used.")
@@ -20,6 +26,9 @@ class MeImageUsage:
         description="The owner opted this image in for AI generation. False until they say so."
     )
     show_in_profile: bool = strawberry.field(description="Shown on the owner's profile.")
+    ai_reference_until: datetime | None = strawberry.field(
+        description="When the AI opt-in lapses by itself (an AI_REFERENCE_TOGGLED event with `expired: true` follows); null: until it is turned off."
+    )
 
 
 @strawberry.type(name="MeImage", description="One reference image of the caller's pool.")
@@ -52,6 +61,12 @@ class MeImage:
     )
     created_at: datetime = strawberry.field(description="When the image was added.")
     updated_at: datetime = strawberry.field(description="When the image last changed.")
+    use_count: int = strawberry.field(
+        description="How many times this image was sent to an image provider."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="When this image was last sent to an image provider."
+    )
 
     @classmethod
     def of(cls, image: me_images.Image) -> MeImage:
@@ -67,11 +82,15 @@ class MeImage:
             width=image.media.width,
             height=image.media.height,
             usage=MeImageUsage(
-                ai_reference=image.ai_reference, show_in_profile=image.show_in_profile
+                ai_reference=image.ai_reference,
+                show_in_profile=image.show_in_profile,
+                ai_reference_until=image.ai_reference_until,
             ),
             primary_for=PrimarySlot.of(image.primary_for) if image.primary_for else None,
             created_at=image.created_at,
             updated_at=image.updated_at,
+            use_count=image.use_count,
+            last_used_at=image.last_used_at,
         )
 
     @strawberry.field(
@@ -109,6 +128,17 @@ class MeImage:
             max_px=info.context.stores.limits.max_transform_px,
         )
         return _media_url(info, self.image.media, spec.name)
+
+    @strawberry.field(
+        description="Every time this image was sent to an image provider, newest first: to whom, for which generation, how it ended."
+    )
+    async def uses(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> MeImageUseConnection:
+        page = await ledger.uses_of(
+            info.context.stores, info.context.require_caller(), self.image.id, first, after
+        )
+        return MeImageUseConnection.of(page)
 
 
 def _media_url(info: Info, media: Media, variant: str) -> str:
@@ -153,3 +183,19 @@ class Profile:
     )
     async def credits(self, info: Info) -> int:
         return await generation_credits.balance(info.context.stores, str(self.owner_id))
+
+    @strawberry.field(
+        description="The providers the owner lets receive their images, in every space (all until they choose; see setAllowedProviders). The server's operator may narrow it further."
+    )
+    async def allowed_providers(self, info: Info) -> list[ProviderKind]:
+        kinds = await recipients.allowed_providers(
+            info.context.stores, info.context.require_caller()
+        )
+        return [ProviderKind.of(kind) for kind in kinds]
+
+    @strawberry.field(
+        description="Every provider and host that ever received an image of this pool, with counts and the last time, most recent first."
+    )
+    async def recipients(self, info: Info) -> list[Recipient]:
+        found = await ledger.recipients(info.context.stores, info.context.require_caller())
+        return [Recipient.of(summary) for summary in found]

@@ -42,6 +42,8 @@ class EventPayload:
     previous_slot: str | None = None
     # AI_REFERENCE_TOGGLED: the new opt-in.
     enabled: bool | None = None
+    # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` (nobody switched it).
+    expired: bool = False
     # UPDATED: the fields that changed, as the API names them.
     fields: tuple[str, ...] = ()
 
@@ -53,7 +55,11 @@ class EventPayload:
             "enabled": self.enabled,
             "fields": list(self.fields),
         }
-        return {key: values[key] for key in _KEYS[type]}
+        encoded = {key: values[key] for key in _KEYS[type]}
+        if self.expired:
+            # Only a lapse says so: every toggle logged before timed consent reads the same.
+            encoded["expired"] = True
+        return encoded
 
     @classmethod
     def decode(cls, data: Mapping[str, Any] | None) -> EventPayload:
@@ -66,5 +72,7 @@ class EventPayload:
             slot=data.get("slot") or None,
             previous_slot=previous or None,
             enabled=data.get("enabled"),
+            # Only a lapse writes `expired`; every other toggle (and every older one) has none.
+            expired=bool(data.get("expired", False)),
             fields=tuple(data.get("fields") or ()),
         )

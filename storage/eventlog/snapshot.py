@@ -62,6 +62,8 @@ class ImageState:
     created_at: datetime
     updated_at: datetime
     media: MediaState
+    # Absent from snapshots written before timed consent (migration 0009_consent_ledger).
+    ai_reference_until: datetime | None = None
 
 
 async def capture(
@@ -80,6 +82,7 @@ async def capture(
             col(MeImage.kind),
             *(image_columns[field.column] for field in ME_IMAGE_ENCRYPTED),
             col(MeImage.ai_reference),
+            col(MeImage.ai_reference_until),
             col(MeImage.show_in_profile),
             col(MeImage.primary_for),
             col(MeImage.created_at),
@@ -120,6 +123,7 @@ def encode(image: MeImage, media: MediaObject, ref: MediaRef) -> dict[str, Any]:
 _IMAGE_FIELDS = (
     "kind",
     "ai_reference",
+    "ai_reference_until",
     "show_in_profile",
     "primary_for",
     "created_at",
@@ -142,6 +146,9 @@ def _encoded(row: Mapping[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         **{field.column: _b64(row[field.column]) for field in ME_IMAGE_ENCRYPTED},
         "ai_reference": row["ai_reference"],
+        "ai_reference_until": (
+            aware(until).isoformat() if (until := row["ai_reference_until"]) else None
+        ),
         "show_in_profile": row["show_in_profile"],
         "primary_for": row["primary_for"],
         "created_at": aware(row["created_at"]).isoformat(),
@@ -190,6 +197,9 @@ async def decode(
         primary_for=data["primary_for"] or None,
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        ai_reference_until=(
+            datetime.fromisoformat(until) if (until := data.get("ai_reference_until")) else None
+        ),
         media=MediaState(
             id=media["id"],
             content_type=media["content_type"],

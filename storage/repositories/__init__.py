@@ -25,6 +25,7 @@ from storage.repositories.lifecycle import LifecycleRepository
 from storage.repositories.media import MediaRepository
 from storage.repositories.owners import OwnerRepository
 from storage.repositories.pool import PoolRepository
+from storage.repositories.uses import ReferenceUseRepository
 
 
 class UnitOfWork:
@@ -68,6 +69,10 @@ class UnitOfWork:
     @cached_property
     def credits(self) -> CreditLedger:
         return CreditLedger(self._session)
+
+    @cached_property
+    def uses(self) -> ReferenceUseRepository:
+        return ReferenceUseRepository(self._session)
 
     @cached_property
     def lifecycle(self) -> LifecycleRepository:

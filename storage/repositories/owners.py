@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -64,6 +67,33 @@ class OwnerRepository:
         """The owner's data version; 0 for an owner who never wrote anything."""
         query = select(col(Owner.data_version)).where(col(Owner.id) == owner_id)
         return int((await self._session.execute(query)).scalar_one_or_none() or 0)
+
+    async def version_and_lapse(self, owner_id: str) -> tuple[int, datetime | None]:
+        """The data version and when the owner's next timed consent lapses, in one read."""
+        query = select(col(Owner.data_version), col(Owner.consent_lapses_at)).where(
+            col(Owner.id) == owner_id
+        )
+        row = (await self._session.execute(query)).first()
+        return (0, None) if row is None else (int(row[0]), row[1])
+
+    async def with_consent_due(self, now: datetime, limit: int) -> list[str]:
+        """Owners with a timed consent that has lapsed by `now`, soonest first."""
+        query = (
+            select(col(Owner.id))
+            .where(col(Owner.consent_lapses_at) <= now)
+            .order_by(col(Owner.consent_lapses_at))
+            .limit(limit)
+        )
+        return [str(r) for r in (await self._session.execute(query)).scalars().all()]
+
+    def set_consent_lapses_at(self, owner: Owner, when: datetime | None) -> None:
+        owner.consent_lapses_at = when
+        self._session.add(owner)
+
+    def set_allowed_providers(self, owner: Owner, providers: Sequence[str] | None) -> None:
+        owner.allowed_providers = list(providers) if providers is not None else None
+        owner.updated_at = utcnow()
+        self._session.add(owner)
 
     async def set_ai_uses_reference_images(self, owner: Owner, enabled: bool) -> None:
         owner.ai_uses_reference_images = enabled

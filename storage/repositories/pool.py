@@ -118,11 +118,40 @@ class PoolRepository:
         set_committed_value(row, "primary_for", slot)
         set_committed_value(row, "updated_at", now)
 
+    async def lapse_timed_consents(self, owner_id: str, now: datetime) -> list[tuple[str, str]]:
+        """Turn off every live opt-in of the owner whose `until` has come; (image id, space
+        id) of each. The caller holds the owner lock, so each lapses once."""
+        query = select(col(MeImage.id), col(MeImage.space_id)).where(
+            col(MeImage.owner_id) == owner_id,
+            col(MeImage.deleted_at).is_(None),
+            col(MeImage.ai_reference).is_(True),
+            col(MeImage.ai_reference_until) <= now,
+        )
+        lapsed = [(str(r[0]), str(r[1])) for r in (await self._session.execute(query)).all()]
+        if lapsed:
+            await self._session.execute(
+                update(MeImage)
+                .where(col(MeImage.id).in_([image_id for image_id, _ in lapsed]))
+                .values(ai_reference=False, ai_reference_until=None, updated_at=now)
+            )
+        return lapsed
+
+    async def next_consent_lapse(self, owner_id: str) -> datetime | None:
+        """The earliest `until` among the owner's live opt-ins (all spaces)."""
+        query = select(func.min(col(MeImage.ai_reference_until))).where(
+            col(MeImage.owner_id) == owner_id,
+            col(MeImage.deleted_at).is_(None),
+            col(MeImage.ai_reference).is_(True),
+        )
+        found: datetime | None = (await self._session.execute(query)).scalar_one_or_none()
+        return found
+
     async def usable_references(
-        self, owner_id: str, space_id: str, image_ids: Sequence[str]
+        self, owner_id: str, space_id: str, image_ids: Sequence[str], now: datetime
     ) -> dict[str, str]:
-        """Image id -> media id of those images AI may use right now, by every rule at
-        once: live, of this owner and space, opted in, and the owner's switch on."""
+        """Image id -> media id of those images AI may use at `now`, by every rule at
+        once: live, of this owner and space, opted in (and not past its `until`), and the
+        owner's switch on."""
         query = (
             select(col(MeImage.id), col(MeImage.media_ref_id))
             .join(Owner, col(Owner.id) == col(MeImage.owner_id))
@@ -132,6 +161,10 @@ class PoolRepository:
                 col(MeImage.space_id) == space_id,
                 col(MeImage.deleted_at).is_(None),
                 col(MeImage.ai_reference).is_(True),
+                or_(
+                    col(MeImage.ai_reference_until).is_(None),
+                    col(MeImage.ai_reference_until) > now,
+                ),
                 col(Owner.ai_uses_reference_images).is_(True),
             )
         )

@@ -97,6 +97,11 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
         "ProviderFailedError",
         {"provider": "openai", "generation_id": None},
     ),
+    (
+        generation_errors.ProviderNotAllowed("openai-compatible", "owner"),
+        "ProviderNotAllowedError",
+        {},
+    ),
 ]
 
 

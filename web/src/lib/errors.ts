@@ -55,6 +55,8 @@ export function generateErrorText(result: Exclude<GenerateResult, { __typename: 
       return t('gen.err.PROVIDER_NOT_CONFIGURED', { provider: result.provider });
     case 'ReferenceNotUsableError':
       return t('gen.err.REFERENCE_NOT_USABLE');
+    case 'ProviderNotAllowedError':
+      return t(result.rule === 'OWNER' ? 'gen.err.PROVIDER_NOT_ALLOWED.OWNER' : 'gen.err.PROVIDER_NOT_ALLOWED.SERVER');
     case 'ProviderFailedError':
       return t('gen.err.PROVIDER_FAILED', { detail: result.detail });
     case 'TooLargeError':

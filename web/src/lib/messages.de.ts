@@ -69,6 +69,9 @@ export const de: Catalog = {
   'image.edit': 'Bearbeiten',
   'image.delete': 'Löschen',
   'image.hidden': 'Nicht im Profil',
+  'image.aiUntil': 'Bis {date}, danach von selbst aus',
+  'image.uses': 'An KI gesendet: {count}× · zuletzt {date}',
+  'image.neverUsed': 'Noch nie an KI gesendet',
   'image.size': '{width} × {height}',
 
   'edit.title': 'Bild bearbeiten',
@@ -177,6 +180,8 @@ export const de: Catalog = {
   'gen.err.PROVIDER_NOT_CONFIGURED': 'Dieser Server hat keinen Zugang zu diesem Anbieter ({provider}). Wähle ein anderes Modell oder frag den Betreiber des Servers.',
   'gen.err.REFERENCE_NOT_USABLE': 'Eine Referenz ist nicht mehr nutzbar (gelöscht oder KI ausgeschaltet). Wähle deine Referenzen neu.',
   'gen.err.PROVIDER_FAILED': 'Der Bildanbieter ist gescheitert ({detail}). Es wurde nichts abgebucht.',
+  'gen.err.PROVIDER_NOT_ALLOWED.OWNER': 'Du erlaubst nicht, dass deine Bilder an diesen Anbieter gehen. Wähle ein anderes Modell.',
+  'gen.err.PROVIDER_NOT_ALLOWED.SERVER': 'Dieser Server sendet keine Bilder an diesen Anbieter. Wähle ein anderes Modell.',
   'gen.err.TOO_LARGE': 'Die Referenzen sind zusammen zu groß. Wähle weniger.',
   'gen.err.INVALID_INPUT': 'Die Anfrage wurde abgelehnt: {message}',
 

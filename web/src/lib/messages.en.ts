@@ -68,6 +68,9 @@ export const en = {
   'image.edit': 'Edit',
   'image.delete': 'Delete',
   'image.hidden': 'Not in profile',
+  'image.aiUntil': 'Until {date}, then off by itself',
+  'image.uses': 'Sent to AI {count}× · last {date}',
+  'image.neverUsed': 'Never sent to AI',
   'image.size': '{width} × {height}',
 
   'edit.title': 'Edit image',
@@ -176,6 +179,8 @@ export const en = {
   'gen.err.PROVIDER_NOT_CONFIGURED': 'This server has no access to that provider ({provider}). Choose another model or ask whoever runs the server.',
   'gen.err.REFERENCE_NOT_USABLE': 'A reference can no longer be used (deleted, or AI switched off). Pick your references again.',
   'gen.err.PROVIDER_FAILED': 'The image provider failed ({detail}). Nothing was charged.',
+  'gen.err.PROVIDER_NOT_ALLOWED.OWNER': 'You do not allow your images to be sent to this provider. Choose another model.',
+  'gen.err.PROVIDER_NOT_ALLOWED.SERVER': 'This server does not send images to this provider. Choose another model.',
   'gen.err.TOO_LARGE': 'The references are too large together. Pick fewer.',
   'gen.err.INVALID_INPUT': 'The request was refused: {message}',
 
