@@ -19,7 +19,7 @@ export type Profile = PoolQuery['profile'];
 
 const SLOT_ORDER: Record<PrimarySlot, number> = { FACE_REF: 0, BODY_REF: 1, AVATAR: 2 };
 
-/** Newest first; the API lists oldest first. */
+/** Newest first, as the API lists them; kept for images added or changed live. */
 export function newestFirst(a: Image, b: Image): number {
   return a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1;
 }
