@@ -46,6 +46,7 @@ from graphql.execution.collect_fields import (
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, is_iterable
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.types import Info as StrawberryInfo
 
 
 class Fallback(Exception):
@@ -56,11 +57,12 @@ class _Run:
     """One execution of a plan: its executor, and the resolve infos and arguments of
     each field, built on first use (they are the same for every object of a list)."""
 
-    __slots__ = ("args", "executor", "infos")
+    __slots__ = ("args", "executor", "infos", "strawberry_infos")
 
     def __init__(self, executor: Executor[Any], slots: int) -> None:
         self.executor = executor
         self.infos: list[Any] = [None] * slots
+        self.strawberry_infos: list[Any] = [None] * slots
         self.args: list[dict[str, Any] | None] = [None] * slots
 
 
@@ -96,6 +98,15 @@ class _Site:
             run.infos[self.slot] = info
         return info
 
+    def strawberry_info(self, run: _Run) -> Any:
+        """The `Info` a Strawberry resolver receives, made once per run like `info`."""
+        info = run.strawberry_infos[self.slot]
+        if info is None:
+            field = self.definition.extensions["strawberry-definition"]
+            info = StrawberryInfo(_raw_info=self.info(run), _field=field)
+            run.strawberry_infos[self.slot] = info
+        return info
+
     def arguments(self, run: _Run) -> dict[str, Any]:
         args = run.args[self.slot]
         if args is None:
@@ -117,6 +128,8 @@ class _Field:
     resolve: Callable[..., Any]
     # A plain attribute of the source (Strawberry's "basic" field): read it directly.
     attribute: str | None
+    # A resolver without arguments returning a scalar: called without Strawberry's wrapper.
+    direct: Callable[[Any, Any], Any] | None
     # Strawberry marks plain attribute fields: they need neither info nor arguments.
     basic: bool
     takes_args: bool
@@ -212,13 +225,15 @@ class _Compiler:
             )
             self.slots += 1
             basic = bool(getattr(resolve, "_is_default", False))
-            leaf = getattr(definition.type, "of_type", definition.type)
+            type_ = definition.type
+            leaf = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
             selections.append(
                 _Field(
                     key=key,
                     site=site,
                     resolve=resolve,
                     attribute=_plain_attribute(definition) if basic else None,
+                    direct=None if basic else _direct_call(self.schema, definition, leaf),
                     basic=basic,
                     takes_args=bool(definition.args or site.details.node.arguments),
                     completer=self.completer(definition.type, details_list, site),
@@ -294,6 +309,38 @@ class _Compiler:
         return _Completer(complete, True)
 
 
+def _direct_call(
+    schema: GraphQLSchema, definition: GraphQLField, leaf: GraphQLOutputType
+) -> Callable[[Any, Any], Any] | None:
+    """The field's resolver function called the way Strawberry calls it (source as
+    `self` or `root`/`parent`, its `Info` as `info`), for a synchronous resolver without
+    arguments or field extensions whose result is a scalar or enum: with no arguments to
+    convert and no union for an exception handler to fill, Strawberry's wrapper adds
+    nothing else. None for any other field."""
+    field = (definition.extensions or {}).get("strawberry-definition")
+    strawberry_schema = (schema.extensions or {}).get("strawberry-definition")
+    resolver = getattr(field, "base_resolver", None)
+    if field is None or resolver is None or not is_leaf_type(leaf) or definition.args:
+        return None
+    config = getattr(strawberry_schema, "config", None)
+    if getattr(config, "info_class", None) is not StrawberryInfo:
+        return None
+    if field.extensions or field.arguments or field.is_async or resolver.is_async:
+        return None
+    function = resolver.wrapped_func
+    takes_self = resolver.self_parameter is not None
+    source_names = [p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p]
+    info_name = resolver.info_parameter.name if resolver.info_parameter else None
+
+    def call(source: Any, info: Any) -> Any:
+        kwargs = dict.fromkeys(source_names, source)
+        if info_name is not None:
+            kwargs[info_name] = info
+        return function(source, **kwargs) if takes_self else function(**kwargs)
+
+    return call
+
+
 def _plain_attribute(definition: GraphQLField) -> str | None:
     """The attribute a Strawberry field without resolver reads, when it reads it with
     the built-in `getattr` (the default resolver)."""
@@ -319,6 +366,8 @@ def _object_completion(
                 value = getattr(source, step.attribute)
             elif step.basic:
                 value = step.resolve(source, None)
+            elif step.direct is not None:
+                value = step.direct(source, step.site.strawberry_info(run))
             else:
                 site = step.site
                 args = site.arguments(run) if step.takes_args else {}

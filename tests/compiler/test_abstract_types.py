@@ -28,6 +28,11 @@ class Photo(Node):
     url: str
     width: int
     caption: str | None = None
+    tags: list[str | None] | None = None
+
+    @strawberry.field(description="Computed from the source, with Info.")
+    def label(self, info: strawberry.Info) -> str:
+        return f"{self.url}@{info.field_name}"
 
 
 @strawberry.type(description="An album of photos.")
@@ -45,6 +50,7 @@ class Missing:
 Found = Annotated[Photo | Album | Missing, strawberry.union("Found")]
 PHOTOS = [Photo(id=strawberry.ID(f"p{i}"), url=f"/p/{i}", width=10 * i) for i in range(3)]
 PHOTOS[1].caption = "caf\u00e9"
+PHOTOS[2].tags = ["a", None]
 ALBUM = Album(id=strawberry.ID("a1"), title=None, photos=PHOTOS)
 
 
@@ -82,7 +88,7 @@ READS = CompiledReads(
 NODE_SELECTIONS = [
     "id",
     "__typename",
-    "... on Photo { url width caption }",
+    "... on Photo { url width caption tags label }",
     "... on Album { title photos { id url } }",
     "... on Node { id }",
     "...PhotoBits",

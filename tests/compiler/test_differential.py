@@ -284,7 +284,7 @@ def _headers(world: Seeded) -> dict[str, str]:
 
 
 @settings(
-    max_examples=80,
+    max_examples=50,
     deadline=None,
     derandomize=True,
     # Shrinking re-runs whole requests for minutes; the failing document is printed as is.
