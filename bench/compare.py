@@ -1,6 +1,6 @@
 """The list query side by side: meimages next to other stacks serving the same payload.
 
-    .venv/bin/python -m bench.compare [--seconds 5]
+    .venv/bin/python -m bench.compare [--seconds 3] [--rounds 3]
 
 Rows: a bare Starlette endpoint returning the bytes (`bench.baseline`), graphql-yoga
 (Node; installed here from bench/yoga's lock with `npm ci`) and stock Strawberry
@@ -8,7 +8,8 @@ Rows: a bare Starlette endpoint returning the bytes (`bench.baseline`), graphql-
 then meimages without its result cache (authenticates, checks the owner's data version,
 reads its pool and executes), with it, and answering If-None-Match with 304. Every server
 runs pinned to core 0 on uvloop + httptools (yoga: Node's own loop and parser), the load
-generator (`wrk`, one thread) to core 1, on loopback; one run per row at c=1 and c=32.
+generator (`wrk`, one thread) to core 1, on loopback; at c=1 and c=32, in interleaved
+rounds (medians shown).
 Prints req/s, p50 and the ratios to yoga and to the bare baseline, and the load average.
 Needs `wrk` (Debian package `wrk`), Node 20+ and npm.
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,7 +91,8 @@ def _load() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     for tool in ("wrk", "taskset", "node", "npm"):
         if shutil.which(tool) is None:
@@ -126,8 +129,8 @@ def main() -> int:
         assert len(payload["data"]["meImages"]) == 10, payload
         (tmp / "body.json").write_bytes(answer.content)
         etag = answer.headers["etag"]
-        uncached = start_server(tmp, {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"}, spawn=on_core_0)
-        servers.append(uncached)
+        servers.append(start_server(tmp, {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"}, spawn=on_core_0))
+        uncached = servers[-1]
 
         ports = {name: free_port() for name in ("baseline", "yoga", "strawberry")}
         body_file = str(tmp / "body.json")
@@ -170,12 +173,22 @@ def main() -> int:
             ("meimages, If-None-Match -> 304", cached.graphql_url, etag_lua),
         ]
         print(f"load average before: {_load()}", flush=True)
-        results: dict[tuple[str, int], tuple[float, float]] = {}
+        # Rounds go through every row in turn, so a burst of other work on the machine
+        # lands on one round of each row rather than on all of one; medians are shown.
+        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for c in (1, 32):
-            for name, target, script in rows:
+            for _name, target, script in rows:
                 wrk(target, script, c, 1)  # warm-up
-                results[(name, c)] = wrk(target, script, c, args.seconds)
-                print(f"  {name} c={c}: {results[(name, c)][0]:.0f}/s (load {_load()})", flush=True)
+            for round_ in range(args.rounds):
+                for name, target, script in rows:
+                    rps, p50 = wrk(target, script, c, args.seconds)
+                    runs.setdefault((name, c), []).append((rps, p50))
+                    print(f"  round {round_ + 1} c={c} {name}: {rps:.0f}/s", flush=True)
+                print(f"  (load average {_load()})", flush=True)
+        results = {
+            key: (statistics.median(r[0] for r in got), statistics.median(r[1] for r in got))
+            for key, got in runs.items()
+        }
         print(
             f"\n{'server':34} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'vs yoga':>8} {'vs bare':>8}"
         )
@@ -188,7 +201,8 @@ def main() -> int:
                     f"{name:34} {c:>4} {rps:>9.0f} {p50:>8.2f} {rps / yoga:>8.2f} {rps / bare:>8.2f}"
                 )
         print(
-            f"\n(one run x {args.seconds} s each; servers on core 0, wrk -t1 on core 1; "
+            f"\n(medians of {args.rounds} interleaved rounds x {args.seconds} s; "
+            "servers on core 0, wrk -t1 on core 1; "
             f"load average after: {_load()})"
         )
     finally:
