@@ -21,6 +21,13 @@ MAX_TOKEN = 16 * 1024
 MAX_EXP = 253402300799
 # Where a request keeps its authentication outcome: the caller and expiry, or the AuthError.
 _OUTCOME = "meimages.authentication"
+# Tokens verified lately, by their text: a client repeats its token on every request, and
+# a repeat then costs a lookup instead of a signature check. Only successes are kept, each
+# until its expiry (leeway included) or VERIFIED_FOR_S, whichever comes first, so a key
+# dropped from the JWKS stops being honoured soon; bounded in count and token length.
+VERIFIED_TOKENS = 10_000
+VERIFIED_FOR_S = 60
+MAX_REMEMBERED_TOKEN = 4096
 
 
 class AuthError(Exception):
@@ -35,10 +42,26 @@ class Authenticator:
             if settings.jwt_jwks_url
             else None
         )
+        # token -> (caller, exp, honoured until): see VERIFIED_TOKENS.
+        self._verified: dict[str, tuple[Caller, int, float]] = {}
 
     async def authenticate(self, authorization: str | None) -> tuple[Caller, int]:
         """Return the caller and the token's expiry (unix seconds)."""
         token = bearer_token(authorization)
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            if now < known[2]:
+                return known[0], known[1]
+            del self._verified[token]
+        caller, exp = await self._verify(token)
+        if len(token) <= MAX_REMEMBERED_TOKEN:
+            if len(self._verified) >= VERIFIED_TOKENS:
+                self._verified.clear()
+            self._verified[token] = (caller, exp, min(exp + TOKEN_LEEWAY_S, now + VERIFIED_FOR_S))
+        return caller, exp
+
+    async def _verify(self, token: str) -> tuple[Caller, int]:
         claims = await self._decode(token)
         sub = claims.get("sub")
         space = claims.get("space", PERSONAL_SPACE)

@@ -167,6 +167,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level,
         proxy_headers=False,
+        # The fast event loop and HTTP parser (pinned dependencies), not the pure-Python ones.
+        loop="uvloop",
+        http="httptools",
         # Oversized WebSocket frames are refused before they are buffered whole, and open
         # event streams (SSE) must not hold a shutdown forever; clients resume by cursor.
         ws_max_size=server.settings.ws_max_message_bytes,

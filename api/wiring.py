@@ -19,6 +19,7 @@ from strawberry.subscriptions import (
 )
 
 from api.auth import Authenticator
+from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
 from api.query_cache import QueryCache
 from api.settings import Settings
@@ -26,6 +27,7 @@ from api.views.graphql import MeImagesGraphQL
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
+from schema.build import validation_rules
 from schema.caching import CLOCK_DEPENDENT_FIELDS
 from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
@@ -112,7 +114,8 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
     )
-    view = _graphql_view(server, schema, documents)
+    reads = CompiledReads(schema, documents, validation_rules(options))
+    view = _graphql_view(server, schema, documents, reads)
     entries = server.settings.query_cache_entries
     query_cache = (
         QueryCache(
@@ -130,7 +133,9 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
     return GraphQLEndpoint(view, query_cache)
 
 
-def _graphql_view(server: Server, schema: Schema, documents: QueryDocuments) -> MeImagesGraphQL:
+def _graphql_view(
+    server: Server, schema: Schema, documents: QueryDocuments, reads: CompiledReads
+) -> MeImagesGraphQL:
     settings = server.settings
     return MeImagesGraphQL(
         schema,
@@ -138,6 +143,7 @@ def _graphql_view(server: Server, schema: Schema, documents: QueryDocuments) -> 
         urls=server.urls,
         authenticator=server.authenticator,
         documents=documents,
+        reads=reads,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,

@@ -27,5 +27,13 @@ if __name__ == "__main__":
     # The same start-up treatment `meimages serve` gets, so the comparison stays fair.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[2]),
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
     os._exit(0)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import NoSchemaIntrospectionCustomRule
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -48,15 +48,22 @@ Subscription = merge_types("Subscription", (EventsSubscription,))
 Subscription.__strawberry_definition__.description = "Live changes in the active space."  # type: ignore[attr-defined]
 
 
-def build(options: SchemaOptions) -> strawberry.Schema:
-    # The limiters' rule classes are built once: the validation cache keys on the rule
-    # classes, and a fresh class per request would make every request a cache miss.
-    rules = [
+def validation_rules(options: SchemaOptions) -> list[type[ASTValidationRule]]:
+    """The rules added to GraphQL's own: depth and alias limits, and no introspection
+    where it is off (compiled reads validate with them too)."""
+    rules: list[type[ASTValidationRule]] = [
         *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
+
+
+def build(options: SchemaOptions) -> strawberry.Schema:
+    # The limiters' rule classes are built once: the validation cache keys on the rule
+    # classes, and a fresh class per request would make every request a cache miss.
+    rules = validation_rules(options)
     # Factories, not instances: each request gets fresh extension objects.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),

@@ -83,10 +83,7 @@ class StorableText(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if _unstorable_value(context.variables) or (
-            document is not None and _unstorable_literal(document)
-        ):
+        if unstorable_text(context.variables, context.graphql_document):
             context.result = ExecutionResult(
                 data=None,
                 errors=[
@@ -97,6 +94,12 @@ class StorableText(SchemaExtension):
                 ],
             )
         yield
+
+
+def unstorable_text(variables: object, document: DocumentNode | None) -> bool:
+    """Whether the variables or the document's string literals hold text no database
+    can store: what `StorableText` refuses (other paths to execution ask here too)."""
+    return _unstorable_value(variables) or (document is not None and _unstorable_literal(document))
 
 
 def _unstorable_value(value: object) -> bool:

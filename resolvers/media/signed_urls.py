@@ -22,6 +22,7 @@ from urllib.parse import quote
 # The named variants every stored image has; transforms are named by their spec.
 VARIANTS = ("original", "thumbnail", "medium")
 _MAX_EXPIRES_DIGITS = 12
+_REMEMBERED_URLS = 100_000
 
 
 class MediaUrlSigner:
@@ -33,6 +34,10 @@ class MediaUrlSigner:
         self._secret = secret
         self.ttl_s = ttl_s
         self.prefix = prefix.rstrip("/")
+        # URLs stay identical for an expiry step, and a list read signs two or three per
+        # image: signed ones are remembered for the current step only.
+        self._signed: dict[tuple[str, str, str], str] = {}
+        self._signed_step = 0
 
     def _sig(self, media_id: str, variant: str, owner_id: str, expires: int) -> str:
         msg = "\x1f".join(("meimages/media/v1", media_id, variant, owner_id, str(expires)))
@@ -49,9 +54,19 @@ class MediaUrlSigner:
 
     def url(self, media_id: str, variant: str, owner_id: str, *, now: float | None = None) -> str:
         expires = self.expires_at(now=now)
+        if expires != self._signed_step:
+            self._signed = {}
+            self._signed_step = expires
+        key = (media_id, variant, owner_id)
+        known = self._signed.get(key)
+        if known is not None:
+            return known
         # Both values are URL-safe already (digits, hex), so no encoding pass is needed.
         sig = self._sig(media_id, variant, owner_id, expires)
-        return f"{self.prefix}/{quote(media_id, safe='')}/{quote(variant, safe='')}?exp={expires}&sig={sig}"
+        url = f"{self.prefix}/{quote(media_id, safe='')}/{quote(variant, safe='')}?exp={expires}&sig={sig}"
+        if len(self._signed) < _REMEMBERED_URLS:
+            self._signed[key] = url
+        return url
 
     def verify(
         self,

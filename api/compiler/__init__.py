@@ -1,0 +1,2 @@
+"""Compiled reads: GraphQL queries answered from a plan compiled once per document,
+with graphql-core as the fallback for everything the plans do not cover."""

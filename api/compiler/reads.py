@@ -1,0 +1,162 @@
+"""Compiled reads: answers a GraphQL query from its plan when that is sure to give the
+response graphql-core would give, and otherwise says so (None) for the view to run it.
+
+A request takes the plan only when it is one query without extensions, its document
+parses under the schema's token limit and validates under the schema's own rules (depth,
+aliases, introspection included), its text is storable (`schema.limits`), its variables
+coerce, and its plan runs without any error. Everything else — mutations, subscriptions,
+invalid documents, introspection, anything that would answer with an error — goes the
+usual way, so error masking, typed errors and limits stay graphql-core's and Strawberry's.
+The caller is authenticated by the view before either path runs.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from graphql import (
+    ASTValidationRule,
+    BooleanValueNode,
+    DirectiveNode,
+    DocumentNode,
+    GraphQLSchema,
+    OperationType,
+    VariableNode,
+    Visitor,
+    specified_rules,
+    visit,
+)
+from graphql.execution import Executor
+from strawberry import Schema
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionResult
+
+from api.compiler.plan import Fallback, Plan, compile_plan
+from api.documents import CACHED_DOCUMENTS, QueryDocuments
+from schema.limits import unstorable_text
+
+# Plans kept per process: one per document, operation and `@skip`/`@include` values.
+CACHED_PLANS = 1024
+
+
+class CompiledReads:
+    """Plans of one schema, cached; `execute` is the view's fast path for queries."""
+
+    def __init__(
+        self,
+        schema: Schema,
+        documents: QueryDocuments,
+        validation_rules: Sequence[type[ASTValidationRule]],
+    ) -> None:
+        self.schema = schema
+        self.graphql_schema: GraphQLSchema = schema._schema
+        self.documents = documents
+        self.rules = (*specified_rules, *validation_rules)
+        self.executor_class: type[Executor[Any]] = schema.execution_context_class or Executor
+        # A schema extension that wraps every resolver (tracing, say) must see every
+        # field; the plans would skip it, so they stay off.
+        self.enabled = not any(ext._implements_resolve() for ext in schema.get_extensions())
+        self.valid = lru_cache(maxsize=CACHED_DOCUMENTS)(self._valid)
+        self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+        self.answered = 0
+        self.passed_on = 0
+
+    async def execute(
+        self,
+        query: object,
+        variables: object,
+        operation_name: object,
+        extensions: object,
+        context: Any,
+    ) -> ExecutionResult | None:
+        """The result of a query from its plan, or None: the view runs it as usual."""
+        if not self.enabled or extensions is not None or not isinstance(query, str):
+            return None
+        if not (isinstance(variables, dict | None) and isinstance(operation_name, str | None)):
+            return None
+        if self.documents.operation_type(query, operation_name) is not OperationType.QUERY:
+            return None
+        verdict = self.valid(query)
+        if verdict is None or unstorable_text(variables, None):
+            self.passed_on += 1
+            return None
+        document, switches = verdict
+        executor = self.executor_class.build(
+            self.graphql_schema,
+            document,
+            context_value=context,
+            raw_variable_values=variables,
+            operation_name=operation_name,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            operation_extensions=None,
+        )
+        if isinstance(executor, list):
+            self.passed_on += 1
+            return None  # variables that do not coerce: graphql-core says why
+        plan = self._plan(query, operation_name, switches, executor)
+        if plan is None:
+            self.passed_on += 1
+            return None
+        try:
+            data = await plan.run(executor)
+        except Fallback:
+            self.passed_on += 1
+            return None
+        self.answered += 1
+        return ExecutionResult(data=data, errors=None)
+
+    def _valid(self, query: str) -> tuple[DocumentNode, tuple[str, ...]] | None:
+        """The document and the variables its `@skip`/`@include` read, when it parses
+        and validates under the schema's rules and holds only storable text."""
+        document = self.documents.parse(query)
+        if document is None or unstorable_text(None, document):
+            return None
+        if validate_document(self.graphql_schema, document, self.rules):
+            return None
+        return document, tuple(sorted(_switch_variables(document)))
+
+    def _plan(
+        self,
+        query: str,
+        operation_name: str | None,
+        switches: tuple[str, ...],
+        executor: Executor[Any],
+    ) -> Plan | None:
+        coerced = executor.variable_values.coerced
+        key = (query, operation_name, tuple(coerced.get(name) for name in switches))
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        plan = compile_plan(self.graphql_schema, executor)
+        self._plans[key] = plan
+        if len(self._plans) > CACHED_PLANS:
+            self._plans.popitem(last=False)
+        return plan
+
+
+class _SwitchVariables(Visitor):
+    """Names of the variables that `@skip`/`@include` arguments read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_directive(self, node: DirectiveNode, *_: object) -> None:
+        if node.name.value not in ("skip", "include"):
+            return
+        for argument in node.arguments or ():
+            value = argument.value
+            if isinstance(value, VariableNode):
+                self.names.add(value.name.value)
+            elif not isinstance(value, BooleanValueNode):  # pragma: no cover - validated
+                self.names.add("")
+
+
+def _switch_variables(document: DocumentNode) -> Iterable[str]:
+    switches = _SwitchVariables()
+    visit(document, switches)
+    return switches.names
