@@ -71,6 +71,12 @@ def _is_full(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)
 
 
+def _is_busy(error: BaseException) -> bool:
+    # SQLite gave up waiting for the write lock (busy_timeout): the server is overloaded
+    # with writes for a moment, which a retry a little later gets through.
+    return isinstance(error, sqlite3.OperationalError) and "database is locked" in str(error)
+
+
 def _is_unreachable(error: BaseException) -> bool:
     if isinstance(error, sa.DBAPIError) and error.connection_invalidated:
         return True
@@ -95,7 +101,7 @@ def database_failure(error: BaseException) -> StoreUnavailable | None:
     chain = _chain(error)
     if any(_is_full(e) for e in chain):
         return StoreFull("database")
-    if any(_is_unreachable(e) for e in chain):
+    if any(_is_unreachable(e) or _is_busy(e) for e in chain):
         return StoreUnavailable("database")
     return None
 
