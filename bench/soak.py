@@ -212,7 +212,10 @@ class Soak:
                 ):
                     body = response.json()
                     if body.get("errors"):
-                        codes = {(e.get("extensions") or {}).get("code") for e in body["errors"]}
+                        codes = {
+                            (e.get("extensions") or {}).get("code") or e.get("message", "")[:60]
+                            for e in body["errors"]
+                        }
                         outcome = "error " + ",".join(sorted(map(str, codes)))
             except httpx.HTTPError as error:
                 outcome = f"transport {type(error).__name__}"
