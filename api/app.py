@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from api.error_bodies import store_unavailable
 from api.lifespan import lifespan
 from api.mcp.http import MCP_PATH, McpEndpoint
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
@@ -19,6 +20,7 @@ from api.views.quiet_client_errors import log_client_errors_quietly
 from api.views.upload import UPLOAD_PATH, UploadRoute
 from api.views.webapp import webapp_routes
 from api.wiring import GraphQLEndpoint, Server, build_graphql, build_server
+from resolvers.errors import StoreUnavailable
 
 # Multipart framing and the `operations`/`map` fields on top of the file itself.
 MULTIPART_OVERHEAD = 256 * 1024
@@ -38,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=checked_routes(_routes(server, graphql, mcp)),
         middleware=_middleware(server.settings),
         lifespan=lifespan(server, services=[mcp.running]),
+        exception_handlers={StoreUnavailable: store_unavailable},
     )
     app.state.server = server
     app.state.query_cache = graphql.query_cache
@@ -94,6 +97,11 @@ def _middleware(settings: Settings) -> list[Middleware]:
     # Inside CORS (so refusals carry its headers), before routing: every path, header and
     # body is checked there, and bodies over the limit are refused while they stream in.
     middleware.append(
-        Middleware(RequestChecks, max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
+        Middleware(
+            RequestChecks,
+            max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            body_idle_timeout_s=settings.body_idle_timeout_s,
+            body_timeout_s=settings.body_timeout_s,
+        )
     )
     return middleware

@@ -139,6 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.auth import issue_token
+    from api.websocket_protocol import BoundedWebSocketProtocol
 
     app = create_app(settings)
     server = app.state.server
@@ -173,6 +174,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Oversized WebSocket frames are refused before they are buffered whole, and open
         # event streams (SSE) must not hold a shutdown forever; clients resume by cursor.
         ws_max_size=server.settings.ws_max_message_bytes,
+        # A client that stopped reading answers no ping: it is cut off, not buffered for.
+        ws=BoundedWebSocketProtocol,
+        ws_ping_interval=server.settings.ws_ping_interval_s,
+        ws_ping_timeout=server.settings.ws_ping_timeout_s,
         timeout_graceful_shutdown=10,
     )
     return 0

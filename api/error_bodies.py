@@ -6,9 +6,15 @@ GraphQL answers `{"errors": [{"message", "extensions": {"code"}}]}`, the REST ro
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from resolvers.errors import StoreUnavailable
+
+log = logging.getLogger("meimages.api")
 
 
 def graphql_error(
@@ -25,10 +31,29 @@ def rest_error(status: int, code: str, message: str, **extra: Any) -> JSONRespon
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
-def refusal(path: str, status: int, code: str, message: str) -> Response:
+def refusal(
+    path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """A refusal in the error shape of the door the request was sent to."""
     if path == "/graphql":
-        return graphql_error(status, code, message)
+        return graphql_error(status, code, message, headers)
     if path.startswith("/api/"):
-        return rest_error(status, code, message)
-    return PlainTextResponse(message, status_code=status)
+        response: Response = rest_error(status, code, message)
+    else:
+        response = PlainTextResponse(message, status_code=status)
+    response.headers.update(headers or {})
+    return response
+
+
+async def store_unavailable(request: Request, error: Exception) -> Response:
+    """A store that is down or full, met by any route: 503 (507 when full) with
+    Retry-After, in the door's shape; never a 500."""
+    assert isinstance(error, StoreUnavailable)
+    log.warning("%s %s: %s (%s)", request.method, request.url.path, error.message, error.__cause__)
+    return refusal(
+        request.url.path,
+        error.http_status,
+        error.code,
+        error.message,
+        {"Retry-After": str(error.retry_after_s)},
+    )

@@ -19,6 +19,7 @@ A failed check answers 4xx; nothing malformed reaches the database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -86,6 +87,38 @@ class RequestRefused(Exception):
         self.code = code
 
 
+class SlowBody(RequestRefused):
+    """The body stalls or trickles: a slowloris-style client holding a connection open."""
+
+    def __init__(self) -> None:
+        super().__init__("the request body arrived too slowly", 408, "REQUEST_TIMEOUT")
+
+
+def deadline_receive(receive: Receive, *, idle_s: float, total_s: float) -> Receive:
+    """`receive` that raises `SlowBody` when the next piece of the body takes longer than
+    `idle_s`, or the whole body longer than `total_s`. Once the body is complete it
+    passes through untouched: waiting for a disconnect (SSE, long responses) is not a body.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + total_s
+    complete = False
+
+    async def timed() -> Message:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout(min(idle_s, max(0.0, deadline - loop.time()))):
+                message = await receive()
+        except TimeoutError:
+            raise SlowBody() from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            complete = True
+        return message
+
+    return timed
+
+
 class _TooLarge(Exception):
     pass
 
@@ -124,9 +157,18 @@ def check_csrf(method: str, headers: Headers) -> None:
 class RequestChecks:
     """ASGI middleware: path, headers and body size and encoding, before routing."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_idle_timeout_s: float = 30.0,
+        body_timeout_s: float = 300.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_idle_timeout_s = body_idle_timeout_s
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -142,10 +184,13 @@ class RequestChecks:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
+        receive = deadline_receive(
+            receive, idle_s=self.body_idle_timeout_s, total_s=self.body_timeout_s
+        )
         try:
             body = await self._checked_body(scope, receive)
         except RequestRefused as exc:
-            await refusal(path, exc.status, exc.code, exc.message)(scope, receive, send)
+            await _refuse(scope, receive, send, exc)
             return
         await self._run(scope, receive if body is None else replay_body(body, receive), send)
 
@@ -202,9 +247,19 @@ class RequestChecks:
         except _TooLarge:
             if started:
                 raise
-            too_large = self._too_large()
-            response = refusal(scope["path"], too_large.status, too_large.code, too_large.message)
-            await response(scope, receive, send)
+            await _refuse(scope, receive, send, self._too_large())
+        except SlowBody as exc:
+            if started:
+                raise
+            await _refuse(scope, receive, send, exc)
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: RequestRefused) -> None:
+    # A client refused mid-body may still be sending: close the connection after the
+    # answer rather than reading the rest.
+    headers = {"Connection": "close"} if isinstance(exc, SlowBody) else None
+    response = refusal(scope["path"], exc.status, exc.code, exc.message, headers)
+    await response(scope, receive, send)
 
 
 def _boundary(params: str) -> bool:

@@ -194,6 +194,13 @@ class Settings(BaseSettings):
     # Live changes: WebSocket limits, and how long the event log keeps events for
     # resuming subscribers (0 keeps them forever).
     ws_init_timeout_s: float = Field(10.0, gt=0, validation_alias="MEIMAGES_WS_INIT_TIMEOUT")
+    # Slow and half-dead clients: a WebSocket that answers no ping for this long is closed
+    # (its subscriptions resume by cursor on reconnect); a request body that stalls
+    # longer than the idle timeout, or takes longer than the body timeout, gets a 408.
+    ws_ping_interval_s: float = Field(20.0, gt=0, validation_alias="MEIMAGES_WS_PING_INTERVAL")
+    ws_ping_timeout_s: float = Field(20.0, gt=0, validation_alias="MEIMAGES_WS_PING_TIMEOUT")
+    body_idle_timeout_s: float = Field(30.0, gt=0, validation_alias="MEIMAGES_BODY_IDLE_TIMEOUT")
+    body_timeout_s: float = Field(300.0, gt=0, validation_alias="MEIMAGES_BODY_TIMEOUT")
     ws_max_message_bytes: Positive = 64 * 1024
     event_retention_days: float = Field(30.0, ge=0)
     # Media storage: empty = local folder; `s3://bucket/prefix?endpoint=…` for any

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+# A store that is down or full is not the client's fault and not a bug either: the doors
+# answer "retry later" with these (declared with the stores that raise them).
+from storage.errors import StoreFull as StoreFull
+from storage.errors import StoreUnavailable as StoreUnavailable
+
 
 class DomainError(Exception):
     code = "ERROR"

@@ -10,7 +10,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, StoreUnavailable
 from schema.context import NotAuthenticated
 
 log = logging.getLogger("meimages.graphql")
@@ -26,6 +26,9 @@ def should_mask(error: GraphQLError) -> bool:
     if original is None or isinstance(original, GraphQLError):
         return False
     if isinstance(original, DomainError | NotAuthenticated):
+        return False
+    if isinstance(original, StoreUnavailable):
+        log.warning("%s: %s", original.message, original.__cause__ or original)
         return False
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True
@@ -72,6 +75,13 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
             elif isinstance(original, NotAuthenticated):
                 error.extensions = {**(error.extensions or {}), "code": "UNAUTHENTICATED"}
+            elif isinstance(original, StoreUnavailable):
+                error.extensions = {
+                    **(error.extensions or {}),
+                    "code": original.code,
+                    "retryable": True,
+                    "retryAfter": original.retry_after_s,
+                }
 
 
 class StorableText(SchemaExtension):

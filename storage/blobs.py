@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from storage.errors import blob_store_failures
+
 _SAFE_KEY = re.compile(r"^[a-z0-9][a-z0-9/._-]{0,250}$")
 # Half-written files of the local store; a crash mid-write can leave one behind.
 _TMP_PREFIX = ".tmp-"
@@ -75,7 +77,8 @@ class LocalBlobStore:
         return self.root / check_key(key)
 
     async def put(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put, self._path(key), data)
+        with blob_store_failures():
+            await asyncio.to_thread(self._put, self._path(key), data)
 
     @staticmethod
     def _put(path: Path, data: bytes) -> None:
@@ -100,15 +103,18 @@ class LocalBlobStore:
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
         try:
-            return await asyncio.to_thread(path.read_bytes)
+            with blob_store_failures():
+                return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             return None
 
     async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._path(key).is_file)
+        with blob_store_failures():
+            return await asyncio.to_thread(self._path(key).is_file)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+        with blob_store_failures():
+            await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
     def _scan(self, prefix: str) -> list[BlobInfo]:
         # A prefix names a folder, as it does for object stores.

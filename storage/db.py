@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.errors import StoreUnavailable, database_failure
 from storage.sqlite_driver import one_trip_dbapi
+
+# While PostgreSQL is down a request must fail in seconds, not hang: connecting gives up
+# after CONNECT_TIMEOUT_S, and waiting for a pooled connection after POOL_TIMEOUT_S.
+CONNECT_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 10
 
 
 def normalize_url(url: str) -> str:
@@ -49,6 +55,19 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@contextmanager
+def _translated_failures() -> Iterator[None]:
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        failure = database_failure(error)
+        if failure is None:
+            raise
+        raise failure from error
+
+
 class Database:
     """One engine and its session factory."""
 
@@ -57,7 +76,13 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                pool_timeout=POOL_TIMEOUT_S,
+                connect_args={"timeout": CONNECT_TIMEOUT_S},
+            )
         else:
             # Readers run in autocommit and writers always end with COMMIT or ROLLBACK
             # (see `transaction`), so the pool's reset-on-return ROLLBACK is a wasted trip.
@@ -75,22 +100,25 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        """A session; a lost or full database surfaces as `StoreUnavailable`."""
+        with _translated_failures():
+            async with self._sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and rolls back on any exception."""
-        if self._writers is None:
-            async with self._sessions() as session, session.begin():
+        with _translated_failures():
+            if self._writers is None:
+                async with self._sessions() as session, session.begin():
+                    yield session
+                return
+            async with self._writers, self._sessions() as session, session.begin():
+                # Take SQLite's write lock up front so read-then-write transactions
+                # queue behind each other instead of failing with "database is locked"
+                # (other processes on the same file still wait in the busy handler).
+                await session.connection(execution_options={"sqlite_immediate": True})
                 yield session
-            return
-        async with self._writers, self._sessions() as session, session.begin():
-            # Take SQLite's write lock up front so read-then-write transactions
-            # queue behind each other instead of failing with "database is locked"
-            # (other processes on the same file still wait in the busy handler).
-            await session.connection(execution_options={"sqlite_immediate": True})
-            yield session
 
     def change_stamp(self) -> int | None:
         """SQLite only: a number that changes whenever any other connection commits.

@@ -15,6 +15,7 @@ import obstore
 from obstore.store import S3Store
 
 from storage.blobs import BlobInfo, S3Credentials, check_key
+from storage.errors import blob_store_failures
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig
@@ -72,25 +73,29 @@ class S3BlobStore:
         return f"S3BlobStore(bucket={self.bucket!r}, prefix={self.prefix!r})"
 
     async def put(self, key: str, data: bytes) -> None:
-        await obstore.put_async(self._store, check_key(key), data)
+        with blob_store_failures():
+            await obstore.put_async(self._store, check_key(key), data)
 
     async def get(self, key: str) -> bytes | None:
         try:
-            result = await obstore.get_async(self._store, check_key(key))
-            return bytes(await result.bytes_async())
+            with blob_store_failures():
+                result = await obstore.get_async(self._store, check_key(key))
+                return bytes(await result.bytes_async())
         except FileNotFoundError:
             return None
 
     async def exists(self, key: str) -> bool:
         try:
-            await obstore.head_async(self._store, check_key(key))
+            with blob_store_failures():
+                await obstore.head_async(self._store, check_key(key))
         except FileNotFoundError:
             return False
         return True
 
     async def delete(self, key: str) -> None:
         try:
-            await obstore.delete_async(self._store, check_key(key))
+            with blob_store_failures():
+                await obstore.delete_async(self._store, check_key(key))
         except FileNotFoundError:
             return
 

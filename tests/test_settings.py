@@ -72,6 +72,10 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_GENERATION_SWEEP_INTERVAL": ("15", "generation_sweep_interval_s", 15.0),
     "MEIMAGES_ALLOWED_PROVIDERS": ("OpenAI, gemini", "allowed_providers", ("openai", "gemini")),
     "MEIMAGES_WS_INIT_TIMEOUT": ("1.5", "ws_init_timeout_s", 1.5),
+    "MEIMAGES_WS_PING_INTERVAL": ("2.5", "ws_ping_interval_s", 2.5),
+    "MEIMAGES_WS_PING_TIMEOUT": ("3", "ws_ping_timeout_s", 3.0),
+    "MEIMAGES_BODY_IDLE_TIMEOUT": ("4", "body_idle_timeout_s", 4.0),
+    "MEIMAGES_BODY_TIMEOUT": ("60", "body_timeout_s", 60.0),
     "MEIMAGES_WS_MAX_MESSAGE_BYTES": ("1024", "ws_max_message_bytes", 1024),
     "MEIMAGES_EVENT_RETENTION_DAYS": ("0.5", "event_retention_days", 0.5),
     "MEIMAGES_BLOB_URL": (

@@ -1,0 +1,396 @@
+"""Soak: mixed traffic for a bounded time, and what the server looks like afterwards.
+
+    .venv/bin/python -m bench.soak [--backend sqlite|postgres] [--minutes 10]
+        [--owners 100] [--subscribers 500] [--workers 16]
+
+Starts `meimages serve` (SQLite in a temporary folder, or a fresh database on the local
+PostgreSQL at 127.0.0.1:5432) and an image-provider stand-in on loopback, gives 100 owners
+three photos each, opens 500 subscriptions (graphql-transport-ws, five per owner), then
+for the given time runs workers that read the pool, fetch media, upload, swap primary
+slots, toggle opt-ins and — a few times a minute — generate. Prints:
+
+* requests by operation and outcome (the goal: no 5xx at all);
+* p50 / p99 latency per operation for each minute;
+* the server's RSS, open files and sockets: before traffic, after warm-up (minute 2),
+  at the end, and after every client has gone (goal: growth < 10 % after warm-up, files
+  and sockets back to where they started);
+* events: for every subscriber, delivered == committed for its owner (read afresh from
+  the log at the end), with nothing twice.
+
+Run by hand; bounded in time and counts. Client and server share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import random
+import tempfile
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from websockets.asyncio.client import ClientConnection, connect
+
+from testbed.graphql import bearer, operation, upload_form
+from testbed.images import jpeg
+from testbed.server import LiveServer, free_port, start_server
+from testbed.wire import TRANSPORT_WS, init, subscribe
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+PROVIDER_KEY = "sk-soak"
+PER_CONNECTION = 5
+IMAGE = "__typename ... on MeImage { id publicUrl } ... on Error { code message }"
+LIST = "{ meImages { id kind primaryFor usage { aiReference } thumbnailUrl } }"
+TOGGLE = (
+    "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, enabled: $on)"
+    " { __typename } }"
+)
+SWAP = "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF) { __typename } }"
+GENERATE = (
+    "mutation($input: GenerationInput!) { generateWithReference(input: $input)"
+    " { __typename ... on Generation { status } ... on Error { code } } }"
+)
+EVENTS = (
+    "subscription($after: String) { meImageEvents(after: $after) { __typename"
+    " ... on MeImageEvent { cursor type } ... on Error { code } } }"
+)
+WEIGHTS = {"read": 45, "media": 15, "toggle": 15, "swap": 12, "upload": 12, "generate": 1}
+
+
+def png(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (seed % 256, 80, 160)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def edits(request: Request) -> JSONResponse:
+    """The provider stand-in: answers /v1/images/edits with n small PNGs."""
+    async with request.form() as form:
+        n = int(str(form.get("n") or 1))
+    images = [{"b64_json": base64.b64encode(png(i)).decode()} for i in range(n)]
+    return JSONResponse({"created": int(time.time()), "data": images})
+
+
+@asynccontextmanager
+async def provider() -> AsyncIterator[str]:
+    port = free_port()
+    app = Starlette(routes=[Route("/v1/images/edits", edits, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(600):  # bounded: 30 s at most
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@asynccontextmanager
+async def database(backend: str) -> AsyncIterator[dict[str, str]]:
+    if backend == "sqlite":
+        yield {}
+        return
+    name = f"meimages_soak_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    try:
+        yield {"MEIMAGES_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def process_figures(pid: int) -> dict[str, int]:
+    """RSS, open files and open sockets of the server process."""
+    fds = os.listdir(f"/proc/{pid}/fd")
+    sockets = 0
+    for fd in fds:
+        try:
+            sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1]) * 1024
+    return {"rss": rss, "files": len(fds) - sockets, "sockets": sockets}
+
+
+@dataclass
+class Owner:
+    id: str
+    images: list[dict[str, Any]] = field(default_factory=list)
+    start_cursor: str = ""
+
+
+@dataclass
+class Subscriber:
+    owner: Owner
+    events: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Soak:
+    server: LiveServer
+    http: httpx.AsyncClient
+    owners: list[Owner]
+    end: float
+    began: float = field(default_factory=time.monotonic)
+    outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    latency: dict[tuple[int, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    async def gql(self, owner: Owner, query: str, variables: dict[str, Any]) -> httpx.Response:
+        return await self.http.post(
+            self.server.graphql_url,
+            json=operation(query, variables),
+            headers=bearer(self.server.token(owner.id)),
+        )
+
+    async def upload(self, owner: Owner, seed: int) -> httpx.Response:
+        headers = bearer(self.server.token(owner.id), preflight=True)
+        response = await self.http.post(
+            self.server.graphql_url, headers=headers, **upload_form(jpeg(seed), fields=IMAGE)
+        )
+        if response.status_code == 200 and "errors" not in response.json():
+            made = response.json()["data"]["uploadMeImage"]
+            if made.get("__typename") == "MeImage":
+                owner.images.append(made)
+        return response
+
+    async def call(self, op: str, owner: Owner, n: int) -> httpx.Response:
+        image = random.choice(owner.images)
+        if op == "read":
+            return await self.gql(owner, LIST, {})
+        if op == "media":
+            return await self.http.get(self.server.url + image["publicUrl"])
+        if op == "toggle":
+            return await self.gql(owner, TOGGLE, {"id": image["id"], "on": n % 2 == 0})
+        if op == "swap":
+            return await self.gql(owner, SWAP, {"id": image["id"]})
+        if op == "upload":
+            return await self.upload(owner, random.randrange(1 << 30))
+        prompt = {"prompt": "me in a soak test", "referenceImageIds": [owner.images[0]["id"]]}
+        return await self.gql(owner, GENERATE, {"input": {**prompt, "quality": "LOW"}})
+
+    async def worker(self) -> None:
+        ops, weights = list(WEIGHTS), list(WEIGHTS.values())
+        n = 0
+        while time.monotonic() < self.end:
+            n += 1
+            op = random.choices(ops, weights)[0]
+            owner = random.choice(self.owners)
+            started = time.monotonic()
+            try:
+                response = await self.call(op, owner, n)
+                outcome = f"{response.status_code // 100}xx"
+                if response.status_code == 200 and "json" in response.headers.get(
+                    "content-type", ""
+                ):
+                    body = response.json()
+                    if body.get("errors"):
+                        codes = {
+                            (e.get("extensions") or {}).get("code") or e.get("message", "")[:60]
+                            for e in body["errors"]
+                        }
+                        outcome = "error " + ",".join(sorted(map(str, codes)))
+            except httpx.HTTPError as error:
+                outcome = f"transport {type(error).__name__}"
+            minute = int((started - self.began) // 60)
+            self.latency[(minute, op)].append(time.monotonic() - started)
+            self.outcomes[(op, outcome)] += 1
+
+
+async def listen(server: LiveServer, subscribers: list[Subscriber], stop: asyncio.Event) -> None:
+    """One connection carrying several subscribers' subscriptions (ids 0..k-1)."""
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=60) as ws:
+        owner = subscribers[0].owner
+        assert (await init(ws, server.token(owner.id, ttl_s=7200)))["type"] == "connection_ack"
+        for index, sub in enumerate(subscribers):
+            await subscribe(ws, str(index), EVENTS, {"after": sub.owner.start_cursor})
+        await _collect(ws, subscribers, stop)
+
+
+async def _collect(
+    ws: ClientConnection, subscribers: list[Subscriber], stop: asyncio.Event
+) -> None:
+    while not stop.is_set():
+        try:
+            raw = await asyncio.wait_for(ws.recv(), 1.0)
+        except TimeoutError:
+            continue
+        message = json.loads(raw)
+        sub = subscribers[int(message.get("id", 0))]
+        if message["type"] != "next":
+            sub.errors.append(message["type"])
+            continue
+        item = message["payload"].get("data", {}).get("meImageEvents") or {}
+        if item.get("__typename") == "MeImageEvent":
+            sub.events.append(item["cursor"])
+        else:
+            sub.errors.append(json.dumps(message["payload"])[:200])
+
+
+async def replay(server: LiveServer, owner: Owner, until: str) -> list[str]:
+    cursors: list[str] = []
+    async with connect(server.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=60) as ws:
+        assert (await init(ws, server.token(owner.id)))["type"] == "connection_ack"
+        await subscribe(ws, "r", EVENTS, {"after": owner.start_cursor})
+        while until != owner.start_cursor and (not cursors or cursors[-1] != until):
+            message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            cursors.append(message["payload"]["data"]["meImageEvents"]["cursor"])
+    return cursors
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def soak(args: argparse.Namespace) -> None:
+    async with provider() as provider_url, database(args.backend) as db_settings:
+        with tempfile.TemporaryDirectory(prefix="meimages-soak-") as tmp:
+            settings = {
+                **db_settings,
+                "MEIMAGES_OPENAI_BASE_URL": provider_url,
+                "MEIMAGES_OPENAI_API_KEY": PROVIDER_KEY,
+                "MEIMAGES_INITIAL_CREDITS": "1000000",
+            }
+            server = start_server(Path(tmp), settings)
+            try:
+                await run(server, args)
+            finally:
+                server.stop()
+
+
+async def run(server: LiveServer, args: argparse.Namespace) -> None:
+    owners = [Owner(f"soak-{i:03d}") for i in range(args.owners)]
+    limits = httpx.Limits(max_connections=args.workers + 8)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+        setup = Soak(server, http, owners, end=0)
+        for owner in owners:
+            for seed in range(3):
+                await setup.upload(owner, hash((owner.id, seed)) & 0xFFFFFF)
+            await setup.gql(owner, TOGGLE, {"id": owner.images[0]["id"], "on": True})
+            cursor = await setup.gql(owner, "{ meImageEventCursor }", {})
+            owner.start_cursor = cursor.json()["data"]["meImageEventCursor"]
+        figures = {"before traffic": process_figures(server.pid)}
+
+        subscribers = [Subscriber(owners[i % len(owners)]) for i in range(args.subscribers)]
+        stop = asyncio.Event()
+        by_owner: dict[str, list[Subscriber]] = defaultdict(list)
+        for sub in subscribers:
+            by_owner[sub.owner.id].append(sub)
+        groups = [
+            group[i : i + PER_CONNECTION]
+            for group in by_owner.values()
+            for i in range(0, len(group), PER_CONNECTION)
+        ]
+        listeners = [asyncio.create_task(listen(server, g, stop)) for g in groups]
+
+        began = time.monotonic()
+        soak_run = Soak(server, http, owners, end=began + args.minutes * 60, began=began)
+        workers = [asyncio.create_task(soak_run.worker()) for _ in range(args.workers)]
+        samples: list[tuple[float, dict[str, int]]] = []
+        while time.monotonic() < soak_run.end:
+            await asyncio.sleep(min(15.0, max(0.0, soak_run.end - time.monotonic())))
+            samples.append((time.monotonic() - began, process_figures(server.pid)))
+        await asyncio.gather(*workers)
+        figures["end of traffic"] = process_figures(server.pid)
+        warm = next((f for t, f in samples if t >= 120), samples[0][1])
+        figures["after warm-up (2 min)"] = warm
+
+        # Every subscriber must have every committed event of its owner, once, in order.
+        finals = {}
+        for owner in owners:
+            response = await soak_run.gql(owner, "{ meImageEventCursor }", {})
+            finals[owner.id] = response.json()["data"]["meImageEventCursor"]
+        logged = {o.id: await replay(server, o, finals[o.id]) for o in owners}
+        for _ in range(240):  # subscribers catch up; bounded: 2 min at most
+            if all(s.events[-1:] == logged[s.owner.id][-1:] for s in subscribers):
+                break
+            await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*listeners, return_exceptions=True)
+    await asyncio.sleep(2)  # let the server notice the closed sockets before counting
+    figures["after clients left"] = process_figures(server.pid)
+    report(soak_run, subscribers, logged, figures, samples, args)
+
+
+def report(
+    soak_run: Soak,
+    subscribers: list[Subscriber],
+    logged: dict[str, list[str]],
+    figures: dict[str, dict[str, int]],
+    samples: list[tuple[float, dict[str, int]]],
+    args: argparse.Namespace,
+) -> None:
+    print(f"\n# soak: {args.backend}, {args.minutes} min, {args.owners} owners, "
+          f"{args.subscribers} subscribers, {args.workers} workers, load {os.getloadavg()}")  # fmt: skip
+    print("\n| operation | outcome | count |\n|---|---|---|")
+    for (op, outcome), count in sorted(soak_run.outcomes.items()):
+        print(f"| {op} | {outcome} | {count} |")
+    five = sum(c for (_, o), c in soak_run.outcomes.items() if o == "5xx")
+    print(f"\n5xx: {five}")
+    ops = sorted({op for _, op in soak_run.latency})
+    minutes = sorted({m for m, _ in soak_run.latency})
+    print("\n| minute | " + " | ".join(f"{op} p50/p99 ms" for op in ops) + " |")
+    print("|---|" + "---|" * len(ops))
+    for minute in minutes:
+        cells = []
+        for op in ops:
+            values = soak_run.latency.get((minute, op), [])
+            cells.append(
+                f"{percentile(values, 0.5):.0f}/{percentile(values, 0.99):.0f}" if values else "-"
+            )
+        print(f"| {minute + 1} | " + " | ".join(cells) + " |")
+    print("\n| moment | RSS MiB | open files | sockets |\n|---|---|---|---|")
+    for moment, f in figures.items():
+        print(f"| {moment} | {f['rss'] / 2**20:.1f} | {f['files']} | {f['sockets']} |")
+    warm, end = figures["after warm-up (2 min)"]["rss"], figures["end of traffic"]["rss"]
+    print(f"\nRSS growth after warm-up: {100 * (end - warm) / warm:+.1f} %")
+    print("RSS every sample (MiB): " + ", ".join(f"{f['rss'] / 2**20:.0f}" for _, f in samples))
+    exact = sum(s.events == logged[s.owner.id] for s in subscribers)
+    committed = sum(len(v) for v in logged.values())
+    delivered = sum(len(s.events) for s in subscribers)
+    errors = Counter(e for s in subscribers for e in s.errors)
+    print(f"\nevents committed: {committed} (over {len(logged)} owners); delivered: {delivered} "
+          f"to {len(subscribers)} subscribers; exact (all, once, in order): {exact}/{len(subscribers)}; "
+          f"stream errors: {dict(errors) or 0}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--owners", type=int, default=100)
+    parser.add_argument("--subscribers", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=16)
+    asyncio.run(soak(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
