@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.lifespan import lifespan
+from api.observability.health import healthz
+from api.proxy import ForwardedHeaders
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.settings import Settings
 from api.views.graphiql import graphiql_routes
@@ -19,26 +21,28 @@ from api.views.upload import UPLOAD_PATH, UploadRoute
 from api.views.webapp import webapp_routes
 from api.wiring import GraphQLEndpoint, Server, build_graphql, build_server
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 # Multipart framing and the `operations`/`map` fields on top of the file itself.
 MULTIPART_OVERHEAD = 256 * 1024
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    server = build_server(settings or Settings.from_env())
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> Starlette:
+    server = build_server(settings or Settings.from_env(), tracer_provider=tracer_provider)
     graphql = build_graphql(server)
     log_client_errors_quietly()
+    routes = checked_routes(_routes(server, graphql))
     app = Starlette(
-        routes=checked_routes(_routes(server, graphql)),
-        middleware=_middleware(server.settings),
+        routes=routes,
+        middleware=_observed(server, routes) + _middleware(server.settings),
         lifespan=lifespan(server),
     )
     app.state.server = server
     app.state.query_cache = graphql.query_cache
     return app
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
 
 
 def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
@@ -47,6 +51,7 @@ def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
         Route("/graphql", graphql.http, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql.view),
         Route("/healthz", healthz),
+        *server.observability.routes(),
         Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
     ]
@@ -60,6 +65,22 @@ def _mounted_apps(server: Server) -> list[BaseRoute]:
     """Whole apps served beside the API: the web app at `/`. They come last, so a
     catch-all route never shadows an API route."""
     return list(webapp_routes(server.settings.public_base_url))
+
+
+def _observed(server: Server, routes: list[BaseRoute]) -> list[Middleware]:
+    """Outside everything else: forwarded headers first (the client and scheme everything
+    after sees), then the trace, request id, metrics and access log of every request."""
+    settings = server.settings
+    middleware = []
+    if settings.trusted_proxies:
+        middleware.append(
+            Middleware(
+                ForwardedHeaders,
+                trusted=settings.trusted_proxies,
+                origin_from_host=not settings.public_base_url,
+            )
+        )
+    return middleware + server.observability.middleware(routes)
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

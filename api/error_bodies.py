@@ -10,18 +10,25 @@ from typing import Any
 
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from api.observability.request_id import current_request_id
+
 
 def graphql_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    extensions = {"code": code}
+    if (rid := current_request_id()) is not None:
+        extensions["requestId"] = rid
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        {"errors": [{"message": message, "extensions": extensions}]},
         status_code=status,
         headers=headers,
     )
 
 
 def rest_error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    if (rid := current_request_id()) is not None:
+        extra = {**extra, "requestId": rid}
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 

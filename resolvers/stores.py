@@ -10,6 +10,7 @@ from typing import Any
 
 from resolvers.generation.config import GenerationConfig
 from resolvers.limits import Limits
+from resolvers.observer import NullObserver, Observer
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.eventlog.fanout import EventNotifier
@@ -42,6 +43,8 @@ class Stores:
     owner_versions: dict[str, tuple[int, int]] = field(default_factory=dict)
     # (owner, space) -> decoded pool at a data version; see pool.me_images.pool_snapshot.
     pool_snapshots: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
+    # Who hears about uploads, generations and errors (the API's metrics; nobody by default).
+    observer: Observer = field(default_factory=NullObserver)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -291,6 +292,7 @@ async def _run(
     generation_id: str,
 ) -> Generation:
     """Steps 4-6 for a reserved generation."""
+    started = time.monotonic()
     try:
         result = await provider.generate(
             ImageRequest(
@@ -316,6 +318,9 @@ async def _run(
                 caller, generation_id, valid, result.model_used, outputs, result.images
             )
     except ProviderFailed as failure:
+        stores.observer.generation_finished(
+            provider.name, valid.model.id, "failed", time.monotonic() - started, 0
+        )
         await _finish_failed(stores, caller, generation_id, failure.detail)
         log.info("generation %s failed at %s: %s", generation_id, provider.name, failure.detail)
         raise ProviderFailed(failure.provider, failure.detail, generation_id) from None
@@ -323,6 +328,9 @@ async def _run(
         # Cancelled or a bug: release the hold now rather than when it expires.
         await asyncio.shield(_finish_failed(stores, caller, generation_id, "interrupted"))
         raise
+    stores.observer.generation_finished(
+        provider.name, valid.model.id, "succeeded", time.monotonic() - started, cost
+    )
     log.info(
         "generation %s: %d references, %s -> %s, %d images, %d credits",
         generation_id,
