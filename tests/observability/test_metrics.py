@@ -170,6 +170,31 @@ async def test_live_connections_subscriptions_and_deliveries(
     assert m.get("meimages_http_requests_total", route="/graphql", method="WS", status="101") == 1
 
 
+async def test_server_sent_event_streams_are_counted_while_open(
+    server: LiveServer, http: httpx.AsyncClient
+) -> None:
+    headers = {**server.headers("sse"), "Accept": "text/event-stream"}
+    body = {"query": EVENTS, "operationName": "Follow"}
+    async with http.stream("POST", server.graphql_url, headers=headers, json=body) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        upload = await http.post(
+            server.graphql_url,
+            headers={**server.headers("sse"), **PREFLIGHT},
+            **upload_form(jpeg(6)),
+        )
+        assert upload.json()["data"]["uploadMeImage"]["__typename"] == "MeImage"
+        async with asyncio.timeout(30):
+            async for line in stream.aiter_lines():
+                if line.startswith("data:") and "meImageEvents" in line:
+                    break
+        m = await scrape(http, server.url)
+        assert m.get("meimages_active_connections", transport="sse") == 1
+        assert m.get("meimages_active_subscriptions") == 1
+        assert m.get("meimages_events_delivered_total") == 1
+    m = await _wait_for(http, server, "meimages_active_connections", 0)
+    assert m.get("meimages_active_subscriptions") == 0
+
+
 async def test_generations_count_by_provider_model_and_outcome(
     server: LiveServer, http: httpx.AsyncClient, provider_server: ProviderServer
 ) -> None:
