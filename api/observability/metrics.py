@@ -164,6 +164,35 @@ class Metrics:
             registry=r,
         )
 
+        # Label lookups take a lock and build tuples; the children of the hot path are kept
+        # (their label values are bounded, so is this).
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._operation_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def request_done(
+        self, route: str, method: str, status: int, seconds: float, *, streamed: bool
+    ) -> None:
+        key = (route, method, str(status))
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.http_requests.labels(*key), self.http_duration.labels(route, method))
+            self._request_children[key] = children
+        children[0].inc()
+        if not streamed:  # a WebSocket's or stream's lifetime is no request duration
+            children[1].observe(seconds)
+
+    def operation_done(
+        self, name: str, kind: str, outcome: str, seconds: float, *, subscription: bool
+    ) -> None:
+        key = (name, kind, outcome)
+        children = self._operation_children.get(key)
+        if children is None:
+            children = (self.operations.labels(*key), self.operation_duration.labels(name, kind))
+            self._operation_children[key] = children
+        children[0].inc()
+        if not subscription:
+            children[1].observe(seconds)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Metrics:
         environ = os.environ if env is None else env

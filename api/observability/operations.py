@@ -41,11 +41,9 @@ class ObservedOperation(SchemaExtension):
         if self.metrics is None:
             return
         name = self.metrics.operation_names.label(context.operation_name)
-        self.metrics.operations.labels(name, kind, outcome).inc()
+        self.metrics.operation_done(name, kind, outcome, seconds, subscription=self._subscribed)
         if self._subscribed:
             self.metrics.subscriptions.dec()
-        else:
-            self.metrics.operation_duration.labels(name, kind).observe(seconds)
         for error in errors:
             self.metrics.errors.labels(_code(error, outcome)).inc()
 

@@ -18,6 +18,8 @@ from api.observability.metrics import Metrics
 from api.observability.tracing import REQUEST_ID_ATTRIBUTE
 
 UNMATCHED = "unmatched"
+# Any token is a valid HTTP method: others are counted together, so labels stay bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _EVENT_STREAM = b"text/event-stream"
 
 
@@ -47,6 +49,8 @@ class ObservedRequests:
         header = (request_id.HEADER, rid.encode())
         websocket = scope["type"] == "websocket"
         method = "WS" if websocket else scope["method"]
+        if method not in _METHODS and not websocket:
+            method = "OTHER"
         status = 500
         stream: str | None = "websocket" if websocket else None
         if stream is not None and self.metrics is not None:
@@ -76,10 +80,8 @@ class ObservedRequests:
             seconds = time.perf_counter() - started
             route = self._route(scope)
             if self.metrics is not None:
-                self.metrics.http_requests.labels(route, method, str(status)).inc()
-                if stream is None:
-                    self.metrics.http_duration.labels(route, method).observe(seconds)
-                else:
+                self.metrics.request_done(route, method, status, seconds, streamed=bool(stream))
+                if stream is not None:
                     self.metrics.connections.labels(stream).dec()
             logs.access_line(
                 record,
