@@ -90,22 +90,35 @@ def main() -> int:
         lua_script(script, [body], auth)
 
         rps: dict[tuple[str, bool], list[float]] = {key: [] for key in servers}
+        # Server CPU time per request: far steadier than req/s on a busy machine.
+        cpu_ms: dict[tuple[str, bool], list[float]] = {key: [] for key in servers}
         for _ in range(args.runs):
             for key, live in servers.items():
-                rps[key].append(wrk(live.graphql_url, script, args.connections, args.seconds)[0])
+                before = live.cpu_seconds()
+                rate = wrk(live.graphql_url, script, args.connections, args.seconds)[0]
+                rps[key].append(rate)
+                cpu_ms[key].append((live.cpu_seconds() - before) * 1000 / (rate * args.seconds))
         metrics_text = httpx.get(
             f"{servers['metrics', True].url}/metrics",
             headers={"Authorization": f"Bearer {METRICS['MEIMAGES_METRICS_TOKEN']}"},
         ).text
         assert "meimages_http_requests_total" in metrics_text
 
-        print(f"\n{'meImages x10':28} {'mode':20} {'req/s':>9} {'vs off':>8}")
+        print(
+            f"\n{'meImages x10':18} {'mode':19} {'req/s':>7} {'vs off':>8}"
+            f" {'CPU ms/req':>11} {'vs off':>8}"
+        )
         for cached in (True, False):
             off = statistics.median(rps["off", cached])
+            off_cpu = statistics.median(cpu_ms["off", cached])
             for mode in MODES:
                 median = statistics.median(rps[mode, cached])
+                cpu = statistics.median(cpu_ms[mode, cached])
                 label = "query cache on" if cached else "query cache off"
-                print(f"{label:28} {mode:20} {median:>9.0f} {median / off - 1:>+8.1%}")
+                print(
+                    f"{label:18} {mode:19} {median:>7.0f} {median / off - 1:>+8.1%}"
+                    f" {cpu:>11.3f} {cpu / off_cpu - 1:>+8.1%}"
+                )
         print(
             f"\n(medians of {args.runs} interleaved runs x {args.seconds} s, "
             f"{args.connections} connections; servers on core 0, wrk on core 1)"

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from api.settings import ConfigError
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span
@@ -42,9 +44,13 @@ def wanted(env: Mapping[str, str]) -> bool:
 
 def provider_from_env(env: Mapping[str, str]) -> TracerProvider | None:
     """A tracer provider exporting as `OTEL_*` says (OTLP over HTTP, or the console), or
-    None when tracing is off. Unknown exporter names stop start-up."""
+    None when tracing is off. Unknown exporters and protocols stop start-up (ConfigError)."""
     if not wanted(env):
         return None
+    for variable in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"):
+        protocol = env.get(variable, "").strip()
+        if protocol not in ("", "http/protobuf"):
+            raise ConfigError(f"{variable}: only http/protobuf is installed (got {protocol!r})")
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import (
@@ -59,7 +65,7 @@ def provider_from_env(env: Mapping[str, str]) -> TracerProvider | None:
     )
     for name in names:
         if name not in _EXPORTERS:
-            raise ValueError(f"OTEL_TRACES_EXPORTER: {name!r} is not one of otlp, console, none")
+            raise ConfigError(f"OTEL_TRACES_EXPORTER: {name!r} is not one of otlp, console, none")
         exporter: SpanExporter
         if name == "console":
             exporter = ConsoleSpanExporter()

@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from opentelemetry.trace import SpanKind
 
 from api.observability import tracing
+from api.settings import ConfigError
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg
 from tests.generation.provider_server import ProviderServer
@@ -109,3 +111,9 @@ def test_tracing_is_off_unless_the_otel_environment_asks() -> None:
     assert provider is not None
     assert provider.resource.attributes["service.name"] == "meimages"
     provider.shutdown()
+    for wrong in (
+        {"OTEL_TRACES_EXPORTER": "zipkin"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+    ):
+        with pytest.raises(ConfigError, match="OTEL_"):
+            tracing.provider_from_env(wrong)
