@@ -31,6 +31,7 @@ ACCESS_FIELDS = (
     "outcome",
 )
 TRACE_LEVEL = 5  # uvicorn's "trace", below DEBUG
+_access = logging.getLogger(ACCESS_LOGGER)  # looked up once: getLogger takes a lock
 
 
 class OwnerHash:
@@ -102,14 +103,13 @@ def access_line(
     status: int,
     seconds: float,
 ) -> None:
-    log = logging.getLogger(ACCESS_LOGGER)
-    if not log.isEnabledFor(logging.INFO):
+    if not _access.isEnabledFor(logging.INFO):
         return
     duration_ms = round(seconds * 1000, 2)
     text = f"{method} {route} {status} {duration_ms}ms"
     if record.operation_type is not None:
         text += f" {record.operation_type} {record.operation or '(anonymous)'} {record.outcome}"
-    log.info(
+    _access.info(
         text,
         extra={
             "request_id": record.request_id,

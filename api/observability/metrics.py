@@ -168,6 +168,8 @@ class Metrics:
         # (their label values are bounded, so is this).
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._operation_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._cache_hits = self.query_cache.labels("hit")
+        self._cache_misses = self.query_cache.labels("miss")
 
     def request_done(
         self, route: str, method: str, status: int, seconds: float, *, streamed: bool
@@ -229,7 +231,7 @@ class Metrics:
     # The query cache -------------------------------------------------------
 
     def query_cache_lookup(self, hit: bool) -> None:
-        self.query_cache.labels("hit" if hit else "miss").inc()
+        (self._cache_hits if hit else self._cache_misses).inc()
 
     # The database pool -----------------------------------------------------
 
