@@ -25,12 +25,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from api.app import create_app
 from api.auth import issue_token
 from api.observability.logs import JsonFormatter
+from api.observability.tracing import REQUEST_ID_ATTRIBUTE
 from api.settings import Settings
 from tests.generation.provider_server import ProviderServer
 
 METRICS_TOKEN = "metrics-token-for-tests"
 OPENAI_KEY = "sk-test-Key-Canary-5e1d0"
 START_TIMEOUT_S = 60.0
+SPAN_POLLS = 800
 
 
 @dataclass
@@ -92,6 +94,16 @@ class InProcessServer:
     def spans(self) -> tuple[ReadableSpan, ...]:
         return self.exporter.get_finished_spans()
 
+    async def server_span(self, request_id: str) -> ReadableSpan:
+        """The server span of a request, once it has ended: a client may read the response
+        a moment before the server closes the span (bounded wait on that event)."""
+        for _ in range(SPAN_POLLS):
+            for span in self.spans():
+                if (span.attributes or {}).get(REQUEST_ID_ATTRIBUTE) == request_id:
+                    return span
+            await asyncio.sleep(0.025)
+        raise AssertionError(f"no server span for request {request_id}")
+
     def log_text(self) -> str:
         return self.log.getvalue()
 
@@ -125,7 +137,10 @@ async def in_process_server(settings: Settings) -> AsyncIterator[InProcessServer
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=2)
+    # As `meimages serve` runs it: forwarded headers are the app's business, not uvicorn's.
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, proxy_headers=False, timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     with _captured_logs() as log:
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

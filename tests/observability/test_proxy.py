@@ -10,6 +10,8 @@ import httpx
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
+from tests.generation.provider_server import ProviderServer
+from tests.observability.conftest import in_process_server, in_process_settings
 
 FORWARDED = {
     "X-Forwarded-Host": "photos.example",
@@ -90,3 +92,24 @@ async def test_a_public_base_url_wins_over_forwarded_hosts(
         assert urls and all(u.startswith("https://media.example/media/") for u in urls), urls
     finally:
         server.stop()
+
+
+async def test_the_client_address_comes_from_x_forwarded_for_only_when_trusted(
+    tmp_path: Path, provider_server: ProviderServer
+) -> None:
+    """Seen where the server records a client address: its trace's server span."""
+    trusted = in_process_settings(tmp_path / "a", provider_server, trusted_proxies=("127.0.0.1",))
+    untrusted = in_process_settings(
+        tmp_path / "b", provider_server, trusted_proxies=("10.0.0.0/8",)
+    )
+    seen = []
+    for settings in (trusted, untrusted):
+        async with in_process_server(settings) as server:
+            async with httpx.AsyncClient(timeout=30) as http:
+                answer = await http.get(f"{server.url}/readyz", headers=FORWARDED)
+            assert answer.status_code == 200
+            rid = answer.headers["x-request-id"]
+            span = await server.server_span(rid)
+            attributes = span.attributes or {}
+            seen.append(attributes.get("net.peer.ip", attributes.get("client.address")))
+    assert seen == ["203.0.113.9", "127.0.0.1"]
