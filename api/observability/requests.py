@@ -81,6 +81,9 @@ class ObservedRequests:
             route = self._route(scope)
             if self.metrics is not None:
                 self.metrics.request_done(route, method, status, seconds, streamed=bool(stream))
+                if status == 413 and _is_multipart(scope["headers"]):
+                    # Refused while it streamed in, before any rule saw it: still an upload.
+                    self.metrics.upload_rejected("TOO_LARGE")
                 if stream is not None:
                     self.metrics.connections.labels(stream).dec()
             logs.access_line(
@@ -108,3 +111,7 @@ class ObservedRequests:
 
 def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
     return any(k.lower() == b"content-type" and v.startswith(_EVENT_STREAM) for k, v in headers)
+
+
+def _is_multipart(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k == b"content-type" and v.startswith(b"multipart/") for k, v in headers)

@@ -122,6 +122,35 @@ async def test_requests_operations_errors_uploads_and_cache_are_counted(
     assert m.get("meimages_db_pool_connections_in_use") >= 0
 
 
+async def test_uploads_refused_while_streaming_in_count_as_too_large(
+    tmp_path: Path, http: httpx.AsyncClient
+) -> None:
+    limit = 50_000
+    settings = {
+        **deployment_secrets(),
+        "MEIMAGES_METRICS_TOKEN": METRICS_TOKEN,
+        "MEIMAGES_MAX_UPLOAD_BYTES": str(limit),
+    }
+    server = start_server(tmp_path, settings)
+    try:
+        # Beyond the limit plus the multipart allowance: refused before the rules see it.
+        huge = b"\xff\xd8" + bytes(limit + 300 * 1024)
+        headers = {**server.headers("big"), **PREFLIGHT}
+        refused = await http.post(server.graphql_url, headers=headers, **upload_form(huge))
+        assert refused.status_code == 413, refused.text
+        # Within the body limit, over the file limit: refused by the upload rule itself.
+        typed = await http.post(
+            server.graphql_url, headers=headers, **upload_form(b"\xff\xd8" + bytes(limit + 10))
+        )
+        assert typed.json()["data"]["uploadMeImage"]["code"] == "TOO_LARGE", typed.text
+        m = await scrape(http, server.url)
+    finally:
+        server.stop()
+    assert m.get("meimages_upload_rejections_total", reason="too_large") == 2
+    assert m.get("meimages_http_requests_total", route="/graphql", status="413") == 1
+    assert m.get("meimages_uploads_total") == 0
+
+
 async def test_operation_names_are_capped(server: LiveServer, http: httpx.AsyncClient) -> None:
     for n in range(230):
         await _post(http, server, f"query Named{n} {{ meImages {{ id }} }}")
