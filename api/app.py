@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from api.error_bodies import store_unavailable
 from api.lifespan import lifespan
 from api.mcp.http import MCP_PATH, McpEndpoint
+from api.observability.health import healthz
+from api.proxy import ForwardedHeaders
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.settings import Settings
 from api.views.graphiql import graphiql_routes
@@ -22,12 +24,17 @@ from api.views.webapp import webapp_routes
 from api.wiring import GraphQLEndpoint, Server, build_graphql, build_server
 from resolvers.errors import StoreUnavailable
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 # Multipart framing and the `operations`/`map` fields on top of the file itself.
 MULTIPART_OVERHEAD = 256 * 1024
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    server = build_server(settings or Settings.from_env())
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> Starlette:
+    server = build_server(settings or Settings.from_env(), tracer_provider=tracer_provider)
     graphql = build_graphql(server)
     mcp = McpEndpoint(
         server.stores,
@@ -36,9 +43,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         stateless=server.settings.mcp_stateless,
     )
     log_client_errors_quietly()
+    routes = checked_routes(_routes(server, graphql, mcp))
     app = Starlette(
-        routes=checked_routes(_routes(server, graphql, mcp)),
-        middleware=_middleware(server.settings),
+        routes=routes,
+        middleware=_observed(server, routes) + _middleware(server.settings),
         lifespan=lifespan(server, services=[mcp.running]),
         exception_handlers={StoreUnavailable: store_unavailable},
     )
@@ -47,16 +55,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return app
 
 
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def _routes(server: Server, graphql: GraphQLEndpoint, mcp: McpEndpoint) -> list[BaseRoute]:
     stores, urls, authenticator = server.stores, server.urls, server.authenticator
     routes: list[BaseRoute] = [
         Route("/graphql", graphql.http, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql.view),
         Route("/healthz", healthz),
+        *server.observability.routes(),
         Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
         # Agents: Streamable HTTP (POST messages, GET the server's stream, DELETE a session).
@@ -72,6 +77,22 @@ def _mounted_apps(server: Server) -> list[BaseRoute]:
     """Whole apps served beside the API: the web app at `/`. They come last, so a
     catch-all route never shadows an API route."""
     return list(webapp_routes(server.settings.public_base_url))
+
+
+def _observed(server: Server, routes: list[BaseRoute]) -> list[Middleware]:
+    """Outside everything else: forwarded headers first (the client and scheme everything
+    after sees), then the trace, request id, metrics and access log of every request."""
+    settings = server.settings
+    middleware = []
+    if settings.trusted_proxies:
+        middleware.append(
+            Middleware(
+                ForwardedHeaders,
+                trusted=settings.trusted_proxies,
+                origin_from_host=not settings.public_base_url,
+            )
+        )
+    return middleware + server.observability.middleware(routes)
 
 
 def _middleware(settings: Settings) -> list[Middleware]:

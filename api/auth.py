@@ -11,6 +11,7 @@ import jwt
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from api.observability import request_id
 from api.request_checks import clean_id
 from api.settings import Settings
 from resolvers.stores import PERSONAL_SPACE, Caller
@@ -70,6 +71,8 @@ class Authenticator:
             raise AuthError("the token has no valid subject")
         if not clean_id(space):
             raise AuthError("the token has an invalid space claim")
+        if (record := request_id.current()) is not None:
+            record.owner_id = sub  # the access log shows it hashed
         # An expiry past year 9999 means "never" and must not overflow date or timer maths.
         return Caller(owner_id=sub, space_id=space), min(int(claims["exp"]), MAX_EXP)
 

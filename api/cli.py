@@ -132,25 +132,32 @@ def _token_command(settings: Settings) -> str:
     return f"{program} token --user ID [--space ID] --data-dir {settings.data_dir.resolve()}"
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    settings = _settings(args)  # first: a bad variable stops us before any import logs
+def _warn_unknown_variables() -> None:
+    for name in Settings.unknown_variables():
+        logging.getLogger("meimages").warning("%s is not a meimages setting; ignored", name)
 
-    import uvicorn
 
-    from api.app import create_app
+def cmd_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for variable, value in settings.effective():
+        print(f"{variable}={value}")
+    for name in Settings.unknown_variables():
+        print(f"meimages: warning: {name} is not a meimages setting; ignored", file=sys.stderr)
+    return 0
+
+
+def _print_banner(args: argparse.Namespace, settings: Settings) -> None:
+    """Where to click, for a person at a terminal."""
     from api.auth import issue_token
-    from api.websocket_protocol import BoundedWebSocketProtocol
 
-    app = create_app(settings)
-    server = app.state.server
     base = f"http://{settings.host}:{settings.port}"
     print(f"meimages: data in {settings.data_dir.resolve()}", flush=True)
     print(f"App:       {base}/", flush=True)
-    if server.settings.graphiql_enabled:
+    if settings.graphiql_enabled:
         print(f"GraphiQL:  {base}/graphiql", flush=True)
     print(f"GraphQL:   {base}/graphql  (WebSocket: ws://{settings.host}:{settings.port}/graphql)")
-    if server.settings.embedded_auth and _is_loopback(settings.host) and not settings.production:
-        token = issue_token(server.settings, args.dev_user, ttl_s=86400)
+    if settings.embedded_auth and _is_loopback(settings.host) and not settings.production:
+        token = issue_token(settings, args.dev_user, ttl_s=86400)
         print(
             f"Dev token for user {args.dev_user!r} (24 h), already filled in here:\n"
             f"  App:       {base}/#token={token}\n"
@@ -158,6 +165,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"More tokens: {_token_command(settings)}",
             flush=True,
         )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)  # first: a bad variable stops us before any import logs
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.observability import logs
+    from api.websocket_protocol import BoundedWebSocketProtocol
+
+    logs.configure(settings.log_format, settings.log_level)
+    _warn_unknown_variables()
+    app = create_app(settings)
+    server = app.state.server
+    if settings.log_format == "json":
+        # A log collector reads stdout too: one JSON line, and no dev token in it.
+        logging.getLogger("meimages").info(
+            "serving http://%s:%s, data in %s", settings.host, settings.port, settings.data_dir
+        )
+    else:
+        _print_banner(args, server.settings)
     # The schema, modules and settings built above live as long as the process: move them
     # out of the cyclic GC's sight so full collections stop rescanning them per request.
     gc.collect()
@@ -167,10 +196,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # Forwarded headers are the app's job (MEIMAGES_TRUSTED_PROXIES), the log format too;
+        # the app writes one access line per request, with its request id.
         proxy_headers=False,
         # The fast event loop and HTTP parser (pinned dependencies), not the pure-Python ones.
         loop="uvloop",
         http="httptools",
+        log_config=None,
+        access_log=False,
         # Oversized WebSocket frames are refused before they are buffered whole, and open
         # event streams (SSE) must not hold a shutdown forever; clients resume by cursor.
         ws_max_size=server.settings.ws_max_message_bytes,
@@ -464,6 +497,10 @@ def _add_running_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     export = sub.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     export.add_argument("--output", "-o", default=None, help="write to a file instead")
     export.set_defaults(func=cmd_export_schema, prog=export.prog)
+
+    config = sub.add_parser("config", help="print the settings in effect (secrets hidden)")
+    config.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
+    config.set_defaults(func=cmd_config, prog=config.prog)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from api.observability.request_id import current_request_id
 from resolvers.errors import StoreUnavailable
 
 log = logging.getLogger("meimages.api")
@@ -20,8 +21,11 @@ log = logging.getLogger("meimages.api")
 def graphql_error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    extensions = {"code": code}
+    if (rid := current_request_id()) is not None:
+        extensions["requestId"] = rid
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]},
+        {"errors": [{"message": message, "extensions": extensions}]},
         status_code=status,
         headers=headers,
     )

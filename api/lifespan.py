@@ -34,6 +34,7 @@ def lifespan(
     async def run(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.push_async_callback(server.stores.db.dispose)
+            stack.callback(server.observability.close)  # flushes the last spans
             await migrate.upgrade(server.stores.db)
             await _start_event_services(server, stack)
             stack.push_async_callback(server.stores.blobs.close)
@@ -56,6 +57,7 @@ async def _start_event_services(server: Server, stack: AsyncExitStack) -> None:
         listener = NotifyListener(db.url, server.stores.notifier)
         await listener.start()
         stack.push_async_callback(listener.stop)
+        server.observability.readiness.add("event_listener", listener.check)
 
 
 async def _start_sweepers(server: Server, stack: AsyncExitStack) -> None:

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Authenticator, AuthError
 from api.documents import QueryDocuments
+from api.proxy import forwarded_origin
 from api.request_checks import preflight_missing, read_body, replay_body
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.pool.owners import data_version
@@ -80,6 +82,7 @@ class QueryCache:
         build_id: str,
         max_entries: int = 10_000,
         max_body: int = 512 * 1024,
+        on_lookup: Callable[[bool], None] | None = None,
     ) -> None:
         self.app = app
         self.documents = documents
@@ -93,6 +96,7 @@ class QueryCache:
         self._requests: dict[bytes, _Query | None] = {}
         self.hits = 0
         self.misses = 0
+        self.on_lookup = on_lookup  # told hit (True) or miss (False), for the metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "POST"):
@@ -150,6 +154,7 @@ class QueryCache:
             caller.space_id,
             str(version),
             str(self.urls.expires_at()),
+            forwarded_origin(scope) or "",  # absolute media URLs name the proxy's origin
             "g" if accept_graphql else "j",
             request.digest,
         )
@@ -160,16 +165,16 @@ class QueryCache:
     ) -> None:
         etag = f'"{key[:40]}"'
         if etag in headers.get("if-none-match", ""):
-            self.hits += 1
+            self._counted(hit=True)
             await _send(send, 304, None, b"", etag)
             return
         cached = self._entries.get(key)
         if cached is not None:
-            self.hits += 1
+            self._counted(hit=True)
             self._entries.move_to_end(key)
             await _send(send, 200, cached.content_type, cached.body, etag)
             return
-        self.misses += 1
+        self._counted(hit=False)
         await self._run_and_store(scope, receive, send, key, etag)
 
     async def _run_and_store(
@@ -200,6 +205,14 @@ class QueryCache:
             {"type": "http.response.start", "status": start["status"], "headers": raw_headers}
         )
         await send({"type": "http.response.body", "body": body})
+
+    def _counted(self, *, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        if self.on_lookup is not None:
+            self.on_lookup(hit)
 
     def _storable(self, status: int, content_type: bytes, body: bytes) -> bool:
         return (

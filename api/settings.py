@@ -4,11 +4,14 @@ Each field is one variable: `MEIMAGES_` + the field name in capitals, unless the
 names its variable itself (`media_url_ttl_s` is `MEIMAGES_MEDIA_URL_TTL`). An empty
 variable counts as unset. A value that does not parse stops start-up with a `ConfigError`
 naming the variable. Defaults that a lower floor owns (limits, query limits, generation)
-are taken from that floor, so each is declared once.
+are taken from that floor, so each is declared once. A secret is a field with
+`repr=False`: that one mark keeps it out of reprs, error messages and `meimages config`.
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import json
 import os
 import secrets
@@ -64,6 +67,7 @@ _BOOLEANS = {
 # The JWKS issuers' usual asymmetric algorithms; HS256 is the embedded setup's own.
 JWKS_ALGORITHMS = ("RS256", "ES256", "EdDSA")
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+LogFormat = Literal["text", "json"]
 
 
 def _flag(value: object) -> object:
@@ -104,6 +108,14 @@ def _master_key(value: str) -> str:
         MasterKey.from_b64(value)
     except ValueError:
         raise ValueError("expected a base64-encoded 32-byte key") from None
+    return value
+
+
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or CIDR range") from None
     return value
 
 
@@ -212,6 +224,11 @@ class Settings(BaseSettings):
     # Orphaned blobs are deleted after this grace; the collector runs every interval (0: off).
     gc_grace_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_GRACE")
     gc_interval_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_INTERVAL")
+    # Operating it: log lines as text or JSON; `/metrics` answers only with this bearer
+    # token (unset: no `/metrics`); proxies whose X-Forwarded-* headers are believed.
+    log_format: Annotated[LogFormat, BeforeValidator(_lower)] = "text"
+    metrics_token: Credential = ""
+    trusted_proxies: CommaList = ()
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -225,6 +242,11 @@ class Settings(BaseSettings):
         if unknown := [name for name in names if name.lower() not in known]:
             raise ValueError(f"unknown provider {unknown[0]!r}; one of {', '.join(known)}")
         return tuple(name.lower() for name in names)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_network(value) for value in values)
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -268,6 +290,35 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             problems = [cls._problem(error, from_env=set(given)) for error in exc.errors()]
             raise ConfigError("; ".join(problems)) from None
+
+    @classmethod
+    def unknown_variables(cls, env: Mapping[str, str] | None = None) -> list[str]:
+        """`MEIMAGES_*` variables no setting reads (typos, mostly), each with the closest
+        known name when there is one."""
+        environ = os.environ if env is None else env
+        known = {cls.variable(name) for name in cls.model_fields}
+        found = []
+        for key in sorted(environ):
+            if key.startswith(PREFIX) and key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                found.append(f"{key} (did you mean {close[0]}?)" if close else key)
+        return found
+
+    def effective(self) -> list[tuple[str, str]]:
+        """Every variable with the value in effect; secrets show only whether they are set."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if not field.repr:
+                shown = "(set, hidden)" if value else "(unset)"
+            elif isinstance(value, tuple):
+                shown = ",".join(value)
+            elif value is None:
+                shown = "(default)"
+            else:
+                shown = str(value).lower() if isinstance(value, bool) else str(value)
+            rows.append((self.variable(name), shown))
+        return rows
 
     @classmethod
     def _field_of(cls, key: str) -> str:

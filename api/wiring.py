@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 from strawberry import Schema
@@ -21,6 +22,7 @@ from strawberry.subscriptions import (
 from api.auth import Authenticator
 from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
+from api.observability.server import Observability
 from api.query_cache import QueryCache
 from api.settings import Settings
 from api.views.graphql import MeImagesGraphQL
@@ -34,6 +36,9 @@ from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
 from storage.keys import FieldVault
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
 
@@ -45,6 +50,7 @@ class Server:
     stores: Stores
     urls: MediaUrlSigner
     authenticator: Authenticator
+    observability: Observability
 
 
 @dataclass
@@ -68,7 +74,7 @@ def load_keyring(settings: Settings) -> MasterKeyring:
     return MasterKeyring(key_file.load_or_create(), source=key_file)
 
 
-def build_server(settings: Settings) -> Server:
+def build_server(settings: Settings, *, tracer_provider: TracerProvider | None = None) -> Server:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.embedded_auth or not settings.url_secret:
         settings = settings.with_local_secrets()
@@ -90,11 +96,14 @@ def build_server(settings: Settings) -> Server:
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
     )
-    return Server(settings, stores, urls, Authenticator(settings))
+    # Tracing follows the OTEL_* environment unless a caller (a test) brings its provider.
+    observability = Observability.build(settings, stores, tracer_provider=tracer_provider)
+    return Server(settings, stores, urls, Authenticator(settings), observability)
 
 
-def schema_options(settings: Settings) -> SchemaOptions:
+def schema_options(settings: Settings, observability: Observability | None = None) -> SchemaOptions:
     return SchemaOptions(
+        outer_extensions=observability.schema_extensions() if observability else (),
         introspection=settings.introspection_enabled,
         suggestions=not settings.production,
         max_depth=settings.max_query_depth,
@@ -104,7 +113,7 @@ def schema_options(settings: Settings) -> SchemaOptions:
 
 
 def build_graphql(server: Server) -> GraphQLEndpoint:
-    options = schema_options(server.settings)
+    options = schema_options(server.settings, server.observability)
     schema = build_schema(options)
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
@@ -126,6 +135,7 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
             urls=server.urls,
             build_id=_build_id(sdl, server.settings),
             max_entries=entries,
+            on_lookup=server.observability.query_cache_lookup,
         )
         if entries > 0
         else None

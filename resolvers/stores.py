@@ -12,6 +12,7 @@ from typing import Any
 from resolvers.clock import Clock, WallClock
 from resolvers.generation.config import GenerationConfig
 from resolvers.limits import Limits
+from resolvers.observer import NullObserver, Observer
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.eventlog.fanout import EventNotifier
@@ -47,6 +48,8 @@ class Stores:
     pool_snapshots: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     # What time it is for the rules that lapse (timed consent); tests replace it.
     clock: Clock = field(default_factory=WallClock)
+    # Who hears about uploads, generations and errors (the API's metrics; nobody by default).
+    observer: Observer = field(default_factory=NullObserver)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -77,6 +77,8 @@ def build(options: SchemaOptions) -> strawberry.Schema:
     ]
     if not options.suggestions:
         extensions.append(HideSuggestions)
+    # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
+    extensions += options.outer_extensions
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

@@ -136,6 +136,10 @@ class _Represent:
         self.error_type = error_type
 
     def handle(self, exception: domain.DomainError, *, field: object, info: object) -> Error:
+        # A typed result is an error the client sees, only not in `errors`: count it too.
+        stores = getattr(getattr(info, "context", None), "stores", None)
+        if stores is not None:
+            stores.observer.domain_error(exception.code)
         return self.error_type.of(exception)
 
 

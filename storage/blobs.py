@@ -112,6 +112,16 @@ class LocalBlobStore:
         with blob_store_failures():
             return await asyncio.to_thread(self._path(key).is_file)
 
+    async def check(self) -> None:
+        """Raise unless the folder can be listed and written (the readiness probe)."""
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
+        with os.scandir(self.root) as entries:
+            next(entries, None)
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.root} is not writable")
+
     async def delete(self, key: str) -> None:
         with blob_store_failures():
             await asyncio.to_thread(self._path(key).unlink, missing_ok=True)

@@ -92,6 +92,11 @@ class S3BlobStore:
             return False
         return True
 
+    async def check(self) -> None:
+        """Raise unless the bucket answers (the readiness probe): a missing key is fine,
+        a missing bucket or refused credentials are not."""
+        await self.exists("readiness-probe")
+
     async def delete(self, key: str) -> None:
         try:
             with blob_store_failures():

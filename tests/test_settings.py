@@ -96,6 +96,9 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     ),
     "MEIMAGES_GC_GRACE": ("0", "gc_grace_s", 0),
     "MEIMAGES_GC_INTERVAL": ("120", "gc_interval_s", 120),
+    "MEIMAGES_LOG_FORMAT": ("JSON", "log_format", "json"),
+    "MEIMAGES_METRICS_TOKEN": (" m-token ", "metrics_token", "m-token"),
+    "MEIMAGES_TRUSTED_PROXIES": ("10.0.0.0/8, ::1", "trusted_proxies", ("10.0.0.0/8", "::1")),
 }
 BOOLEANS = (
     "MEIMAGES_PRODUCTION",
@@ -199,6 +202,8 @@ def test_a_typo_in_a_boolean_is_refused_not_false(name: str, raw: str) -> None:
         ("MEIMAGES_MEDIA_URL_TTL", "1.5"),
         ("MEIMAGES_GC_GRACE", "1h"),
         ("MEIMAGES_GC_INTERVAL", "-1"),
+        ("MEIMAGES_LOG_FORMAT", "yaml"),
+        ("MEIMAGES_TRUSTED_PROXIES", "proxy.internal"),
         ("MEIMAGES_GENERATION_TIMEOUT", "3m"),
         ("MEIMAGES_GENERATION_TIMEOUT", "0"),
         ("MEIMAGES_GENERATION_TIMEOUT", "nan"),

@@ -24,6 +24,7 @@ from api.auth import Authenticator, AuthError
 from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
 from api.error_bodies import graphql_error
+from api.proxy import signer_for
 from api.request_checks import RequestRefused, check_csrf, graphql_multipart
 from api.views.graphql_transport import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -97,7 +98,10 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         context = RequestContext(
-            stores=self.stores, urls=self.urls, request=request, response=response
+            stores=self.stores,
+            urls=signer_for(self.urls, request.scope),
+            request=request,
+            response=response,
         )
         if isinstance(request, WebSocket):
             return context  # authenticated in on_ws_connect

@@ -5,6 +5,7 @@ INFO line instead; real faults keep their ERROR record and traceback."""
 from __future__ import annotations
 
 import logging
+import re
 
 from graphql import GraphQLError
 
@@ -12,6 +13,10 @@ from resolvers.errors import DomainError
 from schema.context import NotAuthenticated
 
 log = logging.getLogger("meimages.http")
+# graphql-core quotes refused values after "invalid value"/"cannot represent …:" and in
+# double quotes; names (fields, types, variables) are single-quoted and stay.
+_VALUE_AFTER = re.compile(r"((?:invalid value|cannot represent[^:]*|found)):.*")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 class _ClientErrorsQuietly(logging.Filter):
@@ -20,8 +25,16 @@ class _ClientErrorsQuietly(logging.Filter):
         if not isinstance(error, GraphQLError) or not _client_mistake(error):
             return True
         if log.isEnabledFor(logging.INFO):
-            log.info("client error: %s", str(error.message).replace("\n", " ")[:300])
+            log.info("client error: %s", _without_values(error.message)[:300])
         return False
+
+
+def _without_values(message: str) -> str:
+    """The message without the values a client sent (labels, prompts, tags ride in them):
+    what a value was refused for stays, the value does not."""
+    message = message.replace("\n", " ")
+    message = _VALUE_AFTER.sub(r"\1", message)
+    return _QUOTED.sub('"…"', message)
 
 
 def _client_mistake(error: GraphQLError) -> bool:

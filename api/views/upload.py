@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.auth import Authenticator, AuthError
 from api.error_bodies import rest_error
+from api.proxy import signer_for
 from resolvers import errors
 from resolvers.media import uploads
 from resolvers.media.signed_urls import MediaUrlSigner
@@ -61,7 +62,9 @@ class UploadRoute:
         except errors.DomainError as exc:
             shown = describe(exc)
             return rest_error(shown.http_status, shown.code, shown.message, **shown.extra)
-        return JSONResponse(media_json(stored, self.urls), status_code=201)
+        return JSONResponse(
+            media_json(stored, signer_for(self.urls, request.scope)), status_code=201
+        )
 
     async def _file_bytes(self, request: Request) -> bytes | Response:
         """The bytes of the `file` part, or the refusal when the body does not have one."""

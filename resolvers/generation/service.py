@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -343,6 +344,7 @@ async def _run(
     sending: Sending,
 ) -> Generation:
     """Steps 4-6 for a reserved generation."""
+    started = time.monotonic()
     try:
         result = await provider.generate(
             ImageRequest(
@@ -369,6 +371,9 @@ async def _run(
                 caller, generation_id, valid, result.model_used, outputs, result.images
             )
     except ProviderFailed as failure:
+        stores.observer.generation_finished(
+            provider.name, valid.model.id, "failed", time.monotonic() - started, 0
+        )
         sent = (sending, valid.model.id, UseOutcome.FAILED)
         await _finish_failed(stores, caller, generation_id, failure.detail, sent)
         log.info("generation %s failed at %s: %s", generation_id, provider.name, failure.detail)
@@ -378,6 +383,9 @@ async def _run(
         sent = (sending, valid.model.id, UseOutcome.INTERRUPTED)
         await asyncio.shield(_finish_failed(stores, caller, generation_id, "interrupted", sent))
         raise
+    stores.observer.generation_finished(
+        provider.name, valid.model.id, "succeeded", time.monotonic() - started, cost
+    )
     log.info(
         "generation %s: %d references, %s -> %s, %d images, %d credits",
         generation_id,

@@ -39,6 +39,10 @@ class MediaUrlSigner:
         self._signed: dict[tuple[str, str, str], str] = {}
         self._signed_step = 0
 
+    def under(self, prefix: str) -> MediaUrlSigner:
+        """The same signer making URLs under another prefix (a proxy's forwarded host)."""
+        return MediaUrlSigner(self._secret, ttl_s=self.ttl_s, prefix=prefix)
+
     def _sig(self, media_id: str, variant: str, owner_id: str, expires: int) -> str:
         msg = "\x1f".join(("meimages/media/v1", media_id, variant, owner_id, str(expires)))
         return hmac.new(self._secret, msg.encode(), hashlib.sha256).hexdigest()[:43]

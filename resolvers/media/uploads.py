@@ -15,7 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from resolvers.errors import NotFound
+from resolvers.errors import DomainError, NotFound
 from resolvers.media.sanitising import EncodedImage, encode_upload
 from resolvers.stores import Caller, Stores
 from storage.repositories import UnitOfWork
@@ -85,7 +85,14 @@ async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = AP
     come back by uploading the photo again. Uploads never attached to an image are
     removed by `purge --deleted` after its cutoff.
     """
-    image = await encode_upload(data, stores.limits)
+    try:
+        image = await encode_upload(data, stores.limits)
+    except DomainError as refused:
+        if app == APP_ME:
+            stores.observer.upload_rejected(refused.code)
+        raise
+    if app == APP_ME:
+        stores.observer.upload_stored(len(data))
     base = _base_key(caller.owner_id, image.sha256)
     blobs = {
         base: image.data,

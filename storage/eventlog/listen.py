@@ -34,6 +34,9 @@ class NotifyListener:
         self._notifier = notifier
         self._health_interval = health_interval
         self._task: asyncio.Task[None] | None = None
+        self._conn: Any = None
+        # asyncpg runs one query at a time per connection: health check and probe take turns.
+        self._query_lock = asyncio.Lock()
         self.listening = asyncio.Event()
 
     async def start(self, wait: float = 10.0) -> None:
@@ -50,6 +53,14 @@ class NotifyListener:
                 await self._task
             self._task = None
 
+    async def check(self) -> None:
+        """Raise unless the LISTEN connection is up and answers (the readiness probe)."""
+        conn = self._conn
+        if conn is None or conn.is_closed() or not self.listening.is_set():
+            raise ConnectionError("not listening for events of other instances")
+        async with self._query_lock:
+            await conn.fetchval("SELECT 1", timeout=5)
+
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         self._notifier.notify(payload)
 
@@ -64,6 +75,7 @@ class NotifyListener:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                self._conn = conn
                 self.listening.set()
                 backoff = 0.2
                 # Anything committed while we were not listening would otherwise wait
@@ -74,7 +86,8 @@ class NotifyListener:
                         await asyncio.wait_for(lost.wait(), self._health_interval)
                     if not lost.is_set():
                         # A silent network failure shows up here, not as a termination.
-                        await conn.fetchval("SELECT 1", timeout=10)
+                        async with self._query_lock:
+                            await conn.fetchval("SELECT 1", timeout=10)
                 raise ConnectionError("the LISTEN connection was closed")
             except asyncio.CancelledError:
                 raise
@@ -84,6 +97,7 @@ class NotifyListener:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:
+                self._conn = None
                 if conn is not None and not conn.is_closed():
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(conn.close(), 5)

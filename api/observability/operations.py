@@ -1,0 +1,98 @@
+"""One Strawberry extension that observes each GraphQL operation: its metrics, its line in
+the request record (for the log), and the request id in every error it answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from api.observability import request_id
+from api.observability.metrics import Metrics
+
+
+class ObservedOperation(SchemaExtension):
+    def __init__(self, *, metrics: Metrics | None) -> None:
+        self.metrics = metrics
+        self._subscribed = False
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            # Also when cancelled: a subscription ends that way when its client leaves.
+            self._observe(time.perf_counter() - started)
+
+    def _observe(self, seconds: float) -> None:
+        context = self.execution_context
+        kind = _operation_type(context)
+        errors = _errors(context)
+        outcome = _outcome(context, errors)
+        record = request_id.current()
+        if record is not None:
+            record.operation = context.operation_name
+            record.operation_type = kind
+            record.outcome = outcome
+            _tag_errors(errors, record.request_id)
+        if self.metrics is None:
+            return
+        name = self.metrics.operation_names.label(context.operation_name)
+        self.metrics.operation_done(name, kind, outcome, seconds, subscription=self._subscribed)
+        if self._subscribed:
+            self.metrics.subscriptions.dec()
+        for error in errors:
+            self.metrics.errors.labels(_code(error, outcome)).inc()
+
+    def on_stream_result(self, result: object) -> Iterator[None]:
+        # Subscriptions (and queries over a stream): each result is one delivery; the
+        # first one of a subscription is when it became live.
+        if self.metrics is not None and _operation_type(self.execution_context) == "subscription":
+            if not self._subscribed:
+                self._subscribed = True
+                self.metrics.subscriptions.inc()
+            self.metrics.events_delivered.inc()
+        yield
+
+
+def _operation_type(context: ExecutionContext) -> str:
+    try:
+        return context.operation_type.value
+    except Exception:  # the document did not parse, or named no operation
+        return "unknown"
+
+
+def _errors(context: ExecutionContext) -> list[GraphQLError]:
+    result = context.result
+    if result is not None and result.errors:
+        return list(result.errors)
+    return list(context.pre_execution_errors or [])
+
+
+def _outcome(context: ExecutionContext, errors: list[GraphQLError]) -> str:
+    if not errors:
+        return "ok"
+    # Refused before it ran (syntax, validation, limits) or failed while running.
+    return "refused" if context.result is None or context.result.data is None else "error"
+
+
+def _tag_errors(errors: list[GraphQLError], rid: str) -> None:
+    for error in errors:
+        error.extensions = {**(error.extensions or {}), "requestId": rid}
+
+
+def _code(error: GraphQLError, outcome: str) -> str:
+    """The error's code; GraphQL's own refusals have none, so they get Apollo's names."""
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    if outcome != "refused":
+        return "INTERNAL_SERVER_ERROR"
+    return (
+        "GRAPHQL_PARSE_FAILED"
+        if error.message.startswith("Syntax Error")
+        else "GRAPHQL_VALIDATION_FAILED"
+    )
