@@ -154,6 +154,7 @@ def _graphql_view(
         authenticator=server.authenticator,
         documents=documents,
         reads=reads,
+        on_compiled_read=server.observability.compiled_read,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,

@@ -14,6 +14,17 @@ from api.observability import request_id
 from api.observability.metrics import Metrics
 
 
+def observe_compiled_read(metrics: Metrics | None, operation: str | None, seconds: float) -> None:
+    """What `ObservedOperation` records, for a query its compiled plan answered: the plan
+    runs no Strawberry extension (`api.compiler`), and answers only error-free queries."""
+    record = request_id.current()
+    if record is not None:
+        record.operation, record.operation_type, record.outcome = operation, "query", "ok"
+    if metrics is not None:
+        name = metrics.operation_names.label(operation)
+        metrics.operation_done(name, "query", "ok", seconds, subscription=False)
+
+
 class ObservedOperation(SchemaExtension):
     def __init__(self, *, metrics: Metrics | None) -> None:
         self.metrics = metrics

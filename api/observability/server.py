@@ -19,7 +19,7 @@ from api.error_bodies import rest_error
 from api.observability import logs, tracing
 from api.observability.health import Readiness
 from api.observability.metrics import CONTENT_TYPE, Metrics
-from api.observability.operations import ObservedOperation
+from api.observability.operations import ObservedOperation, observe_compiled_read
 from api.observability.requests import ObservedRequests
 from api.settings import Settings
 from resolvers.stores import Stores
@@ -76,6 +76,9 @@ class Observability:
         if self.tracing is not None:
             extensions.insert(0, self.tracing.operation_extension())
         return tuple(extensions)
+
+    def compiled_read(self, operation: str | None, seconds: float) -> None:
+        observe_compiled_read(self.metrics, operation, seconds)
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [Route("/readyz", self.readiness.endpoint)]

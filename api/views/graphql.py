@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from json import JSONDecodeError
 from typing import Any
 
@@ -62,6 +64,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         authenticator: Authenticator,
         documents: QueryDocuments,
         reads: CompiledReads | None = None,
+        on_compiled_read: Callable[[str | None, float], None] | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         **kwargs: Any,
     ) -> None:
@@ -71,6 +74,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         self.authenticator = authenticator
         self.documents = documents
         self.reads = reads
+        self.on_compiled_read = on_compiled_read
         self.max_message_bytes = max_message_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -178,10 +182,13 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         if self.reads is not None and isinstance(data, GraphQLRequestData):
             # A query its compiled plan answers skips graphql-core; anything else
             # (or anything that would answer with an error) runs below as usual.
+            started = time.perf_counter()
             compiled = await self.reads.execute(
                 data.query, data.variables, data.operation_name, data.extensions, kwargs["context"]
             )
             if compiled is not None:
+                if self.on_compiled_read is not None:  # the operation metrics see it too
+                    self.on_compiled_read(data.operation_name, time.perf_counter() - started)
                 return compiled
         try:
             return await super().execute_single(*args, **kwargs)
