@@ -7,10 +7,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
+from starlette.types import ASGIApp
 
 from api.lifespan import lifespan
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
+from api.request_rate import RequestRate
 from api.settings import Settings
 from api.views.graphiql import graphiql_routes
 from api.views.media import MEDIA_PATH, MediaRoute
@@ -43,17 +45,23 @@ async def healthz(request: Request) -> Response:
 
 def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
     stores, urls, authenticator = server.stores, server.urls, server.authenticator
+    upload = request_response(UploadRoute(stores, urls, authenticator).handle)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql.http, methods=["GET", "POST"]),
+        Route("/graphql", _counted(server, graphql.http), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql.view),
         Route("/healthz", healthz),
-        Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
+        Route(UPLOAD_PATH, _counted(server, upload), methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
     ]
     if server.settings.graphiql_enabled:
         routes += graphiql_routes()
     routes += _mounted_apps(server)
     return routes
+
+
+def _counted(server: Server, door: ASGIApp) -> ASGIApp:
+    """The door behind the per-owner requests-per-second limit (api.request_rate)."""
+    return RequestRate(door, stores=server.stores, authenticator=server.authenticator)
 
 
 def _mounted_apps(server: Server) -> list[BaseRoute]:

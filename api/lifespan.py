@@ -32,6 +32,8 @@ def lifespan(server: Server) -> Callable[[Starlette], AbstractAsyncContextManage
             await migrate.upgrade(server.stores.db)
             await _start_event_services(server, stack)
             stack.push_async_callback(server.stores.blobs.close)
+            stack.push_async_callback(server.stores.rate_counters.close)
+            stack.push_async_callback(server.persisted_documents.close)
             await _start_sweepers(server, stack)
             yield
 

@@ -41,7 +41,7 @@ from resolvers.generation.config import (
     GenerationConfig,
     endpoint,
 )
-from resolvers.limits import Limits
+from resolvers.limits import Limits, RateLimits
 from storage.crypto import MasterKey
 
 PREFIX = "MEIMAGES_"
@@ -49,6 +49,7 @@ PREFIX = "MEIMAGES_"
 # The floors below own these defaults; the settings only let an operator change them.
 _LIMITS = Limits()
 _GENERATION = GenerationConfig()
+_RATES = RateLimits()
 
 _BOOLEANS = {
     "true": True,
@@ -94,6 +95,12 @@ def _base_url(value: str) -> str:
 
 def _lower(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def _redis_url(value: str) -> str:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return value
 
 
 def _master_key(value: str) -> str:
@@ -199,6 +206,23 @@ class Settings(BaseSettings):
     # Orphaned blobs are deleted after this grace; the collector runs every interval (0: off).
     gc_grace_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_GRACE")
     gc_interval_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_INTERVAL")
+    # Limits and the locked query surface (README "Limits", "Trusted documents and persisted
+    # queries"). Rate limits per owner, 0 turns one off; their counters and the persisted
+    # queries live in Redis when a URL is set (shared by every instance), else in memory.
+    rate_requests_per_second: Count = _RATES.requests_per_second
+    rate_uploads_per_minute: Count = _RATES.uploads_per_minute
+    rate_generations_per_hour: Count = _RATES.generations_per_hour
+    rate_generations_per_day: Count = _RATES.generations_per_day
+    redis_url: Annotated[str, AfterValidator(str.strip), AfterValidator(_redis_url)] = Field(
+        "", repr=False
+    )  # may carry a password
+    redis_key_prefix: Trimmed = Field("meimages", min_length=1)
+    max_query_cost: Positive = 5000
+    trusted_documents: Annotated[Literal["off", "allow", "require"], BeforeValidator(_lower)] = (
+        "off"
+    )
+    # Default: the manifest shipped with the server (api/trusted_documents.json).
+    trusted_documents_file: Path | None = None
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -296,6 +320,14 @@ class Settings(BaseSettings):
             decode_timeout_s=self.decode_timeout_s,
             max_transform_px=self.max_transform_px,
             pool_snapshots=self.pool_snapshots,
+        )
+
+    def rate_limits(self) -> RateLimits:
+        return RateLimits(
+            requests_per_second=self.rate_requests_per_second,
+            uploads_per_minute=self.rate_uploads_per_minute,
+            generations_per_hour=self.rate_generations_per_hour,
+            generations_per_day=self.rate_generations_per_day,
         )
 
     def generation_config(self) -> GenerationConfig:

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from starlette.types import ASGIApp
 from strawberry import Schema
@@ -20,8 +21,10 @@ from strawberry.subscriptions import (
 
 from api.auth import Authenticator
 from api.documents import QueryDocuments
+from api.persisted_queries import PersistedQueries
 from api.query_cache import QueryCache
 from api.settings import Settings
+from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
@@ -31,6 +34,8 @@ from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
 from storage.keys import FieldVault
+from storage.persisted_documents import PersistedDocuments
+from storage.rate_counters import RateCounters
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
 
@@ -43,18 +48,24 @@ class Server:
     stores: Stores
     urls: MediaUrlSigner
     authenticator: Authenticator
+    # The locked query surface: the manifest of our clients' documents, and the texts
+    # automatic persisted query clients registered (api.persisted_queries).
+    trusted: TrustedDocuments = field(default_factory=TrustedDocuments)
+    persisted_documents: PersistedDocuments = field(default_factory=PersistedDocuments)
 
 
 @dataclass
 class GraphQLEndpoint:
-    """The GraphQL view, and the query cache in front of it for HTTP when there is one."""
+    """The GraphQL view, and the query cache in front of it for HTTP when there is one;
+    persisted queries are resolved in front of both."""
 
     view: MeImagesGraphQL
     query_cache: QueryCache | None
+    persisted_queries: ASGIApp | None = None
 
     @property
     def http(self) -> ASGIApp:
-        return self.query_cache or self.view
+        return self.persisted_queries or self.query_cache or self.view
 
 
 def load_keyring(settings: Settings) -> MasterKeyring:
@@ -82,27 +93,40 @@ def build_server(settings: Settings) -> Server:
         ),
         limits=settings.limits(),
         generation=settings.generation_config(),
+        rate_limits=settings.rate_limits(),
+        rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
     )
-    return Server(settings, stores, urls, Authenticator(settings))
+    trusted = TrustedDocuments.load(
+        settings.trusted_documents,
+        settings.trusted_documents_file,
+        graphiql_exempt=settings.graphiql_enabled and not settings.production,
+    )
+    persisted = PersistedDocuments(settings.redis_url, key_prefix=settings.redis_key_prefix)
+    return Server(settings, stores, urls, Authenticator(settings), trusted, persisted)
 
 
-def schema_options(settings: Settings) -> SchemaOptions:
+def schema_options(settings: Settings, trusted: TrustedDocuments | None = None) -> SchemaOptions:
+    extensions = (
+        (partial(TrustedDocumentsOnly, trusted),) if trusted and trusted.mode == "require" else ()
+    )
     return SchemaOptions(
+        extensions=extensions,
         introspection=settings.introspection_enabled,
         suggestions=not settings.production,
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_cost=settings.max_query_cost,
     )
 
 
 def build_graphql(server: Server) -> GraphQLEndpoint:
-    options = schema_options(server.settings)
+    options = schema_options(server.settings, server.trusted)
     schema = build_schema(options)
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
@@ -127,7 +151,13 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         if entries > 0
         else None
     )
-    return GraphQLEndpoint(view, query_cache)
+    persisted = PersistedQueries(
+        query_cache or view,
+        store=server.persisted_documents,
+        trusted=server.trusted,
+        documents=documents,
+    )
+    return GraphQLEndpoint(view, query_cache, persisted)
 
 
 def _graphql_view(server: Server, schema: Schema, documents: QueryDocuments) -> MeImagesGraphQL:

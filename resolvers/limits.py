@@ -20,3 +20,14 @@ class Limits:
     max_transform_px: int = 2048
     # Decoded pools kept in memory (see pool.me_images.pool_snapshot); 0 reads every time.
     pool_snapshots: int = 2000
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Allowed acts per owner and window (`resolvers.rate_limits`); 0 turns one off. The
+    defaults stay out of the way of one person using the web app; an operator tightens them."""
+
+    requests_per_second: int = 100
+    uploads_per_minute: int = 120
+    generations_per_hour: int = 200
+    generations_per_day: int = 1000

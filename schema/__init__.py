@@ -7,11 +7,13 @@ command line, so the types, roots and extensions load only when a schema is buil
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import strawberry
+    from strawberry.extensions import SchemaExtension
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class SchemaOptions:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_errors: int = 5
+    max_cost: int = 5000
+    # Extensions of the door (e.g. trusted documents), run after validation's own.
+    extensions: tuple[Callable[[], SchemaExtension], ...] = ()
 
 
 def build_schema(options: SchemaOptions | None = None) -> strawberry.Schema:

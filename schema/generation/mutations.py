@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.generation import requests, service
 from schema.context import Info
-from schema.errors import InvalidInputError, TooLargeError
+from schema.errors import InvalidInputError, RateLimitedError, TooLargeError
 from schema.generation.errors import (
     InsufficientCreditsError,
     ProviderFailedError,
@@ -25,7 +25,8 @@ GenerateWithReferenceResult = Annotated[
     | InsufficientCreditsError
     | ReferenceNotUsableError
     | ProviderNotConfiguredError
-    | ProviderFailedError,
+    | ProviderFailedError
+    | RateLimitedError,
     strawberry.union(
         "GenerateWithReferenceResult", description="The generation, or why there is none."
     ),

@@ -16,6 +16,7 @@ from schema.enums import PrimarySlot
 from schema.errors import (
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     TooLargeError,
     UnsupportedMediaTypeError,
 )
@@ -29,7 +30,7 @@ from schema.pool.types import DeletedMeImage, MeImage, Profile
 from schema.scalars import read_upload
 
 UploadMeImageResult = Annotated[
-    MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError,
+    MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError | RateLimitedError,
     strawberry.union("UploadMeImageResult", description="The new image, or why not."),
 ]
 CreateMeImageResult = Annotated[

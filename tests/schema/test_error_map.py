@@ -15,6 +15,7 @@ from resolvers import errors as domain
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import ImageRejected, Rejection
+from resolvers.rate_limits import RateLimited
 from schema import build_schema
 from schema.enums import ErrorCode
 from schema.errors import (
@@ -70,6 +71,11 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
     (domain.TooLarge("big", max_bytes=10), "TooLargeError", {"max_bytes": 10}),
     (ImageRejected(Rejection.SVG, "svg"), "UnsupportedMediaTypeError", {}),
     (cursors.CursorTooOld(), "CursorTooOldError", {}),
+    (
+        RateLimited("2 uploads per minute", retry_after=7),
+        "RateLimitedError",
+        {"limit": "2 uploads per minute", "retry_after": 7},
+    ),
     (
         domain.TokenExpired(datetime(2030, 1, 1, tzinfo=UTC)),
         "TokenExpiredError",
