@@ -31,6 +31,7 @@ export function uploadOutcome(data: UploadMeImageMutation): string {
     case "InvalidInputError":
       return `invalid ${result.field ?? "input"}: ${result.message}`;
     case "UnsupportedMediaTypeError":
+    case "RateLimitedError":
       return `${result.code}: ${result.message}`;
   }
 }

@@ -32,6 +32,8 @@ export function uploadErrorText(result: Exclude<UploadResult, { __typename: 'MeI
     }
     case 'InvalidInputError':
       return t('error.invalid', { message: result.message });
+    case 'RateLimitedError':
+      return t('error.rateLimited', { seconds: result.retryAfter });
   }
 }
 
@@ -59,5 +61,7 @@ export function generateErrorText(result: Exclude<GenerateResult, { __typename: 
       return t('gen.err.TOO_LARGE');
     case 'InvalidInputError':
       return t('gen.err.INVALID_INPUT', { message: result.message });
+    case 'RateLimitedError':
+      return t('gen.err.RATE_LIMITED', { seconds: result.retryAfter });
   }
 }

@@ -107,6 +107,7 @@ export const en = {
   'error.corrupt': 'the file is damaged or incomplete.',
   'error.busy': 'the server took too long to read it; try again.',
   'error.invalid': 'the server refused it: {message}',
+  'error.rateLimited': 'too many uploads just now; try again in {seconds} s.',
   'error.network': 'the server could not be reached.',
   'error.notFound': 'that image no longer exists.',
   'error.generic': 'something went wrong ({message}).',
@@ -177,6 +178,7 @@ export const en = {
   'gen.err.PROVIDER_FAILED': 'The image provider failed ({detail}). Nothing was charged.',
   'gen.err.TOO_LARGE': 'The references are too large together. Pick fewer.',
   'gen.err.INVALID_INPUT': 'The request was refused: {message}',
+  'gen.err.RATE_LIMITED': 'Too many generations for now; try again in {seconds} s. Nothing was charged.',
 
   'history.title': 'History',
   'history.empty': 'No generations yet.',
