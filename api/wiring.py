@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -38,6 +39,7 @@ from storage.persisted_documents import PersistedDocuments
 from storage.rate_counters import RateCounters
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+log = logging.getLogger("meimages")
 
 
 @dataclass
@@ -107,6 +109,12 @@ def build_server(settings: Settings) -> Server:
         graphiql_exempt=settings.graphiql_enabled and not settings.production,
     )
     persisted = PersistedDocuments(settings.redis_url, key_prefix=settings.redis_key_prefix)
+    if not settings.redis_url and not stores.db.is_sqlite:
+        # PostgreSQL means instances may be many; without Redis each counts on its own.
+        log.warning(
+            "MEIMAGES_REDIS_URL is not set: rate limits and persisted queries are kept per "
+            "process; set it when more than one instance serves this database"
+        )
     return Server(settings, stores, urls, Authenticator(settings), trusted, persisted)
 
 

@@ -20,14 +20,26 @@ class RateCounters:
     """Named moving windows, one per (rule, subject); `redis_url` empty means memory."""
 
     def __init__(self, redis_url: str = "", *, key_prefix: str = "meimages") -> None:
-        self.storage: Storage
-        if redis_url:
-            self.storage = RedisStorage(
-                f"async+{redis_url}", implementation="redispy", key_prefix=f"{key_prefix}:rate"
+        self.redis_url = redis_url
+        self.key_prefix = key_prefix
+        self._limiter: MovingWindowRateLimiter | None = None
+
+    @property
+    def limiter(self) -> MovingWindowRateLimiter:
+        # Made on first use, inside the serving event loop: the memory backend schedules
+        # its expiry task on the loop that is current when it is created.
+        if self._limiter is None:
+            self._limiter = MovingWindowRateLimiter(self._storage())
+        return self._limiter
+
+    def _storage(self) -> Storage:
+        if self.redis_url:
+            return RedisStorage(
+                f"async+{self.redis_url}",
+                implementation="redispy",
+                key_prefix=f"{self.key_prefix}:rate",
             )
-        else:
-            self.storage = MemoryStorage()
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        return MemoryStorage()
 
     async def acquire(self, rule: str, subject: str, amount: int, per_s: int) -> float | None:
         """Take one entry of `amount` per `per_s` seconds; None when taken, else the
@@ -39,8 +51,7 @@ class RateCounters:
         return max(stats.reset_time - time.time(), 0.0)
 
     async def close(self) -> None:
-        if isinstance(self.storage, RedisStorage) and isinstance(
-            self.storage.bridge, RedispyBridge
-        ):
+        storage = self._limiter.storage if self._limiter is not None else None
+        if isinstance(storage, RedisStorage) and isinstance(storage.bridge, RedispyBridge):
             # The client is redis-py's asyncio Redis; the bridge types it as a protocol.
-            await self.storage.bridge.get_connection().aclose()  # type: ignore[attr-defined]
+            await storage.bridge.get_connection().aclose()  # type: ignore[attr-defined]
