@@ -3,13 +3,19 @@
 Each HTTP request of an authenticated owner is counted once, before the door does any
 work (`resolvers.rate_limits.admit_request`). A request without a valid token passes
 through untouched: the door answers 401 in its own words. Other doors (MCP) call
-`admit_request` themselves and show a refusal with `too_many_requests`.
+`admit_request` themselves and show a refusal with `too_many_requests`. Operations over a
+WebSocket are counted one by one (`OperationRate`).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+from graphql import GraphQLError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 
 from api.auth import Authenticator, AuthError
 from resolvers.rate_limits import RateLimited, admit_request
@@ -66,3 +72,30 @@ class RequestRate:
                     await too_many_requests(scope["path"], exc)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+class OperationRate(SchemaExtension):
+    """The same limit for operations sent over a WebSocket, where one connection carries
+    many of them: each counts as a request, refused with `RATE_LIMITED` and `retryAfter`
+    before it runs. (HTTP requests are counted by `RequestRate` at the door.)"""
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
+        request_context = context.context
+        caller = getattr(request_context, "caller", None)
+        stores = getattr(request_context, "stores", None)
+        if (
+            isinstance(getattr(request_context, "request", None), WebSocket)
+            and caller is not None
+            and stores is not None
+        ):
+            try:
+                await admit_request(stores, caller)
+            except RateLimited as exc:
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        exc.message,
+                        extensions={"code": exc.code, "retryAfter": exc.retry_after},
+                    )
+                ]
+        yield

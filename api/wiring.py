@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
 from starlette.types import ASGIApp
 from strawberry import Schema
+from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -24,6 +26,7 @@ from api.auth import Authenticator
 from api.documents import QueryDocuments
 from api.persisted_queries import PersistedQueries
 from api.query_cache import QueryCache
+from api.request_rate import OperationRate
 from api.settings import Settings
 from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
@@ -119,11 +122,15 @@ def build_server(settings: Settings) -> Server:
 
 
 def schema_options(settings: Settings, trusted: TrustedDocuments | None = None) -> SchemaOptions:
-    extensions = (
-        (partial(TrustedDocumentsOnly, trusted),) if trusted and trusted.mode == "require" else ()
-    )
+    # The door's own rules, run where every transport passes: operations over a
+    # WebSocket are counted one by one; under `require` only trusted documents run.
+    extensions: list[Callable[[], SchemaExtension]] = []
+    if settings.rate_requests_per_second > 0:
+        extensions.append(OperationRate)
+    if trusted is not None and trusted.mode == "require":
+        extensions.append(partial(TrustedDocumentsOnly, trusted))
     return SchemaOptions(
-        extensions=extensions,
+        extensions=tuple(extensions),
         introspection=settings.introspection_enabled,
         suggestions=not settings.production,
         max_depth=settings.max_query_depth,

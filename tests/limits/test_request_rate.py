@@ -1,4 +1,5 @@
-"""Requests per second at the HTTP doors: 429 with `Retry-After` in each door's shape.
+"""Requests per second: 429 with `Retry-After` in each HTTP door's shape, and operation by
+operation over a WebSocket.
 
 A one-second window cannot be judged against a real clock without depending on the
 machine's speed, so these tests stop the counters' clock (the memory backend's and the
@@ -15,8 +16,11 @@ from types import SimpleNamespace
 import limits.aio.storage.memory
 import pytest
 import pytest_asyncio
+from starlette.testclient import TestClient
 
 import storage.rate_counters
+from api.app import create_app
+from api.auth import issue_token
 from api.settings import Settings
 from testbed.images import jpeg
 from tests.support.app import Api, running_api
@@ -99,3 +103,34 @@ async def test_rest_upload_over_the_limit_gets_429_in_the_rest_shape(api: Api) -
         "limit": f"{LIMIT} requests per second",
         "retryAfter": 1,
     }
+
+
+def test_websocket_operations_count_one_by_one(tmp_path: Path, clock: Clock) -> None:
+    app = create_app(Settings(data_dir=tmp_path, rate_requests_per_second=LIMIT))
+    token = issue_token(app.state.server.settings, "ws-owner")
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+        assert ws.receive_json()["type"] == "connection_ack"
+
+        def run(n: int) -> dict[str, object]:
+            """One operation to its end: `next` then `complete`, or an `error`."""
+            subscribe = {"query": "{ meImageEventCursor }"}
+            ws.send_json({"id": str(n), "type": "subscribe", "payload": subscribe})
+            first: dict[str, object] = ws.receive_json()
+            if first["type"] == "next":
+                assert ws.receive_json() == {"id": str(n), "type": "complete"}
+            return first
+
+        outcomes = [run(n) for n in range(LIMIT + 2)]
+        assert [o["type"] for o in outcomes] == ["next"] * LIMIT + ["error"] * 2
+        assert outcomes[-1]["payload"] == [
+            {
+                "message": f"rate limit reached ({LIMIT} requests per second); retry in 1 s",
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
+            }
+        ]
+        clock.now += 1.01
+        assert run(LIMIT + 2)["type"] == "next"
