@@ -17,7 +17,6 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -185,32 +184,34 @@ def operation_cost(
 
 
 class MaxQueryCost(SchemaExtension):
-    """Refuse an operation whose cost exceeds the limit, before anything runs; the refusal
-    names the cost and the limit (`extensions.cost`, `extensions.maxCost`)."""
+    """Refuse an operation whose cost exceeds the limit, before anything runs (queries,
+    mutations and subscriptions alike); the refusal names the cost and the limit
+    (`extensions.cost`, `extensions.maxCost`)."""
 
     def __init__(self, max_cost: int) -> None:
         self.max_cost = max_cost
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        # Priced before `yield`: Strawberry reads the errors before the hooks' endings run.
+        # The validation cache, earlier in the list, has validated by now, and a document
+        # that is not valid is not priced.
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and context.result is None:
-            cost = operation_cost(
+        cost = (
+            operation_cost(
                 context.schema._schema, document, context.operation_name, context.variables
             )
-            if cost > self.max_cost:
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"the query costs {cost}, more than the limit of {self.max_cost}; "
-                            "ask for fewer items (`first`) or fewer aliased copies",
-                            extensions={
-                                "code": QUERY_TOO_COSTLY,
-                                "cost": cost,
-                                "maxCost": self.max_cost,
-                            },
-                        )
-                    ],
+            if document is not None and not context.pre_execution_errors
+            else 0
+        )
+        if cost > self.max_cost:
+            # A pre-execution error: refused before anything runs, whatever the operation
+            # type and transport (subscriptions included).
+            context.pre_execution_errors = [
+                GraphQLError(
+                    f"the query costs {cost}, more than the limit of {self.max_cost}; "
+                    "ask for fewer items (`first`) or fewer aliased copies",
+                    extensions={"code": QUERY_TOO_COSTLY, "cost": cost, "maxCost": self.max_cost},
                 )
+            ]
         yield
