@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
+from starlette.types import ASGIApp
 
 from api.error_bodies import store_unavailable
 from api.lifespan import lifespan
@@ -15,6 +16,7 @@ from api.mcp.http import MCP_PATH, McpEndpoint
 from api.observability.health import healthz
 from api.proxy import ForwardedHeaders
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
+from api.request_rate import RequestRate
 from api.settings import Settings
 from api.views.graphiql import graphiql_routes
 from api.views.media import MEDIA_PATH, MediaRoute
@@ -57,20 +59,26 @@ def create_app(
 
 def _routes(server: Server, graphql: GraphQLEndpoint, mcp: McpEndpoint) -> list[BaseRoute]:
     stores, urls, authenticator = server.stores, server.urls, server.authenticator
+    upload = request_response(UploadRoute(stores, urls, authenticator).handle)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql.http, methods=["GET", "POST"]),
+        Route("/graphql", _counted(server, graphql.http), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql.view),
         Route("/healthz", healthz),
         *server.observability.routes(),
-        Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
+        Route(UPLOAD_PATH, _counted(server, upload), methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
         # Agents: Streamable HTTP (POST messages, GET the server's stream, DELETE a session).
-        Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"]),
+        Route(MCP_PATH, _counted(server, mcp), methods=["GET", "POST", "DELETE"]),
     ]
     if server.settings.graphiql_enabled:
         routes += graphiql_routes()
     routes += _mounted_apps(server)
     return routes
+
+
+def _counted(server: Server, door: ASGIApp) -> ASGIApp:
+    """The door behind the per-owner requests-per-second limit (api.request_rate)."""
+    return RequestRate(door, stores=server.stores, authenticator=server.authenticator)
 
 
 def _mounted_apps(server: Server) -> list[BaseRoute]:

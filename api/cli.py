@@ -257,6 +257,33 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trusted_documents(args: argparse.Namespace) -> int:
+    from graphql import GraphQLSyntaxError
+
+    from api.trusted_documents import (
+        DEFAULT_SOURCES,
+        build_manifest,
+        render_manifest,
+        source_files,
+    )
+
+    roots = [Path(p) for p in (args.sources or DEFAULT_SOURCES)]
+    if missing := [str(root) for root in roots if not root.is_dir()]:
+        return _refuse(args, f"no such folder: {', '.join(missing)} (run it in the repository)")
+    try:
+        text = render_manifest(build_manifest(source_files(roots)))
+    except GraphQLSyntaxError as exc:
+        return _refuse(args, f"a document does not parse: {exc.message}")
+    if args.output:
+        try:
+            Path(args.output).write_text(text)
+        except OSError as exc:
+            return _refuse(args, f"cannot write {args.output}: {exc.strerror}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from storage import migrate
     from storage.db import Database
@@ -501,6 +528,15 @@ def _add_running_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     config = sub.add_parser("config", help="print the settings in effect (secrets hidden)")
     config.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     config.set_defaults(func=cmd_config, prog=config.prog)
+    trusted = sub.add_parser(
+        "trusted-documents",
+        help="print the manifest of our clients' operations (api/trusted_documents.json)",
+    )
+    trusted.add_argument("--output", "-o", default=None, help="write to a file instead")
+    trusted.add_argument(
+        "sources", nargs="*", help="folders of *.graphql (default: clients/operations web/src/lib)"
+    )
+    trusted.set_defaults(func=cmd_trusted_documents, prog=trusted.prog)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)

@@ -38,6 +38,8 @@ def lifespan(
             await migrate.upgrade(server.stores.db)
             await _start_event_services(server, stack)
             stack.push_async_callback(server.stores.blobs.close)
+            stack.push_async_callback(server.stores.rate_counters.close)
+            stack.push_async_callback(server.persisted_documents.close)
             await _start_sweepers(server, stack)
             for service in services:
                 await stack.enter_async_context(service())

@@ -45,7 +45,7 @@ from resolvers.generation.config import (
     ProviderKind,
     endpoint,
 )
-from resolvers.limits import Limits
+from resolvers.limits import Limits, RateLimits
 from storage.crypto import MasterKey
 
 PREFIX = "MEIMAGES_"
@@ -53,6 +53,7 @@ PREFIX = "MEIMAGES_"
 # The floors below own these defaults; the settings only let an operator change them.
 _LIMITS = Limits()
 _GENERATION = GenerationConfig()
+_RATES = RateLimits()
 
 _BOOLEANS = {
     "true": True,
@@ -99,6 +100,12 @@ def _base_url(value: str) -> str:
 
 def _lower(value: object) -> object:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def _redis_url(value: str) -> str:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return value
 
 
 def _master_key(value: str) -> str:
@@ -229,6 +236,23 @@ class Settings(BaseSettings):
     log_format: Annotated[LogFormat, BeforeValidator(_lower)] = "text"
     metrics_token: Credential = ""
     trusted_proxies: CommaList = ()
+    # Limits and the locked query surface (README "Limits", "Trusted documents and persisted
+    # queries"). Rate limits per owner, 0 turns one off; their counters and the persisted
+    # queries live in Redis when a URL is set (shared by every instance), else in memory.
+    rate_requests_per_second: Count = _RATES.requests_per_second
+    rate_uploads_per_minute: Count = _RATES.uploads_per_minute
+    rate_generations_per_hour: Count = _RATES.generations_per_hour
+    rate_generations_per_day: Count = _RATES.generations_per_day
+    redis_url: Annotated[str, AfterValidator(str.strip), AfterValidator(_redis_url)] = Field(
+        "", repr=False
+    )  # may carry a password
+    redis_key_prefix: Trimmed = Field("meimages", min_length=1)
+    max_query_cost: Positive = 5000
+    trusted_documents: Annotated[Literal["off", "allow", "require"], BeforeValidator(_lower)] = (
+        "off"
+    )
+    # Default: the manifest shipped with the server (api/trusted_documents.json).
+    trusted_documents_file: Path | None = None
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -369,6 +393,14 @@ class Settings(BaseSettings):
             max_transform_px=self.max_transform_px,
             pool_snapshots=self.pool_snapshots,
             pool_cap=self.pool_cap,
+        )
+
+    def rate_limits(self) -> RateLimits:
+        return RateLimits(
+            requests_per_second=self.rate_requests_per_second,
+            uploads_per_minute=self.rate_uploads_per_minute,
+            generations_per_hour=self.rate_generations_per_hour,
+            generations_per_day=self.rate_generations_per_day,
         )
 
     def generation_config(self) -> GenerationConfig:

@@ -7,12 +7,16 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 from strawberry import Schema
+from strawberry.extensions import SchemaExtension
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -23,8 +27,11 @@ from api.auth import Authenticator
 from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
 from api.observability.server import Observability
+from api.persisted_queries import PersistedQueries
 from api.query_cache import QueryCache
+from api.request_rate import OperationRate
 from api.settings import Settings
+from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
@@ -35,11 +42,14 @@ from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
 from storage.keys import FieldVault
+from storage.persisted_documents import PersistedDocuments
+from storage.rate_counters import RateCounters
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 20
+log = logging.getLogger("meimages")
 
 
 @dataclass
@@ -51,18 +61,24 @@ class Server:
     urls: MediaUrlSigner
     authenticator: Authenticator
     observability: Observability
+    # The locked query surface: the manifest of our clients' documents, and the texts
+    # automatic persisted query clients registered (api.persisted_queries).
+    trusted: TrustedDocuments = field(default_factory=TrustedDocuments)
+    persisted_documents: PersistedDocuments = field(default_factory=PersistedDocuments)
 
 
 @dataclass
 class GraphQLEndpoint:
-    """The GraphQL view, and the query cache in front of it for HTTP when there is one."""
+    """The GraphQL view, and the query cache in front of it for HTTP when there is one;
+    persisted queries are resolved in front of both."""
 
     view: MeImagesGraphQL
     query_cache: QueryCache | None
+    persisted_queries: ASGIApp | None = None
 
     @property
     def http(self) -> ASGIApp:
-        return self.query_cache or self.view
+        return self.persisted_queries or self.query_cache or self.view
 
 
 def load_keyring(settings: Settings) -> MasterKeyring:
@@ -90,30 +106,58 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         ),
         limits=settings.limits(),
         generation=settings.generation_config(),
+        rate_limits=settings.rate_limits(),
+        rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
     )
+    trusted = TrustedDocuments.load(
+        settings.trusted_documents,
+        settings.trusted_documents_file,
+        graphiql_exempt=settings.graphiql_enabled and not settings.production,
+    )
+    persisted = PersistedDocuments(settings.redis_url, key_prefix=settings.redis_key_prefix)
+    if not settings.redis_url and not stores.db.is_sqlite:
+        # PostgreSQL means instances may be many; without Redis each counts on its own.
+        log.warning(
+            "MEIMAGES_REDIS_URL is not set: rate limits and persisted queries are kept per "
+            "process; set it when more than one instance serves this database"
+        )
     # Tracing follows the OTEL_* environment unless a caller (a test) brings its provider.
     observability = Observability.build(settings, stores, tracer_provider=tracer_provider)
-    return Server(settings, stores, urls, Authenticator(settings), observability)
+    authenticator = Authenticator(settings)
+    return Server(settings, stores, urls, authenticator, observability, trusted, persisted)
 
 
-def schema_options(settings: Settings, observability: Observability | None = None) -> SchemaOptions:
+def schema_options(
+    settings: Settings,
+    trusted: TrustedDocuments | None = None,
+    observability: Observability | None = None,
+) -> SchemaOptions:
+    # The door's own rules, run where every transport passes: operations over a
+    # WebSocket are counted one by one; under `require` only trusted documents run.
+    extensions: list[Callable[[], SchemaExtension]] = []
+    if settings.rate_requests_per_second > 0:
+        extensions.append(OperationRate)
+    if trusted is not None and trusted.mode == "require":
+        extensions.append(partial(TrustedDocumentsOnly, trusted))
     return SchemaOptions(
+        extensions=tuple(extensions),
         outer_extensions=observability.schema_extensions() if observability else (),
         introspection=settings.introspection_enabled,
         suggestions=not settings.production,
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_cost=settings.max_query_cost,
     )
 
 
 def build_graphql(server: Server) -> GraphQLEndpoint:
-    options = schema_options(server.settings, server.observability)
+    options = schema_options(server.settings, server.trusted, server.observability)
     schema = build_schema(options)
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
@@ -123,7 +167,13 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
     )
-    reads = CompiledReads(schema, documents, validation_rules(options))
+    trusted = server.trusted
+    reads = CompiledReads(
+        schema,
+        documents,
+        validation_rules(options),
+        admits=trusted.trusts if trusted.mode == "require" else None,
+    )
     view = _graphql_view(server, schema, documents, reads)
     entries = server.settings.query_cache_entries
     query_cache = (
@@ -140,7 +190,13 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         if entries > 0
         else None
     )
-    return GraphQLEndpoint(view, query_cache)
+    persisted = PersistedQueries(
+        query_cache or view,
+        store=server.persisted_documents,
+        trusted=server.trusted,
+        documents=documents,
+    )
+    return GraphQLEndpoint(view, query_cache, persisted)
 
 
 def _graphql_view(

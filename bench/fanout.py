@@ -53,7 +53,11 @@ TOGGLE = "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, ena
 @contextmanager
 def serve(database_url: str | None) -> Iterator[LiveServer]:
     with tempfile.TemporaryDirectory(prefix="meimages-fanout-") as tmp:
-        settings = {"MEIMAGES_DATABASE_URL": database_url} if database_url else {}
+        # One owner opens up to 1,000 subscriptions at once: the per-owner request limit,
+        # which counts each WebSocket operation, is off (this measures fan-out).
+        settings = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
+        if database_url:
+            settings["MEIMAGES_DATABASE_URL"] = database_url
         server = start_server(Path(tmp), settings)
         try:
             yield server

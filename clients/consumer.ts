@@ -37,6 +37,7 @@ export function uploadOutcome(data: UploadMeImageMutation): string {
     case "InvalidInputError":
       return `invalid ${result.field ?? "input"}: ${result.message}`;
     case "UnsupportedMediaTypeError":
+    case "RateLimitedError":
       return `${result.code}: ${result.message}`;
     case "PoolFullError":
       return `pool full: at most ${result.cap} images`;

@@ -22,3 +22,14 @@ class Limits:
     pool_snapshots: int = 2000
     # Live images one owner may keep in one space: keeps every pool list a bounded list.
     pool_cap: int = 1000
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Allowed acts per owner and window (`resolvers.rate_limits`); 0 turns one off. The
+    defaults stay out of the way of one person using the web app; an operator tightens them."""
+
+    requests_per_second: int = 100
+    uploads_per_minute: int = 120
+    generations_per_hour: int = 200
+    generations_per_day: int = 1000

@@ -11,12 +11,13 @@ from typing import Any
 
 from resolvers.clock import Clock, WallClock
 from resolvers.generation.config import GenerationConfig
-from resolvers.limits import Limits
+from resolvers.limits import Limits, RateLimits
 from resolvers.observer import NullObserver, Observer
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
+from storage.rate_counters import RateCounters
 from storage.repositories import UnitOfWork, reading, transaction
 
 __all__ = ["PERSONAL_SPACE", "Caller", "Limits", "Stores"]
@@ -41,6 +42,9 @@ class Stores:
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    # Rate limits per owner and the counters they are kept in (memory unless Redis is set).
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    rate_counters: RateCounters = field(default_factory=RateCounters)
     # owner id -> (database change stamp, data version, consent lapses at) as last read;
     # see pool.owners.data_version.
     owner_versions: dict[str, tuple[int, int, datetime | None]] = field(default_factory=dict)

@@ -24,6 +24,9 @@ class SchemaOptions:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_errors: int = 5
+    max_cost: int = 5000
+    # Extensions of the door (e.g. trusted documents), run after validation's own.
+    extensions: tuple[Callable[[], SchemaExtension], ...] = ()
     # Extensions of the door that serves the schema (metrics, traces), added last.
     outer_extensions: tuple[Callable[[], SchemaExtension], ...] = ()
 

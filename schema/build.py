@@ -22,9 +22,11 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema import SchemaOptions
+from schema.cost import MaxQueryCost
 from schema.errors import (
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     TooLargeError,
     UnsupportedMediaTypeError,
     exception_handlers,
@@ -74,6 +76,8 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         partial(MaxErrors, options.max_errors),
         ErrorCodes,
         StorableText,
+        *options.extensions,
+        partial(MaxQueryCost, options.max_cost),
     ]
     if not options.suggestions:
         extensions.append(HideSuggestions)
@@ -83,7 +87,13 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[NotFoundError, InvalidInputError, TooLargeError, UnsupportedMediaTypeError],
+        types=[
+            NotFoundError,
+            InvalidInputError,
+            TooLargeError,
+            UnsupportedMediaTypeError,
+            RateLimitedError,
+        ],
         extensions=extensions,
         # Domain errors become the typed members of result unions (see schema/errors.py).
         exception_handlers=exception_handlers(),

@@ -7,7 +7,7 @@ from typing import cast
 
 import strawberry
 
-from resolvers import errors
+from resolvers import errors, rate_limits
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import Rejection
@@ -117,6 +117,10 @@ class ErrorCode(enum.Enum):
     TOKEN_EXPIRED = strawberry.enum_value(
         errors.TokenExpired.code,
         description="The token expired during a subscription: reconnect with a fresh one.",
+    )
+    RATE_LIMITED = strawberry.enum_value(
+        rate_limits.RateLimited.code,
+        description="Too many calls of this kind in a window: retry after `retryAfter` seconds.",
     )
 
 

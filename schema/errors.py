@@ -18,6 +18,7 @@ import strawberry
 from strawberry.types.base import StrawberryObjectDefinition
 
 from resolvers import errors as domain
+from resolvers import rate_limits
 from resolvers.media.sanitising import Rejection
 from schema.enums import ErrorCode, MediaRejection
 
@@ -186,6 +187,17 @@ class UnsupportedMediaTypeError(Error):
             message=error.message,
             reason=MediaRejection.of(reason) if isinstance(reason, Rejection) else None,
         )
+
+
+@represents(rate_limits.RateLimited, http_status=429)
+@strawberry.type(
+    description="Too many calls of this kind by the owner in a window; nothing was done. Retry after `retryAfter` seconds."
+)
+class RateLimitedError(Error):
+    limit: str = strawberry.field(description="The limit reached, e.g. `10 uploads per minute`.")
+    retry_after: int = strawberry.field(
+        description="Whole seconds until a retry can succeed (the REST routes' `Retry-After`)."
+    )
 
 
 def member_of(result: object, error: domain.DomainError) -> Any:

@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from resolvers.errors import DomainError, StoreUnavailable
+from resolvers.rate_limits import RateLimited
 from schema.context import NotAuthenticated
 
 log = logging.getLogger("meimages.graphql")
@@ -73,6 +74,8 @@ class ErrorCodes(SchemaExtension):
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
+                if isinstance(original, RateLimited):  # where no typed member carries it
+                    error.extensions["retryAfter"] = original.retry_after
             elif isinstance(original, NotAuthenticated):
                 error.extensions = {**(error.extensions or {}), "code": "UNAUTHENTICATED"}
             elif isinstance(original, StoreUnavailable):

@@ -99,6 +99,19 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_LOG_FORMAT": ("JSON", "log_format", "json"),
     "MEIMAGES_METRICS_TOKEN": (" m-token ", "metrics_token", "m-token"),
     "MEIMAGES_TRUSTED_PROXIES": ("10.0.0.0/8, ::1", "trusted_proxies", ("10.0.0.0/8", "::1")),
+    "MEIMAGES_RATE_REQUESTS_PER_SECOND": ("0", "rate_requests_per_second", 0),
+    "MEIMAGES_RATE_UPLOADS_PER_MINUTE": ("6", "rate_uploads_per_minute", 6),
+    "MEIMAGES_RATE_GENERATIONS_PER_HOUR": ("10", "rate_generations_per_hour", 10),
+    "MEIMAGES_RATE_GENERATIONS_PER_DAY": ("40", "rate_generations_per_day", 40),
+    "MEIMAGES_REDIS_URL": (" redis://:pw@cache:6379/2 ", "redis_url", "redis://:pw@cache:6379/2"),
+    "MEIMAGES_REDIS_KEY_PREFIX": ("prod-a", "redis_key_prefix", "prod-a"),
+    "MEIMAGES_MAX_QUERY_COST": ("800", "max_query_cost", 800),
+    "MEIMAGES_TRUSTED_DOCUMENTS": ("Require", "trusted_documents", "require"),
+    "MEIMAGES_TRUSTED_DOCUMENTS_FILE": (
+        "/srv/td.json",
+        "trusted_documents_file",
+        Path("/srv/td.json"),
+    ),
 }
 BOOLEANS = (
     "MEIMAGES_PRODUCTION",
@@ -117,6 +130,7 @@ SECRETS = (
     "MEIMAGES_S3_ACCESS_KEY_ID",
     "MEIMAGES_S3_SECRET_ACCESS_KEY",
     "MEIMAGES_S3_SESSION_TOKEN",
+    "MEIMAGES_REDIS_URL",
 )
 
 

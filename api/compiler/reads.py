@@ -13,7 +13,7 @@ The caller is authenticated by the view before either path runs.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -51,8 +51,12 @@ class CompiledReads:
         schema: Schema,
         documents: QueryDocuments,
         validation_rules: Sequence[type[ASTValidationRule]],
+        admits: Callable[[DocumentNode, str | None], bool] | None = None,
     ) -> None:
         self.schema = schema
+        # The door's own say on a document (trusted documents under `require`): a plan
+        # answers only what it admits; anything else takes the usual path and its checks.
+        self.admits = admits
         self.graphql_schema: GraphQLSchema = schema._schema
         self.documents = documents
         self.rules = (*specified_rules, *validation_rules)
@@ -85,6 +89,9 @@ class CompiledReads:
             self.passed_on += 1
             return None
         document, switches = verdict
+        if self.admits is not None and not self.admits(document, operation_name):
+            self.passed_on += 1
+            return None
         executor = self.executor_class.build(
             self.graphql_schema,
             document,

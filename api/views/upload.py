@@ -11,10 +11,12 @@ from starlette.responses import JSONResponse, Response
 from api.auth import Authenticator, AuthError
 from api.error_bodies import rest_error
 from api.proxy import signer_for
+from api.request_rate import too_many_requests
 from resolvers import errors
 from resolvers.media import uploads
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.pool import cap
+from resolvers.rate_limits import RateLimited
 from resolvers.stores import Stores
 from schema.errors import describe
 
@@ -59,6 +61,8 @@ class UploadRoute:
             # A full pool cannot take the upload as an image: refuse before decoding it.
             await cap.ensure_room(self.stores, caller)
             stored = await uploads.store_image(self.stores, caller, data)
+        except RateLimited as exc:
+            return too_many_requests(request.url.path, exc)
         except errors.DomainError as exc:
             shown = describe(exc)
             return rest_error(shown.http_status, shown.code, shown.message, **shown.extra)

@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from resolvers import rate_limits
 from resolvers.errors import InvalidInput, NotFound, TooLarge
 from resolvers.generation import credits
 from resolvers.generation.errors import InsufficientCredits, ProviderFailed, ReferenceNotUsable
@@ -323,6 +324,8 @@ async def generate_with_reference(
             earlier = await _keyed(read, caller, valid.idempotency_key)
         if earlier is not None:
             return await _replay(stores, caller, earlier, valid)
+    # A replay above is the first call's outcome and counts once; every new call counts.
+    await rate_limits.consume(stores, caller, rate_limits.Act.GENERATION)
     provider: ImageProvider = provider_for(stores.generation, valid.model)
     sending = Sending(recipient_of(stores.generation, valid.model), valid.reference_ids)
     await _admit(stores, caller, sending)

@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from resolvers import rate_limits
 from resolvers.errors import DomainError, NotFound
 from resolvers.media.sanitising import EncodedImage, encode_upload
 from resolvers.stores import Caller, Stores
@@ -85,6 +86,10 @@ async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = AP
     come back by uploading the photo again. Uploads never attached to an image are
     removed by `purge --deleted` after its cutoff.
     """
+    if app == APP_ME:
+        # Counted before the work: a refused upload costs no decoding. (A generation's
+        # outputs, stored here too, were paid for by the generation's own limit.)
+        await rate_limits.consume(stores, caller, rate_limits.Act.UPLOAD)
     try:
         image = await encode_upload(data, stores.limits)
     except DomainError as refused:

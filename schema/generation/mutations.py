@@ -9,7 +9,7 @@ import strawberry
 from resolvers.generation import recipients, requests, service
 from resolvers.pool import profile
 from schema.context import Info
-from schema.errors import InvalidInputError, TooLargeError
+from schema.errors import InvalidInputError, RateLimitedError, TooLargeError
 from schema.generation.errors import (
     InsufficientCreditsError,
     ProviderFailedError,
@@ -30,7 +30,8 @@ GenerateWithReferenceResult = Annotated[
     | ReferenceNotUsableError
     | ProviderNotConfiguredError
     | ProviderNotAllowedError
-    | ProviderFailedError,
+    | ProviderFailedError
+    | RateLimitedError,
     strawberry.union(
         "GenerateWithReferenceResult", description="The generation, or why there is none."
     ),

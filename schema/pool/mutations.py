@@ -17,6 +17,7 @@ from schema.enums import PrimarySlot
 from schema.errors import (
     InvalidInputError,
     NotFoundError,
+    RateLimitedError,
     TooLargeError,
     UnsupportedMediaTypeError,
 )
@@ -31,7 +32,12 @@ from schema.pool.types import DeletedMeImage, MeImage, Profile
 from schema.scalars import read_upload
 
 UploadMeImageResult = Annotated[
-    MeImage | InvalidInputError | TooLargeError | UnsupportedMediaTypeError | PoolFullError,
+    MeImage
+    | InvalidInputError
+    | TooLargeError
+    | UnsupportedMediaTypeError
+    | PoolFullError
+    | RateLimitedError,
     strawberry.union("UploadMeImageResult", description="The new image, or why not."),
 ]
 CreateMeImageResult = Annotated[

@@ -16,6 +16,7 @@ from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import ImageRejected, Rejection
 from resolvers.pool import cap
+from resolvers.rate_limits import RateLimited
 from schema import build_schema
 from schema.enums import ErrorCode
 from schema.errors import (
@@ -72,6 +73,11 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
     (ImageRejected(Rejection.SVG, "svg"), "UnsupportedMediaTypeError", {}),
     (cursors.CursorTooOld(), "CursorTooOldError", {}),
     (cap.PoolFull(1000), "PoolFullError", {"cap": 1000}),
+    (
+        RateLimited("2 uploads per minute", retry_after=7),
+        "RateLimitedError",
+        {"limit": "2 uploads per minute", "retry_after": 7},
+    ),
     (
         domain.TokenExpired(datetime(2030, 1, 1, tzinfo=UTC)),
         "TokenExpiredError",

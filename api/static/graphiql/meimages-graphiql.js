@@ -77,8 +77,10 @@
   });
 
   // GraphiQL.
-  var httpHeaders = { 'GraphQL-Require-Preflight': '1' };
-  var wsParams = {};
+  // X-GraphiQL: under MEIMAGES_TRUSTED_DOCUMENTS=require a development server still
+  // runs what is typed here (production never honours it).
+  var httpHeaders = { 'GraphQL-Require-Preflight': '1', 'X-GraphiQL': '1' };
+  var wsParams = { 'X-GraphiQL': '1' };
   var headersPane;
   if (token) {
     httpHeaders.Authorization = 'Bearer ' + token;

@@ -34,6 +34,8 @@ export function uploadErrorText(result: Exclude<UploadResult, { __typename: 'MeI
       return t('error.invalid', { message: result.message });
     case 'PoolFullError':
       return t('error.poolFull', { cap: result.cap });
+    case 'RateLimitedError':
+      return t('error.rateLimited', { seconds: result.retryAfter });
   }
 }
 
@@ -63,5 +65,7 @@ export function generateErrorText(result: Exclude<GenerateResult, { __typename: 
       return t('gen.err.TOO_LARGE');
     case 'InvalidInputError':
       return t('gen.err.INVALID_INPUT', { message: result.message });
+    case 'RateLimitedError':
+      return t('gen.err.RATE_LIMITED', { seconds: result.retryAfter });
   }
 }

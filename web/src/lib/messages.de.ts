@@ -112,6 +112,7 @@ export const de: Catalog = {
   'error.busy': 'Der Server hat zu lange zum Lesen gebraucht; versuch es noch einmal.',
   'error.invalid': 'Der Server hat es abgelehnt: {message}',
   'error.poolFull': 'Deine Sammlung ist voll (höchstens {cap} Bilder); lösche welche, um neue hinzuzufügen.',
+  'error.rateLimited': 'gerade zu viele Uploads; versuch es in {seconds} s noch einmal.',
   'error.network': 'Der Server ist nicht erreichbar.',
   'error.notFound': 'Dieses Bild gibt es nicht mehr.',
   'error.generic': 'Etwas ist schiefgegangen ({message}).',
@@ -184,6 +185,7 @@ export const de: Catalog = {
   'gen.err.PROVIDER_NOT_ALLOWED.SERVER': 'Dieser Server sendet keine Bilder an diesen Anbieter. Wähle ein anderes Modell.',
   'gen.err.TOO_LARGE': 'Die Referenzen sind zusammen zu groß. Wähle weniger.',
   'gen.err.INVALID_INPUT': 'Die Anfrage wurde abgelehnt: {message}',
+  'gen.err.RATE_LIMITED': 'Gerade zu viele Generierungen; versuch es in {seconds} s noch einmal. Es wurde nichts berechnet.',
 
   'history.title': 'Verlauf',
   'history.empty': 'Noch keine Generierungen.',

@@ -111,6 +111,7 @@ export const en = {
   'error.busy': 'the server took too long to read it; try again.',
   'error.invalid': 'the server refused it: {message}',
   'error.poolFull': 'your pool is full ({cap} images at most); delete some to add more.',
+  'error.rateLimited': 'too many uploads just now; try again in {seconds} s.',
   'error.network': 'the server could not be reached.',
   'error.notFound': 'that image no longer exists.',
   'error.generic': 'something went wrong ({message}).',
@@ -183,6 +184,7 @@ export const en = {
   'gen.err.PROVIDER_NOT_ALLOWED.SERVER': 'This server does not send images to this provider. Choose another model.',
   'gen.err.TOO_LARGE': 'The references are too large together. Pick fewer.',
   'gen.err.INVALID_INPUT': 'The request was refused: {message}',
+  'gen.err.RATE_LIMITED': 'Too many generations for now; try again in {seconds} s. Nothing was charged.',
 
   'history.title': 'History',
   'history.empty': 'No generations yet.',

@@ -1,0 +1,92 @@
+"""What the per-owner request limit costs: list-query req/s with it off, in memory, on Redis.
+
+    .venv/bin/python -m bench.limits [--seconds 5] [--runs 3]
+
+Three `meimages serve` instances on the same data (SQLite, 10 images), each pinned to
+core 0 in turn, wrk on core 1 (see bench.list_query). The limit is set far above the rate
+reached, so every request is counted and none refused: the figures are the counting's
+cost. The limit is kept near realistic sizes (2000 per second, just over what one core
+serves here): a moving window holds up to `limit` entries, and on Redis each hit looks up
+the entry `limit` places back, so a limit of millions would measure a list walk instead.
+Needs `wrk` and, for the Redis row, Redis on 127.0.0.1:6379.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.list_query import LIST_QUERY, ON_SERVER_CORE, lua_script, wrk
+from testbed.graphql import bearer, upload_form, upload_result
+from testbed.images import jpeg
+from testbed.server import deployment_secrets, start_server, subprocess_spawn
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ABOVE_THROUGHPUT = "2000"
+VARIANTS = {
+    "limit off": {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"},
+    "limit in memory": {"MEIMAGES_RATE_REQUESTS_PER_SECOND": ABOVE_THROUGHPUT},
+    "limit on Redis": {
+        "MEIMAGES_RATE_REQUESTS_PER_SECOND": ABOVE_THROUGHPUT,
+        "MEIMAGES_REDIS_URL": REDIS_URL,
+    },
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-limits-"))
+    secrets = deployment_secrets()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    rows: list[tuple[str, int, float, float]] = []
+    for name, variant in VARIANTS.items():
+        settings = {**secrets, **variant, "MEIMAGES_REDIS_KEY_PREFIX": prefix}
+        server = start_server(tmp, settings, spawn=on_core_0)
+        try:
+            url = server.graphql_url
+            if name == "limit off":
+                headers = bearer(server.token("bench"), preflight=True)
+                for i in range(10):
+                    form = upload_form(jpeg(i), fields="__typename ... on MeImage { id }")
+                    upload_result(httpx.post(url, headers=headers, timeout=60, **form))
+            auth = {
+                "Authorization": f"Bearer {server.token('bench')}",
+                "Content-Type": "application/json",
+            }
+            body = json.dumps({"query": LIST_QUERY})
+            assert len(httpx.post(url, content=body, headers=auth).json()["data"]["meImages"]) == 10
+            script = tmp / "list.lua"
+            lua_script(script, [body], auth)
+            for connections in (1, 32):
+                runs = [wrk(url, script, connections, args.seconds) for _ in range(args.runs)]
+                rps = statistics.median(r[0] for r in runs)
+                rows.append((name, connections, rps, statistics.median(r[1] for r in runs)))
+        finally:
+            server.stop()
+    off = {c: rps for name, c, rps, _ in rows if name == "limit off"}
+    print(
+        f"\n{'meImages x10, result cache':28} {'conc':>4} {'req/s':>8} {'p50 ms':>7} {'vs off':>7}"
+    )
+    for name, c, rps, p50 in rows:
+        print(f"{name:28} {c:>4} {rps:>8.0f} {p50:>7.2f} {rps / off[c]:>7.3f}")
+    print(f"\n(medians of {args.runs} runs x {args.seconds} s; server on core 0, wrk on core 1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

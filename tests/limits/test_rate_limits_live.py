@@ -1,0 +1,119 @@
+"""Rate limits of live servers: one rule for every door, exact across instances.
+
+Two `meimages serve` processes share one PostgreSQL and one Redis; 50 uploads are fired
+at once, half through the REST route and half through GraphQL's `uploadMeImage`, half at
+each instance. The uploads-per-minute window (a minute is far longer than the burst
+takes) admits exactly its limit, whichever door or instance each request reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+import redis.asyncio
+
+from testbed.graphql import bearer, upload_form
+from testbed.images import jpeg
+from testbed.server import LiveServer, deployment_secrets, start_server
+from tests.limits.conftest import REDIS_URL
+from tests.support.databases import create_database, drop_database
+
+LIMIT = 5
+REST_UPLOAD = "/api/v1/profile/me-images/upload"
+
+
+@pytest_asyncio.fixture
+async def pg_url() -> AsyncIterator[str]:
+    url = await create_database("meimages_limits")
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@pytest.fixture
+def instances(
+    tmp_path: Path, pg_url: str, redis_prefix: str, redis_keys: redis.asyncio.Redis
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    settings = {
+        **deployment_secrets(),
+        "MEIMAGES_DATABASE_URL": pg_url,
+        "MEIMAGES_BLOB_DIR": str(tmp_path / "blobs"),
+        "MEIMAGES_REDIS_URL": REDIS_URL,
+        "MEIMAGES_REDIS_KEY_PREFIX": redis_prefix,
+        "MEIMAGES_RATE_UPLOADS_PER_MINUTE": str(LIMIT),
+        "MEIMAGES_RATE_REQUESTS_PER_SECOND": "0",
+    }
+    a = start_server(tmp_path / "a", settings)
+    try:
+        b = start_server(tmp_path / "b", settings)
+        try:
+            yield a, b
+        finally:
+            b.stop()
+    finally:
+        a.stop()
+
+
+async def _rest(http: httpx.AsyncClient, server: LiveServer, owner: str, seed: int) -> str:
+    response = await http.post(
+        server.url + REST_UPLOAD,
+        files={"file": ("photo.jpg", jpeg(seed), "image/jpeg")},
+        headers=server.headers(owner),
+    )
+    if response.status_code == 201:
+        return "stored"
+    assert response.status_code == 429, response.text
+    retry = int(response.headers["Retry-After"])
+    error = response.json()["error"]
+    assert error["code"] == "RATE_LIMITED" and error["retryAfter"] == retry
+    assert 0 < retry <= 60 and error["limit"] == f"{LIMIT} uploads per minute"
+    return "refused"
+
+
+async def _graphql(http: httpx.AsyncClient, server: LiveServer, owner: str, seed: int) -> str:
+    response = await http.post(
+        server.graphql_url,
+        **upload_form(
+            jpeg(seed), fields="__typename ... on RateLimitedError { code retryAfter limit }"
+        ),
+        headers=bearer(server.token(owner), preflight=True),
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["data"]["uploadMeImage"]
+    if result["__typename"] == "MeImage":
+        return "stored"
+    assert result["__typename"] == "RateLimitedError", result
+    assert result["code"] == "RATE_LIMITED" and 0 < result["retryAfter"] <= 60
+    return "refused"
+
+
+async def test_fifty_uploads_at_once_on_two_instances_admit_exactly_the_limit(
+    instances: tuple[LiveServer, LiveServer],
+) -> None:
+    owner = f"limits-{uuid.uuid4().hex[:8]}"
+    a, b = instances
+    async with httpx.AsyncClient(timeout=120) as http:
+        calls = [
+            (_rest if n % 2 == 0 else _graphql)(http, (a, b)[(n // 2) % 2], owner, n)
+            for n in range(50)
+        ]
+        outcomes = await asyncio.gather(*calls)
+        assert outcomes.count("stored") == LIMIT
+        assert outcomes.count("refused") == 50 - LIMIT
+        # Nothing half-done: exactly the admitted uploads are media of the owner.
+        listed = await http.post(
+            a.graphql_url,
+            json={"query": "{ meImages { id } }"},
+            headers=a.headers(owner),
+        )
+        stored_by_graphql = sum(1 for n, o in enumerate(outcomes) if o == "stored" and n % 2 == 1)
+        assert len(listed.json()["data"]["meImages"]) == stored_by_graphql
+        # Another owner is not held back by this one's window.
+        assert await _rest(http, b, f"{owner}-other", 99) == "stored"
