@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from api.lifespan import lifespan
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.settings import Settings
+from api.views.exports import EXPORT_PATH, ExportDownloadRoute
 from api.views.graphiql import graphiql_routes
 from api.views.media import MEDIA_PATH, MediaRoute
 from api.views.quiet_client_errors import log_client_errors_quietly
@@ -49,6 +50,7 @@ def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
         Route("/healthz", healthz),
         Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
+        Route(EXPORT_PATH, ExportDownloadRoute(stores).handle, methods=["GET", "HEAD"]),
     ]
     if server.settings.graphiql_enabled:
         routes += graphiql_routes()

@@ -43,10 +43,15 @@ MAX_ID = 200
 PATH_PARAMS: dict[str, re.Pattern[str]] = {
     "media_id": re.compile(r"[A-Za-z0-9_-]{1,64}"),
     "variant": re.compile(r"[a-z0-9.-]{1,40}"),
+    "export_id": re.compile(r"[A-Za-z0-9-]{1,64}"),
 }
 # Query parameters a route reads itself (not through a GraphQL parser), by route path.
 QUERY_PARAMS: dict[str, dict[str, re.Pattern[str]]] = {
     "/media/{media_id}/{variant}": {
+        "exp": re.compile(r"[0-9]{1,12}"),
+        "sig": re.compile(r"[0-9a-f]{1,64}"),
+    },
+    "/exports/{export_id}/archive.zip": {
         "exp": re.compile(r"[0-9]{1,12}"),
         "sig": re.compile(r"[0-9a-f]{1,64}"),
     },

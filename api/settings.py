@@ -42,6 +42,8 @@ from resolvers.generation.config import (
     endpoint,
 )
 from resolvers.limits import Limits
+from resolvers.media.signed_urls import MediaUrlSigner
+from resolvers.portability.config import PortabilityConfig
 from storage.crypto import MasterKey
 
 PREFIX = "MEIMAGES_"
@@ -49,6 +51,7 @@ PREFIX = "MEIMAGES_"
 # The floors below own these defaults; the settings only let an operator change them.
 _LIMITS = Limits()
 _GENERATION = GenerationConfig()
+_PORTABILITY = PortabilityConfig()
 
 _BOOLEANS = {
     "true": True,
@@ -199,6 +202,13 @@ class Settings(BaseSettings):
     # Orphaned blobs are deleted after this grace; the collector runs every interval (0: off).
     gc_grace_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_GRACE")
     gc_interval_s: Seconds = Field(3600, validation_alias="MEIMAGES_GC_INTERVAL")
+    # Data portability: where export archives are built, how long they are kept, and the
+    # largest total an imported archive may unpack to.
+    export_dir: Path | None = None
+    export_ttl_s: Seconds = Field(
+        _PORTABILITY.archive_ttl_s, gt=0, validation_alias="MEIMAGES_EXPORT_TTL"
+    )
+    max_import_bytes: Positive = _PORTABILITY.max_archive_bytes
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -305,6 +315,18 @@ class Settings(BaseSettings):
             timeout_s=self.generation_timeout_s,
             initial_credits=self.initial_credits,
             max_request_bytes=self.generation_max_request_bytes,
+        )
+
+    @property
+    def resolved_export_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
+
+    def portability_config(self, downloads: MediaUrlSigner | None = None) -> PortabilityConfig:
+        return PortabilityConfig(
+            export_dir=self.resolved_export_dir,
+            archive_ttl_s=self.export_ttl_s,
+            max_archive_bytes=self.max_import_bytes,
+            downloads=downloads,
         )
 
     @property

@@ -88,6 +88,14 @@ def build_server(settings: Settings) -> Server:
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
     )
+    # Export downloads: the same secret and lifetime, on their own route.
+    stores.portability = settings.portability_config(
+        MediaUrlSigner(
+            settings.url_secret.encode(),
+            ttl_s=settings.media_url_ttl_s,
+            prefix=f"{settings.public_base_url}/exports",
+        )
+    )
     return Server(settings, stores, urls, Authenticator(settings))
 
 

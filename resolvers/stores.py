@@ -10,6 +10,7 @@ from typing import Any
 
 from resolvers.generation.config import GenerationConfig
 from resolvers.limits import Limits
+from resolvers.portability.config import PortabilityConfig
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.eventlog.fanout import EventNotifier
@@ -38,6 +39,8 @@ class Stores:
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    # Where export archives go, how long they stay, how large an import may be.
+    portability: PortabilityConfig = field(default_factory=PortabilityConfig)
     # owner id -> (database change stamp, data version) as last read; see pool.owners.data_version.
     owner_versions: dict[str, tuple[int, int]] = field(default_factory=dict)
     # (owner, space) -> decoded pool at a data version; see pool.me_images.pool_snapshot.

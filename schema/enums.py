@@ -13,6 +13,7 @@ from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
 from resolvers.pool.me_images import Kind, Slot
+from resolvers.portability import errors as portability_errors
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -94,6 +95,10 @@ class ErrorCode(enum.Enum):
     TOKEN_EXPIRED = strawberry.enum_value(
         errors.TokenExpired.code,
         description="The token expired during a subscription: reconnect with a fresh one.",
+    )
+    INVALID_ARCHIVE = strawberry.enum_value(
+        portability_errors.InvalidArchive.code,
+        description="An archive offered for import is not a valid meimages export; nothing changed.",
     )
 
 

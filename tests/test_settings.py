@@ -89,6 +89,9 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     ),
     "MEIMAGES_GC_GRACE": ("0", "gc_grace_s", 0),
     "MEIMAGES_GC_INTERVAL": ("120", "gc_interval_s", 120),
+    "MEIMAGES_EXPORT_DIR": ("/srv/exports", "export_dir", Path("/srv/exports")),
+    "MEIMAGES_EXPORT_TTL": ("7200", "export_ttl_s", 7200),
+    "MEIMAGES_MAX_IMPORT_BYTES": ("1048576", "max_import_bytes", 1048576),
 }
 BOOLEANS = ("MEIMAGES_PRODUCTION", "MEIMAGES_INTROSPECTION", "MEIMAGES_GRAPHIQL")
 SECRETS = (
@@ -287,6 +290,7 @@ DESCRIBED = {
     "MEIMAGES_MASTER_KEY",
     "MEIMAGES_JWT_SECRET",
     "MEIMAGES_URL_SECRET",
+    "MEIMAGES_EXPORT_DIR",
 }
 EFFECTIVE = {
     "MEIMAGES_OPENAI_BASE_URL": OPENAI_DEFAULT_BASE_URL,

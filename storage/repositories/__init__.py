@@ -25,6 +25,7 @@ from storage.repositories.lifecycle import LifecycleRepository
 from storage.repositories.media import MediaRepository
 from storage.repositories.owners import OwnerRepository
 from storage.repositories.pool import PoolRepository
+from storage.repositories.portability import PortabilityRepository
 
 
 class UnitOfWork:
@@ -72,6 +73,10 @@ class UnitOfWork:
     @cached_property
     def lifecycle(self) -> LifecycleRepository:
         return LifecycleRepository(self._session, self.vault)
+
+    @cached_property
+    def portability(self) -> PortabilityRepository:
+        return PortabilityRepository(self._session)
 
 
 @asynccontextmanager

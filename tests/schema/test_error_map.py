@@ -15,6 +15,7 @@ from resolvers import errors as domain
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import ImageRejected, Rejection
+from resolvers.portability.errors import ArchiveProblem, InvalidArchive
 from schema import build_schema
 from schema.enums import ErrorCode
 from schema.errors import (
@@ -94,6 +95,11 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
         generation_errors.OrganizationNotVerified("openai", "gpt-image-2"),
         "ProviderFailedError",
         {"provider": "openai", "generation_id": None},
+    ),
+    (
+        InvalidArchive(ArchiveProblem.SYMLINK, "is a symbolic link", entry="images/a.jpg"),
+        "InvalidArchiveError",
+        {"entry": "images/a.jpg"},
     ),
 ]
 
