@@ -171,6 +171,16 @@ async def archive_for_download(stores: Stores, job_id: str) -> tuple[str, Path] 
     return (job.owner_id, path) if path.is_file() else None
 
 
+async def remove_owner_exports(stores: Stores, owner_id: str) -> int:
+    """Delete every archive and job of an owner (a purge: the archives hold plaintext)."""
+    async with stores.transaction() as tx:
+        jobs = await tx.portability.owner_jobs(owner_id)
+        for job in jobs:
+            archive_path(stores, job.id).unlink(missing_ok=True)
+            await tx.portability.delete_job(job)
+    return len(jobs)
+
+
 async def remove_expired_exports(stores: Stores, now: datetime | None = None) -> int:
     """Delete expired archives and their jobs; how many."""
     now = now or utcnow()

@@ -177,8 +177,10 @@ async def import_archive(
     written: set[str] = set()
     try:
         with open_archive(source, stores.portability, stores.limits) as reader:
-            _check_manifest(reader)
-            archived = _archived_images(reader, stores.portability.max_entries)
+            # Parsing the documents is blocking work: off the event loop.
+            await asyncio.to_thread(_check_manifest, reader)
+            limit = stores.portability.max_entries
+            archived = await asyncio.to_thread(_archived_images, reader, limit)
             prepared = [await _prepare(stores, caller, reader, a, written) for a in archived]
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)

@@ -50,6 +50,10 @@ class PortabilityRepository:
         )
         return list((await self._session.execute(query)).scalars().all())
 
+    async def owner_jobs(self, owner_id: str) -> list[ExportJob]:
+        query = select(ExportJob).where(col(ExportJob.owner_id) == owner_id)
+        return list((await self._session.execute(query)).scalars().all())
+
     async def delete_job(self, job: ExportJob) -> None:
         await self._session.delete(job)
 

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import update
 
+from resolvers.lifecycle.purge import purge_owner
 from storage.blobs import BlobStore
 from storage.tables import ExportJob, utcnow
 from testbed.images import jpeg
@@ -124,6 +125,18 @@ async def test_a_failed_build_is_recorded_and_leaves_no_file(api: Api) -> None:
     assert "bucket" not in job["failure"]  # the cause is logged, not shown
     leftovers = [p.name for p in api.stores.portability.export_dir.glob(f"*{started['id']}*")]
     assert leftovers == []
+
+
+async def test_purging_an_owner_removes_their_archives(api: Api) -> None:
+    owner = f"leaver-{uuid.uuid4().hex[:8]}"
+    await api.upload_image(jpeg(9), user=owner, input={"label": "private"})
+    job, _archive = await export_via_graphql(api, owner)
+    path = api.stores.portability.export_dir / f"{job['id']}.zip"
+    assert path.is_file()
+    await purge_owner(api.stores, owner)
+    assert not path.exists()
+    assert (await api.client.get(job["downloadUrl"])).status_code == 404
+    assert (await api.gql(JOB, {"id": job["id"]}, user=owner))["dataExport"] is None
 
 
 async def test_an_empty_pool_exports_an_archive_that_says_so(api: Api) -> None:
