@@ -35,6 +35,9 @@ from storage.repositories import UnitOfWork
 from storage.repositories.media import APP_ME
 from storage.tables import MediaObject, MediaRef, MeImage, new_id, utcnow
 
+# Images validated and stored at once during an import.
+CONCURRENT_IMAGES = 2
+
 
 @dataclass(frozen=True)
 class ArchivedImage:
@@ -181,7 +184,7 @@ async def import_archive(
             await asyncio.to_thread(_check_manifest, reader)
             limit = stores.portability.max_entries
             archived = await asyncio.to_thread(_archived_images, reader, limit)
-            prepared = [await _prepare(stores, caller, reader, a, written) for a in archived]
+            prepared = await _prepare_all(stores, caller, reader, archived, written)
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
             await tx.blobs.claim(written)
@@ -191,6 +194,30 @@ async def import_archive(
         raise
     stores.notifier.notify(caller.owner_id)
     return ImportReport(images, keep_consent)
+
+
+async def _prepare_all(
+    stores: Stores,
+    caller: Caller,
+    reader: ArchiveReader,
+    archived: list[ArchivedImage],
+    written: set[str],
+) -> list[_Prepared]:
+    """Every image prepared and stored, a few at a time: one decodes while another's
+    blobs are written, and memory holds at most that many images."""
+    gate = asyncio.Semaphore(CONCURRENT_IMAGES)
+
+    async def one(item: ArchivedImage) -> _Prepared:
+        async with gate:
+            return await _prepare(stores, caller, reader, item, written)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(item)) for item in archived]
+    except BaseExceptionGroup as failed:
+        # The first failure is the answer; the group has cancelled the rest.
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
 
 
 async def _prepare(
