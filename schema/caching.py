@@ -10,5 +10,11 @@ from __future__ import annotations
 
 CLOCK_DEPENDENT_FIELDS = frozenset(
     # An export's progress and URL change as its background build runs.
-    {"Profile.credits", "Query.generation", "Query.generations", "Query.dataExport"}
+    {
+        "Profile.credits",
+        "Query.generation",
+        "Query.generations",
+        "Query.dataExport",
+        "Query.dataExports",
+    }
 )

@@ -25,6 +25,8 @@ log = logging.getLogger("meimages.portability")
 # A running job that has not moved for this long lost its process.
 STALE_AFTER = timedelta(minutes=10)
 _CLEANUP_BATCH = 100
+# How many of the caller's exports `recent_exports` lists.
+RECENT = 20
 # Strong references: the event loop keeps only weak ones to its tasks.
 _BUILDING: set[asyncio.Task[None]] = set()
 
@@ -111,6 +113,15 @@ async def export_job(stores: Stores, caller: Caller, job_id: str) -> Export:
     if job is None:
         raise NotFound("Export")
     return _view(stores, job, utcnow())
+
+
+async def recent_exports(stores: Stores, caller: Caller) -> list[Export]:
+    """The caller's exports in this space, newest first (expired ones are removed by the
+    next export, so few are ever kept)."""
+    async with stores.reading() as read:
+        jobs = await read.portability.recent_jobs(caller.owner_id, caller.space_id, RECENT)
+    now = utcnow()
+    return [_view(stores, job, now) for job in jobs]
 
 
 async def build_export(stores: Stores, caller: Caller, job_id: str) -> None:

@@ -31,6 +31,16 @@ class PortabilityRepository:
         )
         return (await self._session.execute(query)).scalar_one_or_none()
 
+    async def recent_jobs(self, owner_id: str, space_id: str, limit: int) -> list[ExportJob]:
+        """The owner's jobs in this space, newest first."""
+        query = (
+            select(ExportJob)
+            .where(col(ExportJob.owner_id) == owner_id, col(ExportJob.space_id) == space_id)
+            .order_by(col(ExportJob.created_at).desc(), col(ExportJob.id).desc())
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars().all())
+
     async def any_job(self, job_id: str) -> ExportJob | None:
         return await self._session.get(ExportJob, job_id, populate_existing=True)
 

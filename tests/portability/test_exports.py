@@ -84,6 +84,12 @@ async def test_the_download_url_opens_only_this_finished_archive(api: Api) -> No
 
     # Other owners, and other spaces of the same owner, cannot even see the job.
     assert (await api.gql(JOB, {"id": job["id"]}, user=stranger))["dataExport"] is None
+    listed = "{ dataExports { id status } }"
+    assert (await api.gql(listed, user=owner))["dataExports"] == [
+        {"id": job["id"], "status": "DONE"}
+    ]
+    assert (await api.gql(listed, user=stranger))["dataExports"] == []
+    assert (await api.gql(listed, user=owner, space="brand"))["dataExports"] == []
     in_space = await api.gql(JOB, {"id": job["id"]}, user=owner, space="brand")
     assert in_space["dataExport"] is None
 
