@@ -9,12 +9,11 @@ from strawberry.file_uploads import Upload
 
 from resolvers.portability import jobs, restore
 from schema.context import Info
-from schema.errors import TooLargeError
 from schema.portability.errors import InvalidArchiveError
 from schema.portability.types import DataExport, DataImport
 
 ImportMyDataResult = Annotated[
-    DataImport | InvalidArchiveError | TooLargeError,
+    DataImport | InvalidArchiveError,
     strawberry.union("ImportMyDataResult", description="What was restored, or why nothing was."),
 ]
 

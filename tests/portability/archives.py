@@ -20,7 +20,6 @@ IMPORT = """mutation($file: Upload!, $keep: Boolean!) {
     ... on DataImport { consentKept images { id } }
     ... on Error { code message }
     ... on InvalidArchiveError { problem entry }
-    ... on TooLargeError { maxBytes }
   } }"""
 POOL = """{ meImages { id kind label tags primaryFor createdAt updatedAt contentType width height
   publicUrl usage { aiReference showInProfile } } profile { aiUsesReferenceImages } }"""
