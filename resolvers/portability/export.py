@@ -82,7 +82,8 @@ async def write_archive(
 ) -> ArchiveSummary:
     """Write the caller's export to `path` (replacing it when complete)."""
     snapshot = await pool_snapshot(stores, caller)
-    images = snapshot.images
+    # Oldest first, as the format says, whatever order the pool lists by default.
+    images = sorted(snapshot.images, key=lambda image: (image.created_at, image.id))
     partial = path.with_name(f".{path.name}.partial")
     try:
         with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:

@@ -275,7 +275,7 @@ async def test_a_photo_with_metadata_is_cleaned_like_an_upload(api: Api, tmp_pat
         api, owner, rebuild(archive, replace={first_image(archive): dirty})
     )
     assert result["__typename"] == "DataImport", result
-    face = (await pool_of(api, owner))["meImages"][0]
+    face = next(i for i in (await pool_of(api, owner))["meImages"] if i["label"] == "a")
     stored = (await api.client.get(face["publicUrl"])).content
     assert canary.encode() not in stored and b"Exif" not in stored
     upright = decode(dirty)

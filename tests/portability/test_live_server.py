@@ -53,6 +53,7 @@ async def test_export_download_and_import_over_http(
     result = data_of(response)["importMyData"]
     assert result["__typename"] == "DataImport", result
     pool = (await client.gql(POOL, user=newcomer))["meImages"]
+    pool.sort(key=lambda image: image["createdAt"])
     assert [(i["kind"], i["label"], i["tags"]) for i in pool] == [
         ("FACE", "live", []),
         ("HANDS", None, ["x"]),

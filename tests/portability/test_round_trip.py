@@ -47,8 +47,12 @@ async def fill_pool(api: Api, owner: str) -> list[dict[str, Any]]:
     return images
 
 
+def oldest_first(pool: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(pool["meImages"], key=lambda image: image["createdAt"])
+
+
 def comparable(pool: dict[str, Any], *, consent: bool) -> list[tuple[Any, ...]]:
-    """What must survive the trip, in pool order (oldest first)."""
+    """What must survive the trip, oldest first (whatever order the pool lists)."""
     return [
         (
             image["kind"],
@@ -63,12 +67,12 @@ def comparable(pool: dict[str, Any], *, consent: bool) -> list[tuple[Any, ...]]:
             image["usage"]["showInProfile"],
             image["usage"]["aiReference"] if consent else False,
         )
-        for image in pool["meImages"]
+        for image in oldest_first(pool)
     ]
 
 
 async def image_bytes(api: Api, pool: dict[str, Any]) -> list[bytes]:
-    return [await served(api, image["publicUrl"]) for image in pool["meImages"]]
+    return [await served(api, image["publicUrl"]) for image in oldest_first(pool)]
 
 
 async def test_a_pool_survives_sqlite_local_to_postgres_s3(source: Api, target: Api) -> None:
@@ -96,7 +100,7 @@ async def test_a_pool_survives_sqlite_local_to_postgres_s3(source: Api, target: 
     assert kept["__typename"] == "DataImport" and kept["consentKept"] is True
     restored = await pool_of(target, keeper)
     assert comparable(restored, consent=True) == comparable(before, consent=True)
-    assert [i["usage"]["aiReference"] for i in restored["meImages"]] == [p[2] for p in PHOTOS]
+    assert [i["usage"]["aiReference"] for i in oldest_first(restored)] == [p[2] for p in PHOTOS]
     assert await image_bytes(target, restored) == await image_bytes(source, before)
 
     # The restored images are the target owner's, under the target's own ids and URLs.
@@ -138,7 +142,7 @@ async def test_the_archive_holds_pool_history_ledger_and_a_readme(source: Api) -
 
     pool = document(archive, "pool.json")
     assert pool["aiUsesReferenceImages"] is True
-    first = pool["images"][0]
+    first = next(image for image in pool["images"] if image["label"] == "studio")
     assert (first["kind"], first["label"], first["tags"], first["primaryFor"]) == (
         "face",
         "studio",
@@ -146,8 +150,12 @@ async def test_the_archive_holds_pool_history_ledger_and_a_readme(source: Api) -
         "face-ref",
     )
     assert first["usage"] == {"aiReference": True, "showInProfile": True}
-    served_pool = (await pool_of(source, owner))["meImages"]
-    for item, shown in zip(pool["images"], served_pool, strict=True):
+    served_pool = {i["id"]: i for i in (await pool_of(source, owner))["meImages"]}
+    assert [i["createdAt"] for i in pool["images"]] == sorted(
+        i["createdAt"] for i in pool["images"]
+    )
+    for item in pool["images"]:
+        shown = served_pool[item["id"]]
         data = files[item["file"]]
         assert hashlib.sha256(data).hexdigest() == item["sha256"]
         assert data == await served(source, shown["publicUrl"])
