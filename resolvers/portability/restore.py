@@ -24,7 +24,7 @@ from typing import IO, Any
 from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from resolvers.media.sanitising import EncodedImage
 from resolvers.media.uploads import _base_key
-from resolvers.pool.me_images import Image, Kind, Slot, _get, clean_encrypted
+from resolvers.pool.me_images import Image, Kind, Slot, clean_encrypted, pool_snapshot
 from resolvers.portability import archive_format as fmt
 from resolvers.portability.archive_reader import ArchiveReader, open_archive
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
@@ -188,12 +188,14 @@ async def import_archive(
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
             await tx.blobs.claim(written)
-            images = await _restore(tx, caller, prepared, keep_consent)
+            image_ids = await _restore(tx, caller, prepared, keep_consent)
     except BaseException:
         await _discard(stores, written)
         raise
     stores.notifier.notify(caller.owner_id)
-    return ImportReport(images, keep_consent)
+    # The pool as any reader now sees it: the new images, decrypted under the new key.
+    restored = {image.id: image for image in (await pool_snapshot(stores, caller)).images}
+    return ImportReport([restored[i] for i in image_ids if i in restored], keep_consent)
 
 
 async def _prepare_all(
@@ -256,7 +258,7 @@ async def _prepare(
 
 async def _restore(
     tx: UnitOfWork, caller: Caller, prepared: list[_Prepared], keep_consent: bool
-) -> list[Image]:
+) -> list[str]:
     # TODO(pool cap): once pools have a cap, refuse an import that would exceed it here.
     rows: list[tuple[MeImage, Slot | None]] = []
     for item in prepared:
@@ -264,7 +266,7 @@ async def _restore(
     for row, slot in rows:
         if slot is not None:
             await _take_slot(tx, caller, row, slot)
-    return [await _get(tx, caller, row.id) for row, _slot in rows]
+    return [row.id for row, _slot in rows]
 
 
 async def _insert(tx: UnitOfWork, caller: Caller, item: _Prepared, keep_consent: bool) -> MeImage:
