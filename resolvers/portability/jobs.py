@@ -85,7 +85,10 @@ def _view(stores: Stores, job: ExportJob, now: datetime) -> Export:
 
 
 async def start_export(stores: Stores, caller: Caller) -> Export:
-    """Record a job and build its archive in the background; poll `export_job` for progress."""
+    """Record a job and build its archive in the background; poll `export_job` for progress.
+
+    While one export of the space is running, asking again answers with that one: a
+    caller cannot start builds faster than they finish."""
     now = utcnow()
     # Old archives go when new ones are asked for: no timer needed for a rare act.
     await remove_expired_exports(stores, now)
@@ -98,7 +101,11 @@ async def start_export(stores: Stores, caller: Caller) -> Export:
         expires_at=now + timedelta(seconds=stores.portability.archive_ttl_s),
     )
     async with stores.transaction() as tx:
-        await tx.owners.ensure(caller.owner_id)
+        # Serializes this owner's requests; no data of theirs changes, so no version bump.
+        await tx.owners.lock(caller.owner_id, bump=False)
+        latest = await tx.portability.recent_jobs(caller.owner_id, caller.space_id, 1)
+        if latest and _view(stores, latest[0], now).status is ExportStatus.RUNNING:
+            return _view(stores, latest[0], now)
         await tx.portability.add_job(job)
         view = _view(stores, job, now)
     task = asyncio.create_task(build_export(stores, caller, job.id))

@@ -59,6 +59,9 @@ async def test_progress_is_visible_while_the_archive_is_built(api: Api) -> None:
         job = (await api.gql(JOB, {"id": started["id"]}, user=owner))["dataExport"]
         assert (job["status"], job["imagesDone"], job["imagesTotal"]) == ("RUNNING", 10, 12)
         assert job["downloadUrl"] is None
+        # Asking again while it runs answers with the running export, not a second build.
+        again = (await api.gql(EXPORT, user=owner))["exportMyData"]
+        assert (again["id"], again["imagesDone"]) == (started["id"], 10)
         gated.open.set()
         done = await finished_export(api, owner, started["id"])
     finally:
