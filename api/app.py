@@ -14,6 +14,7 @@ from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.settings import Settings
 from api.views.exports import EXPORT_PATH, ExportDownloadRoute
 from api.views.graphiql import graphiql_routes
+from api.views.imports import IMPORT_PATH, ImportRoute
 from api.views.media import MEDIA_PATH, MediaRoute
 from api.views.quiet_client_errors import log_client_errors_quietly
 from api.views.upload import UPLOAD_PATH, UploadRoute
@@ -51,6 +52,7 @@ def _routes(server: Server, graphql: GraphQLEndpoint) -> list[BaseRoute]:
         Route(UPLOAD_PATH, UploadRoute(stores, urls, authenticator).handle, methods=["POST"]),
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
         Route(EXPORT_PATH, ExportDownloadRoute(stores).handle, methods=["GET", "HEAD"]),
+        Route(IMPORT_PATH, ImportRoute(stores, authenticator).handle, methods=["POST"]),
     ]
     if server.settings.graphiql_enabled:
         routes += graphiql_routes()
@@ -87,6 +89,10 @@ def _middleware(settings: Settings) -> list[Middleware]:
     # Inside CORS (so refusals carry its headers), before routing: every path, header and
     # body is checked there, and bodies over the limit are refused while they stream in.
     middleware.append(
-        Middleware(RequestChecks, max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD)
+        Middleware(
+            RequestChecks,
+            max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            larger_bodies={IMPORT_PATH: settings.max_import_bytes + MULTIPART_OVERHEAD},
+        )
     )
     return middleware

@@ -129,9 +129,16 @@ def check_csrf(method: str, headers: Headers) -> None:
 class RequestChecks:
     """ASGI middleware: path, headers and body size and encoding, before routing."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, larger_bodies: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that take more than the upload limit (archive imports), by exact path.
+        self.larger_bodies = dict(larger_bodies or {})
+
+    def _limit(self, scope: Scope) -> int:
+        return self.larger_bodies.get(scope["path"], self.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -161,8 +168,8 @@ class RequestChecks:
         if length is not None:
             if not length.isascii() or not length.isdigit():
                 raise RequestRefused("the Content-Length header is not a number")
-            if int(length) > self.max_body_bytes:
-                raise self._too_large()
+            if int(length) > self._limit(scope):
+                raise self._too_large(self._limit(scope))
         content_type = headers.get("content-type", "")
         media_type, _, params = content_type.partition(";")
         media_type = media_type.strip().lower()
@@ -171,27 +178,26 @@ class RequestChecks:
         if scope["method"] in ("GET", "HEAD", "OPTIONS") or "json" not in media_type:
             return None
         try:
-            body = await read_body(receive, self.max_body_bytes)
+            body = await read_body(receive, self._limit(scope))
         except _TooLarge:
-            raise self._too_large() from None
+            raise self._too_large(self._limit(scope)) from None
         check_json_body(body)
         return body
 
-    def _too_large(self) -> RequestRefused:
-        return RequestRefused(
-            f"the request body is larger than {self.max_body_bytes} bytes", 413, "TOO_LARGE"
-        )
+    def _too_large(self, limit: int) -> RequestRefused:
+        return RequestRefused(f"the request body is larger than {limit} bytes", 413, "TOO_LARGE")
 
     async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
         started = False
+        limit = self._limit(scope)
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _TooLarge()
             return message
 
@@ -206,7 +212,7 @@ class RequestChecks:
         except _TooLarge:
             if started:
                 raise
-            too_large = self._too_large()
+            too_large = self._too_large(limit)
             response = refusal(scope["path"], too_large.status, too_large.code, too_large.message)
             await response(scope, receive, send)
 
