@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import random
 import resource
 import subprocess
 import sys
@@ -26,28 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from testbed.photos import photo
 
 LARGE, SMALL = "large-pool", "small-pool"
-
-
-def photo(seed: int, side: int) -> bytes:
-    w, h = side, side * 3 // 4
-    base = Image.merge(
-        "RGB",
-        (
-            Image.linear_gradient("L").resize((w, h)),
-            Image.radial_gradient("L").resize((w, h)),
-            Image.linear_gradient("L").rotate(90).resize((w, h)),
-        ),
-    )
-    img = Image.blend(base, Image.effect_noise((w, h), 24).convert("RGB"), 0.3)
-    rnd = random.Random(seed)
-    patch = Image.new("RGB", (64, 64), tuple(rnd.randrange(256) for _ in range(3)))
-    img.paste(patch, (rnd.randrange(w - 64), rnd.randrange(h - 64)))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def _rss_mb() -> float:

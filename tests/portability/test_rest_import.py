@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from api.settings import Settings
-from bench.portability import photo
+from testbed.photos import photo
 from tests.portability.archives import import_via_graphql, pool_of
 from tests.support.app import Api, running_api
 from tests.support.databases import sqlite_url
