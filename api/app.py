@@ -18,7 +18,9 @@ from api.proxy import ForwardedHeaders
 from api.request_checks import PREFLIGHT_HEADERS, RequestChecks, checked_routes
 from api.request_rate import RequestRate
 from api.settings import Settings
+from api.views.exports import EXPORT_PATH, ExportDownloadRoute
 from api.views.graphiql import graphiql_routes
+from api.views.imports import IMPORT_PATH, ImportRoute
 from api.views.media import MEDIA_PATH, MediaRoute
 from api.views.quiet_client_errors import log_client_errors_quietly
 from api.views.upload import UPLOAD_PATH, UploadRoute
@@ -69,6 +71,8 @@ def _routes(server: Server, graphql: GraphQLEndpoint, mcp: McpEndpoint) -> list[
         Route(MEDIA_PATH, MediaRoute(stores, urls, authenticator).handle, methods=["GET", "HEAD"]),
         # Agents: Streamable HTTP (POST messages, GET the server's stream, DELETE a session).
         Route(MCP_PATH, _counted(server, mcp), methods=["GET", "POST", "DELETE"]),
+        Route(EXPORT_PATH, ExportDownloadRoute(stores).handle, methods=["GET", "HEAD"]),
+        Route(IMPORT_PATH, ImportRoute(stores, authenticator).handle, methods=["POST"]),
     ]
     if server.settings.graphiql_enabled:
         routes += graphiql_routes()
@@ -131,6 +135,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
             max_body_bytes=settings.max_upload_bytes + MULTIPART_OVERHEAD,
             body_idle_timeout_s=settings.body_idle_timeout_s,
             body_timeout_s=settings.body_timeout_s,
+            larger_bodies={IMPORT_PATH: settings.max_import_bytes + MULTIPART_OVERHEAD},
         )
     )
     return middleware

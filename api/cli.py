@@ -498,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_key_commands(sub)
     _add_credit_commands(sub)
     _add_cleanup_commands(sub)
+    from api.portability_cli import add_portability_commands
+
+    add_portability_commands(sub)
     return parser
 
 

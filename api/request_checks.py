@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeGuard
@@ -44,10 +45,15 @@ MAX_ID = 200
 PATH_PARAMS: dict[str, re.Pattern[str]] = {
     "media_id": re.compile(r"[A-Za-z0-9_-]{1,64}"),
     "variant": re.compile(r"[a-z0-9.-]{1,40}"),
+    "export_id": re.compile(r"[A-Za-z0-9-]{1,64}"),
 }
 # Query parameters a route reads itself (not through a GraphQL parser), by route path.
 QUERY_PARAMS: dict[str, dict[str, re.Pattern[str]]] = {
     "/media/{media_id}/{variant}": {
+        "exp": re.compile(r"[0-9]{1,12}"),
+        "sig": re.compile(r"[0-9a-f]{1,64}"),
+    },
+    "/exports/{export_id}/archive.zip": {
         "exp": re.compile(r"[0-9]{1,12}"),
         "sig": re.compile(r"[0-9a-f]{1,64}"),
     },
@@ -162,13 +168,19 @@ class RequestChecks:
         app: ASGIApp,
         *,
         max_body_bytes: int,
+        larger_bodies: Mapping[str, int] | None = None,
         body_idle_timeout_s: float = 30.0,
         body_timeout_s: float = 300.0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that take more than the upload limit (archive imports), by exact path.
+        self.larger_bodies = dict(larger_bodies or {})
         self.body_idle_timeout_s = body_idle_timeout_s
         self.body_timeout_s = body_timeout_s
+
+    def _limit(self, scope: Scope) -> int:
+        return self.larger_bodies.get(scope["path"], self.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -184,9 +196,9 @@ class RequestChecks:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        receive = deadline_receive(
-            receive, idle_s=self.body_idle_timeout_s, total_s=self.body_timeout_s
-        )
+        # Archive imports may be large on a slow link: only the idle timeout bounds them.
+        total_s = math.inf if path in self.larger_bodies else self.body_timeout_s
+        receive = deadline_receive(receive, idle_s=self.body_idle_timeout_s, total_s=total_s)
         try:
             body = await self._checked_body(scope, receive)
         except RequestRefused as exc:
@@ -201,8 +213,8 @@ class RequestChecks:
         if length is not None:
             if not length.isascii() or not length.isdigit():
                 raise RequestRefused("the Content-Length header is not a number")
-            if int(length) > self.max_body_bytes:
-                raise self._too_large()
+            if int(length) > self._limit(scope):
+                raise self._too_large(self._limit(scope))
         content_type = headers.get("content-type", "")
         media_type, _, params = content_type.partition(";")
         media_type = media_type.strip().lower()
@@ -212,27 +224,26 @@ class RequestChecks:
         if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") or "json" not in media_type:
             return None
         try:
-            body = await read_body(receive, self.max_body_bytes)
+            body = await read_body(receive, self._limit(scope))
         except _TooLarge:
-            raise self._too_large() from None
+            raise self._too_large(self._limit(scope)) from None
         check_json_body(body)
         return body
 
-    def _too_large(self) -> RequestRefused:
-        return RequestRefused(
-            f"the request body is larger than {self.max_body_bytes} bytes", 413, "TOO_LARGE"
-        )
+    def _too_large(self, limit: int) -> RequestRefused:
+        return RequestRefused(f"the request body is larger than {limit} bytes", 413, "TOO_LARGE")
 
     async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
         started = False
+        limit = self._limit(scope)
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise _TooLarge()
             return message
 
@@ -247,7 +258,7 @@ class RequestChecks:
         except _TooLarge:
             if started:
                 raise
-            await _refuse(scope, receive, send, self._too_large())
+            await _refuse(scope, receive, send, self._too_large(limit))
         except SlowBody as exc:
             if started:
                 raise

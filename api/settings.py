@@ -46,6 +46,8 @@ from resolvers.generation.config import (
     endpoint,
 )
 from resolvers.limits import Limits, RateLimits
+from resolvers.media.signed_urls import MediaUrlSigner
+from resolvers.portability.config import PortabilityConfig
 from storage.crypto import MasterKey
 
 PREFIX = "MEIMAGES_"
@@ -54,6 +56,7 @@ PREFIX = "MEIMAGES_"
 _LIMITS = Limits()
 _GENERATION = GenerationConfig()
 _RATES = RateLimits()
+_PORTABILITY = PortabilityConfig()
 
 _BOOLEANS = {
     "true": True,
@@ -253,6 +256,13 @@ class Settings(BaseSettings):
     )
     # Default: the manifest shipped with the server (api/trusted_documents.json).
     trusted_documents_file: Path | None = None
+    # Data portability: where export archives are built, how long they are kept, and the
+    # largest total an imported archive may unpack to.
+    export_dir: Path | None = None
+    export_ttl_s: Seconds = Field(
+        _PORTABILITY.archive_ttl_s, gt=0, validation_alias="MEIMAGES_EXPORT_TTL"
+    )
+    max_import_bytes: Positive = _PORTABILITY.max_archive_bytes
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -415,6 +425,18 @@ class Settings(BaseSettings):
                 if self.allowed_providers
                 else None
             ),
+        )
+
+    @property
+    def resolved_export_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
+
+    def portability_config(self, downloads: MediaUrlSigner | None = None) -> PortabilityConfig:
+        return PortabilityConfig(
+            export_dir=self.resolved_export_dir,
+            archive_ttl_s=self.export_ttl_s,
+            max_archive_bytes=self.max_import_bytes,
+            downloads=downloads,
         )
 
     @property

@@ -114,6 +114,14 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
     )
+    # Export downloads: the same secret and lifetime, on their own route.
+    stores.portability = settings.portability_config(
+        MediaUrlSigner(
+            settings.url_secret.encode(),
+            ttl_s=settings.media_url_ttl_s,
+            prefix=f"{settings.public_base_url}/exports",
+        )
+    )
     trusted = TrustedDocuments.load(
         settings.trusted_documents,
         settings.trusted_documents_file,

@@ -13,6 +13,7 @@ from resolvers.clock import Clock, WallClock
 from resolvers.generation.config import GenerationConfig
 from resolvers.limits import Limits, RateLimits
 from resolvers.observer import NullObserver, Observer
+from resolvers.portability.config import PortabilityConfig
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.eventlog.fanout import EventNotifier
@@ -42,6 +43,8 @@ class Stores:
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    # Where export archives go, how long they stay, how large an import may be.
+    portability: PortabilityConfig = field(default_factory=PortabilityConfig)
     # Rate limits per owner and the counters they are kept in (memory unless Redis is set).
     rate_limits: RateLimits = field(default_factory=RateLimits)
     rate_counters: RateCounters = field(default_factory=RateCounters)

@@ -39,11 +39,13 @@ from schema.generation.queries import GenerationQuery
 from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
 from schema.pool.mutations import PoolMutation
 from schema.pool.queries import PoolQuery
+from schema.portability.mutations import PortabilityMutation
+from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
 
 # Each capability contributes its own root fields; the roots are their union.
-Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery))
-Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation))
+Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
+Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation, PortabilityMutation))
 Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
 Subscription = merge_types("Subscription", (EventsSubscription,))

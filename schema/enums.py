@@ -14,6 +14,7 @@ from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
 from resolvers.pool import cap
 from resolvers.pool.me_images import Kind, Order, Slot
+from resolvers.portability import errors as portability_errors
 
 
 @strawberry.enum(description="What a reference image shows.")
@@ -121,6 +122,10 @@ class ErrorCode(enum.Enum):
     RATE_LIMITED = strawberry.enum_value(
         rate_limits.RateLimited.code,
         description="Too many calls of this kind in a window: retry after `retryAfter` seconds.",
+    )
+    INVALID_ARCHIVE = strawberry.enum_value(
+        portability_errors.InvalidArchive.code,
+        description="An archive offered for import is not a valid meimages export; nothing changed.",
     )
 
 

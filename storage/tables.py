@@ -435,3 +435,33 @@ class MediaVariant(SQLModel, table=True):
     content_type: str = Field(sa_column=Column(String(64), nullable=False))
     byte_size: int
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ExportJob(SQLModel, table=True):
+    """An archive of one owner's pool and history, built in the background (migration
+    0011_exports). `file_name` is the archive in the export folder once `status` is done."""
+
+    __tablename__ = "export_job"
+    __table_args__ = (
+        Index("ix_export_job_owner_space", "owner_id", "space_id", "created_at"),
+        Index("ix_export_job_expires_at", "expires_at"),
+    )
+
+    id: str = Field(default_factory=new_id, sa_column=Column(String(36), primary_key=True))
+    owner_id: str = Field(
+        sa_column=Column(String(200), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    space_id: str = Field(sa_column=Column(String(200), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    images_total: int = Field(default=0)
+    images_done: int = Field(default=0)
+    byte_size: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    file_name: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    failure: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # Renewed with every step of progress: a running job whose process died goes stale.
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    completed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

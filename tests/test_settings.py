@@ -112,6 +112,9 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
         "trusted_documents_file",
         Path("/srv/td.json"),
     ),
+    "MEIMAGES_EXPORT_DIR": ("/srv/exports", "export_dir", Path("/srv/exports")),
+    "MEIMAGES_EXPORT_TTL": ("7200", "export_ttl_s", 7200),
+    "MEIMAGES_MAX_IMPORT_BYTES": ("1048576", "max_import_bytes", 1048576),
 }
 BOOLEANS = (
     "MEIMAGES_PRODUCTION",
@@ -320,6 +323,7 @@ DESCRIBED = {
     "MEIMAGES_MASTER_KEY",
     "MEIMAGES_JWT_SECRET",
     "MEIMAGES_URL_SECRET",
+    "MEIMAGES_EXPORT_DIR",
 }
 EFFECTIVE = {
     "MEIMAGES_OPENAI_BASE_URL": OPENAI_DEFAULT_BASE_URL,

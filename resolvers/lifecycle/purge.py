@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from resolvers.lifecycle.garbage import collect_garbage
+from resolvers.portability.jobs import remove_owner_exports
 from resolvers.stores import Stores
 from storage.repositories import UnitOfWork
 from storage.tables import utcnow
@@ -71,6 +72,8 @@ async def purge_owner(stores: Stores, owner_id: str) -> PurgeReport:
         await tx.lifecycle.delete_owner_history(owner_id)
         await tx.lifecycle.destroy_keys(owner_id)
         report.data_keys_destroyed = True
+    # Export archives hold the owner's data in plaintext: they go with the keys.
+    await remove_owner_exports(stores, owner_id)
     # The rows are gone; the bytes may go now too (the collector is safe without a grace).
     gc = await collect_garbage(stores, grace=timedelta(0), owner_id=owner_id)
     report.blobs_deleted = gc.blobs_deleted

@@ -25,6 +25,7 @@ from storage.repositories.lifecycle import LifecycleRepository
 from storage.repositories.media import MediaRepository
 from storage.repositories.owners import OwnerRepository
 from storage.repositories.pool import PoolRepository
+from storage.repositories.portability import PortabilityRepository
 from storage.repositories.uses import ReferenceUseRepository
 
 
@@ -82,6 +83,10 @@ class UnitOfWork:
         """Write what the repositories hold back until the end: the logged events."""
         if "events" in self.__dict__:
             await self.events.write_pending()
+
+    @cached_property
+    def portability(self) -> PortabilityRepository:
+        return PortabilityRepository(self._session)
 
 
 @asynccontextmanager

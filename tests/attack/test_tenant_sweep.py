@@ -37,6 +37,8 @@ from tests.attack.target import Target
 SECRETS = ("b-private-label-5e1", "b-private-tag-a07", "b's private prompt 7c2")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SIGNED = re.compile(r"(/media/[^\"?\s]+)\?[^\"\s]*")
+# Export downloads are signed the same way (an expiry that moves with the clock).
+SIGNED_EXPORT = re.compile(r"(/exports/[^\"?\s]+)\?[^\"\s]*")
 # Ids no owner has and no database column holds as they are.
 HOSTILE_IDS = [
     "a\x00b",  # PostgreSQL text refuses NUL
@@ -75,7 +77,8 @@ def snapshot(target: Target, schema: GraphQLSchema, user: str) -> dict[str, Any]
 
 def unsigned(value: Any) -> str:
     """Signed URLs carry an expiry that moves with the clock; the rest must not move."""
-    return SIGNED.sub(r"\1?<signature>", json.dumps(value, sort_keys=True))
+    text = SIGNED.sub(r"\1?<signature>", json.dumps(value, sort_keys=True))
+    return SIGNED_EXPORT.sub(r"\1?<signature>", text)
 
 
 def random_like(candidate: str) -> str:
@@ -105,6 +108,12 @@ def seed(target: Target, user: str, label: str, tag: str, prompt: str) -> None:
         {"input": {"prompt": prompt, "referenceImageIds": [first["id"]], "quality": "LOW"}},
     )["generateWithReference"]
     assert generated == {"__typename": "Generation", "status": "SUCCEEDED"}, generated
+    export = target.gql(user, "mutation { exportMyData { id } }")["exportMyData"]
+    for _ in range(2000):  # bounded; each poll waits on the server's answer
+        job = target.gql(user, "query($id: ID!) { dataExport(id: $id) { status } }", export)
+        if job["dataExport"]["status"] != "RUNNING":
+            break
+    assert job["dataExport"] == {"status": "DONE"}, job
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
 from resolvers.media.sanitising import ImageRejected, Rejection
 from resolvers.pool import cap
+from resolvers.portability.errors import ArchiveProblem, InvalidArchive
 from resolvers.rate_limits import RateLimited
 from schema import build_schema
 from schema.enums import ErrorCode
@@ -107,6 +108,11 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
         generation_errors.ProviderNotAllowed("openai-compatible", "owner"),
         "ProviderNotAllowedError",
         {},
+    ),
+    (
+        InvalidArchive(ArchiveProblem.SYMLINK, "is a symbolic link", entry="images/a.jpg"),
+        "InvalidArchiveError",
+        {"entry": "images/a.jpg"},
     ),
 ]
 

@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'CURSOR_TOO_OLD'
   /** The caller has fewer credits than the call costs. */
   | 'INSUFFICIENT_CREDITS'
+  /** An archive offered for import is not a valid meimages export; nothing changed. */
+  | 'INVALID_ARCHIVE'
   /** An argument is invalid. */
   | 'INVALID_INPUT'
   /** No such object for this caller (foreign ids look the same). */
@@ -203,6 +205,8 @@ type ErrorFields_CursorTooOldError_Fragment = { code: ErrorCode, message: string
 
 type ErrorFields_InsufficientCreditsError_Fragment = { code: ErrorCode, message: string };
 
+type ErrorFields_InvalidArchiveError_Fragment = { code: ErrorCode, message: string };
+
 type ErrorFields_InvalidInputError_Fragment = { code: ErrorCode, message: string };
 
 type ErrorFields_NotFoundError_Fragment = { code: ErrorCode, message: string };
@@ -228,6 +232,7 @@ type ErrorFields_UnsupportedMediaTypeError_Fragment = { code: ErrorCode, message
 export type ErrorFieldsFragment =
   | ErrorFields_CursorTooOldError_Fragment
   | ErrorFields_InsufficientCreditsError_Fragment
+  | ErrorFields_InvalidArchiveError_Fragment
   | ErrorFields_InvalidInputError_Fragment
   | ErrorFields_NotFoundError_Fragment
   | ErrorFields_PoolFullError_Fragment

@@ -1,0 +1,45 @@
+"""GET /exports/{export_id}/archive.zip: the download of a finished export, by signed URL."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from resolvers.portability.config import ARCHIVE_VARIANT
+from resolvers.portability.jobs import archive_for_download
+from resolvers.stores import Stores
+
+EXPORT_PATH = f"/exports/{{export_id}}/{ARCHIVE_VARIANT}"
+
+
+class ExportDownloadRoute:
+    """Only a valid, unexpired signature opens an archive; anything else (unknown,
+    foreign, expired, tampered, not finished) gets the same 404."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+
+    async def handle(self, request: Request) -> Response:
+        not_found = Response("Not Found", status_code=404, media_type="text/plain")
+        signer = self.stores.portability.downloads
+        exp, sig = request.query_params.get("exp"), request.query_params.get("sig")
+        if signer is None or not exp or not sig:
+            return not_found
+        export_id = request.path_params["export_id"]
+        found = await archive_for_download(self.stores, export_id)
+        if found is None:
+            return not_found
+        owner_id, path = found
+        if not signer.verify(export_id, ARCHIVE_VARIANT, owner_id, exp, sig):
+            return not_found
+        # Streamed from disk in chunks: the archive is never held in memory.
+        return FileResponse(
+            path,
+            media_type="application/zip",
+            filename=f"meimages-export-{export_id}.zip",
+            headers={
+                "Cache-Control": "private, no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )

@@ -1,0 +1,1 @@
+"""Take your data with you: export a pool and its history as a zip, import one anywhere."""

@@ -1,0 +1,1 @@
+"""Take your data with you: export and import in GraphQL."""
