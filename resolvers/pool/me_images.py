@@ -456,7 +456,9 @@ async def set_ai_reference(
             await _event(
                 tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, stored, enabled=enabled
             )
-            await consent.remember_next_lapse(tx, owner)
+            if until is not None or current is not None:
+                # Only a timed consent can move the owner's next lapse.
+                await consent.remember_next_lapse(tx, owner)
         image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
     if changed or lapsed:
         stores.notifier.notify(caller.owner_id)
