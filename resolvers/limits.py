@@ -29,7 +29,8 @@ class RateLimits:
     """Allowed acts per owner and window (`resolvers.rate_limits`); 0 turns one off. The
     defaults stay out of the way of one person using the web app; an operator tightens them."""
 
-    requests_per_second: int = 100
+    # A guard against runaway loops, never met by a person; tighten it for a service.
+    requests_per_second: int = 1000
     uploads_per_minute: int = 120
     generations_per_hour: int = 200
     generations_per_day: int = 1000

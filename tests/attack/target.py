@@ -114,4 +114,8 @@ def launch(base: Path, backend: str, database_url: str, **settings: str) -> Targ
     tmp_dir.mkdir()
     if backend == "postgres":
         settings["MEIMAGES_DATABASE_URL"] = database_url
+    # One owner fuzzes at full speed: rate limits (tests/limits) would answer 429 instead
+    # of the code under attack.
+    for limit in ("REQUESTS_PER_SECOND", "UPLOADS_PER_MINUTE", "GENERATIONS_PER_HOUR"):
+        settings.setdefault(f"MEIMAGES_RATE_{limit}", "0")
     return Target(start_server(data_dir, settings, env={"TMPDIR": str(tmp_dir)}), backend, tmp_dir)
