@@ -63,6 +63,19 @@ class QueryDocuments:
                 return op.operation
         return None
 
+    def operation_name(self, query: str, operation_name: str | None) -> str | None:
+        """The name of the operation that would run: the one asked for, else the name of
+        the document's only operation (None when it has none, or several)."""
+        if operation_name is not None:
+            return operation_name
+        document = self.parse(query)
+        if document is None:
+            return None
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) == 1 and operations[0].name is not None:
+            return operations[0].name.value
+        return None
+
     def _reads_clock(self, query: str) -> bool:
         """Whether any operation of the document selects a clock-dependent field (or the
         document does not parse, so nothing can be said about it)."""

@@ -188,7 +188,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             )
             if compiled is not None:
                 if self.on_compiled_read is not None:  # the operation metrics see it too
-                    self.on_compiled_read(data.operation_name, time.perf_counter() - started)
+                    name = self.documents.operation_name(data.query or "", data.operation_name)
+                    self.on_compiled_read(name, time.perf_counter() - started)
                 return compiled
         try:
             return await super().execute_single(*args, **kwargs)
