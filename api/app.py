@@ -56,6 +56,7 @@ def create_app(
     )
     app.state.server = server
     app.state.query_cache = graphql.query_cache
+    app.state.graphql_view = graphql.view
     return app
 
 

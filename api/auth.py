@@ -51,11 +51,14 @@ class Authenticator:
         token = bearer_token(authorization)
         now = time.time()
         known = self._verified.get(token)
-        if known is not None:
-            if now < known[2]:
-                return known[0], known[1]
+        if known is not None and now >= known[2]:
             del self._verified[token]
-        caller, exp = await self._verify(token)
+            known = None
+        caller, exp = (known[0], known[1]) if known is not None else await self._verify(token)
+        if (record := request_id.current()) is not None:
+            record.owner_id = caller.owner_id  # the access log shows it hashed
+        if known is not None:
+            return caller, exp
         if len(token) <= MAX_REMEMBERED_TOKEN:
             if len(self._verified) >= VERIFIED_TOKENS:
                 self._verified.clear()
@@ -71,8 +74,6 @@ class Authenticator:
             raise AuthError("the token has no valid subject")
         if not clean_id(space):
             raise AuthError("the token has an invalid space claim")
-        if (record := request_id.current()) is not None:
-            record.owner_id = sub  # the access log shows it hashed
         # An expiry past year 9999 means "never" and must not overflow date or timer maths.
         return Caller(owner_id=sub, space_id=space), min(int(claims["exp"]), MAX_EXP)
 

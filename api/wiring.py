@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from graphql import DocumentNode
 from starlette.types import ASGIApp
 from strawberry import Schema
 from strawberry.extensions import SchemaExtension
@@ -38,6 +39,7 @@ from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
 from schema.build import validation_rules
 from schema.caching import CLOCK_DEPENDENT_FIELDS
+from schema.cost import operation_cost
 from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
@@ -175,12 +177,8 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
     )
-    trusted = server.trusted
     reads = CompiledReads(
-        schema,
-        documents,
-        validation_rules(options),
-        admits=trusted.trusts if trusted.mode == "require" else None,
+        schema, documents, validation_rules(options), admits=_plan_admits(schema, options, server)
     )
     view = _graphql_view(server, schema, documents, reads)
     entries = server.settings.query_cache_entries
@@ -205,6 +203,24 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         documents=documents,
     )
     return GraphQLEndpoint(view, query_cache, persisted)
+
+
+def _plan_admits(
+    schema: Schema, options: SchemaOptions, server: Server
+) -> Callable[[DocumentNode, str | None, Mapping[str, Any] | None], bool]:
+    """What a compiled plan may answer: what the schema's pre-execution extensions would
+    let run (they do not run for plans) — a cost within the limit, and under `require` a
+    trusted document."""
+    trusted, graphql_schema = server.trusted, schema._schema
+
+    def admits(
+        document: DocumentNode, operation: str | None, variables: Mapping[str, Any] | None
+    ) -> bool:
+        if trusted.mode == "require" and not trusted.trusts(document, operation):
+            return False
+        return operation_cost(graphql_schema, document, operation, variables) <= options.max_cost
+
+    return admits
 
 
 def _graphql_view(

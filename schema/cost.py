@@ -39,6 +39,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from resolvers.generation import ledger
 from resolvers.generation.history import MAX_PAGE
 from resolvers.generation.requests import MAX_IMAGES, MAX_REFERENCES
 
@@ -61,10 +62,17 @@ class Paged:
 LIST_BOUNDS: dict[str, int | Paged] = {
     "Query.meImages": POOL_LIST_SIZE,
     "Query.referenceImages": POOL_LIST_SIZE,
-    "Query.generations": Paged("first", MAX_PAGE),
     "Generation.references": MAX_REFERENCES,
     "Generation.referenceIds": MAX_REFERENCES,
     "Generation.images": MAX_IMAGES,
+}
+
+
+# Relay connections: the field that pages -> its bound. The connection is one object; the
+# `edges` list inside it is as long as the page.
+CONNECTIONS: dict[str, Paged] = {
+    "Query.generations": Paged("first", MAX_PAGE),
+    "MeImage.uses": Paged("first", ledger.MAX_PAGE),
 }
 
 
@@ -76,6 +84,8 @@ class _Walk:
     # A fragment's cost depends only on the fragment: reused, so spreading a fragment
     # that spreads another twice (and so on) is priced in linear time.
     fragment_costs: dict[str, int] = field(default_factory=dict)
+    # The page size of the connection being walked, for its `edges`.
+    page: int | None = None
 
     def selections(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
         if selection_set is None:
@@ -118,15 +128,27 @@ class _Walk:
         named = get_named_type(definition.type)
         if is_leaf_type(named):
             return 0
+        paged = CONNECTIONS.get(f"{parent.name}.{name}")
+        if paged is not None:
+            outer, self.page = self.page, self.bounded(node, paged, definition)
+            try:
+                return 1 + self.selections(node.selection_set, named)
+            finally:
+                self.page = outer
         each = 1 + self.selections(node.selection_set, named)
         if not _is_list(definition):
             return each
         return self.list_size(f"{parent.name}.{name}", node, definition) * each
 
     def list_size(self, coordinate: str, node: FieldNode, definition: GraphQLField) -> int:
+        if self.page is not None and coordinate.endswith("Connection.edges"):
+            return self.page
         bound = LIST_BOUNDS.get(coordinate, DEFAULT_LIST_SIZE)
         if isinstance(bound, int):
             return bound
+        return self.bounded(node, bound, definition)
+
+    def bounded(self, node: FieldNode, bound: Paged, definition: GraphQLField) -> int:
         value = self.argument(node, bound.argument, definition)
         return min(value, bound.cap) if isinstance(value, int) and value >= 0 else bound.cap
 

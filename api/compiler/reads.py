@@ -13,7 +13,7 @@ The caller is authenticated by the view before either path runs.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -51,11 +51,13 @@ class CompiledReads:
         schema: Schema,
         documents: QueryDocuments,
         validation_rules: Sequence[type[ASTValidationRule]],
-        admits: Callable[[DocumentNode, str | None], bool] | None = None,
+        admits: Callable[[DocumentNode, str | None, Mapping[str, Any] | None], bool] | None = None,
     ) -> None:
         self.schema = schema
-        # The door's own say on a document (trusted documents under `require`): a plan
-        # answers only what it admits; anything else takes the usual path and its checks.
+        # The checks Strawberry's extensions make before validation and execution (the
+        # query cost, trusted documents under `require`) — the plans run no extension: a
+        # plan answers only what these admit; anything else takes the usual path, whose
+        # extensions refuse it in their own words.
         self.admits = admits
         self.graphql_schema: GraphQLSchema = schema._schema
         self.documents = documents
@@ -89,7 +91,7 @@ class CompiledReads:
             self.passed_on += 1
             return None
         document, switches = verdict
-        if self.admits is not None and not self.admits(document, operation_name):
+        if self.admits is not None and not self.admits(document, operation_name, variables):
             self.passed_on += 1
             return None
         executor = self.executor_class.build(

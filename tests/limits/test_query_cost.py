@@ -15,10 +15,15 @@ from schema.cost import DEFAULT_LIST_SIZE, POOL_LIST_SIZE, operation_cost
 from tests.support.app import Api, running_api
 
 MAX_COST = 1000
-# Each generation: itself, up to 8 references and up to 4 images.
-PER_GENERATION = 1 + 8 + 4
-PARTS = "fragment Parts on Generation { references { id } images { url } }"
-PAGE = "fragment Page on Query { generations(first: $n) { id ...Parts } } " + PARTS
+# Each generation of a page: its edge, its node, up to 8 references and up to 4 images;
+# the connection object itself costs 1 more.
+PER_GENERATION = 1 + 1 + 8 + 4
+PARTS = (
+    "fragment Parts on Generation { references { id } images { url } } "
+    "fragment Conn on GenerationConnection { edges { node { ...Parts } } }"
+)
+PAGE = "fragment Page on Query { generations(first: $n) { ...Conn } } " + PARTS
+EMPTY = {"edges": []}
 
 
 @pytest_asyncio.fixture
@@ -40,13 +45,14 @@ async def test_aliased_fragments_over_the_limit_are_refused_with_cost_and_limit(
     api: Api,
 ) -> None:
     query = (
-        "query($n: Int!) { a: generations(first: $n) { ...Parts } b: generations(first: $n) { ...Parts } ...Page }"
+        "query($n: Int!) { a: generations(first: $n) { ...Conn } b: generations(first: $n) { ...Conn } ...Page }"
         + PAGE
     )
-    expected = 3 * 50 * PER_GENERATION  # 1950
+    expected = 3 * (1 + 50 * PER_GENERATION)  # 2103
     status, body = await _post(api, query, {"n": 50})
     assert status == 400 and "data" not in body
     (error,) = body["errors"]
+    error["extensions"].pop("requestId")  # every answer's own
     assert error["extensions"] == {
         "code": "QUERY_TOO_COSTLY",
         "cost": expected,
@@ -57,16 +63,16 @@ async def test_aliased_fragments_over_the_limit_are_refused_with_cost_and_limit(
     # The same document asking for fewer items runs.
     status, body = await _post(api, query, {"n": 5})
     assert status == 200 and "errors" not in body, body
-    assert body["data"] == {"a": [], "b": [], "generations": []}
+    assert body["data"] == {"a": EMPTY, "b": EMPTY, "generations": EMPTY}
 
 
 async def test_a_literal_page_size_and_the_resolvers_cap_bound_the_list(api: Api) -> None:
     # first: 1000 is refused by the resolver anyway; it is priced at its cap (100).
-    status, body = await _post(api, "{ generations(first: 1000) { ...Parts } }" + PARTS, {})
+    status, body = await _post(api, "{ generations(first: 1000) { ...Conn } }" + PARTS, {})
     assert status == 400
-    assert body["errors"][0]["extensions"]["cost"] == 100 * PER_GENERATION
-    status, body = await _post(api, "{ generations(first: 70) { ...Parts } }" + PARTS, {})
-    assert status == 200 and body["data"] == {"generations": []}, body
+    assert body["errors"][0]["extensions"]["cost"] == 1 + 100 * PER_GENERATION
+    status, body = await _post(api, "{ generations(first: 70) { ...Conn } }" + PARTS, {})
+    assert status == 200 and body["data"] == {"generations": EMPTY}, body
 
 
 def test_costs_of_known_shapes() -> None:
@@ -79,10 +85,15 @@ def test_costs_of_known_shapes() -> None:
 
     assert cost("{ profile { credits } }") == 1
     assert cost("{ meImages { id tags usage { aiReference } } }") == POOL_LIST_SIZE * 2
-    # The argument's default (20) when the request gives none; the variable's default too.
-    assert cost("{ generations { id } }") == 20
-    assert cost("query($n: Int = 7) { generations(first: $n) { id } }") == 7
-    assert cost("query($n: Int) { generations(first: $n) { id } }", {"n": 3}) == 3
+    # A connection's edges are as many as its page: the argument's default (20) when the
+    # request gives none; the variable's default too. Each edge and node costs 1.
+    ids = "... on GenerationConnection { edges { node { id } } }"
+    assert cost(f"{{ generations {{ {ids} }} }}") == 1 + 20 * 2
+    assert cost(f"query($n: Int = 7) {{ generations(first: $n) {{ {ids} }} }}") == 1 + 7 * 2
+    assert cost(f"query($n: Int) {{ generations(first: $n) {{ {ids} }} }}", {"n": 3}) == 7
+    # An image's uses page the same way, inside the pool list.
+    uses = "{ meImages { uses(first: 5) { edges { node { generationId } } } } }"
+    assert cost(uses) == POOL_LIST_SIZE * (1 + 1 + 5 * 2)
     # Only the chosen operation counts; introspection costs nothing here.
     two = "query A { profile { credits } } query B { meImages { id } }"
     assert cost(two, name="A") == 1 and cost(two, name="B") == POOL_LIST_SIZE

@@ -55,9 +55,9 @@ def downgrade() -> None:
     op.drop_index("ix_reference_use_owner_space", table_name="reference_use")
     op.drop_index("ix_reference_use_owner_image", table_name="reference_use")
     op.drop_table("reference_use")
-    with op.batch_alter_table("owner", schema=None) as batch_op:
-        batch_op.drop_index("ix_owner_consent_lapses_at")
-        batch_op.drop_column("consent_lapses_at")
-        batch_op.drop_column("allowed_providers")
-    with op.batch_alter_table("me_image", schema=None) as batch_op:
-        batch_op.drop_column("ai_reference_until")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 has it): a batch copy would drop and
+    # recreate `owner`, which SQLite refuses while other tables' rows point at it.
+    op.drop_index("ix_owner_consent_lapses_at", table_name="owner")
+    op.drop_column("owner", "consent_lapses_at")
+    op.drop_column("owner", "allowed_providers")
+    op.drop_column("me_image", "ai_reference_until")
