@@ -81,6 +81,7 @@ class QueryCache:
         urls: MediaUrlSigner,
         build_id: str,
         max_entries: int = 10_000,
+        max_bytes: int = 64 * 1024 * 1024,
         max_body: int = 512 * 1024,
         on_lookup: Callable[[bool], None] | None = None,
     ) -> None:
@@ -91,8 +92,12 @@ class QueryCache:
         self.urls = urls
         self.build_id = build_id
         self.max_entries = max_entries
+        # Bytes too, not only entries: answers grow with the pools they list, and every
+        # data version of an owner is a new key, so a count alone lets memory creep up.
+        self.max_bytes = max_bytes
         self.max_body = max_body
         self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+        self._bytes = 0
         self._requests: dict[bytes, _Query | None] = {}
         self.hits = 0
         self.misses = 0
@@ -223,9 +228,16 @@ class QueryCache:
         )
 
     def _store(self, key: str, response: CachedResponse) -> None:
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self._bytes -= len(replaced.body)
         self._entries[key] = response
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._bytes += len(response.body)
+        while self._entries and (
+            len(self._entries) > self.max_entries or self._bytes > self.max_bytes
+        ):
+            _key, oldest = self._entries.popitem(last=False)
+            self._bytes -= len(oldest.body)
 
 
 def _cacheable_request(scope: Scope, headers: Headers, body: bytes) -> _Query | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 from sqlalchemy import text
 
 from api.documents import QueryDocuments
+from api.query_cache import CachedResponse, QueryCache
 from storage.db import Database
 from storage.repositories.owners import OwnerRepository
 from testbed.images import jpeg
@@ -245,3 +246,22 @@ async def test_a_request_decodes_its_token_once(
         headers=headers,
     )
     assert response.status_code == 201 and decodes == 1
+
+
+def test_the_cache_keeps_to_its_byte_budget_as_well_as_its_entry_count() -> None:
+    # Only the bookkeeping is exercised: nothing here is called as an app.
+    cache = QueryCache(
+        cast(Any, None),
+        documents=cast(Any, None),
+        stores=cast(Any, None),
+        authenticator=cast(Any, None),
+        urls=cast(Any, None),
+        build_id="b",
+        max_entries=100,
+        max_bytes=1000,
+    )
+    for n in range(50):
+        cache._store(f"k{n}", CachedResponse(b"x" * 300, b"application/json"))
+    cache._store("k49", CachedResponse(b"y" * 100, b"application/json"))  # replaced in place
+    assert list(cache._entries) == ["k47", "k48", "k49"]
+    assert cache._bytes == 300 + 300 + 100
