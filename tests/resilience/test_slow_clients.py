@@ -114,22 +114,24 @@ def stuck_subscriber(server: LiveServer, token: str) -> socket.socket:
     return sock
 
 
-def tcp_state(local_port: int) -> str | None:
-    """The kernel's state of our end of a loopback connection (None once it is gone)."""
+def tcp_state(local_port: int, remote_port: int) -> str | None:
+    """The kernel's state of our end of a loopback connection (None once it is gone).
+    Both ports: Linux shares an ephemeral port among connections to other destinations."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if int(fields[1].split(":")[1], 16) == local_port:
+        local, remote = fields[1].split(":")[1], fields[2].split(":")[1]
+        if int(local, 16) == local_port and int(remote, 16) == remote_port:
             return fields[3]
     return None
 
 
-async def wait_cut(sockets: list[socket.socket]) -> None:
-    ports = [s.getsockname()[1] for s in sockets]
+async def wait_cut(sockets: list[socket.socket], server_port: int) -> None:
+    pairs = [(s.getsockname()[1], server_port) for s in sockets]
     for _ in range(CUT_POLLS):
-        if all(tcp_state(p) != TCP_ESTABLISHED for p in ports):
+        if all(tcp_state(*pair) != TCP_ESTABLISHED for pair in pairs):
             return
         await asyncio.sleep(0.2)
-    alive = [p for p in ports if tcp_state(p) == TCP_ESTABLISHED]
+    alive = [pair for pair in pairs if tcp_state(*pair) == TCP_ESTABLISHED]
     raise AssertionError(f"{len(alive)} stuck connections never cut")
 
 
@@ -221,7 +223,7 @@ async def test_subscribers_that_stop_reading_are_cut_off_without_holding_others(
                 )
             ).json()["data"]["meImageEventCursor"]
             await healthy.wait_for_cursor(last)
-            await wait_cut(stuck)
+            await wait_cut(stuck, server.port)
             logged = await replay(server, owner, cursor, last)
         finally:
             await healthy.stop()
