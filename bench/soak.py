@@ -64,6 +64,7 @@ TOGGLE = (
     " { __typename } }"
 )
 SWAP = "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF) { __typename } }"
+DELETE = "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }"
 GENERATE = (
     "mutation($input: GenerationInput!) { generateWithReference(input: $input)"
     " { __typename ... on Generation { status } ... on Error { code } } }"
@@ -72,6 +73,8 @@ EVENTS = (
     "subscription($after: String) { meImageEvents(after: $after) { __typename"
     " ... on MeImageEvent { cursor type } ... on Error { code } } }"
 )
+# With --steady, each owner's pool stays at this many images (an upload deletes the oldest).
+STEADY_POOL = 10
 WEIGHTS = {"read": 45, "media": 15, "toggle": 15, "swap": 12, "upload": 12, "generate": 1}
 
 
@@ -160,6 +163,7 @@ class Soak:
     owners: list[Owner]
     end: float
     began: float = field(default_factory=time.monotonic)
+    steady: bool = False
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     latency: dict[tuple[int, str], list[float]] = field(default_factory=lambda: defaultdict(list))
 
@@ -192,7 +196,12 @@ class Soak:
         if op == "swap":
             return await self.gql(owner, SWAP, {"id": image["id"]})
         if op == "upload":
-            return await self.upload(owner, random.randrange(1 << 30))
+            response = await self.upload(owner, random.randrange(1 << 30))
+            if self.steady and len(owner.images) > STEADY_POOL:
+                # Steady state: as many images go as come, so memory can settle.
+                oldest = owner.images.pop(0)
+                await self.gql(owner, DELETE, {"id": oldest["id"]})
+            return response
         prompt = {"prompt": "me in a soak test", "referenceImageIds": [owner.images[0]["id"]]}
         return await self.gql(owner, GENERATE, {"input": {**prompt, "quality": "LOW"}})
 
@@ -312,7 +321,9 @@ async def run(server: LiveServer, args: argparse.Namespace) -> None:
         listeners = [asyncio.create_task(listen(server, g, stop)) for g in groups]
 
         began = time.monotonic()
-        soak_run = Soak(server, http, owners, end=began + args.minutes * 60, began=began)
+        soak_run = Soak(
+            server, http, owners, end=began + args.minutes * 60, began=began, steady=args.steady
+        )
         workers = [asyncio.create_task(soak_run.worker()) for _ in range(args.workers)]
         samples: list[tuple[float, dict[str, int]]] = []
         while time.monotonic() < soak_run.end:
@@ -348,7 +359,7 @@ def report(
     samples: list[tuple[float, dict[str, int]]],
     args: argparse.Namespace,
 ) -> None:
-    print(f"\n# soak: {args.backend}, {args.minutes} min, {args.owners} owners, "
+    print(f"\n# soak: {args.backend}{' (steady pools)' if args.steady else ''}, {args.minutes} min, {args.owners} owners, "
           f"{args.subscribers} subscribers, {args.workers} workers, load {os.getloadavg()}")  # fmt: skip
     print("\n| operation | outcome | count |\n|---|---|---|")
     for (op, outcome), count in sorted(soak_run.outcomes.items()):
@@ -389,6 +400,9 @@ def main() -> None:
     parser.add_argument("--owners", type=int, default=100)
     parser.add_argument("--subscribers", type=int, default=500)
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument(
+        "--steady", action="store_true", help="keep every pool at 10 images (delete as many)"
+    )
     asyncio.run(soak(parser.parse_args()))
 
 
