@@ -198,8 +198,9 @@ class Soak:
         if op == "upload":
             response = await self.upload(owner, random.randrange(1 << 30))
             if self.steady and len(owner.images) > STEADY_POOL:
-                # Steady state: as many images go as come, so memory can settle.
-                oldest = owner.images.pop(0)
+                # Steady state: as many images go as come, so memory can settle. The first
+                # image stays: it is the opted-in reference the generations use.
+                oldest = owner.images.pop(1)
                 await self.gql(owner, DELETE, {"id": oldest["id"]})
             return response
         prompt = {"prompt": "me in a soak test", "referenceImageIds": [owner.images[0]["id"]]}
