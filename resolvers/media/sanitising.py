@@ -369,7 +369,12 @@ def _encode(data: bytes, limits: Limits) -> EncodedImage:
     decoded, decoded_format = decode(data, limits)
     img = canonical(decoded)
     fmt = stored_format(decoded_format, img)
-    encoded = save_as(img, fmt, quality=90)
+    return with_variants(img, save_as(img, fmt, quality=90), fmt, limits)
+
+
+def with_variants(img: Image.Image, encoded: bytes, fmt: str, limits: Limits) -> EncodedImage:
+    """The stored image (`encoded`, in `fmt`, showing the canonical `img`) with the medium
+    and thumbnail renditions every stored image has."""
     medium = fit_inside(img, limits.medium_px, limits.medium_px)
     thumbnail = fit_inside(medium, limits.thumbnail_px, limits.thumbnail_px)
     return EncodedImage(

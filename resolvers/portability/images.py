@@ -10,7 +10,6 @@ file is re-encoded like an upload.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 
 from resolvers.errors import InvalidInput, TooLarge
@@ -19,12 +18,12 @@ from resolvers.media.sanitising import (
     EncodedImage,
     canonical,
     decode,
-    fit_inside,
     in_worker,
     save_as,
+    stored_format,
+    with_variants,
 )
 
-_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 # Frame, table, restart and scan segments: everything a JPEG needs to show its pixels.
 _PLAIN_JPEG_SEGMENTS = {0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDD, 0xDA}
 _PLAIN_PNG_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
@@ -112,20 +111,13 @@ def plain_container(data: bytes, fmt: str) -> bool:
 
 
 def _prepare(data: bytes, limits: Limits) -> EncodedImage:
-    decoded, fmt = decode(data, limits)
+    decoded, decoded_format = decode(data, limits)
     img = canonical(decoded)
-    stored = data if plain_container(data, fmt) else save_as(img, fmt, quality=90)
-    medium = fit_inside(img, limits.medium_px, limits.medium_px)
-    thumbnail = fit_inside(medium, limits.thumbnail_px, limits.thumbnail_px)
-    return EncodedImage(
-        data=stored,
-        content_type=_CONTENT_TYPES[fmt],
-        width=img.width,
-        height=img.height,
-        thumbnail=save_as(thumbnail, "WEBP", quality=80),
-        medium=save_as(medium, "WEBP", quality=82),
-        sha256=hashlib.sha256(stored).hexdigest(),
-    )
+    # Kept as an upload would be (HEIC bytes under a .jpg name become a JPEG); the file's
+    # own bytes only when they are already that format with nothing but pixel data.
+    fmt = stored_format(decoded_format, img)
+    plain = fmt == decoded_format and plain_container(data, fmt)
+    return with_variants(img, data if plain else save_as(img, fmt, quality=90), fmt, limits)
 
 
 async def prepare_image(data: bytes, limits: Limits) -> EncodedImage:

@@ -23,6 +23,7 @@ from resolvers.stores import Caller
 from storage.tables import MediaBlob, MediaRef, MeImage, MeImageEvent
 from testbed import media_samples as samples
 from testbed.images import decode, jpeg, png
+from testbed.phone_photos import heic_with_metadata
 from tests.portability.archives import document, entries, import_via_graphql, pool_of, rebuild
 from tests.support.app import Api
 
@@ -299,6 +300,24 @@ async def test_a_photo_with_metadata_is_cleaned_like_an_upload(api: Api, tmp_pat
     assert canary.encode() not in stored and b"Exif" not in stored
     upright = decode(dirty)
     assert (face["width"], face["height"]) == (upright.height, upright.width)
+
+
+async def test_a_phone_photo_under_a_jpg_name_is_kept_as_an_upload_would_be(
+    api: Api, tmp_path: Path
+) -> None:
+    """HEIC bytes named .jpg: decoded from the bytes, stored in a format every browser
+    shows (as an upload of the same file), with every metadata block gone."""
+    archive = await base_archive(api, tmp_path)
+    canary = f"canary-{uuid.uuid4().hex}"
+    owner = f"importer-{uuid.uuid4().hex[:8]}"
+    result = await import_via_graphql(
+        api, owner, rebuild(archive, replace={first_image(archive): heic_with_metadata(canary)})
+    )
+    assert result["__typename"] == "DataImport", result
+    face = next(i for i in (await pool_of(api, owner))["meImages"] if i["label"] == "a")
+    assert face["contentType"] == "image/jpeg"
+    stored = (await api.client.get(face["publicUrl"])).content
+    assert decode(stored).format == "JPEG" and canary.encode() not in stored
 
 
 async def test_the_same_archive_imports_twice_as_two_sets_of_images(
