@@ -36,6 +36,7 @@ from schema.events.shared import SharedEventExecution
 from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
+from schema.node_queries import NodeQuery
 from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
 from schema.pool.mutations import PoolMutation
 from schema.pool.queries import PoolQuery
@@ -44,7 +45,9 @@ from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
 
 # Each capability contributes its own root fields; the roots are their union.
-Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
+Query = merge_types(
+    "Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery)
+)
 Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation, PortabilityMutation))
 Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]

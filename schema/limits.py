@@ -10,7 +10,7 @@ from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from resolvers.errors import DomainError, StoreUnavailable
+from resolvers.errors import DomainError, InvalidInput, StoreUnavailable
 from resolvers.rate_limits import RateLimited
 from schema.context import NotAuthenticated
 
@@ -76,6 +76,8 @@ class ErrorCodes(SchemaExtension):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
                 if isinstance(original, RateLimited):  # where no typed member carries it
                     error.extensions["retryAfter"] = original.retry_after
+                if isinstance(original, InvalidInput) and original.field is not None:
+                    error.extensions["field"] = original.field
             elif isinstance(original, NotAuthenticated):
                 error.extensions = {**(error.extensions or {}), "code": "UNAUTHENTICATED"}
             elif isinstance(original, StoreUnavailable):

@@ -15,7 +15,8 @@ from resolvers.generation.credits import GenerationStatus as DomainStatus
 from resolvers.pool import me_images
 from resolvers.stores import Caller, Stores
 from schema.context import Info
-from schema.pagination import PageInfo
+from schema.node import Node
+from schema.pagination import PageInfo, page_info
 from schema.pool.types import MeImage
 
 
@@ -114,11 +115,13 @@ class ReferencePool:
 
 
 @strawberry.type(name="Generation", description="One generateWithReference call and its result.")
-class Generation:
+class Generation(Node):
     data: strawberry.Private[history.Generation]
     pool: strawberry.Private[ReferencePool]
 
-    @strawberry.field(description="Opaque id.")
+    @strawberry.field(  # type: ignore[misc]
+        description="Opaque id, unique across all types (refetch with `node(id:)`)."
+    )
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.data.id)
 
@@ -208,7 +211,9 @@ class GenerationModel:
 @strawberry.type(description="One generation in a page of the history, with its cursor.")
 class GenerationEdge:
     node: Generation = strawberry.field(description="The generation.")
-    cursor: str = strawberry.field(description="Opaque; pass as `after` for what follows it.")
+    cursor: str = strawberry.field(
+        description="Opaque; pass as `after` for what follows it, as `before` for what precedes it."
+    )
 
 
 @strawberry.type(
@@ -216,7 +221,9 @@ class GenerationEdge:
 )
 class GenerationConnection:
     edges: list[GenerationEdge] = strawberry.field(description="The generations of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more follow or precede, and from where."
+    )
 
     @classmethod
     def of(cls, page: history.GenerationPage, pool: ReferencePool) -> GenerationConnection:
@@ -226,10 +233,5 @@ class GenerationConnection:
         ]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=page.end_cursor,
-            ),
+            page_info=page_info([e.cursor for e in edges], page.has_next, page.has_previous),
         )
