@@ -145,3 +145,14 @@ async def test_foreign_cursors_are_refused_like_unknown_ones(
         assert {k: foreign["extensions"][k] for k in same} == {
             k: missing["extensions"][k] for k in same
         }
+
+
+async def test_node_refetches_a_generation_of_its_owner_only(
+    gen_api: Api, owner: str, other_owner: str, provider: ProviderServer
+) -> None:
+    [made] = await make_history(gen_api, owner, 1, seed=182)
+    query = "query($id: ID!) { node(id: $id) { __typename id ... on Generation { prompt } } }"
+    got = await gen_api.gql(query, {"id": made}, user=owner)
+    assert got["node"] == {"__typename": "Generation", "id": made, "prompt": "take 0"}
+    for user, space in ((other_owner, None), (owner, "club")):
+        assert (await gen_api.gql(query, {"id": made}, user=user, space=space))["node"] is None
