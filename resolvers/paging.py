@@ -116,5 +116,5 @@ def page_of(
     if not found.backward:
         rest = [i for i in items if anchor is None or beyond(i)]
         return Page(rest[: found.size], len(rest) > found.size, len(rest) < len(items))
-    ahead = [i for i in items if anchor is None or not beyond(i) and position(i) != anchor]
+    ahead = [i for i in items if anchor is None or (not beyond(i) and position(i) != anchor)]
     return Page(ahead[-found.size :], len(ahead) < len(items), len(ahead) > found.size)

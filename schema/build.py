@@ -36,8 +36,15 @@ from schema.events.shared import SharedEventExecution
 from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
+from schema.limits import (
+    ErrorCodes,
+    HideSchemaNames,
+    HideSuggestions,
+    MaxErrors,
+    StorableText,
+    should_mask,
+)
 from schema.node_queries import NodeQuery
-from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
 from schema.pool.mutations import PoolMutation
 from schema.pool.queries import PoolQuery
 from schema.portability.mutations import PortabilityMutation
@@ -45,9 +52,7 @@ from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
 
 # Each capability contributes its own root fields; the roots are their union.
-Query = merge_types(
-    "Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery)
-)
+Query = merge_types("Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
 Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation, PortabilityMutation))
 Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
@@ -79,13 +84,14 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         partial(ValidationCache, maxsize=512),
         partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
         partial(MaxErrors, options.max_errors),
+        # Production mode. Hooks are left in reverse order: these judge the messages
+        # after ErrorCodes (listed below them) has given every error its code.
+        *([] if options.suggestions else [HideSuggestions, HideSchemaNames]),
         ErrorCodes,
         StorableText,
         *options.extensions,
         partial(MaxQueryCost, options.max_cost),
     ]
-    if not options.suggestions:
-        extensions.append(HideSuggestions)
     # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
     extensions += options.outer_extensions
     return strawberry.Schema(

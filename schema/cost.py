@@ -40,11 +40,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from resolvers.generation import ledger
 from resolvers import nodes
+from resolvers.generation import ledger
 from resolvers.generation.history import MAX_PAGE
-from resolvers.paging import DEFAULT_PAGE
 from resolvers.generation.requests import MAX_IMAGES, MAX_REFERENCES
+from resolvers.paging import DEFAULT_PAGE
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 DEFAULT_LIST_SIZE = 20

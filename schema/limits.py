@@ -6,7 +6,18 @@ import logging
 import re
 from collections.abc import Iterator
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    Lexer,
+    Source,
+    StringValueNode,
+    TokenKind,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -19,6 +30,18 @@ log = logging.getLogger("meimages.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 # NUL is refused by PostgreSQL text columns; an unpaired surrogate cannot be encoded at all.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+# Apollo Server's codes for a document that failed before execution: what clients
+# (Apollo Client's error links among them) switch on.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+# graphql-core's variable errors say "Variable '$x' got invalid value …" and the like.
+_VARIABLE_ERROR = re.compile(r"Variable '\$[_A-Za-z][_0-9A-Za-z]*'")
+# graphql-core writes Python's None where GraphQL says null ("… not to be None.").
+_PYTHON_NONE = re.compile(r"\bNone\b")
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -49,6 +72,59 @@ class HideSuggestions(SchemaExtension):
             error.message = _SUGGESTION.sub("", error.message)
 
 
+# What a message quotes: names, type references, variables, paths ('Query.meImages').
+_QUOTED = re.compile(r"'([^']*)'")
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+NEUTRAL_MESSAGES = {
+    GRAPHQL_VALIDATION_FAILED: "The document does not validate against the schema (details are not shown on this server).",
+    BAD_USER_INPUT: "A variable has an invalid value (details are not shown on this server).",
+}
+
+
+class HideSchemaNames(SchemaExtension):
+    """Production mode: a message about the request may quote only names the request
+    itself holds. One that would reveal another (a type, an argument, an input field the
+    client did not write) is replaced by a neutral message with the same code, so the
+    schema cannot be rebuilt from error messages when introspection is off."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        errors = _execution_errors(self.execution_context)
+        if not errors:
+            return
+        written = _written_names(self.execution_context.query or "")
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            neutral = NEUTRAL_MESSAGES.get(code) if isinstance(code, str) else None
+            if neutral is not None and not _quotes_only(error.message, written):
+                variable = _VARIABLE_ERROR.match(error.message)
+                if code == BAD_USER_INPUT and variable is not None:
+                    neutral = f"{variable.group(0)} has an invalid value (details are not shown on this server)."
+                error.message = neutral
+
+
+def _written_names(query: str) -> set[str]:
+    """Every name the client's document holds (including its variables' and types')."""
+    names: set[str] = set()
+    lexer = Lexer(Source(query))
+    try:
+        for _ in range(len(query) + 1):  # each token consumes at least one character
+            token = lexer.advance()
+            if token.kind is TokenKind.EOF:
+                break
+            if token.kind is TokenKind.NAME and token.value is not None:
+                names.add(token.value)
+    except GraphQLError:
+        pass  # a document that does not lex has no validation errors to judge
+    return names
+
+
+def _quotes_only(message: str, written: set[str]) -> bool:
+    return all(
+        name in written for quoted in _QUOTED.findall(message) for name in _NAME.findall(quoted)
+    )
+
+
 class MaxErrors(SchemaExtension):
     """Cap the errors in one response, so a hostile document cannot make us write a book."""
 
@@ -66,11 +142,28 @@ class MaxErrors(SchemaExtension):
 
 
 class ErrorCodes(SchemaExtension):
-    """An error we meant to show carries its stable code, so clients can branch on it."""
+    """Every error carries a stable code, so clients can branch on it: a domain error its
+    own, a document that does not parse or validate Apollo's codes, a bad variable
+    BAD_USER_INPUT; and no message speaks Python."""
+
+    def __init__(self) -> None:
+        self.validation_errors: set[int] = set()
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        errors = self.execution_context.pre_execution_errors or []
+        self.validation_errors = {id(error) for error in errors}
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLSyntaxError as error:
+            # The parser cache parses while entering the parse hooks, so a syntax error
+            # leaves the operation as an exception, not as a result.
+            error.extensions = {**(error.extensions or {}), "code": GRAPHQL_PARSE_FAILED}
+            raise
         for error in _execution_errors(self.execution_context):
+            error.message = _PYTHON_NONE.sub("null", error.message)
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
@@ -87,6 +180,24 @@ class ErrorCodes(SchemaExtension):
                     "retryable": True,
                     "retryAfter": original.retry_after_s,
                 }
+            elif not (error.extensions or {}).get("code") and (
+                code := self._request_error_code(error)
+            ):
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+    def _request_error_code(self, error: GraphQLError) -> str | None:
+        """The code of an error of the request itself (no path: nothing executed)."""
+        if isinstance(error, GraphQLSyntaxError):
+            return GRAPHQL_PARSE_FAILED
+        if id(error) in self.validation_errors:
+            return GRAPHQL_VALIDATION_FAILED
+        if error.path is not None:
+            return None
+        if _VARIABLE_ERROR.match(error.message):
+            return BAD_USER_INPUT
+        if error.original_error is not None:
+            return None
+        return OPERATION_RESOLUTION_FAILURE
 
 
 class StorableText(SchemaExtension):

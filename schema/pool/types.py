@@ -13,16 +13,16 @@ from resolvers.generation import ledger, recipients
 from resolvers.media.transforms import TransformSpec
 from resolvers.media.uploads import Media
 from resolvers.pool import me_images, profile
-from schema.context import Info
-from schema.node import Node
 from schema import pagination
-from schema.pagination import PageInfo, page_info
+from schema.context import Info
 from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
 from schema.generation.ledger import (
     MeImageUseConnection,
     ProviderKind,
     Recipient,
 )
+from schema.node import Node
+from schema.pagination import PageInfo, page_info
 
 
 @strawberry.type(description="How an image may be used.")
