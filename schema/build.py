@@ -36,6 +36,7 @@ from schema.events.shared import SharedEventExecution
 from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
+from schema.introspection import readable_by_graphql_js_16
 from schema.limits import (
     ErrorCodes,
     HideSchemaNames,
@@ -94,7 +95,7 @@ def build(options: SchemaOptions) -> strawberry.Schema:
     ]
     # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
     extensions += options.outer_extensions
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -114,3 +115,5 @@ def build(options: SchemaOptions) -> strawberry.Schema:
             disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
         ),
     )
+    readable_by_graphql_js_16(built._schema)
+    return built
