@@ -118,7 +118,11 @@ async def test_inspector_reads_each_tool_error_as_an_error(
             tool,
             *tool_args,
         )
-        result = output_of(called)
+        # The Inspector validates structured content against the tool's outputSchema,
+        # error or not: a violation would be its own failure. A tool error is exit 5.
+        assert called.returncode == 5, called.stderr
+        assert json.loads(called.stderr)["error"]["code"] == "tool_is_error", called.stderr
+        result: dict[str, Any] = json.loads(called.stdout)
         assert result["isError"] is True, (tool, result)
         assert "structuredContent" not in result, (tool, result)
         error = json.loads(result["content"][0]["text"])["error"]
