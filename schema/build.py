@@ -6,7 +6,16 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -65,12 +74,47 @@ def validation_rules(options: SchemaOptions) -> list[type[ASTValidationRule]]:
     """The rules added to GraphQL's own: depth and alias limits, and no introspection
     where it is off (compiled reads validate with them too)."""
     rules: list[type[ASTValidationRule]] = [
-        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
+        *map(
+            _defined_fragments_only, QueryDepthLimiter(max_depth=options.max_depth).validation_rules
+        ),
         *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
+
+
+def _defined_fragments_only(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """The depth limiter looks every spread fragment up by name, and a spread of a fragment
+    the document does not define raised a KeyError (a 500 on the compiled-read path, an
+    error without a code elsewhere). Such a document is refused by KnownFragmentNamesRule;
+    the limiter sits it out."""
+
+    class DefinedFragmentsOnly(rule):  # type: ignore[valid-type, misc]
+        def __init__(self, context: ValidationContext) -> None:
+            if _undefined_spreads(context.document):
+                ASTValidationRule.__init__(self, context)
+                return
+            super().__init__(context)
+
+    DefinedFragmentsOnly.__name__ = DefinedFragmentsOnly.__qualname__ = rule.__name__
+    return DefinedFragmentsOnly
+
+
+class _Spreads(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
+        self.names.add(node.name.value)
+
+
+def _undefined_spreads(document: DocumentNode) -> bool:
+    defined = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    spreads = _Spreads()
+    visit(document, spreads)
+    return not spreads.names <= defined
 
 
 def build(options: SchemaOptions) -> strawberry.Schema:

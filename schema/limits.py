@@ -11,11 +11,13 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     GraphQLSyntaxError,
-    Lexer,
-    Source,
+    ListTypeNode,
+    NameNode,
+    NonNullTypeNode,
     StringValueNode,
-    TokenKind,
+    VariableNode,
     Visitor,
+    print_ast,
     visit,
 )
 from strawberry.extensions import SchemaExtension
@@ -72,57 +74,67 @@ class HideSuggestions(SchemaExtension):
             error.message = _SUGGESTION.sub("", error.message)
 
 
-# What a message quotes: names, type references, variables, paths ('Query.meImages').
+# What a message quotes: names, type references, variables, coordinates ('Query.profile').
 _QUOTED = re.compile(r"'([^']*)'")
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+_DETAILS_HIDDEN = "details are not shown on this server"
 NEUTRAL_MESSAGES = {
-    GRAPHQL_VALIDATION_FAILED: "The document does not validate against the schema (details are not shown on this server).",
-    BAD_USER_INPUT: "A variable has an invalid value (details are not shown on this server).",
+    GRAPHQL_VALIDATION_FAILED: f"The document does not validate against the schema ({_DETAILS_HIDDEN}).",
+    BAD_USER_INPUT: f"A variable has an invalid value ({_DETAILS_HIDDEN}).",
 }
 
 
 class HideSchemaNames(SchemaExtension):
-    """Production mode: a message about the request may quote only names the request
-    itself holds. One that would reveal another (a type, an argument, an input field the
-    client did not write) is replaced by a neutral message with the same code, so the
-    schema cannot be rebuilt from error messages when introspection is off."""
+    """Production mode: a message about the request may quote only what the request
+    itself holds (its names, `$variables` and variable types, as written). One that would
+    reveal more (a type, an argument, an input field or a nullability the client did not
+    write) becomes a neutral message with the same code, so the schema cannot be rebuilt
+    from error messages while introspection is off."""
 
     def on_operation(self) -> Iterator[None]:
         yield
         errors = _execution_errors(self.execution_context)
-        if not errors:
-            return
-        written = _written_names(self.execution_context.query or "")
+        document = self.execution_context.graphql_document
+        if not errors or document is None:
+            return  # a syntax error quotes only the text it could not read
+        written: set[str] | None = None
         for error in errors:
             code = (error.extensions or {}).get("code")
             neutral = NEUTRAL_MESSAGES.get(code) if isinstance(code, str) else None
-            if neutral is not None and not _quotes_only(error.message, written):
-                variable = _VARIABLE_ERROR.match(error.message)
-                if code == BAD_USER_INPUT and variable is not None:
-                    neutral = f"{variable.group(0)} has an invalid value (details are not shown on this server)."
-                error.message = neutral
+            if neutral is None:
+                continue
+            written = _written(document) if written is None else written
+            if all(quoted in written for quoted in _QUOTED.findall(error.message)):
+                continue
+            variable = _VARIABLE_ERROR.match(error.message)
+            if code == BAD_USER_INPUT and variable is not None:
+                neutral = f"{variable.group(0)} has an invalid value ({_DETAILS_HIDDEN})."
+            error.message = neutral
 
 
-def _written_names(query: str) -> set[str]:
-    """Every name the client's document holds (including its variables' and types')."""
-    names: set[str] = set()
-    lexer = Lexer(Source(query))
-    try:
-        for _ in range(len(query) + 1):  # each token consumes at least one character
-            token = lexer.advance()
-            if token.kind is TokenKind.EOF:
-                break
-            if token.kind is TokenKind.NAME and token.value is not None:
-                names.add(token.value)
-    except GraphQLError:
-        pass  # a document that does not lex has no validation errors to judge
-    return names
+class _Written(Visitor):
+    """What a document spells out: names, `$variables`, and type references as written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+
+    def enter_name(self, node: NameNode, *_: object) -> None:
+        self.found.add(node.value)
+
+    def enter_variable(self, node: VariableNode, *_: object) -> None:
+        self.found.add(f"${node.name.value}")
+
+    def enter_list_type(self, node: ListTypeNode, *_: object) -> None:
+        self.found.add(print_ast(node))
+
+    def enter_non_null_type(self, node: NonNullTypeNode, *_: object) -> None:
+        self.found.add(print_ast(node))
 
 
-def _quotes_only(message: str, written: set[str]) -> bool:
-    return all(
-        name in written for quoted in _QUOTED.findall(message) for name in _NAME.findall(quoted)
-    )
+def _written(document: DocumentNode) -> set[str]:
+    written = _Written()
+    visit(document, written)
+    return written.found
 
 
 class MaxErrors(SchemaExtension):
@@ -157,10 +169,10 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         try:
             yield
-        except GraphQLSyntaxError as error:
+        except GraphQLSyntaxError as syntax:
             # The parser cache parses while entering the parse hooks, so a syntax error
             # leaves the operation as an exception, not as a result.
-            error.extensions = {**(error.extensions or {}), "code": GRAPHQL_PARSE_FAILED}
+            syntax.extensions = {**(syntax.extensions or {}), "code": GRAPHQL_PARSE_FAILED}
             raise
         for error in _execution_errors(self.execution_context):
             error.message = _PYTHON_NONE.sub("null", error.message)
