@@ -20,9 +20,7 @@ SCRIPT = ROOT / "tests" / "clients" / "introspect.mjs"
 LIBRARIES = {"graphql": "16.15.0", "graphql-16-8": "16.8.1"}
 
 
-def introspect(
-    server: LiveServer, library: str, *extra: str
-) -> subprocess.CompletedProcess[str]:
+def introspect(server: LiveServer, library: str, *extra: str) -> subprocess.CompletedProcess[str]:
     ensure_node_modules()
     url, token = server.graphql_url, server.token("introspector")
     return subprocess.run(
