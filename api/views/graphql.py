@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from json import JSONDecodeError
@@ -239,6 +240,9 @@ SUBSCRIPTION_NEEDS_STREAM = "SUBSCRIPTION_NEEDS_STREAM"
 NOT_FOUND = "NOT_FOUND"
 
 
+_NO_OPERATION = re.compile(r"Unknown operation named|operation type|Must provide operation name")
+
+
 class CodedHTTPException(HTTPException):
     """A refusal of the view's own, with its stable code."""
 
@@ -256,7 +260,7 @@ def refusal_code(exc: HTTPException) -> str:
         return METHOD_NOT_ALLOWED
     if exc.status_code == 404:
         return NOT_FOUND
-    if "operation type" in exc.reason:  # no operation by the name given, or several unnamed
+    if _NO_OPERATION.search(exc.reason):  # none by the name given, or several unnamed
         return OPERATION_RESOLUTION_FAILURE
     return BAD_REQUEST
 
