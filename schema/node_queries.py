@@ -36,7 +36,7 @@ async def _nodes(info: Info, ids: list[str]) -> list[Node | None]:
     typed: list[Node | None] = []
     for item in found:
         if isinstance(item, history.Generation):
-            typed.append(Generation(data=item, pool=pool))
+            typed.append(Generation.of(item, pool))
         elif item is not None:
             typed.append(MeImage.of(item))
         else:

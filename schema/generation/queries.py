@@ -65,7 +65,7 @@ class GenerationQuery:
             found = await history.get_generation(stores, caller, str(id))
         except domain.NotFound:
             return None
-        return Generation(data=found, pool=ReferencePool(stores, caller))
+        return Generation.of(found, ReferencePool(stores, caller))
 
     @strawberry.field(description="The models this server knows, their prices and availability.")
     def generation_models(self, info: Info) -> list[GenerationModel]:

@@ -119,6 +119,12 @@ class Generation(Node):
     data: strawberry.Private[history.Generation]
     pool: strawberry.Private[ReferencePool]
 
+    @classmethod
+    def of(cls, data: history.Generation, pool: ReferencePool) -> Generation:
+        # `id` is a resolver here, not the constructor argument Node's plain field is to
+        # the type checker.
+        return cls(data=data, pool=pool)  # type: ignore[call-arg]
+
     @strawberry.field(  # type: ignore[misc]
         description="Opaque id, unique across all types (refetch with `node(id:)`)."
     )
@@ -228,7 +234,7 @@ class GenerationConnection:
     @classmethod
     def of(cls, page: history.GenerationPage, pool: ReferencePool) -> GenerationConnection:
         edges = [
-            GenerationEdge(node=Generation(data=g, pool=pool), cursor=history.cursor_of(g.id))
+            GenerationEdge(node=Generation.of(g, pool), cursor=history.cursor_of(g.id))
             for g in page.items
         ]
         return cls(

@@ -11,7 +11,7 @@ from schema.introspection import DEPRECATED, UNKNOWN_TO_GRAPHQL_JS_16
 
 def test_graphql_core_s_deprecated_is_what_the_shaping_expects() -> None:
     locations = set(GraphQLDeprecatedDirective.locations)
-    assert UNKNOWN_TO_GRAPHQL_JS_16 <= locations, (
+    assert locations >= UNKNOWN_TO_GRAPHQL_JS_16, (
         "graphql-core's @deprecated no longer lists DIRECTIVE_DEFINITION: "
         "schema/introspection.py may be removed"
     )
