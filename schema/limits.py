@@ -42,8 +42,9 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
 # graphql-core's variable errors say "Variable '$x' got invalid value …" and the like.
 _VARIABLE_ERROR = re.compile(r"Variable '\$[_A-Za-z][_0-9A-Za-z]*'")
-# graphql-core writes Python's None where GraphQL says null ("… not to be None.").
-_PYTHON_NONE = re.compile(r"\bNone\b")
+# graphql-core writes Python's None where GraphQL says null ("… not to be None."); only
+# its own phrase is rewritten, never a value a client sent.
+_PYTHON_NONE = re.compile(r"\bnot to be None\.")
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -175,7 +176,7 @@ class ErrorCodes(SchemaExtension):
             syntax.extensions = {**(syntax.extensions or {}), "code": GRAPHQL_PARSE_FAILED}
             raise
         for error in _execution_errors(self.execution_context):
-            error.message = _PYTHON_NONE.sub("null", error.message)
+            error.message = _PYTHON_NONE.sub("not to be null.", error.message)
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
