@@ -27,7 +27,7 @@ from api.auth import Authenticator, AuthError
 from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
 from api.error_bodies import GRAPHQL_RESPONSE_JSON, graphql_error
-from api.proxy import signer_for
+from api.proxy import request_origin, signer_for
 from api.request_checks import RequestRefused, check_csrf, graphql_multipart
 from api.views.graphql_transport import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -115,6 +115,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         context = RequestContext(
             stores=self.stores,
             urls=signer_for(self.urls, request.scope),
+            origin=request_origin(request.scope),
             request=request,
             response=response,
         )
