@@ -285,23 +285,56 @@ def cmd_trusted_documents(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from storage import migrate
-    from storage.db import Database
+    from resolvers.lifecycle.sealing import seal_stored_media
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    bar = ProgressBar("sealing stored media", sys.stderr)
 
-    async def run() -> None:
-        db = Database(settings.resolved_database_url)
-        try:
-            await migrate.upgrade(db)
-        finally:
-            await db.dispose()
+    async def job(stores: Any) -> Any:
+        # The schema first (done by _run_with_stores), then media stored in the clear by
+        # older versions is sealed under its owner's key; servers serve both meanwhile.
+        return await seal_stored_media(stores, bar.update)
 
-    asyncio.run(run())
+    report = _run_with_stores(settings, job)
+    bar.close()
     where = "MEIMAGES_DATABASE_URL" if settings.database_url else settings.data_dir.resolve()
     print(f"database ({where}) is at the latest schema")
+    print(
+        f"sealed {report.blobs_sealed} stored objects of {report.objects_sealed} media; "
+        f"{report.plaintext_deleted} plaintext objects deleted"
+        + (f"; {report.missing} renditions had no bytes (see the log)" if report.missing else "")
+    )
     return 0
+
+
+class ProgressBar:
+    """`label [#####-----] done/total` on one line of a terminal; plain lines (every
+    tenth) when the output is a file or a pipe, so logs stay readable."""
+
+    def __init__(self, label: str, out: Any, width: int = 30) -> None:
+        self.label, self.out, self.width = label, out, width
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.shown = False
+        self._last_tenth = -1
+
+    def update(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        line = f"{self.label} [{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}"
+        if self.tty:
+            self.out.write("\r" + line)
+        elif (tenth := 10 * done // max(total, 1)) != self._last_tenth or done == total:
+            self._last_tenth = tenth
+            self.out.write(line + "\n")
+        else:
+            return
+        self.out.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown and self.tty:
+            self.out.write("\n")
+            self.out.flush()
 
 
 def cmd_rotate_master_key(args: argparse.Namespace) -> int:

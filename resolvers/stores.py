@@ -20,6 +20,7 @@ from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
 from storage.rate_counters import RateCounters
 from storage.repositories import UnitOfWork, reading, transaction
+from storage.sealed import SealedBlobStore
 
 __all__ = ["PERSONAL_SPACE", "Caller", "Limits", "Stores"]
 
@@ -57,6 +58,12 @@ class Stores:
     clock: Clock = field(default_factory=WallClock)
     # Who hears about uploads, generations and errors (the API's metrics; nobody by default).
     observer: Observer = field(default_factory=NullObserver)
+
+    @property
+    def sealed(self) -> SealedBlobStore:
+        """Media bytes under their owner's key: every read and write of an owner's
+        pictures goes through here, never straight to `blobs` (which holds ciphertext)."""
+        return SealedBlobStore(self.blobs, self.db, self.vault)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -21,6 +21,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from storage.errors import blob_store_failures
 
 _SAFE_KEY = re.compile(r"^[a-z0-9][a-z0-9/._-]{0,250}$")
+# Names of sealed media objects (storage.sealed); objects written in the clear by older
+# versions live under "o/" until the conversion seals them.
+SEALED_PREFIX = "s/"
+LEGACY_PREFIX = "o/"
 # Half-written files of the local store; a crash mid-write can leave one behind.
 _TMP_PREFIX = ".tmp-"
 

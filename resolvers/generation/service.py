@@ -95,8 +95,8 @@ async def _reference_paths(stores: Stores, caller: Caller, valid: ValidRequest) 
     return paths
 
 
-async def _clean_reference(stores: Stores, image_id: str, path: str) -> bytes:
-    data = await stores.blobs.get(path)
+async def _clean_reference(stores: Stores, caller: Caller, image_id: str, path: str) -> bytes:
+    data = await stores.sealed.get(caller.owner_id, path)
     if data is None:
         raise ReferenceNotUsable([image_id])
     try:
@@ -113,7 +113,7 @@ async def _clean_reference(stores: Stores, image_id: str, path: str) -> bytes:
 async def _prepare(stores: Stores, caller: Caller, valid: ValidRequest) -> list[bytes]:
     """Consent, then the references' bytes as clean PNGs; writes nothing."""
     paths = await _reference_paths(stores, caller, valid)
-    references = [await _clean_reference(stores, i, paths[i]) for i in valid.reference_ids]
+    references = [await _clean_reference(stores, caller, i, paths[i]) for i in valid.reference_ids]
     total = sum(len(png) for png in references)
     limit = stores.generation.max_request_bytes
     if total > limit:

@@ -98,7 +98,7 @@ async def write_archive(
                 },
             )
             for done, image in enumerate(images, start=1):
-                data = await stores.blobs.get(image.media.storage_path)
+                data = await stores.sealed.get(caller.owner_id, image.media.storage_path)
                 if data is None:
                     raise RuntimeError(f"the stored original of image {image.id} is missing")
                 await _write_bytes(
@@ -148,7 +148,7 @@ async def _write_generations(stores: Stores, caller: Caller, archive: zipfile.Zi
                     count += 1
             out.write(b"\n]}\n")
     for name, key in outputs:
-        data = await stores.blobs.get(key)
+        data = await stores.sealed.get(caller.owner_id, key)
         if data is not None:
             await _write_bytes(archive, name, data)
     return count
