@@ -32,6 +32,10 @@ IMAGE_SIGNATURES = (
 )
 
 
+# The URLs `served_images` fetched, in the order of `Api.rendition_keys(variants=True)`.
+SERVED = ("publicUrl", "thumbnailUrl", "mediumUrl", "transformUrl")
+
+
 def looks_like_an_image(data: bytes) -> bool:
     return data.startswith(IMAGE_SIGNATURES) or data[4:8] == b"ftyp"  # HEIC, AVIF
 
@@ -50,7 +54,7 @@ async def served_images(mapi: Api, owner: str, count: int, seed: int) -> list[di
         image = await add_image(mapi, owner, samples.noisy_jpeg((320, 240), seed=seed + index))
         # A cached transform too: every stored variant is sealed, not only the upload's.
         image["transformUrl"] = await transform_url(mapi, owner, image["id"], w=120)
-        for name in ("publicUrl", "thumbnailUrl", "mediumUrl", "transformUrl"):
+        for name in SERVED:
             response = await mapi.client.get(image[name])
             assert response.status_code == 200, (name, response.status_code)
             image[f"{name}:bytes"] = response.content
@@ -71,10 +75,7 @@ async def test_no_stored_object_shows_an_image_its_content_or_its_hash(
     plaintexts: list[bytes] = []
     for image in images:
         keys += await mapi.rendition_keys(image["storagePath"], variants=True)
-        plaintexts += [
-            image[f"{name}:bytes"]
-            for name in ("publicUrl", "thumbnailUrl", "mediumUrl", "transformUrl")
-        ]
+        plaintexts += [image[f"{name}:bytes"] for name in SERVED]
     assert len(keys) == 3 + 3 * 4
     digests = {hashlib.sha256(data).hexdigest() for data in plaintexts}
     listed = await mapi.blob_keys()
@@ -139,7 +140,7 @@ async def test_conversion_seals_plaintext_media_which_serves_the_same_meanwhile(
     # Both formats are served while the conversion has not run: same bytes, same ETag.
     etags = {}
     for image in images:
-        for name in ("publicUrl", "thumbnailUrl", "mediumUrl", "transformUrl"):
+        for name in SERVED:
             response = await mapi.client.get(image[name])
             assert response.content == image[f"{name}:bytes"], name
             etags[image[name]] = response.headers["etag"]
@@ -156,7 +157,7 @@ async def test_conversion_seals_plaintext_media_which_serves_the_same_meanwhile(
         for key in keys:
             stored = await mapi.blob_store.get(key)
             assert stored is not None and stored.startswith(BLOB_MAGIC)
-        for name in ("publicUrl", "thumbnailUrl", "mediumUrl", "transformUrl"):
+        for name in SERVED:
             response = await mapi.client.get(image[name])
             assert response.content == image[f"{name}:bytes"], name
             assert response.headers["etag"] == etags[image[name]]
