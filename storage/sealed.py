@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 from storage.blobs import LEGACY_PREFIX, SEALED_PREFIX, BlobInfo, BlobStore
 from storage.crypto import (
@@ -31,6 +32,12 @@ from storage.crypto import (
 from storage.db import Database
 from storage.keys import FieldVault
 from storage.repositories.owners import OwnerRepository
+from storage.sealed_files import (
+    SealedFileWriter,
+    plaintext_size,
+    read_sealed_file,
+    sealed_file_key_id,
+)
 
 __all__ = ["LEGACY_PREFIX", "SEALED_PREFIX", "OwnerBlobs", "SealedBlobStore", "is_sealed_name"]
 
@@ -63,21 +70,21 @@ class OwnerBlobs:
     def __init__(self, raw: BlobStore, owner_id: str, keys: BlobKeys) -> None:
         self._raw = raw
         self.owner_id = owner_id
-        self._keys = keys
+        self.keys = keys
 
     @property
     def data_key_id(self) -> str:
         """The data key these writes are sealed with (a purge destroys it)."""
-        return self._keys.data_key_id
+        return self.keys.data_key_id
 
     def name(self, sha256: str, role: str = ORIGINAL) -> str:
         """The object name of one rendition of the content with this hash."""
-        digest = blob_name_digest(self._keys, sha256, role)
+        digest = blob_name_digest(self.keys, sha256, role)
         return f"{SEALED_PREFIX}{digest[:2]}/{digest}"
 
     async def put(self, name: str, data: bytes) -> None:
         """Seal and store durably (see `BlobStore.put`)."""
-        sealed = await _off_loop(len(data), seal_blob, self._keys, self.owner_id, name, data)
+        sealed = await _off_loop(len(data), seal_blob, self.keys, self.owner_id, name, data)
         await self._raw.put(name, sealed)
 
 
@@ -127,6 +134,26 @@ class SealedBlobStore:
             async with self._db.session() as session:
                 keys = await self._vault.blob_keys(session, owner_id, key_id)
         return await _off_loop(len(data), open_blob, keys, owner_id, name, data)
+
+    async def file_writer(self, owner_id: str, path: Path, name: str) -> SealedFileWriter:
+        """A file at `path` sealed for the owner under `name` as it is written (export
+        archives waiting for download); close it to finish."""
+        owner = await self.owner(owner_id)
+        return SealedFileWriter(path, owner.keys, owner_id, name)
+
+    async def file_reader(
+        self, owner_id: str, path: Path, name: str
+    ) -> tuple[int, Iterator[bytes]]:
+        """(plaintext size, plaintext segments) of a sealed file; DecryptionError when its
+        key is gone or it is not the owner's file of that name. The segments are read
+        lazily (iterate them off the event loop)."""
+        key_id = await asyncio.to_thread(sealed_file_key_id, path)
+        keys = self._vault.cached_blob_keys(owner_id, key_id)
+        if keys is None:
+            async with self._db.session() as session:
+                keys = await self._vault.blob_keys(session, owner_id, key_id)
+        size = await asyncio.to_thread(plaintext_size, path)
+        return size, read_sealed_file(path, keys, owner_id, name)
 
     async def exists(self, name: str) -> bool:
         return await self.raw.exists(name)

@@ -25,6 +25,7 @@ from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
 from storage.repositories import UnitOfWork
 from storage.repositories.media import APP_PICTURE
+from storage.sealed_files import SealedFileWriter, plaintext_size
 from storage.tables import CreditEntry, GenerationRecord, aware, utcnow
 
 # Called with (images written, images in all) as the archive grows.
@@ -79,15 +80,25 @@ async def _write_bytes(archive: zipfile.ZipFile, name: str, data: bytes) -> None
 
 
 async def write_archive(
-    stores: Stores, caller: Caller, path: Path, progress: Progress | None = None
+    stores: Stores,
+    caller: Caller,
+    path: Path,
+    progress: Progress | None = None,
+    *,
+    sealed: bool = False,
 ) -> ArchiveSummary:
-    """Write the caller's export to `path` (replacing it when complete)."""
+    """Write the caller's export to `path` (replacing it when complete). `sealed` writes
+    it encrypted for the caller (an archive the server keeps until it is downloaded; see
+    `open_sealed_archive`); the summary gives the size of the archive itself."""
     snapshot = await pool_snapshot(stores, caller)
     # Oldest first, as the format says, whatever order the pool lists by default.
     images = sorted(snapshot.images, key=lambda image: (image.created_at, image.id))
     partial = path.with_name(f".{path.name}.partial")
+    sink: SealedFileWriter | Path = partial
+    if sealed:
+        sink = await stores.sealed.file_writer(caller.owner_id, partial, path.name)
     try:
-        with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
+        with zipfile.ZipFile(sink, "w", allowZip64=True) as archive:
             archive.writestr(_entry(fmt.README, compress=True), fmt.README_TEXT)
             _write_json(
                 archive,
@@ -126,10 +137,14 @@ async def write_archive(
                     },
                 },
             )
+        if isinstance(sink, SealedFileWriter):
+            await asyncio.to_thread(sink.close)
         os.replace(partial, path)
     finally:
+        if isinstance(sink, SealedFileWriter) and not sink.closed:
+            sink.abandon()
         partial.unlink(missing_ok=True)
-    size = (await asyncio.to_thread(path.stat)).st_size
+    size = await asyncio.to_thread(plaintext_size if sealed else _file_size, path)
     return ArchiveSummary(len(images), generations, credit_entries, size)
 
 
@@ -152,6 +167,10 @@ async def _write_generations(stores: Stores, caller: Caller, archive: zipfile.Zi
         if data is not None:
             await _write_bytes(archive, name, data)
     return count
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def _dumps(value: object) -> bytes:
