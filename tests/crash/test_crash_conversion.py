@@ -1,7 +1,7 @@
 """Crash test of the conversion: SIGKILL `meimages migrate` while it seals plaintext media.
 
 An installation of the plaintext era is made through today's upload path and turned back
-into that layout (`tests.support.plaintext_era`). Then `meimages migrate` runs as the
+into that layout (`testbed.plaintext_era`). Then `meimages migrate` runs as the
 operator runs it and is killed once it has reported progress (one or two lines of its
 progress output; where exactly the kill lands is wherever the process has got to), again
 and again, and finally runs to its end. The kill is decided by what it reported, never by
@@ -30,7 +30,7 @@ from testbed.server import MEIMAGES, clean_environment
 from tests.crash.backends import BACKENDS, Backend, open_backend, violations
 from tests.crash.sealing_check import unopenable_objects
 from tests.support.app import running_api
-from tests.support.plaintext_era import regress_to_plaintext
+from testbed.plaintext_era import regress_to_plaintext
 
 OWNERS = 2
 IMAGES_PER_OWNER = 8

@@ -16,7 +16,7 @@ from storage.repositories.media import APP_PICTURE
 from testbed import media_samples as samples
 from tests.media.test_delivery import add_image, transform_url
 from tests.support.app import Api
-from tests.support.plaintext_era import regress_to_plaintext
+from testbed.plaintext_era import regress_to_plaintext
 from tests.support.s3 import S3_PREFIX, S3Server
 
 # What `file` and image viewers recognise a picture by, at the start of the bytes.
