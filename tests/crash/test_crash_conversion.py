@@ -26,11 +26,11 @@ from sqlmodel import col
 
 from storage.tables import MediaObject, MediaVariant
 from testbed import media_samples as samples
+from testbed.plaintext_era import regress_to_plaintext
 from testbed.server import MEIMAGES, clean_environment
 from tests.crash.backends import BACKENDS, Backend, open_backend, violations
 from tests.crash.sealing_check import unopenable_objects
 from tests.support.app import running_api
-from testbed.plaintext_era import regress_to_plaintext
 
 OWNERS = 2
 IMAGES_PER_OWNER = 8

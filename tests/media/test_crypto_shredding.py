@@ -79,18 +79,27 @@ async def test_after_purge_no_copy_of_the_owners_pictures_opens(
     if s3 is None:
         shutil.copytree(settings.resolved_blob_dir, backup)
 
-    # The operator's command, as it is run.
+    # The operator's commands, as they are run: the master key is rotated (and the old one
+    # retired) first, so what keeps working below works under the new master key only.
     env = clean_environment({Settings.variable(k): v for k, v in blob_settings.items()})
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [str(MEIMAGES), "purge", "--user", alice, "--data-dir", str(data_dir)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "data keys destroyed" in done.stdout, done.stdout
+
+    async def meimages(*args: str) -> str:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [str(MEIMAGES), *args, "--data-dir", str(data_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    old_keys = (data_dir / "master-keys.json").read_text()
+    assert "re-wrapped 2 data keys" in await meimages("rotate-master-key")
+    assert "1 old master key(s) removed" in await meimages("rotate-master-key", "--retire")
+    assert (data_dir / "master-keys.json").read_text() != old_keys
+    assert "data keys destroyed" in await meimages("purge", "--user", alice)
 
     async with running_api(settings, "sqlite", blobs) as api:
         # The live store holds nothing of hers any more.

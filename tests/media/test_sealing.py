@@ -14,9 +14,9 @@ from resolvers.stores import Caller
 from storage.crypto import BLOB_MAGIC, DecryptionError
 from storage.repositories.media import APP_PICTURE
 from testbed import media_samples as samples
+from testbed.plaintext_era import regress_to_plaintext
 from tests.media.test_delivery import add_image, transform_url
 from tests.support.app import Api
-from testbed.plaintext_era import regress_to_plaintext
 from tests.support.s3 import S3_PREFIX, S3Server
 
 # What `file` and image viewers recognise a picture by, at the start of the bytes.
