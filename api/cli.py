@@ -286,20 +286,45 @@ def cmd_trusted_documents(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from resolvers.lifecycle.sealing import seal_stored_media
+    from storage import migrate
+    from storage.db import Database
+    from storage.repositories import reading
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def upgrade() -> int:
+        db = Database(settings.resolved_database_url)
+        try:
+            await migrate.upgrade(db)
+            async with reading(db) as read:
+                return await read.media.count_unsealed_objects()
+        finally:
+            await db.dispose()
+
+    unsealed = asyncio.run(upgrade())
+    where = "MEIMAGES_DATABASE_URL" if settings.database_url else settings.data_dir.resolve()
+    print(f"database ({where}) is at the latest schema")
+    if not unsealed:
+        return 0
+    if missing := _missing_state(settings, keys=True, blobs=True):
+        # Sealing needs the master key the servers use: a new one made here would wrap
+        # data keys no server can unwrap.
+        print(
+            f"{unsealed} media objects are still stored in the clear (servers serve them as "
+            f"they are), but {missing}: run `meimages migrate` again where the servers' "
+            "master key and media store are configured to seal them",
+            file=sys.stderr,
+        )
+        return 0
     bar = ProgressBar("sealing stored media", sys.stderr)
 
     async def job(stores: Any) -> Any:
-        # The schema first (done by _run_with_stores), then media stored in the clear by
-        # older versions is sealed under its owner's key; servers serve both meanwhile.
+        # Media stored in the clear by older versions, sealed under its owner's key.
         return await seal_stored_media(stores, bar.update)
 
     report = _run_with_stores(settings, job)
     bar.close()
-    where = "MEIMAGES_DATABASE_URL" if settings.database_url else settings.data_dir.resolve()
-    print(f"database ({where}) is at the latest schema")
     print(
         f"sealed {report.blobs_sealed} stored objects of {report.objects_sealed} media; "
         f"{report.plaintext_deleted} plaintext objects deleted"

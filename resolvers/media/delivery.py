@@ -89,6 +89,8 @@ async def _transformed(stores: Stores, media: Media, spec: TransformSpec) -> byt
 
 async def _keep_variant(stores: Stores, media: Media, spec: TransformSpec, data: bytes) -> None:
     """Store a rendition and record it, by the same protocol as uploads."""
+    if not media.sha256 or not media.object_id:
+        return  # its name comes from the content hash: never cache under a guessed one
     owner = await stores.sealed.owner(media.owner_id)
     key = owner.name(media.sha256, spec.name)
     async with stores.transaction() as tx:
