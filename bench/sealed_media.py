@@ -115,6 +115,35 @@ def measure(server: LiveServer, uploads: int, requests: int, first: int) -> dict
     }
 
 
+def sealing_cost() -> dict[str, float]:
+    """What sealing and opening one object costs in itself, in process: the original and
+    the thumbnail of a 12 MP upload (medians of 30; a busy machine inflates both sides of
+    the comparison above, not these)."""
+    import uuid
+
+    from resolvers.media.sanitising import _encode
+    from resolvers.stores import Limits
+    from storage.crypto import blob_keys, open_blob, seal_blob
+
+    keys = blob_keys(str(uuid.uuid4()), os.urandom(32), "owner")
+    image = _encode(phone_photo(999), Limits())
+    cost: dict[str, float] = {}
+    for name, data in (("original", image.data), ("thumbnail", image.thumbnail)):
+        sealed = seal_blob(keys, "owner", name, data)
+        seal, opened = [], []
+        for _ in range(30):
+            began = time.perf_counter()
+            seal_blob(keys, "owner", name, data)
+            seal.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            open_blob(keys, "owner", name, sealed)
+            opened.append(time.perf_counter() - began)
+        cost[f"{name}_kb"] = round(len(data) / 1000, 1)
+        cost[f"{name}_seal_ms"] = p50_ms(seal)
+        cost[f"{name}_open_ms"] = p50_ms(opened)
+    return cost
+
+
 async def conversion(objects: int) -> dict[str, float]:
     from api.settings import Settings
     from api.wiring import build_server
@@ -181,6 +210,7 @@ def main() -> None:
         name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         for name, runs in rounds.items()
     }
+    result["sealing_cost"] = sealing_cost()
     result["conversion"] = asyncio.run(conversion(args.objects))
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
@@ -194,6 +224,7 @@ def main() -> None:
             f"{row['original_p50_ms']:>6} ms, {row['original_rps']:>7} req/s | thumbnail p50 "
             f"{row['thumbnail_p50_ms']:>6} ms, {row['thumbnail_rps']:>7} req/s"
         )
+    print(f"sealing cost per object: {result['sealing_cost']}")
     print(f"conversion: {result['conversion']}")
     print(f"load average: {result['load_average']}")
 
