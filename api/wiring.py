@@ -41,7 +41,8 @@ from schema.build import validation_rules
 from schema.caching import CLOCK_DEPENDENT_FIELDS
 from schema.cost import operation_cost
 from schema.strawberry_compat import graphql_schema
-from storage.blobs import S3Credentials, open_blob_store
+from storage.blob_stores import open_blob_store
+from storage.blobs import S3Credentials
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
 from storage.keys import FieldVault

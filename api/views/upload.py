@@ -18,7 +18,7 @@ from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.pool import cap
 from resolvers.rate_limits import RateLimited
 from resolvers.stores import Stores
-from schema.errors import describe
+from schema.error_map import describe
 
 UPLOAD_PATH = "/api/v1/profile/me-images/upload"
 
