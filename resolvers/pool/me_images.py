@@ -210,9 +210,9 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
     """
     version = await data_version(stores, caller)
     key = (caller.owner_id, caller.space_id)
-    cached: PoolSnapshot | None = stores.pool_snapshots.get(key)
-    if cached is not None and cached.version == version:
-        stores.pool_snapshots.move_to_end(key)
+    cached = stores.caches.pool_snapshots.get(key)
+    if isinstance(cached, PoolSnapshot) and cached.version == version:
+        stores.caches.pool_snapshots.move_to_end(key)
         return cached
     async with stores.reading() as read:
         stored = await read.pool.live_images(caller.owner_id, caller.space_id)
@@ -223,9 +223,9 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
     snapshot = PoolSnapshot(
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
     )
-    stores.pool_snapshots[key] = snapshot
-    if len(stores.pool_snapshots) > stores.limits.pool_snapshots:
-        stores.pool_snapshots.popitem(last=False)
+    stores.caches.pool_snapshots[key] = snapshot
+    if len(stores.caches.pool_snapshots) > stores.limits.pool_snapshots:
+        stores.caches.pool_snapshots.popitem(last=False)
     return snapshot
 
 
