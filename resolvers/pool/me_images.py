@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from resolvers.errors import InvalidInput, NotFound
-from resolvers.media.uploads import Media, media_for_new_image, media_from_rows
+from resolvers.media.uploads import Media, media_for_new_image, media_from_rows, store_image
 from resolvers.pool import consent
-from resolvers.pool.cap import check_room
+from resolvers.pool.cap import check_room, ensure_room
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
@@ -379,6 +379,40 @@ async def create_image(
         ai_reference=ai_reference,
         primary_for=primary_for,
     )
+    return await _create(stores, caller, new)
+
+
+async def upload_media(stores: Stores, caller: Caller, data: bytes) -> Media:
+    """An upload into the caller's pool, the rule every door applies: refused before its
+    bytes are processed when the pool is full, then validated, re-encoded and stored."""
+    await ensure_room(stores, caller)
+    return await store_image(stores, caller, data)
+
+
+async def upload_image(
+    stores: Stores,
+    caller: Caller,
+    data: bytes,
+    *,
+    kind: Kind,
+    encrypted: Mapping[str, object] | None = None,
+    show_in_profile: bool = True,
+    primary_for: Slot | None = None,
+) -> Image:
+    """An upload and its MeImage in one call; the image's fields are checked before the
+    upload is stored, so bad input costs no decoding."""
+    new = NewImage(
+        media_id="",
+        kind=kind,
+        encrypted=clean_encrypted(encrypted or {}),
+        show_in_profile=show_in_profile,
+        primary_for=primary_for,
+    )
+    stored = await upload_media(stores, caller, data)
+    return await _create(stores, caller, replace(new, media_id=stored.id))
+
+
+async def _create(stores: Stores, caller: Caller, new: NewImage) -> Image:
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
