@@ -47,9 +47,10 @@ from resolvers.generation.history import (
 from resolvers.generation.ledger import Sending
 from resolvers.generation.outputs import keep_outputs, output_json
 from resolvers.generation.pricing import MODELS, cost_of, hold_for
-from resolvers.generation.providers import ImageProvider, ImageRequest, provider_for
+from resolvers.generation.providers import ImageProvider, ImageRequest
 from resolvers.generation.recipients import check_allowed, recipient_of
 from resolvers.generation.references import UnreadableReference, clean_reference_png
+from resolvers.generation.registry import provider_for
 from resolvers.generation.requests import GenerationRequest, ValidRequest, validate
 from resolvers.media.uploads import get_media
 from resolvers.pool import consent
