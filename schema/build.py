@@ -30,15 +30,14 @@ from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema import SchemaOptions
 from schema.cost import MaxQueryCost
+from schema.error_map import exception_handlers
 from schema.errors import (
     InvalidInputError,
     NotFoundError,
     RateLimitedError,
     TooLargeError,
     UnsupportedMediaTypeError,
-    exception_handlers,
 )
 from schema.events.queries import EventsQuery
 from schema.events.shared import SharedEventExecution
@@ -55,11 +54,13 @@ from schema.limits import (
     should_mask,
 )
 from schema.node_queries import NodeQuery
+from schema.options import SchemaOptions
 from schema.pool.mutations import PoolMutation
 from schema.pool.queries import PoolQuery
 from schema.portability.mutations import PortabilityMutation
 from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
+from schema.strawberry_compat import graphql_schema
 
 # Each capability contributes its own root fields; the roots are their union.
 Query = merge_types("Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
@@ -159,5 +160,5 @@ def build(options: SchemaOptions) -> strawberry.Schema:
             disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
         ),
     )
-    readable_by_graphql_js_16(built._schema)
+    readable_by_graphql_js_16(graphql_schema(built))
     return built

@@ -7,6 +7,7 @@ from graphql import DirectiveLocation, GraphQLDeprecatedDirective, introspection
 
 from schema import build_schema
 from schema.introspection import DEPRECATED, UNKNOWN_TO_GRAPHQL_JS_16
+from schema.strawberry_compat import graphql_schema
 
 
 def test_graphql_core_s_deprecated_is_what_the_shaping_expects() -> None:
@@ -20,7 +21,7 @@ def test_graphql_core_s_deprecated_is_what_the_shaping_expects() -> None:
 
 
 def test_the_served_schema_lists_no_location_graphql_js_16_lacks() -> None:
-    answer = introspection_from_schema(build_schema()._schema)
+    answer = introspection_from_schema(graphql_schema(build_schema()))
     served = {
         location
         for directive in answer["__schema"]["directives"]

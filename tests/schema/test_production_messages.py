@@ -27,6 +27,7 @@ from api.settings import Settings
 from schema import SchemaOptions, build_schema
 from schema.build import validation_rules
 from schema.limits import GRAPHQL_VALIDATION_FAILED, _written
+from schema.strawberry_compat import graphql_schema
 from tests.support.app import Api, running_api
 
 # One document per rule, each failing that rule.
@@ -78,15 +79,15 @@ OPTIONS = SchemaOptions(introspection=False, suggestions=False, max_depth=4)
 
 
 def type_names() -> set[str]:
-    graphql_schema = build_schema(OPTIONS)._schema
-    return {name for name in graphql_schema.type_map if not name.startswith("__")}
+    core = graphql_schema(build_schema(OPTIONS))
+    return {name for name in core.type_map if not name.startswith("__")}
 
 
 def schema_names() -> set[str]:
     """Every name the schema defines: types, fields, arguments, input fields, enum values."""
-    graphql_schema = build_schema(OPTIONS)._schema
+    core = graphql_schema(build_schema(OPTIONS))
     names: set[str] = set()
-    for name, named in graphql_schema.type_map.items():
+    for name, named in core.type_map.items():
         if name.startswith("__"):
             continue
         names.add(name)
@@ -102,13 +103,13 @@ def schema_names() -> set[str]:
 
 
 def test_every_rule_has_a_document_that_fails_it() -> None:
-    graphql_schema = build_schema(OPTIONS)._schema
+    core = graphql_schema(build_schema(OPTIONS))
     rules = {rule.__name__: rule for rule in (*specified_rules, *validation_rules(OPTIONS))}
     assert set(rules) == set(DOCUMENTS) | CANNOT_FAIL
-    assert all(graphql_schema.get_type(t) for t in ("Query", "Mutation", "Subscription"))
-    assert graphql_schema.get_directive("defer") is graphql_schema.get_directive("stream") is None
+    assert all(core.get_type(t) for t in ("Query", "Mutation", "Subscription"))
+    assert core.get_directive("defer") is core.get_directive("stream") is None
     for name, document in DOCUMENTS.items():
-        assert validate(graphql_schema, parse(document), [rules[name]]), name
+        assert validate(core, parse(document), [rules[name]]), name
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
