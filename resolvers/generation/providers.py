@@ -32,6 +32,8 @@ class ImageRequest:
     quality: Quality
     n: int
     references: Sequence[bytes]
+    # A clean PNG mask, only for a model whose provider `accepts_mask` it.
+    mask: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,10 @@ class ProviderImages:
 class ImageProvider(Protocol):
     name: str
 
+    def accepts_mask(self, model: str) -> bool:
+        """Whether this provider can take a mask for the model with this id."""
+        ...
+
     async def generate(self, request: ImageRequest) -> ProviderImages:
         """Raise ProviderFailed with a short, safe detail on any failure."""
         ...
@@ -52,9 +58,14 @@ class ImageProvider(Protocol):
 
 def provider_for(config: GenerationConfig, model: Model) -> ImageProvider:
     # Imported here: the provider modules import this one for the shared helpers.
+    from resolvers.generation.comfyui import ComfyUIProvider
     from resolvers.generation.gemini import GeminiProvider
     from resolvers.generation.openai import OpenAIProvider
 
+    if model.provider is Provider.COMFYUI:
+        if config.comfyui is None:
+            raise ProviderNotConfigured("comfyui")
+        return ComfyUIProvider(config.comfyui, config)
     if model.provider is Provider.OPENAI:
         if config.openai is None:
             raise ProviderNotConfigured("openai")
