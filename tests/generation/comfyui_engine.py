@@ -82,9 +82,6 @@ class ComfyUIEngine:
         self.held = threading.Event()
         self.queued = threading.Event()
         self._paused = False
-        self._wake: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._number = 0
         self._seed = 100
         self._server: uvicorn.Server | None = None
@@ -257,7 +254,7 @@ class ComfyUIEngine:
             return JSONResponse({"error": error, "node_errors": node_errors}, status_code=400)
         with self._lock:
             self.pending.append(job)
-        self._kick()
+        self._start_next()
         self.queued.set()
         return JSONResponse({"prompt_id": job.prompt_id, "number": job.number, "node_errors": {}})
 
@@ -330,12 +327,15 @@ class ComfyUIEngine:
 
     # The worker ------------------------------------------------------------------
 
-    def _kick(self) -> None:
-        if self._worker is None or self._worker.done():
-            self._wake = asyncio.Event()
-            self._worker = asyncio.get_running_loop().create_task(self._work())
-        assert self._wake is not None
-        self._wake.set()
+    def _start_next(self) -> None:
+        """Like ComfyUI's worker: the next queued job runs when none does. Called before
+        the queue answer is sent, so a job is running by the time its client hears of it."""
+        with self._lock:
+            if self._paused or self.running is not None or not self.pending:
+                return
+            job = self.pending.pop(0)
+            self.running = job
+        asyncio.get_running_loop().create_task(self._run_then_next(job))
 
     async def _send(self, job: Job, kind: str, data: dict[str, Any]) -> None:
         with self._lock:
@@ -345,22 +345,13 @@ class ComfyUIEngine:
             with contextlib.suppress(Exception):
                 await ws.send_text(json.dumps({"type": kind, "data": data}))
 
-    async def _work(self) -> None:
-        assert self._wake is not None
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while not self._paused:
-                with self._lock:
-                    if not self.pending:
-                        break
-                    job = self.pending.pop(0)
-                    self.running = job
-                try:
-                    await self._run(job)
-                finally:
-                    with self._lock:
-                        self.running = None
+    async def _run_then_next(self, job: Job) -> None:
+        try:
+            await self._run(job)
+        finally:
+            with self._lock:
+                self.running = None
+            self._start_next()
 
     def _finish(self, job: Job, status: str, outputs: dict[str, Any], messages: list[Any]) -> None:
         with self._lock:
