@@ -92,6 +92,8 @@ class ComfyUIProvider:
         workflow = self._workflow(request.model.id)
         if request.mask is not None and not workflow.takes_mask:
             raise ProviderFailed(NAME, "this workflow takes no mask")
+        if request.mask is None and workflow.takes_mask:
+            raise ProviderFailed(NAME, "this workflow needs a mask")
         client_id = uuid.uuid4().hex
         async with http_client(self.config) as client, self._socket(client_id) as ws:
             job = secrets.token_hex(12)
