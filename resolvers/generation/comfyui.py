@@ -134,6 +134,11 @@ class ComfyUIProvider:
             except asyncio.CancelledError:
                 await asyncio.shield(self._cancel(client, prompt_id))
                 raise
+            finally:
+                # The history holds the whole graph, prompt included, until the engine
+                # restarts: drop this job's entry once its outcome is known.
+                if not _cancelled():
+                    await self._forget(client, prompt_id)
         if not images:
             raise ProviderFailed(NAME, "the workflow produced no output image")
         return ProviderImages(images=images, model_used=workflow.model_id)
@@ -326,15 +331,28 @@ class ComfyUIProvider:
 
     async def _cancel(self, client: httpx.AsyncClient, prompt_id: str) -> None:
         """Interrupt the job if it runs, and take it off the queue if it waits."""
-        for path, body in (
+        await self._tell(
+            client,
             ("/interrupt", {"prompt_id": prompt_id}),
             ("/queue", {"delete": [prompt_id]}),
-        ):
+        )
+
+    async def _forget(self, client: httpx.AsyncClient, prompt_id: str) -> None:
+        await self._tell(client, ("/history", {"delete": [prompt_id]}))
+
+    async def _tell(self, client: httpx.AsyncClient, *calls: tuple[str, dict[str, Any]]) -> None:
+        """Best effort: a failure is logged, never raised (the outcome is known already)."""
+        for path, body in calls:
             try:
                 async with asyncio.timeout(_CANCEL_TIMEOUT_S):
                     await client.post(self.engine.url(path), json=body)
             except (TimeoutError, httpx.HTTPError) as exc:
-                log.warning("ComfyUI %s for job %s failed: %s", path, prompt_id, type(exc).__name__)
+                log.warning("ComfyUI POST %s failed: %s", path, type(exc).__name__)
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _object(value: object) -> dict[str, Any]:

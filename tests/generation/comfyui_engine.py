@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import socket
 import threading
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -71,6 +74,7 @@ class ComfyUIEngine:
         self.prompts: list[Job] = []
         self.interrupts: list[dict[str, Any]] = []
         self.deletes: list[str] = []
+        self.forgotten: list[str] = []  # history entries deleted (POST /history)
         self.messages: list[tuple[str, dict[str, Any]]] = []
         self.connected: list[str] = []  # the clientId of each WebSocket, in order
         self.files: dict[tuple[str, str, str], bytes] = {}  # (type, subfolder, name)
@@ -101,6 +105,7 @@ class ComfyUIEngine:
             self.prompts.clear()
             self.interrupts.clear()
             self.deletes.clear()
+            self.forgotten.clear()
             self.messages.clear()
             self.connected.clear()
             self.files.clear()
@@ -170,6 +175,7 @@ class ComfyUIEngine:
                 Route("/queue", self.get_queue, methods=["GET"]),
                 Route("/queue", self.post_queue, methods=["POST"]),
                 Route("/interrupt", self.post_interrupt, methods=["POST"]),
+                Route("/history", self.post_history, methods=["POST"]),
                 Route("/view", self.view, methods=["GET"]),
                 WebSocketRoute("/ws", self.websocket),
             ]
@@ -279,6 +285,16 @@ class ComfyUIEngine:
             for prompt_id in body.get("delete") or []:
                 self.deletes.append(prompt_id)
                 self.pending = [j for j in self.pending if j.prompt_id != prompt_id]
+        return Response(status_code=200)
+
+    async def post_history(self, request: Request) -> Response:
+        body = await request.json()
+        with self._lock:
+            if body.get("clear"):
+                self.history.clear()
+            for prompt_id in body.get("delete") or []:
+                self.forgotten.append(prompt_id)
+                self.history.pop(prompt_id, None)
         return Response(status_code=200)
 
     async def post_interrupt(self, request: Request) -> Response:
@@ -432,7 +448,7 @@ class ComfyUIEngine:
                 self._seed += 1
                 name = f"ComfyUI_{self._seed:05d}_.png"
                 with self._lock:
-                    self.files[(kind, "", name)] = make_png((width, height), self._seed)
+                    self.files[(kind, "", name)] = saved_png((width, height), self._seed, job)
                 images.append({"filename": name, "subfolder": "", "type": kind})
             outputs[node_id] = {"images": images}
             await self._send(
@@ -452,6 +468,17 @@ class ComfyUIEngine:
         await self._send(job, "execution_success", {"prompt_id": pid})
         self._finish(job, "success", outputs, messages)
         await self._send(job, "executing", {"node": None, "prompt_id": pid})
+
+
+def saved_png(size: tuple[int, int], seed: int, job: Job) -> bytes:
+    """Like SaveImage: the picture with the graph (prompt included) in tEXt chunks."""
+    image = Image.open(io.BytesIO(make_png(size, seed)))
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(job.graph))
+    info.add_text("workflow", json.dumps({"nodes": [], "links": []}))
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info, compress_level=1)
+    return out.getvalue()
 
 
 def _inputs_with(graph: dict[str, Any], name: str) -> dict[str, Any]:

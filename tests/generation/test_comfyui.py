@@ -113,7 +113,9 @@ async def test_full_generation_through_the_engine(
         assert (image["width"], image["height"]) == (1536, 1024)
         stored = await comfy_api.client.get(image["url"])
         assert stored.status_code == 200
-        assert decoded(stored.content).size == (1536, 1024)
+        kept = decoded(stored.content)
+        # Stored like any provider's output: re-encoded, so SaveImage's graph is gone.
+        assert kept.size == (1536, 1024) and "prompt" not in kept.info
     # What the engine got: one clean PNG of the opted-in reference, under a random name.
     (upload,) = engine.uploads
     assert upload.problems == [] and upload.kind == "input" and upload.subfolder == "meimages"
@@ -126,6 +128,8 @@ async def test_full_generation_through_the_engine(
     assert job.graph["9"]["inputs"] == {"width": 1536, "height": 1024, "batch_size": 2}
     assert isinstance(job.graph["10"]["inputs"]["seed"], int)
     assert "meimages" not in job.graph  # our metadata stays here
+    # The engine's history entry (the graph, prompt included) was deleted after the job.
+    assert engine.forgotten == [job.prompt_id] and job.prompt_id not in engine.history
     kinds = [kind for kind, data in engine.messages if data.get("prompt_id") == job.prompt_id]
     assert kinds[0] == "execution_start" and "progress" in kinds and "executed" in kinds
     assert await history_ids(comfy_api, owner) == [result["id"]]

@@ -116,7 +116,7 @@ async def test_a_timeout_interrupts_and_dequeues_the_job(
     (job,) = engine.prompts
     assert engine.interrupts == [{"prompt_id": job.prompt_id}]
     assert engine.deletes == [job.prompt_id]
-    assert engine.pending == []
+    assert engine.pending == [] and engine.forgotten == [job.prompt_id]
     # Running, it was interrupted at its sampler; queued, it never ran.
     assert job.interrupted is (where == "running")
     if where == "running":
