@@ -83,8 +83,10 @@ class GenerationConfig:
 
     @property
     def hold_ttl_s(self) -> float:
-        """After this long a pending generation no longer holds credits (its server died)."""
-        return 2 * (self.timeout_s + self.connect_timeout_s) + 120.0
+        """After this long a pending generation no longer holds credits (its server died).
+        A job on the operator's engine may run for the engine's own, longer timeout."""
+        longest = max(self.timeout_s, self.comfyui.timeout_s if self.comfyui else 0.0)
+        return 2 * (longest + self.connect_timeout_s) + 120.0
 
     @property
     def stale_after_s(self) -> float:

@@ -210,3 +210,11 @@ async def test_without_the_websocket_the_history_is_polled(
         assert image.size == (1024, 1536)
     (job,) = engine.prompts
     assert job.graph["9"]["inputs"]["batch_size"] == 3
+
+
+def test_a_long_engine_timeout_keeps_the_credit_hold_alive() -> None:
+    """A pending generation's hold (and its heartbeat) lasts past the longest call."""
+    cloud = GenerationConfig(timeout_s=180.0)
+    local = GenerationConfig(timeout_s=180.0, comfyui=EngineConfig("http://gpu:8188", 3600.0))
+    assert cloud.hold_ttl_s == 2 * (180.0 + 10.0) + 120.0
+    assert local.hold_ttl_s == 2 * (3600.0 + 10.0) + 120.0
