@@ -245,3 +245,32 @@ async def test_the_allowlists_rule_out_the_engine(
     assert engine.uploads == [] and engine.prompts == []
     allowed = await generate(comfy_api, owner, [ref["id"]], model=LOCAL)
     assert allowed["__typename"] == "Generation", allowed
+
+
+async def test_a_retry_with_the_same_key_queues_nothing_more(
+    comfy_api: Api, owner: str, engine: ComfyUIEngine
+) -> None:
+    first, second = (
+        await add_reference(comfy_api, owner, 51),
+        await add_reference(comfy_api, owner, 52),
+    )
+    await grant(comfy_api, owner, 10)
+    mutation = (
+        "mutation($input: GenerationInput!, $key: String) {"
+        " generateWithReference(input: $input, idempotencyKey: $key) {"
+        " __typename ... on Generation { id cost } } }"
+    )
+    variables = {
+        "input": {
+            "prompt": "us two",
+            "referenceImageIds": [first["id"], second["id"]],
+            "model": TWO_FACES,
+        },
+        "key": "k-51",
+    }
+    made = (await comfy_api.gql(mutation, variables, user=owner))["generateWithReference"]
+    again = (await comfy_api.gql(mutation, variables, user=owner))["generateWithReference"]
+    assert made["__typename"] == "Generation", made
+    assert again == made and made["cost"] == 3
+    assert len(engine.prompts) == 1 and len(engine.uploads) == 2
+    assert await balance(comfy_api, owner) == 7
