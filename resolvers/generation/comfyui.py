@@ -281,6 +281,9 @@ class ComfyUIProvider:
                 return Reply(response.status_code, b"".join(chunks))
         except httpx.HTTPError as exc:
             raise _Unreachable(NAME, f"could not reach the engine ({type(exc).__name__})") from exc
+        except TimeoutError:
+            # This request's own deadline, not the job's: told apart from the job timeout.
+            raise _Unreachable(NAME, f"no answer within {deadline:g} s") from None
 
     async def _history(self, client: httpx.AsyncClient, prompt_id: str) -> dict[str, Any] | None:
         reply = await self._get(client, f"/history/{prompt_id}")
