@@ -3,6 +3,7 @@ GraphQL, on SQLite and PostgreSQL: the models, a full job, consent, allowlists."
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from typing import Any
@@ -274,3 +275,31 @@ async def test_a_retry_with_the_same_key_queues_nothing_more(
     assert again == made and made["cost"] == 3
     assert len(engine.prompts) == 1 and len(engine.uploads) == 2
     assert await balance(comfy_api, owner) == 7
+
+
+async def test_two_jobs_at_once_each_get_their_own_outcome(
+    comfy_api: Api, owner: str, engine: ComfyUIEngine
+) -> None:
+    """The engine runs one job at a time: the second waits in its queue while the first
+    is held, and each call follows its own job on its own socket."""
+    ref = await add_reference(comfy_api, owner, 53)
+    engine.hold()
+    first = asyncio.create_task(generate(comfy_api, owner, [ref["id"]], model=LOCAL, prompt="one"))
+    await engine.wait_until(engine.held)
+    engine.queued.clear()
+    second = asyncio.create_task(
+        generate(comfy_api, owner, [ref["id"]], model=LOCAL, prompt="two", n=2)
+    )
+    await engine.wait_until(engine.queued)
+    assert [job.prompt_id for job in engine.pending] == [engine.prompts[1].prompt_id]
+    engine.release()
+    one, two = await first, await second
+    assert one["__typename"] == two["__typename"] == "Generation", (one, two)
+    assert (one["prompt"], len(one["images"])) == ("one", 1)
+    assert (two["prompt"], len(two["images"])) == ("two", 2)
+    media = [image["mediaId"] for image in one["images"] + two["images"]]
+    assert len(set(media)) == 3
+    jobs = engine.prompts
+    assert [job.graph["6"]["inputs"]["text"].split(",")[0] for job in jobs] == ["one", "two"]
+    assert len({job.client_id for job in jobs}) == 2
+    assert sorted(engine.connected) == sorted(job.client_id for job in jobs)
