@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.pricing import Quality, Size, catalogue
 from resolvers.generation.providers import ImageRequest, provider_for
 from resolvers.generation.workflows import parse_workflow
+from testbed.server import MEIMAGES, clean_environment
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.generation.conftest import EXAMPLE_WORKFLOW, TWO_FACES_WORKFLOW
 from tests.generation.provider_server import make_png
@@ -218,3 +220,21 @@ def test_a_long_engine_timeout_keeps_the_credit_hold_alive() -> None:
     local = GenerationConfig(timeout_s=180.0, comfyui=EngineConfig("http://gpu:8188", 3600.0))
     assert cloud.hold_ttl_s == 2 * (180.0 + 10.0) + 120.0
     assert local.hold_ttl_s == 2 * (3600.0 + 10.0) + 120.0
+
+
+def test_serve_refuses_to_start_with_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "portrait.json"
+    broken.write_text(json.dumps({"1": node({"text": "{{prompt}}"})}))
+    done = subprocess.run(
+        [str(MEIMAGES), "serve", "--data-dir", str(tmp_path / "data")],
+        env={**clean_environment(), VARIABLE: str(broken)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert (
+        f"meimages: invalid configuration: {VARIABLE}: {broken}: no {{{{reference_1}}}} "
+        "placeholder" in done.stderr
+    )
+    assert not (tmp_path / "data").exists()
