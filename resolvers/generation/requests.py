@@ -109,6 +109,11 @@ def validate(request: GenerationRequest, models: Mapping[str, Model] = MODELS) -
     if not 1 <= request.n <= MAX_IMAGES:
         raise InvalidInput(f"n is between 1 and {MAX_IMAGES}", field="n")
     if request.n > model.max_n:
-        raise InvalidInput(f"{model.id} makes at most {model.max_n} image per call", field="n")
+        raise InvalidInput(
+            f"{model.id} makes at most {model.max_n} image"
+            + ("s" if model.max_n != 1 else "")
+            + " per call",
+            field="n",
+        )
     key = _validate_key(request.idempotency_key)
     return ValidRequest(prompt, ids, model, quality, size, request.n, key)
