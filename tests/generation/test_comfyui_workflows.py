@@ -19,7 +19,8 @@ from resolvers.generation.config import ComfyUIEngine as EngineConfig
 from resolvers.generation.config import GenerationConfig
 from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.pricing import Quality, Size, catalogue
-from resolvers.generation.providers import ImageRequest, provider_for
+from resolvers.generation.providers import ImageRequest
+from resolvers.generation.registry import provider_for
 from resolvers.generation.workflows import parse_workflow
 from testbed.server import MEIMAGES, clean_environment
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
