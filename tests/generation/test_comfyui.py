@@ -31,9 +31,9 @@ MODELS = """{ generationModels { id provider description configured referenceCou
 UPLOAD_NAME = re.compile(r"meimages-[0-9a-f]{24}-[0-9]\.png")
 
 
-async def clean(api: Api, image: dict[str, Any]) -> bytes:
+async def clean(api: Api, owner: str, image: dict[str, Any]) -> bytes:
     """The clean PNG of a stored reference: what a provider may receive of it."""
-    stored = await api.stores.blobs.get(image["storagePath"])
+    stored = await api.stores.sealed.get(owner, image["storagePath"])
     assert stored is not None
     return clean_reference_png(stored, max_pixels=api.stores.limits.max_image_pixels)
 
@@ -121,7 +121,7 @@ async def test_full_generation_through_the_engine(
     (upload,) = engine.uploads
     assert upload.problems == [] and upload.kind == "input" and upload.subfolder == "meimages"
     assert UPLOAD_NAME.fullmatch(upload.filename), upload.filename
-    assert upload.data == await clean(comfy_api, ref)
+    assert upload.data == await clean(comfy_api, owner, ref)
     (job,) = engine.prompts
     assert job.client_id and engine.connected == [job.client_id]
     assert job.graph["5"]["inputs"]["image"] == f"meimages/{upload.filename}"
@@ -155,8 +155,8 @@ async def test_priced_workflow_charges_per_image(
     assert await balance(comfy_api, owner) == 7
     # Both references, in order; the preview (type "temp") is not an output.
     assert [u.data for u in engine.uploads] == [
-        await clean(comfy_api, first),
-        await clean(comfy_api, second),
+        await clean(comfy_api, owner, first),
+        await clean(comfy_api, owner, second),
     ]
     (job,) = engine.prompts
     assert [job.graph[n]["inputs"]["image"] for n in ("2", "3")] == [
