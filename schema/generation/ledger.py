@@ -27,6 +27,10 @@ class ProviderKind(enum.Enum):
         DomainProviderKind.OPENAI_COMPATIBLE.value,
         description="A server speaking OpenAI's protocol at another address (e.g. self-hosted).",
     )
+    COMFYUI = strawberry.enum_value(
+        DomainProviderKind.COMFYUI.value,
+        description="The operator's own ComfyUI engine (models `local/<name>`).",
+    )
 
     def to_domain(self) -> DomainProviderKind:
         return DomainProviderKind(cast(str, self.value))

@@ -74,6 +74,7 @@ class GenerationQuery:
         configured = {
             pricing.Provider.OPENAI: config.openai is not None,
             pricing.Provider.GEMINI: config.gemini is not None,
+            pricing.Provider.COMFYUI: config.comfyui is not None,
         }
         return [
             GenerationModel(
@@ -85,6 +86,8 @@ class GenerationQuery:
                     GenerationPrice(quality=GenerationQuality(q.value), credits=m.price(q))
                     for q in pricing.Quality
                 ],
+                reference_count=m.references,
+                max_images=m.max_n,
             )
-            for m in pricing.MODELS.values()
+            for m in pricing.catalogue(config).values()
         ]

@@ -206,11 +206,22 @@ class GenerationPrice:
 @strawberry.type(description="A model generateWithReference can use.")
 class GenerationModel:
     id: str = strawberry.field(description="The id to pass as `model`.")
-    provider: str = strawberry.field(description="Who runs it: openai or gemini.")
+    provider: str = strawberry.field(
+        description="Who runs it: openai, gemini, or comfyui (the operator's own engine)."
+    )
     description: str = strawberry.field(description="What it is.")
-    configured: bool = strawberry.field(description="This server has credentials for it.")
+    configured: bool = strawberry.field(
+        description="This server has credentials for it (for comfyui: an engine URL)."
+    )
     prices: list[GenerationPrice] = strawberry.field(
         description="Credits per output image, by quality; never per reference."
+    )
+    reference_count: int | None = strawberry.field(
+        default=None,
+        description="Exactly this many reference images must be given; null: 1 to 8.",
+    )
+    max_images: int = strawberry.field(
+        default=4, description="The largest `n` this model takes in one call."
     )
 
 
