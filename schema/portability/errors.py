@@ -8,6 +8,7 @@ from typing import cast
 import strawberry
 
 from resolvers import errors as domain
+from resolvers.lifecycle.self_deletion import SelfDeletionDisabled
 from resolvers.portability.errors import ArchiveProblem as Problem
 from resolvers.portability.errors import InvalidArchive
 from schema.enums import ErrorCode
@@ -83,3 +84,12 @@ class InvalidArchiveError(Error):
             problem=ArchiveProblem.of(error.problem),
             entry=error.entry,
         )
+
+
+@represents(SelfDeletionDisabled, http_status=403)
+@strawberry.type(
+    description="This server keeps deleting a person's data for its operator (whose "
+    "deployment may need a grace period): nothing was deleted; ask them."
+)
+class SelfDeletionDisabledError(Error):
+    pass

@@ -194,7 +194,9 @@ async def read_events(
     events: list[LoggedEvent] = []
     for row in rows:
         assert row.seq is not None
-        data = row.image or (current.get(row.image_id) if row.type not in (deleted, switch) else None)
+        data = row.image or (
+            current.get(row.image_id) if row.type not in (deleted, switch) else None
+        )
         state = None
         if data is not None:
             state = await snapshot.decode(
