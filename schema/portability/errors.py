@@ -58,6 +58,11 @@ class ArchiveProblem(enum.Enum):
     IMAGE_REJECTED = strawberry.enum_value(
         Problem.IMAGE_REJECTED.value, description="An image is refused as an upload would be."
     )
+    ALREADY_IMPORTED = strawberry.enum_value(
+        Problem.ALREADY_IMPORTED.value,
+        description="Every image of the archive is already in this space's pool (the archive "
+        "was imported before): importing it again would only duplicate them.",
+    )
 
     @classmethod
     def of(cls, problem: Problem) -> ArchiveProblem:
