@@ -625,9 +625,7 @@ def _add_cleanup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     purge.add_argument(
         "--older-than", type=duration, default="7d", help="with --deleted: e.g. 0, 24h, 30d"
     )
-    purge.add_argument(
-        "--yes", action="store_true", help="with --user: do not ask (for scripts)"
-    )
+    purge.add_argument("--yes", action="store_true", help="with --user: do not ask (for scripts)")
     purge.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     purge.set_defaults(func=cmd_purge, prog=purge.prog)
 
