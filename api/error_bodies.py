@@ -19,9 +19,13 @@ log = logging.getLogger("meimages.api")
 
 
 def graphql_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    extensions = {"code": code}
+    extensions: dict[str, Any] = {"code": code, **(details or {})}
     if (rid := current_request_id()) is not None:
         extensions["requestId"] = rid
     return JSONResponse(
@@ -36,13 +40,19 @@ def rest_error(status: int, code: str, message: str, **extra: Any) -> JSONRespon
 
 
 def refusal(
-    path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    path: str,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
-    """A refusal in the error shape of the door the request was sent to."""
+    """A refusal in the error shape of the door the request was sent to; `details` go
+    beside the code (GraphQL extensions, REST error fields)."""
     if path == "/graphql":
-        return graphql_error(status, code, message, headers)
+        return graphql_error(status, code, message, headers, details)
     if path.startswith("/api/"):
-        response: Response = rest_error(status, code, message)
+        response: Response = rest_error(status, code, message, **(details or {}))
     else:
         response = PlainTextResponse(message, status_code=status)
     response.headers.update(headers or {})

@@ -94,7 +94,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             )
             await unauthenticated(scope, receive, send)
         except RequestRefused as exc:
-            await graphql_error(exc.status, exc.code, exc.message)(scope, receive, send)
+            refused = graphql_error(exc.status, exc.code, exc.message, details=exc.details)
+            await refused(scope, receive, send)
         finally:
             await close_open_forms(scope)
 
