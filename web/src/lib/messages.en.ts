@@ -211,7 +211,7 @@ export const en = {
   'image.editNamed': 'Edit “{name}”',
   'image.deleteNamed': 'Delete “{name}”',
   'image.details': 'Consent & uses',
-  'image.detailsNamed': 'Consent and uses of “{name}”',
+  'image.detailsNamed': 'Consent & uses: “{name}”',
   'consent.more': 'What the switches mean',
   'consent.pausedLine': 'The global switch is off: every photo’s own switch is paused, and nothing is sent to AI. Your per-photo choices are kept.',
   'details.title': '“{name}”: consent and uses',
