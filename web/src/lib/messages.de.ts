@@ -208,7 +208,7 @@ export const de: Catalog = {
   'slot.standIn': 'Kein eigener Avatar: Deine Gesichtsreferenz vertritt ihn.',
   'slot.standInAlt': 'Gesichtsreferenz, als Avatar verwendet',
   'image.aiNamed': 'KI darf „{name}“ nutzen',
-  'image.paused': 'Pausiert: Der globale Schalter ist aus, dieses Foto wird gerade nicht genutzt. Deine Wahl bleibt erhalten.',
+  'image.paused': 'Pausiert, solange der globale Schalter aus ist',
   'image.editNamed': 'Bearbeiten: „{name}“',
   'image.deleteNamed': 'Löschen: „{name}“',
   'image.details': 'Einwilligung & Nutzung',

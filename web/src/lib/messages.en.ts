@@ -207,7 +207,7 @@ export const en = {
   'slot.standIn': 'No avatar of its own: your face reference stands in for it.',
   'slot.standInAlt': 'Face reference, standing in as avatar',
   'image.aiNamed': 'AI may use “{name}”',
-  'image.paused': 'Paused: the global switch is off, so this photo is not used now. Your choice is kept.',
+  'image.paused': 'Paused while the global switch is off',
   'image.editNamed': 'Edit “{name}”',
   'image.deleteNamed': 'Delete “{name}”',
   'image.details': 'Consent & uses',
