@@ -206,6 +206,13 @@ async function setLocale(page, locale) {
     await look(a, 'images-de');
     await setLocale(a, 'en');
 
+    // --- the avatar card shows the face reference standing in, not "Empty"
+    step = 'avatar stand-in';
+    await a.click(`${sel('grid')} ${sel('star')}`); // the first face photo becomes the face reference
+    await present(a, `${sel('slot-AVATAR')} ${sel('avatar-stand-in')}`);
+    report.texts.standIn = await textOf(a, `${sel('slot-AVATAR')} .card-body .help`);
+    await look(a, 'images-stand-in');
+
     // --- delete everything: the phrase first, then gone and signed out
     step = 'delete';
     await nav(a, '/data');

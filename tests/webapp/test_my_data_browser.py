@@ -122,6 +122,7 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
     assert texts["deTitle"] == "Meine Daten" and "DELETE MY DATA" in texts["deDelete"]
     assert "kein Bildanbieter eingerichtet" in texts["deNoProvider"]
     assert "Es wird zum Avatar" in texts["deAvatarHelp"]
+    assert texts["standIn"] == "No avatar of its own: your face reference stands in for it."
     # Delete everything: refused until the phrase is exact, then gone and signed out.
     assert report["deleteDisabledWrong"] is True
     assert "Everything of yours was deleted" in texts["deleted"]
@@ -140,6 +141,7 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
         "data-de",
         "generate-de",
         "images-de",
+        "images-stand-in",
         "signed-out-deleted",
     }
     serious = {
