@@ -113,6 +113,7 @@ async function setLocale(page, locale) {
     await b.goto(`${BASE}/generate`);
     await present(b, `${sel('live')}[data-state="live"]`);
     await present(b, sel('pick'));
+    await present(b, sel('no-provider')); // once the models are known
     report.texts.noProvider = await textOf(b, sel('no-provider'));
     report.texts.whyOff = await textOf(b, sel('gen-why'));
     await look(b, 'generate-no-provider');
@@ -203,6 +204,7 @@ async function setLocale(page, locale) {
     await nav(a, '/');
     await present(a, sel('global-toggle'));
     report.texts.deAvatarHelp = await a.$eval(`${sel('slot-AVATAR')} [id$="-replace-help"]`, (e) => e.textContent);
+    report.texts.deGlobalHelp = await a.$eval('.consent .switch-row', (e) => e.outerHTML);
     await look(a, 'images-de');
     await setLocale(a, 'en');
 

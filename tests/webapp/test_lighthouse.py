@@ -23,7 +23,13 @@ from testbed.server import LiveServer, start_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LIGHTHOUSE = HERE / "node_modules/lighthouse/cli/index.js"
-PAGES = {"sign-in": "/", "images": "/", "generate": "/generate", "history": "/history", "data": "/data"}
+PAGES = {
+    "sign-in": "/",
+    "images": "/",
+    "generate": "/generate",
+    "history": "/history",
+    "data": "/data",
+}
 OWNER = "lighthouse-person"
 
 

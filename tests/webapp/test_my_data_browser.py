@@ -105,7 +105,9 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
     assert texts["whyOff"] == "Generate is off: no image provider is set up on this server."
     # The global switch: the other tab's picker follows live; opted-in switches show paused.
     assert "switched off" in texts["pickerOff"]
-    assert report["pausedSwitches"] == 1 and "Your per-photo choices are kept" in texts["pausedLine"]
+    assert (
+        report["pausedSwitches"] == 1 and "Your per-photo choices are kept" in texts["pausedLine"]
+    )
     assert report["pickerBack"] == 1
     # Consent until a date, then open-ended again.
     assert texts["until"].startswith("Until ")
@@ -122,6 +124,7 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
     assert texts["deTitle"] == "Meine Daten" and "DELETE MY DATA" in texts["deDelete"]
     assert "kein Bildanbieter eingerichtet" in texts["deNoProvider"]
     assert "Es wird zum Avatar" in texts["deAvatarHelp"]
+    assert "An: Fotos, die du einzeln eingeschaltet hast" in texts["deGlobalHelp"]
     assert texts["standIn"] == "No avatar of its own: your face reference stands in for it."
     # Delete everything: refused until the phrase is exact, then gone and signed out.
     assert report["deleteDisabledWrong"] is True
