@@ -80,3 +80,43 @@ async def test_switch_is_logged_in_order_in_every_space_and_only_for_its_owner(
     # Another owner's feed holds only its own image.
     theirs = await collect(live, other, other_start, 1)
     assert theirs[0]["__typename"] == "MeImageEvent"
+
+
+DELETE_MY_DATA = (
+    'mutation { deleteMyData(confirmation: "DELETE MY DATA") { __typename '
+    "... on MyDataDeleted { images dataKeysDestroyed } } }"
+)
+
+
+async def test_open_sessions_of_a_person_who_deletes_everything_go_on_with_nothing_old(
+    live: LiveServer, http: httpx.AsyncClient
+) -> None:
+    """A page left open while its owner deletes everything: its stream survives, replays
+    nothing of the erased past, and carries what comes after; others hear nothing."""
+    owner, other = new_owner(), new_owner("other")
+    start = await event_cursor(http, live, user=owner)
+    other_start = await event_cursor(http, live, user=other)
+    before = (await upload(http, live, 64, user=owner))["id"]
+    async with ws_connection(live.ws_url) as ws:
+        assert (await init(ws, live.token(owner)))["type"] == "connection_ack"
+        await subscribe(ws, "s", QUERY, {"after": start})
+        first = await receive(ws)
+        assert first["payload"]["data"]["meImageEvents"]["imageId"] == before
+        deleted = await live.graphql(http).gql(DELETE_MY_DATA, user=owner)
+        assert deleted["deleteMyData"] == {
+            "__typename": "MyDataDeleted",
+            "images": 1,
+            "dataKeysDestroyed": True,
+        }
+        after = (await upload(http, live, 65, user=owner))["id"]
+        # The same open stream: the next item is the new image, nothing of the erased pool.
+        nxt = await receive(ws)
+        assert nxt["type"] == "next", nxt
+        assert nxt["payload"]["data"]["meImageEvents"]["imageId"] == after
+    # Resuming from before the deletion replays only what came after it.
+    replay = await collect(live, owner, start, 1)
+    assert [i["imageId"] for i in replay] == [after]
+    # Another owner's stream holds only its own image.
+    await upload(http, live, 66, user=other)
+    theirs = await collect(live, other, other_start, 1)
+    assert theirs[0]["imageId"] not in (before, after)
