@@ -10,6 +10,7 @@ import strawberry
 from resolvers import errors, rate_limits
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
+from resolvers.lifecycle import self_deletion
 from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
 from resolvers.pool import cap
@@ -126,6 +127,10 @@ class ErrorCode(enum.Enum):
     INVALID_ARCHIVE = strawberry.enum_value(
         portability_errors.InvalidArchive.code,
         description="An archive offered for import is not a valid meimages export; nothing changed.",
+    )
+    SELF_DELETION_DISABLED = strawberry.enum_value(
+        self_deletion.SelfDeletionDisabled.code,
+        description="This server lets only its operator delete a person's data (`MEIMAGES_SELF_DELETION`).",
     )
 
 

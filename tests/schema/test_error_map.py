@@ -14,6 +14,7 @@ import resolvers
 from resolvers import errors as domain
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
+from resolvers.lifecycle.self_deletion import SelfDeletionDisabled
 from resolvers.media.sanitising import ImageRejected, Rejection
 from resolvers.pool import cap
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
@@ -108,6 +109,7 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
         "InvalidArchiveError",
         {"entry": "images/a.jpg"},
     ),
+    (SelfDeletionDisabled(), "SelfDeletionDisabledError", {}),
 ]
 
 

@@ -42,7 +42,9 @@ export function uploadErrorText(result: Exclude<UploadResult, { __typename: 'MeI
 /** A request that never got a GraphQL answer: the body limit (413), the network, … */
 export function requestErrorText(error: unknown): string {
   if (error instanceof RequestFailed) {
-    if (error.status === 413) return t('error.tooLargePlain');
+    if (error.status === 413) {
+      return error.maxBytes ? t('error.tooLarge', { max: formatBytes(error.maxBytes) }) : t('error.tooLargePlain');
+    }
     if (error.status === null) return t('error.network');
     return t('error.generic', { message: error.message });
   }
