@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from resolvers.generation import ledger
-from resolvers.pool.me_images import Image, pool_snapshot
+from resolvers.pool.me_images import Image, encrypted_json, pool_snapshot
 from resolvers.portability import archive_format as fmt
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
@@ -48,8 +48,7 @@ def _image_json(image: Image) -> dict[str, Any]:
     return {
         "id": image.id,
         "kind": image.kind.value,
-        "label": image.encrypted.label,
-        "tags": list(image.encrypted.tags),
+        **encrypted_json(image.encrypted),
         "usage": {"aiReference": image.ai_reference, "showInProfile": image.show_in_profile},
         "primaryFor": image.primary_for.value if image.primary_for else None,
         "createdAt": _iso(image.created_at),
@@ -196,7 +195,7 @@ async def _generation_json(
         name = None
         if stored is not None:
             name = fmt.output_entry(row.id, int(output["index"]), content_type)
-            files.append((name, stored[0].storage_path))
+            files.append((name, stored.media.storage_path))
         outputs.append({**output, "file": name})
     record = {
         "id": row.id,

@@ -25,7 +25,7 @@ from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from resolvers.media.sanitising import EncodedImage
 from resolvers.media.uploads import Renditions, adopt_renditions
 from resolvers.pool.cap import PoolFull
-from resolvers.pool.me_images import Image, Kind, Slot, clean_encrypted, pool_snapshot
+from resolvers.pool.me_images import Image, Kind, Slot, encrypted_from_json, pool_snapshot
 from resolvers.portability import archive_format as fmt
 from resolvers.portability.archive_reader import ArchiveReader, open_archive
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
@@ -127,7 +127,7 @@ def _archived_image(item: object, reader: ArchiveReader) -> tuple[str, ArchivedI
     if not isinstance(usage, dict):
         raise _bad(f"image {image_id}: usage must be an object")
     try:
-        encrypted = clean_encrypted({"label": item.get("label"), "tags": item.get("tags")})
+        encrypted = encrypted_from_json(item)
     except InvalidInput as exc:
         raise _bad(f"image {image_id}: {exc.message}") from None
     archived = ArchivedImage(

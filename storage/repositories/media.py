@@ -3,6 +3,8 @@ reference them, their cached renditions, and which media ids are revoked."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +18,12 @@ APP_ME = "me"
 # The app tag of generation outputs: they live as long as their generation.
 APP_PICTURE = "picture"
 
-StoredMedia = tuple[MediaObject, MediaRef]
+
+class StoredMedia(NamedTuple):
+    """A media id's reference with the stored object it points at."""
+
+    media: MediaObject
+    ref: MediaRef
 
 
 class MediaConflict(Exception):
@@ -91,7 +98,7 @@ class MediaRepository:
             .where(*conditions)
         )
         row = (await self._session.execute(query)).first()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else StoredMedia(*row)
 
     async def variant_path(self, object_id: str, spec: str) -> str | None:
         query = select(col(MediaVariant.storage_path)).where(

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from api.views import media as media_view
 from resolvers.media.signed_urls import MediaUrlSigner
 from storage.tables import MediaObject, MediaVariant
 from testbed import media_samples as samples
@@ -217,6 +218,24 @@ async def test_transform_urls_cannot_be_rewritten_or_stretched(mapi: Api, owner:
 
 
 @pytest.mark.parametrize("variant", ["w0-cover.webp", "w3000-cover.webp", "x.webp", "original.png"])
-async def test_unknown_variants_are_404_before_any_lookup(mapi: Api, variant: str) -> None:
-    response = await mapi.client.get(f"/media/abc/{variant}?exp=1&sig=x")
+async def test_unknown_variants_are_404_before_any_lookup(
+    mapi: Api, owner: str, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variant name the server would never make is refused without a lookup, even for
+    a real image with a valid signature for that name."""
+    image = await add_image(mapi, owner, samples.noisy_jpeg((120, 80), seed=12))
+    signer: MediaUrlSigner = mapi.app.state.server.urls
+    lookups: list[str] = []
+    real_find = media_view.delivery.find_servable_media
+
+    async def find(stores: Any, media_id: str) -> Any:
+        lookups.append(media_id)
+        return await real_find(stores, media_id)
+
+    monkeypatch.setattr(media_view.delivery, "find_servable_media", find)
+    response = await mapi.client.get(signer.url(image["mediaId"], variant, owner))
     assert response.status_code == 404
+    assert lookups == []
+    # The same signed URL of a variant the server makes is looked up (and served).
+    served = await mapi.client.get(image["thumbnailUrl"])
+    assert served.status_code == 200 and lookups == [image["mediaId"]]
