@@ -37,6 +37,10 @@ class GeminiProvider:
         self.endpoint = endpoint
         self.config = config
 
+    def accepts_mask(self, model: str) -> bool:
+        # generateContent has no mask input; a mask is refused before anything is held.
+        return False
+
     def body(self, request: ImageRequest) -> dict[str, Any]:
         parts: list[dict[str, Any]] = [{"text": request.prompt}]
         parts += [

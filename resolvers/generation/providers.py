@@ -24,7 +24,8 @@ from resolvers.generation.pricing import Model, Provider, Quality, Size
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """What a provider is asked for; references are already clean PNGs."""
+    """What a provider is asked for; references are already clean PNGs, and the mask
+    (if any) a prepared RGBA PNG of the first reference's size."""
 
     model: Model
     prompt: str
@@ -32,6 +33,7 @@ class ImageRequest:
     quality: Quality
     n: int
     references: Sequence[bytes]
+    mask: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class ProviderImages:
 
 class ImageProvider(Protocol):
     name: str
+
+    def accepts_mask(self, model: str) -> bool:
+        """Whether this provider can take an inpainting mask for the model (a model id)."""
+        ...
 
     async def generate(self, request: ImageRequest) -> ProviderImages:
         """Raise ProviderFailed with a short, safe detail on any failure."""

@@ -16,9 +16,9 @@ from api.settings import Settings
 from storage.tables import GenerationRecord, MeImageEvent, ReferenceUse
 from tests.generation import conftest as generation
 from tests.generation.conftest import GEMINI_KEY, OPENAI_KEY
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url
+from tests.support.provider_server import ProviderServer
 
 TOGGLED = "MeImageAiReferenceToggled"
 

@@ -15,12 +15,11 @@ from api.settings import Settings
 from resolvers.generation import credits
 from storage.blobs import BlobStore
 from testbed.images import jpeg
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url
+from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
 
-OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
-GEMINI_KEY = "AIza-test-Gemini-Secret-Canary-41c2"
+__all__ = ["GEMINI_KEY", "OPENAI_KEY"]
 
 GENERATION_FIELDS = """
   id status prompt modelRequested modelUsed quality size n referenceIds cost failure warning
@@ -48,21 +47,6 @@ GENERATE = (
     + GENERATION
     + "} }"
 )
-
-
-@pytest.fixture(scope="session")
-def provider_server() -> Iterator[ProviderServer]:
-    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key=GEMINI_KEY)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def provider(provider_server: ProviderServer) -> Iterator[ProviderServer]:
-    provider_server.reset()
-    yield provider_server
-    provider_server.reset()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)

@@ -18,8 +18,8 @@ from tests.generation.conftest import (  # noqa: F401 (fixtures)
     provider,
     provider_server,
 )
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 LIMIT = 2
 REFUSED = "... on RateLimitedError { limit retryAfter }"
