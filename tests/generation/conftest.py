@@ -197,3 +197,66 @@ async def history_ids(api: Api, owner: str, space: str | None = None) -> list[st
     page = await history_page(api, owner, space=space)
     assert page["__typename"] == "GenerationConnection", page
     return [edge["node"]["id"] for edge in page["edges"]]
+
+
+MASK_FIELDS = "mask { contentType width height base64 }"
+MASKED_GENERATE = GENERATE.replace(GENERATION_FIELDS, GENERATION_FIELDS + MASK_FIELDS).replace(
+    "... on Error { code message }",
+    "... on Error { code message }\n  ... on MaskNotSupportedError { provider model }",
+)
+
+
+async def generate_with_mask(
+    api: Api,
+    owner: str,
+    references: list[str],
+    mask: bytes,
+    *,
+    filename: str = "mask.png",
+    content_type: str = "image/png",
+    idempotency_key: str | None = None,
+    **input: Any,
+) -> dict[str, Any]:
+    """generateWithReference as a GraphQL multipart request, the mask as file part `0`."""
+    variables: dict[str, Any] = {
+        "input": {
+            "prompt": "me in a red coat",
+            "referenceImageIds": references,
+            "mask": None,
+            **input,
+        }
+    }
+    query = MASKED_GENERATE
+    if idempotency_key is not None:
+        query = query.replace(
+            "mutation($input: GenerationInput!) { generateWithReference(input: $input)",
+            "mutation($input: GenerationInput!, $key: String) "
+            "{ generateWithReference(input: $input, idempotencyKey: $key)",
+        )
+        variables["key"] = idempotency_key
+    response = await api.http.post(
+        api.url,
+        headers=api.headers(owner, preflight=True),
+        data={
+            "operations": json.dumps({"query": query, "variables": variables}),
+            "map": json.dumps({"0": ["variables.input.mask"]}),
+        },
+        files={"0": (filename, mask, content_type)},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["generateWithReference"]
+    return result
+
+
+async def generation_count(api: Api, owner: str) -> int:
+    from sqlalchemy import func, select
+
+    from storage.tables import GenerationRecord
+
+    async with api.stores.db.session() as session:
+        query = select(func.count()).where(
+            GenerationRecord.owner_id == owner  # type: ignore[arg-type]
+        )
+        return int((await session.execute(query)).scalar_one())
