@@ -135,7 +135,7 @@ def test_a_person_draws_a_mask_and_chains_a_result(
     assert "with a mask" not in report["priceNoMask"] and report["buttonNoMask"] == "Generate"
     assert "with a mask" in report["priceMasked"]
     assert report["buttonMasked"] == "Generate with mask"
-    assert "Charged 3 credits" in report["charged"]
+    assert "Charged 10 credits" in report["charged"]
     assert report["sentMask"] == "Mask sent with this generation"
     assert report["germanMask"].startswith("Nur einen Teil")
     assert report["germanFromGenerations"] == "Aus meinen Generierungen"
