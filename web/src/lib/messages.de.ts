@@ -189,6 +189,7 @@ export const de: Catalog = {
   'gen.err.MASK_NOT_SUPPORTED': 'Der Anbieter {provider} nimmt keine Maske. Wähle ein anderes Modell oder schalte die Maske aus. Es wurde nichts berechnet.',
   'gen.priceMasked': 'Preis: {price} Credits, mit Maske',
   'gen.submitMasked': 'Mit Maske generieren',
+  'gen.mask': 'Maske',
   'gen.maskOn': 'Nur einen Teil der ersten Referenz ändern (Maske)',
   'gen.maskHelp': 'Male über das, was sich ändern darf, oder wähle eine Vorgabe. Der Rest des Bildes bleibt, wie er ist.',
   'gen.maskNeedsReference': 'Wähle zuerst eine Referenz: Die Maske liegt über der ersten.',

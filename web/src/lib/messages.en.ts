@@ -188,6 +188,7 @@ export const en = {
   'gen.err.MASK_NOT_SUPPORTED': 'The {provider} provider takes no mask. Choose another model, or switch the mask off. Nothing was charged.',
   'gen.priceMasked': 'Price: {price} credits, with a mask',
   'gen.submitMasked': 'Generate with mask',
+  'gen.mask': 'Mask',
   'gen.maskOn': 'Change only part of the first reference (mask)',
   'gen.maskHelp': 'Paint over what may change, or pick a preset. The rest of the picture stays as it is.',
   'gen.maskNeedsReference': 'Pick a reference first: the mask is drawn over the first one.',
