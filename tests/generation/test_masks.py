@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from PIL import Image, PngImagePlugin
 from sqlalchemy import select
 
 from resolvers.generation.references import png_chunk_types
+from resolvers.lifecycle.purge import purge_owner
+from resolvers.portability import archive_format as fmt
+from resolvers.portability.export import write_archive
+from resolvers.stores import Caller
 from storage.tables import GenerationRecord
 from testbed.images import jpeg
 from tests.generation.conftest import (
@@ -245,3 +252,26 @@ async def test_a_retry_with_another_mask_is_another_input(
     assert other["__typename"] == "InvalidInputError", other
     assert other["field"] == "idempotencyKey"
     assert len(provider.requests) == 1
+
+
+async def test_the_mask_is_exported_and_purged_with_the_generation(
+    gen_api: Api, owner: str, provider: ProviderServer, tmp_path: Path
+) -> None:
+    face = await add_reference(gen_api, owner, 10, data=jpeg(10, size=PHOTO))
+    await grant(gen_api, owner, 100)
+    result = await generate_with_mask(gen_api, owner, [face["id"]], mask_png((400, 300)))
+    assert result["__typename"] == "Generation", result
+    [sent] = provider.requests
+
+    archive_path = tmp_path / "export.zip"
+    await write_archive(gen_api.stores, Caller(owner), archive_path)
+    with zipfile.ZipFile(archive_path) as archive:
+        generations = json.loads(archive.read(fmt.GENERATIONS))["generations"]
+        readme = archive.read(fmt.README).decode()
+    [exported] = generations
+    assert exported["id"] == result["id"]
+    assert base64.b64decode(exported["mask"]) == sent.mask
+    assert "inpainting mask" in readme
+
+    await purge_owner(gen_api.stores, owner)
+    assert await generation_count(gen_api, owner) == 0
