@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from sqlalchemy import select
 
-from resolvers.generation.references import png_chunk_types
+from resolvers.generation.references import UnusableMask, png_chunk_types, prepare_mask
 from resolvers.lifecycle.purge import purge_owner
 from resolvers.portability import archive_format as fmt
 from resolvers.portability.export import write_archive
@@ -275,3 +275,30 @@ async def test_the_mask_is_exported_and_purged_with_the_generation(
 
     await purge_owner(gen_api.stores, owner)
     assert await generation_count(gen_api, owner) == 0
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_any_image_with_alpha_becomes_a_two_level_rgba_mask(mode: str) -> None:
+    img = Image.new("RGBA", (200, 150), (255, 255, 255, 255))
+    img.paste((0, 0, 0, 0), (0, 0, 200, 75))
+    if mode == "P":
+        img = img.convert("P", palette=Image.Palette.ADAPTIVE)
+        img.info["transparency"] = img.getpixel((0, 0))
+    elif mode != "RGBA":
+        img = img.convert(mode)
+    out = io.BytesIO()
+    img.save(out, "PNG", **({"transparency": img.info["transparency"]} if mode == "P" else {}))
+
+    prepared = prepare_mask(out.getvalue(), (400, 300), max_pixels=10_000_000)
+
+    mask = Image.open(io.BytesIO(prepared))
+    assert mask.mode == "RGBA" and mask.size == (400, 300)
+    assert png_chunk_types(prepared) == ["IHDR", "IDAT", "IEND"]
+    histogram = mask.getchannel("A").histogram()
+    assert {level for level, count in enumerate(histogram) if count} == {0, 255}
+    assert mask.getchannel("A").crop((0, 0, 400, 148)).getextrema() == (0, 0)
+
+
+def test_a_decompression_bomb_is_no_mask() -> None:
+    with pytest.raises(UnusableMask):
+        prepare_mask(mask_png((4000, 3000)), (400, 300), max_pixels=1_000_000)
