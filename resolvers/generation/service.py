@@ -54,7 +54,7 @@ from resolvers.generation.history import (
 from resolvers.generation.ledger import Sending
 from resolvers.generation.outputs import keep_outputs, output_json
 from resolvers.generation.pricing import MODELS, cost_of, hold_for
-from resolvers.generation.providers import ImageProvider, ImageRequest, provider_for
+from resolvers.generation.providers import ImageProvider, ImageRequest
 from resolvers.generation.recipients import check_allowed, recipient_of
 from resolvers.generation.references import (
     UnreadableReference,
@@ -63,6 +63,7 @@ from resolvers.generation.references import (
     png_size,
     prepare_mask,
 )
+from resolvers.generation.registry import provider_for
 from resolvers.generation.requests import GenerationRequest, ValidRequest, validate
 from resolvers.media.uploads import get_media
 from resolvers.pool import consent
@@ -108,8 +109,8 @@ async def _reference_paths(stores: Stores, caller: Caller, valid: ValidRequest) 
     return paths
 
 
-async def _clean_reference(stores: Stores, image_id: str, path: str) -> bytes:
-    data = await stores.blobs.get(path)
+async def _clean_reference(stores: Stores, caller: Caller, image_id: str, path: str) -> bytes:
+    data = await stores.sealed.get(caller.owner_id, path)
     if data is None:
         raise ReferenceNotUsable([image_id])
     try:
@@ -142,7 +143,7 @@ async def _prepare(
     """Consent, then the references' bytes as clean PNGs and the mask that goes with the
     first one; writes nothing."""
     paths = await _reference_paths(stores, caller, valid)
-    references = [await _clean_reference(stores, i, paths[i]) for i in valid.reference_ids]
+    references = [await _clean_reference(stores, caller, i, paths[i]) for i in valid.reference_ids]
     mask = None
     if valid.mask is not None:
         mask = await _prepare_mask(stores, valid.mask, references[0])
