@@ -33,6 +33,7 @@ class ImageRequest:
     quality: Quality
     n: int
     references: Sequence[bytes]
+    # A clean PNG mask, only for a model whose provider `accepts_mask` it.
     mask: bytes | None = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from resolvers.errors import InvalidInput, TooLarge
@@ -88,7 +88,12 @@ def _validate_mask(mask: bytes | None, max_bytes: int) -> bytes | None:
     return mask
 
 
-def validate(request: GenerationRequest, *, max_mask_bytes: int = 10 * 1024 * 1024) -> ValidRequest:
+def validate(
+    request: GenerationRequest,
+    models: Mapping[str, Model] = MODELS,
+    *,
+    max_mask_bytes: int = 10 * 1024 * 1024,
+) -> ValidRequest:
     prompt = request.prompt.strip()
     if not prompt:
         raise InvalidInput("the prompt is empty", field="prompt")
@@ -101,11 +106,17 @@ def validate(request: GenerationRequest, *, max_mask_bytes: int = 10 * 1024 * 10
         )
     if len(set(ids)) != len(ids):
         raise InvalidInput("each reference image may be given once", field="referenceImageIds")
-    model = MODELS.get(request.model)
+    model = models.get(request.model)
     if model is None:
         raise InvalidInput(
-            f"unknown model; one of: {', '.join(MODELS)}",
+            f"unknown model; one of: {', '.join(models)}",
             field="model",
+        )
+    if model.references is not None and len(ids) != model.references:
+        raise InvalidInput(
+            f"{model.id} takes exactly {model.references} reference image"
+            + ("s" if model.references != 1 else ""),
+            field="referenceImageIds",
         )
     try:
         quality = Quality(request.quality)
@@ -119,6 +130,13 @@ def validate(request: GenerationRequest, *, max_mask_bytes: int = 10 * 1024 * 10
         ) from None
     if not 1 <= request.n <= MAX_IMAGES:
         raise InvalidInput(f"n is between 1 and {MAX_IMAGES}", field="n")
+    if request.n > model.max_n:
+        raise InvalidInput(
+            f"{model.id} makes at most {model.max_n} image"
+            + ("s" if model.max_n != 1 else "")
+            + " per call",
+            field="n",
+        )
     key = _validate_key(request.idempotency_key)
     mask = _validate_mask(request.mask, max_mask_bytes)
     return ValidRequest(prompt, ids, model, quality, size, request.n, key, mask)
