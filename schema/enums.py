@@ -108,6 +108,10 @@ class ErrorCode(enum.Enum):
         generation_errors.ProviderNotAllowed.code,
         description="The owner's or the server's allowlist does not include the model's provider.",
     )
+    MASK_NOT_SUPPORTED = strawberry.enum_value(
+        generation_errors.MaskNotSupported.code,
+        description="The model's provider takes no inpainting mask; nothing was held or sent.",
+    )
     CURSOR_TOO_OLD = strawberry.enum_value(
         cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",

@@ -16,8 +16,8 @@ from pydantic import AnyUrl
 
 from resolvers.generation.history import cursor_of
 from testbed.server import LiveServer
-from tests.generation.provider_server import ProviderServer
 from tests.mcp.agent import Pool, data_of, error_of, grant, mcp_session, new_owner
+from tests.support.provider_server import ProviderServer
 
 # (owner's pool, another owner's pool) -> an id the owner's agent must not use
 Refused = Callable[[Pool, Pool], Awaitable[str]]

@@ -105,6 +105,11 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
         {},
     ),
     (
+        generation_errors.MaskNotSupported("gemini", "gemini/gemini-2.5-flash-image"),
+        "MaskNotSupportedError",
+        {"provider": "gemini", "model": "gemini/gemini-2.5-flash-image"},
+    ),
+    (
         InvalidArchive(ArchiveProblem.SYMLINK, "is a symbolic link", entry="images/a.jpg"),
         "InvalidArchiveError",
         {"entry": "images/a.jpg"},

@@ -61,6 +61,8 @@ export function generateErrorText(result: Exclude<GenerateResult, { __typename: 
       return t('gen.err.REFERENCE_NOT_USABLE');
     case 'ProviderNotAllowedError':
       return t(result.rule === 'OWNER' ? 'gen.err.PROVIDER_NOT_ALLOWED.OWNER' : 'gen.err.PROVIDER_NOT_ALLOWED.SERVER');
+    case 'MaskNotSupportedError':
+      return t('gen.err.MASK_NOT_SUPPORTED', { provider: result.provider });
     case 'ProviderFailedError':
       return t('gen.err.PROVIDER_FAILED', { detail: result.detail });
     case 'TooLargeError':
