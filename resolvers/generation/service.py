@@ -361,7 +361,9 @@ async def _run(
         )
         if not result.images:
             raise ProviderFailed(provider.name, "the reply contained no image")
-        outputs, warning = await keep_outputs(stores, caller, provider.name, result.images)
+        outputs, warning, signed = await keep_outputs(
+            stores, caller, provider.name, result.model_used, result.images
+        )
         try:
             cost = await _finish_succeeded(
                 stores, caller, generation_id, valid, sending, result.model_used, outputs, warning
@@ -370,9 +372,7 @@ async def _run(
             log.exception("generation %s succeeded but could not be recorded", generation_id)
             sent = (sending, result.model_used, UseOutcome.SUCCEEDED)
             await _release_unrecorded(stores, caller, generation_id, sent)
-            return _unrecorded(
-                caller, generation_id, valid, result.model_used, outputs, result.images
-            )
+            return _unrecorded(caller, generation_id, valid, result.model_used, outputs, signed)
     except ProviderFailed as failure:
         stores.observer.generation_finished(
             provider.name, valid.model.id, "failed", time.monotonic() - started, 0
