@@ -16,7 +16,6 @@ from PIL import Image
 from tests.generation.conftest import (
     add_reference,
     blobs_patched,
-    generate,
     grant,
 )
 from tests.generation.credentials import (
