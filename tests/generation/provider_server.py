@@ -102,7 +102,7 @@ class ProviderServer:
         self.mode = Mode.OK
         self.delay_s = 0.0
         # Set to sign each output PNG as providers that attach Content Credentials do
-        # (tests/generation/credentials.py makes such a signer with a test certificate).
+        # (testbed/content_credentials.py makes such a signer with a test certificate).
         self.output_credentials: Callable[[bytes], bytes] | None = None
         # `hold()` keeps valid requests waiting until `release()`; `held` is set once one is.
         self._gate: threading.Event | None = None

@@ -13,12 +13,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.generation.conftest import (
-    add_reference,
-    blobs_patched,
-    grant,
-)
-from tests.generation.credentials import (
+from testbed.content_credentials import (
     AI_GENERATED,
     PROVIDER_ORG,
     PROVIDER_SOFTWARE,
@@ -27,6 +22,11 @@ from tests.generation.credentials import (
     make_certificate,
     provider_signer,
     verify,
+)
+from tests.generation.conftest import (
+    add_reference,
+    blobs_patched,
+    grant,
 )
 from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api

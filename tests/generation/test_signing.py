@@ -11,7 +11,7 @@ import pytest
 from api.settings import ConfigError, Settings
 from api.wiring import load_signing_identity
 from resolvers.generation.signing import SIGNER_KEY, SigningIdentity
-from tests.generation.credentials import PROVIDER_ORG, make_certificate
+from testbed.content_credentials import PROVIDER_ORG, make_certificate
 
 
 def _files(tmp_path: Path, chain: bytes, key: bytes) -> dict[str, Path]:

@@ -8,9 +8,9 @@ import uuid
 import httpx
 import pytest
 
+from testbed.content_credentials import AI_GENERATED, verify
 from testbed.images import decode
 from testbed.server import LiveServer
-from tests.generation.credentials import AI_GENERATED, verify
 from tests.generation.provider_server import Mode, ProviderServer
 from tests.mcp.agent import (
     OPENAI_KEY,

@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from resolvers.generation import credits
+from testbed.content_credentials import AI_GENERATED, verify
 from testbed.images import jpeg, png, webp
-from tests.generation.credentials import AI_GENERATED, verify
 from tests.portability.archives import (
     document,
     entries,
