@@ -4,6 +4,7 @@ the embedded default is made once in the data folder (keys 0600) and reused."""
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from api.settings import ConfigError, Settings
 from api.wiring import load_signing_identity
 from resolvers.generation.signing import SIGNER_KEY, SigningIdentity
 from testbed.content_credentials import PROVIDER_ORG, make_certificate
+from testbed.server import MEIMAGES, clean_environment
 
 
 def _files(tmp_path: Path, chain: bytes, key: bytes) -> dict[str, Path]:
@@ -87,3 +89,26 @@ def test_a_key_of_another_certificate_or_half_a_pair_stops_the_start(tmp_path: P
 def test_a_bare_store_signs_with_an_identity_in_memory() -> None:
     identity = SigningIdentity.ephemeral()
     assert identity.private_ca and identity.algorithm == "es256"
+
+
+def test_serve_refuses_to_start_with_a_certificate_c2pa_would_refuse(tmp_path: Path) -> None:
+    cert = make_certificate(eku=False)
+    files = _files(tmp_path, cert.chain_pem, cert.key_pem)
+    env = clean_environment(
+        {
+            "MEIMAGES_DATA_DIR": str(tmp_path / "data"),
+            "MEIMAGES_PORT": "0",
+            "MEIMAGES_SIGNING_CERT_FILE": str(files["signing_cert_file"]),
+            "MEIMAGES_SIGNING_KEY_FILE": str(files["signing_key_file"]),
+        }
+    )
+    done = subprocess.run(
+        [str(MEIMAGES), "serve"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(
+        "meimages: invalid configuration: MEIMAGES_SIGNING_CERT_FILE/MEIMAGES_SIGNING_KEY_FILE: "
+        "the signing certificate has no extended key usage; C2PA wants emailProtection, "
+        "documentSigning or the C2PA claim-signing purpose"
+    )
+    assert "Traceback" not in done.stderr
