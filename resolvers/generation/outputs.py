@@ -82,23 +82,32 @@ def mark_output(
     xmp = provenance.xmp_packet()
     marked = save_as(img, fmt, quality=90, xmp=xmp)
     from_provider = provenance.provider_credentials(data, content_type)
-    signed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    try:
-        signed = provenance.sign(
-            identity,
-            marked,
-            stored_type,
-            origin,
-            provider_output=(data, content_type) if from_provider else None,
-            signed_at=signed_at,
+    # Keep the provider's manifest when there is one; if the library cannot take it in,
+    # sign without it rather than not at all (and do not claim to have kept it); if even
+    # that fails (a fault), the image carries the XMP mark alone.
+    attempts: list[tuple[provenance.ProviderCredentials | None, tuple[bytes, str] | None]] = []
+    if from_provider is not None:
+        attempts.append((from_provider, (data, content_type)))
+    attempts.append((None, None))
+    for provider, parent in attempts:
+        signed_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        try:
+            signed = provenance.sign(
+                identity, marked, stored_type, origin, provider_output=parent, signed_at=signed_at
+            )
+        except provenance.SigningFailed:
+            log.warning(
+                "could not sign a generated image (provider manifest: %s)",
+                parent is not None,
+                exc_info=True,
+            )
+            continue
+        credentials = provenance.ContentCredentials(
+            provenance.TRAINED_ALGORITHMIC_MEDIA, identity.signer, signed_at, provider
         )
-    except provenance.SigningFailed:
-        log.exception("could not sign a generated image; it carries the XMP mark only")
-        return MarkedOutput(with_variants(img, marked, fmt, limits, xmp=xmp), None)
-    credentials = provenance.ContentCredentials(
-        provenance.TRAINED_ALGORITHMIC_MEDIA, identity.signer, signed_at, from_provider
-    )
-    return MarkedOutput(with_variants(img, signed, fmt, limits, xmp=xmp), credentials)
+        return MarkedOutput(with_variants(img, signed, fmt, limits, xmp=xmp), credentials)
+    log.error("a generated image could not be signed; it carries the XMP mark only")
+    return MarkedOutput(with_variants(img, marked, fmt, limits, xmp=xmp), None)
 
 
 async def _mark_all(

@@ -158,7 +158,9 @@ def read_manifest(data: bytes, content_type: str) -> tuple[dict[str, Any], str] 
         ):
             manifest = reader.get_active_manifest()
             state = reader.get_validation_state() or "Invalid"
-    except c2pa.C2paError:
+    except (c2pa.C2paError, ValueError, OSError):
+        # No manifest, or one this library cannot read: the same to us (a provider's
+        # file is untrusted input).
         return None
     return (manifest, state) if isinstance(manifest, dict) else None
 

@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+import c2pa
+import pytest
 from PIL import Image
 
 from testbed.content_credentials import (
@@ -247,3 +249,51 @@ async def test_renditions_carry_the_mark_and_uploads_carry_none(
         assert response.status_code == 200
         with Image.open(io.BytesIO(response.content)) as img:
             assert "xmp" not in img.info and "XML:com.adobe.xmp" not in img.info
+
+
+async def test_a_signing_fault_never_loses_the_image_nor_claims_credentials(
+    gen_api: Api, owner: str, provider: ProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from resolvers.generation import provenance
+
+    real_sign = provenance.sign
+    provider.output_credentials = provider_signer(make_certificate())
+
+    def no_ingredients(*args: Any, provider_output: Any = None, **kwargs: Any) -> bytes:
+        if provider_output is not None:
+            raise provenance.SigningFailed("ingredient refused")
+        return real_sign(*args, provider_output=None, **kwargs)
+
+    # The provider's manifest cannot be taken in: ours is signed without it.
+    monkeypatch.setattr(provenance, "sign", no_ingredients)
+    result = await _generate(gen_api, owner, "openai/gpt-image-2")
+    [image] = result["images"]
+    found = verify(await _served(gen_api, image["url"]), image["contentType"])
+    _assert_valid(found, trusted=False)
+    _assert_says_ai_made(found, "openai/gpt-image-2", opened=False)
+    assert image["contentCredentials"]["providerCredentials"] is None
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise provenance.SigningFailed("no signer")
+
+    # Signing fails altogether: the image is kept, marked in XMP, and nothing is claimed.
+    monkeypatch.setattr(provenance, "sign", broken)
+    data = await gen_api.gql(
+        GENERATE,
+        {"input": {"prompt": PROMPT, "referenceImageIds": [result["referenceId"]]}},
+        user=owner,
+    )
+    unsigned = data["generateWithReference"]
+    assert unsigned["__typename"] == "Generation", unsigned
+    [image] = unsigned["images"]
+    assert image["contentCredentials"] is None
+    served = await _served(gen_api, image["url"])
+    assert _xmp_source_type(served) == AI_GENERATED
+    with pytest.raises(c2pa.C2paError):
+        verify(served, image["contentType"])
+    warned = await gen_api.gql(
+        "query($id: ID!) { generation(id: $id) { ... on Generation { warning } } }",
+        {"id": unsigned["id"]},
+        user=owner,
+    )
+    assert "could not be signed" in warned["generation"]["warning"]
