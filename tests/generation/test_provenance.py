@@ -9,11 +9,13 @@ import hashlib
 import io
 import json
 import re
+import struct
+import zlib
 from typing import Any
 
 import c2pa
 import pytest
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from testbed.content_credentials import (
     AI_GENERATED,
@@ -297,3 +299,37 @@ async def test_a_signing_fault_never_loses_the_image_nor_claims_credentials(
         user=owner,
     )
     assert "could not be signed" in warned["generation"]["warning"]
+
+
+def test_a_provider_manifest_that_does_not_verify_is_kept_and_said_so() -> None:
+    """The provider's word is kept as it came, broken or not; ours still validates."""
+    from resolvers.generation import provenance
+    from resolvers.generation.outputs import mark_output
+    from resolvers.generation.signing import SigningIdentity
+    from resolvers.limits import Limits
+
+    note = PngImagePlugin.PngInfo()
+    note.add_text("note", "covered by the provider's hash")
+    png = io.BytesIO()
+    Image.new("RGB", (64, 48), (9, 99, 199)).save(png, "PNG", pnginfo=note)
+    signed = provider_signer(make_certificate())(png.getvalue())
+    # One byte of a chunk the provider's hash covers, with the chunk's CRC made right again.
+    at = signed.index(b"tEXtnote")
+    length = struct.unpack(">I", signed[at - 4 : at])[0]
+    body = bytearray(signed[at + 4 : at + 4 + length])
+    body[-1] ^= 0x01
+    chunk = b"tEXt" + bytes(body)
+    broken = signed[:at] + chunk + struct.pack(">I", zlib.crc32(chunk)) + signed[at + 8 + length :]
+    assert verify(broken, "image/png").state == "Invalid"
+
+    identity = SigningIdentity.ephemeral()
+    origin = provenance.Origin("openai", "openai/gpt-image-2")
+    output = mark_output(broken, "image/png", Limits(), identity, origin)
+    assert output.credentials is not None and output.credentials.provider is not None
+    assert output.credentials.provider.valid is False
+    assert output.credentials.provider.signer == PROVIDER_ORG
+    found = verify(output.image.data, "image/png")
+    _assert_valid(found, trusted=False)
+    [ingredient] = found.active["ingredients"]
+    recorded = ingredient["validation_results"]["activeManifest"]["failure"]
+    assert "assertion.dataHash.mismatch" in {c["code"] for c in recorded}
