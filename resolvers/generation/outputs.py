@@ -29,6 +29,8 @@ from resolvers.generation.signing import SigningIdentity
 from resolvers.limits import Limits
 from resolvers.media.sanitising import (
     EncodedImage,
+    ImageRejected,
+    Rejection,
     canonical,
     decode,
     in_worker,
@@ -126,6 +128,15 @@ async def _mark_all(
             )
             for data, shape in zip(images, shapes, strict=True)
         ]
+    except ImageRejected as rejected:
+        if rejected.reason is Rejection.TIMEOUT:
+            # Never handed out unmarked: the call fails (and is not charged).
+            raise ProviderFailed(
+                provider_name, "the images could not be marked and signed in time"
+            ) from None
+        raise ProviderFailed(
+            provider_name, "the reply contained data that is not an image"
+        ) from None
     except (ValueError, DomainError):
         raise ProviderFailed(
             provider_name, "the reply contained data that is not an image"
