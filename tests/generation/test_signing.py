@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import stat
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,13 @@ def test_serve_refuses_to_start_with_a_certificate_c2pa_would_refuse(tmp_path: P
         "documentSigning or the C2PA claim-signing purpose"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_instances_starting_together_keep_one_default_identity(tmp_path: Path) -> None:
+    """Made in a staging folder and renamed into place: whoever loses the race loads the
+    winner's files, never a half-written set."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        identities = list(pool.map(lambda _: SigningIdentity.embedded(tmp_path), range(8)))
+    assert len({i.chain_pem for i in identities}) == 1
+    assert len({i.key_pem for i in identities}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["signing"]
