@@ -18,7 +18,7 @@ from mcp import types
 from resolvers.errors import DomainError
 from resolvers.generation.history import OutputImage
 from resolvers.generation.provenance import TRAINED_ALGORITHMIC_MEDIA
-from schema.errors import describe
+from schema.error_map import describe
 
 log = logging.getLogger("meimages.mcp")
 
