@@ -168,12 +168,14 @@ async def test_tampering_with_one_byte_of_a_stored_output_fails_validation(
     result = await _generate(gen_api, owner, "openai/gpt-image-2")
     [image] = result["images"]
     media = await _media(gen_api, image["mediaId"])
-    stored = await gen_api.blob_store.get(media.storage_path)
+    sealed = gen_api.stores.sealed
+    stored = await sealed.get(owner, media.storage_path)
     assert stored is not None
-    # One bit of the pixel data, in the store itself; then read as anyone would.
+    # One bit of the pixel data, in the store itself (sealed again under the owner's key,
+    # as any write is); then read as anyone would.
     at = stored.index(b"IDAT") + 40
     tampered = stored[:at] + bytes([stored[at] ^ 0x01]) + stored[at + 1 :]
-    await gen_api.blob_store.put(media.storage_path, tampered)
+    await (await sealed.owner(owner)).put(media.storage_path, tampered)
     response = await gen_api.client.get(image["url"])
     assert response.status_code == 200 and response.content == tampered
     found = verify(response.content, image["contentType"])
