@@ -283,6 +283,11 @@ class Settings(BaseSettings):
     max_import_bytes: Positive = _PORTABILITY.max_archive_bytes
     # Off: `deleteMyData` is refused (SelfDeletionDisabledError); only `purge --user` erases.
     self_deletion: bool = _PORTABILITY.self_deletion
+    # Content Credentials of generated images (README "Provenance"): the operator's signing
+    # certificate chain (signer first) and its private key, PEM files, set both or neither;
+    # unset, a private CA made on first start in <data dir>/signing signs.
+    signing_cert_file: Path | None = None
+    signing_key_file: Path | None = None
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -377,11 +382,19 @@ class Settings(BaseSettings):
             elif isinstance(value, tuple):
                 shown = ",".join(value)
             elif value is None:
-                shown = "(default)"
+                shown = self._default_note(name)
             else:
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
             rows.append((self.variable(name), shown))
         return rows
+
+    def _default_note(self, name: str) -> str:
+        if name == "signing_cert_file" and self.signing_key_file is None:
+            return (
+                f"(default: a private CA in {self.data_dir / 'signing'} signs; its Content "
+                "Credentials verify as intact, but from an untrusted signer)"
+            )
+        return "(default)"
 
     @classmethod
     def _field_of(cls, key: str) -> str:

@@ -31,9 +31,11 @@ from api.observability.server import Observability
 from api.persisted_queries import PersistedQueries
 from api.query_cache import QueryCache
 from api.request_rate import OperationRate
-from api.settings import Settings
+from api.settings import ConfigError, Settings
 from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
+from resolvers.generation import provenance
+from resolvers.generation.signing import SigningIdentity
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
@@ -94,6 +96,25 @@ def load_keyring(settings: Settings) -> MasterKeyring:
     return MasterKeyring(key_file.load_or_create(), source=key_file)
 
 
+def load_signing_identity(settings: Settings) -> SigningIdentity:
+    """The identity that signs generated images, checked by signing once: a server that
+    cannot sign does not start."""
+    cert, key = settings.signing_cert_file, settings.signing_key_file
+    names = f"{Settings.variable('signing_cert_file')}/{Settings.variable('signing_key_file')}"
+    if (cert is None) != (key is None):
+        raise ConfigError(f"{names}: set both (the certificate chain and its key) or neither")
+    try:
+        if cert is not None and key is not None:
+            identity = SigningIdentity.load(cert, key)
+        else:
+            identity = SigningIdentity.embedded(settings.data_dir)
+        provenance.check_identity(identity)
+    except ValueError as exc:
+        where = names if cert is not None else f"the signing identity in {settings.data_dir}"
+        raise ConfigError(f"{where}: {exc}") from None
+    return identity
+
+
 def build_server(settings: Settings, *, tracer_provider: TracerProvider | None = None) -> Server:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.embedded_auth or not settings.url_secret:
@@ -112,6 +133,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         generation=settings.generation_config(),
         rate_limits=settings.rate_limits(),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
+        signing=load_signing_identity(settings),
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),

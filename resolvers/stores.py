@@ -16,6 +16,7 @@ from datetime import datetime
 
 from resolvers.clock import Clock, WallClock
 from resolvers.generation.config import GenerationConfig
+from resolvers.generation.signing import SigningIdentity
 from resolvers.limits import Limits, RateLimits
 from resolvers.observer import NullObserver, Observer
 from resolvers.portability.config import PortabilityConfig
@@ -64,6 +65,9 @@ class Stores:
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    # Who signs the Content Credentials of generated images (the server wires the
+    # operator's or the data folder's; a bare Stores gets one in memory).
+    signing: SigningIdentity = field(default_factory=SigningIdentity.ephemeral)
     # Where export archives go, how long they stay, how large an import may be.
     portability: PortabilityConfig = field(default_factory=PortabilityConfig)
     # Rate limits per owner (their counters, above, live in memory unless Redis is set).

@@ -125,6 +125,16 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_EXPORT_TTL": ("7200", "export_ttl_s", 7200),
     "MEIMAGES_MAX_IMPORT_BYTES": ("1048576", "max_import_bytes", 1048576),
     "MEIMAGES_SELF_DELETION": ("false", "self_deletion", False),
+    "MEIMAGES_SIGNING_CERT_FILE": (
+        "/etc/meimages/c2pa.pem",
+        "signing_cert_file",
+        Path("/etc/meimages/c2pa.pem"),
+    ),
+    "MEIMAGES_SIGNING_KEY_FILE": (
+        "/etc/meimages/c2pa.key",
+        "signing_key_file",
+        Path("/etc/meimages/c2pa.key"),
+    ),
 }
 BOOLEANS = (
     "MEIMAGES_PRODUCTION",
@@ -334,6 +344,8 @@ DESCRIBED = {
     "MEIMAGES_JWT_SECRET",
     "MEIMAGES_URL_SECRET",
     "MEIMAGES_EXPORT_DIR",
+    "MEIMAGES_SIGNING_CERT_FILE",
+    "MEIMAGES_SIGNING_KEY_FILE",
 }
 EFFECTIVE = {
     "MEIMAGES_OPENAI_BASE_URL": OPENAI_DEFAULT_BASE_URL,

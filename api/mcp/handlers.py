@@ -155,6 +155,7 @@ def _generation(call: ToolCall, generation: history.Generation, usable: Usable) 
                 "width": o.width,
                 "height": o.height,
                 "referenceImageId": usable.chained.get(o.media_id) if o.media_id else None,
+                **results.generated_image(o),
             }
             for o in generation.images
         ],
@@ -169,14 +170,16 @@ def _generation(call: ToolCall, generation: history.Generation, usable: Usable) 
 
 async def _output_content(call: ToolCall, output: history.OutputImage) -> types.ImageContent | None:
     if output.inline is not None:  # could not be stored: the bytes exist only here
-        return results.image(output.inline, output.content_type)
+        return results.image(output.inline, output.content_type, generated=True)
     if output.media_id is None:
         return None
     media = await delivery.find_servable_media(call.stores, output.media_id)
     if media is None:
         return None
     rendition = await delivery.read_variant(call.stores, media, OUTPUT_RENDITION)
-    return None if rendition is None else results.image(rendition.data, rendition.content_type)
+    if rendition is None:
+        return None
+    return results.image(rendition.data, rendition.content_type, generated=True)
 
 
 async def generate_with_reference(call: ToolCall, args: Mapping[str, Any]) -> types.CallToolResult:

@@ -18,6 +18,8 @@ from typing import Any
 from mcp import types
 
 from resolvers.errors import DomainError
+from resolvers.generation.history import OutputImage
+from resolvers.generation.provenance import TRAINED_ALGORITHMIC_MEDIA
 from schema.error_map import describe
 
 log = logging.getLogger("meimages.mcp")
@@ -35,10 +37,33 @@ def success(
     )
 
 
-def image(data: bytes, mime_type: str) -> types.ImageContent:
+def image(data: bytes, mime_type: str, *, generated: bool = False) -> types.ImageContent:
+    """An image in a result; a `generated` one says so in its `_meta` too (the file itself
+    carries the signed manifest and the XMP mark)."""
+    meta = {"aiGenerated": True, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}
     return types.ImageContent(
-        type="image", data=base64.b64encode(data).decode(), mimeType=mime_type
+        type="image",
+        data=base64.b64encode(data).decode(),
+        mimeType=mime_type,
+        _meta=meta if generated else None,
     )
+
+
+def generated_image(output: OutputImage) -> dict[str, Any]:
+    """What an output's structured entry says about where it came from: always AI-made,
+    and the Content Credentials signed into it (null for outputs made before signing)."""
+    credentials = output.credentials
+    return {
+        "aiGenerated": True,
+        "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+        "contentCredentials": None
+        if credentials is None
+        else {
+            "signer": credentials.signer,
+            "signedAt": credentials.signed_at.isoformat(),
+            "providerCredentials": credentials.provider.to_json() if credentials.provider else None,
+        },
+    }
 
 
 def failure(code: str, message: str, **details: Any) -> types.CallToolResult:

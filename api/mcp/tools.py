@@ -87,6 +87,39 @@ _OUTPUT_IMAGE: dict[str, Any] = _complete(
                     "pool and opt it in).",
                 }
             ),
+            "aiGenerated": {
+                "type": "boolean",
+                "description": "Always true: every output is AI-generated, and its file says so "
+                "(a signed C2PA manifest and the IPTC digital source type in XMP).",
+            },
+            "digitalSourceType": {"type": "string", "format": "uri"},
+            "contentCredentials": _nullable(
+                _complete(
+                    {
+                        "type": "object",
+                        "description": "The Content Credentials signed into the file; null "
+                        "for images made before outputs were signed.",
+                        "properties": {
+                            "signer": {"type": "string"},
+                            "signedAt": {"type": "string", "format": "date-time"},
+                            "providerCredentials": _nullable(
+                                _complete(
+                                    {
+                                        "type": "object",
+                                        "description": "The provider's own manifest, kept "
+                                        "inside ours, as it was when the image arrived.",
+                                        "properties": {
+                                            "signer": _TEXT_OR_NULL,
+                                            "claimGenerator": _TEXT_OR_NULL,
+                                            "valid": {"type": "boolean"},
+                                        },
+                                    }
+                                )
+                            ),
+                        },
+                    }
+                )
+            ),
         },
     }
 )

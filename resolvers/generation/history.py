@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from resolvers import paging
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.generation.pricing import Quality, Size
+from resolvers.generation.provenance import ContentCredentials
 from resolvers.stores import Caller, Stores
 from storage.repositories import UnitOfWork
 from storage.tables import GenerationRecord, GenerationStatus, aware, utcnow
@@ -31,6 +32,9 @@ class OutputImage:
     height: int
     media_id: str | None = None
     inline: bytes | None = None
+    # What the embedded Content Credentials say; None for outputs made before they
+    # existed (or whose signing failed: those carry the XMP mark only).
+    credentials: ContentCredentials | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ def _outputs(row: GenerationRecord) -> list[OutputImage]:
             width=int(o["width"]),
             height=int(o["height"]),
             media_id=str(o["mediaId"]),
+            credentials=ContentCredentials.from_json(o.get("credentials")),
         )
         for o in row.outputs
     ]

@@ -404,7 +404,9 @@ async def _run(
         )
         if not result.images:
             raise ProviderFailed(provider.name, "the reply contained no image")
-        outputs, warning = await keep_outputs(stores, caller, provider.name, result.images)
+        outputs, warning, signed = await keep_outputs(
+            stores, caller, provider.name, result.model_used, result.images
+        )
         try:
             cost = await _finish_succeeded(
                 stores, caller, generation_id, valid, sending, result.model_used, outputs, warning
@@ -414,7 +416,7 @@ async def _run(
             sent = (sending, result.model_used, UseOutcome.SUCCEEDED)
             await _release_unrecorded(stores, caller, generation_id, sent)
             return _unrecorded(
-                caller, generation_id, valid, result.model_used, outputs, result.images, mask
+                caller, generation_id, valid, result.model_used, outputs, signed, mask
             )
     except ProviderFailed as failure:
         stores.observer.generation_finished(

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import pillow_heif
-from PIL import AvifImagePlugin, Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import (
+    AvifImagePlugin,
+    Image,
+    ImageCms,
+    ImageOps,
+    PngImagePlugin,
+    UnidentifiedImageError,
+)
 
 from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from resolvers.limits import Limits
@@ -348,14 +355,21 @@ def jpeg_ready(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def save_as(img: Image.Image, fmt: str, *, quality: int) -> bytes:
+def save_as(img: Image.Image, fmt: str, *, quality: int, xmp: bytes | None = None) -> bytes:
+    """Encode the pixels; `xmp` is the only metadata block ever written (generated
+    images carry their IPTC digital source type in it)."""
     out = io.BytesIO()
     if fmt == "JPEG":
-        jpeg_ready(img).save(out, "JPEG", quality=quality)
+        jpeg_ready(img).save(out, "JPEG", quality=quality, **({"xmp": xmp} if xmp else {}))
     elif fmt == "PNG":
-        img.save(out, "PNG", compress_level=6)
+        info = None
+        if xmp:
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+        img.save(out, "PNG", compress_level=6, pnginfo=info)
     else:
-        _webp_ready(img).save(out, "WEBP", quality=quality, method=4)
+        webp = _webp_ready(img)
+        webp.save(out, "WEBP", quality=quality, method=4, **({"xmp": xmp} if xmp else {}))
     return out.getvalue()
 
 
@@ -372,9 +386,11 @@ def _encode(data: bytes, limits: Limits) -> EncodedImage:
     return with_variants(img, save_as(img, fmt, quality=90), fmt, limits)
 
 
-def with_variants(img: Image.Image, encoded: bytes, fmt: str, limits: Limits) -> EncodedImage:
+def with_variants(
+    img: Image.Image, encoded: bytes, fmt: str, limits: Limits, *, xmp: bytes | None = None
+) -> EncodedImage:
     """The stored image (`encoded`, in `fmt`, showing the canonical `img`) with the medium
-    and thumbnail renditions every stored image has."""
+    and thumbnail renditions every stored image has (carrying `xmp`, if given)."""
     medium = fit_inside(img, limits.medium_px, limits.medium_px)
     thumbnail = fit_inside(medium, limits.thumbnail_px, limits.thumbnail_px)
     return EncodedImage(
@@ -382,8 +398,8 @@ def with_variants(img: Image.Image, encoded: bytes, fmt: str, limits: Limits) ->
         content_type=_CONTENT_TYPES[fmt],
         width=img.width,
         height=img.height,
-        thumbnail=save_as(thumbnail, "WEBP", quality=80),
-        medium=save_as(medium, "WEBP", quality=82),
+        thumbnail=save_as(thumbnail, "WEBP", quality=80, xmp=xmp),
+        medium=save_as(medium, "WEBP", quality=82, xmp=xmp),
         sha256=hashlib.sha256(encoded).hexdigest(),
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from resolvers.errors import InvalidInput
+from resolvers.generation.provenance import source_type_of, xmp_packet
 from resolvers.limits import Limits
 from resolvers.media.sanitising import canonical, decode, fit_inside, jpeg_ready, save_as
 
@@ -96,6 +97,8 @@ def render_variant(original: bytes, spec: TransformSpec, limits: Limits) -> byte
         return max(1, round(src_w * scale)), max(1, round(src_h * scale))
 
     decoded, _fmt = decode(original, limits, draft=needed)
+    # A generated image says so in every rendition too (uploads carry no XMP to find).
+    source_type = source_type_of(decoded)
     want_w, want_h = _target_size(spec, *decoded.size)
     img = canonical(decoded)
     if spec.format is OutputFormat.JPEG:
@@ -113,7 +116,8 @@ def render_variant(original: bytes, spec: TransformSpec, limits: Limits) -> byte
                 img = img.convert("RGBA") if img.mode in ("RGB", "RGBA") else img.convert("LA")
             out = ImageOps.pad(img, box, Image.Resampling.LANCZOS, color=fill)
     quality = 85 if spec.format is OutputFormat.JPEG else 82
-    return save_as(out, spec.format.name, quality=quality)
+    xmp = xmp_packet(source_type) if source_type else None
+    return save_as(out, spec.format.name, quality=quality, xmp=xmp)
 
 
 def medium_fallback(limits: Limits) -> TransformSpec:

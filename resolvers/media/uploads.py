@@ -102,8 +102,17 @@ def adopt_renditions(obj: MediaObject, names: Renditions) -> list[str]:
     ]
 
 
-async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = APP_ME) -> Media:
+async def store_image(
+    stores: Stores,
+    caller: Caller,
+    data: bytes,
+    app: str = APP_ME,
+    *,
+    prepared: EncodedImage | None = None,
+) -> Media:
     """Validate, re-encode and store an upload; returns a new media id of the caller's space.
+    A generation's output comes `prepared` (encoded and signed by its own rules) and is
+    stored exactly as given, by the same protocol.
 
     The bytes are stored once per owner, whatever the space, but every upload is a
     media id of its own. So uploading the same photo twice gives two images (what a
@@ -117,7 +126,7 @@ async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = AP
         # outputs, stored here too, were paid for by the generation's own limit.)
         await rate_limits.consume(stores, caller, rate_limits.Act.UPLOAD)
     try:
-        image = await encode_upload(data, stores.limits)
+        image = prepared or await encode_upload(data, stores.limits)
     except DomainError as refused:
         if app == APP_ME:
             stores.observer.upload_rejected(refused.code)

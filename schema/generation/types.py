@@ -11,7 +11,7 @@ from typing import cast
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from resolvers.generation import chaining, history, pricing
+from resolvers.generation import chaining, history, pricing, provenance
 from resolvers.generation.credits import GenerationStatus as DomainStatus
 from resolvers.generation.references import png_size
 from resolvers.pool import me_images
@@ -54,6 +54,58 @@ class GenerationStatus(enum.Enum):
     FAILED = strawberry.enum_value(
         DomainStatus.FAILED.value, description="No images; nothing was charged."
     )
+
+
+@strawberry.type(
+    description="What the provider's own Content Credentials said when its image arrived; "
+    "they are kept inside ours as the parentOf ingredient."
+)
+class ProviderCredentials:
+    data: strawberry.Private[provenance.ProviderCredentials]
+
+    @strawberry.field(description="Who signed the provider's manifest (its certificate's name).")
+    def signer(self) -> str | None:
+        return self.data.signer
+
+    @strawberry.field(description="The software the provider's manifest names as its maker.")
+    def claim_generator(self) -> str | None:
+        return self.data.claim_generator
+
+    @strawberry.field(
+        description="Whether its signature and its binding to the provider's file verified."
+    )
+    def valid(self) -> bool:
+        return self.data.valid
+
+
+@strawberry.type(
+    description="The Content Credentials (a signed C2PA manifest) embedded in a stored output, "
+    "as recorded when it was signed. Verify the file itself with any C2PA tool."
+)
+class ContentCredentials:
+    data: strawberry.Private[provenance.ContentCredentials]
+
+    @strawberry.field(
+        description="The IPTC digital source type the manifest and the XMP name "
+        "(http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia)."
+    )
+    def digital_source_type(self) -> str:
+        return self.data.digital_source_type
+
+    @strawberry.field(description="Who signed the manifest (this server's certificate's name).")
+    def signer(self) -> str:
+        return self.data.signer
+
+    @strawberry.field(description="When the manifest was signed.")
+    def signed_at(self) -> datetime:
+        return self.data.signed_at
+
+    @strawberry.field(
+        description="The provider's own credentials, when its output carried them; else null."
+    )
+    def provider_credentials(self) -> ProviderCredentials | None:
+        provider = self.data.provider
+        return ProviderCredentials(data=provider) if provider else None
 
 
 @strawberry.type(description="One output image of a generation.")
@@ -108,6 +160,15 @@ class GeneratedImage:
             return None
         image = await self.pool.taken_from(self.image.media_id)
         return MeImage.of(image) if image is not None else None
+
+    @strawberry.field(
+        description="Every output is AI-generated; its file says so in a signed C2PA manifest "
+        "and in XMP. These are the manifest's credentials; null for images made before "
+        "outputs were signed, or if signing failed (then only the XMP mark is there)."
+    )
+    def content_credentials(self) -> ContentCredentials | None:
+        credentials = self.image.credentials
+        return ContentCredentials(data=credentials) if credentials else None
 
 
 @strawberry.type(description="The inpainting mask a generation was sent with.")

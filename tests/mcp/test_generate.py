@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 
+from testbed.content_credentials import AI_GENERATED, verify
 from testbed.images import decode
 from testbed.server import LiveServer
 from tests.mcp.agent import (
@@ -65,6 +66,15 @@ async def test_generates_returns_images_and_charges_once(
     for output in generation["images"]:
         stored = await http.get(output["imageUrl"])
         assert stored.status_code == 200 and decode(stored.content).size == (1024, 1024)
+        # The agent is told the images are AI-made, and by whose signature.
+        assert output["aiGenerated"] is True
+        assert output["digitalSourceType"] == AI_GENERATED
+        assert output["contentCredentials"]["signer"]
+        assert output["contentCredentials"]["providerCredentials"] is None
+        assert verify(stored.content, "image/png").state == "Valid"
+    for content in result.content[1:]:
+        assert content.type == "image"
+        assert content.meta == {"aiGenerated": True, "digitalSourceType": AI_GENERATED}
     # One provider call with both references; the retry with the key is the same generation.
     [sent] = provider.requests
     assert len(sent.images) == 2 and not sent.problems

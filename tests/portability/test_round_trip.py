@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from resolvers.generation import credits
+from testbed.content_credentials import AI_GENERATED, verify
 from testbed.images import jpeg, png, webp
 from tests.portability.archives import (
     document,
@@ -173,6 +174,9 @@ async def test_the_archive_holds_pool_history_ledger_and_a_readme(source: Api) -
     for output, image in zip(generation["outputs"], made["images"], strict=True):
         assert output["mediaId"] == image["mediaId"]
         assert files[output["file"]] == await served(source, image["url"])
+        # The exported output is the signed file: its Content Credentials still verify.
+        assert verify(files[output["file"]], output["contentType"]).state == "Valid"
+        assert output["credentials"]["digitalSourceType"] == AI_GENERATED
 
     # The welcome entry (0 credits on this server), the grant, the charge.
     reasons = [e["reason"] for e in ledger["entries"]]

@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +134,9 @@ class ProviderServer:
         self.gemini_key = gemini_key
         self.mode = Mode.OK
         self.delay_s = 0.0
+        # Set to sign each output PNG as providers that attach Content Credentials do
+        # (testbed/content_credentials.py makes such a signer with a test certificate).
+        self.output_credentials: Callable[[bytes], bytes] | None = None
         # `hold()` keeps valid requests waiting until `release()`; `held` is set once one is.
         self._gate: threading.Event | None = None
         self.held = threading.Event()
@@ -159,6 +163,7 @@ class ProviderServer:
             self._requests.clear()
         self.mode = Mode.OK
         self.delay_s = 0.0
+        self.output_credentials = None
         self.release()
 
     def hold(self) -> None:
@@ -219,6 +224,11 @@ class ProviderServer:
         with self._lock:
             self._seed += 1
             return self._seed
+
+    def _output(self, dims: tuple[int, int]) -> bytes:
+        png = make_png(dims, self._next_seed())
+        sign = self.output_credentials
+        return sign(png) if sign is not None else png
 
     async def _misbehave(self) -> Response | None:
         gate = self._gate
@@ -305,7 +315,7 @@ class ProviderServer:
             payload = base64.b64encode(b"GIF89a? not really an image").decode()
             return JSONResponse({"created": int(time.time()), "data": [{"b64_json": payload}]})
         dims = SIZES.get(size, (1024, 1024))
-        images = [make_png(dims, self._next_seed()) for _ in range(n)]
+        images = [self._output(dims) for _ in range(n)]
         return JSONResponse(
             {
                 "created": int(time.time()),
@@ -367,7 +377,7 @@ class ProviderServer:
             return JSONResponse(
                 {"candidates": [{"content": {"role": "model"}, "finishReason": "IMAGE_SAFETY"}]}
             )
-        image = make_png(GEMINI_ASPECTS[aspect], self._next_seed())
+        image = self._output(GEMINI_ASPECTS[aspect])
         return JSONResponse(
             {
                 "candidates": [

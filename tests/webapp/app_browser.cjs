@@ -256,6 +256,11 @@ async function nav(page, route) {
     report.charged = await a.$eval(sel('charged'), (e) => e.textContent);
     await a.waitForFunction((s) => /97/.test(document.querySelector(s)?.textContent ?? ''), WAIT, sel('balance'));
     report.balanceAfter = await a.$eval(sel('balance'), (e) => e.textContent);
+    // Every output says it is AI-generated; its credentials panel opens by a click.
+    report.aiLabels = await a.$$eval(`${sel('result')} ${sel('ai-label')}`, (els) => els.map((e) => e.textContent.trim()));
+    await a.click(`${sel('result')} ${sel('credentials')} summary`);
+    await present(a, `${sel('result')} ${sel('credentials-signer')}`, WAIT);
+    report.credentials = await a.$eval(`${sel('result')} ${sel('credentials-signer')}`, (e) => e.textContent.replace(/\s+/g, ' ').trim());
     await shot(a, 'generate-result');
     await a.click(`${sel('result')} ${sel('add-to-pool')}`);
     await present(a, `${sel('result')} ${sel('output')} [role="status"]`, WAIT);
@@ -281,6 +286,7 @@ async function nav(page, route) {
         refs: i.querySelectorAll('[data-testid="history-refs"] img').length,
         outputs: i.querySelectorAll('[data-testid="output"] img').length,
         cost: i.querySelector('[data-testid="history-cost"]').textContent,
+        aiLabels: [...i.querySelectorAll('[data-testid="ai-label"]')].map((e) => e.textContent.trim()),
       })),
     );
     await axe(a, 'history');

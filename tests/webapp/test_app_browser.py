@@ -126,7 +126,11 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
         "refs": 1,
         "outputs": 1,
         "cost": "3 credits",
+        "aiLabels": ["AI-generated"],
     }
+    # Every output is labelled, with the credentials signed into its file.
+    assert report["aiLabels"] == ["AI-generated"]
+    assert report["credentials"].startswith("Signed by meimages (self-hosted) on ")
 
     assert report["germanTitle"] == "Meine Bilder"
     assert report["firstTab"] == "Skip to content"
