@@ -32,7 +32,7 @@ from tests.generation.conftest import (
     blobs_patched,
     grant,
 )
-from tests.generation.provider_server import ProviderServer
+from tests.support.provider_server import ProviderServer
 from tests.support.app import Api
 
 CREDENTIALS = """
