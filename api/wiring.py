@@ -43,6 +43,7 @@ from schema.cost import operation_cost
 from storage.blobs import S3Credentials, open_blob_store
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
+from storage.erasures import ErasureJournal
 from storage.keys import FieldVault
 from storage.persisted_documents import PersistedDocuments
 from storage.rate_counters import RateCounters
@@ -110,6 +111,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         generation=settings.generation_config(),
         rate_limits=settings.rate_limits(),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
+        erasures=ErasureJournal(settings.resolved_erasure_journal),
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),

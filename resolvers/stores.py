@@ -16,6 +16,7 @@ from resolvers.observer import NullObserver, Observer
 from resolvers.portability.config import PortabilityConfig
 from storage.blobs import BlobStore
 from storage.db import Database
+from storage.erasures import ErasureJournal
 from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
 from storage.rate_counters import RateCounters
@@ -53,6 +54,8 @@ class Stores:
     owner_versions: dict[str, tuple[int, int, datetime | None]] = field(default_factory=dict)
     # (owner, space) -> decoded pool at a data version; see pool.me_images.pool_snapshot.
     pool_snapshots: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
+    # Where erasures are recorded so a restore makes them again (none: not recorded).
+    erasures: ErasureJournal | None = None
     # What time it is for the rules that lapse (timed consent); tests replace it.
     clock: Clock = field(default_factory=WallClock)
     # Who hears about uploads, generations and errors (the API's metrics; nobody by default).
