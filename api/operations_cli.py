@@ -321,13 +321,26 @@ def _print_problems(problems: list[str], limit: int = 200) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from api import cli
-    from resolvers.operations.verify import verify
-    from storage.backup import INCOMPLETE, unfinished
+    from resolvers.operations.verify import check_backup_blobs, verify
+    from storage.backup import SQLITE_FILE, is_backup
 
     settings = _with_master_key_file(cli._settings(args), args.master_key_file)
-    if unfinished(settings.data_dir) and not (settings.data_dir / "meimages.db").is_file():
-        print(f"not whole: a backup that did not finish ({INCOMPLETE} is there)", file=sys.stderr)
-        return 1
+    folder = settings.data_dir
+    if is_backup(folder):
+        if not (folder / SQLITE_FILE).is_file():
+            # A PostgreSQL dump, or a backup killed before its database was copied.
+            problems = check_backup_blobs(folder)
+            print(
+                "whole backup (blobs; check the dump with pg_restore --list)"
+                if not problems
+                else f"NOT whole: {len(problems)} problems"
+            )
+            _print_problems(problems)
+            return 1 if problems else 0
+        # A backup of the embedded default: its own database and blobs, not the server's.
+        settings = settings.model_copy(
+            update={"database_url": "", "blob_url": "", "blob_dir": None}
+        )
     if missing := cli._missing_state(settings, keys=True, blobs=True):
         return cli._refuse_missing(args, settings, missing)
     bar = ProgressBar("verify")

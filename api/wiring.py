@@ -97,6 +97,8 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.embedded_auth or not settings.url_secret:
         settings = settings.with_local_secrets()
+    erasures = ErasureJournal(settings.resolved_erasure_journal)
+    erasures.ensure()
     stores = Stores(
         db=Database(settings.resolved_database_url),
         vault=FieldVault(load_keyring(settings)),
@@ -111,7 +113,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         generation=settings.generation_config(),
         rate_limits=settings.rate_limits(),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
-        erasures=ErasureJournal(settings.resolved_erasure_journal),
+        erasures=erasures,
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),

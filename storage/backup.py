@@ -148,6 +148,11 @@ def unfinished(folder: Path) -> bool:
     return (folder / INCOMPLETE).exists()
 
 
+def is_backup(folder: Path) -> bool:
+    """A folder a backup wrote (finished or not), rather than a server's data folder."""
+    return (folder / INCOMPLETE).exists() or (folder / MANIFEST).exists()
+
+
 def read_manifest(folder: Path) -> Manifest:
     if (folder / INCOMPLETE).exists():
         raise BackupFormatError(f"{folder} holds a backup that did not finish")

@@ -86,6 +86,12 @@ class ErasureJournal:
         finally:
             os.close(fd)
 
+    def ensure(self) -> None:
+        """Create the journal, empty, if it is not there: from then on a journal that
+        is missing was lost, not merely never written."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+
     def exists(self) -> bool:
         return self.path.is_file()
 

@@ -117,6 +117,27 @@ async def verify(
     return report
 
 
+def check_backup_blobs(folder: Path) -> list[str]:
+    """A backup without its database at hand (a PostgreSQL dump): whether it finished,
+    and whether every blob its manifest lists is there with the bytes it had."""
+    if backup_folder.unfinished(folder):
+        return [f"{folder} is a backup that did not finish ({backup_folder.INCOMPLETE} is there)"]
+    try:
+        manifest = backup_folder.read_manifest(folder)
+    except backup_folder.BackupFormatError as exc:
+        return [str(exc)]
+    found = []
+    for entry in manifest.blobs:
+        try:
+            data = (folder / backup_folder.MEDIA / entry.key).read_bytes()
+        except FileNotFoundError:
+            found.append(f"blob {entry.key} of the manifest is missing")
+            continue
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            found.append(f"blob {entry.key} does not match the manifest's SHA-256")
+    return found
+
+
 async def _read_all(
     stores: Stores,
     keys: list[str],
