@@ -113,6 +113,11 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
         Path("/srv/td.json"),
     ),
     "MEIMAGES_EXPORT_DIR": ("/srv/exports", "export_dir", Path("/srv/exports")),
+    "MEIMAGES_ERASURE_JOURNAL": (
+        "/safe/erasures.jsonl",
+        "erasure_journal",
+        Path("/safe/erasures.jsonl"),
+    ),
     "MEIMAGES_EXPORT_TTL": ("7200", "export_ttl_s", 7200),
     "MEIMAGES_MAX_IMPORT_BYTES": ("1048576", "max_import_bytes", 1048576),
 }
@@ -324,6 +329,7 @@ DESCRIBED = {
     "MEIMAGES_JWT_SECRET",
     "MEIMAGES_URL_SECRET",
     "MEIMAGES_EXPORT_DIR",
+    "MEIMAGES_ERASURE_JOURNAL",
 }
 EFFECTIVE = {
     "MEIMAGES_OPENAI_BASE_URL": OPENAI_DEFAULT_BASE_URL,
