@@ -30,7 +30,8 @@ def _server(data_dir: Path) -> Any:
     from api.settings import Settings
     from api.wiring import build_server
 
-    return build_server(Settings(data_dir=data_dir))
+    # The pool is filled as fast as the machine allows: no upload rate limit.
+    return build_server(Settings(data_dir=data_dir, rate_uploads_per_minute=0))
 
 
 async def _populate(data_dir: Path, images: int, side: int) -> None:
