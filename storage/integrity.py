@@ -139,10 +139,32 @@ async def live_image_count(conn: AsyncConnection) -> int:
     return int((await conn.execute(text(_IMAGE_COUNT))).scalar_one())
 
 
-async def originals(conn: AsyncConnection) -> dict[str, str]:
-    """The key of every stored original with the SHA-256 its bytes must have."""
-    result = await conn.execute(text("SELECT storage_path, sha256 FROM media_object"))
-    return {str(path): str(sha) for path, sha in result.all()}
+@dataclass(frozen=True)
+class StoredObject:
+    """One blob a row names: whose it is, and for an original the SHA-256 of its bytes."""
+
+    owner_id: str
+    key: str
+    sha256: str | None = None
+
+
+async def stored_objects(conn: AsyncConnection) -> list[StoredObject]:
+    """Every blob a media row names, with its owner (whose key opens it)."""
+    found: list[StoredObject] = []
+    objects = await conn.execute(
+        text("SELECT owner_id, storage_path, sha256, thumbnail_path, medium_path FROM media_object")
+    )
+    for owner, original, sha, thumbnail, medium in objects.all():
+        found.append(StoredObject(str(owner), str(original), str(sha)))
+        found += [StoredObject(str(owner), str(key)) for key in (thumbnail, medium) if key]
+    variants = await conn.execute(
+        text(
+            "SELECT o.owner_id, v.storage_path FROM media_variant v"
+            " JOIN media_object o ON o.id = v.media_object_id"
+        )
+    )
+    found += [StoredObject(str(owner), str(key)) for owner, key in variants.all()]
+    return found
 
 
 # Rows read per batch when every ciphertext is opened.

@@ -19,10 +19,11 @@ from resolvers.stores import Stores
 from storage import backup as backup_folder
 from storage.integrity import (
     DbState,
-    originals,
+    StoredObject,
     read_state,
     read_state_in,
     snapshot,
+    stored_objects,
     undecryptable,
 )
 
@@ -95,7 +96,7 @@ async def verify(
     stored = {info.key: info.size async for info in stores.blobs.list_blobs()}
     async with snapshot(stores.db) as conn:
         state = await read_state_in(conn)
-        hashes = await originals(conn)
+        objects = await stored_objects(conn)
     named = {path for _what, path in state.referenced if path is not None}
     named |= {key for key, live in state.registry.items() if live}
     for key in sorted(named - stored.keys()):
@@ -112,8 +113,8 @@ async def verify(
     )
     report.problems += await undecryptable(stores.db, stores.vault)
     if read_blobs:
-        referenced = sorted({p for _w, p in state.referenced if p is not None and p in stored})
-        report.problems += await _read_all(stores, referenced, hashes, report, progress)
+        present = [obj for obj in objects if obj.key in stored]
+        report.problems += await _read_all(stores, present, report, progress)
     return report
 
 
@@ -138,37 +139,42 @@ def check_backup_blobs(folder: Path) -> list[str]:
     return found
 
 
+async def _open(stores: Stores, obj: StoredObject, stored: bytes) -> bytes:
+    """The bytes of a stored object as its owner reads them."""
+    return stored
+
+
 async def _read_all(
     stores: Stores,
-    keys: list[str],
-    hashes: dict[str, str],
+    objects: list[StoredObject],
     report: VerifyReport,
     progress: Progress | None,
 ) -> list[str]:
-    """Read every referenced blob through the store (so a ciphertext that does not open
-    is a failed read), and compare each original with the hash its row names."""
+    """Read every object a row names through the store and open it for its owner (so a
+    ciphertext that does not open is a failed read), and compare each original with the
+    hash its row names. An object several rows name is read once per row."""
     found: list[str] = []
     gate = asyncio.Semaphore(_READ_CONCURRENCY)
 
-    async def check(key: str) -> None:
+    async def check(obj: StoredObject) -> None:
         async with gate:
             try:
-                data = await stores.blobs.get(key)
-            except Exception as exc:  # any failure to read is what verify reports
-                found.append(f"blob {key} does not read: {type(exc).__name__}: {exc}")
+                stored = await stores.blobs.get(obj.key)
+                data = None if stored is None else await _open(stores, obj, stored)
+            except Exception as exc:  # any failure to read or open is what verify reports
+                found.append(f"blob {obj.key} does not read: {type(exc).__name__}: {exc}")
                 return
         report.blobs_read += 1
         if data is None:
-            found.append(f"blob {key} vanished while being read")
+            found.append(f"blob {obj.key} vanished while being read")
             return
         report.bytes += len(data)
-        expected = hashes.get(key)
-        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
-            found.append(f"blob {key} does not match its SHA-256")
+        if obj.sha256 is not None and hashlib.sha256(data).hexdigest() != obj.sha256:
+            found.append(f"blob {obj.key} does not match its SHA-256")
         if progress is not None:
-            progress(report.blobs_read, len(keys), report.bytes)
+            progress(report.blobs_read, len(objects), report.bytes)
 
-    await asyncio.gather(*(check(key) for key in keys))
+    await asyncio.gather(*(check(obj) for obj in objects))
     return sorted(found)
 
 
