@@ -8,6 +8,7 @@ serves, even for a moment, a person who asked to be erased after the backup was 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -31,6 +32,9 @@ RESTORE_MARKER = "RESTORE-INCOMPLETE"
 # taken just before its snapshot: an erasure journaled up to this long before the backup
 # may still have committed after the snapshot began, so it is replayed too.
 ERASURE_MARGIN = timedelta(minutes=15)
+
+# Blobs written at once.
+_COPY_CONCURRENCY = 8
 
 Progress = Callable[[int, int, int], None]
 
@@ -106,20 +110,25 @@ async def restore_blobs(
     """Every blob of the manifest into the configured store, each checked against the
     hash the backup recorded for it."""
     total = len(manifest.blobs)
+    gate = asyncio.Semaphore(_COPY_CONCURRENCY)
     if progress is not None:
         progress(0, total, 0)
-    for entry in manifest.blobs:
-        try:
-            data = (source / folder.MEDIA / entry.key).read_bytes()
-        except FileNotFoundError:
-            raise RestoreRefused(f"the backup lost blob {entry.key}") from None
-        if hashlib.sha256(data).hexdigest() != entry.sha256:
-            raise RestoreRefused(f"blob {entry.key} of the backup is damaged")
-        await stores.blobs.put(entry.key, data)
+
+    async def copy(entry: folder.BlobEntry) -> None:
+        async with gate:
+            try:
+                data = await asyncio.to_thread((source / folder.MEDIA / entry.key).read_bytes)
+            except FileNotFoundError:
+                raise RestoreRefused(f"the backup lost blob {entry.key}") from None
+            if hashlib.sha256(data).hexdigest() != entry.sha256:
+                raise RestoreRefused(f"blob {entry.key} of the backup is damaged")
+            await stores.blobs.put(entry.key, data)
         report.blobs += 1
         report.bytes += len(data)
         if progress is not None:
             progress(report.blobs, total, report.bytes)
+
+    await asyncio.gather(*(copy(entry) for entry in manifest.blobs))
 
 
 async def replay_erasures(
