@@ -322,7 +322,7 @@ def _print_problems(problems: list[str], limit: int = 200) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from api import cli
     from resolvers.operations.verify import check_backup_blobs, verify
-    from storage.backup import SQLITE_FILE, is_backup
+    from storage.backup import INCOMPLETE, SQLITE_FILE, is_backup, unfinished
 
     settings = _with_master_key_file(cli._settings(args), args.master_key_file)
     folder = settings.data_dir
@@ -342,6 +342,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             update={"database_url": "", "blob_url": "", "blob_dir": None}
         )
     if missing := cli._missing_state(settings, keys=True, blobs=True):
+        if unfinished(folder):  # whatever else is missing, that much is known
+            print(f"NOT whole: {folder} is a backup that did not finish ({INCOMPLETE})")
+            return 1
         return cli._refuse_missing(args, settings, missing)
     bar = ProgressBar("verify")
 
