@@ -172,6 +172,8 @@ async def test_a_backup_under_uploads_swaps_and_deletes_holds_every_acknowledged
 ) -> None:
     owner = "busy"
     source = await deployments.fresh("source")
+    # As many uploads as the machine allows while the backup runs.
+    source.settings["MEIMAGES_RATE_UPLOADS_PER_MINUTE"] = "0"
     server = serve(source, serving)
     backup = tmp_path / "backup"
     acknowledged: list[dict[str, Any]] = []
@@ -230,7 +232,11 @@ async def test_a_backup_under_uploads_swaps_and_deletes_holds_every_acknowledged
             before = [image for image in before if image["id"] not in doomed]
             at_start = dict(counts)
             process = await source.start("backup", str(backup))
-            stdout, stderr = await process.communicate()
+            # verify reads the live folder meanwhile: writes in flight are no damage.
+            checking = await source.start("verify", "--skip-reads")
+            (stdout, stderr), (checked, problems) = await asyncio.gather(
+                process.communicate(), checking.communicate()
+            )
         finally:
             stopping = True
             await asyncio.gather(*workers, return_exceptions=True)
@@ -238,6 +244,7 @@ async def test_a_backup_under_uploads_swaps_and_deletes_holds_every_acknowledged
             if worker.exception() is not None:
                 raise worker.exception()  # type: ignore[misc]
     assert process.returncode == 0, stderr.decode()
+    assert checking.returncode == 0, (checked + problems).decode()
     assert "backup of" in stdout.decode()
     # The writers kept going while the backup ran.
     assert sum(counts.values()) > sum(at_start.values())
