@@ -107,6 +107,17 @@ async def test_restore_refuses_a_folder_in_use_a_missing_key_and_a_lost_journal(
     assert taken.returncode == 0, taken.stderr
     into_source = source.run("backup", str(tmp_path / "backup"))
     assert into_source.returncode == 2 and "not an empty folder" in into_source.stderr
+    # A blob a row needs is gone from the live store: the backup says so, and is no backup.
+    lost_blob = _rows(source, "SELECT thumbnail_path FROM media_object")[0][0]
+    kept = source.data_dir / "media" / str(lost_blob)
+    saved = kept.read_bytes()
+    kept.unlink()
+    partial = source.run("backup", str(tmp_path / "partial"))
+    assert partial.returncode == 1, partial.stdout + partial.stderr
+    assert f"missing from the live store: {lost_blob}" in partial.stderr
+    assert partial.stdout.startswith("INCOMPLETE backup of 3 images")
+    assert not (tmp_path / "partial" / "manifest.json").exists()
+    kept.write_bytes(saved)
     keys = ["--master-key-file", str(source.data_dir / "master-keys.json")]
     journal = ["--erasures", str(source.data_dir / "erasures.jsonl")]
 
