@@ -175,7 +175,9 @@ async def schema_revision(conn: AsyncConnection) -> str:
 def copy_sqlite(source: Path, target: Path) -> None:
     """SQLite's online backup API in one step: one read snapshot of a live WAL database
     (a file copy could catch the database and its WAL at different moments)."""
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=60)
+    if not source.is_file():
+        raise BackupFormatError(f"no database at {source}")
+    src = sqlite3.connect(source, timeout=60)  # only read: the backup API takes a read lock
     try:
         dst = sqlite3.connect(target)
         try:

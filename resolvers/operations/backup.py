@@ -52,7 +52,7 @@ async def take_backup(
     """Write a backup of `stores` into the empty folder `dest`."""
     began = time.monotonic()
     report = BackupReport()
-    folder.begin(dest)
+    await asyncio.to_thread(folder.begin, dest)
     taken_at = utcnow()  # before the snapshot: see Manifest.taken_at
     if stores.db.is_sqlite:
         target = dest / folder.SQLITE_FILE
@@ -86,7 +86,7 @@ async def take_backup(
     report.seconds = time.monotonic() - began
     if report.missing:
         return report  # the marker stays: never a finished backup
-    folder.finish(dest, manifest)
+    await asyncio.to_thread(folder.finish, dest, manifest)
     report.complete = True
     report.seconds = time.monotonic() - began
     return report
