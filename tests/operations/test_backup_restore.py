@@ -116,6 +116,11 @@ async def test_a_restore_answers_as_the_source_did_at_backup_time(
     checked = target.run("verify")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith("whole: 5 live images, 15 blobs, 15 read")
+    if target.database is not None:
+        # PostgreSQL + S3: a database that already holds tables is no target.
+        again = Deployment(target.kind, tmp_path / "again", target.settings)
+        code, output = restore_into(again, backup, source)
+        assert code == 2 and "database of MEIMAGES_DATABASE_URL is not empty" in output, output
 
 
 async def test_a_person_purged_after_the_backup_is_gone_after_the_restore(
