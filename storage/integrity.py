@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from storage.crypto import DecryptionError
 from storage.db import Database
 from storage.encrypted import EncryptedColumns
+from storage.eventlog import snapshot as event_snapshot
 from storage.keys import FieldVault
 from storage.tables import (
     GENERATION_ENCRYPTED,
@@ -27,6 +28,7 @@ from storage.tables import (
     DataKey,
     GenerationRecord,
     MeImage,
+    MeImageEvent,
 )
 
 _REFERENCED = (
@@ -205,4 +207,31 @@ async def undecryptable(db: Database, vault: FieldVault) -> list[str]:
                         found.append(f"{columns.table} {row.id}: {exc}")
                 after = rows[-1].id
                 session.expunge_all()
+        found += await _unopened_snapshots(session, vault)
     return found
+
+
+async def _unopened_snapshots(session: AsyncSession, vault: FieldVault) -> list[str]:
+    """The event log's snapshots of images: each opens while its owner's key exists
+    (purges drop them, or the owner's whole log, with the key)."""
+    found: list[str] = []
+    after = 0
+    while True:
+        query = (
+            select(MeImageEvent)
+            .where(col(MeImageEvent.seq) > after, col(MeImageEvent.image).is_not(None))
+            .order_by(col(MeImageEvent.seq))
+            .limit(_CIPHER_BATCH)
+        )
+        events = (await session.execute(query)).scalars().all()
+        if not events:
+            return found
+        for event in events:
+            assert event.image is not None and event.seq is not None
+            state = await event_snapshot.decode(
+                session, vault, event.image, owner_id=event.owner_id, image_id=event.image_id
+            )
+            if state.encrypted is None:
+                found.append(f"me_image_event {event.seq}: the image's snapshot does not open")
+            after = event.seq
+        session.expunge_all()

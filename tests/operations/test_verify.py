@@ -95,6 +95,7 @@ async def test_verify_reports_every_kind_of_damage_and_exits_1(
     wrong = source.run("verify", "--skip-reads", "--master-key-file", str(other))
     assert wrong.returncode == 1
     assert "data_key " in wrong.stderr and "is not configured" in wrong.stderr
+    assert "the image's snapshot does not open" in wrong.stderr  # the event log's copies too
 
 
 async def test_restore_refuses_a_folder_in_use_a_missing_key_and_a_lost_journal(
