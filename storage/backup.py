@@ -132,7 +132,9 @@ def is_empty_folder(path: Path) -> bool:
 
 def begin(dest: Path) -> None:
     """Mark `dest` (an empty folder) as a backup being written."""
+    # Only its owner reads a backup: it holds every owner's rows (encrypted or not).
     dest.mkdir(parents=True, exist_ok=True)
+    dest.chmod(0o700)
     write_durably(dest / INCOMPLETE, b"this backup did not finish; do not restore it\n")
 
 
@@ -179,6 +181,7 @@ def copy_sqlite(source: Path, target: Path) -> None:
         raise BackupFormatError(f"no database at {source}")
     src = sqlite3.connect(source, timeout=60)  # only read: the backup API takes a read lock
     try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)  # every page at once, under one read lock
