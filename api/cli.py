@@ -12,15 +12,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from api.command_setup import DATA_DIR_HELP, data_dir
+from api.command_setup import data_dir_hint as _data_dir_hint
+from api.command_setup import missing_state as _missing_state
+from api.command_setup import refuse as _refuse
+from api.command_setup import refuse_missing as _refuse_missing
+from api.command_setup import run_with_stores as _run_with_stores
+from api.command_setup import settings_of as _settings
 from api.settings import ConfigError, Settings
-
-# Where `scripts/serve` keeps its data: the repo's ./data (its working directory).
-SERVE_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _MAX_DURATION_S = 3650 * 86400
-DATA_DIR_HELP = "data folder (default ./data, or MEIMAGES_DATA_DIR)"
 _DURATION_HELP = "seconds, or a number with s, m, h or d, e.g. 30s, 15m, 2h, 7d"
 
 
@@ -56,64 +59,6 @@ def port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
     return value
-
-
-def data_dir(text: str) -> Path:
-    """argparse type: a folder, existing or not (but not a file)."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
-    return path
-
-
-def _refuse(args: argparse.Namespace, message: str) -> int:
-    """An error the user can act on: one argparse-style line on stderr, exit code 2."""
-    print(f"{args.prog}: error: {message}", file=sys.stderr)
-    return 2
-
-
-def _point_at_data_dir(settings: Settings) -> str:
-    hint = "pass the server's data folder with --data-dir DIR or MEIMAGES_DATA_DIR=DIR"
-    here = settings.data_dir.resolve()
-    if here != SERVE_DATA_DIR and (SERVE_DATA_DIR / "secrets.json").is_file():
-        hint += f" (`scripts/serve` uses --data-dir {SERVE_DATA_DIR})"
-    return hint
-
-
-def _missing_state(settings: Settings, *, keys: bool = False, blobs: bool = False) -> str | None:
-    """What of an existing installation is missing, or None: commands that read or change
-    existing data must not quietly start an empty one in the wrong folder."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.resolved_database_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database = Path(url.database)
-        if not database.is_file():
-            return f"no meimages database at {database}"
-    if keys and not settings.master_key and not settings.master_key_file.is_file():
-        return f"no master keys at {settings.master_key_file.resolve()}"
-    if blobs and not settings.blob_url and not settings.resolved_blob_dir.is_dir():
-        return f"no media folder at {settings.resolved_blob_dir.resolve()}"
-    return None
-
-
-def _refuse_missing(args: argparse.Namespace, settings: Settings, missing: str) -> int:
-    return _refuse(
-        args,
-        f"{missing}; {_point_at_data_dir(settings)}, or run `meimages serve` there once "
-        "to create it",
-    )
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    if getattr(args, "host", None):
-        overrides["host"] = args.host
-    if getattr(args, "port", None):
-        overrides["port"] = args.port
-    return Settings.from_env(None, **overrides)
 
 
 def _is_loopback(host: str) -> bool:
@@ -237,7 +182,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             return _refuse(
                 args,
                 f"no server secrets in {settings.data_dir.resolve()} (secrets.json is missing), "
-                f"so a token made here would be refused; {_point_at_data_dir(settings)}",
+                f"so a token made here would be refused; {_data_dir_hint(settings)}",
             )
         try:
             settings = settings.with_local_secrets()
@@ -289,23 +234,81 @@ def cmd_trusted_documents(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from resolvers.lifecycle.sealing import seal_stored_media
     from storage import migrate
     from storage.db import Database
+    from storage.repositories import reading
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    async def run() -> None:
+    async def upgrade() -> int:
         db = Database(settings.resolved_database_url)
         try:
             await migrate.upgrade(db)
+            async with reading(db) as read:
+                return await read.media.count_unsealed_objects()
         finally:
             await db.dispose()
 
-    asyncio.run(run())
+    unsealed = asyncio.run(upgrade())
     where = "MEIMAGES_DATABASE_URL" if settings.database_url else settings.data_dir.resolve()
     print(f"database ({where}) is at the latest schema")
+    if not unsealed:
+        return 0
+    if missing := _missing_state(settings, keys=True, blobs=True):
+        # Sealing needs the master key the servers use: a new one made here would wrap
+        # data keys no server can unwrap.
+        print(
+            f"{unsealed} media objects are still stored in the clear (servers serve them as "
+            f"they are), but {missing}: run `meimages migrate` again where the servers' "
+            "master key and media store are configured to seal them",
+            file=sys.stderr,
+        )
+        return 0
+    bar = ProgressBar("sealing stored media", sys.stderr)
+
+    async def job(stores: Any) -> Any:
+        # Media stored in the clear by older versions, sealed under its owner's key.
+        return await seal_stored_media(stores, bar.update)
+
+    report = _run_with_stores(settings, job)
+    bar.close()
+    print(
+        f"sealed {report.blobs_sealed} stored objects of {report.objects_sealed} media; "
+        f"{report.plaintext_deleted} plaintext objects deleted"
+        + (f"; {report.missing} renditions had no bytes (see the log)" if report.missing else "")
+    )
     return 0
+
+
+class ProgressBar:
+    """`label [#####-----] done/total` on one line of a terminal; plain lines (every
+    tenth) when the output is a file or a pipe, so logs stay readable."""
+
+    def __init__(self, label: str, out: Any, width: int = 30) -> None:
+        self.label, self.out, self.width = label, out, width
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.shown = False
+        self._last_tenth = -1
+
+    def update(self, done: int, total: int) -> None:
+        filled = self.width * done // max(total, 1)
+        line = f"{self.label} [{'#' * filled}{'-' * (self.width - filled)}] {done}/{total}"
+        if self.tty:
+            self.out.write("\r" + line)
+        elif (tenth := 10 * done // max(total, 1)) != self._last_tenth or done == total:
+            self._last_tenth = tenth
+            self.out.write(line + "\n")
+        else:
+            return
+        self.out.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown and self.tty:
+            self.out.write("\n")
+            self.out.flush()
 
 
 def cmd_rotate_master_key(args: argparse.Namespace) -> int:
@@ -399,24 +402,6 @@ def cmd_credits(args: argparse.Namespace) -> int:
     else:
         print(f"{args.user!r} has {balance} credits available")
     return 0
-
-
-def _run_with_stores(settings: Settings, job: Any) -> Any:
-    """Build the same stores the server uses (database, keys, blob store) and run `job`."""
-    from api.wiring import build_server
-    from storage import migrate
-
-    server = build_server(settings)
-
-    async def run() -> Any:
-        try:
-            await migrate.upgrade(server.stores.db)
-            return await job(server.stores)
-        finally:
-            await server.stores.blobs.close()
-            await server.stores.db.dispose()
-
-    return asyncio.run(run())
 
 
 def cmd_gc(args: argparse.Namespace) -> int:

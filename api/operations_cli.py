@@ -57,7 +57,8 @@ def _read_only_stores(settings: Settings) -> Any:
     no key file, no migration): what verify needs, on a live folder or a backup."""
     from api.wiring import load_keyring
     from resolvers.stores import Stores
-    from storage.blobs import S3Credentials, open_blob_store
+    from storage.blob_stores import open_blob_store
+    from storage.blobs import S3Credentials
     from storage.crypto import KeyFile, MasterKeyring
     from storage.db import Database
     from storage.keys import FieldVault
@@ -109,19 +110,19 @@ def _with_master_key_file(settings: Settings, key_file: str | None) -> Settings:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from api import cli
+    from api import command_setup as cli
     from api.wiring import build_server
     from resolvers.operations.backup import take_backup
     from storage.backup import BackupFormatError, is_empty_folder
 
-    settings = cli._settings(args)
-    if missing := cli._missing_state(settings, keys=True, blobs=True):
-        return cli._refuse_missing(args, settings, missing)
+    settings = cli.settings_of(args)
+    if missing := cli.missing_state(settings, keys=True, blobs=True):
+        return cli.refuse_missing(args, settings, missing)
     dest = Path(args.dest)
     if not is_empty_folder(dest):
-        return cli._refuse(args, f"{dest} is not an empty folder; a backup starts in a new one")
+        return cli.refuse(args, f"{dest} is not an empty folder; a backup starts in a new one")
     if dest.resolve().is_relative_to(settings.data_dir.resolve()):
-        return cli._refuse(args, f"{dest} is inside the data folder; back up to another disk")
+        return cli.refuse(args, f"{dest} is inside the data folder; back up to another disk")
     server = build_server(settings)
     bar = ProgressBar("backup")
     secrets = server.settings.data_dir / "secrets.json"
@@ -197,7 +198,8 @@ def _journal_path(args: argparse.Namespace, settings: Settings) -> Path:
 async def _target_is_empty(settings: Settings) -> str | None:
     """PostgreSQL and S3 targets hold no tables and no objects yet, or why not."""
     from storage.backup import database_is_empty
-    from storage.blobs import S3Credentials, open_blob_store
+    from storage.blob_stores import open_blob_store
+    from storage.blobs import S3Credentials
     from storage.db import Database
 
     if settings.database_url:
@@ -225,23 +227,23 @@ async def _target_is_empty(settings: Settings) -> str | None:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from api import cli
+    from api import command_setup as cli
     from api.wiring import build_server
     from resolvers.operations.restore import RESTORE_MARKER, RestoreRefused, place_files, restore
     from storage import migrate
     from storage.backup import BackupFormatError, read_manifest
     from storage.erasures import ErasureJournal
 
-    settings = cli._settings(args)
+    settings = cli.settings_of(args)
     source = Path(args.source)
     try:
         manifest = read_manifest(source)
     except BackupFormatError as exc:
-        return cli._refuse(args, f"nothing restored: {exc}")
+        return cli.refuse(args, f"nothing restored: {exc}")
     if refusal := _restore_refusal(args, settings, manifest, source):
-        return cli._refuse(args, f"nothing restored: {refusal}")
+        return cli.refuse(args, f"nothing restored: {refusal}")
     if refusal := asyncio.run(_target_is_empty(settings)):
-        return cli._refuse(args, f"nothing restored: {refusal}")
+        return cli.refuse(args, f"nothing restored: {refusal}")
     source_journal = ErasureJournal(_journal_path(args, settings))
     erasures = [] if args.no_erasures else source_journal.read()
     sqlite_target = None if settings.database_url else settings.data_dir / "meimages.db"
@@ -297,11 +299,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def refuse_unfinished_restore(args: argparse.Namespace, settings: Settings) -> int | None:
     """`meimages serve` does not serve a folder whose restore has not finished."""
-    from api import cli
+    from api import command_setup as cli
     from resolvers.operations.restore import RESTORE_MARKER, restoring
 
     if restoring(settings.data_dir):
-        return cli._refuse(
+        return cli.refuse(
             args,
             f"a restore into {settings.data_dir} did not finish ({RESTORE_MARKER}); "
             "restore again into an empty folder",
@@ -320,11 +322,11 @@ def _print_problems(problems: list[str], limit: int = 200) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from api import cli
+    from api import command_setup as cli
     from resolvers.operations.verify import check_backup_blobs, verify
     from storage.backup import INCOMPLETE, SQLITE_FILE, is_backup, unfinished
 
-    settings = _with_master_key_file(cli._settings(args), args.master_key_file)
+    settings = _with_master_key_file(cli.settings_of(args), args.master_key_file)
     folder = settings.data_dir
     if is_backup(folder):
         if not (folder / SQLITE_FILE).is_file():
@@ -341,11 +343,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"database_url": "", "blob_url": "", "blob_dir": None}
         )
-    if missing := cli._missing_state(settings, keys=True, blobs=True):
+    if missing := cli.missing_state(settings, keys=True, blobs=True):
         if unfinished(folder):  # whatever else is missing, that much is known
             print(f"NOT whole: {folder} is a backup that did not finish ({INCOMPLETE})")
             return 1
-        return cli._refuse_missing(args, settings, missing)
+        return cli.refuse_missing(args, settings, missing)
     bar = ProgressBar("verify")
 
     async def job(stores: Any) -> Any:
@@ -371,7 +373,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def add_operations_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from api.cli import DATA_DIR_HELP, data_dir
+    from api.command_setup import DATA_DIR_HELP, data_dir
 
     backup = sub.add_parser("backup", help="copy a live server's data into a new folder")
     backup.add_argument("dest", help="an empty or new folder, on another disk")

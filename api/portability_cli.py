@@ -8,22 +8,22 @@ from typing import Any
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from api import cli
+    from api import command_setup as cli
     from resolvers.portability.export import write_archive
     from resolvers.stores import PERSONAL_SPACE, Caller
 
-    settings = cli._settings(args)
-    if missing := cli._missing_state(settings, keys=True, blobs=True):
-        return cli._refuse_missing(args, settings, missing)
+    settings = cli.settings_of(args)
+    if missing := cli.missing_state(settings, keys=True, blobs=True):
+        return cli.refuse_missing(args, settings, missing)
     output = Path(args.output)
     if output.is_dir() or not output.parent.is_dir():
-        return cli._refuse(args, f"cannot write the archive to {str(output)!r}")
+        return cli.refuse(args, f"cannot write the archive to {str(output)!r}")
     caller = Caller(args.user, args.space or PERSONAL_SPACE)
 
     async def job(stores: Any) -> Any:
         return await write_archive(stores, caller, output)
 
-    summary = cli._run_with_stores(settings, job)
+    summary = cli.run_with_stores(settings, job)
     print(
         f"exported {summary.images} images, {summary.generations} generations and "
         f"{summary.credit_entries} credit entries of {args.user!r} to {output} "
@@ -33,33 +33,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from api import cli
+    from api import command_setup as cli
     from resolvers.portability.errors import InvalidArchive
     from resolvers.portability.restore import import_archive
     from resolvers.stores import PERSONAL_SPACE, Caller
 
-    settings = cli._settings(args)
-    if missing := cli._missing_state(settings, keys=True, blobs=True):
-        return cli._refuse_missing(args, settings, missing)
+    settings = cli.settings_of(args)
+    if missing := cli.missing_state(settings, keys=True, blobs=True):
+        return cli.refuse_missing(args, settings, missing)
     source = Path(args.file)
     if not source.is_file():
-        return cli._refuse(args, f"no archive at {str(source)!r}")
+        return cli.refuse(args, f"no archive at {str(source)!r}")
     caller = Caller(args.user, args.space or PERSONAL_SPACE)
 
     async def job(stores: Any) -> Any:
         return await import_archive(stores, caller, source, keep_consent=args.keep_consent)
 
     try:
-        report = cli._run_with_stores(settings, job)
+        report = cli.run_with_stores(settings, job)
     except InvalidArchive as exc:
-        return cli._refuse(args, f"nothing imported: {exc.message} ({exc.problem.value})")
+        return cli.refuse(args, f"nothing imported: {exc.message} ({exc.problem.value})")
     consent = "kept" if report.consent_kept else "off for every image"
     print(f"imported {len(report.images)} images into {args.user!r}; AI use {consent}")
     return 0
 
 
 def add_portability_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from api.cli import DATA_DIR_HELP, data_dir
+    from api.command_setup import DATA_DIR_HELP, data_dir
 
     export = sub.add_parser("export", help="write an owner's pool and history to a zip")
     export.add_argument("--user", required=True, help="owner id (the `sub` claim)")

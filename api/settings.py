@@ -31,13 +31,12 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
-from pydantic_settings.sources.utils import parse_env_vars
 
+from api.pydantic_settings_compat import EnvironSource
 from resolvers.generation.config import (
     GEMINI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_BASE_URL,
@@ -195,6 +194,9 @@ class Settings(BaseSettings):
     max_aliases: Positive = 30
     max_tokens: Positive = 2000
     query_cache_entries: Count = 10_000
+    # Queries answered by their compiled plans where that gives graphql-core's answer
+    # (false: graphql-core runs every query).
+    compiled_reads: Flag = True
     # MCP at /mcp: sessionless, so any instance can answer any request (no list-change notices).
     mcp_stateless: Flag = False
     # Reference generation: providers stay off until a key or a base URL is set.
@@ -319,7 +321,7 @@ class Settings(BaseSettings):
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """The settings from `env` (default: this process's environment); `overrides`
         (e.g. command-line options) win over the environment."""
-        source = _EnvironSource(cls, os.environ if env is None else env)
+        source = EnvironSource(cls, os.environ if env is None else env)
         by_name = {cls._field_of(key): value for key, value in source().items()}
         given = {name: value for name, value in by_name.items() if name not in overrides}
         try:
@@ -475,21 +477,4 @@ class Settings(BaseSettings):
                 "jwt_secret": self.jwt_secret or stored["jwt_secret"],
                 "url_secret": self.url_secret or stored["url_secret"],
             }
-        )
-
-
-class _EnvironSource(EnvSettingsSource):
-    """The environment source, over any mapping (tests pass their own).
-
-    pydantic-settings reads `os.environ` in `_load_env_vars` (its dotenv source overrides
-    it the same way); the version is pinned and tests/test_settings.py covers this seam.
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return parse_env_vars(
-            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )

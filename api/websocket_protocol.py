@@ -6,6 +6,10 @@ with `transport.close()`. The close frame and the FIN then queue behind everythi
 peer has not read, so a peer that stopped reading keeps the connection, its buffers and
 the subscriptions behind it for as long as the kernel keeps retrying. Here such a
 connection is reset instead.
+
+The one place that touches uvicorn's internals (its protocol class, `uvicorn._types`).
+`WRITTEN_FOR` names the versions read; `tests/test_library_fences.py` fails when the
+installed one is another.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import struct
 
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+# Distribution name → the version prefix this module was written against.
+WRITTEN_FOR = {"uvicorn": "0.54."}
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close sends RST
 

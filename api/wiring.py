@@ -40,7 +40,9 @@ from schema import SchemaOptions, build_schema
 from schema.build import validation_rules
 from schema.caching import CLOCK_DEPENDENT_FIELDS
 from schema.cost import operation_cost
-from storage.blobs import S3Credentials, open_blob_store
+from schema.strawberry_compat import graphql_schema
+from storage.blob_stores import open_blob_store
+from storage.blobs import S3Credentials
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
 from storage.erasures import ErasureJournal
@@ -176,8 +178,7 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
     documents = QueryDocuments(
-        # Strawberry's own graphql-core schema (its extensions read it the same way).
-        schema._schema,
+        graphql_schema(schema),
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
     )
@@ -215,14 +216,14 @@ def _plan_admits(
     """What a compiled plan may answer: what the schema's pre-execution extensions would
     let run (they do not run for plans) — a cost within the limit, and under `require` a
     trusted document."""
-    trusted, graphql_schema = server.trusted, schema._schema
+    trusted, core_schema = server.trusted, graphql_schema(schema)
 
     def admits(
         document: DocumentNode, operation: str | None, variables: Mapping[str, Any] | None
     ) -> bool:
         if trusted.mode == "require" and not trusted.trusts(document, operation):
             return False
-        return operation_cost(graphql_schema, document, operation, variables) <= options.max_cost
+        return operation_cost(core_schema, document, operation, variables) <= options.max_cost
 
     return admits
 
@@ -237,7 +238,7 @@ def _graphql_view(
         urls=server.urls,
         authenticator=server.authenticator,
         documents=documents,
-        reads=reads,
+        reads=reads if settings.compiled_reads else None,
         on_compiled_read=server.observability.compiled_read,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,

@@ -1,4 +1,10 @@
-"""What the resolvers work with: the caller, and the stores of one running server."""
+"""What the resolvers work with: the caller, and the stores of one running server.
+
+`Stores` holds, in this order: the connections (database, field vault, blob store, event
+notifier, rate counters); the configuration of the rules (limits, generation,
+portability, rate limits); the per-process read caches (`ReadCaches`); and the clock and
+observer the rules answer to.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from resolvers.clock import Clock, WallClock
 from resolvers.generation.config import GenerationConfig
@@ -21,8 +26,9 @@ from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
 from storage.rate_counters import RateCounters
 from storage.repositories import UnitOfWork, reading, transaction
+from storage.sealed import SealedBlobStore
 
-__all__ = ["PERSONAL_SPACE", "Caller", "Limits", "Stores"]
+__all__ = ["PERSONAL_SPACE", "Caller", "Limits", "ReadCaches", "Stores"]
 
 PERSONAL_SPACE = "personal"
 
@@ -36,30 +42,46 @@ class Caller:
 
 
 @dataclass
+class ReadCaches:
+    """What this process remembers of its reads; each entry is checked against the
+    owner's data version before it is used, so none is ever served stale."""
+
+    # owner id -> (database change stamp, data version, consent lapses at) as last read;
+    # see pool.owners.data_version.
+    owner_versions: dict[str, tuple[int, int, datetime | None]] = field(default_factory=dict)
+    # (owner, space) -> decoded pool at a data version: a `pool.me_images.PoolSnapshot`,
+    # which that module checks on the way out (it builds on this one, so the type cannot
+    # be named here without an import circle).
+    pool_snapshots: OrderedDict[tuple[str, str], object] = field(default_factory=OrderedDict)
+
+
+@dataclass
 class Stores:
     db: Database
     vault: FieldVault
     blobs: BlobStore
     notifier: EventNotifier = field(default_factory=EventNotifier)
+    rate_counters: RateCounters = field(default_factory=RateCounters)
     limits: Limits = field(default_factory=Limits)
     # Image providers and credit rules; no provider configured by default.
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     # Where export archives go, how long they stay, how large an import may be.
     portability: PortabilityConfig = field(default_factory=PortabilityConfig)
-    # Rate limits per owner and the counters they are kept in (memory unless Redis is set).
+    # Rate limits per owner (their counters, above, live in memory unless Redis is set).
     rate_limits: RateLimits = field(default_factory=RateLimits)
-    rate_counters: RateCounters = field(default_factory=RateCounters)
-    # owner id -> (database change stamp, data version, consent lapses at) as last read;
-    # see pool.owners.data_version.
-    owner_versions: dict[str, tuple[int, int, datetime | None]] = field(default_factory=dict)
-    # (owner, space) -> decoded pool at a data version; see pool.me_images.pool_snapshot.
-    pool_snapshots: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     # Where erasures are recorded so a restore makes them again (none: not recorded).
     erasures: ErasureJournal | None = None
+    caches: ReadCaches = field(default_factory=ReadCaches)
     # What time it is for the rules that lapse (timed consent); tests replace it.
     clock: Clock = field(default_factory=WallClock)
     # Who hears about uploads, generations and errors (the API's metrics; nobody by default).
     observer: Observer = field(default_factory=NullObserver)
+
+    @property
+    def sealed(self) -> SealedBlobStore:
+        """Media bytes under their owner's key: every read and write of an owner's
+        pictures goes through here, never straight to `blobs` (which holds ciphertext)."""
+        return SealedBlobStore(self.blobs, self.db, self.vault)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:

@@ -21,15 +21,14 @@ from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from schema import SchemaOptions
 from schema.cost import MaxQueryCost
+from schema.error_map import exception_handlers
 from schema.errors import (
     InvalidInputError,
     NotFoundError,
     RateLimitedError,
     TooLargeError,
     UnsupportedMediaTypeError,
-    exception_handlers,
 )
 from schema.events.queries import EventsQuery
 from schema.events.shared import SharedEventExecution
@@ -37,6 +36,7 @@ from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
 from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
+from schema.options import SchemaOptions
 from schema.pool.mutations import PoolMutation
 from schema.pool.queries import PoolQuery
 from schema.portability.mutations import PortabilityMutation

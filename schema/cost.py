@@ -42,6 +42,7 @@ from strawberry.extensions import SchemaExtension
 from resolvers.generation import ledger
 from resolvers.generation.history import MAX_PAGE
 from resolvers.generation.requests import MAX_IMAGES, MAX_REFERENCES
+from schema.strawberry_compat import graphql_schema
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 DEFAULT_LIST_SIZE = 20
@@ -221,7 +222,10 @@ class MaxQueryCost(SchemaExtension):
         document = context.graphql_document
         cost = (
             operation_cost(
-                context.schema._schema, document, context.operation_name, context.variables
+                graphql_schema(context.schema),
+                document,
+                context.operation_name,
+                context.variables,
             )
             if document is not None and not context.pre_execution_errors
             else 0

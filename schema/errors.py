@@ -1,17 +1,12 @@
-"""The one error path: which GraphQL type represents each domain error, and how it is shown.
-
-Each error type names the domain error class it represents with `@represents`. From that
-one table follow the typed union members of GraphQL fields (Strawberry's exception
-handlers, `exception_handlers`), the typed items that end a subscription (`to_graphql`),
-and the REST routes' answers (`describe`).
+"""The one error path, declared: the GraphQL error interface, the error types every
+capability shares, and `@represents`, with which each error type names the domain error
+class it represents. The table is read in `schema.error_map`.
 """
 
 from __future__ import annotations
 
-import enum
-import typing
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import strawberry
@@ -32,16 +27,16 @@ class Error:
     def of(cls, error: domain.DomainError) -> Error:
         """Build from the domain error: every field beyond code and message is the domain
         error's attribute of the same name (absent means null)."""
-        return cls(code=ErrorCode(error.code), message=error.message, **_details(cls, error))
+        return cls(code=ErrorCode(error.code), message=error.message, **details_of(cls, error))
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Representation:
     error_type: type[Error]
     http_status: int
 
 
-_REPRESENTED: dict[type[domain.DomainError], _Entry] = {}
+REPRESENTED: dict[type[domain.DomainError], Representation] = {}
 E = TypeVar("E", bound=type[Error])
 
 
@@ -50,104 +45,21 @@ def represents(domain_error: type[domain.DomainError], *, http_status: int) -> C
     (and its subclasses); `http_status` is what the REST routes answer with."""
 
     def register(error_type: E) -> E:
-        if domain_error in _REPRESENTED:
+        if domain_error in REPRESENTED:
             raise TypeError(f"{domain_error.__name__} is already represented")
-        _REPRESENTED[domain_error] = _Entry(error_type, http_status)
+        REPRESENTED[domain_error] = Representation(error_type, http_status)
         return error_type
 
     return register
 
 
-def _registry() -> dict[type[domain.DomainError], _Entry]:
-    # Each capability package registers its error types when it is imported; the schema's
-    # roots import them all, so the table is complete whoever asks first.
-    import schema.build  # noqa: F401
-
-    return _REPRESENTED
-
-
-def represented() -> Mapping[type[domain.DomainError], type[Error]]:
-    return {cls: entry.error_type for cls, entry in _registry().items()}
-
-
-def _entry(error: domain.DomainError) -> _Entry | None:
-    registry = _registry()
-    for cls in type(error).__mro__:
-        entry = registry.get(cls)
-        if entry is not None:
-            return entry
-    return None
-
-
-def _details(error_type: type[Error], error: domain.DomainError) -> dict[str, Any]:
+def details_of(error_type: type[Error], error: domain.DomainError) -> dict[str, Any]:
     definition: StrawberryObjectDefinition = error_type.__strawberry_definition__  # type: ignore[attr-defined]
     return {
         f.python_name: getattr(error, f.python_name, None)
         for f in definition.fields
         if f.python_name not in ("code", "message")
     }
-
-
-def to_graphql(error: domain.DomainError) -> Error:
-    """The GraphQL error type that represents a domain error; raises it again when none does."""
-    entry = _entry(error)
-    if entry is None:
-        raise error
-    return entry.error_type.of(error)
-
-
-@dataclass(frozen=True)
-class ErrorDescription:
-    """A domain error as a door without GraphQL types shows it (the REST routes)."""
-
-    http_status: int
-    code: str
-    message: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def describe(error: domain.DomainError) -> ErrorDescription:
-    """Status, code, message and the typed error's other fields (JSON-ready, nulls left out)."""
-    entry = _entry(error)
-    if entry is None:
-        return ErrorDescription(400, error.code, error.message)
-    definition: StrawberryObjectDefinition = entry.error_type.__strawberry_definition__  # type: ignore[attr-defined]
-    names = {f.python_name: f.graphql_name or _camel(f.python_name) for f in definition.fields}
-    extra = {
-        names[name]: value.value if isinstance(value, enum.Enum) else value
-        for name, value in _details(entry.error_type, error).items()
-        if value is not None
-    }
-    return ErrorDescription(entry.http_status, error.code, error.message, extra)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-class _Represent:
-    """Strawberry's exception handler for one registered pair: on a field whose result union
-    has the error type as a member, the domain error becomes that member; elsewhere (and in
-    subscriptions, which `to_graphql` serves) it stays a GraphQL error with `extensions.code`
-    (added by `schema.limits.ErrorCodes`)."""
-
-    def __init__(self, exception_type: type[domain.DomainError], error_type: type[Error]) -> None:
-        self.exception_type = exception_type
-        self.error_type = error_type
-
-    def handle(self, exception: domain.DomainError, *, field: object, info: object) -> Error:
-        # A typed result is an error the client sees, only not in `errors`: count it too.
-        stores = getattr(getattr(info, "context", None), "stores", None)
-        if stores is not None:
-            stores.observer.domain_error(exception.code)
-        return self.error_type.of(exception)
-
-
-def exception_handlers() -> list[_Represent]:
-    """One handler per registered pair, subclasses first so the closest type wins."""
-    pairs = sorted(_registry().items(), key=lambda pair: -len(pair[0].__mro__))
-    return [_Represent(cls, entry.error_type) for cls, entry in pairs]
 
 
 @represents(domain.NotFound, http_status=404)
@@ -198,14 +110,3 @@ class RateLimitedError(Error):
     retry_after: int = strawberry.field(
         description="Whole seconds until a retry can succeed (the REST routes' `Retry-After`)."
     )
-
-
-def member_of(result: object, error: domain.DomainError) -> Any:
-    """The typed error for `error` when it is a member of the `result` union (an
-    `Annotated[A | B, strawberry.union(...)]`); otherwise the domain error again.
-    Typed `Any`: the union alias arrives as a value, so the checker cannot follow it."""
-    members = typing.get_args(typing.get_args(result)[0])
-    typed = to_graphql(error)
-    if type(typed) not in members:
-        raise error
-    return typed

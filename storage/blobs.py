@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from storage.errors import blob_store_failures
 
 _SAFE_KEY = re.compile(r"^[a-z0-9][a-z0-9/._-]{0,250}$")
+# Names of sealed media objects (storage.sealed); objects written in the clear by older
+# versions live under "o/" until the conversion seals them.
+SEALED_PREFIX = "s/"
+LEGACY_PREFIX = "o/"
 # Half-written files of the local store; a crash mid-write can leave one behind.
 _TMP_PREFIX = ".tmp-"
 
@@ -177,35 +180,3 @@ class S3Credentials:
     access_key_id: str = ""
     secret_access_key: str = ""
     session_token: str = ""
-
-
-def open_blob_store(
-    url: str, *, default_dir: Path, credentials: S3Credentials | None = None
-) -> BlobStore:
-    """Pick the store by URL: empty or `file:///dir` is a local folder, `s3://bucket/prefix`
-    any S3-compatible service (`?endpoint=https://…&region=…` for MinIO, R2, Garage …)."""
-    if not url:
-        return LocalBlobStore(default_dir)
-    parts = urlsplit(url)
-    if parts.scheme == "file":
-        return LocalBlobStore(Path(unquote(parts.path)))
-    if parts.scheme == "s3":
-        from storage.s3 import S3BlobStore
-
-        options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        return S3BlobStore(
-            bucket=parts.netloc,
-            prefix=unquote(parts.path).strip("/"),
-            endpoint=options.get("endpoint", ""),
-            region=options.get("region", ""),
-            allow_http=_flag(options.get("allow_http")),
-            virtual_hosted=_flag(options.get("virtual_hosted")),
-            credentials=credentials or S3Credentials(),
-        )
-    raise ValueError(f"unsupported blob store URL scheme {parts.scheme!r} (use file:// or s3://)")
-
-
-def _flag(value: str | None) -> bool | None:
-    if value is None:
-        return None
-    return value.strip().lower() in ("1", "true", "yes", "on")

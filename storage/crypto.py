@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import uuid
@@ -20,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 FORMAT_VERSION = 1
 _NONCE = 12
@@ -145,6 +148,81 @@ def decrypt_field(data_key: bytes, blob: bytes, aad: bytes) -> bytes:
         return AESGCM(data_key).decrypt(nonce, body, header + aad)
     except InvalidTag as exc:
         raise DecryptionError("ciphertext does not belong here") from exc
+
+
+# Blob layout:  magic "MEIB" (4) | version (1) | data key id (16) | nonce (12) | ct+tag
+# The magic tells a sealed object from a plaintext one stored before sealing existed
+# (no image format starts with it); the version lets the layout evolve.
+BLOB_MAGIC = b"MEIB"
+BLOB_VERSION = 1
+_BLOB_HEADER = len(BLOB_MAGIC) + 1 + _KEY_ID
+
+
+@dataclass(frozen=True)
+class BlobKeys:
+    """An owner's keys for stored bytes, derived from one of their data keys: one seals
+    the bytes, the other names the objects. Destroying the data key destroys both."""
+
+    data_key_id: str
+    seal: bytes
+    names: bytes
+
+
+def blob_keys(data_key_id: str, data_key: bytes, owner_id: str) -> BlobKeys:
+    def derive(purpose: str) -> bytes:
+        info = json.dumps([purpose, owner_id, data_key_id]).encode()
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(data_key)
+
+    return BlobKeys(data_key_id, derive("meimages/blob-seal/v1"), derive("meimages/blob-name/v1"))
+
+
+def blob_name_digest(keys: BlobKeys, *parts: str) -> str:
+    """A keyed digest for object names: the same parts give the same name for one owner
+    (de-duplication), and without the key nobody can tell which content it names."""
+    message = json.dumps(["meimages/blob-name/v1", *parts]).encode()
+    return hmac.new(keys.names, message, hashlib.sha256).hexdigest()
+
+
+def _blob_aad(header: bytes, owner_id: str, name: str) -> bytes:
+    return header + json.dumps(["meimages/blob/v1", owner_id, name]).encode()
+
+
+def seal_blob(keys: BlobKeys, owner_id: str, name: str, plaintext: bytes) -> bytes:
+    """Encrypt stored bytes, bound to their owner and object name."""
+    nonce = os.urandom(_NONCE)
+    header = BLOB_MAGIC + bytes([BLOB_VERSION]) + uuid.UUID(keys.data_key_id).bytes
+    return (
+        header
+        + nonce
+        + AESGCM(keys.seal).encrypt(nonce, plaintext, _blob_aad(header, owner_id, name))
+    )
+
+
+def is_sealed_blob(data: bytes) -> bool:
+    return data[: len(BLOB_MAGIC)] == BLOB_MAGIC
+
+
+def sealed_blob_key_id(data: bytes) -> str:
+    """The id of the data key a sealed object was made with."""
+    if (
+        not is_sealed_blob(data)
+        or len(data) < _BLOB_HEADER + _NONCE + 16
+        or data[len(BLOB_MAGIC)] != BLOB_VERSION
+    ):
+        raise DecryptionError("not a sealed object of a known version")
+    return str(uuid.UUID(bytes=data[len(BLOB_MAGIC) + 1 : _BLOB_HEADER]))
+
+
+def open_blob(keys: BlobKeys, owner_id: str, name: str, data: bytes) -> bytes:
+    sealed_blob_key_id(data)
+    header = data[:_BLOB_HEADER]
+    nonce = data[_BLOB_HEADER : _BLOB_HEADER + _NONCE]
+    # A view, not a slice: copying a photo's megabytes first costs more than opening them.
+    body = memoryview(data)[_BLOB_HEADER + _NONCE :]
+    try:
+        return AESGCM(keys.seal).decrypt(nonce, body, _blob_aad(header, owner_id, name))
+    except InvalidTag as exc:
+        raise DecryptionError("this object was not sealed for this owner and name") from exc
 
 
 class KeyFile:

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.crypto import (
+    BlobKeys,
     DecryptionError,
     MasterKeyring,
+    blob_keys,
     ciphertext_key_id,
     decrypt_field,
     encrypt_field,
@@ -37,6 +39,7 @@ class FieldVault:
     def __init__(self, keyring: MasterKeyring) -> None:
         self.keyring = keyring
         self._cache: dict[tuple[str, str], bytes] = {}
+        self._blob_cache: dict[tuple[str, str], BlobKeys] = {}
 
     async def _current_key(self, session: AsyncSession, owner_id: str) -> tuple[str, bytes]:
         # Always ask the database which key is current: another process (a purge, another
@@ -168,9 +171,48 @@ class FieldVault:
             ciphertexts=columns.ciphertexts(row),
         )
 
+    async def current_blob_keys(
+        self, session: AsyncSession, owner_id: str, *, create: bool = True
+    ) -> BlobKeys | None:
+        """The keys new objects of the owner are sealed and named with, derived from the
+        owner's current data key; one is created if the owner has none and `create`."""
+        if not create:
+            row = (
+                await session.execute(
+                    select(DataKey)
+                    .where(DataKey.owner_id == owner_id)  # type: ignore[arg-type]
+                    .order_by(DataKey.created_at.desc())  # type: ignore[attr-defined]
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            return await self.blob_keys(session, owner_id, row.id)
+        key_id, key = await self._current_key(session, owner_id)
+        return self._blob_keys(owner_id, key_id, key)
+
+    async def blob_keys(self, session: AsyncSession, owner_id: str, key_id: str) -> BlobKeys:
+        """The keys of a stored object sealed with data key `key_id`; DecryptionError once
+        the key is destroyed."""
+        cached = self._blob_cache.get((owner_id, key_id))
+        if cached is not None:
+            return cached
+        return self._blob_keys(owner_id, key_id, await self._key(session, owner_id, key_id))
+
+    def cached_blob_keys(self, owner_id: str, key_id: str) -> BlobKeys | None:
+        return self._blob_cache.get((owner_id, key_id))
+
+    def _blob_keys(self, owner_id: str, key_id: str, key: bytes) -> BlobKeys:
+        cached = self._blob_cache.get((owner_id, key_id))
+        if cached is None:
+            cached = self._blob_cache[(owner_id, key_id)] = blob_keys(key_id, key, owner_id)
+        return cached
+
     def forget(self, owner_id: str) -> None:
         for cache_key in [k for k in self._cache if k[0] == owner_id]:
             del self._cache[cache_key]
+        for blob_key in [k for k in self._blob_cache if k[0] == owner_id]:
+            del self._blob_cache[blob_key]
 
     async def destroy_owner_keys(self, session: AsyncSession, owner_id: str) -> None:
         """Crypto-shred: without the data key, copies of old ciphertexts are noise."""

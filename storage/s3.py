@@ -18,7 +18,11 @@ from storage.blobs import BlobInfo, S3Credentials, check_key
 from storage.errors import blob_store_failures
 
 if TYPE_CHECKING:
+    from obstore import Attributes
     from obstore.store import ClientConfig, RetryConfig
+
+
+_OPAQUE: Attributes = {"Content-Type": "application/octet-stream"}
 
 
 class S3BlobStore:
@@ -74,7 +78,8 @@ class S3BlobStore:
 
     async def put(self, key: str, data: bytes) -> None:
         with blob_store_failures():
-            await obstore.put_async(self._store, check_key(key), data)
+            # Objects say nothing about what they hold (sealed media is opaque bytes).
+            await obstore.put_async(self._store, check_key(key), data, attributes=_OPAQUE)
 
     async def get(self, key: str) -> bytes | None:
         try:

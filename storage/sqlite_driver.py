@@ -6,8 +6,10 @@ hand-off costs a thread wake-up and the GIL changing hands, which on a busy mach
 far more than SQLite's own work, and a writer pays it while holding the write lock.
 Here a statement runs, and its rows are fetched, in one call on that thread.
 
-Relies on aiosqlite's `_execute` (the pinned 0.22.x; SQLAlchemy itself reaches into
-the same queue for its isolation-level setter).
+The one place that touches aiosqlite's internals (`Connection._execute`, `_conn`,
+`_thread`; SQLAlchemy itself reaches into the same queue for its isolation-level setter)
+and those of SQLAlchemy's aiosqlite adapter it subclasses. `WRITTEN_FOR` names the
+versions read; `tests/test_library_fences.py` fails when the installed one is another.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util.concurrency import await_
+
+# Distribution name → the version prefix this module was written against.
+WRITTEN_FOR = {"aiosqlite": "0.22.", "SQLAlchemy": "2.1."}
 
 
 class _Outcome:

@@ -89,7 +89,8 @@ class DataKey(SQLModel, table=True):
 
 
 class MediaObject(SQLModel, table=True):
-    """Stored bytes of one owner, content-addressed by SHA-256 (one row per owner and hash)."""
+    """Stored bytes of one owner, one row per owner and SHA-256 of the content; the objects
+    themselves are sealed under keyed names (storage.sealed)."""
 
     __tablename__ = "media_object"
     __table_args__ = (UniqueConstraint("owner_id", "sha256", name="uq_media_object_owner_sha"),)

@@ -14,12 +14,12 @@ any error response, so a plan never answers with an error of its own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from graphql import (
-    FieldNode,
     GraphQLAbstractType,
     GraphQLBoolean,
     GraphQLError,
@@ -39,17 +39,19 @@ from graphql import (
     is_non_null_type,
     is_object_type,
 )
-from graphql.execution import Executor
-from graphql.execution.collect_fields import (
-    FieldDetails,
-    GroupedFieldSet,
-    collect_fields,
-    collect_subfields,
-)
-from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path, is_iterable
-from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.types import Info as StrawberryInfo
+
+from api.compiler.graphql_core import (
+    Executor,
+    Selected,
+    argument_values,
+    gather_with_cancel,
+    is_iterable,
+    resolve_info,
+    root_fields,
+    subfields,
+)
+from schema.strawberry_compat import is_plain_attribute, optimized_is_awaitable, resolver_info
 
 
 class Fallback(Exception):
@@ -69,15 +71,16 @@ class _Run:
         self.args: list[dict[str, Any] | None] = [None] * slots
 
 
-# A completion turns a resolved value into its JSON form; `is_async` says whether it
-# returns an awaitable (only objects do: their fields' resolvers may be async).
+# A completion turns a resolved value into its JSON form, or into an awaitable of it when
+# a resolver below is async; `may_await` says whether it can (only objects can: their
+# fields' resolvers may be async).
 Completion = Callable[[Any, _Run], Any]
 
 
 @dataclass(frozen=True)
 class _Completer:
     complete: Completion
-    is_async: bool
+    may_await: bool
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,15 +91,13 @@ class _Site:
     slot: int
     parent_type: GraphQLObjectType
     definition: GraphQLField
-    nodes: list[FieldNode]
-    details: FieldDetails
+    selected: Selected
 
     def info(self, run: _Run) -> Any:
         info = run.infos[self.slot]
         if info is None:
-            path = Path(None, self.key, self.parent_type.name)
-            info = run.executor.build_resolve_info(
-                self.definition, self.nodes, self.parent_type, path
+            info = resolve_info(
+                run.executor, self.definition, self.selected.nodes, self.parent_type, self.key
             )
             run.infos[self.slot] = info
         return info
@@ -106,20 +107,14 @@ class _Site:
         info = run.strawberry_infos[self.slot]
         if info is None:
             field = self.definition.extensions["strawberry-definition"]
-            info = StrawberryInfo(_raw_info=self.info(run), _field=field)
+            info = resolver_info(self.info(run), field)
             run.strawberry_infos[self.slot] = info
         return info
 
     def arguments(self, run: _Run) -> dict[str, Any]:
         args = run.args[self.slot]
         if args is None:
-            args = get_argument_values(
-                self.definition,
-                self.details.node,
-                run.executor.variable_values,
-                self.details.fragment_variable_values,
-                run.executor.hide_suggestions,
-            )
+            args = argument_values(run.executor, self.definition, self.selected)
             run.args[self.slot] = args
         return args
 
@@ -154,13 +149,14 @@ _Selection = _Field | _TypeName
 class Plan:
     """A compiled query operation; `run` answers with the `data` of the response."""
 
-    def __init__(self, root: Callable[[Any, _Run], Awaitable[dict[str, Any]]], slots: int):
+    def __init__(self, root: Completion, slots: int):
         self._root = root
         self._slots = slots
 
     async def run(self, executor: Executor[Any]) -> dict[str, Any]:
         try:
-            return await self._root(executor.root_value, _Run(executor, self._slots))
+            data = self._root(executor.root_value, _Run(executor, self._slots))
+            return cast("dict[str, Any]", await _settled(data))
         except Fallback:
             raise
         except Exception as exc:
@@ -179,12 +175,10 @@ def compile_plan(schema: GraphQLSchema, executor: Executor[Any]) -> Plan | None:
         return None
     compiler = _Compiler(schema, executor)
     try:
-        collected = collect_fields(
-            schema, executor.fragments, executor.variable_values, schema.query_type, operation
-        )
-        if collected.new_defer_usages or collected.forbidden_directive_instances:
+        selection = root_fields(schema, executor)
+        if selection is None:
             return None
-        root = compiler.object_fields(schema.query_type, collected.grouped_field_set)
+        root = compiler.object_fields(schema.query_type, selection)
     except (_Unsupported, GraphQLError):
         # GraphQLError: a switch that does not coerce (`@include(if: null)`); the
         # executor reports it.
@@ -199,13 +193,11 @@ class _Compiler:
         self.slots = 0
 
     def object_fields(
-        self, parent: GraphQLObjectType, grouped: GroupedFieldSet
+        self, parent: GraphQLObjectType, selection: list[Selected]
     ) -> list[_Selection]:
         selections: list[_Selection] = []
-        for key, details in grouped.items():
-            if any(d.defer_usage is not None or d.fragment_variable_values for d in details):
-                raise _Unsupported("@defer or fragment variables")
-            name = details[0].node.name.value
+        for selected in selection:
+            key, name = selected.key, selected.nodes[0].name.value
             if name == "__typename":
                 selections.append(_TypeName(key, parent.name))
                 continue
@@ -217,17 +209,15 @@ class _Compiler:
             resolve = definition.resolve
             if resolve is None:
                 raise _Unsupported("a field without its own resolver")
-            details_list = list(details)
             site = _Site(
                 key=key,
                 slot=self.slots,
                 parent_type=parent,
                 definition=definition,
-                nodes=[d.node for d in details_list],
-                details=details_list[0],
+                selected=selected,
             )
             self.slots += 1
-            basic = bool(getattr(resolve, "_is_default", False))
+            basic = is_plain_attribute(resolve)
             type_ = definition.type
             leaf = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
             selections.append(
@@ -238,76 +228,69 @@ class _Compiler:
                     attribute=_plain_attribute(definition) if basic else None,
                     direct=None if basic else _direct_call(self.schema, definition, leaf),
                     basic=basic,
-                    takes_args=bool(definition.args or site.details.node.arguments),
-                    completer=self.completer(definition.type, details_list, site),
+                    takes_args=bool(definition.args or selected.nodes[0].arguments),
+                    completer=self.completer(definition.type, site),
                     serialize=leaf.serialize if is_leaf_type(leaf) else None,
                     non_null=is_non_null_type(definition.type),
                 )
             )
         return selections
 
-    def completer(
-        self, type_: GraphQLOutputType, details: list[FieldDetails], site: _Site
-    ) -> _Completer:
+    def completer(self, type_: GraphQLOutputType, site: _Site) -> _Completer:
         if is_non_null_type(type_):
             assert isinstance(type_, GraphQLNonNull)
-            return _non_null(self.completer(type_.of_type, details, site))
+            return _non_null(self.completer(type_.of_type, site))
         if is_list_type(type_):
             assert isinstance(type_, GraphQLList)
-            return _nullable(_list(self.completer(type_.of_type, details, site)))
+            return _nullable(_list(self.completer(type_.of_type, site)))
         if is_leaf_type(type_):
             return _nullable(_leaf(type_.serialize))
         if is_object_type(type_):
             assert isinstance(type_, GraphQLObjectType)
-            return _nullable(self.object_completer(type_, details, site))
+            return _nullable(self.object_completer(type_, site))
         if is_abstract_type(type_):
-            return _nullable(self.abstract_completer(type_, details, site))
+            return _nullable(self.abstract_completer(type_, site))
         raise _Unsupported(f"type {type_}")
 
-    def object_completer(
-        self, type_: GraphQLObjectType, details: list[FieldDetails], site: _Site
-    ) -> _Completer:
-        collected = collect_subfields(
-            self.schema,
-            self.executor.fragments,
-            self.executor.variable_values,
-            self.executor.operation,
-            type_,
-            details,
-        )
-        if collected.new_defer_usages or collected.forbidden_directive_instances:
-            raise _Unsupported("@defer")
-        fields = _object_completion(self.object_fields(type_, collected.grouped_field_set))
+    def object_completer(self, type_: GraphQLObjectType, site: _Site) -> _Completer:
+        selection = subfields(self.schema, self.executor, type_, site.selected.details)
+        if selection is None:
+            raise _Unsupported("@defer or fragment variables")
+        fields = _object_completion(self.object_fields(type_, selection))
         is_type_of = type_.is_type_of
         if is_type_of is None:
             return _Completer(fields, True)
 
-        async def checked(value: Any, run: _Run) -> Any:
+        def checked(value: Any, run: _Run) -> Any:
             if is_type_of(value, site.info(run)) is not True:
                 raise Fallback
-            return await fields(value, run)
+            return fields(value, run)
 
         return _Completer(checked, True)
 
-    def abstract_completer(
-        self, type_: GraphQLAbstractType, details: list[FieldDetails], site: _Site
-    ) -> _Completer:
+    def abstract_completer(self, type_: GraphQLAbstractType, site: _Site) -> _Completer:
         resolve_type = type_.resolve_type
         if resolve_type is None:
             raise _Unsupported("an abstract type without resolve_type")
         members = {
-            member.name: self.object_completer(member, details, site).complete
+            member.name: self.object_completer(member, site).complete
             for member in self.schema.get_possible_types(type_)
         }
 
-        async def complete(value: Any, run: _Run) -> Any:
-            name = resolve_type(value, site.info(run), type_)
-            if optimized_is_awaitable(name):
-                name = await cast("Awaitable[str | None]", name)
+        def member_of(name: object) -> Completion:
             member = members.get(name) if isinstance(name, str) else None
             if member is None:
                 raise Fallback
-            return await member(value, run)
+            return member
+
+        async def complete_later(name: Awaitable[object], value: Any, run: _Run) -> Any:
+            return await _settled(member_of(await name)(value, run))
+
+        def complete(value: Any, run: _Run) -> Any:
+            name = resolve_type(value, site.info(run), type_)
+            if optimized_is_awaitable(name):
+                return complete_later(cast("Awaitable[object]", name), value, run)
+            return member_of(name)(value, run)
 
         return _Completer(complete, True)
 
@@ -359,121 +342,210 @@ def _plain_attribute(definition: GraphQLField) -> str | None:
 _PASS_THROUGH = ((GraphQLString, "str"), (GraphQLID, "str"), (GraphQLBoolean, "bool"))
 
 
-def _object_completion(
-    selections: Sequence[_Selection],
-) -> Callable[[Any, _Run], Awaitable[dict[str, Any]]]:
+def _object_completion(selections: Sequence[_Selection]) -> Completion:
     """The function that completes one object of a selection set, generated as Python
     source with one straight run of statements per selected field (no per-field loop
-    or dispatch), the way graphql-jit generates JavaScript."""
+    or dispatch), the way graphql-jit generates JavaScript. It answers the object, or an
+    awaitable of it when a field's resolver or completion is async: those are awaited
+    together once every field has been started, as graphql-core's `execute_fields` does."""
     names: dict[str, Any] = {
         "Fallback": Fallback,
         "Undefined": Undefined,
         "is_awaitable": optimized_is_awaitable,
+        "gathered": _gathered,
+        "settle_in_background": _settle_in_background,
     }
-    lines = ["async def complete(source, run):", "    out = {}"]
+    lines = ["def complete(source, run):", "    out = {}", "    pending = []", "    try:"]
     for i, step in enumerate(selections):
-        key = repr(step.key)
         if isinstance(step, _TypeName):
-            lines.append(f"    out[{key}] = {step.name!r}")
+            lines.append(f"        out[{step.key!r}] = {step.name!r}")
             continue
         names[f"site{i}"], names[f"resolve{i}"] = step.site, step.resolve
-        if step.attribute is not None and step.attribute.isidentifier():
-            lines.append(f"    value = source.{step.attribute}")
-        elif step.basic:
-            lines.append(f"    value = resolve{i}(source, None)")
-        elif step.direct is not None:
-            names[f"direct{i}"] = step.direct
-            lines.append(f"    value = direct{i}(source, site{i}.strawberry_info(run))")
-        else:
-            args = f"**site{i}.arguments(run)" if step.takes_args else ""
-            lines.append(f"    value = resolve{i}(source, site{i}.info(run), {args})")
-            lines.append("    if is_awaitable(value):")
-            lines.append("        value = await value")
-        lines.append("    if isinstance(value, Exception):")
-        lines.append("        raise Fallback")
-        if step.serialize is not None:
-            names[f"serialize{i}"] = step.serialize
-            leaf = step.site.definition.type
-            leaf = leaf.of_type if isinstance(leaf, GraphQLNonNull) else leaf
-            null = "raise Fallback" if step.non_null else f"out[{key}] = None"
-            lines.append("    if value is None or value is Undefined:")
-            lines.append(f"        {null}")
-            exact = next((c for t, c in _PASS_THROUGH if t is leaf), None)
-            if exact is not None:
-                lines.append(f"    elif value.__class__ is {exact}:")
-                lines.append(f"        out[{key}] = value")
-            lines.append("    else:")
-            lines.append(f"        result = serialize{i}(value)")
-            lines.append("        if result is None or result is Undefined:")
-            lines.append("            raise Fallback")
-            lines.append(f"        out[{key}] = result")
-            continue
-        names[f"complete{i}"] = step.completer.complete
-        awaited = "await " if step.completer.is_async else ""
-        lines.append(f"    out[{key}] = {awaited}complete{i}(value, run)")
-    lines.append("    return out")
+        lines.extend(_field_lines(i, step, names))
+    if not selections:
+        lines.append("        pass")
+    lines += [
+        "    except BaseException:",
+        "        settle_in_background([out[key] for key in pending])",
+        "        raise",
+        "    return gathered(out, pending) if pending else out",
+    ]
     exec("\n".join(lines), names)  # the source is built above from names and reprs only
-    complete: Callable[[Any, _Run], Awaitable[dict[str, Any]]] = names["complete"]
+    complete: Completion = names["complete"]
     return complete
+
+
+def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
+    """The statements that resolve one field and put its value (or, when async, the
+    awaitable of it, noted in `pending`) under its key in `out`."""
+    key, pad = repr(step.key), " " * 8
+    names[f"finish{i}"] = _finish(step)
+    if step.attribute is not None and step.attribute.isidentifier():
+        lines = [f"{pad}value = source.{step.attribute}"]
+    elif step.basic:
+        lines = [f"{pad}value = resolve{i}(source, None)"]
+    elif step.direct is not None:
+        names[f"direct{i}"] = step.direct
+        lines = [f"{pad}value = direct{i}(source, site{i}.strawberry_info(run))"]
+    else:
+        args = f"**site{i}.arguments(run)" if step.takes_args else ""
+        lines = [
+            f"{pad}value = resolve{i}(source, site{i}.info(run), {args})",
+            f"{pad}if is_awaitable(value):",
+            f"{pad}    out[{key}] = finish{i}(value, run)",
+            f"{pad}    pending.append({key})",
+            f"{pad}else:",
+        ]
+        pad += "    "
+    lines += [f"{pad}if isinstance(value, Exception):", f"{pad}    raise Fallback"]
+    if step.serialize is None:
+        names[f"complete{i}"] = step.completer.complete
+        lines.append(f"{pad}out[{key}] = complete{i}(value, run)")
+        if step.completer.may_await:
+            lines += [f"{pad}if is_awaitable(out[{key}]):", f"{pad}    pending.append({key})"]
+        return lines
+    names[f"serialize{i}"] = step.serialize
+    leaf = step.site.definition.type
+    leaf = leaf.of_type if isinstance(leaf, GraphQLNonNull) else leaf
+    null = "raise Fallback" if step.non_null else f"out[{key}] = None"
+    lines += [f"{pad}if value is None or value is Undefined:", f"{pad}    {null}"]
+    exact = next((c for t, c in _PASS_THROUGH if t is leaf), None)
+    if exact is not None:
+        lines += [f"{pad}elif value.__class__ is {exact}:", f"{pad}    out[{key}] = value"]
+    return [
+        *lines,
+        f"{pad}else:",
+        f"{pad}    result = serialize{i}(value)",
+        f"{pad}    if result is None or result is Undefined:",
+        f"{pad}        raise Fallback",
+        f"{pad}    out[{key}] = result",
+    ]
+
+
+def _finish(step: _Field) -> Callable[[Awaitable[Any], _Run], Awaitable[Any]]:
+    """How a field whose resolver answered an awaitable is completed once it is awaited:
+    the same checks the generated statements make for a value at hand."""
+    serialize, complete, non_null = step.serialize, step.completer.complete, step.non_null
+
+    async def finish(awaitable: Awaitable[Any], run: _Run) -> Any:
+        value = await awaitable
+        if isinstance(value, Exception):
+            raise Fallback
+        if serialize is None:
+            return await _settled(complete(value, run))
+        if value is None or value is Undefined:
+            if non_null:
+                raise Fallback
+            return None
+        result = serialize(value)
+        if result is None or result is Undefined:
+            raise Fallback
+        return result
+
+    return finish
+
+
+async def _settled(value: Any) -> Any:
+    """A completion's result, awaited when it is an awaitable."""
+    if optimized_is_awaitable(value):
+        return await value
+    return value
+
+
+async def _gathered(out: dict[str, Any], pending: list[str]) -> dict[str, Any]:
+    """`out` with its pending fields awaited, together, as graphql-core awaits them."""
+    if len(pending) == 1:
+        out[pending[0]] = await out[pending[0]]
+    else:
+        results = await gather_with_cancel(*(out[key] for key in pending))
+        out.update(zip(pending, results, strict=True))
+    return out
+
+
+# Awaitables of a completion that failed before awaiting them, kept until they settle.
+_SETTLING: set[asyncio.Future[Any]] = set()
+
+
+def _settle_in_background(awaitables: list[Any]) -> None:
+    """Let the awaitables of an abandoned completion finish (their errors dropped), as
+    graphql-core does, so none is left never awaited."""
+    if not awaitables:
+        return
+    future = asyncio.ensure_future(asyncio.gather(*awaitables, return_exceptions=True))
+    _SETTLING.add(future)
+    future.add_done_callback(_SETTLING.discard)
 
 
 def _non_null(inner: _Completer) -> _Completer:
     complete = inner.complete
-    if inner.is_async:
 
-        async def non_null_async(value: Any, run: _Run) -> Any:
-            result = await complete(value, run)
-            if result is None:
-                raise Fallback
-            return result
-
-        return _Completer(non_null_async, True)
-
-    def non_null(value: Any, run: _Run) -> Any:
-        result = complete(value, run)
+    def checked(result: Any) -> Any:
         if result is None:
             raise Fallback
         return result
 
-    return _Completer(non_null, False)
+    async def checked_later(result: Awaitable[Any]) -> Any:
+        return checked(await result)
+
+    if not inner.may_await:
+        return _Completer(lambda value, run: checked(complete(value, run)), False)
+
+    def non_null(value: Any, run: _Run) -> Any:
+        result = complete(value, run)
+        if optimized_is_awaitable(result):
+            return checked_later(result)
+        return checked(result)
+
+    return _Completer(non_null, True)
 
 
 def _nullable(inner: _Completer) -> _Completer:
     complete = inner.complete
-    if inner.is_async:
-
-        async def nullable_async(value: Any, run: _Run) -> Any:
-            if value is None or value is Undefined:
-                return None
-            return await complete(value, run)
-
-        return _Completer(nullable_async, True)
 
     def nullable(value: Any, run: _Run) -> Any:
         if value is None or value is Undefined:
             return None
         return complete(value, run)
 
-    return _Completer(nullable, False)
+    return _Completer(nullable, inner.may_await)
 
 
 def _list(item: _Completer) -> _Completer:
     complete = item.complete
-    if item.is_async:
+    if not item.may_await:
 
-        async def list_async(value: Any, run: _Run) -> Any:
+        def list_(value: Any, run: _Run) -> Any:
             if not is_iterable(value):
                 raise Fallback
-            return [await complete(entry, run) for entry in value]
+            return [complete(entry, run) for entry in value]
 
-        return _Completer(list_async, True)
+        return _Completer(list_, False)
 
-    def list_(value: Any, run: _Run) -> Any:
+    def list_items(value: Any, run: _Run) -> Any:
         if not is_iterable(value):
             raise Fallback
-        return [complete(entry, run) for entry in value]
+        results: list[Any] = []
+        pending: list[int] = []
+        try:
+            for entry in value:
+                result = complete(entry, run)
+                if optimized_is_awaitable(result):
+                    pending.append(len(results))
+                results.append(result)
+        except BaseException:
+            _settle_in_background([results[index] for index in pending])
+            raise
+        return _gathered_items(results, pending) if pending else results
 
-    return _Completer(list_, False)
+    return _Completer(list_items, True)
+
+
+async def _gathered_items(results: list[Any], pending: list[int]) -> list[Any]:
+    """The list with its pending items awaited together, as graphql-core awaits them."""
+    awaited = await gather_with_cancel(*(results[index] for index in pending))
+    for index, value in zip(pending, awaited, strict=True):
+        results[index] = value
+    return results
 
 
 def _leaf(serialize: Callable[[Any], Any]) -> _Completer:

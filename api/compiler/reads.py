@@ -29,15 +29,19 @@ from graphql import (
     specified_rules,
     visit,
 )
-from graphql.execution import Executor
 from strawberry import Schema
-from strawberry.execution.is_awaitable import optimized_is_awaitable
-from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
+from api.compiler.graphql_core import Executor
 from api.compiler.plan import Fallback, Plan, compile_plan
 from api.documents import CACHED_DOCUMENTS, QueryDocuments
 from schema.limits import unstorable_text
+from schema.strawberry_compat import (
+    graphql_schema,
+    optimized_is_awaitable,
+    validate_document,
+    wraps_resolvers,
+)
 
 # Plans kept per process: one per document, operation and `@skip`/`@include` values.
 CACHED_PLANS = 1024
@@ -59,13 +63,13 @@ class CompiledReads:
         # plan answers only what these admit; anything else takes the usual path, whose
         # extensions refuse it in their own words.
         self.admits = admits
-        self.graphql_schema: GraphQLSchema = schema._schema
+        self.graphql_schema: GraphQLSchema = graphql_schema(schema)
         self.documents = documents
         self.rules = (*specified_rules, *validation_rules)
         self.executor_class: type[Executor[Any]] = schema.execution_context_class or Executor
         # A schema extension that wraps every resolver (tracing, say) must see every
         # field; the plans would skip it, so they stay off.
-        self.enabled = not any(ext._implements_resolve() for ext in schema.get_extensions())
+        self.enabled = not any(wraps_resolvers(ext) for ext in schema.get_extensions())
         self.valid = lru_cache(maxsize=CACHED_DOCUMENTS)(self._valid)
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self.answered = 0

@@ -16,7 +16,7 @@ from typing import Any
 from mcp import types
 
 from resolvers.errors import DomainError
-from schema.errors import describe
+from schema.error_map import describe
 
 log = logging.getLogger("meimages.mcp")
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from resolvers.portability.config import ARCHIVE_VARIANT
-from resolvers.portability.jobs import archive_for_download
+from resolvers.portability.jobs import archive_for_download, open_archive
 from resolvers.stores import Stores
 
 EXPORT_PATH = f"/exports/{{export_id}}/{ARCHIVE_VARIANT}"
@@ -32,14 +32,25 @@ class ExportDownloadRoute:
         owner_id, path = found
         if not signer.verify(export_id, ARCHIVE_VARIANT, owner_id, exp, sig):
             return not_found
-        # Streamed from disk in chunks: the archive is never held in memory.
-        return FileResponse(
-            path,
-            media_type="application/zip",
-            filename=f"meimages-export-{export_id}.zip",
-            headers={
-                "Cache-Control": "private, no-store",
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-            },
-        )
+        download = await open_archive(self.stores, owner_id, path)
+        if download is None:
+            return not_found
+        filename = f"meimages-export-{export_id}.zip"
+        headers = {
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+        }
+        if download.plaintext_file is not None:
+            return FileResponse(
+                download.plaintext_file,
+                media_type="application/zip",
+                filename=filename,
+                headers=headers,
+            )
+        assert download.segments is not None
+        # Opened segment by segment as it is sent (a sync iterator runs in the thread
+        # pool): the archive is never held in memory, nor written anywhere in the clear.
+        headers["Content-Length"] = str(download.size)
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return StreamingResponse(download.segments, media_type="application/zip", headers=headers)

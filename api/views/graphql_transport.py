@@ -1,5 +1,11 @@
 """How GraphQL requests arrive: capped multipart forms, capped WebSocket messages, and the
-legacy graphql-ws protocol with the initialisation timeout graphql-transport-ws has."""
+legacy graphql-ws protocol with the initialisation timeout graphql-transport-ws has.
+
+The one place that subclasses Strawberry's transport internals (its request and WebSocket
+adapters, the legacy protocol handler, the SSE transport; Strawberry's schema internals
+are in `schema.strawberry_compat`). `WRITTEN_FOR` names the versions read;
+`tests/test_library_fences.py` fails when the installed one is another.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,9 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from api.views.event_frames import encoded_payload, next_message
 from schema.context import RequestContext
+
+# Distribution name → the version prefix this module was written against.
+WRITTEN_FOR = {"strawberry-graphql": "0.341.", "cross-web": "0.9."}
 
 # One Upload argument per field and at most `max_aliases` fields: a few dozen files is
 # plenty (Starlette's default allows 1,000 files, each a spooled temp file).

@@ -17,7 +17,7 @@ from api.error_bodies import rest_error
 from resolvers import errors
 from resolvers.portability.restore import import_archive
 from resolvers.stores import Stores
-from schema.errors import describe
+from schema.error_map import describe
 
 IMPORT_PATH = "/api/v1/me/import"
 

@@ -15,10 +15,10 @@ from api.request_rate import too_many_requests
 from resolvers import errors
 from resolvers.media import uploads
 from resolvers.media.signed_urls import MediaUrlSigner
-from resolvers.pool import cap
+from resolvers.pool import me_images
 from resolvers.rate_limits import RateLimited
 from resolvers.stores import Stores
-from schema.errors import describe
+from schema.error_map import describe
 
 UPLOAD_PATH = "/api/v1/profile/me-images/upload"
 
@@ -58,9 +58,7 @@ class UploadRoute:
         if isinstance(data, Response):
             return data
         try:
-            # A full pool cannot take the upload as an image: refuse before decoding it.
-            await cap.ensure_room(self.stores, caller)
-            stored = await uploads.store_image(self.stores, caller, data)
+            stored = await me_images.upload_media(self.stores, caller, data)
         except RateLimited as exc:
             return too_many_requests(request.url.path, exc)
         except errors.DomainError as exc:

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import httpx
 
 from resolvers.generation.config import GenerationConfig
-from resolvers.generation.errors import ProviderFailed, ProviderNotConfigured
-from resolvers.generation.pricing import Model, Provider, Quality, Size
+from resolvers.generation.errors import ProviderFailed
+from resolvers.generation.pricing import Model, Quality, Size
 
 
 @dataclass(frozen=True)
@@ -48,20 +48,6 @@ class ImageProvider(Protocol):
     async def generate(self, request: ImageRequest) -> ProviderImages:
         """Raise ProviderFailed with a short, safe detail on any failure."""
         ...
-
-
-def provider_for(config: GenerationConfig, model: Model) -> ImageProvider:
-    # Imported here: the provider modules import this one for the shared helpers.
-    from resolvers.generation.gemini import GeminiProvider
-    from resolvers.generation.openai import OpenAIProvider
-
-    if model.provider is Provider.OPENAI:
-        if config.openai is None:
-            raise ProviderNotConfigured("openai")
-        return OpenAIProvider(config.openai, config)
-    if config.gemini is None:
-        raise ProviderNotConfigured("gemini")
-    return GeminiProvider(config.gemini, config)
 
 
 def http_client(config: GenerationConfig) -> httpx.AsyncClient:

@@ -47,9 +47,10 @@ from resolvers.generation.history import (
 from resolvers.generation.ledger import Sending
 from resolvers.generation.outputs import keep_outputs, output_json
 from resolvers.generation.pricing import MODELS, cost_of, hold_for
-from resolvers.generation.providers import ImageProvider, ImageRequest, provider_for
+from resolvers.generation.providers import ImageProvider, ImageRequest
 from resolvers.generation.recipients import check_allowed, recipient_of
 from resolvers.generation.references import UnreadableReference, clean_reference_png
+from resolvers.generation.registry import provider_for
 from resolvers.generation.requests import GenerationRequest, ValidRequest, validate
 from resolvers.media.uploads import get_media
 from resolvers.pool import consent
@@ -95,8 +96,8 @@ async def _reference_paths(stores: Stores, caller: Caller, valid: ValidRequest) 
     return paths
 
 
-async def _clean_reference(stores: Stores, image_id: str, path: str) -> bytes:
-    data = await stores.blobs.get(path)
+async def _clean_reference(stores: Stores, caller: Caller, image_id: str, path: str) -> bytes:
+    data = await stores.sealed.get(caller.owner_id, path)
     if data is None:
         raise ReferenceNotUsable([image_id])
     try:
@@ -113,7 +114,7 @@ async def _clean_reference(stores: Stores, image_id: str, path: str) -> bytes:
 async def _prepare(stores: Stores, caller: Caller, valid: ValidRequest) -> list[bytes]:
     """Consent, then the references' bytes as clean PNGs; writes nothing."""
     paths = await _reference_paths(stores, caller, valid)
-    references = [await _clean_reference(stores, i, paths[i]) for i in valid.reference_ids]
+    references = [await _clean_reference(stores, caller, i, paths[i]) for i in valid.reference_ids]
     total = sum(len(png) for png in references)
     limit = stores.generation.max_request_bytes
     if total > limit:

@@ -64,6 +64,16 @@ async def collect_garbage(
     return report
 
 
+async def collect_released(stores: Stores, keys: list[str], *, now: datetime) -> int:
+    """Delete the bytes of these keys now if they are orphaned and unreferenced, without a
+    grace period: only for keys no writer can be reusing (names of the plaintext era,
+    which nothing writes any more). Returns how many were deleted."""
+    report = GcReport()
+    for start in range(0, len(keys), _GC_BATCH):
+        await _collect_batch(stores, sorted(keys)[start : start + _GC_BATCH], now, report)
+    return report.blobs_deleted
+
+
 async def _collect_batch(
     stores: Stores, keys: list[str], cutoff: datetime, report: GcReport
 ) -> None:

@@ -70,7 +70,8 @@ async def purge_owner(stores: Stores, owner_id: str) -> PurgeReport:
     """Remove everything of one owner: images, media (rows, then bytes) and data keys.
 
     Once the data keys are gone, copies of the owner's old ciphertexts (backups, the
-    event log's snapshots) can no longer be decrypted by anyone.
+    event log's snapshots, stored pictures in a copied folder or an old bucket version,
+    export archives) can no longer be decrypted by anyone.
     """
     report = PurgeReport()
     async with stores.transaction() as tx:
@@ -85,7 +86,8 @@ async def purge_owner(stores: Stores, owner_id: str) -> PurgeReport:
         await tx.lifecycle.delete_owner_history(owner_id)
         await tx.lifecycle.destroy_keys(owner_id)
         report.data_keys_destroyed = True
-    # Export archives hold the owner's data in plaintext: they go with the keys.
+    # Export archives waiting for download are sealed with the keys just destroyed; the
+    # files go too.
     await remove_owner_exports(stores, owner_id)
     # The rows are gone; the bytes may go now too (the collector is safe without a grace).
     gc = await collect_garbage(stores, grace=timedelta(0), owner_id=owner_id)

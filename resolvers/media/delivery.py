@@ -58,7 +58,7 @@ async def read_variant(stores: Stores, media: Media, variant: str) -> Rendition 
     }
     path, content_type = stored.get(variant, (None, ""))
     if path is not None:
-        data = await stores.blobs.get(path)
+        data = await stores.sealed.get(media.owner_id, path)
         return None if data is None else Rendition(data, content_type, etag)
     spec = (
         medium_fallback(stores.limits)
@@ -75,11 +75,11 @@ async def _transformed(stores: Stores, media: Media, spec: TransformSpec) -> byt
     async with stores.reading() as read:
         cached = await read.media.variant_path(media.object_id, spec.name)
     if cached is not None:
-        data = await stores.blobs.get(cached)
+        data = await stores.sealed.get(media.owner_id, cached)
         if data is None:
             log.error("variant %s of media object %s has no blob", spec.name, media.object_id)
         return data
-    original = await stores.blobs.get(media.storage_path)
+    original = await stores.sealed.get(media.owner_id, media.storage_path)
     if original is None:
         return None
     data = await in_worker(stores.limits, render_variant, original, spec, stores.limits)
@@ -89,15 +89,18 @@ async def _transformed(stores: Stores, media: Media, spec: TransformSpec) -> byt
 
 async def _keep_variant(stores: Stores, media: Media, spec: TransformSpec, data: bytes) -> None:
     """Store a rendition and record it, by the same protocol as uploads."""
-    key = f"{media.storage_path}.{spec.name}"
+    if not media.sha256 or not media.object_id:
+        return  # its name comes from the content hash: never cache under a guessed one
+    owner = await stores.sealed.owner(media.owner_id)
+    key = owner.name(media.sha256, spec.name)
     async with stores.transaction() as tx:
         await tx.blobs.register(media.owner_id, [key])
-    await stores.blobs.put(key, data)
+    await owner.put(key, data)
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(media.owner_id, bump=False)
             if await tx.media.object_exists(media.object_id):
-                await tx.blobs.claim([key])
+                await tx.blobs.claim([key], sealed_with=owner.data_key_id)
                 variant = MediaVariant(
                     media_object_id=media.object_id,
                     spec=spec.name,

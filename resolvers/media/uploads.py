@@ -11,7 +11,6 @@ blob is left untracked (see `storage.tables.MediaBlob`):
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from resolvers.stores import Caller, Stores
 from storage.repositories import UnitOfWork
 from storage.repositories.blobs import RegistrationLost
 from storage.repositories.media import APP_ME, APP_PICTURE, MediaConflict
+from storage.sealed import MEDIUM, ORIGINAL, THUMBNAIL, OwnerBlobs
 from storage.tables import MediaObject, MediaRef, aware, utcnow
 
 __all__ = ["APP_ME", "Media", "get_media", "media_for_new_image", "media_from_rows", "store_image"]
@@ -67,13 +67,39 @@ def media_from_rows(obj: MediaObject, ref: MediaRef) -> Media:
     )
 
 
-def _owner_prefix(owner_id: str) -> str:
-    # Owner ids are not path-safe; their digest is. It also keeps owners' keys apart.
-    return hashlib.sha256(owner_id.encode()).hexdigest()[:24]
+@dataclass(frozen=True)
+class Renditions:
+    """The object names of one stored image: the original and its two renditions."""
+
+    original: str
+    thumbnail: str
+    medium: str
+
+    @classmethod
+    def of(cls, owner: OwnerBlobs, sha256: str) -> Renditions:
+        return cls(
+            owner.name(sha256, ORIGINAL), owner.name(sha256, THUMBNAIL), owner.name(sha256, MEDIUM)
+        )
+
+    def blobs(self, image: EncodedImage) -> dict[str, bytes]:
+        return {
+            self.original: image.data,
+            self.thumbnail: image.thumbnail,
+            self.medium: image.medium,
+        }
 
 
-def _base_key(owner_id: str, sha256: str) -> str:
-    return f"o/{_owner_prefix(owner_id)}/{sha256[:2]}/{sha256}"
+def adopt_renditions(obj: MediaObject, names: Renditions) -> list[str]:
+    """Point an existing media object at freshly written renditions (its bytes stored
+    again under sealed names); the names it held before, to be orphaned."""
+    old = [obj.storage_path, obj.thumbnail_path, obj.medium_path]
+    obj.storage_path, obj.thumbnail_path = names.original, names.thumbnail
+    obj.medium_path = names.medium
+    return [
+        key
+        for key in old
+        if key is not None and key not in (names.original, names.thumbnail, names.medium)
+    ]
 
 
 async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = APP_ME) -> Media:
@@ -98,32 +124,38 @@ async def store_image(stores: Stores, caller: Caller, data: bytes, app: str = AP
         raise
     if app == APP_ME:
         stores.observer.upload_stored(len(data))
-    base = _base_key(caller.owner_id, image.sha256)
-    blobs = {
-        base: image.data,
-        f"{base}.thumb.webp": image.thumbnail,
-        f"{base}.medium.webp": image.medium,
-    }
     for _attempt in range(_ATTEMPTS):
+        # Sealed under the owner's current key, named by it (looked up on every attempt:
+        # a purge may have destroyed the key the last attempt used).
+        owner = await stores.sealed.owner(caller.owner_id)
+        names = Renditions.of(owner, image.sha256)
+        blobs = names.blobs(image)
         async with stores.transaction() as tx:
             await tx.blobs.register(caller.owner_id, blobs)
         # Bytes first, row second: a committed row never points at a missing blob.
-        await asyncio.gather(*(stores.blobs.put(key, value) for key, value in blobs.items()))
+        await asyncio.gather(*(owner.put(key, value) for key, value in blobs.items()))
         try:
             async with stores.transaction() as tx:
                 await tx.owners.lock(caller.owner_id)
-                await tx.blobs.claim(blobs)
-                return await _link(tx, caller, image, app, base)
+                await tx.blobs.claim(blobs, sealed_with=owner.data_key_id)
+                return await _link(tx, caller, image, app, names)
         except (RegistrationLost, MediaConflict):
-            # Collected meanwhile, or a concurrent upload of the same bytes won an insert.
+            # Collected meanwhile, the key was destroyed, or a concurrent upload of the
+            # same bytes won an insert.
             continue
     raise RuntimeError("could not record media after repeated conflicts")
 
 
-async def _link(tx: UnitOfWork, caller: Caller, image: EncodedImage, app: str, base: str) -> Media:
+async def _link(
+    tx: UnitOfWork, caller: Caller, image: EncodedImage, app: str, names: Renditions
+) -> Media:
     """Step 3: the media object (once per owner and content) and a new media id for it."""
     obj = await tx.media.object_by_hash(caller.owner_id, image.sha256)
     now = utcnow()
+    if obj is not None and obj.storage_path != names.original:
+        # Stored before sealing (or under an older key): the fresh sealed copy takes over.
+        await tx.blobs.orphan(caller.owner_id, adopt_renditions(obj, names), now)
+        await tx.media.save(obj)
     if obj is None:
         obj = MediaObject(
             owner_id=caller.owner_id,
@@ -132,14 +164,11 @@ async def _link(tx: UnitOfWork, caller: Caller, image: EncodedImage, app: str, b
             byte_size=len(image.data),
             width=image.width,
             height=image.height,
-            storage_path=base,
-            thumbnail_path=f"{base}.thumb.webp",
-            medium_path=f"{base}.medium.webp",
+            storage_path=names.original,
+            thumbnail_path=names.thumbnail,
+            medium_path=names.medium,
             created_at=now,
         )
-        await tx.media.save(obj)
-    elif obj.medium_path is None:
-        obj.medium_path = f"{base}.medium.webp"
         await tx.media.save(obj)
     ref = MediaRef(
         owner_id=caller.owner_id,

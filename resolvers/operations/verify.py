@@ -140,8 +140,9 @@ def check_backup_blobs(folder: Path) -> list[str]:
 
 
 async def _open(stores: Stores, obj: StoredObject, stored: bytes) -> bytes:
-    """The bytes of a stored object as its owner reads them."""
-    return stored
+    """The bytes of a stored object as its owner reads them: opened with the owner's key
+    (sealed media), so a ciphertext that does not open is reported, never skipped."""
+    return await stores.sealed.open(obj.owner_id, obj.key, stored)
 
 
 async def _read_all(

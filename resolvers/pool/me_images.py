@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from resolvers.errors import InvalidInput, NotFound
-from resolvers.media.uploads import Media, media_for_new_image, media_from_rows
+from resolvers.media.uploads import Media, media_for_new_image, media_from_rows, store_image
 from resolvers.pool import consent
-from resolvers.pool.cap import check_room
+from resolvers.pool.cap import check_room, ensure_room
 from resolvers.pool.owners import data_version
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
+from storage.encrypted import EncryptedColumns
 from storage.eventlog import snapshot
 from storage.eventlog.payload import EventPayload
 from storage.eventlog.payload import EventType as EventType  # declared with the log
@@ -108,23 +109,48 @@ class ImageChanges:
     show_in_profile: bool | _Unchanged = field(default_factory=lambda: UNCHANGED)
 
 
-def clean_encrypted(values: Mapping[str, object], *, partial: bool = False) -> dict[str, object]:
+def clean_encrypted(
+    values: Mapping[str, object],
+    *,
+    partial: bool = False,
+    declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED,
+) -> dict[str, object]:
     """Trimmed, bounded values of the encrypted fields (as `MeImageEncrypted` declares
     them), by name. Unless `partial`, fields not given take their default."""
     cleaned: dict[str, object] = {}
-    for declared in ME_IMAGE_ENCRYPTED:
-        if declared.name not in values:
+    for field_ in declared:
+        if field_.name not in values:
             if not partial:
-                cleaned[declared.name] = [] if declared.is_list else None
+                cleaned[field_.name] = [] if field_.is_list else None
             continue
-        value = values[declared.name]
-        if declared.is_list:
-            cleaned[declared.name] = _clean_list(
-                declared.name, value, declared.max_chars, declared.max_items or 0
+        value = values[field_.name]
+        if field_.is_list:
+            cleaned[field_.name] = _clean_list(
+                field_.name, value, field_.max_chars, field_.max_items or 0
             )
         else:
-            cleaned[declared.name] = _clean_text(declared.name, value, declared.max_chars)
+            cleaned[field_.name] = _clean_text(field_.name, value, field_.max_chars)
     return cleaned
+
+
+def encrypted_json(
+    values: object, declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED
+) -> dict[str, object]:
+    """Every declared encrypted field of `values` (their plaintext dataclass) as JSON
+    values by name: what an export writes, so a new field is exported as declared."""
+    return {
+        f.name: list(getattr(values, f.name)) if f.is_list else getattr(values, f.name)
+        for f in declared
+    }
+
+
+def encrypted_from_json(
+    item: Mapping[str, object], declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED
+) -> dict[str, object]:
+    """The declared encrypted fields of an imported entry, cleaned as any input is (a
+    field the entry lacks takes its default): the reverse of `encrypted_json`."""
+    given = {f.name: item[f.name] for f in declared if f.name in item}
+    return clean_encrypted(given, declared=declared)
 
 
 def _clean_text(name: str, value: object, max_chars: int) -> str | None:
@@ -210,9 +236,9 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
     """
     version = await data_version(stores, caller)
     key = (caller.owner_id, caller.space_id)
-    cached: PoolSnapshot | None = stores.pool_snapshots.get(key)
-    if cached is not None and cached.version == version:
-        stores.pool_snapshots.move_to_end(key)
+    cached = stores.caches.pool_snapshots.get(key)
+    if isinstance(cached, PoolSnapshot) and cached.version == version:
+        stores.caches.pool_snapshots.move_to_end(key)
         return cached
     async with stores.reading() as read:
         stored = await read.pool.live_images(caller.owner_id, caller.space_id)
@@ -223,9 +249,9 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
     snapshot = PoolSnapshot(
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
     )
-    stores.pool_snapshots[key] = snapshot
-    if len(stores.pool_snapshots) > stores.limits.pool_snapshots:
-        stores.pool_snapshots.popitem(last=False)
+    stores.caches.pool_snapshots[key] = snapshot
+    if len(stores.caches.pool_snapshots) > stores.limits.pool_snapshots:
+        stores.caches.pool_snapshots.popitem(last=False)
     return snapshot
 
 
@@ -353,6 +379,40 @@ async def create_image(
         ai_reference=ai_reference,
         primary_for=primary_for,
     )
+    return await _create(stores, caller, new)
+
+
+async def upload_media(stores: Stores, caller: Caller, data: bytes) -> Media:
+    """An upload into the caller's pool, the rule every door applies: refused before its
+    bytes are processed when the pool is full, then validated, re-encoded and stored."""
+    await ensure_room(stores, caller)
+    return await store_image(stores, caller, data)
+
+
+async def upload_image(
+    stores: Stores,
+    caller: Caller,
+    data: bytes,
+    *,
+    kind: Kind,
+    encrypted: Mapping[str, object] | None = None,
+    show_in_profile: bool = True,
+    primary_for: Slot | None = None,
+) -> Image:
+    """An upload and its MeImage in one call; the image's fields are checked before the
+    upload is stored, so bad input costs no decoding."""
+    new = NewImage(
+        media_id="",
+        kind=kind,
+        encrypted=clean_encrypted(encrypted or {}),
+        show_in_profile=show_in_profile,
+        primary_for=primary_for,
+    )
+    stored = await upload_media(stores, caller, data)
+    return await _create(stores, caller, replace(new, media_id=stored.id))
+
+
+async def _create(stores: Stores, caller: Caller, new: NewImage) -> Image:
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
@@ -407,7 +467,7 @@ async def update_image(
     encrypted = clean_encrypted(changes.encrypted, partial=True)
     async with stores.transaction() as tx:
         stored = await _locked(tx, caller, image_id)
-        row = stored[0]
+        row = stored.row
         await tx.pool.seal(row, encrypted)
         changed: list[str] = list(encrypted)
         if not isinstance(changes.kind, _Unchanged) and changes.kind.value != row.kind:
@@ -445,7 +505,7 @@ async def set_ai_reference(
         stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
         if stored is None:
             raise NotFound()
-        row = stored[0]
+        row = stored.row
         current = aware(row.ai_reference_until) if row.ai_reference_until else None
         changed = row.ai_reference != enabled or current != until
         if changed:
@@ -482,7 +542,7 @@ async def _claim_slot(tx: UnitOfWork, caller: Caller, image_id: str, slot: Slot)
     contenders = await tx.pool.slot_contenders(
         caller.owner_id, caller.space_id, image_id, slot.value
     )
-    stored = next(c for c in contenders if c[0].id == image_id)
+    stored = next(c for c in contenders if c.row.id == image_id)
     await _claim(tx, caller, stored, contenders, slot)
 
 
@@ -493,17 +553,17 @@ async def _claim(
     contenders: Sequence[StoredImage],
     slot: Slot,
 ) -> None:
-    row = stored[0]
+    row = stored.row
     now = utcnow()
     for holder in contenders:
-        if holder[0].id != row.id and holder[0].primary_for == slot.value:
+        if holder.row.id != row.id and holder.row.primary_for == slot.value:
             # Clear the previous holder first so the unique index never sees two holders.
-            await tx.pool.set_slot(holder[0], None, now)
+            await tx.pool.set_slot(holder.row, None, now)
             await _event(
                 tx,
                 caller,
                 EventType.PRIMARY_CHANGED,
-                holder[0].id,
+                holder.row.id,
                 holder,
                 previous_slot=slot.value,
             )
@@ -521,7 +581,7 @@ async def _claim(
 
 
 async def _clear(tx: UnitOfWork, caller: Caller, stored: StoredImage) -> None:
-    row = stored[0]
+    row = stored.row
     previous = row.primary_for
     await tx.pool.set_slot(row, None, utcnow())
     await _event(tx, caller, EventType.PRIMARY_CHANGED, row.id, stored, previous_slot=previous)
@@ -537,10 +597,10 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
         contenders = await tx.pool.slot_contenders(
             caller.owner_id, caller.space_id, image_id, slot.value if slot else None
         )
-        stored = next((c for c in contenders if c[0].id == image_id), None)
+        stored = next((c for c in contenders if c.row.id == image_id), None)
         if stored is None:
             raise NotFound()
-        changed = stored[0].primary_for != (slot.value if slot else None)
+        changed = stored.row.primary_for != (slot.value if slot else None)
         if changed and slot is not None:
             await _claim(tx, caller, stored, contenders, slot)
         elif changed:
@@ -554,7 +614,7 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
 async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
     """Soft delete: the row keeps its data for a later purge but leaves every query and slot."""
     async with stores.transaction() as tx:
-        row = (await _locked(tx, caller, image_id))[0]
+        row = (await _locked(tx, caller, image_id)).row
         now = utcnow()
         previous = row.primary_for
         row.deleted_at = now

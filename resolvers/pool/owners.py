@@ -24,7 +24,7 @@ async def data_version(stores: Stores, caller: Caller) -> int:
     """
     stamp = stores.db.change_stamp()
     if stamp is not None:
-        remembered = stores.owner_versions.get(caller.owner_id)
+        remembered = stores.caches.owner_versions.get(caller.owner_id)
         if (
             remembered is not None
             and remembered[0] == stamp
@@ -37,9 +37,9 @@ async def data_version(stores: Stores, caller: Caller) -> int:
         stamp = stores.db.change_stamp()
         version, lapses_at = await _read(stores, caller.owner_id)
     if stamp is not None:
-        if len(stores.owner_versions) > _MAX_REMEMBERED:
-            stores.owner_versions.clear()
-        stores.owner_versions[caller.owner_id] = (stamp, version, lapses_at)
+        if len(stores.caches.owner_versions) > _MAX_REMEMBERED:
+            stores.caches.owner_versions.clear()
+        stores.caches.owner_versions[caller.owner_id] = (stamp, version, lapses_at)
     return version
 
 

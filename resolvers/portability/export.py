@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from resolvers.generation import ledger
-from resolvers.pool.me_images import Image, pool_snapshot
+from resolvers.pool.me_images import Image, encrypted_json, pool_snapshot
 from resolvers.portability import archive_format as fmt
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
 from storage.repositories import UnitOfWork
 from storage.repositories.media import APP_PICTURE
+from storage.sealed_files import SealedFileWriter, plaintext_size
 from storage.tables import CreditEntry, GenerationRecord, aware, utcnow
 
 # Called with (images written, images in all) as the archive grows.
@@ -47,8 +48,7 @@ def _image_json(image: Image) -> dict[str, Any]:
     return {
         "id": image.id,
         "kind": image.kind.value,
-        "label": image.encrypted.label,
-        "tags": list(image.encrypted.tags),
+        **encrypted_json(image.encrypted),
         "usage": {"aiReference": image.ai_reference, "showInProfile": image.show_in_profile},
         "primaryFor": image.primary_for.value if image.primary_for else None,
         "createdAt": _iso(image.created_at),
@@ -79,15 +79,25 @@ async def _write_bytes(archive: zipfile.ZipFile, name: str, data: bytes) -> None
 
 
 async def write_archive(
-    stores: Stores, caller: Caller, path: Path, progress: Progress | None = None
+    stores: Stores,
+    caller: Caller,
+    path: Path,
+    progress: Progress | None = None,
+    *,
+    sealed: bool = False,
 ) -> ArchiveSummary:
-    """Write the caller's export to `path` (replacing it when complete)."""
+    """Write the caller's export to `path` (replacing it when complete). `sealed` writes
+    it encrypted for the caller (an archive the server keeps until it is downloaded; see
+    `open_sealed_archive`); the summary gives the size of the archive itself."""
     snapshot = await pool_snapshot(stores, caller)
     # Oldest first, as the format says, whatever order the pool lists by default.
     images = sorted(snapshot.images, key=lambda image: (image.created_at, image.id))
     partial = path.with_name(f".{path.name}.partial")
+    sink: SealedFileWriter | Path = partial
+    if sealed:
+        sink = await stores.sealed.file_writer(caller.owner_id, partial, path.name)
     try:
-        with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
+        with zipfile.ZipFile(sink, "w", allowZip64=True) as archive:
             archive.writestr(_entry(fmt.README, compress=True), fmt.README_TEXT)
             _write_json(
                 archive,
@@ -98,7 +108,7 @@ async def write_archive(
                 },
             )
             for done, image in enumerate(images, start=1):
-                data = await stores.blobs.get(image.media.storage_path)
+                data = await stores.sealed.get(caller.owner_id, image.media.storage_path)
                 if data is None:
                     raise RuntimeError(f"the stored original of image {image.id} is missing")
                 await _write_bytes(
@@ -126,10 +136,14 @@ async def write_archive(
                     },
                 },
             )
+        if isinstance(sink, SealedFileWriter):
+            await asyncio.to_thread(sink.close)
         os.replace(partial, path)
     finally:
+        if isinstance(sink, SealedFileWriter) and not sink.closed:
+            sink.abandon()
         partial.unlink(missing_ok=True)
-    size = (await asyncio.to_thread(path.stat)).st_size
+    size = await asyncio.to_thread(plaintext_size if sealed else _file_size, path)
     return ArchiveSummary(len(images), generations, credit_entries, size)
 
 
@@ -148,10 +162,14 @@ async def _write_generations(stores: Stores, caller: Caller, archive: zipfile.Zi
                     count += 1
             out.write(b"\n]}\n")
     for name, key in outputs:
-        data = await stores.blobs.get(key)
+        data = await stores.sealed.get(caller.owner_id, key)
         if data is not None:
             await _write_bytes(archive, name, data)
     return count
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def _dumps(value: object) -> bytes:
@@ -177,7 +195,7 @@ async def _generation_json(
         name = None
         if stored is not None:
             name = fmt.output_entry(row.id, int(output["index"]), content_type)
-            files.append((name, stored[0].storage_path))
+            files.append((name, stored.media.storage_path))
         outputs.append({**output, "file": name})
     record = {
         "id": row.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ from resolvers.errors import NotFound
 from resolvers.portability.config import ARCHIVE_VARIANT
 from resolvers.portability.export import write_archive
 from resolvers.stores import Caller, Stores
+from storage.crypto import DecryptionError
+from storage.sealed_files import is_sealed_file
 from storage.tables import ExportJob, aware, utcnow
 
 log = logging.getLogger("meimages.portability")
@@ -146,7 +149,8 @@ async def build_export(stores: Stores, caller: Caller, job_id: str) -> None:
     path = archive_path(stores, job_id)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        summary = await write_archive(stores, caller, path, progress)
+        # Sealed for its owner while it waits: a purge (or an expired key) makes it noise.
+        summary = await write_archive(stores, caller, path, progress, sealed=True)
     except Exception:
         log.exception("export %s failed", job_id)
         await _finish(stores, job_id, failure="the archive could not be built; try again")
@@ -189,8 +193,32 @@ async def archive_for_download(stores: Stores, job_id: str) -> tuple[str, Path] 
     return (job.owner_id, path) if path.is_file() else None
 
 
+@dataclass(frozen=True)
+class ArchiveDownload:
+    """What a download streams: the archive's plaintext, segment by segment (iterate it
+    off the event loop), or the file itself for an archive written before sealing."""
+
+    size: int  # of the plaintext (0 for a plaintext file: its size is on disk)
+    segments: Iterator[bytes] | None = None
+    plaintext_file: Path | None = None
+
+
+async def open_archive(stores: Stores, owner_id: str, path: Path) -> ArchiveDownload | None:
+    """The archive of a finished export, opened for download; None if it does not open."""
+    try:
+        if not await asyncio.to_thread(is_sealed_file, path):
+            # Built by a version before sealing; it expires like any other.
+            return ArchiveDownload(0, plaintext_file=path)
+        size, segments = await stores.sealed.file_reader(owner_id, path, path.name)
+    except (DecryptionError, OSError):
+        log.warning("export archive %s does not open", path.name)
+        return None
+    return ArchiveDownload(size, segments)
+
+
 async def remove_owner_exports(stores: Stores, owner_id: str) -> int:
-    """Delete every archive and job of an owner (a purge: the archives hold plaintext)."""
+    """Delete every archive and job of an owner (a purge; the archives are sealed with the
+    keys it destroys, and go too)."""
     async with stores.transaction() as tx:
         jobs = await tx.portability.owner_jobs(owner_id)
         for job in jobs:

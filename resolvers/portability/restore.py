@@ -23,9 +23,9 @@ from typing import IO, Any
 
 from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from resolvers.media.sanitising import EncodedImage
-from resolvers.media.uploads import _base_key
+from resolvers.media.uploads import Renditions, adopt_renditions
 from resolvers.pool.cap import PoolFull
-from resolvers.pool.me_images import Image, Kind, Slot, clean_encrypted, pool_snapshot
+from resolvers.pool.me_images import Image, Kind, Slot, encrypted_from_json, pool_snapshot
 from resolvers.portability import archive_format as fmt
 from resolvers.portability.archive_reader import ArchiveReader, open_archive
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
@@ -34,6 +34,7 @@ from resolvers.stores import Caller, Stores
 from storage.eventlog.payload import EventPayload, EventType
 from storage.repositories import UnitOfWork
 from storage.repositories.media import APP_ME
+from storage.sealed import OwnerBlobs
 from storage.tables import MediaObject, MediaRef, MeImage, new_id, utcnow
 
 # Images validated and stored at once during an import.
@@ -60,7 +61,7 @@ class _Prepared:
     # The stored image without its bytes (they are in the blob store by now).
     image: EncodedImage
     byte_size: int
-    blobs: tuple[str, str, str]
+    blobs: Renditions
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _archived_image(item: object, reader: ArchiveReader) -> tuple[str, ArchivedI
     if not isinstance(usage, dict):
         raise _bad(f"image {image_id}: usage must be an object")
     try:
-        encrypted = clean_encrypted({"label": item.get("label"), "tags": item.get("tags")})
+        encrypted = encrypted_from_json(item)
     except InvalidInput as exc:
         raise _bad(f"image {image_id}: {exc.message}") from None
     archived = ArchivedImage(
@@ -185,10 +186,11 @@ async def import_archive(
             await asyncio.to_thread(_check_manifest, reader)
             limit = stores.portability.max_entries
             archived = await asyncio.to_thread(_archived_images, reader, limit)
-            prepared = await _prepare_all(stores, caller, reader, archived, written)
+            owner = await stores.sealed.owner(caller.owner_id)
+            prepared = await _prepare_all(stores, owner, reader, archived, written)
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
-            await tx.blobs.claim(written)
+            await tx.blobs.claim(written, sealed_with=owner.data_key_id)
             image_ids = await _restore(tx, caller, prepared, keep_consent, stores.limits.pool_cap)
     except BaseException:
         await _discard(stores, written)
@@ -201,7 +203,7 @@ async def import_archive(
 
 async def _prepare_all(
     stores: Stores,
-    caller: Caller,
+    owner: OwnerBlobs,
     reader: ArchiveReader,
     archived: list[ArchivedImage],
     written: set[str],
@@ -212,7 +214,7 @@ async def _prepare_all(
 
     async def one(item: ArchivedImage) -> _Prepared:
         async with gate:
-            return await _prepare(stores, caller, reader, item, written)
+            return await _prepare(stores, owner, reader, item, written)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -225,7 +227,7 @@ async def _prepare_all(
 
 async def _prepare(
     stores: Stores,
-    caller: Caller,
+    owner: OwnerBlobs,
     reader: ArchiveReader,
     archived: ArchivedImage,
     written: set[str],
@@ -241,20 +243,15 @@ async def _prepare(
             entry=archived.entry,
         ) from None
     del data
-    base = _base_key(caller.owner_id, image.sha256)
-    blobs = {
-        base: image.data,
-        f"{base}.thumb.webp": image.thumbnail,
-        f"{base}.medium.webp": image.medium,
-    }
+    names = Renditions.of(owner, image.sha256)
+    blobs = names.blobs(image)
     async with stores.transaction() as tx:
-        await tx.blobs.register(caller.owner_id, blobs)
+        await tx.blobs.register(owner.owner_id, blobs)
     written.update(blobs)
-    await asyncio.gather(*(stores.blobs.put(key, value) for key, value in blobs.items()))
+    await asyncio.gather(*(owner.put(key, value) for key, value in blobs.items()))
     # Only the metadata stays in memory; the bytes are in the store now.
     slim = EncodedImage(b"", image.content_type, image.width, image.height, b"", b"", image.sha256)
-    keys = (base, f"{base}.thumb.webp", f"{base}.medium.webp")
-    return _Prepared(archived, slim, len(image.data), keys)
+    return _Prepared(archived, slim, len(image.data), names)
 
 
 async def _restore(
@@ -276,7 +273,11 @@ async def _insert(tx: UnitOfWork, caller: Caller, item: _Prepared, keep_consent:
     image, archived = item.image, item.archived
     obj = await tx.media.object_by_hash(caller.owner_id, image.sha256)
     now = utcnow()
-    base, thumb, medium = item.blobs
+    names = item.blobs
+    if obj is not None and obj.storage_path != names.original:
+        # Stored before sealing: the sealed copy this import wrote takes over.
+        await tx.blobs.orphan(caller.owner_id, adopt_renditions(obj, names), now)
+        await tx.media.save(obj)
     if obj is None:
         obj = MediaObject(
             owner_id=caller.owner_id,
@@ -285,9 +286,9 @@ async def _insert(tx: UnitOfWork, caller: Caller, item: _Prepared, keep_consent:
             byte_size=item.byte_size,
             width=image.width,
             height=image.height,
-            storage_path=base,
-            thumbnail_path=thumb,
-            medium_path=medium,
+            storage_path=names.original,
+            thumbnail_path=names.thumbnail,
+            medium_path=names.medium,
             created_at=now,
         )
         await tx.media.save(obj)

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Hashable
 from typing import Any, Protocol, runtime_checkable
 
 from graphql import ExecutionResult, GraphQLSchema, OperationType
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext
 
 # Results kept per schema. All subscribers of an event take it within moments of each
 # other, so a few recent events per (document, owner) are plenty.

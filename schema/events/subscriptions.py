@@ -11,7 +11,7 @@ import strawberry
 from resolvers import errors as domain
 from resolvers.events import feed
 from schema.context import Info, RequestContext
-from schema.errors import member_of
+from schema.error_map import member_of
 from schema.events.types import MeImageEvent, MeImageEventResult
 
 

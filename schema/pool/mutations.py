@@ -9,8 +9,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 
 from resolvers import errors
-from resolvers.media import uploads
-from resolvers.pool import cap, me_images, profile
+from resolvers.pool import me_images, profile
 from resolvers.pool.me_images import ImageChanges
 from schema.context import Info
 from schema.enums import PrimarySlot
@@ -74,16 +73,13 @@ class PoolMutation:
     ) -> UploadMeImageResult:
         stores, caller = info.context.stores, info.context.require_caller()
         details = input or UploadMeImageInput()
-        encrypted = me_images.clean_encrypted(encrypted_values(details))
         data = await read_upload(file, stores.limits.max_upload_bytes)
-        await cap.ensure_room(stores, caller)
-        stored = await uploads.store_image(stores, caller, data)
-        image = await me_images.create_image(
+        image = await me_images.upload_image(
             stores,
             caller,
-            media_id=stored.id,
+            data,
             kind=details.kind.to_domain(),
-            encrypted=encrypted,
+            encrypted=encrypted_values(details),
             show_in_profile=details.show_in_profile,
             primary_for=details.primary_for.to_domain() if details.primary_for else None,
         )

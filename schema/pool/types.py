@@ -46,7 +46,7 @@ class MeImage:
         description="Id of the stored media this image points at."
     )
     storage_path: str = strawberry.field(
-        description="Content-addressed storage key of the original."
+        description="Storage key of the original: an opaque name that tells nothing of its content."
     )
     content_type: str = strawberry.field(description="MIME type of the stored original.")
     width: int = strawberry.field(description="Width in pixels (after applying EXIF orientation).")

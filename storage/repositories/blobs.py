@@ -13,7 +13,7 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.tables import MediaBlob, MediaObject, MediaVariant, utcnow
+from storage.tables import DataKey, MediaBlob, MediaObject, MediaVariant, utcnow
 from storage.upsert import upsert
 
 
@@ -47,13 +47,18 @@ class BlobRegistry:
         rows = _registrations(owner_id, keys, now)
         await upsert(self._session, table, rows, key=["key"], on_conflict={"orphaned_at": now})
 
-    async def claim(self, keys: Iterable[str]) -> None:
+    async def claim(self, keys: Iterable[str], *, sealed_with: str | None = None) -> None:
         """Lock the registrations and mark them referenced; raises RegistrationLost if
-        any is gone."""
+        any is gone, or if the data key the bytes were sealed with (`sealed_with`) was
+        destroyed meanwhile (a purge: those bytes can never be opened again)."""
         wanted = sorted(set(keys))
         found = await self.lock(wanted)
         if len(found) != len(wanted):
             raise RegistrationLost()
+        if sealed_with is not None:
+            alive = select(col(DataKey.id)).where(col(DataKey.id) == sealed_with)
+            if (await self._session.execute(alive)).first() is None:
+                raise RegistrationLost()
         await self.mark_referenced(wanted)
 
     async def lock(self, keys: Iterable[str]) -> list[MediaBlob]:
@@ -72,7 +77,13 @@ class BlobRegistry:
         )
 
     async def orphaned_since(
-        self, cutoff: datetime, *, after: str, limit: int, owner_id: str | None
+        self,
+        cutoff: datetime,
+        *,
+        after: str,
+        limit: int,
+        owner_id: str | None,
+        prefix: str = "",
     ) -> list[str]:
         """Keys orphaned at or before `cutoff`, in key order after `after`."""
         query = (
@@ -81,6 +92,8 @@ class BlobRegistry:
             .order_by(col(MediaBlob.key))
             .limit(limit)
         )
+        if prefix:
+            query = query.where(col(MediaBlob.key).startswith(prefix, autoescape=True))
         if owner_id is not None:
             query = query.where(col(MediaBlob.owner_id) == owner_id)
         return list((await self._session.execute(query)).scalars())

@@ -3,11 +3,14 @@ reference them, their cached renditions, and which media ids are revoked."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, select
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.blobs import LEGACY_PREFIX
 from storage.tables import MediaObject, MediaRef, MediaVariant, MeImage
 
 # The app tag of uploads to the pool; only these become images and can be revoked.
@@ -15,7 +18,12 @@ APP_ME = "me"
 # The app tag of generation outputs: they live as long as their generation.
 APP_PICTURE = "picture"
 
-StoredMedia = tuple[MediaObject, MediaRef]
+
+class StoredMedia(NamedTuple):
+    """A media id's reference with the stored object it points at."""
+
+    media: MediaObject
+    ref: MediaRef
 
 
 class MediaConflict(Exception):
@@ -90,10 +98,52 @@ class MediaRepository:
             .where(*conditions)
         )
         row = (await self._session.execute(query)).first()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else StoredMedia(*row)
 
     async def variant_path(self, object_id: str, spec: str) -> str | None:
         query = select(col(MediaVariant.storage_path)).where(
             col(MediaVariant.media_object_id) == object_id, col(MediaVariant.spec) == spec
         )
         return (await self._session.execute(query)).scalar_one_or_none()
+
+    async def unsealed_objects(self, *, after: str, limit: int) -> list[str]:
+        """Ids (in order, after `after`) of media objects with a rendition or a cached
+        variant still under a name of the plaintext era (`o/…`, see `storage.sealed`)."""
+        query = (
+            select(col(MediaObject.id))
+            .where(col(MediaObject.id) > after, _unsealed_object())
+            .order_by(col(MediaObject.id))
+            .limit(limit)
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    async def count_unsealed_objects(self) -> int:
+        query = select(func.count()).select_from(MediaObject).where(_unsealed_object())
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def object_with_variants(
+        self, object_id: str, *, lock: bool = False
+    ) -> tuple[MediaObject, list[MediaVariant]] | None:
+        query = select(MediaObject).where(col(MediaObject.id) == object_id)
+        if lock:
+            query = query.with_for_update()
+        obj = (await self._session.execute(query)).scalar_one_or_none()
+        if obj is None:
+            return None
+        variants = select(MediaVariant).where(col(MediaVariant.media_object_id) == object_id)
+        if lock:
+            variants = variants.with_for_update()
+        return obj, list((await self._session.execute(variants)).scalars())
+
+
+def _unsealed_object() -> ColumnElement[bool]:
+    legacy = f"{LEGACY_PREFIX}%"
+    return or_(
+        col(MediaObject.storage_path).like(legacy),
+        col(MediaObject.thumbnail_path).like(legacy),
+        col(MediaObject.medium_path).like(legacy),
+        exists().where(
+            col(MediaVariant.media_object_id) == col(MediaObject.id),
+            col(MediaVariant.storage_path).like(legacy),
+        ),
+    )

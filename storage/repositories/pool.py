@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,13 @@ from storage.tables import (
 # The partial unique index that allows one live image per media id (storage/tables.py).
 LIVE_MEDIA_INDEX = "uq_me_image_live_media"
 
-StoredImage = tuple[MeImage, MediaObject, MediaRef]
+
+class StoredImage(NamedTuple):
+    """A live image's row with its media, as the pool queries read them."""
+
+    row: MeImage
+    media: MediaObject
+    ref: MediaRef
 
 
 class MediaAlreadyAttached(Exception):
@@ -58,7 +65,7 @@ class PoolRepository:
     async def live_images(self, owner_id: str, space_id: str) -> list[StoredImage]:
         """Every live image of the pool, oldest first."""
         query = _live(owner_id, space_id).order_by(col(MeImage.created_at), col(MeImage.id))
-        return [(r[0], r[1], r[2]) for r in (await self._session.execute(query)).all()]
+        return [StoredImage(*r) for r in (await self._session.execute(query)).all()]
 
     async def live_count(self, owner_id: str, space_id: str) -> int:
         """How many live images the pool holds."""
@@ -76,7 +83,7 @@ class PoolRepository:
     async def live_image(self, owner_id: str, space_id: str, image_id: str) -> StoredImage | None:
         query = _live(owner_id, space_id).where(col(MeImage.id) == image_id)
         row = (await self._session.execute(query)).first()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else StoredImage(*row)
 
     async def open(self, row: MeImage) -> MeImageEncrypted:
         """The row's encrypted fields in plaintext; raises DecryptionError."""
@@ -105,7 +112,7 @@ class PoolRepository:
         if slot is not None:
             wanted = or_(wanted, col(MeImage.primary_for) == slot)
         rows = (await self._session.execute(_live(owner_id, space_id).where(wanted))).all()
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [StoredImage(*r) for r in rows]
 
     async def set_slot(self, row: MeImage, slot: str | None, now: datetime) -> None:
         """Give the row `slot` (None: no slot) in one UPDATE, and the loaded row the same

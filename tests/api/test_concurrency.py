@@ -31,6 +31,18 @@ async def live_holders(api: Api, owner: str, slot: str) -> int:
         ).scalar_one()
 
 
+async def holder_ids(api: Api, owner: str, slot: str) -> list[str]:
+    async with api.app.state.server.stores.db.session() as session:
+        rows = await session.scalars(
+            select(MeImage.id).where(
+                MeImage.owner_id == owner,
+                MeImage.primary_for == slot,
+                MeImage.deleted_at.is_(None),  # type: ignore[union-attr]
+            )
+        )
+        return list(rows.all())
+
+
 async def test_fifty_concurrent_set_primary_leave_one_holder(api: Api, owner: str) -> None:
     images = [await api.upload(jpeg(100 + i, size=(64, 64)), user=owner) for i in range(10)]
     calls = [
@@ -42,7 +54,19 @@ async def test_fifty_concurrent_set_primary_leave_one_holder(api: Api, owner: st
     assert await live_holders(api, owner, "face-ref") == 1
     listed = await api.gql("{ meImages { id primaryFor } }", user=owner)
     assert sum(1 for i in listed["meImages"] if i["primaryFor"] == "FACE_REF") == 1
-    # Concurrent claims of different slots and clears interleaved keep the invariant too.
+    # Concurrent claims of the three slots by different images: each slot ends with
+    # exactly one holder, one of the images that claimed it.
+    slots = ["AVATAR", "BODY_REF", "FACE_REF"]
+    claims = [(images[i]["id"], slots[i % 3]) for i in range(9)]
+    results = await asyncio.gather(
+        *(api.gql(SET_PRIMARY, {"id": id_, "slot": slot}, user=owner) for id_, slot in claims)
+    )
+    assert all(r["setPrimary"]["__typename"] == "MeImage" for r in results)
+    for slot in slots:
+        (holder,) = await holder_ids(api, owner, slot.lower().replace("_", "-"))
+        assert holder in {id_ for id_, claimed in claims if claimed == slot}
+    # Clears interleaved with the claims keep the invariant too (a clear may come last,
+    # so a slot may end empty); a holder is always an image whose own call claimed it.
     calls = [
         api.gql(
             SET_PRIMARY,
@@ -54,9 +78,15 @@ async def test_fifty_concurrent_set_primary_leave_one_holder(api: Api, owner: st
         )
         for i in range(50)
     ]
-    await asyncio.gather(*calls)
-    for slot in ("avatar", "body-ref", "face-ref"):
-        assert await live_holders(api, owner, slot) <= 1
+    results = await asyncio.gather(*calls)
+    claimed = {
+        (r["setPrimary"]["primaryFor"], images[i % len(images)]["id"])
+        for i, r in enumerate(results)
+    }
+    for slot in slots:
+        holders = await holder_ids(api, owner, slot.lower().replace("_", "-"))
+        assert len(holders) <= 1
+        assert all((slot, holder) in claimed for holder in holders), (slot, holders)
 
 
 async def test_database_refuses_two_live_holders(api: Api, owner: str) -> None:
@@ -78,8 +108,11 @@ async def test_database_refuses_two_live_holders(api: Api, owner: str) -> None:
         row.deleted_at = utcnow()
         row.primary_for = "body-ref"
         session.add(row)
-    assert await live_holders(api, owner, "body-ref") == 1
-    assert a["primaryFor"] == "BODY_REF"
+    assert await holder_ids(api, owner, "body-ref") == [a["id"]]
+    now = await api.gql(
+        "query($id: ID!) { meImage(id: $id) { primaryFor } }", {"id": a["id"]}, user=owner
+    )
+    assert now["meImage"]["primaryFor"] == "BODY_REF"
     # Another owner's holder of the same slot is independent.
     other = f"o-{uuid.uuid4().hex[:8]}"
     c = await api.upload(jpeg(202), user=other, input={"primaryFor": "BODY_REF"})

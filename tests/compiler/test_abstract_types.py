@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
+from schema.strawberry_compat import graphql_schema
 
 
 @strawberry.interface(description="Anything with an id.")
@@ -82,7 +83,7 @@ class Query:
 
 SCHEMA = strawberry.Schema(query=Query, types=[Photo, Album])
 READS = CompiledReads(
-    SCHEMA, QueryDocuments(SCHEMA._schema, max_tokens=2000, clock_dependent=()), []
+    SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
 )
 
 NODE_SELECTIONS = [

@@ -220,7 +220,7 @@ async def test_a_list_of_images_reads_the_ledger_once(
             reads.append(statement)
 
     engine = gen_api.stores.db.engine.sync_engine
-    gen_api.stores.pool_snapshots.clear()
+    gen_api.stores.caches.pool_snapshots.clear()
     event.listen(engine, "before_cursor_execute", count)
     try:
         pool = await gen_api.gql(POOL, user=owner)

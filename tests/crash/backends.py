@@ -14,6 +14,7 @@ from pathlib import Path
 
 import asyncpg
 
+from api.settings import Settings
 from resolvers.operations.verify import violations as verify_violations
 from storage.db import Database
 from storage.integrity import DbState, read_state
@@ -61,6 +62,13 @@ class Backend:
     def env(self) -> dict[str, str]:
         return {}
 
+    def settings(self) -> Settings:
+        """The settings a server of this backend runs with, for reading through its API."""
+        return Settings(data_dir=self.data_dir, **self.setting_fields())
+
+    def setting_fields(self) -> dict[str, str]:
+        return {}
+
     async def db_state(self) -> DbState:
         raise NotImplementedError
 
@@ -104,6 +112,9 @@ class PostgresLocal(Backend):
     def env(self) -> dict[str, str]:
         return {"MEIMAGES_DATABASE_URL": self.database_url}
 
+    def setting_fields(self) -> dict[str, str]:
+        return {"database_url": self.database_url}
+
     async def db_state(self) -> DbState:
         # Read-only repeatable read: one snapshot, and no lock a stopped server holds
         # can make us wait.
@@ -142,6 +153,9 @@ class PostgresS3(PostgresLocal):
 
     def env(self) -> dict[str, str]:
         return {**super().env(), **self.s3.blob_env(self.bucket)}
+
+    def setting_fields(self) -> dict[str, str]:
+        return {**super().setting_fields(), **self.s3.blob_settings(self.bucket)}
 
     def blobs(self) -> Blobs:
         # S3 PUTs are atomic: an object is listed whole or not at all.

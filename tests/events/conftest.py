@@ -53,14 +53,25 @@ def live(
         url = sqlite_url(tmp / "meimages.db")
     else:
         url = asyncio.run(create_database("meimages_events"))
-    server = start_server(
-        tmp / "data",
-        {**live_secrets, "MEIMAGES_DATABASE_URL": url, "MEIMAGES_WS_INIT_TIMEOUT": "1.5"},
-    )
+    # The default WebSocket initialisation timeout: every client here, npm ones included,
+    # has all the time a slow machine needs (`quick_to_close` tests the timeout itself).
+    server = start_server(tmp / "data", {**live_secrets, "MEIMAGES_DATABASE_URL": url})
     yield server
     server.stop()
     if backend == "postgres":
         asyncio.run(drop_database(url))
+
+
+@pytest.fixture(scope="session")
+def quick_to_close(
+    tmp_path_factory: pytest.TempPathFactory, live_secrets: dict[str, str]
+) -> Iterator[LiveServer]:
+    """A server that closes a WebSocket not initialised within 0.5 s (nothing else runs
+    against it: a connection that never initialises is closed however slow the machine)."""
+    tmp = tmp_path_factory.mktemp("live-quick-to-close")
+    server = start_server(tmp / "data", {**live_secrets, "MEIMAGES_WS_INIT_TIMEOUT": "0.5"})
+    yield server
+    server.stop()
 
 
 async def upload(

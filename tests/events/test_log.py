@@ -94,6 +94,31 @@ async def write(
     return seqs
 
 
+async def queued_writers(stores: Stores) -> int:
+    """How many writers wait for a lock another transaction holds: on SQLite, this
+    process's queue for the write lock; on PostgreSQL, sessions waiting on a lock."""
+    if stores.db.is_sqlite:
+        writers = stores.db._writers
+        return len(getattr(writers, "_waiters", None) or ())
+    async with stores.db.session() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        )
+    return int(waiting or 0)
+
+
+async def until_a_writer_waits(stores: Stores) -> None:
+    """Returns once a writer is seen waiting for a lock (bounded by a count of looks)."""
+    for _ in range(2000):
+        if await queued_writers(stores):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no writer ever waited for the lock")
+
+
 async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api) -> None:
     stores = api.stores
     first_owner, second_owner = new_owner("first"), new_owner("second")
@@ -104,13 +129,11 @@ async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api)
     await asyncio.wait_for(first_in.wait(), 60)
     second_in = asyncio.Event()
     second = asyncio.create_task(write(stores, second_owner, inserted=second_in))
-    done, _ = await asyncio.wait({second}, timeout=1.0)
     if api.backend == "postgres":
-        # The trap is real: the second transaction took a higher seq and committed while
+        # The trap is real: the second transaction takes a higher seq and commits while
         # the first (lower seq) is still open, so a reader with one global cursor that
         # moved past the second event would never see the first.
-        assert done == {second}
-        (second_seq,) = second.result()
+        (second_seq,) = await asyncio.wait_for(asyncio.shield(second), 60)
         async with stores.db.session() as session:
             visible = await session.scalars(
                 select(MeImageEvent.seq).where(
@@ -119,10 +142,16 @@ async def test_a_later_seq_committing_first_never_hides_an_earlier_one(api: Api)
             )
             assert visible.all() == [second_seq]
     else:
-        # SQLite takes its write lock before a seq is drawn, so the second writer waits.
-        assert done == set() and not second_in.is_set()
-    await asyncio.sleep(0.1)
-    assert follower.events == []
+        # SQLite takes its write lock before a seq is drawn: the second writer is seen
+        # queued behind the first, without a seq.
+        await until_a_writer_waits(stores)
+        assert not second_in.is_set()
+    # Nothing of the first owner is readable while its transaction is open.
+    async with stores.db.session() as session:
+        pending = await read_events(
+            session, stores.vault, first_owner, "personal", cursors.decode_cursor(start)
+        )
+    assert pending == [] and follower.events == []
     first_go.set()
     (first_seq,) = await first
     (second_seq,) = await second
@@ -148,7 +177,8 @@ async def test_one_owners_writers_queue_even_without_the_owner_row_lock(api: Api
     await asyncio.wait_for(held_in.wait(), 60)
     late_in = asyncio.Event()
     late = asyncio.create_task(write(stores, owner, lock=False, inserted=late_in))
-    await asyncio.sleep(0.5)
+    # Seen waiting for the lock the held transaction keeps until it commits.
+    await until_a_writer_waits(stores)
     assert not late_in.is_set(), "a second writer of the same owner got a seq before commit"
     held_go.set()
     early_seqs, late_seqs = await held, await late
@@ -328,7 +358,10 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
     try:
         owner = new_owner()
         follower = Follower(stores, Caller(owner), await cursors.head_cursor(stores, Caller(owner)))
-        await asyncio.sleep(0.05)
+        # Live first: an event written here (our own notifier wakes it) has been read, so
+        # the next one can only arrive by a wake-up, not by the subscription's replay.
+        await write(stores, owner)
+        await follower.wait_for(1)
         # A writer on a separate engine that never calls our notifier: only NOTIFY tells us.
         other = Database(stores.db.url)
         try:
@@ -344,7 +377,7 @@ async def test_notify_listener_wakes_readers_across_connections(own_log: Stores)
                 )
         finally:
             await other.dispose()
-        (got,) = await follower.wait_for(1)
+        _live, got = await follower.wait_for(2)
         assert got.kind is not None and got.kind.value == "hands"
         await follower.stop()
     finally:

@@ -109,34 +109,48 @@ async def test_unusable_reference_is_refused_and_never_sent(
     assert await history_ids(gen_api, owner) == []
 
 
+# Consent withdrawn while the references are being prepared (after the request's check,
+# before the send): per image, or for every image at once with the kill switch.
+WITHDRAWALS = {
+    "opt-out": (
+        "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: false) "
+        "{ ... on MeImage { usage { aiReference } } } }",
+        lambda answer: answer["setAiReferenceEnabled"]["usage"]["aiReference"],
+    ),
+    "kill-switch": (
+        "mutation { setAiUsesReferenceImages(enabled: false) { aiUsesReferenceImages } }",
+        lambda answer: answer["setAiUsesReferenceImages"]["aiUsesReferenceImages"],
+    ),
+}
+
+
+@pytest.mark.parametrize("withdrawal", list(WITHDRAWALS))
 async def test_consent_is_checked_again_at_send_time(
-    gen_api: Api, owner: str, provider: ProviderServer
+    gen_api: Api, owner: str, provider: ProviderServer, withdrawal: str
 ) -> None:
-    """The owner opts out while the references are being prepared: nothing is sent."""
+    """The owner withdraws consent while the references are being prepared: nothing is
+    sent, nothing is charged."""
     ref = await add_reference(gen_api, owner, 27)
     await grant(gen_api, owner, 10)
+    mutation, still_on = WITHDRAWALS[withdrawal]
     toggled: list[Any] = []
     real = gen_api.stores.blobs
 
-    async def read_then_opt_out(key: str) -> bytes | None:
+    async def read_then_withdraw(key: str) -> bytes | None:
         data = await real.get(key)
         if not toggled:
-            toggled.append(
-                await gen_api.gql(
-                    "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: false) "
-                    "{ ... on MeImage { usage { aiReference } } } }",
-                    {"id": ref["id"]},
-                    user=owner,
-                )
-            )
+            variables = {"id": ref["id"]} if "$id" in mutation else None
+            toggled.append(await gen_api.gql(mutation, variables, user=owner))
         return data
 
-    with blobs_patched(gen_api, get=read_then_opt_out):
+    with blobs_patched(gen_api, get=read_then_withdraw):
         result = await generate(gen_api, owner, [ref["id"]])
-    assert toggled and toggled[0]["setAiReferenceEnabled"]["usage"]["aiReference"] is False
+    # The withdrawal happened mid-flight (after the request's own consent check).
+    assert toggled and still_on(toggled[0]) is False
     assert result["__typename"] == "ReferenceNotUsableError", result
     assert provider.requests == []
     assert await balance(gen_api, owner) == 10
+    assert await history_ids(gen_api, owner) == []
 
 
 async def test_kill_switch_back_on_restores_use(

@@ -149,7 +149,8 @@ async def test_exif_canaries_never_reach_the_provider(
     info.add_itxt("XML:com.adobe.xmp", f"<x:xmpmeta>{gps_canary}</x:xmpmeta>")
     out = io.BytesIO()
     stored.save(out, "PNG", pnginfo=info, exif=exif.tobytes(), dpi=(300, 300))
-    await gen_api.stores.blobs.put(dirty["storagePath"], out.getvalue())
+    sealed = await gen_api.stores.sealed.owner(owner)
+    await sealed.put(dirty["storagePath"], out.getvalue())
 
     await grant(gen_api, owner, 10)
     result = await generate(gen_api, owner, [uploaded["id"], dirty["id"]])

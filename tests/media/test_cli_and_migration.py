@@ -14,9 +14,11 @@ from sqlalchemy import func, select, text
 
 from api.settings import Settings
 from storage import migrate
+from storage.crypto import MasterKey
 from storage.db import Database
 from storage.tables import DataKey, MediaBlob, MediaObject, MeImage
 from testbed import media_samples as samples
+from testbed.plaintext_era import regress_to_plaintext
 from testbed.server import MEIMAGES, clean_environment
 from tests.support.app import running_api
 from tests.support.databases import (
@@ -181,3 +183,36 @@ async def _migration_registers_existing_blobs(db: Database) -> None:
         assert obj is not None and obj.medium_path is None
     finally:
         await db.dispose()
+
+
+async def test_migrate_seals_plaintext_media_only_where_the_master_key_is(tmp_path: Path) -> None:
+    """A migration run without the servers' master key (a job with another environment)
+    must not make a key of its own and seal under it: it says so and leaves the media."""
+    master = MasterKey.generate().to_b64()
+    settings = Settings(data_dir=tmp_path, master_key=master)
+    owner = f"legacy-{uuid.uuid4().hex[:6]}"
+    async with running_api(settings, "sqlite") as api:
+        response = await api.rest_upload(samples.noisy_jpeg((96, 64), seed=7), user=owner)
+        assert response.status_code == 201, response.text
+        planted = await regress_to_plaintext(api.stores, owner)
+
+    def migrate_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(MEIMAGES), "migrate", "--data-dir", str(tmp_path)],
+            env=clean_environment(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    keyless = await asyncio.to_thread(migrate_cli, {})
+    assert keyless.returncode == 0, keyless.stderr
+    assert "1 media objects are still stored in the clear" in keyless.stderr
+    assert not (tmp_path / "master-keys.json").exists()
+    assert all((tmp_path / "media" / name).read_bytes() == data for name, data in planted.items())
+
+    sealed = await asyncio.to_thread(migrate_cli, {"MEIMAGES_MASTER_KEY": master})
+    assert sealed.returncode == 0, sealed.stderr
+    assert "sealed 3 stored objects of 1 media; 3 plaintext objects deleted" in sealed.stdout
+    assert "sealing stored media [" in sealed.stderr and "] 1/1" in sealed.stderr
+    assert not any((tmp_path / "media" / name).exists() for name in planted)

@@ -26,11 +26,11 @@ def assert_upright_halves(img: Image.Image) -> None:
     assert blue[2] > 180 and blue[0] < 80, blue
 
 
-async def assert_every_blob_clean(mapi: Api, storage_path: str, canary: str) -> None:
-    keys = [k for k in await mapi.blob_keys() if k.startswith(storage_path)]
-    assert len(keys) == 3  # original, medium, thumbnail
+async def assert_every_blob_clean(mapi: Api, owner: str, storage_path: str, canary: str) -> None:
+    keys = await mapi.rendition_keys(storage_path, variants=True)
+    assert len(keys) == 3 and set(keys) <= await mapi.blob_keys()  # original, medium, thumbnail
     for key in keys:
-        data = await mapi.blob_store.get(key)
+        data = await mapi.opened(owner, key)
         assert data is not None and canary.encode() not in data, key
         assert b"GPS" not in data, key
 
@@ -60,7 +60,7 @@ async def test_phone_photo_through_graphql_is_clean_upright_jpeg(
     assert not original.getexif() and "xmp" not in original.info
     assert "icc_profile" not in original.info
     assert_upright_halves(original)
-    await assert_every_blob_clean(mapi, image["storagePath"], canary)
+    await assert_every_blob_clean(mapi, owner, image["storagePath"], canary)
 
 
 async def test_heic_through_rest_is_stored_as_jpeg(mapi: Api, owner: str) -> None:
@@ -78,7 +78,7 @@ async def test_heic_through_rest_is_stored_as_jpeg(mapi: Api, owner: str) -> Non
     stored = await fetch(mapi, body["publicUrl"])
     assert canary.encode() not in stored and b"GPS" not in stored
     assert_upright_halves(Image.open(io.BytesIO(stored)))
-    await assert_every_blob_clean(mapi, body["storagePath"], canary)
+    await assert_every_blob_clean(mapi, owner, body["storagePath"], canary)
 
 
 async def test_heic_grid_is_decoded_whole(mapi: Api, owner: str) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
+import threading
+from typing import Any
 
 import pytest
 from PIL import Image, ImageCms
@@ -51,26 +52,25 @@ async def test_decoding_has_a_time_bound() -> None:
     assert caught.value.reason is sanitising.Rejection.TIMEOUT
 
 
-async def test_decoding_runs_off_the_event_loop() -> None:
+async def test_decoding_runs_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop runs code while an image is inside the encoder: the encoder waits
+    for the loop to say so, which it could not do if it held the loop itself."""
     big = samples.noisy_jpeg((3000, 2000), seed=2)
-    ticks = 0
-    done = asyncio.Event()
+    inside, loop_ran = threading.Event(), threading.Event()
+    real = sanitising._encode
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            await asyncio.sleep(0.01)
-            ticks += 1
+    def encode_once_the_loop_ran(data: bytes, limits: Limits) -> Any:
+        inside.set()
+        assert loop_ran.wait(60), "the event loop stood still while the image was encoded"
+        return real(data, limits)
 
-    task = asyncio.create_task(ticker())
-    started = time.perf_counter()
-    await sanitising.encode_upload(big, Limits())
-    elapsed = time.perf_counter() - started
-    done.set()
-    await task
-    # The loop kept turning while the image was decoded and encoded elsewhere.
-    assert elapsed > 0.05
-    assert ticks >= max(2, int(elapsed / 0.01) // 4), (ticks, elapsed)
+    monkeypatch.setattr(sanitising, "_encode", encode_once_the_loop_ran)
+    upload = asyncio.create_task(sanitising.encode_upload(big, Limits(decode_timeout_s=120)))
+    # Waited for on another thread, so the loop stays free for the upload's worker.
+    assert await asyncio.get_running_loop().run_in_executor(None, inside.wait, 60)
+    loop_ran.set()  # this line runs on the loop while the encoder is inside
+    encoded = await upload
+    assert encoded == real(big, Limits())
 
 
 async def test_empty_and_oversized_files_are_refused_before_decoding() -> None:

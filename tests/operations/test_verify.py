@@ -68,7 +68,7 @@ async def test_verify_reports_every_kind_of_damage_and_exits_1(
     (media / str(thumbnail)).unlink()
     stray = media / "o" / "stray.bin"
     stray.write_bytes(b"nobody wrote me")
-    (media / str(original)).write_bytes(b"not the photo any more")
+    (media / str(original)).write_bytes(b"not the sealed photo any more")
     _write(
         source,
         # A label moved to another row no longer opens (ciphertexts are bound to their row).
@@ -85,7 +85,8 @@ async def test_verify_reports_every_kind_of_damage_and_exits_1(
     assert f"media_object.thumbnail_path points at missing blob {thumbnail}" in report
     assert f"registered as referenced but missing: {thumbnail}" in report
     assert "blob nobody tracks: o/stray.bin" in report
-    assert f"blob {original} does not match its SHA-256" in report
+    # Sealed media: bytes changed under a sealed name no longer open for their owner.
+    assert f"blob {original} does not read: DecryptionError" in report
     assert f"me_image {second}: " in report
     assert f"slot face-ref of '{OWNER}' in space 'personal' held by 2 live images" in report
 

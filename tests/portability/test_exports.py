@@ -4,14 +4,20 @@ owner's finished archive while it lives, failures recorded, on SQLite and Postgr
 from __future__ import annotations
 
 import asyncio
+import io
+import shutil
 import uuid
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from sqlalchemy import update
 
 from resolvers.lifecycle.purge import purge_owner
 from storage.blobs import BlobStore
+from storage.crypto import DecryptionError
 from storage.tables import ExportJob, utcnow
 from testbed.images import jpeg
 from tests.portability.archives import (
@@ -154,3 +160,30 @@ async def test_an_empty_pool_exports_an_archive_that_says_so(api: Api) -> None:
     assert (job["imagesTotal"], job["imagesDone"]) == (0, 0)
     assert document(archive, "pool.json")["images"] == []
     assert document(archive, "manifest.json")["counts"]["images"] == 0
+
+
+async def test_an_archive_waiting_for_download_is_sealed_and_shredded_with_its_owner(
+    api: Api, tmp_path: Path
+) -> None:
+    owner = f"sealed-{uuid.uuid4().hex[:8]}"
+    label = f"label-{uuid.uuid4().hex}"
+    image = await api.upload_image(jpeg(11), user=owner, input={"label": label})
+    original = (await api.client.get(image["publicUrl"])).content
+    job, archive = await export_via_graphql(api, owner)
+    # What the download gives is the archive itself, with the picture as served...
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        entries = [opened.read(name) for name in opened.namelist()]
+    assert original in entries
+    # ...while the file the server keeps until then shows neither the picture nor the
+    # label, nor that it is a zip.
+    path = api.stores.portability.export_dir / f"{job['id']}.zip"
+    stored = path.read_bytes()
+    assert not stored.startswith(b"PK") and b"PK\x03\x04" not in stored
+    assert original[:64] not in stored and original[-64:] not in stored
+    assert label.encode() not in stored
+    kept = tmp_path / path.name
+    shutil.copyfile(path, kept)
+    await purge_owner(api.stores, owner)
+    # A copy taken before the purge no longer opens, for anyone.
+    with pytest.raises(DecryptionError):
+        await api.stores.sealed.file_reader(owner, kept, kept.name)

@@ -20,14 +20,8 @@ from resolvers.portability.errors import ArchiveProblem, InvalidArchive
 from resolvers.rate_limits import RateLimited
 from schema import build_schema
 from schema.enums import ErrorCode
-from schema.errors import (
-    InvalidInputError,
-    UnsupportedMediaTypeError,
-    describe,
-    exception_handlers,
-    represented,
-    to_graphql,
-)
+from schema.error_map import describe, exception_handlers, represented, to_graphql
+from schema.errors import InvalidInputError, UnsupportedMediaTypeError
 from schema.limits import ErrorCodes
 
 

@@ -16,6 +16,7 @@ from storage.keys import FieldVault, rewrap_all
 from storage.tables import DataKey, MeImage
 from testbed.images import jpeg
 from tests.support.app import Api, running_api
+from tests.support.at_rest import files_holding, raw_database_files
 from tests.support.databases import throwaway_database
 
 
@@ -63,39 +64,24 @@ async def test_label_and_tags_are_ciphertext_with_version_and_key_id(api: Api, o
 
 
 async def test_canary_absent_from_raw_database_files(api: Api, owner: str) -> None:
+    """Neither the images' rows nor the event log (whose events carry the image's state)
+    hold a label or tag in plaintext, on either database."""
     canary = "CANARY-grep-4d4d4d"
-    await api.upload(jpeg(32), user=owner, input={"label": canary, "tags": [canary + "-tag"]})
-    db = api.app.state.server.stores.db
-    if api.backend == "sqlite":
-        # Force the WAL into the main file so the grep sees everything.
-        async with db.engine.connect() as conn:
-            await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        files = list(api.settings.data_dir.rglob("meimages.db*"))
-    else:
-        # PostgreSQL: flush to disk, then read the table's (and its TOAST's) files directly.
-        async with db.engine.connect() as conn:
-            await conn.execute(text("CHECKPOINT"))
-            data_dir = (await conn.execute(text("SHOW data_directory"))).scalar_one()
-            rels = (
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
-                            "WHERE c.oid = 'me_image'::regclass OR c.oid = "
-                            "(SELECT reltoastrelid FROM pg_class WHERE oid = 'me_image'::regclass)"
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        from pathlib import Path
-
-        files = [Path(data_dir) / rel for rel in rels if rel]
-    assert files and all(f.exists() for f in files)
-    assert sum(f.stat().st_size for f in files) > 0
-    found = [f for f in files if canary.encode() in f.read_bytes()]
-    assert found == []
+    image = await api.upload(
+        jpeg(32), user=owner, input={"label": canary, "tags": [canary + "-tag"]}
+    )
+    renamed = await api.gql(
+        "mutation($id: ID!, $l: String) { updateMeImage(id: $id, input: {label: $l}) "
+        "{ __typename } }",
+        {"id": image["id"], "l": canary + "-renamed"},
+        user=owner,
+    )
+    assert renamed["updateMeImage"]["__typename"] == "MeImage"
+    files = await raw_database_files(api, ["me_image", "me_image_event"])
+    if api.backend == "postgres":
+        # Both tables' files are searched, not only the images'.
+        assert len({f.name for f in files}) >= 2
+    assert files_holding(files, canary.encode()) == []
 
 
 async def test_ciphertext_moved_to_another_row_field_or_owner_fails(

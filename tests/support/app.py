@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from sqlalchemy import select
+from sqlmodel import col
 from starlette.applications import Starlette
 
 from api.app import create_app
@@ -14,6 +16,7 @@ from api.settings import Settings
 from resolvers.stores import Stores
 from storage import migrate
 from storage.blobs import BlobStore
+from storage.tables import MediaObject, MediaVariant
 from testbed.graphql import GraphQLClient
 
 BASE_URL = "http://testserver"
@@ -64,6 +67,25 @@ class Api(GraphQLClient):
 
     async def blob_keys(self) -> set[str]:
         return {info.key async for info in self.blob_store.list_blobs()}
+
+    async def rendition_keys(self, storage_path: str, *, variants: bool = False) -> list[str]:
+        """The stored names of an image's original, thumbnail and medium rendition (keyed
+        names: the other two cannot be told from the first), and with `variants` those of
+        its cached transforms."""
+        query = select(MediaObject).where(col(MediaObject.storage_path) == storage_path)
+        async with self.stores.db.session() as session:
+            obj = (await session.execute(query)).scalar_one()
+            keys = [obj.storage_path, obj.thumbnail_path, obj.medium_path or ""]
+            if variants:
+                cached = select(col(MediaVariant.storage_path)).where(
+                    col(MediaVariant.media_object_id) == obj.id
+                )
+                keys += list((await session.execute(cached)).scalars())
+        return keys
+
+    async def opened(self, owner: str, key: str) -> bytes | None:
+        """A stored object of `owner` in plaintext, read as the server reads it."""
+        return await self.stores.sealed.get(owner, key)
 
 
 @asynccontextmanager
