@@ -66,7 +66,8 @@ async def test_verify_reports_every_kind_of_damage_and_exits_1(
     second = _rows(source, "SELECT id FROM me_image ORDER BY created_at")[1][0]
     media = source.data_dir / "media"
     (media / str(thumbnail)).unlink()
-    stray = media / "o" / "stray.bin"
+    stray = media / "s" / "stray.bin"
+    stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(b"nobody wrote me")
     (media / str(original)).write_bytes(b"not the sealed photo any more")
     _write(
@@ -84,7 +85,7 @@ async def test_verify_reports_every_kind_of_damage_and_exits_1(
     assert damaged.stdout.startswith("NOT whole: 6 problems"), report
     assert f"media_object.thumbnail_path points at missing blob {thumbnail}" in report
     assert f"registered as referenced but missing: {thumbnail}" in report
-    assert "blob nobody tracks: o/stray.bin" in report
+    assert "blob nobody tracks: s/stray.bin" in report
     # Sealed media: bytes changed under a sealed name no longer open for their owner.
     assert f"blob {original} does not read: DecryptionError" in report
     assert f"me_image {second}: " in report
