@@ -227,11 +227,13 @@ async def _unopened_snapshots(session: AsyncSession, vault: FieldVault) -> list[
         if not events:
             return found
         for event in events:
-            assert event.image is not None and event.seq is not None
+            assert event.seq is not None
+            after = event.seq
+            if event.image is None:  # a deletion's JSON null, not SQL NULL
+                continue
             state = await event_snapshot.decode(
                 session, vault, event.image, owner_id=event.owner_id, image_id=event.image_id
             )
             if state.encrypted is None:
                 found.append(f"me_image_event {event.seq}: the image's snapshot does not open")
-            after = event.seq
         session.expunge_all()
