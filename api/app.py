@@ -64,7 +64,9 @@ def _routes(server: Server, graphql: GraphQLEndpoint, mcp: McpEndpoint) -> list[
     stores, urls, authenticator = server.stores, server.urls, server.authenticator
     upload = request_response(UploadRoute(stores, urls, authenticator).handle)
     routes: list[BaseRoute] = [
-        Route("/graphql", _counted(server, graphql.http), methods=["GET", "POST"]),
+        # Every method reaches the view, which refuses all but GET and POST with a 405
+        # in the GraphQL error shape (and `Allow`), like its other refusals.
+        Route("/graphql", _counted(server, graphql.http)),
         WebSocketRoute("/graphql", graphql.view),
         Route("/healthz", healthz),
         *server.observability.routes(),

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.documents import QueryDocuments
+from api.error_bodies import graphql_error
 from api.request_checks import read_body, replay_body
 from api.trusted_documents import TrustedDocuments, sha256_hex
 from storage.persisted_documents import PersistedDocuments
@@ -42,9 +43,9 @@ class _Refusal(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
-    def response(self) -> JSONResponse:
-        body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
-        return JSONResponse(body, status_code=self.status)
+    def response(self, scope: Scope) -> JSONResponse:
+        accept = Headers(scope=scope).get("accept", "")
+        return graphql_error(self.status, self.code, self.message, accept=accept)
 
 
 class PersistedQueries:
@@ -89,7 +90,7 @@ class PersistedQueries:
         try:
             query = await self._query(extensions["persistedQuery"], data.get("query"), data)
         except _Refusal as refusal:
-            await refusal.response()(scope, receive, send)
+            await refusal.response(scope)(scope, receive, send)
             return
         rest = {k: v for k, v in extensions.items() if k != "persistedQuery"}
         if scope["method"] == "GET":

@@ -3,7 +3,11 @@
 Only peers in `MEIMAGES_TRUSTED_PROXIES` are believed; anyone else's forwarded headers are
 ignored. From a trusted proxy, `X-Forwarded-For` and `X-Forwarded-Proto` become the
 client address and scheme (uvicorn's middleware), and `X-Forwarded-Host` becomes the
-origin of absolute media URLs when `MEIMAGES_PUBLIC_BASE_URL` does not set one.
+origin of media URLs when `MEIMAGES_PUBLIC_BASE_URL` does not set one.
+
+Media URLs are absolute in every door (GraphQL, REST, MCP): under the public base URL,
+else under the origin the request was sent to (`request_origin`), so a mobile or server
+client never has to guess the base.
 """
 
 from __future__ import annotations
@@ -66,7 +70,39 @@ def forwarded_origin(scope: Scope) -> str | None:
     return origin if isinstance(origin, str) else None
 
 
+def request_origin(scope: Scope) -> str:
+    """The origin a client reached this server at: a trusted proxy's forwarded host, else
+    the request's own Host header (when it is a plain host), else the listening address."""
+    forwarded = forwarded_origin(scope)
+    if forwarded is not None:
+        return forwarded
+    scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            if _HOST.fullmatch(value):
+                return f"{scheme}://{value.decode('ascii').lower()}"
+            break
+    host, port = scope.get("server") or ("localhost", None)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
+
+
+# Signers by origin, so each keeps its memo of signed URLs; the Host header is the
+# client's to choose, so the map is bounded.
+_SIGNERS: dict[tuple[int, str], MediaUrlSigner] = {}
+_MAX_SIGNERS = 64
+
+
 def signer_for(urls: MediaUrlSigner, scope: Scope) -> MediaUrlSigner:
-    """The signer of this request: absolute URLs under the proxy's origin when it sent one."""
-    origin = forwarded_origin(scope)
-    return urls.under(f"{origin}/media") if origin is not None else urls
+    """The signer of this request: absolute URLs, under the public base URL when one is
+    set (then `urls` already makes them), else under `request_origin`."""
+    if not urls.prefix.startswith("/"):
+        return urls
+    prefix = request_origin(scope) + urls.prefix
+    key = (id(urls), prefix)
+    signer = _SIGNERS.get(key)
+    if signer is None:
+        if len(_SIGNERS) >= _MAX_SIGNERS:
+            _SIGNERS.clear()
+        signer = _SIGNERS[key] = urls.under(prefix)
+    return signer

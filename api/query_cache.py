@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Authenticator, AuthError
 from api.documents import QueryDocuments
-from api.proxy import forwarded_origin
+from api.proxy import request_origin
 from api.request_checks import preflight_missing, read_body, replay_body
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.pool.owners import data_version
@@ -159,7 +159,7 @@ class QueryCache:
             caller.space_id,
             str(version),
             str(self.urls.expires_at()),
-            forwarded_origin(scope) or "",  # absolute media URLs name the proxy's origin
+            request_origin(scope),  # media URLs are absolute, under this origin
             "g" if accept_graphql else "j",
             request.digest,
         )

@@ -269,7 +269,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, exc: RequestRefuse
     # A client refused mid-body may still be sending: close the connection after the
     # answer rather than reading the rest.
     headers = {"Connection": "close"} if isinstance(exc, SlowBody) else None
-    response = refusal(scope["path"], exc.status, exc.code, exc.message, headers)
+    response = refusal(scope, exc.status, exc.code, exc.message, headers)
     await response(scope, receive, send)
 
 

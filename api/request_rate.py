@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
 from api.auth import Authenticator, AuthError
+from api.error_bodies import graphql_error
 from resolvers.rate_limits import RateLimited, admit_request
 from resolvers.stores import Stores
 
@@ -27,26 +29,26 @@ def retry_after(error: RateLimited) -> dict[str, str]:
     return {"Retry-After": str(error.retry_after)}
 
 
-def too_many_requests(path: str, error: RateLimited) -> JSONResponse:
-    """429 with `Retry-After`, in the error shape of the door at `path`."""
-    if path.startswith("/graphql"):
-        body: dict[str, object] = {
-            "errors": [
-                {
-                    "message": error.message,
-                    "extensions": {"code": error.code, "retryAfter": error.retry_after},
-                }
-            ]
+def too_many_requests(scope: Scope, error: RateLimited) -> JSONResponse:
+    """429 with `Retry-After`, in the error shape of the door the request was sent to."""
+    if scope["path"].startswith("/graphql"):
+        accept = Headers(scope=scope).get("accept", "")
+        return graphql_error(
+            429,
+            error.code,
+            error.message,
+            retry_after(error),
+            accept=accept,
+            retryAfter=error.retry_after,
+        )
+    body = {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "limit": error.limit,
+            "retryAfter": error.retry_after,
         }
-    else:
-        body = {
-            "error": {
-                "code": error.code,
-                "message": error.message,
-                "limit": error.limit,
-                "retryAfter": error.retry_after,
-            }
-        }
+    }
     return JSONResponse(body, status_code=429, headers=retry_after(error))
 
 
@@ -69,7 +71,7 @@ class RequestRate:
                 try:
                     await admit_request(self.stores, caller)
                 except RateLimited as exc:
-                    await too_many_requests(scope["path"], exc)(scope, receive, send)
+                    await too_many_requests(scope, exc)(scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

@@ -40,10 +40,12 @@ from api.pydantic_settings_compat import EnvironSource
 from resolvers.generation.config import (
     GEMINI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_BASE_URL,
+    ComfyUIEngine,
     GenerationConfig,
     ProviderKind,
     endpoint,
 )
+from resolvers.generation.workflows import Workflow, WorkflowError, load_workflows
 from resolvers.limits import Limits, RateLimits
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.portability.config import PortabilityConfig
@@ -54,6 +56,7 @@ PREFIX = "MEIMAGES_"
 # The floors below own these defaults; the settings only let an operator change them.
 _LIMITS = Limits()
 _GENERATION = GenerationConfig()
+_COMFYUI = ComfyUIEngine(base_url="")
 _RATES = RateLimits()
 _PORTABILITY = PortabilityConfig()
 
@@ -107,6 +110,12 @@ def _lower(value: object) -> object:
 def _redis_url(value: str) -> str:
     if value and not value.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _engine_url(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("expected an http:// or https:// URL, e.g. http://127.0.0.1:8188")
     return value
 
 
@@ -215,6 +224,13 @@ class Settings(BaseSettings):
     )
     # The provider kinds any owner's images may be sent to (empty: every configured one).
     allowed_providers: CommaList = ()
+    # A ComfyUI engine of the operator's and its workflow files (each one the model
+    # `local/<name>`); a job longer than the timeout is interrupted and dequeued.
+    comfyui_url: Annotated[BaseUrl, AfterValidator(_engine_url)] = ""
+    comfyui_workflows: CommaList = ()
+    comfyui_timeout_s: float = Field(
+        _COMFYUI.timeout_s, gt=0, validation_alias="MEIMAGES_COMFYUI_TIMEOUT"
+    )
     # Live changes: WebSocket limits, and how long the event log keeps events for
     # resuming subscribers (0 keeps them forever).
     ws_init_timeout_s: float = Field(10.0, gt=0, validation_alias="MEIMAGES_WS_INIT_TIMEOUT")
@@ -281,6 +297,15 @@ class Settings(BaseSettings):
         if unknown := [name for name in names if name.lower() not in known]:
             raise ValueError(f"unknown provider {unknown[0]!r}; one of {', '.join(known)}")
         return tuple(name.lower() for name in names)
+
+    @field_validator("comfyui_workflows")
+    @classmethod
+    def _comfyui_workflows(cls, paths: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            load_workflows(paths)
+        except WorkflowError as exc:
+            raise ValueError(str(exc)) from None
+        return paths
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -426,6 +451,12 @@ class Settings(BaseSettings):
         return GenerationConfig(
             openai=endpoint(self.openai_base_url, self.openai_api_key, OPENAI_DEFAULT_BASE_URL),
             gemini=endpoint(self.gemini_base_url, self.gemini_api_key, GEMINI_DEFAULT_BASE_URL),
+            comfyui=(
+                ComfyUIEngine(base_url=self.comfyui_url, timeout_s=self.comfyui_timeout_s)
+                if self.comfyui_url
+                else None
+            ),
+            workflows=self._workflows(),
             timeout_s=self.generation_timeout_s,
             initial_credits=self.initial_credits,
             max_request_bytes=self.generation_max_request_bytes,
@@ -435,6 +466,12 @@ class Settings(BaseSettings):
                 else None
             ),
         )
+
+    def _workflows(self) -> tuple[Workflow, ...]:
+        try:
+            return load_workflows(self.comfyui_workflows)
+        except WorkflowError as exc:  # changed on disk since start-up was checked
+            raise ConfigError(f"{self.variable('comfyui_workflows')}: {exc}") from None
 
     @property
     def resolved_export_dir(self) -> Path:

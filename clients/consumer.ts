@@ -1,8 +1,10 @@
 // A small consumer of the generated types, compiled with `tsc --strict` in the test suite.
 // If the schema changes in a way that breaks front ends, this stops compiling.
 import type {
-  GenerationsQuery,
-  GenerationsQueryVariables,
+  GenerationHistoryQuery,
+  GenerationHistoryQueryVariables,
+  NodeQuery,
+  PoolPageQuery,
   MeImagesQuery,
   MeImagesQueryVariables,
   ProfileQuery,
@@ -45,15 +47,33 @@ export function uploadOutcome(data: UploadMeImageMutation): string {
 }
 
 /** The next page's `after`, or null when the history has been read to its end. */
-export function nextHistoryPage(data: GenerationsQuery): GenerationsQueryVariables["after"] {
-  const result = data.generations;
-  if (result.__typename !== "GenerationConnection") return null;
-  return result.pageInfo.hasNextPage ? result.pageInfo.endCursor : null;
+export function nextHistoryPage(data: GenerationHistoryQuery): GenerationHistoryQueryVariables["after"] {
+  const page = data.generationHistory.pageInfo;
+  return page.hasNextPage ? page.endCursor : null;
 }
 
-export function historyPrompts(data: GenerationsQuery): string[] {
-  const result = data.generations;
-  return result.__typename === "GenerationConnection" ? result.edges.map((edge) => edge.node.prompt) : [];
+export function previousHistoryPage(data: GenerationHistoryQuery): GenerationHistoryQueryVariables {
+  const page = data.generationHistory.pageInfo;
+  return page.hasPreviousPage ? { last: 20, before: page.startCursor } : {};
+}
+
+export function historyPrompts(data: GenerationHistoryQuery): string[] {
+  return data.generationHistory.edges.map((edge) => edge.node.prompt);
+}
+
+export function refetchedLabel(data: NodeQuery): string | null {
+  const node = data.node;
+  if (node === null || node === undefined) return null;
+  switch (node.__typename) {
+    case "MeImage":
+      return `${node.kind} ${node.thumbnailUrl}`;
+    case "Generation":
+      return `${node.status}: ${node.prompt}`;
+  }
+}
+
+export function poolIds(data: PoolPageQuery): string[] {
+  return data.pool.edges.map((edge) => edge.node.id);
 }
 
 export const oldestFirst: MeImagesQueryVariables = { order: "OLDEST_FIRST" };

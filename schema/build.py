@@ -6,7 +6,16 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -35,16 +44,26 @@ from schema.events.shared import SharedEventExecution
 from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
-from schema.limits import ErrorCodes, HideSuggestions, MaxErrors, StorableText, should_mask
+from schema.introspection import readable_by_graphql_js_16
+from schema.limits import (
+    ErrorCodes,
+    HideSchemaNames,
+    HideSuggestions,
+    MaxErrors,
+    StorableText,
+    should_mask,
+)
+from schema.node_queries import NodeQuery
 from schema.options import SchemaOptions
 from schema.pool.mutations import PoolMutation
 from schema.pool.queries import PoolQuery
 from schema.portability.mutations import PortabilityMutation
 from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
+from schema.strawberry_compat import graphql_schema
 
 # Each capability contributes its own root fields; the roots are their union.
-Query = merge_types("Query", (PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
+Query = merge_types("Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
 Mutation = merge_types("Mutation", (PoolMutation, GenerationMutation, PortabilityMutation))
 Query.__strawberry_definition__.description = "Read the caller's data in the active space."  # type: ignore[attr-defined]
 Mutation.__strawberry_definition__.description = "Change the caller's data in the active space."  # type: ignore[attr-defined]
@@ -56,12 +75,47 @@ def validation_rules(options: SchemaOptions) -> list[type[ASTValidationRule]]:
     """The rules added to GraphQL's own: depth and alias limits, and no introspection
     where it is off (compiled reads validate with them too)."""
     rules: list[type[ASTValidationRule]] = [
-        *QueryDepthLimiter(max_depth=options.max_depth).validation_rules,
+        *map(
+            _defined_fragments_only, QueryDepthLimiter(max_depth=options.max_depth).validation_rules
+        ),
         *MaxAliasesLimiter(max_alias_count=options.max_aliases).validation_rules,
     ]
     if not options.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
+
+
+def _defined_fragments_only(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """The depth limiter looks every spread fragment up by name, and a spread of a fragment
+    the document does not define raised a KeyError (a 500 on the compiled-read path, an
+    error without a code elsewhere). Such a document is refused by KnownFragmentNamesRule;
+    the limiter sits it out."""
+
+    class DefinedFragmentsOnly(rule):  # type: ignore[valid-type, misc]
+        def __init__(self, context: ValidationContext) -> None:
+            if _undefined_spreads(context.document):
+                ASTValidationRule.__init__(self, context)
+                return
+            super().__init__(context)
+
+    DefinedFragmentsOnly.__name__ = DefinedFragmentsOnly.__qualname__ = rule.__name__
+    return DefinedFragmentsOnly
+
+
+class _Spreads(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
+        self.names.add(node.name.value)
+
+
+def _undefined_spreads(document: DocumentNode) -> bool:
+    defined = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    spreads = _Spreads()
+    visit(document, spreads)
+    return not spreads.names <= defined
 
 
 def build(options: SchemaOptions) -> strawberry.Schema:
@@ -76,16 +130,17 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         partial(ValidationCache, maxsize=512),
         partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
         partial(MaxErrors, options.max_errors),
+        # Production mode. Hooks are left in reverse order: these judge the messages
+        # after ErrorCodes (listed below them) has given every error its code.
+        *([] if options.suggestions else [HideSuggestions, HideSchemaNames]),
         ErrorCodes,
         StorableText,
         *options.extensions,
         partial(MaxQueryCost, options.max_cost),
     ]
-    if not options.suggestions:
-        extensions.append(HideSuggestions)
     # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
     extensions += options.outer_extensions
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -105,3 +160,5 @@ def build(options: SchemaOptions) -> strawberry.Schema:
             disable_field_suggestions=not options.suggestions, scalar_map={Upload: STRICT_UPLOAD}
         ),
     )
+    readable_by_graphql_js_16(graphql_schema(built))
+    return built

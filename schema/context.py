@@ -25,6 +25,12 @@ class RequestContext:
     response: Any = None
     connection_params: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The origin the request reached (see `api.proxy.request_origin`): what makes a
+    # relative URL absolute (media URLs come absolute from `urls` already).
+    origin: str = ""
+
+    def absolute(self, url: str) -> str:
+        return self.origin + url if url.startswith("/") else url
 
     def require_caller(self) -> Caller:
         if self.caller is None:

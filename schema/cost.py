@@ -30,6 +30,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -39,9 +40,11 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from resolvers import nodes
 from resolvers.generation import ledger
 from resolvers.generation.history import MAX_PAGE
 from resolvers.generation.requests import MAX_IMAGES, MAX_REFERENCES
+from resolvers.paging import DEFAULT_PAGE
 from schema.strawberry_compat import graphql_schema
 
 QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
@@ -53,10 +56,12 @@ POOL_LIST_SIZE = 50
 
 @dataclass(frozen=True)
 class Paged:
-    """A list bounded by an integer argument, never more than `cap`."""
+    """A list bounded by an argument (an integer, or a list's length), never more than
+    `cap`; `default` when the arguments are null or absent (`cap` unless said)."""
 
-    argument: str
+    arguments: tuple[str, ...]
     cap: int
+    default: int | None = None
 
 
 # Field coordinate -> its bound: a fixed count, or the argument that pages it.
@@ -66,14 +71,17 @@ LIST_BOUNDS: dict[str, int | Paged] = {
     "Generation.references": MAX_REFERENCES,
     "Generation.referenceIds": MAX_REFERENCES,
     "Generation.images": MAX_IMAGES,
+    "Query.nodes": Paged(("ids",), nodes.MAX_IDS),
 }
 
 
 # Relay connections: the field that pages -> its bound. The connection is one object; the
 # `edges` list inside it is as long as the page.
 CONNECTIONS: dict[str, Paged] = {
-    "Query.generations": Paged("first", MAX_PAGE),
-    "MeImage.uses": Paged("first", ledger.MAX_PAGE),
+    "Query.generations": Paged(("first",), MAX_PAGE),
+    "Query.generationHistory": Paged(("first", "last"), MAX_PAGE, DEFAULT_PAGE),
+    "Query.pool": Paged(("first", "last"), MAX_PAGE, DEFAULT_PAGE),
+    "MeImage.uses": Paged(("first", "last"), ledger.MAX_PAGE, DEFAULT_PAGE),
 }
 
 
@@ -150,15 +158,23 @@ class _Walk:
         return self.bounded(node, bound, definition)
 
     def bounded(self, node: FieldNode, bound: Paged, definition: GraphQLField) -> int:
-        value = self.argument(node, bound.argument, definition)
-        return min(value, bound.cap) if isinstance(value, int) and value >= 0 else bound.cap
+        sizes = []
+        for name in bound.arguments:
+            value = self.argument(node, name, definition)
+            if isinstance(value, list):
+                value = len(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                sizes.append(min(value, bound.cap) if value >= 0 else bound.cap)
+        if sizes:
+            return max(sizes)
+        return bound.cap if bound.default is None else bound.default
 
     def argument(self, node: FieldNode, name: str, definition: GraphQLField) -> object:
         for argument in node.arguments or ():
             if argument.name.value == name:
                 if isinstance(argument.value, VariableNode):
                     return self.variables.get(argument.value.name.value)
-                if isinstance(argument.value, IntValueNode):
+                if isinstance(argument.value, IntValueNode | ListValueNode):
                     return value_from_ast_untyped(argument.value)
                 return None
         declared = definition.args.get(name)

@@ -6,11 +6,24 @@ import logging
 import re
 from collections.abc import Iterator
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    ListTypeNode,
+    NameNode,
+    NonNullTypeNode,
+    StringValueNode,
+    VariableNode,
+    Visitor,
+    print_ast,
+    visit,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from resolvers.errors import DomainError, StoreUnavailable
+from resolvers.errors import DomainError, InvalidInput, StoreUnavailable
 from resolvers.rate_limits import RateLimited
 from schema.context import NotAuthenticated
 
@@ -19,6 +32,19 @@ log = logging.getLogger("meimages.graphql")
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 # NUL is refused by PostgreSQL text columns; an unpaired surrogate cannot be encoded at all.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+# Apollo Server's codes for a document that failed before execution: what clients
+# (Apollo Client's error links among them) switch on.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+# graphql-core's variable errors say "Variable '$x' got invalid value …" and the like.
+_VARIABLE_ERROR = re.compile(r"Variable '\$[_A-Za-z][_0-9A-Za-z]*'")
+# graphql-core writes Python's None where GraphQL says null ("… not to be None."); only
+# its own phrase is rewritten, never a value a client sent.
+_PYTHON_NONE = re.compile(r"\bnot to be None\.")
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -49,6 +75,69 @@ class HideSuggestions(SchemaExtension):
             error.message = _SUGGESTION.sub("", error.message)
 
 
+# What a message quotes: names, type references, variables, coordinates ('Query.profile').
+_QUOTED = re.compile(r"'([^']*)'")
+_DETAILS_HIDDEN = "details are not shown on this server"
+NEUTRAL_MESSAGES = {
+    GRAPHQL_VALIDATION_FAILED: f"The document does not validate against the schema ({_DETAILS_HIDDEN}).",
+    BAD_USER_INPUT: f"A variable has an invalid value ({_DETAILS_HIDDEN}).",
+}
+
+
+class HideSchemaNames(SchemaExtension):
+    """Production mode: a message about the request may quote only what the request
+    itself holds (its names, `$variables` and variable types, as written). One that would
+    reveal more (a type, an argument, an input field or a nullability the client did not
+    write) becomes a neutral message with the same code, so the schema cannot be rebuilt
+    from error messages while introspection is off."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        errors = _execution_errors(self.execution_context)
+        document = self.execution_context.graphql_document
+        if not errors or document is None:
+            return  # a syntax error quotes only the text it could not read
+        written: set[str] | None = None
+        for error in errors:
+            code = (error.extensions or {}).get("code")
+            neutral = NEUTRAL_MESSAGES.get(code) if isinstance(code, str) else None
+            if neutral is None:
+                continue
+            written = _written(document) if written is None else written
+            if all(quoted in written for quoted in _QUOTED.findall(error.message)):
+                continue
+            variable = _VARIABLE_ERROR.match(error.message)
+            if code == BAD_USER_INPUT and variable is not None:
+                neutral = f"{variable.group(0)} has an invalid value ({_DETAILS_HIDDEN})."
+            error.message = neutral
+
+
+class _Written(Visitor):
+    """What a document spells out: names, `$variables`, and type references as written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+
+    def enter_name(self, node: NameNode, *_: object) -> None:
+        self.found.add(node.value)
+
+    def enter_variable(self, node: VariableNode, *_: object) -> None:
+        self.found.add(f"${node.name.value}")
+
+    def enter_list_type(self, node: ListTypeNode, *_: object) -> None:
+        self.found.add(print_ast(node))
+
+    def enter_non_null_type(self, node: NonNullTypeNode, *_: object) -> None:
+        self.found.add(print_ast(node))
+
+
+def _written(document: DocumentNode) -> set[str]:
+    written = _Written()
+    visit(document, written)
+    return written.found
+
+
 class MaxErrors(SchemaExtension):
     """Cap the errors in one response, so a hostile document cannot make us write a book."""
 
@@ -66,16 +155,35 @@ class MaxErrors(SchemaExtension):
 
 
 class ErrorCodes(SchemaExtension):
-    """An error we meant to show carries its stable code, so clients can branch on it."""
+    """Every error carries a stable code, so clients can branch on it: a domain error its
+    own, a document that does not parse or validate Apollo's codes, a bad variable
+    BAD_USER_INPUT; and no message speaks Python."""
+
+    def __init__(self) -> None:
+        self.validation_errors: set[int] = set()
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        errors = self.execution_context.pre_execution_errors or []
+        self.validation_errors = {id(error) for error in errors}
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        try:
+            yield
+        except GraphQLSyntaxError as syntax:
+            # The parser cache parses while entering the parse hooks, so a syntax error
+            # leaves the operation as an exception, not as a result.
+            syntax.extensions = {**(syntax.extensions or {}), "code": GRAPHQL_PARSE_FAILED}
+            raise
         for error in _execution_errors(self.execution_context):
+            error.message = _PYTHON_NONE.sub("not to be null.", error.message)
             original = error.original_error
             if isinstance(original, DomainError):
                 error.extensions = {**(error.extensions or {}), "code": original.code}
                 if isinstance(original, RateLimited):  # where no typed member carries it
                     error.extensions["retryAfter"] = original.retry_after
+                if isinstance(original, InvalidInput) and original.field is not None:
+                    error.extensions["field"] = original.field
             elif isinstance(original, NotAuthenticated):
                 error.extensions = {**(error.extensions or {}), "code": "UNAUTHENTICATED"}
             elif isinstance(original, StoreUnavailable):
@@ -85,6 +193,24 @@ class ErrorCodes(SchemaExtension):
                     "retryable": True,
                     "retryAfter": original.retry_after_s,
                 }
+            elif not (error.extensions or {}).get("code") and (
+                code := self._request_error_code(error)
+            ):
+                error.extensions = {**(error.extensions or {}), "code": code}
+
+    def _request_error_code(self, error: GraphQLError) -> str | None:
+        """The code of an error of the request itself (no path: nothing executed)."""
+        if isinstance(error, GraphQLSyntaxError):
+            return GRAPHQL_PARSE_FAILED
+        if id(error) in self.validation_errors:
+            return GRAPHQL_VALIDATION_FAILED
+        if error.path is not None:
+            return None
+        if _VARIABLE_ERROR.match(error.message):
+            return BAD_USER_INPUT
+        if error.original_error is not None:
+            return None
+        return OPERATION_RESOLUTION_FAILURE
 
 
 class StorableText(SchemaExtension):

@@ -22,6 +22,7 @@ KEY_A = base64.urlsafe_b64encode(bytes(range(32))).decode()
 KEY_B = base64.urlsafe_b64encode(bytes(range(32, 64))).decode()
 
 # variable -> (what the environment says, the attribute, what the code sees)
+EXAMPLE_WORKFLOW = Path(__file__).parents[1] / "examples" / "comfyui" / "instantid-sdxl.json"
 EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_DATA_DIR": ("/srv/meimages", "data_dir", Path("/srv/meimages")),
     "MEIMAGES_DATABASE_URL": ("postgresql://u@db/m", "database_url", "postgresql://u@db/m"),
@@ -72,6 +73,13 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_INITIAL_CREDITS": ("25", "initial_credits", 25),
     "MEIMAGES_GENERATION_SWEEP_INTERVAL": ("15", "generation_sweep_interval_s", 15.0),
     "MEIMAGES_ALLOWED_PROVIDERS": ("OpenAI, gemini", "allowed_providers", ("openai", "gemini")),
+    "MEIMAGES_COMFYUI_URL": ("http://gpu-box:8188/", "comfyui_url", "http://gpu-box:8188"),
+    "MEIMAGES_COMFYUI_WORKFLOWS": (
+        str(EXAMPLE_WORKFLOW),
+        "comfyui_workflows",
+        (str(EXAMPLE_WORKFLOW),),
+    ),
+    "MEIMAGES_COMFYUI_TIMEOUT": ("900", "comfyui_timeout_s", 900.0),
     "MEIMAGES_WS_INIT_TIMEOUT": ("1.5", "ws_init_timeout_s", 1.5),
     "MEIMAGES_WS_PING_INTERVAL": ("2.5", "ws_ping_interval_s", 2.5),
     "MEIMAGES_WS_PING_TIMEOUT": ("3", "ws_ping_timeout_s", 3.0),

@@ -5,6 +5,7 @@ records are the resolvers' (a tool that could change consent does not exist at a
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from mcp import types
 from api.mcp import results, tools
 from resolvers.errors import DomainError, InvalidInput
 from resolvers.generation import credits, history, service
-from resolvers.generation.pricing import DEFAULT_MODEL, Quality, Size
+from resolvers.generation.pricing import DEFAULT_MODEL, Quality, Size, catalogue
 from resolvers.generation.requests import GenerationRequest
 from resolvers.media import delivery
 from resolvers.media.signed_urls import MediaUrlSigner
@@ -45,12 +46,18 @@ class ToolCall:
 
 
 Handler = Callable[[ToolCall, Mapping[str, Any]], Awaitable[types.CallToolResult]]
-_VALIDATORS = {t.name: jsonschema.Draft202012Validator(t.inputSchema) for t in tools.TOOLS}
 
 
-def _checked(name: str, arguments: Mapping[str, Any]) -> None:
+@functools.cache
+def _validators(model_ids: tuple[str, ...]) -> dict[str, jsonschema.Draft202012Validator]:
+    listed = tools.with_models(model_ids)
+    return {t.name: jsonschema.Draft202012Validator(t.inputSchema) for t in listed}
+
+
+def _checked(call: ToolCall, name: str, arguments: Mapping[str, Any]) -> None:
     """The tool's input schema is the contract; the first violation is an INVALID_INPUT."""
-    error = jsonschema.exceptions.best_match(_VALIDATORS[name].iter_errors(dict(arguments)))
+    validator = _validators(tuple(catalogue(call.stores.generation)))[name]
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(arguments)))
     if error is not None:
         field = ".".join(str(p) for p in error.absolute_path) or None
         raise InvalidInput(f"invalid arguments: {error.message}"[:500], field=field)
@@ -64,7 +71,7 @@ async def call_tool(
         return results.failure("NOT_FOUND", f"no tool named {name[:100]!r}")
     # Rate limits, when the server has them, belong here: one caller, one tool call.
     try:
-        _checked(name, arguments)
+        _checked(call, name, arguments)
         return await handler(call, arguments)
     except DomainError as error:
         return results.domain_failure(error)

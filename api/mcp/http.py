@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.auth import Authenticator, AuthError
 from api.mcp.server import build_mcp_server
+from api.proxy import request_origin
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Caller, Stores
 
@@ -35,7 +36,7 @@ def _caller_of(context: RequestContext[Any, Any, Any]) -> tuple[Caller, str]:
     if not isinstance(request, Request) or _CALLER not in request.scope:
         raise RuntimeError("an MCP request reached a tool without an authenticated caller")
     caller: Caller = request.scope[_CALLER]
-    return caller, str(request.base_url).rstrip("/")
+    return caller, request_origin(request.scope)
 
 
 class McpEndpoint:

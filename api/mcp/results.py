@@ -1,7 +1,9 @@
 """What a tool call answers: structured content with its JSON text, images, or an error.
 
 Errors are tool results with `isError`, never protocol errors, so an agent can read and
-act on them. A domain error is shown the way the one registry (`schema.errors.describe`)
+act on them. They carry their JSON (`{"error": {code, message, …}}`) as text only, with no
+structured content: a tool's `outputSchema` declares its success, and a client such as the
+MCP Inspector validates any structured content against it, error or not. A domain error is shown the way the one registry (`schema.errors.describe`)
 describes it for every door: the same stable code, message and details as GraphQL.
 """
 
@@ -44,7 +46,6 @@ def failure(code: str, message: str, **details: Any) -> types.CallToolResult:
     body = {"error": error}
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=json.dumps(body, separators=(",", ":")))],
-        structuredContent=body,
         isError=True,
     )
 

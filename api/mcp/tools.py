@@ -6,12 +6,15 @@ page size), so the schema an agent reads cannot drift from what the server accep
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from mcp import types
 
+from resolvers.generation.config import GenerationConfig
 from resolvers.generation.history import MAX_PAGE
-from resolvers.generation.pricing import DEFAULT_MODEL, MODELS, Quality, Size
+from resolvers.generation.pricing import DEFAULT_MODEL, MODELS, Quality, Size, catalogue
 from resolvers.generation.requests import (
     MAX_IDEMPOTENCY_KEY,
     MAX_IMAGES,
@@ -261,3 +264,23 @@ TOOLS: list[types.Tool] = [
         idempotent=True,
     ),
 ]
+
+
+def listed(config: GenerationConfig) -> list[types.Tool]:
+    """The tools as this server offers them: the model enum holds the operator's
+    workflows (`local/<name>`) too."""
+    return with_models(tuple(catalogue(config)))
+
+
+@functools.cache
+def with_models(model_ids: tuple[str, ...]) -> list[types.Tool]:
+    if model_ids == tuple(MODELS):
+        return TOOLS
+    tools = []
+    for tool in TOOLS:
+        if tool.name == GENERATE_WITH_REFERENCE:
+            schema = copy.deepcopy(tool.inputSchema)
+            schema["properties"]["model"]["enum"] = list(model_ids)
+            tool = tool.model_copy(update={"inputSchema": schema})
+        tools.append(tool)
+    return tools

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from json import JSONDecodeError
@@ -25,8 +26,8 @@ from strawberry.types.unset import UnsetType
 from api.auth import Authenticator, AuthError
 from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
-from api.error_bodies import graphql_error
-from api.proxy import signer_for
+from api.error_bodies import GRAPHQL_RESPONSE_JSON, graphql_error
+from api.proxy import request_origin, signer_for
 from api.request_checks import RequestRefused, check_csrf, graphql_multipart
 from api.views.graphql_transport import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -40,7 +41,6 @@ from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema.context import RequestContext
 
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 # Connection parameters a graphql-ws client may carry its token in (any case).
 _TOKEN_PARAMS = ("authorization", "authtoken", "token")
 
@@ -82,21 +82,32 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             await super().__call__(scope, receive, send)
             return
         try:
-            headers = Headers(scope=scope)
+            await self._answer(scope, receive, send)
+        finally:
+            await close_open_forms(scope)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        accept = headers.get("accept", "")
+        try:
             if headers.get("content-type", "").lower().startswith("multipart/"):
                 # Refuse before a byte of the body is parsed: both checks need only headers.
                 check_csrf(scope["method"], headers)
                 await self.authenticator.authenticate_request(scope)
-            await super().__call__(scope, receive, send)
+            # Strawberry's own `__call__` answers its refusals as text/plain; here every
+            # refusal is a GraphQL error body with a code, in the media type asked for.
+            response = await self.run(Request(scope, receive=receive))
         except AuthError as exc:
-            unauthenticated = graphql_error(
-                401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"}
+            response = graphql_error(
+                401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"}, accept=accept
             )
-            await unauthenticated(scope, receive, send)
         except RequestRefused as exc:
-            await graphql_error(exc.status, exc.code, exc.message)(scope, receive, send)
-        finally:
-            await close_open_forms(scope)
+            response = graphql_error(exc.status, exc.code, exc.message, accept=accept)
+        except HTTPException as exc:
+            response = graphql_error(
+                exc.status_code, refusal_code(exc), exc.reason, _allow(exc), accept=accept
+            )
+        await response(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -104,6 +115,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         context = RequestContext(
             stores=self.stores,
             urls=signer_for(self.urls, request.scope),
+            origin=request_origin(request.scope),
             request=request,
             response=response,
         )
@@ -160,10 +172,11 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         if self._subscription_over_http(kwargs.get("request_data")):
-            raise HTTPException(
+            raise CodedHTTPException(
                 400,
                 "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws) "
                 "or Server-Sent Events (graphql-sse)",
+                SUBSCRIPTION_NEEDS_STREAM,
             )
         return await super().execute_operation(*args, **kwargs)
 
@@ -196,7 +209,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         except HTTPException as exc:
             # GraphQL over HTTP: a mutation sent with GET is a wrong method, not a bad request.
             if exc.status_code == 400 and "when using GET" in exc.reason:
-                raise HTTPException(405, exc.reason) from exc
+                raise CodedHTTPException(405, exc.reason, METHOD_NOT_ALLOWED) from exc
             raise
 
     async def parse_multipart(self, request: Any) -> dict[str, Any]:
@@ -218,6 +231,43 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         sub = await super().get_sub_response(request)
         sub._meimages_request = request  # type: ignore[attr-defined]
         return sub
+
+
+# The codes of refusals before execution (Apollo Server's where it has one).
+BAD_REQUEST = "BAD_REQUEST"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+SUBSCRIPTION_NEEDS_STREAM = "SUBSCRIPTION_NEEDS_STREAM"
+NOT_FOUND = "NOT_FOUND"
+
+
+_NO_OPERATION = re.compile(r"Unknown operation named|operation type|Must provide operation name")
+
+
+class CodedHTTPException(HTTPException):
+    """A refusal of the view's own, with its stable code."""
+
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+def refusal_code(exc: HTTPException) -> str:
+    """The stable code of a refusal before execution (Strawberry's carry no code: known
+    by status, and the one reason that names the operation)."""
+    if isinstance(exc, CodedHTTPException):
+        return exc.code
+    if exc.status_code == 405:
+        return METHOD_NOT_ALLOWED
+    if exc.status_code == 404:
+        return NOT_FOUND
+    if _NO_OPERATION.search(exc.reason):  # none by the name given, or several unnamed
+        return OPERATION_RESOLUTION_FAILURE
+    return BAD_REQUEST
+
+
+def _allow(exc: HTTPException) -> dict[str, str] | None:
+    return {"Allow": "GET, POST"} if exc.status_code == 405 else None
 
 
 def _wants_ide(request: Request) -> bool:

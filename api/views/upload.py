@@ -60,7 +60,7 @@ class UploadRoute:
         try:
             stored = await me_images.upload_media(self.stores, caller, data)
         except RateLimited as exc:
-            return too_many_requests(request.url.path, exc)
+            return too_many_requests(request.scope, exc)
         except errors.DomainError as exc:
             shown = describe(exc)
             return rest_error(shown.http_status, shown.code, shown.message, **shown.extra)

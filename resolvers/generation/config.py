@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from resolvers.generation.workflows import Workflow
+
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
 GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
@@ -16,6 +18,8 @@ class ProviderKind(enum.StrEnum):
     GEMINI = "gemini"
     # The OpenAI protocol at any base URL other than OpenAI's own.
     OPENAI_COMPATIBLE = "openai-compatible"
+    # A ComfyUI engine the operator runs (MEIMAGES_COMFYUI_URL), typically on their own machine.
+    COMFYUI = "comfyui"
 
 
 @dataclass(frozen=True)
@@ -35,11 +39,33 @@ class ProviderEndpoint:
 
 
 @dataclass(frozen=True)
+class ComfyUIEngine:
+    """A ComfyUI server. A job gets `timeout_s` from queueing to its last image; past it
+    the job is interrupted and taken off the queue. Without the WebSocket the outcome is
+    polled every `poll_interval_s`."""
+
+    base_url: str
+    timeout_s: float = 600.0
+    poll_interval_s: float = 1.0
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+    def ws_url(self, path: str) -> str:
+        base = self.base_url.rstrip("/")
+        scheme, _, rest = base.partition("://")
+        return ("wss" if scheme == "https" else "ws") + "://" + rest + path
+
+
+@dataclass(frozen=True)
 class GenerationConfig:
     """Providers are None until configured; the embedded default has none."""
 
     openai: ProviderEndpoint | None = None
     gemini: ProviderEndpoint | None = None
+    comfyui: ComfyUIEngine | None = None
+    # Each becomes the model `local/<name>`, listed whether or not an engine is configured.
+    workflows: tuple[Workflow, ...] = ()
     # Image models are slow (a high-quality edit can take over a minute); read is the long one.
     timeout_s: float = 180.0
     connect_timeout_s: float = 10.0
@@ -57,8 +83,10 @@ class GenerationConfig:
 
     @property
     def hold_ttl_s(self) -> float:
-        """After this long a pending generation no longer holds credits (its server died)."""
-        return 2 * (self.timeout_s + self.connect_timeout_s) + 120.0
+        """After this long a pending generation no longer holds credits (its server died).
+        A job on the operator's engine may run for the engine's own, longer timeout."""
+        longest = max(self.timeout_s, self.comfyui.timeout_s if self.comfyui else 0.0)
+        return 2 * (longest + self.connect_timeout_s) + 120.0
 
     @property
     def stale_after_s(self) -> float:

@@ -35,10 +35,12 @@ class ProviderNotConfigured(DomainError):
     code = "PROVIDER_NOT_CONFIGURED"
 
     def __init__(self, provider: str) -> None:
-        super().__init__(
-            f"no {provider} provider is configured on this server "
-            f"(set MEIMAGES_{provider.upper()}_API_KEY or MEIMAGES_{provider.upper()}_BASE_URL)"
+        variables = (
+            "MEIMAGES_COMFYUI_URL"
+            if provider == "comfyui"
+            else f"MEIMAGES_{provider.upper()}_API_KEY or MEIMAGES_{provider.upper()}_BASE_URL"
         )
+        super().__init__(f"no {provider} provider is configured on this server (set {variables})")
         self.provider = provider
 
 

@@ -37,6 +37,9 @@ class GeminiProvider:
         self.endpoint = endpoint
         self.config = config
 
+    def accepts_mask(self, model: str) -> bool:
+        return False
+
     def body(self, request: ImageRequest) -> dict[str, Any]:
         parts: list[dict[str, Any]] = [{"text": request.prompt}]
         parts += [

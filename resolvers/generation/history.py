@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from resolvers import paging
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.generation.pricing import Quality, Size
 from resolvers.stores import Caller, Stores
 from storage.repositories import UnitOfWork
 from storage.tables import GenerationRecord, GenerationStatus, aware, utcnow
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
+MAX_PAGE = paging.MAX_PAGE
+DEFAULT_PAGE = paging.DEFAULT_PAGE
 
 # Cursors are opaque to clients; inside, a version tag and the generation id. A cursor
 # only names a position in its owner's history (looked up by owner and space).
 _CURSOR_TAG = "generation:v1:"
-_MAX_CURSOR_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -113,53 +111,57 @@ class GenerationPage:
 
     items: list[Generation]
     has_next: bool
-    # The cursor of the last item, to ask for the page after it; None for an empty page.
-    end_cursor: str | None
+    has_previous: bool = False
+
+    @property
+    def start_cursor(self) -> str | None:
+        return cursor_of(self.items[0].id) if self.items else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        """The cursor of the last item, to ask for the page after it; None when empty."""
+        return cursor_of(self.items[-1].id) if self.items else None
 
 
 def cursor_of(generation_id: str) -> str:
-    """The opaque cursor that points just after this generation."""
-    raw = f"{_CURSOR_TAG}{generation_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _generation_id(cursor: str) -> str:
-    """The id inside a cursor; InvalidInput when it is not one of ours."""
-    malformed = InvalidInput("after is not a cursor of this list", field="after")
-    if not cursor or len(cursor) > _MAX_CURSOR_CHARS:
-        raise malformed
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise malformed from None
-    if not raw.startswith(_CURSOR_TAG) or not raw[len(_CURSOR_TAG) :]:
-        raise malformed
-    return raw[len(_CURSOR_TAG) :]
+    """The opaque cursor of this generation's place in its owner's history."""
+    return paging.encode(_CURSOR_TAG, generation_id)
 
 
 async def list_generations(
-    stores: Stores, caller: Caller, first: int = DEFAULT_PAGE, after: str | None = None
+    stores: Stores,
+    caller: Caller,
+    first: int | None = None,
+    after: str | None = None,
+    *,
+    last: int | None = None,
+    before: str | None = None,
 ) -> GenerationPage:
-    """The caller's generations in the active space, newest first: `first` (1..MAX_PAGE)
-    of them, after the cursor `after` (an `end_cursor` or an item's `cursor_of`).
+    """The caller's generations in the active space, newest first: `first` (1..MAX_PAGE,
+    default DEFAULT_PAGE) of them after the cursor `after`, or the `last` of them before
+    the cursor `before` (see `resolvers.paging`).
 
     A malformed cursor, and a cursor of a generation the caller does not have in this
-    space (another owner's, another space's), are the same InvalidInput on `after`.
+    space (another owner's, another space's), are the same InvalidInput on the argument.
     """
-    if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first is between 1 and {MAX_PAGE}", field="first")
+    found = paging.window(first, after, last, before, default=DEFAULT_PAGE, maximum=MAX_PAGE)
     async with stores.reading() as read:
         position = None
-        if after is not None:
-            generation_id = _generation_id(after)
+        if found.cursor is not None:
+            field = found.cursor_field
+            generation_id = paging.decode(_CURSOR_TAG, found.cursor, field)
             position = await read.generations.owned(caller.owner_id, caller.space_id, generation_id)
             if position is None:
-                raise InvalidInput("after is not a cursor of this list", field="after")
+                raise InvalidInput(f"{field} is not a cursor of this list", field=field)
         # One row more than asked tells whether another page follows.
-        rows = await read.generations.page(caller.owner_id, caller.space_id, first + 1, position)
-        items = [await to_generation(stores, read, row) for row in rows[:first]]
-    return GenerationPage(
-        items=items,
-        has_next=len(rows) > first,
-        end_cursor=cursor_of(items[-1].id) if items else None,
-    )
+        rows = await read.generations.page(
+            caller.owner_id, caller.space_id, found.size + 1, position, backward=found.backward
+        )
+        more = len(rows) > found.size
+        rows = rows[1:] if more and found.backward else rows[: found.size]
+        items = [await to_generation(stores, read, row) for row in rows]
+    # Past a cursor lies at least the generation it names: a flag the other direction
+    # gets for free (Relay lets a server answer false where it would cost a query).
+    if found.backward:
+        return GenerationPage(items, has_next=position is not None, has_previous=more)
+    return GenerationPage(items, has_next=more, has_previous=position is not None)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from resolvers import paging
 from resolvers.errors import InvalidInput
 from resolvers.generation.config import ProviderKind
 from resolvers.generation.recipients import Recipient
@@ -71,6 +72,7 @@ class Use:
 class UsePage:
     uses: list[Use]
     has_next_page: bool
+    has_previous_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,24 +98,44 @@ def _use(row: ReferenceUse) -> Use:
     )
 
 
-def _position(cursor: str) -> tuple[datetime, str]:
+def _position(cursor: str, field: str) -> tuple[datetime, str]:
     try:
         used_at, use_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(used_at), use_id
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidInput("after is not a cursor of this list", field="after") from None
+        raise InvalidInput(f"{field} is not a cursor of this list", field=field) from None
 
 
 async def uses_of(
-    stores: Stores, caller: Caller, image_id: str, first: int, after: str | None
+    stores: Stores,
+    caller: Caller,
+    image_id: str,
+    first: int | None = None,
+    after: str | None = None,
+    *,
+    last: int | None = None,
+    before: str | None = None,
 ) -> UsePage:
-    """One image's uses, newest first (Relay-style: `first` after the cursor `after`)."""
-    if not 1 <= first <= MAX_PAGE:
-        raise InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first")
-    position = _position(after) if after is not None else None
+    """One image's uses, newest first: `first` after the cursor `after`, or the `last`
+    before `before` (see `resolvers.paging`)."""
+    found = paging.window(first, after, last, before, maximum=MAX_PAGE)
+    cursor = found.cursor
+    position = _position(cursor, found.cursor_field) if cursor is not None else None
     async with stores.reading() as read:
-        rows = await read.uses.page(caller.owner_id, caller.space_id, image_id, first + 1, position)
-    return UsePage([_use(r) for r in rows[:first]], has_next_page=len(rows) > first)
+        rows = await read.uses.page(
+            caller.owner_id,
+            caller.space_id,
+            image_id,
+            found.size + 1,
+            position,
+            backward=found.backward,
+        )
+    more = len(rows) > found.size
+    rows = rows[1:] if more and found.backward else rows[: found.size]
+    uses = [_use(r) for r in rows]
+    if found.backward:
+        return UsePage(uses, has_next_page=position is not None, has_previous_page=more)
+    return UsePage(uses, has_next_page=more, has_previous_page=position is not None)
 
 
 async def recipients(stores: Stores, caller: Caller) -> list[RecipientSummary]:

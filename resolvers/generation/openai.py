@@ -31,6 +31,9 @@ class OpenAIProvider:
         self.endpoint = endpoint
         self.config = config
 
+    def accepts_mask(self, model: str) -> bool:
+        return False
+
     async def generate(self, request: ImageRequest) -> ProviderImages:
         async with http_client(self.config) as client:
             try:

@@ -13,6 +13,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from resolvers.generation.config import GenerationConfig
+from resolvers.generation.workflows import Workflow
+
 
 class Quality(enum.StrEnum):
     LOW = "low"
@@ -30,6 +33,7 @@ class Size(enum.StrEnum):
 class Provider(enum.StrEnum):
     OPENAI = "openai"
     GEMINI = "gemini"
+    COMFYUI = "comfyui"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,10 @@ class Model:
     description: str
     # Tried once when the provider refuses this model to an unverified organisation.
     fallback: str | None = None
+    # A workflow takes exactly this many references (None: 1 to 8).
+    references: int | None = None
+    # The most images one call can make (a workflow without {{batch_size}} makes one).
+    max_n: int = 4
 
     def price(self, quality: Quality) -> int:
         return self.prices[quality]
@@ -97,11 +105,33 @@ MODELS: Mapping[str, Model] = {
 DEFAULT_MODEL = "openai/gpt-image-2"
 
 
+def local_model(workflow: Workflow) -> Model:
+    """A ComfyUI workflow as a model: the operator's flat price, whatever the quality."""
+    return Model(
+        workflow.model_id,
+        Provider.COMFYUI,
+        workflow.name,
+        _flat(workflow.price),
+        workflow.description,
+        references=workflow.references,
+        max_n=4 if workflow.takes_batch else 1,
+    )
+
+
+def catalogue(config: GenerationConfig) -> Mapping[str, Model]:
+    """Every model this server knows: the built-in ones and the operator's workflows."""
+    if not config.workflows:
+        return MODELS
+    return {**MODELS, **{w.model_id: local_model(w) for w in config.workflows}}
+
+
 def hold_for(model: Model, quality: Quality, n: int) -> int:
     """Credits to hold before the call: enough for n images on the model or its fallback."""
     candidates = [model] + ([MODELS[model.fallback]] if model.fallback else [])
     return n * max(m.price(quality) for m in candidates)
 
 
-def cost_of(model_id: str, quality: Quality, images: int) -> int:
-    return images * MODELS[model_id].price(quality)
+def cost_of(
+    model_id: str, quality: Quality, images: int, models: Mapping[str, Model] = MODELS
+) -> int:
+    return images * models[model_id].price(quality)

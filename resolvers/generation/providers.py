@@ -32,6 +32,8 @@ class ImageRequest:
     quality: Quality
     n: int
     references: Sequence[bytes]
+    # A clean PNG mask, only for a model whose provider `accepts_mask` it.
+    mask: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class ProviderImages:
 
 class ImageProvider(Protocol):
     name: str
+
+    def accepts_mask(self, model: str) -> bool:
+        """Whether this provider can take a mask for the model with this id."""
+        ...
 
     async def generate(self, request: ImageRequest) -> ProviderImages:
         """Raise ProviderFailed with a short, safe detail on any failure."""

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from resolvers.generation.config import (
     OPENAI_DEFAULT_BASE_URL,
     GenerationConfig,
-    ProviderEndpoint,
     ProviderKind,
 )
 from resolvers.generation.errors import ProviderNotAllowed
@@ -26,17 +25,20 @@ class Recipient:
     host: str
 
 
-def _host(endpoint: ProviderEndpoint | None) -> str:
+def _host(base_url: str | None) -> str:
     # A provider unconfigured since (only the sweeper asks then) is still named.
-    return (urlsplit(endpoint.base_url).hostname or "") if endpoint else "unknown"
+    return (urlsplit(base_url).hostname or "") if base_url else "unknown"
 
 
 def recipient_of(config: GenerationConfig, model: Model) -> Recipient:
     if model.provider is Provider.OPENAI:
-        host = _host(config.openai)
+        host = _host(config.openai.base_url if config.openai else None)
         kind = ProviderKind.OPENAI if host == OPENAI_HOST else ProviderKind.OPENAI_COMPATIBLE
         return Recipient(kind, host)
-    return Recipient(ProviderKind.GEMINI, _host(config.gemini))
+    if model.provider is Provider.COMFYUI:
+        engine = config.comfyui
+        return Recipient(ProviderKind.COMFYUI, _host(engine.base_url if engine else None))
+    return Recipient(ProviderKind.GEMINI, _host(config.gemini.base_url if config.gemini else None))
 
 
 def check_allowed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resolvers.generation.comfyui import ComfyUIProvider
 from resolvers.generation.config import GenerationConfig
 from resolvers.generation.errors import ProviderNotConfigured
 from resolvers.generation.gemini import GeminiProvider
@@ -11,6 +12,10 @@ from resolvers.generation.providers import ImageProvider
 
 
 def provider_for(config: GenerationConfig, model: Model) -> ImageProvider:
+    if model.provider is Provider.COMFYUI:
+        if config.comfyui is None:
+            raise ProviderNotConfigured("comfyui")
+        return ComfyUIProvider(config.comfyui, config)
     if model.provider is Provider.OPENAI:
         if config.openai is None:
             raise ProviderNotConfigured("openai")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from resolvers.errors import InvalidInput
@@ -71,7 +71,7 @@ def _validate_key(key: str | None) -> str | None:
     return key
 
 
-def validate(request: GenerationRequest) -> ValidRequest:
+def validate(request: GenerationRequest, models: Mapping[str, Model] = MODELS) -> ValidRequest:
     prompt = request.prompt.strip()
     if not prompt:
         raise InvalidInput("the prompt is empty", field="prompt")
@@ -84,11 +84,17 @@ def validate(request: GenerationRequest) -> ValidRequest:
         )
     if len(set(ids)) != len(ids):
         raise InvalidInput("each reference image may be given once", field="referenceImageIds")
-    model = MODELS.get(request.model)
+    model = models.get(request.model)
     if model is None:
         raise InvalidInput(
-            f"unknown model; one of: {', '.join(MODELS)}",
+            f"unknown model; one of: {', '.join(models)}",
             field="model",
+        )
+    if model.references is not None and len(ids) != model.references:
+        raise InvalidInput(
+            f"{model.id} takes exactly {model.references} reference image"
+            + ("s" if model.references != 1 else ""),
+            field="referenceImageIds",
         )
     try:
         quality = Quality(request.quality)
@@ -102,5 +108,12 @@ def validate(request: GenerationRequest) -> ValidRequest:
         ) from None
     if not 1 <= request.n <= MAX_IMAGES:
         raise InvalidInput(f"n is between 1 and {MAX_IMAGES}", field="n")
+    if request.n > model.max_n:
+        raise InvalidInput(
+            f"{model.id} makes at most {model.max_n} image"
+            + ("s" if model.max_n != 1 else "")
+            + " per call",
+            field="n",
+        )
     key = _validate_key(request.idempotency_key)
     return ValidRequest(prompt, ids, model, quality, size, request.n, key)

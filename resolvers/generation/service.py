@@ -46,7 +46,7 @@ from resolvers.generation.history import (
 )
 from resolvers.generation.ledger import Sending
 from resolvers.generation.outputs import keep_outputs, output_json
-from resolvers.generation.pricing import MODELS, cost_of, hold_for
+from resolvers.generation.pricing import catalogue, cost_of, hold_for
 from resolvers.generation.providers import ImageProvider, ImageRequest
 from resolvers.generation.recipients import check_allowed, recipient_of
 from resolvers.generation.references import UnreadableReference, clean_reference_png
@@ -220,7 +220,7 @@ async def _replay(
             )
         generation = await to_generation(stores, read, row)
     if generation.status is GenerationStatus.FAILED:
-        model = MODELS.get(generation.model_requested)
+        model = catalogue(stores.generation).get(generation.model_requested)
         raise ProviderFailed(
             model.provider.value if model else "unknown",
             generation.failure or "failed",
@@ -292,7 +292,7 @@ async def _finish_succeeded(
     outputs: list[OutputImage],
     warning: str | None,
 ) -> int:
-    cost = cost_of(model_used, valid.quality, len(outputs))
+    cost = cost_of(model_used, valid.quality, len(outputs), catalogue(stores.generation))
     async with stores.transaction() as tx:
         await tx.owners.lock(caller.owner_id)
         record = await tx.generations.get(generation_id)
@@ -318,7 +318,7 @@ async def _finish_succeeded(
 async def generate_with_reference(
     stores: Stores, caller: Caller, request: GenerationRequest
 ) -> Generation:
-    valid = validate(request)
+    valid = validate(request, catalogue(stores.generation))
     if valid.idempotency_key is not None:
         # A retry: answer from the first call without preparing anything.
         async with stores.reading() as read:

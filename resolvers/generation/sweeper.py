@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from resolvers.generation.ledger import Sending
-from resolvers.generation.pricing import MODELS
+from resolvers.generation.pricing import catalogue
 from resolvers.generation.recipients import recipient_of
 from resolvers.stores import Caller, Stores
 from storage.tables import (
@@ -76,7 +76,7 @@ async def _release_one(
 
 
 def _maybe_sent(stores: Stores, record: GenerationRecord, now: datetime) -> list[ReferenceUse]:
-    model = MODELS.get(record.model_requested)
+    model = catalogue(stores.generation).get(record.model_requested)
     if model is None:
         return []
     sending = Sending(recipient_of(stores.generation, model), record.reference_ids)

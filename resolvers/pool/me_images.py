@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from resolvers import paging
 from resolvers.errors import InvalidInput, NotFound
 from resolvers.media.uploads import Media, media_for_new_image, media_from_rows, store_image
 from resolvers.pool import consent
@@ -624,3 +625,39 @@ async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
         await _event(tx, caller, EventType.DELETED, image_id, kind=row.kind, previous_slot=previous)
     stores.notifier.notify(caller.owner_id)
     return image_id
+
+
+_CURSOR_TAG = "image:v1:"
+
+
+def cursor_of(image: Image) -> str:
+    """The opaque cursor of an image's place in its pool: it keeps its place after the
+    image is deleted (a position, not a row)."""
+    return paging.encode(_CURSOR_TAG, "|".join(_position(image)))
+
+
+def _position(image: Image) -> tuple[str, str]:
+    # The snapshot's own order (created_at, id), as text that sorts the same way.
+    created = image.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return created, image.id
+
+
+def _anchor(cursor: str, field: str) -> tuple[str, str]:
+    created, _, image_id = paging.decode(_CURSOR_TAG, cursor, field).partition("|")
+    if len(created) != 26 or not image_id:
+        raise InvalidInput(f"{field} is not a cursor of this list", field=field)
+    return created, image_id
+
+
+async def page_images(
+    stores: Stores,
+    caller: Caller,
+    found: paging.Window,
+    kind: Kind | None = None,
+    order: Order = Order.NEWEST_FIRST,
+) -> paging.Page[Image]:
+    """One page of `list_images` (the pool is held whole, so the page and its flags are
+    exact). A cursor names a position, which stays valid when its image is deleted."""
+    anchor = _anchor(found.cursor, found.cursor_field) if found.cursor is not None else None
+    images = await list_images(stores, caller, kind, order)
+    return paging.page_of(images, _position, order is Order.NEWEST_FIRST, found, anchor)

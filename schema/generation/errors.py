@@ -31,13 +31,13 @@ class ReferenceNotUsableError(Error):
 @represents(generation_errors.ProviderNotConfigured, http_status=503)
 @strawberry.type(description="The server has no credentials for the model's provider.")
 class ProviderNotConfiguredError(Error):
-    provider: str = strawberry.field(description="openai or gemini.")
+    provider: str = strawberry.field(description="openai, gemini or comfyui.")
 
 
 @represents(generation_errors.ProviderFailed, http_status=502)
 @strawberry.type(description="The image provider failed; nothing was charged.")
 class ProviderFailedError(Error):
-    provider: str = strawberry.field(description="openai or gemini.")
+    provider: str = strawberry.field(description="openai, gemini or comfyui.")
     detail: str = strawberry.field(description="A short, safe description of the failure.")
     generation_id: strawberry.ID | None = strawberry.field(
         description="The failed generation, when one was recorded."

@@ -12,7 +12,7 @@ import strawberry
 from resolvers.generation import ledger
 from resolvers.generation.config import ProviderKind as DomainProviderKind
 from resolvers.generation.ledger import UseOutcome as DomainUseOutcome
-from schema.pagination import PageInfo
+from schema.pagination import PageInfo, page_info
 
 
 @strawberry.enum(name="ProviderKind", description="Who receives reference images.")
@@ -26,6 +26,10 @@ class ProviderKind(enum.Enum):
     OPENAI_COMPATIBLE = strawberry.enum_value(
         DomainProviderKind.OPENAI_COMPATIBLE.value,
         description="A server speaking OpenAI's protocol at another address (e.g. self-hosted).",
+    )
+    COMFYUI = strawberry.enum_value(
+        DomainProviderKind.COMFYUI.value,
+        description="The operator's own ComfyUI engine (models `local/<name>`).",
     )
 
     def to_domain(self) -> DomainProviderKind:
@@ -87,25 +91,26 @@ class MeImageUse:
 
 @strawberry.type(description="One use and its cursor.")
 class MeImageUseEdge:
-    cursor: str = strawberry.field(description="Opaque; pass as `after` for the next page.")
+    cursor: str = strawberry.field(
+        description="Opaque; pass as `after` for what follows it, as `before` for what precedes it."
+    )
     node: MeImageUse = strawberry.field(description="The use.")
 
 
 @strawberry.type(description="Uses of an image, newest first (a Relay connection).")
 class MeImageUseConnection:
     edges: list[MeImageUseEdge] = strawberry.field(description="The uses of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more follow or precede, and from where."
+    )
 
     @classmethod
     def of(cls, page: ledger.UsePage) -> MeImageUseConnection:
         edges = [MeImageUseEdge(cursor=u.cursor, node=MeImageUse.of(u)) for u in page.uses]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
+            page_info=page_info(
+                [e.cursor for e in edges], page.has_next_page, page.has_previous_page
             ),
         )
 

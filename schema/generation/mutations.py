@@ -67,7 +67,7 @@ class GenerationMutation:
             idempotency_key=idempotency_key,
         )
         result = await service.generate_with_reference(stores, caller, request)
-        return Generation(data=result, pool=ReferencePool(stores, caller))
+        return Generation.of(result, ReferencePool(stores, caller))
 
     @strawberry.mutation(
         description="Choose which providers may ever receive the caller's images (in every space of theirs); an empty list allows none. A generation to any other provider is refused with ProviderNotAllowedError before anything is read or sent."

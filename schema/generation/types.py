@@ -15,7 +15,8 @@ from resolvers.generation.credits import GenerationStatus as DomainStatus
 from resolvers.pool import me_images
 from resolvers.stores import Caller, Stores
 from schema.context import Info
-from schema.pagination import PageInfo
+from schema.node import Node
+from schema.pagination import PageInfo, page_info
 from schema.pool.types import MeImage
 
 
@@ -114,11 +115,19 @@ class ReferencePool:
 
 
 @strawberry.type(name="Generation", description="One generateWithReference call and its result.")
-class Generation:
+class Generation(Node):
     data: strawberry.Private[history.Generation]
     pool: strawberry.Private[ReferencePool]
 
-    @strawberry.field(description="Opaque id.")
+    @classmethod
+    def of(cls, data: history.Generation, pool: ReferencePool) -> Generation:
+        # `id` is a resolver here, not the constructor argument Node's plain field is to
+        # the type checker.
+        return cls(data=data, pool=pool)  # type: ignore[call-arg]
+
+    @strawberry.field(  # type: ignore[misc]
+        description="Opaque id, unique across all types (refetch with `node(id:)`)."
+    )
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.data.id)
 
@@ -197,18 +206,31 @@ class GenerationPrice:
 @strawberry.type(description="A model generateWithReference can use.")
 class GenerationModel:
     id: str = strawberry.field(description="The id to pass as `model`.")
-    provider: str = strawberry.field(description="Who runs it: openai or gemini.")
+    provider: str = strawberry.field(
+        description="Who runs it: openai, gemini, or comfyui (the operator's own engine)."
+    )
     description: str = strawberry.field(description="What it is.")
-    configured: bool = strawberry.field(description="This server has credentials for it.")
+    configured: bool = strawberry.field(
+        description="This server has credentials for it (for comfyui: an engine URL)."
+    )
     prices: list[GenerationPrice] = strawberry.field(
         description="Credits per output image, by quality; never per reference."
+    )
+    reference_count: int | None = strawberry.field(
+        default=None,
+        description="Exactly this many reference images must be given; null: 1 to 8.",
+    )
+    max_images: int = strawberry.field(
+        default=4, description="The largest `n` this model takes in one call."
     )
 
 
 @strawberry.type(description="One generation in a page of the history, with its cursor.")
 class GenerationEdge:
     node: Generation = strawberry.field(description="The generation.")
-    cursor: str = strawberry.field(description="Opaque; pass as `after` for what follows it.")
+    cursor: str = strawberry.field(
+        description="Opaque; pass as `after` for what follows it, as `before` for what precedes it."
+    )
 
 
 @strawberry.type(
@@ -216,20 +238,17 @@ class GenerationEdge:
 )
 class GenerationConnection:
     edges: list[GenerationEdge] = strawberry.field(description="The generations of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more follow or precede, and from where."
+    )
 
     @classmethod
     def of(cls, page: history.GenerationPage, pool: ReferencePool) -> GenerationConnection:
         edges = [
-            GenerationEdge(node=Generation(data=g, pool=pool), cursor=history.cursor_of(g.id))
+            GenerationEdge(node=Generation.of(g, pool), cursor=history.cursor_of(g.id))
             for g in page.items
         ]
         return cls(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=False,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=page.end_cursor,
-            ),
+            page_info=page_info([e.cursor for e in edges], page.has_next, page.has_previous),
         )

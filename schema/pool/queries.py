@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
-from resolvers import errors
+from resolvers import errors, paging
 from resolvers.pool import me_images, profile
+from schema import pagination
 from schema.context import Info
 from schema.enums import ImageOrder, MeImageKind, PrimarySlot
-from schema.pool.types import MeImage, Profile
+from schema.pool.types import MeImage, MeImageConnection, Profile
 
 
 @strawberry.type
@@ -31,6 +34,29 @@ class PoolQuery:
             order.to_domain(),
         )
         return [MeImage.of(image) for image in images]
+
+    @strawberry.field(
+        description=f"The caller's live images as a Relay connection (what `meImages` lists, in pages), newest first unless `order` says otherwise, optionally of one kind. {pagination.ARGUMENTS}"
+    )
+    async def pool(
+        self,
+        info: Info,
+        kind: MeImageKind | None = None,
+        order: ImageOrder = ImageOrder.NEWEST_FIRST,
+        first: Annotated[int | None, strawberry.argument(description=pagination.FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=pagination.AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=pagination.LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=pagination.BEFORE)] = None,
+    ) -> MeImageConnection:
+        found = paging.window(first, after, last, before)
+        page = await me_images.page_images(
+            info.context.stores,
+            info.context.require_caller(),
+            found,
+            kind.to_domain() if kind else None,
+            order.to_domain(),
+        )
+        return MeImageConnection.of(page)
 
     @strawberry.field(
         description="Images AI may use: live and opted in; empty while the kill switch is off. Newest first unless `order` says otherwise."

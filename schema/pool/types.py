@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
+from resolvers import paging
 from resolvers.generation import credits as generation_credits
 from resolvers.generation import ledger, recipients
 from resolvers.media.transforms import TransformSpec
 from resolvers.media.uploads import Media
 from resolvers.pool import me_images, profile
+from schema import pagination
 from schema.context import Info
 from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
 from schema.generation.ledger import (
@@ -18,6 +21,8 @@ from schema.generation.ledger import (
     ProviderKind,
     Recipient,
 )
+from schema.node import Node
+from schema.pagination import PageInfo, page_info
 
 
 @strawberry.type(description="How an image may be used.")
@@ -32,11 +37,13 @@ class MeImageUsage:
 
 
 @strawberry.type(name="MeImage", description="One reference image of the caller's pool.")
-class MeImage:
+class MeImage(Node):
     # Plain attributes, filled once by `of`: far cheaper per field than resolver methods,
     # which matters when a list query resolves hundreds of fields.
     image: strawberry.Private[me_images.Image]
-    id: strawberry.ID = strawberry.field(description="Opaque id.")
+    id: strawberry.ID = strawberry.field(
+        description="Opaque id, unique across all types (refetch with `node(id:)`)."
+    )
     kind: MeImageKind = strawberry.field(
         description="What the image shows; changeable after upload."
     )
@@ -133,16 +140,51 @@ class MeImage:
         description="Every time this image was sent to an image provider, newest first: to whom, for which generation, how it ended."
     )
     async def uses(
-        self, info: Info, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=pagination.FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=pagination.AFTER)] = None,
+        last: Annotated[int | None, strawberry.argument(description=pagination.LAST)] = None,
+        before: Annotated[str | None, strawberry.argument(description=pagination.BEFORE)] = None,
     ) -> MeImageUseConnection:
         page = await ledger.uses_of(
-            info.context.stores, info.context.require_caller(), self.image.id, first, after
+            info.context.stores,
+            info.context.require_caller(),
+            self.image.id,
+            first,
+            after,
+            last=last,
+            before=before,
         )
         return MeImageUseConnection.of(page)
 
 
 def _media_url(info: Info, media: Media, variant: str) -> str:
     return info.context.urls.url(media.id, variant, media.owner_id)
+
+
+@strawberry.type(description="One image in a page of the pool, with its cursor.")
+class MeImageEdge:
+    node: MeImage = strawberry.field(description="The image.")
+    cursor: str = strawberry.field(
+        description="Opaque; pass as `after` for what follows it, as `before` for what precedes it."
+    )
+
+
+@strawberry.type(description="A page of the caller's pool (a Relay connection).")
+class MeImageConnection:
+    edges: list[MeImageEdge] = strawberry.field(description="The images of this page.")
+    page_info: PageInfo = strawberry.field(
+        description="Whether more follow or precede, and from where."
+    )
+
+    @classmethod
+    def of(cls, page: paging.Page[me_images.Image]) -> MeImageConnection:
+        edges = [MeImageEdge(node=MeImage.of(i), cursor=me_images.cursor_of(i)) for i in page.items]
+        return cls(
+            edges=edges,
+            page_info=page_info([e.cursor for e in edges], page.has_next, page.has_previous),
+        )
 
 
 @strawberry.type(description="A successful deletion.")

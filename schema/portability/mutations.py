@@ -26,7 +26,7 @@ class PortabilityMutation:
     )
     async def export_my_data(self, info: Info) -> DataExport:
         job = await jobs.start_export(info.context.stores, info.context.require_caller())
-        return DataExport.of(job)
+        return DataExport.of(job, info)
 
     @strawberry.mutation(
         description="Restore an export (multipart upload of the zip) into the caller's pool: all or nothing. Images arrive with AI use off unless keepConsent is true."

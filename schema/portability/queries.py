@@ -20,11 +20,11 @@ class PortabilityQuery:
             job = await jobs.export_job(info.context.stores, info.context.require_caller(), str(id))
         except NotFound:
             return None
-        return DataExport.of(job)
+        return DataExport.of(job, info)
 
     @strawberry.field(
         description="The caller's exports in this space, newest first (at most 20; expired archives are removed when the next export starts)."
     )
     async def data_exports(self, info: Info) -> list[DataExport]:
         found = await jobs.recent_exports(info.context.stores, info.context.require_caller())
-        return [DataExport.of(job) for job in found]
+        return [DataExport.of(job, info) for job in found]

@@ -10,6 +10,7 @@ import strawberry
 from resolvers.portability.jobs import Export
 from resolvers.portability.jobs import ExportStatus as Status
 from resolvers.portability.restore import ImportReport
+from schema.context import Info
 from schema.pool.types import MeImage
 
 
@@ -45,14 +46,14 @@ class DataExport:
     expires_at: datetime = strawberry.field(description="When the archive is deleted.")
 
     @classmethod
-    def of(cls, job: Export) -> DataExport:
+    def of(cls, job: Export, info: Info) -> DataExport:
         return cls(
             id=strawberry.ID(job.id),
             status=ExportStatus(job.status.value),
             images_total=job.images_total,
             images_done=job.images_done,
             byte_size=float(job.byte_size) if job.byte_size is not None else None,
-            download_url=job.download_url,
+            download_url=info.context.absolute(job.download_url) if job.download_url else None,
             failure=job.failure,
             created_at=job.created_at,
             completed_at=job.completed_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import case, func, select, tuple_, update
@@ -71,23 +72,46 @@ class GenerationRepository:
         )
         return (await self._session.execute(query)).scalar_one_or_none()
 
-    async def page(
-        self, owner_id: str, space_id: str, first: int, after: GenerationRecord | None
+    async def owned_many(
+        self, owner_id: str, space_id: str, generation_ids: Sequence[str]
     ) -> list[GenerationRecord]:
-        """Newest first, `first` rows, those older than `after` when given."""
+        """The rows among `generation_ids` that are the owner's in the space (any order)."""
+        if not generation_ids:
+            return []
+        query = select(GenerationRecord).where(
+            col(GenerationRecord.id).in_(list(generation_ids)),
+            col(GenerationRecord.owner_id) == owner_id,
+            col(GenerationRecord.space_id) == space_id,
+        )
+        return list((await self._session.execute(query)).scalars().all())
+
+    async def page(
+        self,
+        owner_id: str,
+        space_id: str,
+        limit: int,
+        cursor: GenerationRecord | None,
+        *,
+        backward: bool = False,
+    ) -> list[GenerationRecord]:
+        """Newest first, `limit` rows: those older than `cursor` when given; `backward`,
+        the `limit` rows just newer than it (still listed newest first)."""
+        position = tuple_(col(GenerationRecord.created_at), col(GenerationRecord.id))
+        order = (col(GenerationRecord.created_at), col(GenerationRecord.id))
         query = (
             select(GenerationRecord)
             .where(
                 col(GenerationRecord.owner_id) == owner_id,
                 col(GenerationRecord.space_id) == space_id,
             )
-            .order_by(col(GenerationRecord.created_at).desc(), col(GenerationRecord.id).desc())
-            .limit(first)
+            .order_by(*(o.asc() if backward else o.desc() for o in order))
+            .limit(limit)
         )
-        if after is not None:
-            position = tuple_(col(GenerationRecord.created_at), col(GenerationRecord.id))
-            query = query.where(position < tuple_(after.created_at, after.id))
-        return list((await self._session.execute(query)).scalars().all())
+        if cursor is not None:
+            anchor = tuple_(cursor.created_at, cursor.id)
+            query = query.where(position > anchor if backward else position < anchor)
+        rows = list((await self._session.execute(query)).scalars().all())
+        return rows[::-1] if backward else rows
 
     def save(self, record: GenerationRecord) -> None:
         self._session.add(record)

@@ -43,10 +43,14 @@ class ReferenceUseRepository:
         owner_id: str,
         space_id: str,
         image_id: str,
-        first: int,
-        after: tuple[datetime, str] | None,
+        limit: int,
+        cursor: tuple[datetime, str] | None,
+        *,
+        backward: bool = False,
     ) -> list[ReferenceUse]:
-        """An image's uses, newest first: `first` rows, older than `after` when given."""
+        """An image's uses, newest first: `limit` rows older than `cursor` when given;
+        `backward`, the `limit` rows just newer than it (still listed newest first)."""
+        order = (col(ReferenceUse.used_at), col(ReferenceUse.id))
         query = (
             select(ReferenceUse)
             .where(
@@ -54,13 +58,14 @@ class ReferenceUseRepository:
                 col(ReferenceUse.space_id) == space_id,
                 col(ReferenceUse.image_id) == image_id,
             )
-            .order_by(col(ReferenceUse.used_at).desc(), col(ReferenceUse.id).desc())
-            .limit(first)
+            .order_by(*(o.asc() if backward else o.desc() for o in order))
+            .limit(limit)
         )
-        if after is not None:
-            position = tuple_(col(ReferenceUse.used_at), col(ReferenceUse.id))
-            query = query.where(position < tuple_(*after))
-        return list((await self._session.execute(query)).scalars().all())
+        if cursor is not None:
+            position, anchor = tuple_(*order), tuple_(*cursor)
+            query = query.where(position > anchor if backward else position < anchor)
+        rows = list((await self._session.execute(query)).scalars().all())
+        return rows[::-1] if backward else rows
 
     async def totals_by_image(
         self, owner_id: str, space_id: str, image_id: str | None = None

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.repositories.pool import is_live_media_conflict
 from storage.tables import MeImage, MeImageEvent, utcnow
 from testbed.images import jpeg, png, webp
-from tests.support.app import Api
+from tests.support.app import BASE_URL, Api
 
 IMAGE = """
   id kind label tags mediaId storagePath publicUrl thumbnailUrl width height contentType
@@ -193,7 +193,7 @@ async def test_avatar_is_derived_face_ref_then_avatar(api: Api, owner: str) -> N
     a = await add(api, owner, 10, primaryFor="AVATAR")
     profile = (await api.gql(query, user=owner))["profile"]
     assert profile["avatar"] == {"id": a["id"]}
-    assert profile["avatarUrl"].startswith(f"/media/{a['mediaId']}/thumbnail?")
+    assert profile["avatarUrl"].startswith(f"{BASE_URL}/media/{a['mediaId']}/thumbnail?")
     f = await add(api, owner, 11, primaryFor="FACE_REF")
     assert (await api.gql(query, user=owner))["profile"]["avatar"] == {"id": f["id"]}
     await api.gql(

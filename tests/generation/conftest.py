@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -15,6 +16,7 @@ from api.settings import Settings
 from resolvers.generation import credits
 from storage.blobs import BlobStore
 from testbed.images import jpeg
+from tests.generation.comfyui_engine import ComfyUIEngine
 from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url
@@ -213,3 +215,73 @@ async def history_ids(api: Api, owner: str, space: str | None = None) -> list[st
     page = await history_page(api, owner, space=space)
     assert page["__typename"] == "GenerationConnection", page
     return [edge["node"]["id"] for edge in page["edges"]]
+
+
+# The operator's own engine (ComfyUI) ------------------------------------------------
+
+EXAMPLE_WORKFLOW = Path(__file__).parents[2] / "examples" / "comfyui" / "instantid-sdxl.json"
+# Two references, a price, and no {{batch_size}}: one image per call.
+TWO_FACES_WORKFLOW = {
+    "meimages": {"name": "two-faces", "description": "Two faces, one picture.", "price": 3},
+    "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "model.safetensors"}},
+    "2": {"class_type": "LoadImage", "inputs": {"image": "{{reference_1}}"}},
+    "3": {"class_type": "LoadImage", "inputs": {"image": "{{reference_2}}"}},
+    "5": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}", "clip": ["1", 1]}},
+    "6": {
+        "class_type": "EmptyLatentImage",
+        "inputs": {"width": "{{width}}", "height": "{{height}}", "batch_size": 1},
+    },
+    "7": {
+        "class_type": "KSampler",
+        "inputs": {"seed": "{{seed}}", "model": ["1", 0], "latent_image": ["6", 0]},
+    },
+    "8": {"class_type": "PreviewImage", "inputs": {"images": ["7", 0]}},
+    "9": {"class_type": "SaveImage", "inputs": {"images": ["7", 0], "filename_prefix": "x"}},
+}
+
+
+@pytest.fixture(scope="session")
+def comfyui_engine() -> Iterator[ComfyUIEngine]:
+    engine = ComfyUIEngine()
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture
+def engine(comfyui_engine: ComfyUIEngine) -> Iterator[ComfyUIEngine]:
+    comfyui_engine.reset()
+    yield comfyui_engine
+    comfyui_engine.reset()
+
+
+@pytest.fixture(scope="session")
+def workflow_files(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("workflows")
+    two_faces = folder / "two-faces.json"
+    two_faces.write_text(json.dumps(TWO_FACES_WORKFLOW))
+    return f"{EXAMPLE_WORKFLOW},{two_faces}"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
+async def comfy_api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_database: str,
+    comfyui_engine: ComfyUIEngine,
+    workflow_files: str,
+) -> AsyncIterator[Api]:
+    """An app with the stand-in engine and two workflows, on each database (and OpenAI
+    unconfigured: a local model must not need it)."""
+    backend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"comfy-{backend}")
+    settings = Settings.from_env(
+        {
+            "MEIMAGES_DATA_DIR": str(tmp),
+            "MEIMAGES_DATABASE_URL": database_url(backend, tmp, pg_database),
+            "MEIMAGES_COMFYUI_URL": comfyui_engine.url,
+            "MEIMAGES_COMFYUI_WORKFLOWS": workflow_files,
+        }
+    )
+    async with running_api(settings, backend) as running:
+        yield running

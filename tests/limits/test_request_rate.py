@@ -67,6 +67,7 @@ async def test_graphql_requests_over_the_limit_get_429_with_retry_after(
     refused = next(r for r in responses if r.status_code == 429)
     assert refused.headers["Retry-After"] == "1"
     error = refused.json()["errors"][0]
+    assert error["extensions"].pop("requestId")
     assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1}
     assert f"{LIMIT} requests per second" in error["message"]
 

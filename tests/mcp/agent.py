@@ -55,9 +55,13 @@ async def call(
 
 
 def error_of(result: types.CallToolResult) -> dict[str, Any]:
+    """The error of an error result: JSON text only, no structured content to clash with
+    the tool's success `outputSchema`."""
     assert result.isError, result
-    assert result.structuredContent is not None
-    error: dict[str, Any] = result.structuredContent["error"]
+    assert result.structuredContent is None, result
+    text = result.content[0]
+    assert isinstance(text, types.TextContent)
+    error: dict[str, Any] = json.loads(text.text)["error"]
     return error
 
 

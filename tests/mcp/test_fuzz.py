@@ -3,6 +3,8 @@ error for a malformed call), never a 5xx, a masked INTERNAL error or a dropped s
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -81,7 +83,8 @@ def test_fuzzed_tool_calls(mcp_server: LiveServer) -> None:
                 return
             result = message["result"]
             if result["isError"]:
-                code = result["structuredContent"]["error"]["code"]
+                assert "structuredContent" not in result, result
+                code = json.loads(result["content"][0]["text"])["error"]["code"]
                 assert code in CODES, (tool, arguments, result)
                 seen.add(code)
 

@@ -86,3 +86,45 @@ async def test_inspector_lists_tools_and_calls_list_reference_images(
     assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
     refused = inspect(inspector, mcp_server, "not-a-token", catalog, "--method", "tools/list")
     assert refused.returncode != 0
+
+
+# One bad argument per tool: each answer must reach the Inspector as the tool's error, not
+# as a violation of the tool's success `outputSchema`.
+BAD_ARGUMENTS = {
+    "me.listReferenceImages": ["kind=elbow"],
+    "me.generateWithReference": ["prompt=a portrait", "referenceImageIds=[]"],
+    "me.getProfile": ["colour=blue"],
+    "me.listGenerations": ["first=0"],
+}
+
+
+async def test_inspector_reads_each_tool_error_as_an_error(
+    mcp_server: LiveServer, inspector: Path, tmp_path: Path
+) -> None:
+    token = mcp_server.token(new_owner())
+    catalog = tmp_path / "catalog.json"
+    listed = inspect(inspector, mcp_server, token, catalog, "--method", "tools/list")
+    assert {t["name"] for t in output_of(listed)["tools"]} == set(BAD_ARGUMENTS)
+    for tool, arguments in BAD_ARGUMENTS.items():
+        tool_args = [arg for pair in arguments for arg in ("--tool-arg", pair)]
+        called = inspect(
+            inspector,
+            mcp_server,
+            token,
+            catalog,
+            "--method",
+            "tools/call",
+            "--tool-name",
+            tool,
+            *tool_args,
+        )
+        # The Inspector validates structured content against the tool's outputSchema,
+        # error or not: a violation would be its own failure. A tool error is exit 5.
+        assert called.returncode == 5, called.stderr
+        assert json.loads(called.stderr)["error"]["code"] == "tool_is_error", called.stderr
+        result: dict[str, Any] = json.loads(called.stdout)
+        assert result["isError"] is True, (tool, result)
+        assert "structuredContent" not in result, (tool, result)
+        error = json.loads(result["content"][0]["text"])["error"]
+        assert error["code"] == "INVALID_INPUT", (tool, error)
+        assert error["message"], tool

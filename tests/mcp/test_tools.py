@@ -222,3 +222,24 @@ async def test_tokens_are_required_and_sessions_belong_to_their_owner(
     # The session survived all of it.
     still = await http.post(url, json=ping, headers=in_session)
     assert still.status_code == 200
+
+
+async def test_media_urls_are_the_same_absolute_urls_over_graphql_and_mcp(
+    mcp_server: LiveServer,
+) -> None:
+    owner = new_owner()
+    async with httpx.AsyncClient(timeout=60) as http:
+        gql = mcp_server.graphql(http)
+        image_id = await Pool(gql, owner).add(70)
+        listed = await gql.gql("{ referenceImages { id publicUrl thumbnailUrl } }", user=owner)
+        [over_graphql] = listed["referenceImages"]
+        async with mcp_session(mcp_server, owner) as session:
+            result = await session.call_tool("me.listReferenceImages", {})
+        [over_mcp] = data_of(result)["images"]
+        assert over_mcp["id"] == over_graphql["id"] == image_id
+        for field in ("publicUrl", "thumbnailUrl"):
+            assert over_mcp[field] == over_graphql[field]
+            assert over_mcp[field].startswith(f"{mcp_server.url}/media/")
+            fetched = await http.get(over_graphql[field])
+            assert fetched.status_code == 200
+            assert fetched.headers["content-type"].startswith("image/")

@@ -1,5 +1,6 @@
 """Behind a proxy: forwarded headers count only from trusted peers; from them, absolute
-media URLs name the proxy's host when MEIMAGES_PUBLIC_BASE_URL does not."""
+media URLs name the proxy's host when MEIMAGES_PUBLIC_BASE_URL does not (and the origin the
+request was sent to otherwise)."""
 
 from __future__ import annotations
 
@@ -43,15 +44,18 @@ async def test_a_trusted_proxy_sets_the_origin_of_media_urls(
         await _with_an_image(http, server)
         proxied = await _urls(http, server, FORWARDED)
         assert proxied and all(u.startswith("https://photos.example/media/") for u in proxied)
-        # The same query without the headers is not answered from the proxied cache entry.
+        # The same query without the headers is not answered from the proxied cache entry:
+        # its URLs are under the origin the request was sent to.
         direct = await _urls(http, server, {})
-        assert all(u.startswith("/media/") for u in direct), direct
+        assert direct and all(u.startswith(f"{server.url}/media/") for u in direct), direct
         # The absolute URL works through the "proxy" (here: straight to the server).
         path = proxied[0].removeprefix("https://photos.example")
         assert (await http.get(server.url + path)).status_code == 200
         # A forwarded host that could bend a URL is ignored.
         bent = await _urls(http, server, {**FORWARDED, "X-Forwarded-Host": "evil.example/x?"})
-        assert all(u.startswith("/media/") for u in bent), bent
+        # (the request's own host then, with the scheme the trusted proxy forwarded)
+        own = server.url.replace("http://", "https://", 1)
+        assert bent and all(u.startswith(f"{own}/media/") for u in bent), bent
         # The REST upload answers with the same absolute URLs.
         rest = await http.post(
             server.url + "/api/v1/profile/me-images/upload",
@@ -72,7 +76,7 @@ async def test_an_untrusted_peer_s_forwarded_headers_are_ignored(
     try:
         await _with_an_image(http, server)
         urls = await _urls(http, server, FORWARDED)
-        assert urls and all(u.startswith("/media/") for u in urls), urls
+        assert urls and all(u.startswith(f"{server.url}/media/") for u in urls), urls
     finally:
         server.stop()
 

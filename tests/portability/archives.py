@@ -8,7 +8,7 @@ import json
 import zipfile
 from typing import Any
 
-from tests.support.app import Api
+from tests.support.app import BASE_URL, Api
 
 EXPORT = """mutation { exportMyData {
   id status imagesTotal imagesDone byteSize downloadUrl failure createdAt expiresAt } }"""
@@ -43,6 +43,8 @@ async def export_via_graphql(api: Api, owner: str) -> tuple[dict[str, Any], byte
     assert started["status"] == "RUNNING" and started["downloadUrl"] is None, started
     job = await finished_export(api, owner, started["id"])
     assert job["status"] == "DONE", job
+    # Absolute, like media URLs: under the origin the request reached.
+    assert job["downloadUrl"].startswith(f"{BASE_URL}/exports/"), job
     response = await api.client.get(job["downloadUrl"])
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/zip"

@@ -27,7 +27,7 @@ from tests.portability.archives import (
     export_via_graphql,
     finished_export,
 )
-from tests.support.app import Api
+from tests.support.app import BASE_URL, Api
 
 
 class GatedBlobs:
@@ -83,7 +83,7 @@ async def test_the_download_url_opens_only_this_finished_archive(api: Api) -> No
     job, archive = await export_via_graphql(api, owner)
     assert len(document(archive, "pool.json")["images"]) == 1
     url: str = job["downloadUrl"]
-    assert url.startswith(f"/exports/{job['id']}/archive.zip?exp=")
+    assert url.startswith(f"{BASE_URL}/exports/{job['id']}/archive.zip?exp=")
 
     tampered = url[:-1] + ("0" if url[-1] != "0" else "1")
     other_id = url.replace(job["id"], str(uuid.uuid4()))

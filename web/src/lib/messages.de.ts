@@ -146,6 +146,7 @@ export const de: Catalog = {
   'gen.pick': 'Referenzen',
   'gen.selected': '{count} von 8 ausgewählt',
   'gen.reset': 'Zurücksetzen',
+  'gen.referenceCount': 'Dieses Modell nimmt genau {count} Referenzbilder; {selected} ausgewählt.',
   'gen.max': 'Höchstens 8 Referenzen.',
   'gen.noneOptedIn': 'Noch keines deiner Fotos ist für KI eingeschaltet.',
   'gen.noneHelp': 'Lade in „Meine Bilder“ ein Foto hoch und schalte dort „KI darf dieses Bild nutzen“ ein.',

@@ -145,6 +145,7 @@ export const en = {
   'gen.pick': 'References',
   'gen.selected': '{count} of 8 selected',
   'gen.reset': 'Reset',
+  'gen.referenceCount': 'This model takes exactly {count} reference images; {selected} selected.',
   'gen.max': 'At most 8 references.',
   'gen.noneOptedIn': 'None of your photos is switched on for AI yet.',
   'gen.noneHelp': 'Upload a photo in My images, then turn on “AI may use this image” on it.',
