@@ -12,6 +12,7 @@ import asyncio
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from testbed.graphql import IMAGE_FIELDS, GraphQLClient
 from testbed.server import (
@@ -118,11 +119,12 @@ REFERENCES_QUERY = (
 
 
 def _without_signatures(value: object) -> object:
-    """Answers with each signed media URL cut to its path: signatures carry their expiry."""
+    """Answers with each signed media URL cut to its path: signatures carry their expiry,
+    and absolute URLs the server's own address."""
     if isinstance(value, dict):
         return {
             key: (
-                str(item).split("?", 1)[0]
+                urlsplit(str(item)).path
                 if key in ("publicUrl", "thumbnailUrl")
                 else _without_signatures(item)
             )
