@@ -284,6 +284,8 @@ class Settings(BaseSettings):
     # Backups: the erasure journal a restore replays (default erasures.jsonl in the data
     # folder, which backups skip; better on a disk of its own, see README "Operating it").
     erasure_journal: Path | None = None
+    # Off: `deleteMyData` is refused (SelfDeletionDisabledError); only `purge --user` erases.
+    self_deletion: bool = _PORTABILITY.self_deletion
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -482,6 +484,7 @@ class Settings(BaseSettings):
             export_dir=self.resolved_export_dir,
             archive_ttl_s=self.export_ttl_s,
             max_archive_bytes=self.max_import_bytes,
+            self_deletion=self.self_deletion,
             downloads=downloads,
         )
 
