@@ -136,7 +136,7 @@ async def test_a_person_purged_after_the_backup_is_gone_after_the_restore(
         own, spare = images[bob]
         assert source.run("backup", str(backup)).returncode == 0
         # After the backup: alice is erased, and bob deletes an image that is purged.
-        purged = source.run("purge", "--user", alice)
+        purged = source.run("purge", "--user", alice, "--yes")
         assert purged.returncode == 0, purged.stderr
         await client.gql(DELETE, {"id": spare["id"]}, user=bob)
         cleaned = source.run("purge", "--deleted", "--older-than", "0")
