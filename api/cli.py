@@ -114,6 +114,10 @@ def _print_banner(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)  # first: a bad variable stops us before any import logs
+    from api.operations_cli import refuse_unfinished_restore
+
+    if (refused := refuse_unfinished_restore(args, settings)) is not None:
+        return refused
 
     import uvicorn
 
@@ -507,9 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_key_commands(sub)
     _add_credit_commands(sub)
     _add_cleanup_commands(sub)
+    from api.operations_cli import add_operations_commands
     from api.portability_cli import add_portability_commands
 
     add_portability_commands(sub)
+    add_operations_commands(sub)
     return parser
 
 

@@ -281,6 +281,9 @@ class Settings(BaseSettings):
         _PORTABILITY.archive_ttl_s, gt=0, validation_alias="MEIMAGES_EXPORT_TTL"
     )
     max_import_bytes: Positive = _PORTABILITY.max_archive_bytes
+    # Backups: the erasure journal a restore replays (default erasures.jsonl in the data
+    # folder, which backups skip; better on a disk of its own, see README "Operating it").
+    erasure_journal: Path | None = None
     # Off: `deleteMyData` is refused (SelfDeletionDisabledError); only `purge --user` erases.
     self_deletion: bool = _PORTABILITY.self_deletion
     # Content Credentials of generated images (README "Provenance"): the operator's signing
@@ -424,6 +427,10 @@ class Settings(BaseSettings):
     @property
     def resolved_blob_dir(self) -> Path:
         return self.blob_dir or self.data_dir / "media"
+
+    @property
+    def resolved_erasure_journal(self) -> Path:
+        return self.erasure_journal or self.data_dir / "erasures.jsonl"
 
     @property
     def master_key_file(self) -> Path:

@@ -47,6 +47,7 @@ from storage.blob_stores import open_blob_store
 from storage.blobs import S3Credentials
 from storage.crypto import KeyFile, MasterKey, MasterKeyring
 from storage.db import Database
+from storage.erasures import ErasureJournal
 from storage.keys import FieldVault
 from storage.persisted_documents import PersistedDocuments
 from storage.rate_counters import RateCounters
@@ -119,6 +120,8 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.embedded_auth or not settings.url_secret:
         settings = settings.with_local_secrets()
+    erasures = ErasureJournal(settings.resolved_erasure_journal)
+    erasures.ensure()
     stores = Stores(
         db=Database(settings.resolved_database_url),
         vault=FieldVault(load_keyring(settings)),
@@ -134,6 +137,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         rate_limits=settings.rate_limits(),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
         signing=load_signing_identity(settings),
+        erasures=erasures,
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),

@@ -22,6 +22,7 @@ from resolvers.observer import NullObserver, Observer
 from resolvers.portability.config import PortabilityConfig
 from storage.blobs import BlobStore
 from storage.db import Database
+from storage.erasures import ErasureJournal
 from storage.eventlog.fanout import EventNotifier
 from storage.keys import FieldVault
 from storage.rate_counters import RateCounters
@@ -72,6 +73,8 @@ class Stores:
     portability: PortabilityConfig = field(default_factory=PortabilityConfig)
     # Rate limits per owner (their counters, above, live in memory unless Redis is set).
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Where erasures are recorded so a restore makes them again (none: not recorded).
+    erasures: ErasureJournal | None = None
     caches: ReadCaches = field(default_factory=ReadCaches)
     # What time it is for the rules that lapse (timed consent); tests replace it.
     clock: Clock = field(default_factory=WallClock)

@@ -122,6 +122,11 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
         Path("/srv/td.json"),
     ),
     "MEIMAGES_EXPORT_DIR": ("/srv/exports", "export_dir", Path("/srv/exports")),
+    "MEIMAGES_ERASURE_JOURNAL": (
+        "/safe/erasures.jsonl",
+        "erasure_journal",
+        Path("/safe/erasures.jsonl"),
+    ),
     "MEIMAGES_EXPORT_TTL": ("7200", "export_ttl_s", 7200),
     "MEIMAGES_MAX_IMPORT_BYTES": ("1048576", "max_import_bytes", 1048576),
     "MEIMAGES_SELF_DELETION": ("false", "self_deletion", False),
@@ -346,6 +351,7 @@ DESCRIBED = {
     "MEIMAGES_EXPORT_DIR",
     "MEIMAGES_SIGNING_CERT_FILE",
     "MEIMAGES_SIGNING_KEY_FILE",
+    "MEIMAGES_ERASURE_JOURNAL",
 }
 EFFECTIVE = {
     "MEIMAGES_OPENAI_BASE_URL": OPENAI_DEFAULT_BASE_URL,

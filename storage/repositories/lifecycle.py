@@ -43,6 +43,25 @@ class LifecycleRepository:
         owners = set((await self._session.execute(deleted.distinct())).scalars())
         return owners | set((await self._session.execute(unattached.distinct())).scalars())
 
+    async def images_deleted_before(self, owner_id: str, cutoff: datetime) -> list[str]:
+        """Ids of the owner's images soft-deleted before `cutoff` (what a purge removes)."""
+        query = select(col(MeImage.id)).where(
+            col(MeImage.owner_id) == owner_id, col(MeImage.deleted_at) < cutoff
+        )
+        return list((await self._session.execute(query)).scalars())
+
+    async def delete_images(self, owner_id: str, image_ids: list[str]) -> list[str]:
+        """Delete the owner's images among `image_ids`, live or deleted; their media ref ids."""
+        query = select(col(MeImage.id), col(MeImage.media_ref_id)).where(
+            col(MeImage.owner_id) == owner_id, col(MeImage.id).in_(image_ids)
+        )
+        gone = (await self._session.execute(query)).all()
+        if gone:
+            ids = [row[0] for row in gone]
+            await self._session.execute(delete(MeImage).where(col(MeImage.id).in_(ids)))
+            await snapshot.forget(self._session, ids)
+        return [row[1] for row in gone]
+
     async def delete_images_deleted_before(self, owner_id: str, cutoff: datetime) -> list[str]:
         """Delete the owner's images soft-deleted before `cutoff`; their media ref ids."""
         query = select(col(MeImage.id), col(MeImage.media_ref_id)).where(

@@ -9,19 +9,22 @@ stopped with SIGSTOP, that is the state a restarted server would find.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from api.settings import Settings
+from resolvers.operations.verify import violations as verify_violations
+from storage.db import Database
+from storage.integrity import DbState, read_state
 from tests.support.databases import (
     PG_ADMIN_DSN,
     admin_dsn,
     create_database,
     database_name,
     drop_database,
+    sqlite_url,
 )
 from tests.support.s3 import S3_PREFIX, S3Server
 
@@ -34,37 +37,18 @@ PG_SESSION_POLLS = 2400
 
 
 @dataclass
-class DbState:
-    """The rows that name blobs, and the registry the garbage collector works from."""
-
-    # (what, path) for every media_object path and media_variant path.
-    referenced: list[tuple[str, str | None]] = field(default_factory=list)
-    # Registered key -> True while referenced (orphaned_at is null).
-    registry: dict[str, bool] = field(default_factory=dict)
-    refs_without_object: list[str] = field(default_factory=list)
-    images_without_ref: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Blobs:
     keys: set[str]
     incomplete: int = 0
 
 
-_REFERENCED = (
-    "SELECT 'media_object.storage_path', storage_path FROM media_object"
-    " UNION ALL SELECT 'media_object.thumbnail_path', thumbnail_path FROM media_object"
-    " UNION ALL SELECT 'media_object.medium_path', medium_path FROM media_object"
-    " UNION ALL SELECT 'media_variant.storage_path', storage_path FROM media_variant"
-)
-_REGISTRY = "SELECT key, orphaned_at IS NULL FROM media_blob"
-_REFS_WITHOUT_OBJECT = (
-    "SELECT r.id FROM media_ref r LEFT JOIN media_object o ON o.id = r.media_object_id"
-    " WHERE o.id IS NULL"
-)
-_IMAGES_WITHOUT_REF = (
-    "SELECT i.id FROM me_image i LEFT JOIN media_ref r ON r.id = i.media_ref_id WHERE r.id IS NULL"
-)
+async def _read(url: str) -> DbState:
+    """The state in one snapshot, read as `meimages verify` reads it."""
+    db = Database(url)
+    try:
+        return await read_state(db)
+    finally:
+        await db.dispose()
 
 
 class Backend:
@@ -111,19 +95,9 @@ class SqliteLocal(Backend):
     name = "sqlite-local"
 
     async def db_state(self) -> DbState:
-        # One read transaction: a consistent snapshot even while the server is only stopped
+        # A read transaction: a consistent snapshot even while the server is only stopped
         # (WAL mode: readers never wait for the writer's lock).
-        db = sqlite3.connect(self.data_dir / "meimages.db", timeout=60, isolation_level=None)
-        try:
-            db.execute("BEGIN")
-            return DbState(
-                referenced=list(db.execute(_REFERENCED)),
-                registry={key: bool(live) for key, live in db.execute(_REGISTRY)},
-                refs_without_object=[row[0] for row in db.execute(_REFS_WITHOUT_OBJECT)],
-                images_without_ref=[row[0] for row in db.execute(_IMAGES_WITHOUT_REF)],
-            )
-        finally:
-            db.close()
+        return await _read(sqlite_url(self.data_dir / "meimages.db"))
 
 
 class PostgresLocal(Backend):
@@ -142,19 +116,9 @@ class PostgresLocal(Backend):
         return {"database_url": self.database_url}
 
     async def db_state(self) -> DbState:
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            # Read-only repeatable read: one snapshot, and no lock a stopped server holds
-            # can make us wait.
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                return DbState(
-                    referenced=[(r[0], r[1]) for r in await conn.fetch(_REFERENCED)],
-                    registry={r[0]: bool(r[1]) for r in await conn.fetch(_REGISTRY)},
-                    refs_without_object=[r[0] for r in await conn.fetch(_REFS_WITHOUT_OBJECT)],
-                    images_without_ref=[r[0] for r in await conn.fetch(_IMAGES_WITHOUT_REF)],
-                )
-        finally:
-            await conn.close()
+        # Read-only repeatable read: one snapshot, and no lock a stopped server holds
+        # can make us wait.
+        return await _read(self.database_url)
 
     async def after_kill(self) -> None:
         # A COMMIT the server sent just before it died still lands; wait until every
@@ -217,18 +181,5 @@ async def open_backend(name: str, data_dir: Path, s3: S3Server | None) -> Backen
 
 
 def violations(db: DbState, blobs: Blobs) -> list[str]:
-    """What must hold whenever the server is dead (or frozen), whatever it was doing."""
-    found = []
-    for what, path in db.referenced:
-        if what == "media_object.medium_path" and path is None:
-            continue  # legal for objects stored before the medium variant existed
-        if path is None or path not in blobs.keys:
-            found.append(f"{what} points at missing blob {path}")
-    for key, live in db.registry.items():
-        if live and key not in blobs.keys:
-            found.append(f"registered as referenced but missing: {key}")
-    for key in sorted(blobs.keys - db.registry.keys()):
-        found.append(f"blob nobody tracks: {key}")
-    found += [f"media_ref {ref} without media_object" for ref in db.refs_without_object]
-    found += [f"me_image {image} without media_ref" for image in db.images_without_ref]
-    return found
+    """What must hold whenever the server is dead (or frozen): `meimages verify`'s rules."""
+    return verify_violations(db, blobs.keys)

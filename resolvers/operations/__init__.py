@@ -1,0 +1,1 @@
+"""Operating a server: backup, restore, verify, and the erasures a restore replays."""
