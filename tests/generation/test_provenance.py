@@ -32,8 +32,8 @@ from tests.generation.conftest import (
     blobs_patched,
     grant,
 )
-from tests.support.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 CREDENTIALS = """
   id prompt
