@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.list_query import LIST_QUERY, ON_SERVER_CORE, lua_script, wrk
+from bench.short import parse_args
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import deployment_secrets, start_server, subprocess_spawn
@@ -45,7 +46,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(parser, seconds=1, runs=1)
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import time
 
 from PIL import Image
 
+from bench.short import parse_args
 from bench.upload import phone_photo
 from resolvers.limits import Limits
 from resolvers.media import sanitising
@@ -42,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, runs=1)
     runs = max(1, min(args.runs, 20))
     limits = Limits()
     results = {}

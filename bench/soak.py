@@ -49,6 +49,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.short import parse_args
 from testbed.graphql import bearer, operation, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, free_port, start_server
@@ -404,7 +405,7 @@ def main() -> None:
     parser.add_argument(
         "--steady", action="store_true", help="keep every pool at 10 images (delete as many)"
     )
-    asyncio.run(soak(parser.parse_args()))
+    asyncio.run(soak(parse_args(parser, minutes=0.25, owners=5, subscribers=10, workers=4)))
 
 
 if __name__ == "__main__":
