@@ -27,6 +27,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -80,9 +82,24 @@ def _start(command: Sequence[str], port: int, body: str) -> subprocess.Popen[byt
     raise RuntimeError(f"{command[0]} did not come up on {url}")
 
 
+def _comparable(payload: Any) -> Any:
+    """The payload with each media URL cut to its path: a URL names the server that
+    signed it (host, port) and carries a signature and expiry of its own."""
+    if isinstance(payload, dict):
+        return {
+            key: urlsplit(value).path
+            if key.endswith("Url") and isinstance(value, str)
+            else _comparable(value)
+            for key, value in payload.items()
+        }
+    if isinstance(payload, list):
+        return [_comparable(item) for item in payload]
+    return payload
+
+
 def _same_payload(url: str, body: str, expected: object, headers: dict[str, str]) -> None:
     got = httpx.post(url, content=body, headers=headers, timeout=10).json()
-    if got != expected:
+    if _comparable(got) != _comparable(expected):
         raise RuntimeError(f"{url} answers another payload than meimages: {str(got)[:300]}")
 
 
