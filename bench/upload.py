@@ -36,9 +36,9 @@ from testbed.server import start_server
 SIZE = (4000, 3000)
 
 
-def phone_photo(variant: int) -> bytes:
+def phone_photo(variant: int, size: tuple[int, int] = SIZE) -> bytes:
     """Smooth gradients, texture and edges at 12 MP; about the size a phone writes."""
-    w, h = SIZE
+    w, h = size
     base = Image.merge(
         "RGB",
         (
