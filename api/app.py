@@ -139,6 +139,7 @@ def _middleware(settings: Settings) -> list[Middleware]:
             body_idle_timeout_s=settings.body_idle_timeout_s,
             body_timeout_s=settings.body_timeout_s,
             larger_bodies={IMPORT_PATH: settings.max_import_bytes + MULTIPART_OVERHEAD},
+            envelope_bytes=MULTIPART_OVERHEAD,
         )
     )
     return middleware

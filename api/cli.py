@@ -422,6 +422,28 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm_purge(args: argparse.Namespace) -> int:
+    """Asks on a terminal before everything of an owner goes; scripts pass --yes. Returns
+    the exit code of a refusal, or 0 once confirmed."""
+    if not sys.stdin.isatty():
+        return _refuse(
+            args,
+            f"this deletes everything of {args.user!r} in every space, for good; "
+            "pass --yes to confirm (there is no terminal to ask on)",
+        )
+    print(
+        f"This deletes everything of {args.user!r} in every space for good: images, media, "
+        "history, exports and data keys (no backup can be read after it)."
+    )
+    try:
+        answer = input(f"Type the owner id ({args.user}) to confirm: ")
+    except EOFError:
+        answer = ""
+    if answer.strip() != args.user:
+        return _refuse(args, f"not confirmed; nothing of {args.user!r} was deleted")
+    return 0
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -432,6 +454,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if missing := _missing_state(settings, keys=True, blobs=True):
         return _refuse_missing(args, settings, missing)
+    if args.user is not None and not args.yes and (refused := _confirm_purge(args)):
+        return refused
 
     async def job(stores: Any) -> Any:
         if args.user is not None:
@@ -586,6 +610,7 @@ def _add_cleanup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     purge.add_argument(
         "--older-than", type=duration, default="7d", help="with --deleted: e.g. 0, 24h, 30d"
     )
+    purge.add_argument("--yes", action="store_true", help="with --user: do not ask (for scripts)")
     purge.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     purge.set_defaults(func=cmd_purge, prog=purge.prog)
 

@@ -67,15 +67,21 @@ def rest_error(status: int, code: str, message: str, **extra: Any) -> JSONRespon
 
 
 def refusal(
-    scope: Scope, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    scope: Scope,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Response:
-    """A refusal in the error shape of the door the request was sent to."""
+    """A refusal in the error shape of the door the request was sent to; `details` go
+    beside the code (GraphQL extensions, REST error fields)."""
     path: str = scope["path"]
     if path == "/graphql":
         accept = Headers(scope=scope).get("accept", "")
-        return graphql_error(status, code, message, headers, accept=accept)
+        return graphql_error(status, code, message, headers, accept=accept, **(details or {}))
     if path.startswith("/api/"):
-        response: Response = rest_error(status, code, message)
+        response: Response = rest_error(status, code, message, **(details or {}))
     else:
         response = PlainTextResponse(message, status_code=status)
     response.headers.update(headers or {})

@@ -26,7 +26,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     summary = cli.run_with_stores(settings, job)
     print(
         f"exported {summary.images} images, {summary.generations} generations and "
-        f"{summary.credit_entries} credit entries of {args.user!r} to {output} "
+        f"{summary.credit_entries} credit entries of {args.user!r} (space {caller.space_id!r}) "
+        f"to {output} "
         f"({summary.byte_size} bytes)"
     )
     return 0
@@ -54,7 +55,10 @@ def cmd_import(args: argparse.Namespace) -> int:
     except InvalidArchive as exc:
         return cli.refuse(args, f"nothing imported: {exc.message} ({exc.problem.value})")
     consent = "kept" if report.consent_kept else "off for every image"
-    print(f"imported {len(report.images)} images into {args.user!r}; AI use {consent}")
+    print(
+        f"imported {len(report.images)} images into {args.user!r}, space {caller.space_id!r}; "
+        f"AI use {consent}"
+    )
     return 0
 
 

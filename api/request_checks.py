@@ -86,11 +86,19 @@ _SIMPLE_CONTENT_TYPES = (
 class RequestRefused(Exception):
     """A request that breaks a rule here; the message is safe to show to the client."""
 
-    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST") -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        code: str = "BAD_REQUEST",
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
+        # Machine-readable facts of the refusal (e.g. `maxBytes` of a 413), beside the code.
+        self.details = details or {}
 
 
 class SlowBody(RequestRefused):
@@ -171,9 +179,13 @@ class RequestChecks:
         larger_bodies: Mapping[str, int] | None = None,
         body_idle_timeout_s: float = 30.0,
         body_timeout_s: float = 300.0,
+        envelope_bytes: int = 0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # What a body may hold beside its file (multipart framing): a 413 names the file
+        # limit a person can act on (`maxBytes`), the body limit less this.
+        self.envelope_bytes = envelope_bytes
         # Paths that take more than the upload limit (archive imports), by exact path.
         self.larger_bodies = dict(larger_bodies or {})
         self.body_idle_timeout_s = body_idle_timeout_s
@@ -231,7 +243,13 @@ class RequestChecks:
         return body
 
     def _too_large(self, limit: int) -> RequestRefused:
-        return RequestRefused(f"the request body is larger than {limit} bytes", 413, "TOO_LARGE")
+        max_bytes = max(1, limit - self.envelope_bytes)
+        return RequestRefused(
+            f"the request body is larger than {limit} bytes (files up to {max_bytes} bytes)",
+            413,
+            "TOO_LARGE",
+            {"maxBytes": max_bytes},
+        )
 
     async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
         received = 0
@@ -269,7 +287,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, exc: RequestRefuse
     # A client refused mid-body may still be sending: close the connection after the
     # answer rather than reading the rest.
     headers = {"Connection": "close"} if isinstance(exc, SlowBody) else None
-    response = refusal(scope, exc.status, exc.code, exc.message, headers)
+    response = refusal(scope, exc.status, exc.code, exc.message, headers, exc.details)
     await response(scope, receive, send)
 
 

@@ -281,6 +281,8 @@ class Settings(BaseSettings):
         _PORTABILITY.archive_ttl_s, gt=0, validation_alias="MEIMAGES_EXPORT_TTL"
     )
     max_import_bytes: Positive = _PORTABILITY.max_archive_bytes
+    # Off: `deleteMyData` is refused (SelfDeletionDisabledError); only `purge --user` erases.
+    self_deletion: bool = _PORTABILITY.self_deletion
 
     @field_validator("previous_master_keys")
     @classmethod
@@ -475,6 +477,7 @@ class Settings(BaseSettings):
             export_dir=self.resolved_export_dir,
             archive_ttl_s=self.export_ttl_s,
             max_archive_bytes=self.max_import_bytes,
+            self_deletion=self.self_deletion,
             downloads=downloads,
         )
 

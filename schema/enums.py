@@ -10,6 +10,7 @@ import strawberry
 from resolvers import errors, rate_limits
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
+from resolvers.lifecycle import self_deletion
 from resolvers.media.sanitising import Rejection
 from resolvers.media.transforms import Fit, OutputFormat
 from resolvers.pool import cap
@@ -107,6 +108,10 @@ class ErrorCode(enum.Enum):
         generation_errors.ProviderNotAllowed.code,
         description="The owner's or the server's allowlist does not include the model's provider.",
     )
+    MASK_NOT_SUPPORTED = strawberry.enum_value(
+        generation_errors.MaskNotSupported.code,
+        description="The model's provider takes no inpainting mask; nothing was held or sent.",
+    )
     CURSOR_TOO_OLD = strawberry.enum_value(
         cursors.CursorTooOld.code,
         description="Events after this cursor are no longer kept: refetch, then subscribe anew.",
@@ -126,6 +131,10 @@ class ErrorCode(enum.Enum):
     INVALID_ARCHIVE = strawberry.enum_value(
         portability_errors.InvalidArchive.code,
         description="An archive offered for import is not a valid meimages export; nothing changed.",
+    )
+    SELF_DELETION_DISABLED = strawberry.enum_value(
+        self_deletion.SelfDeletionDisabled.code,
+        description="This server lets only its operator delete a person's data (`MEIMAGES_SELF_DELETION`).",
     )
 
 

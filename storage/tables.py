@@ -303,6 +303,9 @@ class GenerationRecord(SQLModel, table=True):
     # used with (encrypted like the prompt, since the hash would confirm a guessed prompt).
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(128), nullable=True))
     input_hash_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The inpainting mask as sent (a prepared PNG, base64), encrypted like the prompt; a
+    # mask shows the outline of what the person changed (migration 0012_masks_chaining).
+    mask_ct: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 @dataclass(frozen=True)
@@ -310,10 +313,12 @@ class GenerationEncrypted:
     """The encrypted fields of a generation in plaintext; each `x` is stored in `x_ct`.
 
     The prompt is always given (its column is NOT NULL); the input hash only with an
-    idempotency key."""
+    idempotency key; the mask only for an inpainting generation."""
 
     prompt: str | None = encrypted(max_chars=32_000)
     input_hash: str | None = encrypted(max_chars=64)
+    # Base64 of the prepared mask PNG (at most 1024 x 1024 RGBA, far below this bound).
+    mask: str | None = encrypted(max_chars=8_000_000)
 
 
 GENERATION_ENCRYPTED = EncryptedColumns(GenerationRecord, GenerationEncrypted)

@@ -14,6 +14,7 @@ from api.settings import Settings
 from testbed.server import LiveServer, start_server
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, create_database, database_url, drop_database
+from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
 from tests.support.s3 import S3Server, s3_server
 
 
@@ -38,6 +39,23 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for calling live servers."""
     async with httpx.AsyncClient(timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def provider_server() -> Iterator[ProviderServer]:
+    """The one stand-in image provider of the run (tests/support/provider_server.py)."""
+    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key=GEMINI_KEY)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def provider(provider_server: ProviderServer) -> Iterator[ProviderServer]:
+    """The provider test server, in its default mode and with no requests recorded."""
+    provider_server.reset()
+    yield provider_server
+    provider_server.reset()
 
 
 @pytest.fixture(scope="session")

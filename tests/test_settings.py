@@ -124,6 +124,7 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_EXPORT_DIR": ("/srv/exports", "export_dir", Path("/srv/exports")),
     "MEIMAGES_EXPORT_TTL": ("7200", "export_ttl_s", 7200),
     "MEIMAGES_MAX_IMPORT_BYTES": ("1048576", "max_import_bytes", 1048576),
+    "MEIMAGES_SELF_DELETION": ("false", "self_deletion", False),
 }
 BOOLEANS = (
     "MEIMAGES_PRODUCTION",

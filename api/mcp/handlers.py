@@ -5,6 +5,8 @@ records are the resolvers' (a tool that could change consent does not exist at a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -16,7 +18,7 @@ from mcp import types
 
 from api.mcp import results, tools
 from resolvers.errors import DomainError, InvalidInput
-from resolvers.generation import credits, history, service
+from resolvers.generation import chaining, credits, history, service
 from resolvers.generation.pricing import DEFAULT_MODEL, Quality, Size, catalogue
 from resolvers.generation.requests import GenerationRequest
 from resolvers.media import delivery
@@ -105,14 +107,33 @@ async def list_reference_images(call: ToolCall, args: Mapping[str, Any]) -> type
     return results.success({"images": [_reference_image(call, i) for i in images]}, contents)
 
 
-async def _usable_media_ids(call: ToolCall) -> dict[str, str]:
-    """Image id -> media id of the images AI may use now; nothing of any other image."""
-    return {i.id: i.media.id for i in await me_images.reference_images(call.stores, call.caller)}
+@dataclass(frozen=True)
+class Usable:
+    """What an agent may learn of the pool while listing generations: the images AI may
+    use now (image id -> media id), and which outputs became such an image (output media
+    id -> image id); nothing of any other image."""
+
+    media_ids: Mapping[str, str]
+    chained: Mapping[str, str]
 
 
-def _generation(
-    call: ToolCall, generation: history.Generation, usable: Mapping[str, str]
-) -> dict[str, Any]:
+async def _usable(call: ToolCall, generations: list[history.Generation]) -> Usable:
+    images = await me_images.reference_images(call.stores, call.caller)
+    outputs = [o.media_id for g in generations for o in g.images if o.media_id is not None]
+    taken = await chaining.pool_images_of_outputs(call.stores, call.caller, outputs, images)
+    return Usable({i.id: i.media.id for i in images}, {m: i.id for m, i in taken.items()})
+
+
+def _mask(args: Mapping[str, Any]) -> bytes | None:
+    if "mask" not in args:
+        return None
+    try:
+        return base64.b64decode(args["mask"], validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("the mask is not valid base64", field="mask") from None
+
+
+def _generation(call: ToolCall, generation: history.Generation, usable: Usable) -> dict[str, Any]:
     return {
         "generationId": generation.id,
         "status": generation.status.value,
@@ -123,7 +144,9 @@ def _generation(
         "size": generation.size.value,
         "n": generation.n,
         "referenceImageIds": list(generation.reference_ids),
-        "referenceMediaIds": [usable[i] for i in generation.reference_ids if i in usable],
+        "referenceMediaIds": [
+            usable.media_ids[i] for i in generation.reference_ids if i in usable.media_ids
+        ],
         "images": [
             {
                 "mediaId": o.media_id,
@@ -131,9 +154,11 @@ def _generation(
                 "thumbnailUrl": call.url(o.media_id, "thumbnail") if o.media_id else None,
                 "width": o.width,
                 "height": o.height,
+                "referenceImageId": usable.chained.get(o.media_id) if o.media_id else None,
             }
             for o in generation.images
         ],
+        "masked": generation.mask is not None,
         "cost": generation.cost,
         "failure": generation.failure,
         "warning": generation.warning,
@@ -163,9 +188,10 @@ async def generate_with_reference(call: ToolCall, args: Mapping[str, Any]) -> ty
         size=args.get("size", Size.SQUARE.value),
         n=args.get("n", 1),
         idempotency_key=args.get("idempotencyKey"),
+        mask=_mask(args),
     )
     generation = await service.generate_with_reference(call.stores, call.caller, request)
-    usable = await _usable_media_ids(call)
+    usable = await _usable(call, [generation])
     images = [await _output_content(call, o) for o in generation.images]
     return results.success(
         _generation(call, generation, usable), [i for i in images if i is not None]
@@ -192,7 +218,7 @@ async def get_profile(call: ToolCall, args: Mapping[str, Any]) -> types.CallTool
 async def list_generations(call: ToolCall, args: Mapping[str, Any]) -> types.CallToolResult:
     first = int(args.get("first", 20))
     page = await history.list_generations(call.stores, call.caller, first, args.get("after"))
-    usable = await _usable_media_ids(call)
+    usable = await _usable(call, page.items)
     return results.success(
         {
             "generations": [_generation(call, g, usable) for g in page.items],

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -39,6 +40,25 @@ def _caller_of(context: RequestContext[Any, Any, Any]) -> tuple[Caller, str]:
     return caller, request_origin(request.scope)
 
 
+class QuietSessionEnd(logging.Filter):
+    """A client ending its session closes the session's streams under the SDK's writer of
+    server-initiated messages, which logs that as an ERROR with a traceback. It is the
+    normal end of a session: kept at DEBUG, every other error stays as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if record.levelno >= logging.ERROR and isinstance(
+            error, anyio.ClosedResourceError | anyio.BrokenResourceError
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+_QUIET_SESSION_END = QuietSessionEnd()
+
+
 class McpEndpoint:
     """The ASGI app at `/mcp`; `running()` must enclose the server's lifetime."""
 
@@ -52,6 +72,9 @@ class McpEndpoint:
     ) -> None:
         # The SDK logs every message at INFO; the access log already has the requests.
         logging.getLogger("mcp.server.lowlevel.server").setLevel(logging.WARNING)
+        transport_log = logging.getLogger("mcp.server.streamable_http")
+        if _QUIET_SESSION_END not in transport_log.filters:
+            transport_log.addFilter(_QUIET_SESSION_END)
         self.authenticator = authenticator
         # Stateless: no session outlives its request, so none can be told of list changes.
         server = build_mcp_server(stores, urls, _caller_of, list_changes=not stateless)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import Any
 
 import anyio
@@ -30,6 +31,16 @@ from resolvers.stores import Caller, Stores
 log = logging.getLogger("meimages.mcp")
 
 NAME = "meimages"
+
+
+def server_version() -> str:
+    """This server's own version for `serverInfo` (not the MCP SDK's, the default)."""
+    try:
+        return metadata.version("meimages")
+    except metadata.PackageNotFoundError:  # run from a source tree never installed
+        return "0+unknown"
+
+
 INSTRUCTIONS = (
     "The caller's own pool of reference images. Only images the person opted in for AI "
     "use are visible here; consent (opt-ins, primary slots, the AI switch, uploads, "
@@ -59,7 +70,9 @@ def build_mcp_server(
             yield SessionState(tasks)
             tasks.cancel_scope.cancel()
 
-    server = _Server(NAME, instructions=INSTRUCTIONS, lifespan=session_lifespan)
+    server = _Server(
+        NAME, version=server_version(), instructions=INSTRUCTIONS, lifespan=session_lifespan
+    )
     server.list_changes = list_changes
 
     def current() -> handlers.ToolCall:

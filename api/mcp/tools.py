@@ -21,6 +21,7 @@ from resolvers.generation.requests import (
     MAX_PROMPT,
     MAX_REFERENCES,
 )
+from resolvers.limits import Limits
 from resolvers.pool.me_images import Kind, Slot
 
 LIST_REFERENCE_IMAGES = "me.listReferenceImages"
@@ -30,6 +31,8 @@ LIST_GENERATIONS = "me.listGenerations"
 
 KINDS = [k.value for k in Kind]
 _ID = {"type": "string", "minLength": 1, "maxLength": 200}
+# A mask is at most an upload's size; as base64 it is 4/3 of that.
+MAX_MASK_BASE64 = -(-Limits().max_upload_bytes // 3) * 4
 _URL = {"type": "string", "description": "Signed URL; works without a token until it expires."}
 
 
@@ -75,6 +78,15 @@ _OUTPUT_IMAGE: dict[str, Any] = _complete(
             "thumbnailUrl": _nullable(dict(_URL)),
             "width": {"type": "integer"},
             "height": {"type": "integer"},
+            "referenceImageId": _nullable(
+                {
+                    "type": "string",
+                    "description": "Chaining: the id of the reference image taken from this "
+                    "output, when AI may use it now - pass it as a referenceImageId to refine "
+                    "the picture. Null otherwise (only its owner can take an output into the "
+                    "pool and opt it in).",
+                }
+            ),
         },
     }
 )
@@ -103,6 +115,10 @@ _GENERATION: dict[str, Any] = _complete(
                 "description": "Media ids of the references that still exist and are opted in.",
             },
             "images": {"type": "array", "items": _OUTPUT_IMAGE},
+            "masked": {
+                "type": "boolean",
+                "description": "Whether it was sent with an inpainting mask.",
+            },
             "cost": {"type": "integer", "description": "Credits charged (0 unless succeeded)."},
             "failure": _TEXT_OR_NULL,
             "warning": _TEXT_OR_NULL,
@@ -171,7 +187,9 @@ TOOLS: list[types.Tool] = [
         "Ask an image model for new pictures of the person, from 1 to "
         f"{MAX_REFERENCES} of their opted-in reference images. Costs credits per output "
         "image (see me.getProfile); the same consent checks as the GraphQL mutation run "
-        "at request and at send time. Pass idempotencyKey to make a retry safe.",
+        "at request and at send time. Pass idempotencyKey to make a retry safe. To change "
+        "only part of the first reference (e.g. only the outfit), pass a mask. To refine an "
+        "earlier result, pass its output's referenceImageId (see me.listGenerations).",
         {
             "properties": {
                 "prompt": {"type": "string", "minLength": 1, "maxLength": MAX_PROMPT},
@@ -195,6 +213,17 @@ TOOLS: list[types.Tool] = [
                     "default": Size.SQUARE.value,
                 },
                 "n": {"type": "integer", "minimum": 1, "maximum": MAX_IMAGES, "default": 1},
+                "mask": {
+                    "type": "string",
+                    "contentEncoding": "base64",
+                    "contentMediaType": "image/png",
+                    "minLength": 1,
+                    "maxLength": MAX_MASK_BASE64,
+                    "description": "Optional inpainting mask, base64: a PNG with an alpha "
+                    "channel whose transparent pixels mark what may change in the first "
+                    "reference image, with that image's aspect ratio. Only models whose "
+                    "provider takes a mask accept it (OpenAI's do, Gemini's do not).",
+                },
                 "idempotencyKey": {
                     "type": "string",
                     "minLength": 1,

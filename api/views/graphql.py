@@ -102,7 +102,9 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
                 401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"}, accept=accept
             )
         except RequestRefused as exc:
-            response = graphql_error(exc.status, exc.code, exc.message, accept=accept)
+            response = graphql_error(
+                exc.status, exc.code, exc.message, accept=accept, **(exc.details or {})
+            )
         except HTTPException as exc:
             response = graphql_error(
                 exc.status_code, refusal_code(exc), exc.reason, _allow(exc), accept=accept

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 APP_DIR = Path(__file__).resolve().parents[1] / "static" / "app"
 # Client-side pages; each answers with the same index.html.
-PAGES = ("/", "/generate", "/history")
+PAGES = ("/", "/generate", "/history", "/data")
 IMMUTABLE = "public, max-age=31536000, immutable"
 ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 

@@ -82,3 +82,17 @@ class ProviderNotAllowed(DomainError):
         super().__init__(f"{provider} is not among {where}; nothing was sent")
         self.provider = provider
         self.rule = rule
+
+
+class MaskNotSupported(DomainError):
+    """The model's provider takes no inpainting mask; refused before anything is held."""
+
+    code = "MASK_NOT_SUPPORTED"
+
+    def __init__(self, provider: str, model: str) -> None:
+        super().__init__(
+            f"the {provider} provider takes no mask for {model}; send without a mask or "
+            "choose a model whose provider takes one"
+        )
+        self.provider = provider
+        self.model = model

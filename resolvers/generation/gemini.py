@@ -38,6 +38,7 @@ class GeminiProvider:
         self.config = config
 
     def accepts_mask(self, model: str) -> bool:
+        # generateContent has no mask input; a mask is refused before anything is held.
         return False
 
     def body(self, request: ImageRequest) -> dict[str, Any]:

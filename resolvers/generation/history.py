@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,6 +52,8 @@ class Generation:
     warning: str | None
     created_at: datetime
     completed_at: datetime | None
+    # The inpainting mask as sent (RGBA PNG, the first reference's prepared size).
+    mask: bytes | None = None
 
 
 def _outputs(row: GenerationRecord) -> list[OutputImage]:
@@ -94,6 +97,7 @@ async def to_generation(stores: Stores, tx: UnitOfWork, row: GenerationRecord) -
         warning=row.warning,
         created_at=created,
         completed_at=aware(row.completed_at) if row.completed_at else None,
+        mask=base64.b64decode(secrets.mask) if secrets.mask else None,
     )
 
 

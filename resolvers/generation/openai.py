@@ -32,7 +32,8 @@ class OpenAIProvider:
         self.config = config
 
     def accepts_mask(self, model: str) -> bool:
-        return False
+        # /v1/images/edits takes a `mask` part for every image model.
+        return True
 
     async def generate(self, request: ImageRequest) -> ProviderImages:
         async with http_client(self.config) as client:
@@ -62,6 +63,9 @@ class OpenAIProvider:
             ("image[]", (f"reference-{i}.png", png, "image/png"))
             for i, png in enumerate(request.references, start=1)
         ]
+        if request.mask is not None:
+            # Applies to the first image: transparent pixels mark what may change.
+            files.append(("mask", ("mask.png", request.mask, "image/png")))
         headers = {"Accept": "application/json"}
         if self.endpoint.api_key:
             headers["Authorization"] = f"Bearer {self.endpoint.api_key}"

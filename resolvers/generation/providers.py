@@ -24,7 +24,8 @@ from resolvers.generation.pricing import Model, Quality, Size
 
 @dataclass(frozen=True)
 class ImageRequest:
-    """What a provider is asked for; references are already clean PNGs."""
+    """What a provider is asked for; references are already clean PNGs, and the mask
+    (if any) a prepared RGBA PNG of the first reference's size."""
 
     model: Model
     prompt: str
@@ -48,7 +49,7 @@ class ImageProvider(Protocol):
     name: str
 
     def accepts_mask(self, model: str) -> bool:
-        """Whether this provider can take a mask for the model with this id."""
+        """Whether this provider can take an inpainting mask for the model (a model id)."""
         ...
 
     async def generate(self, request: ImageRequest) -> ProviderImages:

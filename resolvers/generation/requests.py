@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from resolvers.errors import InvalidInput
+from resolvers.errors import InvalidInput, TooLarge
 from resolvers.generation.pricing import DEFAULT_MODEL, MODELS, Model, Quality, Size
 from storage.tables import GENERATION_ENCRYPTED
 
@@ -30,6 +30,9 @@ class GenerationRequest:
     size: str = Size.SQUARE.value
     n: int = 1
     idempotency_key: str | None = None
+    # An inpainting mask as uploaded (any image with alpha; prepared later, with the
+    # first reference); at most the upload size limit.
+    mask: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,12 @@ class ValidRequest:
     size: Size
     n: int
     idempotency_key: str | None = None
+    mask: bytes | None = None
 
     @property
     def input_hash(self) -> str:
         """SHA-256 of the normalised input: what a retry with the same key must repeat."""
-        normalised = {
+        normalised: dict[str, object] = {
             "prompt": self.prompt,
             "referenceIds": self.reference_ids,
             "model": self.model.id,
@@ -55,6 +59,9 @@ class ValidRequest:
             "size": self.size.value,
             "n": self.n,
         }
+        if self.mask is not None:
+            # Only with a mask, so the hashes of calls without one stay what they were.
+            normalised["mask"] = hashlib.sha256(self.mask).hexdigest()
         text = json.dumps(normalised, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -71,7 +78,22 @@ def _validate_key(key: str | None) -> str | None:
     return key
 
 
-def validate(request: GenerationRequest, models: Mapping[str, Model] = MODELS) -> ValidRequest:
+def _validate_mask(mask: bytes | None, max_bytes: int) -> bytes | None:
+    if mask is None:
+        return None
+    if not mask:
+        raise InvalidInput("the mask is empty", field="mask")
+    if len(mask) > max_bytes:
+        raise TooLarge(f"the mask is larger than {max_bytes} bytes", max_bytes)
+    return mask
+
+
+def validate(
+    request: GenerationRequest,
+    models: Mapping[str, Model] = MODELS,
+    *,
+    max_mask_bytes: int = 10 * 1024 * 1024,
+) -> ValidRequest:
     prompt = request.prompt.strip()
     if not prompt:
         raise InvalidInput("the prompt is empty", field="prompt")
@@ -116,4 +138,5 @@ def validate(request: GenerationRequest, models: Mapping[str, Model] = MODELS) -
             field="n",
         )
     key = _validate_key(request.idempotency_key)
-    return ValidRequest(prompt, ids, model, quality, size, request.n, key)
+    mask = _validate_mask(request.mask, max_mask_bytes)
+    return ValidRequest(prompt, ids, model, quality, size, request.n, key, mask)

@@ -1,10 +1,11 @@
 """generateWithReference: consent, credits, the provider call, and keeping the results.
 
 The order matters:
-1. validate the input, find a configured provider, and check that it is on the server's
-   and the owner's allowlist of recipients (nothing is read before that);
+1. validate the input, find a configured provider (one that takes a mask, if a mask was
+   given), and check that it is on the server's and the owner's allowlist of recipients
+   (nothing is read before that);
 2. lapse the owner's timed consents that have come due, check consent and read + clean
-   the references (no row written yet);
+   the references, and prepare the mask to the first one's size (no row written yet);
 3. in one short transaction under the owner lock: check consent and the allowlists
    again (this is the send-time check - toggles take the same lock; an `until` is
    compared with the clock), check credits and hold them by writing the pending
@@ -26,6 +27,7 @@ first call still runs) or its ProviderFailed. The same key with another input is
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import math
@@ -37,7 +39,12 @@ from dataclasses import replace
 from resolvers import rate_limits
 from resolvers.errors import InvalidInput, NotFound, TooLarge
 from resolvers.generation import credits
-from resolvers.generation.errors import InsufficientCredits, ProviderFailed, ReferenceNotUsable
+from resolvers.generation.errors import (
+    InsufficientCredits,
+    MaskNotSupported,
+    ProviderFailed,
+    ReferenceNotUsable,
+)
 from resolvers.generation.history import (
     Generation,
     OutputImage,
@@ -49,7 +56,13 @@ from resolvers.generation.outputs import keep_outputs, output_json
 from resolvers.generation.pricing import catalogue, cost_of, hold_for
 from resolvers.generation.providers import ImageProvider, ImageRequest
 from resolvers.generation.recipients import check_allowed, recipient_of
-from resolvers.generation.references import UnreadableReference, clean_reference_png
+from resolvers.generation.references import (
+    UnreadableReference,
+    UnusableMask,
+    clean_reference_png,
+    png_size,
+    prepare_mask,
+)
 from resolvers.generation.registry import provider_for
 from resolvers.generation.requests import GenerationRequest, ValidRequest, validate
 from resolvers.media.uploads import get_media
@@ -111,18 +124,37 @@ async def _clean_reference(stores: Stores, caller: Caller, image_id: str, path: 
         raise ReferenceNotUsable([image_id]) from None
 
 
-async def _prepare(stores: Stores, caller: Caller, valid: ValidRequest) -> list[bytes]:
-    """Consent, then the references' bytes as clean PNGs; writes nothing."""
+async def _prepare_mask(stores: Stores, mask: bytes, first_reference: bytes) -> bytes:
+    """The mask scaled to the first prepared reference; InvalidInput on `mask` if unusable."""
+    try:
+        return await asyncio.to_thread(
+            prepare_mask,
+            mask,
+            png_size(first_reference),
+            max_pixels=stores.limits.max_image_pixels,
+        )
+    except UnusableMask as unusable:
+        raise InvalidInput(str(unusable), field="mask") from None
+
+
+async def _prepare(
+    stores: Stores, caller: Caller, valid: ValidRequest
+) -> tuple[list[bytes], bytes | None]:
+    """Consent, then the references' bytes as clean PNGs and the mask that goes with the
+    first one; writes nothing."""
     paths = await _reference_paths(stores, caller, valid)
     references = [await _clean_reference(stores, caller, i, paths[i]) for i in valid.reference_ids]
-    total = sum(len(png) for png in references)
+    mask = None
+    if valid.mask is not None:
+        mask = await _prepare_mask(stores, valid.mask, references[0])
+    total = sum(len(png) for png in references) + len(mask or b"")
     limit = stores.generation.max_request_bytes
     if total > limit:
         raise TooLarge(
             f"the references come to {total} bytes as PNG; one request may carry {limit}",
             limit,
         )
-    return references
+    return references, mask
 
 
 async def _keyed(tx: UnitOfWork, caller: Caller, key: str) -> str | None:
@@ -141,14 +173,14 @@ async def _admit(stores: Stores, caller: Caller, sending: Sending) -> None:
 
 
 async def _reserve(
-    stores: Stores, caller: Caller, valid: ValidRequest, sending: Sending
+    stores: Stores, caller: Caller, valid: ValidRequest, sending: Sending, mask: bytes | None
 ) -> tuple[str, bool]:
     """The send-time consent check and the credit hold, in one transaction.
 
     Returns the generation id and whether this call made it: False when an earlier call
     with the same idempotency key did (that one's outcome is the answer)."""
     try:
-        return await _reserve_once(stores, caller, valid, sending)
+        return await _reserve_once(stores, caller, valid, sending, mask)
     except IdempotencyKeyTaken:
         # Another instance inserted the same key between our check and our insert; the
         # unique index kept it to one row. Find that row (it is committed by now).
@@ -182,7 +214,7 @@ def _pending_record(caller: Caller, valid: ValidRequest, hold: int) -> Generatio
 
 
 async def _reserve_once(
-    stores: Stores, caller: Caller, valid: ValidRequest, sending: Sending
+    stores: Stores, caller: Caller, valid: ValidRequest, sending: Sending, mask: bytes | None
 ) -> tuple[str, bool]:
     hold = hold_for(valid.model, valid.quality, valid.n)
     async with stores.transaction() as tx:
@@ -200,7 +232,11 @@ async def _reserve_once(
         record = _pending_record(caller, valid, hold)
         # The input hash only with a key: it is what a retry with that key must repeat.
         input_hash = valid.input_hash if valid.idempotency_key is not None else None
-        await tx.generations.insert(record, GenerationEncrypted(valid.prompt, input_hash))
+        # The mask as it is sent, kept encrypted like the prompt.
+        kept_mask = base64.b64encode(mask).decode() if mask is not None else None
+        await tx.generations.insert(
+            record, GenerationEncrypted(valid.prompt, input_hash, kept_mask)
+        )
         return record.id, True
 
 
@@ -318,7 +354,9 @@ async def _finish_succeeded(
 async def generate_with_reference(
     stores: Stores, caller: Caller, request: GenerationRequest
 ) -> Generation:
-    valid = validate(request, catalogue(stores.generation))
+    valid = validate(
+        request, catalogue(stores.generation), max_mask_bytes=stores.limits.max_upload_bytes
+    )
     if valid.idempotency_key is not None:
         # A retry: answer from the first call without preparing anything.
         async with stores.reading() as read:
@@ -328,14 +366,16 @@ async def generate_with_reference(
     # A replay above is the first call's outcome and counts once; every new call counts.
     await rate_limits.consume(stores, caller, rate_limits.Act.GENERATION)
     provider: ImageProvider = provider_for(stores.generation, valid.model)
+    if valid.mask is not None and not provider.accepts_mask(valid.model.id):
+        raise MaskNotSupported(provider.name, valid.model.id)
     sending = Sending(recipient_of(stores.generation, valid.model), valid.reference_ids)
     await _admit(stores, caller, sending)
-    references = await _prepare(stores, caller, valid)
-    generation_id, fresh = await _reserve(stores, caller, valid, sending)
+    references, mask = await _prepare(stores, caller, valid)
+    generation_id, fresh = await _reserve(stores, caller, valid, sending, mask)
     if not fresh:
         return await _replay(stores, caller, generation_id, valid)
     async with _kept_alive(stores, generation_id):
-        return await _run(stores, caller, valid, provider, references, generation_id, sending)
+        return await _run(stores, caller, valid, provider, references, mask, generation_id, sending)
 
 
 async def _run(
@@ -344,6 +384,7 @@ async def _run(
     valid: ValidRequest,
     provider: ImageProvider,
     references: list[bytes],
+    mask: bytes | None,
     generation_id: str,
     sending: Sending,
 ) -> Generation:
@@ -358,6 +399,7 @@ async def _run(
                 quality=valid.quality,
                 n=valid.n,
                 references=references,
+                mask=mask,
             )
         )
         if not result.images:
@@ -372,7 +414,7 @@ async def _run(
             sent = (sending, result.model_used, UseOutcome.SUCCEEDED)
             await _release_unrecorded(stores, caller, generation_id, sent)
             return _unrecorded(
-                caller, generation_id, valid, result.model_used, outputs, result.images
+                caller, generation_id, valid, result.model_used, outputs, result.images, mask
             )
     except ProviderFailed as failure:
         stores.observer.generation_finished(
@@ -423,6 +465,7 @@ def _unrecorded(
     model_used: str,
     outputs: list[OutputImage],
     images: list[bytes],
+    mask: bytes | None,
 ) -> Generation:
     now = utcnow()
     return Generation(
@@ -444,4 +487,5 @@ def _unrecorded(
         "response only - save them now (nothing was charged)",
         created_at=now,
         completed_at=now,
+        mask=mask,
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from resolvers.pool.me_images import Image, Slot, pool_snapshot
 from resolvers.stores import Caller, Stores
+from storage.eventlog.payload import EventPayload, EventType
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,23 @@ async def set_ai_uses_reference_images(stores: Stores, caller: Caller, enabled: 
     """The kill switch: turns every reference off at once without touching per-image flags."""
     async with stores.transaction() as tx:
         owner = await tx.owners.lock(caller.owner_id)
-        if owner.ai_uses_reference_images != enabled:
+        changed = owner.ai_uses_reference_images != enabled
+        if changed:
             await tx.owners.set_ai_uses_reference_images(owner, enabled)
+            # The switch is the owner's, across spaces: every space's readers (open tabs,
+            # pickers, MCP sessions) hear of it in their own feed, in commit order.
+            spaces = await tx.events.spaces_of(caller.owner_id) | {caller.space_id}
+            for space_id in sorted(spaces):
+                await tx.events.append(
+                    caller.owner_id,
+                    space_id,
+                    EventType.AI_SWITCH_CHANGED,
+                    "",
+                    EventPayload(enabled=enabled),
+                    image=None,
+                )
+    if changed:
+        stores.notifier.notify(caller.owner_id)
     return Profile(caller.owner_id, caller.space_id, enabled)
 
 

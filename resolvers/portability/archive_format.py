@@ -75,7 +75,9 @@ can import it (GraphQL `importMyData`, or `meimages import --user ID FILE`).
 {GENERATIONS}
     Your image generations, oldest first: prompt, model requested and used, quality,
     size, number of images, the ids of the reference images used (ids of {POOL}),
-    status, credits charged, failure or warning, times, and the outputs.
+    status, credits charged, failure or warning, times, the outputs, and the
+    inpainting mask if one was sent (base64 of a PNG whose transparent pixels marked
+    what could change).
 
 {OUTPUTS_DIR}<generation id>-<index>.<ext>
     The output images of your generations that the server stored.

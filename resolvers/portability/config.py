@@ -24,5 +24,8 @@ class PortabilityConfig:
     # An archive offered for import: its total uncompressed size and number of entries.
     max_archive_bytes: int = 2 * 1024**3
     max_entries: int = 20_000
+    # Whether a person may delete everything of theirs themselves (`deleteMyData`); an
+    # operator whose deployment needs a grace period turns it off.
+    self_deletion: bool = True
     # Signs `/exports/{id}/archive.zip` URLs; None where no HTTP door serves them (CLI).
     downloads: MediaUrlSigner | None = None

@@ -26,6 +26,7 @@ class ArchiveProblem(enum.StrEnum):
     DUPLICATE_ID = "duplicate-id"
     MISSING_FILE = "missing-file"
     IMAGE_REJECTED = "image-rejected"
+    ALREADY_IMPORTED = "already-imported"
 
 
 class InvalidArchive(DomainError):

@@ -180,9 +180,10 @@ async def _generation_json(
     read: UnitOfWork, caller: Caller, row: GenerationRecord
 ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     try:
-        prompt = (await read.generations.open(row)).prompt
+        secrets = await read.generations.open(row)
+        prompt, mask = secrets.prompt, secrets.mask
     except DecryptionError:
-        prompt = None  # its key was destroyed or the row damaged: export the rest
+        prompt = mask = None  # its key was destroyed or the row damaged: export the rest
     files: list[tuple[str, str]] = []
     outputs = []
     for output in row.outputs:
@@ -201,6 +202,8 @@ async def _generation_json(
         "id": row.id,
         "status": row.status,
         "prompt": prompt,
+        # The inpainting mask as sent: base64 of an RGBA PNG; null without one.
+        "mask": mask,
         "modelRequested": row.model_requested,
         "modelUsed": row.model_used,
         "quality": row.quality,

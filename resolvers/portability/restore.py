@@ -35,7 +35,7 @@ from storage.eventlog.payload import EventPayload, EventType
 from storage.repositories import UnitOfWork
 from storage.repositories.media import APP_ME
 from storage.sealed import OwnerBlobs
-from storage.tables import MediaObject, MediaRef, MeImage, new_id, utcnow
+from storage.tables import MediaObject, MediaRef, MeImage, aware, new_id, utcnow
 
 # Images validated and stored at once during an import.
 CONCURRENT_IMAGES = 2
@@ -74,7 +74,8 @@ def _bad(message: str, entry: str = fmt.POOL) -> InvalidArchive:
     return InvalidArchive(ArchiveProblem.BAD_FIELD, message, entry=entry)
 
 
-def _check_manifest(reader: ArchiveReader) -> None:
+def _check_manifest(reader: ArchiveReader) -> str | None:
+    """Checks the manifest; returns when the archive was exported (as it says), if it does."""
     manifest = reader.document(fmt.MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("format") != fmt.FORMAT:
         raise InvalidArchive(
@@ -87,6 +88,8 @@ def _check_manifest(reader: ArchiveReader) -> None:
             f"format version {version!r} is not supported (this server reads {fmt.VERSION})",
             entry=fmt.MANIFEST,
         )
+    exported = manifest.get("exportedAt")
+    return exported if isinstance(exported, str) and len(exported) <= 40 else None
 
 
 def _timestamp(value: object, name: str) -> datetime:
@@ -183,13 +186,14 @@ async def import_archive(
     try:
         with open_archive(source, stores.portability, stores.limits) as reader:
             # Parsing the documents is blocking work: off the event loop.
-            await asyncio.to_thread(_check_manifest, reader)
+            exported = await asyncio.to_thread(_check_manifest, reader)
             limit = stores.portability.max_entries
             archived = await asyncio.to_thread(_archived_images, reader, limit)
             owner = await stores.sealed.owner(caller.owner_id)
             prepared = await _prepare_all(stores, owner, reader, archived, written)
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
+            await _refuse_repeat(tx, caller, prepared, exported)
             await tx.blobs.claim(written, sealed_with=owner.data_key_id)
             image_ids = await _restore(tx, caller, prepared, keep_consent, stores.limits.pool_cap)
     except BaseException:
@@ -252,6 +256,25 @@ async def _prepare(
     # Only the metadata stays in memory; the bytes are in the store now.
     slim = EncodedImage(b"", image.content_type, image.width, image.height, b"", b"", image.sha256)
     return _Prepared(archived, slim, len(image.data), names)
+
+
+async def _refuse_repeat(
+    tx: UnitOfWork, caller: Caller, prepared: list[_Prepared], exported: str | None
+) -> None:
+    """An archive whose every image is already in the space (the same picture, made at
+    the same moment) was imported before: refused, rather than duplicating the pool."""
+    if not prepared:
+        return
+    pool = await tx.pool.live_images(caller.owner_id, caller.space_id)
+    present = {(stored.media.sha256, aware(stored.row.created_at)) for stored in pool}
+    if all((p.image.sha256, p.archived.created_at) in present for p in prepared):
+        which = f"the archive exported {exported}" if exported else "this archive"
+        raise InvalidArchive(
+            ArchiveProblem.ALREADY_IMPORTED,
+            f"{which} is already imported into space {caller.space_id!r}: its "
+            f"{len(prepared)} images are in the pool; nothing was imported again",
+            entry=fmt.MANIFEST,
+        )
 
 
 async def _restore(

@@ -12,7 +12,7 @@ from resolvers import errors as domain
 from resolvers.events import feed
 from schema.context import Info, RequestContext
 from schema.error_map import member_of
-from schema.events.types import MeImageEvent, MeImageEventResult
+from schema.events.types import MeImageEventResult, event_of
 
 
 @strawberry.type
@@ -20,7 +20,8 @@ class EventsSubscription:
     """Live changes of the caller's pool."""
 
     @strawberry.subscription(
-        description="The caller's image events in the active space, oldest first. With "
+        description="The caller's image events in the active space, and the owner's AI "
+        "switch changing (`AiUsesReferenceImagesEvent`), oldest first. With "
         "`after`, every later event is replayed before live ones follow, each exactly once. "
         "Ends with TokenExpiredError when the token expires."
     )
@@ -31,7 +32,7 @@ class EventsSubscription:
         stream = feed.follow(info.context.stores, caller, after)
         try:
             async for event in _until_token_expires(info.context, stream):
-                yield MeImageEvent.shared(event)
+                yield event_of(event)
         except domain.DomainError as error:
             # Strawberry's exception handlers skip subscriptions; the same map ends this one.
             yield member_of(MeImageEventResult, error)

@@ -115,6 +115,40 @@ _RECENT = 256
 _recent: OrderedDict[int, tuple[feed.Event, MeImageEvent]] = OrderedDict()
 
 
+@strawberry.type(
+    name="AiUsesReferenceImagesEvent",
+    description="The owner's switch `aiUsesReferenceImages` changed. While it is off no image "
+    "is offered or sent to AI, whatever its own opt-in says; the per-image opt-ins are kept.",
+)
+class AiUsesReferenceImagesEvent:
+    ai_uses_reference_images: bool = strawberry.field(
+        description="The switch's new position (as `Profile.aiUsesReferenceImages`)."
+    )
+    occurred_at: datetime = strawberry.field(description="When it was switched.")
+    cursor: str = strawberry.field(
+        description="Opaque position of this event; subscribe with `after:` it to resume."
+    )
+
+    def shared_key(self) -> str:
+        """The logged event this shows (see schema.events.shared); not a GraphQL field."""
+        return self.cursor
+
+    @classmethod
+    def of(cls, event: feed.Event) -> AiUsesReferenceImagesEvent:
+        return cls(
+            ai_uses_reference_images=bool(event.enabled),
+            occurred_at=event.created_at,
+            cursor=event.cursor,
+        )
+
+
+def event_of(event: feed.Event) -> MeImageEvent | AiUsesReferenceImagesEvent:
+    """The GraphQL form of a logged event: an image's change, or the owner's switch."""
+    if event.type.of_image:
+        return MeImageEvent.shared(event)
+    return AiUsesReferenceImagesEvent.of(event)
+
+
 @represents(cursors.CursorTooOld, http_status=410)
 @strawberry.type(
     description="Events after this cursor are no longer kept. Refetch the pool, then subscribe "
@@ -134,9 +168,14 @@ class TokenExpiredError(Error):
 
 
 MeImageEventResult = Annotated[
-    MeImageEvent | CursorTooOldError | InvalidInputError | TokenExpiredError,
+    MeImageEvent
+    | AiUsesReferenceImagesEvent
+    | CursorTooOldError
+    | InvalidInputError
+    | TokenExpiredError,
     strawberry.union(
         "MeImageEventResult",
-        description="An event, or why the subscription ends (an error is always the last item).",
+        description="An event (an image's change, or the owner's AI switch), or why the "
+        "subscription ends (an error is always the last item).",
     ),
 ]

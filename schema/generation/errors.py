@@ -64,3 +64,12 @@ class ProviderNotAllowedError(Error):
             provider_kind=ProviderKind.of(getattr(error, "provider", "")),
             rule=AllowlistRule(getattr(error, "rule", "")),
         )
+
+
+@represents(generation_errors.MaskNotSupported, http_status=422)
+@strawberry.type(
+    description="A mask was given, but the model's provider takes none (Gemini, or a self-hosted engine whose workflow declares no mask input); nothing was held or sent."
+)
+class MaskNotSupportedError(Error):
+    provider: str = strawberry.field(description="The provider that takes no mask.")
+    model: str = strawberry.field(description="The model asked for.")

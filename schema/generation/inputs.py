@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from resolvers.generation import pricing
 from schema.generation.types import GenerationQuality, GenerationSize
@@ -25,3 +26,7 @@ class GenerationInput:
         default=GenerationSize.SQUARE, description="Output size."
     )
     n: int = strawberry.field(default=1, description="Number of images, 1 to 4.")
+    mask: Upload | None = strawberry.field(
+        default=None,
+        description="Inpainting mask (a file part of the multipart request): an image with an alpha channel, e.g. a PNG, whose transparent pixels mark what may change in the first reference; the same aspect ratio as that reference, at most the upload size limit. It is scaled with the reference (long side at most 1024 px), stripped of metadata, sent as the provider's `mask` and kept, encrypted, with the generation. Not every provider takes one (MaskNotSupportedError).",
+    )

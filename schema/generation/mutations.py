@@ -12,6 +12,7 @@ from schema.context import Info
 from schema.errors import InvalidInputError, RateLimitedError, TooLargeError
 from schema.generation.errors import (
     InsufficientCreditsError,
+    MaskNotSupportedError,
     ProviderFailedError,
     ProviderNotAllowedError,
     ProviderNotConfiguredError,
@@ -21,6 +22,7 @@ from schema.generation.inputs import GenerationInput
 from schema.generation.ledger import ProviderKind
 from schema.generation.types import Generation, ReferencePool
 from schema.pool.types import Profile
+from schema.scalars import read_upload
 
 GenerateWithReferenceResult = Annotated[
     Generation
@@ -30,6 +32,7 @@ GenerateWithReferenceResult = Annotated[
     | ReferenceNotUsableError
     | ProviderNotConfiguredError
     | ProviderNotAllowedError
+    | MaskNotSupportedError
     | ProviderFailedError
     | RateLimitedError,
     strawberry.union(
@@ -57,6 +60,9 @@ class GenerationMutation:
         ] = None,
     ) -> GenerateWithReferenceResult:
         stores, caller = info.context.stores, info.context.require_caller()
+        mask = None
+        if input.mask is not None:
+            mask = await read_upload(input.mask, stores.limits.max_upload_bytes)
         request = requests.GenerationRequest(
             prompt=input.prompt,
             reference_ids=[str(i) for i in input.reference_image_ids],
@@ -65,6 +71,7 @@ class GenerationMutation:
             size=input.size.to_domain().value,
             n=input.n,
             idempotency_key=idempotency_key,
+            mask=mask,
         )
         result = await service.generate_with_reference(stores, caller, request)
         return Generation.of(result, ReferencePool(stores, caller))

@@ -9,9 +9,11 @@ from datetime import datetime
 from typing import cast
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
-from resolvers.generation import history, pricing
+from resolvers.generation import chaining, history, pricing
 from resolvers.generation.credits import GenerationStatus as DomainStatus
+from resolvers.generation.references import png_size
 from resolvers.pool import me_images
 from resolvers.stores import Caller, Stores
 from schema.context import Info
@@ -58,6 +60,7 @@ class GenerationStatus(enum.Enum):
 class GeneratedImage:
     image: strawberry.Private[history.OutputImage]
     owner_id: strawberry.Private[str]
+    pool: strawberry.Private[ReferencePool]
 
     @strawberry.field(description="Position among the generation's outputs, from 0.")
     def index(self) -> int:
@@ -97,6 +100,36 @@ class GeneratedImage:
     def base64(self) -> str | None:
         return base64.b64encode(self.image.inline).decode() if self.image.inline else None
 
+    @strawberry.field(
+        description="The image of the caller's pool taken from this output (createMeImage with its mediaId), if it is live: chaining uses it as a reference once its owner opted it in, under every rule of the pool. Null if the output is not in the pool."
+    )
+    async def pool_image(self) -> MeImage | None:
+        if self.image.media_id is None:
+            return None
+        image = await self.pool.taken_from(self.image.media_id)
+        return MeImage.of(image) if image is not None else None
+
+
+@strawberry.type(description="The inpainting mask a generation was sent with.")
+class GenerationMask:
+    data: strawberry.Private[bytes]
+
+    @strawberry.field(description="Always image/png: an RGBA PNG.")
+    def content_type(self) -> str:
+        return "image/png"
+
+    @strawberry.field(description="Width in pixels (the first reference's as sent).")
+    def width(self) -> int:
+        return png_size(self.data)[0]
+
+    @strawberry.field(description="Height in pixels (the first reference's as sent).")
+    def height(self) -> int:
+        return png_size(self.data)[1]
+
+    @strawberry.field(description="The PNG, base64; transparent pixels marked what could change.")
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode()
+
 
 class ReferencePool:
     """The caller's live images, loaded once for all generations of one field."""
@@ -104,6 +137,18 @@ class ReferencePool:
     def __init__(self, stores: Stores, caller: Caller) -> None:
         self._stores, self._caller = stores, caller
         self._task: asyncio.Future[dict[str, me_images.Image]] | None = None
+        self._outputs: DataLoader[str, me_images.Image | None] = DataLoader(self._taken_from)
+
+    async def _taken_from(self, media_ids: list[str]) -> list[me_images.Image | None]:
+        pool = await self.get()
+        found = await chaining.pool_images_of_outputs(
+            self._stores, self._caller, media_ids, pool.values()
+        )
+        return [found.get(m) for m in media_ids]
+
+    async def taken_from(self, output_media_id: str) -> me_images.Image | None:
+        """The live image taken into the pool from this output, if any (batched)."""
+        return await self._outputs.load(output_media_id)
 
     async def _load(self) -> dict[str, me_images.Image]:
         return {i.id: i for i in await me_images.list_images(self._stores, self._caller)}
@@ -172,7 +217,16 @@ class Generation(Node):
 
     @strawberry.field(description="The output images.")
     def images(self) -> list[GeneratedImage]:
-        return [GeneratedImage(image=i, owner_id=self.data.owner_id) for i in self.data.images]
+        return [
+            GeneratedImage(image=i, owner_id=self.data.owner_id, pool=self.pool)
+            for i in self.data.images
+        ]
+
+    @strawberry.field(
+        description="The inpainting mask it was sent with (stored encrypted); null without one."
+    )
+    def mask(self) -> GenerationMask | None:
+        return GenerationMask(data=self.data.mask) if self.data.mask is not None else None
 
     @strawberry.field(description="Credits charged (0 unless it succeeded).")
     def cost(self) -> int:

@@ -8,6 +8,7 @@ from typing import cast
 import strawberry
 
 from resolvers import errors as domain
+from resolvers.lifecycle.self_deletion import SelfDeletionDisabled
 from resolvers.portability.errors import ArchiveProblem as Problem
 from resolvers.portability.errors import InvalidArchive
 from schema.enums import ErrorCode
@@ -57,6 +58,11 @@ class ArchiveProblem(enum.Enum):
     IMAGE_REJECTED = strawberry.enum_value(
         Problem.IMAGE_REJECTED.value, description="An image is refused as an upload would be."
     )
+    ALREADY_IMPORTED = strawberry.enum_value(
+        Problem.ALREADY_IMPORTED.value,
+        description="Every image of the archive is already in this space's pool (the archive "
+        "was imported before): importing it again would only duplicate them.",
+    )
 
     @classmethod
     def of(cls, problem: Problem) -> ArchiveProblem:
@@ -83,3 +89,12 @@ class InvalidArchiveError(Error):
             problem=ArchiveProblem.of(error.problem),
             entry=error.entry,
         )
+
+
+@represents(SelfDeletionDisabled, http_status=403)
+@strawberry.type(
+    description="This server keeps deleting a person's data for its operator (whose "
+    "deployment may need a grace period): nothing was deleted; ask them."
+)
+class SelfDeletionDisabledError(Error):
+    pass

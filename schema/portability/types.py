@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from resolvers.lifecycle.purge import PurgeReport
 from resolvers.portability.jobs import Export
 from resolvers.portability.jobs import ExportStatus as Status
 from resolvers.portability.restore import ImportReport
@@ -73,3 +74,21 @@ class DataImport:
     @classmethod
     def of(cls, report: ImportReport) -> DataImport:
         return cls(images=[MeImage.of(i) for i in report.images], consent_kept=report.consent_kept)
+
+
+@strawberry.type(description="What `deleteMyData` deleted, for good.")
+class MyDataDeleted:
+    images: int = strawberry.field(description="Images deleted (live and soft-deleted).")
+    media: int = strawberry.field(description="Stored files (photos and pictures) deleted.")
+    data_keys_destroyed: bool = strawberry.field(
+        description="The caller's data keys are destroyed: no copy of their data (a backup "
+        "included) can be decrypted any more."
+    )
+
+    @classmethod
+    def of(cls, report: PurgeReport) -> MyDataDeleted:
+        return cls(
+            images=report.images,
+            media=report.media_objects,
+            data_keys_destroyed=report.data_keys_destroyed,
+        )

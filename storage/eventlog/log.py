@@ -188,12 +188,15 @@ async def read_events(
     deleted = EventType.DELETED.value
     # Only events written before snapshots existed lack one; they show the image's
     # stored state instead.
-    missing = {r.image_id for r in rows if r.image is None and r.type != deleted}
+    switch = EventType.AI_SWITCH_CHANGED.value
+    missing = {r.image_id for r in rows if r.image is None and r.type not in (deleted, switch)}
     current = await snapshot.capture(session, missing, live_only=False)
     events: list[LoggedEvent] = []
     for row in rows:
         assert row.seq is not None
-        data = row.image or (current.get(row.image_id) if row.type != deleted else None)
+        data = row.image or (
+            current.get(row.image_id) if row.type not in (deleted, switch) else None
+        )
         state = None
         if data is not None:
             state = await snapshot.decode(

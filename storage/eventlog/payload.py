@@ -20,6 +20,13 @@ class EventType(enum.StrEnum):
     AI_REFERENCE_TOGGLED = "MeImageAiReferenceToggled"
     PRIMARY_CHANGED = "MeImagePrimaryChanged"
     DELETED = "MeImageDeleted"
+    # The owner's kill switch (`aiUsesReferenceImages`) changed; no image of its own.
+    AI_SWITCH_CHANGED = "AiUsesReferenceImagesChanged"
+
+    @property
+    def of_image(self) -> bool:
+        """Whether the event is about one image (every type but the owner's switch)."""
+        return self is not EventType.AI_SWITCH_CHANGED
 
 
 # The payload keys each kind of event writes, null values included.
@@ -29,6 +36,7 @@ _KEYS: dict[EventType, tuple[str, ...]] = {
     EventType.AI_REFERENCE_TOGGLED: ("enabled",),
     EventType.PRIMARY_CHANGED: ("slot", "previous"),
     EventType.DELETED: ("kind", "previous"),
+    EventType.AI_SWITCH_CHANGED: ("enabled",),
 }
 
 
@@ -40,7 +48,7 @@ class EventPayload:
     slot: str | None = None
     # PRIMARY_CHANGED: the slot it held before; DELETED: the slot it lost.
     previous_slot: str | None = None
-    # AI_REFERENCE_TOGGLED: the new opt-in.
+    # AI_REFERENCE_TOGGLED: the new opt-in; AI_SWITCH_CHANGED: the switch's new position.
     enabled: bool | None = None
     # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` (nobody switched it).
     expired: bool = False

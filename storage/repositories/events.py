@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.eventlog import snapshot
 from storage.eventlog.log import NewEvent, append_events, head_seq
 from storage.eventlog.payload import EventPayload, EventType
 from storage.eventlog.retention import pruned_through
+from storage.tables import MeImage, MeImageEvent
 
 # `append`'s default: read the image's state from the database.
 CAPTURE: Any = object()
@@ -37,6 +40,14 @@ class EventLogRepository:
             states = await snapshot.capture(self._session, [image_id], live_only=True)
             image = states.get(image_id)
         self._pending.append(NewEvent(owner_id, space_id, type, image_id, payload, image))
+
+    async def spaces_of(self, owner_id: str) -> set[str]:
+        """The spaces the owner has images or logged events in (where readers may be)."""
+        query = union(
+            select(col(MeImage.space_id)).where(col(MeImage.owner_id) == owner_id),
+            select(col(MeImageEvent.space_id)).where(col(MeImageEvent.owner_id) == owner_id),
+        )
+        return set((await self._session.execute(query)).scalars().all())
 
     async def write_pending(self) -> None:
         """Write the logged changes, all in one statement (see `append_events`)."""

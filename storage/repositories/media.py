@@ -3,6 +3,7 @@ reference them, their cached renditions, and which media ids are revoked."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
@@ -90,6 +91,21 @@ class MediaRepository:
     async def servable(self, media_id: str) -> StoredMedia | None:
         """Any unrevoked media by id, whoever owns it."""
         return await self._first(col(MediaRef.id) == media_id, not_revoked())
+
+    async def object_ids(
+        self, owner_id: str, space_id: str, media_ids: Sequence[str], app: str
+    ) -> dict[str, str]:
+        """Media id -> stored object id, for those of the ids that are media of one
+        owner's space with the given app tag (one query for the lot)."""
+        if not media_ids:
+            return {}
+        query = select(col(MediaRef.id), col(MediaRef.media_object_id)).where(
+            col(MediaRef.id).in_(list(media_ids)),
+            col(MediaRef.owner_id) == owner_id,
+            col(MediaRef.space_id) == space_id,
+            col(MediaRef.app) == app,
+        )
+        return {ref_id: obj_id for ref_id, obj_id in (await self._session.execute(query)).all()}
 
     async def _first(self, *conditions: ColumnElement[bool]) -> StoredMedia | None:
         query = (

@@ -81,12 +81,17 @@ async def test_oversized_body_gets_413_and_nothing_is_kept(api: Api, owner: str)
         headers={**api.headers(owner), "GraphQL-Require-Preflight": "1"},
     )
     assert response.status_code == 413
+    # The refusal names the file limit a person can act on, beside the code.
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "TOO_LARGE"
+    assert error["extensions"]["maxBytes"] == limit
     response = await api.client.post(
         "/api/v1/profile/me-images/upload",
         files={"file": ("big.jpg", big, "image/jpeg")},
         headers=api.headers(owner),
     )
     assert response.status_code == 413
+    assert response.json()["error"]["maxBytes"] == limit
     assert await counts(api, owner) == (0, 0)
     assert blob_files(api) == before
 

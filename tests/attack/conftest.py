@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.attack.target import Target, launch
-from tests.generation.provider_server import ProviderServer
 from tests.support.databases import BACKENDS
+from tests.support.provider_server import OPENAI_KEY, ProviderServer
 
 # Filled by the fuzzing tests, printed at the end of the run (the issue asks for the run size).
 FUZZ_REQUESTS: dict[str, int] = {}
@@ -16,24 +16,12 @@ FUZZ_REQUESTS: dict[str, int] = {}
 HTTP_FUZZ_REQUESTS: dict[str, int] = {}
 
 
-OPENAI_KEY = "sk-attack-suite-key"
-
-
-@pytest.fixture(scope="session")
-def attack_provider() -> Iterator[ProviderServer]:
-    """A stand-in image provider, so generations (and their ids) really exist."""
-    provider = ProviderServer(openai_key=OPENAI_KEY, gemini_key="unused-gemini-key")
-    provider.start()
-    yield provider
-    provider.stop()
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def live(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     pg_database: str,
-    attack_provider: ProviderServer,
+    provider_server: ProviderServer,
 ) -> Iterator[Target]:
     """Development mode: introspection on, the mode the schema is walked and fuzzed in."""
     target = launch(
@@ -41,7 +29,7 @@ def live(
         request.param,
         pg_database,
         MEIMAGES_OPENAI_API_KEY=OPENAI_KEY,
-        MEIMAGES_OPENAI_BASE_URL=attack_provider.url,
+        MEIMAGES_OPENAI_BASE_URL=provider_server.url,
         MEIMAGES_INITIAL_CREDITS="1000",
     )
     yield target

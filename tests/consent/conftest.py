@@ -15,16 +15,14 @@ from sqlmodel import col
 from api.settings import Settings
 from storage.tables import GenerationRecord, MeImageEvent, ReferenceUse
 from tests.generation import conftest as generation
-from tests.generation.conftest import GEMINI_KEY, OPENAI_KEY
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url
+from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
 
 TOGGLED = "MeImageAiReferenceToggled"
 
-# The app pointed at the provider test server, and that server, as tests/generation has them.
-provider_server = generation.provider_server
-provider = generation.provider
+# The app pointed at the provider test server as tests/generation has it (the server's
+# fixtures are shared by every folder, in tests/conftest.py).
 gen_api = generation.gen_api
 
 

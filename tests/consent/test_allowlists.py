@@ -18,8 +18,8 @@ from tests.generation.conftest import (
     generation_config,
     grant,
 )
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 ALL = ["OPENAI", "GEMINI", "OPENAI_COMPATIBLE"]
 GEMINI = "google/gemini-2.5-flash-image"

@@ -12,8 +12,8 @@ from resolvers.generation.ledger import all_uses
 from resolvers.lifecycle.purge import purge_owner
 from tests.consent.conftest import generation_rows, ledger_rows
 from tests.generation.conftest import add_reference, generate, grant
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import Mode, ProviderServer
 
 USES = """
 query($id: ID!, $first: Int!, $after: String) {

@@ -14,7 +14,7 @@ from gql.transport.websockets import WebsocketsTransport
 from testbed.server import LiveServer, start_server
 from tests.consent.conftest import GEMINI_KEY, OPENAI_KEY
 from tests.events.conftest import event_cursor, new_owner, set_ai, upload
-from tests.generation.provider_server import ProviderServer
+from tests.support.provider_server import ProviderServer
 
 GENERATE = (
     "mutation($input: GenerationInput!) { generateWithReference(input: $input) { __typename "

@@ -13,8 +13,8 @@ from resolvers.stores import Caller
 from storage.eventlog.payload import EventPayload, EventType
 from tests.consent.conftest import HandClock, ledger_rows, toggles
 from tests.generation.conftest import add_reference, balance, blobs_patched, generate, grant
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
+from tests.support.provider_server import ProviderServer
 
 SET = """
 mutation($id: ID!, $enabled: Boolean!, $until: DateTime) {

@@ -24,6 +24,7 @@ const [BASE, TOKEN, CHROMIUM] = process.argv.slice(2);
     await page.goto(`${BASE}/graphiql#token=${TOKEN}`, { waitUntil: 'networkidle0' });
     await page.waitForSelector('.graphiql-container .CodeMirror', { timeout: 15000 });
     out.addressBar = page.url();
+    out.opened = await page.evaluate(() => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue());
     const run = async (query) => {
       await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), query);
       await page.click('.graphiql-execute-button');

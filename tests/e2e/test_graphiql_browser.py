@@ -35,6 +35,9 @@ def test_graphiql_runs_queries_and_mutations_offline(live_server: LiveServer) ->
     assert report["external"] == []  # no CDN, no fonts, nothing from outside
     assert report["failed"] == [] and report["pageErrors"] == []
     assert "#token=" not in report["addressBar"]  # the token left the address bar
+    # A first visit opens with this server's own first steps, not GraphiQL's generic comment.
+    assert report["opened"].startswith("# meimages: your pool of reference images")
+    assert "query MyPool {" in report["opened"] and "Welcome to GraphiQL" not in report["opened"]
     query, mutation = report["results"]
     assert query == {
         "data": {

@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.generation.provider_server import check_png, make_png
+from tests.support.provider_server import check_png, make_png
 
 # Safety net only: a held job is let go (or interrupted) by the test long before this.
 HOLD_LIMIT_S = 60.0

@@ -17,12 +17,11 @@ from resolvers.generation import credits
 from storage.blobs import BlobStore
 from testbed.images import jpeg
 from tests.generation.comfyui_engine import ComfyUIEngine
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url
+from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
 
-OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
-GEMINI_KEY = "AIza-test-Gemini-Secret-Canary-41c2"
+__all__ = ["GEMINI_KEY", "OPENAI_KEY"]
 
 GENERATION_FIELDS = """
   id status prompt modelRequested modelUsed quality size n referenceIds cost failure warning
@@ -50,21 +49,6 @@ GENERATE = (
     + GENERATION
     + "} }"
 )
-
-
-@pytest.fixture(scope="session")
-def provider_server() -> Iterator[ProviderServer]:
-    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key=GEMINI_KEY)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def provider(provider_server: ProviderServer) -> Iterator[ProviderServer]:
-    provider_server.reset()
-    yield provider_server
-    provider_server.reset()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session", params=BACKENDS)
@@ -215,6 +199,69 @@ async def history_ids(api: Api, owner: str, space: str | None = None) -> list[st
     page = await history_page(api, owner, space=space)
     assert page["__typename"] == "GenerationConnection", page
     return [edge["node"]["id"] for edge in page["edges"]]
+
+
+MASK_FIELDS = "mask { contentType width height base64 }"
+MASKED_GENERATE = GENERATE.replace(GENERATION_FIELDS, GENERATION_FIELDS + MASK_FIELDS).replace(
+    "... on Error { code message }",
+    "... on Error { code message }\n  ... on MaskNotSupportedError { provider model }",
+)
+
+
+async def generate_with_mask(
+    api: Api,
+    owner: str,
+    references: list[str],
+    mask: bytes,
+    *,
+    filename: str = "mask.png",
+    content_type: str = "image/png",
+    idempotency_key: str | None = None,
+    **input: Any,
+) -> dict[str, Any]:
+    """generateWithReference as a GraphQL multipart request, the mask as file part `0`."""
+    variables: dict[str, Any] = {
+        "input": {
+            "prompt": "me in a red coat",
+            "referenceImageIds": references,
+            "mask": None,
+            **input,
+        }
+    }
+    query = MASKED_GENERATE
+    if idempotency_key is not None:
+        query = query.replace(
+            "mutation($input: GenerationInput!) { generateWithReference(input: $input)",
+            "mutation($input: GenerationInput!, $key: String) "
+            "{ generateWithReference(input: $input, idempotencyKey: $key)",
+        )
+        variables["key"] = idempotency_key
+    response = await api.http.post(
+        api.url,
+        headers=api.headers(owner, preflight=True),
+        data={
+            "operations": json.dumps({"query": query, "variables": variables}),
+            "map": json.dumps({"0": ["variables.input.mask"]}),
+        },
+        files={"0": (filename, mask, content_type)},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    result: dict[str, Any] = body["data"]["generateWithReference"]
+    return result
+
+
+async def generation_count(api: Api, owner: str) -> int:
+    from sqlalchemy import func, select
+
+    from storage.tables import GenerationRecord
+
+    async with api.stores.db.session() as session:
+        query = select(func.count()).where(
+            GenerationRecord.owner_id == owner  # type: ignore[arg-type]
+        )
+        return int((await session.execute(query)).scalar_one())
 
 
 # The operator's own engine (ComfyUI) ------------------------------------------------

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tests.generation.conftest import add_reference, generate, grant
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
 from tests.support.at_rest import files_holding, raw_database_files
+from tests.support.provider_server import ProviderServer
 
 # Every table a generation writes to.
 GENERATION_TABLES = ["generation", "reference_use", "credit_entry", "me_image_event"]

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.tables import CreditEntry, utcnow
 from tests.generation.conftest import add_reference, balance, generate, grant
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 
 async def test_a_second_charge_row_is_refused_by_the_database(

@@ -25,7 +25,7 @@ from resolvers.generation.workflows import parse_workflow
 from testbed.server import MEIMAGES, clean_environment
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.generation.conftest import EXAMPLE_WORKFLOW, TWO_FACES_WORKFLOW
-from tests.generation.provider_server import make_png
+from tests.support.provider_server import make_png
 
 VARIABLE = "MEIMAGES_COMFYUI_WORKFLOWS"
 MASKED = {

@@ -10,8 +10,8 @@ import pytest
 from resolvers.generation import history
 from resolvers.stores import Caller
 from tests.generation.conftest import add_reference, generate, grant, history_page
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 
 async def make_history(api: Api, owner: str, count: int, seed: int) -> list[str]:

@@ -17,8 +17,8 @@ from tests.generation.conftest import (
     grant,
     history_ids,
 )
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 Case = Callable[[Api, str, str], Awaitable[tuple[str, list[str] | None]]]
 

@@ -21,8 +21,8 @@ from tests.generation.conftest import (
     grant,
     history_ids,
 )
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import Mode, ProviderServer
 
 INVALID: dict[str, tuple[dict[str, Any], str]] = {
     "empty-prompt": ({"prompt": ""}, "prompt"),

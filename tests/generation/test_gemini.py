@@ -8,8 +8,8 @@ import pytest
 
 from testbed.images import decode
 from tests.generation.conftest import GEMINI_KEY, add_reference, balance, generate, grant
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import Mode, ProviderServer
 
 
 async def test_gemini_generates_one_call_per_image(

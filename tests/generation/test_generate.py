@@ -23,8 +23,8 @@ from tests.generation.conftest import (
     grant,
     ledger,
 )
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import Mode, ProviderServer
 
 
 async def test_generates_with_openai_and_keeps_pictures(

@@ -15,8 +15,8 @@ from tests.generation.conftest import (
     grant,
     ledger,
 )
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

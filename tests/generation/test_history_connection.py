@@ -10,8 +10,8 @@ import pytest
 
 from resolvers.generation import history
 from tests.generation.conftest import add_reference, generate, grant
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 HISTORY = """
 query History($first: Int, $after: String, $last: Int, $before: String) {

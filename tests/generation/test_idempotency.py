@@ -21,8 +21,8 @@ from tests.generation.conftest import (
     grant,
     ledger,
 )
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import Mode, ProviderServer
 
 GENERATE_KEYED = (
     "mutation($input: GenerationInput!, $key: String) {"

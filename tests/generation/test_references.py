@@ -13,7 +13,7 @@ from resolvers.generation.references import (
     clean_reference_png,
     png_chunk_types,
 )
-from tests.generation.provider_server import check_png
+from tests.support.provider_server import check_png
 
 CANARY = "CANARY-3b9d"
 MAX_PIXELS = 40_000_000

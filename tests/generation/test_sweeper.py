@@ -24,9 +24,9 @@ from tests.generation.conftest import (
     grant,
     history_page,
 )
-from tests.generation.provider_server import ProviderServer
 from tests.generation.test_idempotency import GET, charges, generate_keyed
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 # Safety net for the waits below, which end on an observed change long before.
 ROUNDS = 3000

@@ -15,11 +15,9 @@ from tests.generation.conftest import (  # noqa: F401 (fixtures)
     balance,
     gen_api,
     grant,
-    provider,
-    provider_server,
 )
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api
+from tests.support.provider_server import ProviderServer
 
 LIMIT = 2
 REFUSED = "... on RateLimitedError { limit retryAfter }"
@@ -41,7 +39,7 @@ def tight(gen_api: Api) -> Iterator[None]:  # noqa: F811
 async def test_concurrent_generations_over_the_hourly_limit_are_refused_typed(
     gen_api: Api,  # noqa: F811
     owner: str,
-    provider: ProviderServer,  # noqa: F811
+    provider: ProviderServer,
     tight: None,
 ) -> None:
     ref = await add_reference(gen_api, owner, 1)

@@ -19,9 +19,9 @@ from PIL import Image
 from testbed.graphql import GraphQLClient
 from testbed.images import jpeg
 from testbed.server import LiveServer
+from tests.support.provider_server import GEMINI_KEY as GEMINI_KEY
+from tests.support.provider_server import OPENAI_KEY as OPENAI_KEY
 
-OPENAI_KEY = "sk-test-mcp-0penai-Secret-Canary"
-GEMINI_KEY = "AIza-test-mcp-Gemini-Secret-Canary"
 TIMEOUT_S = 60.0
 
 

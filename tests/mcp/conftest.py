@@ -8,24 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from testbed.server import LiveServer, start_server
-from tests.generation.provider_server import ProviderServer
 from tests.mcp.agent import GEMINI_KEY, OPENAI_KEY
 from tests.support.databases import BACKENDS, create_database, drop_database
-
-
-@pytest.fixture(scope="module")
-def provider_server() -> Iterator[ProviderServer]:
-    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key=GEMINI_KEY)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def provider(provider_server: ProviderServer) -> Iterator[ProviderServer]:
-    provider_server.reset()
-    yield provider_server
-    provider_server.reset()
+from tests.support.provider_server import ProviderServer
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -16,8 +16,8 @@ from pydantic import AnyUrl
 
 from resolvers.generation.history import cursor_of
 from testbed.server import LiveServer
-from tests.generation.provider_server import ProviderServer
 from tests.mcp.agent import Pool, data_of, error_of, grant, mcp_session, new_owner
+from tests.support.provider_server import ProviderServer
 
 # (owner's pool, another owner's pool) -> an id the owner's agent must not use
 Refused = Callable[[Pool, Pool], Awaitable[str]]
@@ -214,5 +214,30 @@ async def test_resource_list_changes_are_notified(
         assert (await session.list_resources()).resources == []
         await pool.opt_in(image, True)
         await asyncio.wait_for(changed.wait(), timeout=60)
+        uris = [str(r.uri) for r in (await session.list_resources()).resources]
+    assert uris == [f"meimages://me-images/{image}"]
+
+
+async def test_kill_switch_is_notified_as_a_list_change(
+    mcp_server: LiveServer, http: httpx.AsyncClient
+) -> None:
+    owner = new_owner()
+    pool = Pool(mcp_server.graphql(http), owner)
+    image = await pool.add(31)
+    changes: asyncio.Queue[None] = asyncio.Queue()
+
+    async def on_message(message: object) -> None:
+        if isinstance(message, types.ServerNotification) and isinstance(
+            message.root, types.ResourceListChangedNotification
+        ):
+            changes.put_nowait(None)
+
+    async with mcp_session(mcp_server, owner, message_handler=on_message) as session:
+        assert len((await session.list_resources()).resources) == 1
+        await pool.kill_switch(False)
+        await asyncio.wait_for(changes.get(), timeout=60)
+        assert (await session.list_resources()).resources == []
+        await pool.kill_switch(True)
+        await asyncio.wait_for(changes.get(), timeout=60)
         uris = [str(r.uri) for r in (await session.list_resources()).resources]
     assert uris == [f"meimages://me-images/{image}"]

@@ -10,7 +10,6 @@ import pytest
 
 from testbed.images import decode
 from testbed.server import LiveServer
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.mcp.agent import (
     OPENAI_KEY,
     Pool,
@@ -21,6 +20,7 @@ from tests.mcp.agent import (
     mcp_session,
     new_owner,
 )
+from tests.support.provider_server import Mode, ProviderServer
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from mcp.client.session import MessageHandlerFnT
 from mcp.client.stdio import stdio_client
 
 from testbed.server import MEIMAGES, ROOT, LiveServer, clean_environment
-from tests.generation.provider_server import ProviderServer
 from tests.mcp.agent import Pool, data_of, error_of, grant, images_of, new_owner
+from tests.support.provider_server import ProviderServer
 
 
 @pytest.fixture

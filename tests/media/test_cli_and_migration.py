@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
 import subprocess
 import uuid
 from datetime import UTC, datetime
@@ -65,6 +67,29 @@ async def seed(settings: Settings, backend: str) -> dict[str, Any]:
     return {"alice": alice, "bob": bob, "kept": kept, "dropped": dropped, "theirs": theirs}
 
 
+def on_terminal(args: list[str], answer: str, env: dict[str, str]) -> tuple[int, str]:
+    """Run `meimages` with a pseudo-terminal as its stdin/stdout, typing `answer`."""
+    main, side = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [str(MEIMAGES), *args], env=env, stdin=side, stdout=side, stderr=side
+        )
+        os.close(side)
+        os.write(main, answer.encode())
+        output = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child closed the terminal: it is done
+                break
+            if not chunk:
+                break
+            output += chunk
+        return process.wait(timeout=60), output.decode(errors="replace")
+    finally:
+        os.close(main)
+
+
 def blob_files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
@@ -117,7 +142,26 @@ def _purge_and_gc_commands(backend: str, tmp_path: Path, url: str) -> None:
     assert seeded["kept"]["storagePath"] in files
 
     alice = seeded["alice"]
-    out = cli("purge", "--user", alice, "--data-dir", str(tmp_path), db_url=url)
+    before = asyncio.run(owner_counts(url, alice))
+    purge = ("purge", "--user", alice, "--data-dir", str(tmp_path))
+    # No terminal to ask on, no --yes: refused, nothing deleted.
+    env = clean_environment({"MEIMAGES_DATABASE_URL": url})
+    done = subprocess.run(
+        [str(MEIMAGES), *purge],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "pass --yes to confirm" in done.stderr, done.stderr
+    # Asked on a terminal, answered wrongly: refused, nothing deleted.
+    code, out = on_terminal([*purge], "bob\n", env)
+    assert code == 2 and "Type the owner id" in out and "not confirmed" in out, out
+    assert asyncio.run(owner_counts(url, alice)) == before
+    # Answered with the owner id: purged.
+    code, out = on_terminal([*purge], f"{alice}\n", env)
+    assert code == 0, out
     assert f"purged owner {alice!r}: 1 images, 1 media, 3 blobs deleted" in out
     assert asyncio.run(owner_counts(url, alice)) == {
         "me_image": 0,

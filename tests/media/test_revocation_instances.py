@@ -123,7 +123,7 @@ def test_purging_an_owner_revokes_on_every_instance(
 
     image, tags = asyncio.run(before())
     # The command line of the deployment: its database, media folder and secrets.
-    done = a.cli("purge", "--user", owner)
+    done = a.cli("purge", "--user", owner, "--yes")
     assert done.returncode == 0, done.stderr
     assert f"purged owner {owner!r}: 1 images" in done.stdout
 

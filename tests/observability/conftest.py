@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 import uvicorn
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -27,10 +26,10 @@ from api.auth import issue_token
 from api.observability.logs import JsonFormatter
 from api.observability.tracing import REQUEST_ID_ATTRIBUTE
 from api.settings import Settings
-from tests.generation.provider_server import ProviderServer
+from tests.support.provider_server import OPENAI_KEY as OPENAI_KEY
+from tests.support.provider_server import ProviderServer
 
 METRICS_TOKEN = "metrics-token-for-tests"
-OPENAI_KEY = "sk-test-Key-Canary-5e1d0"
 START_TIMEOUT_S = 60.0
 SPAN_POLLS = 800
 
@@ -65,14 +64,6 @@ async def scrape(http: httpx.AsyncClient, base_url: str, token: str = METRICS_TO
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return parse(response.text)
-
-
-@pytest.fixture(scope="session")
-def provider_server() -> Iterator[ProviderServer]:
-    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key="unused")
-    server.start()
-    yield server
-    server.stop()
 
 
 @dataclass

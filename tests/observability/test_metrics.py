@@ -14,9 +14,9 @@ import websockets
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
-from tests.generation.provider_server import Mode, ProviderServer
 from tests.observability.conftest import METRICS_TOKEN, OPENAI_KEY, Samples, scrape
 from tests.support.databases import BACKENDS, throwaway_database
+from tests.support.provider_server import Mode, ProviderServer
 
 # Bounded waits on observed state (a gauge going back to 0 after a close), never verdicts.
 POLLS = 200

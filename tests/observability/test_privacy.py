@@ -16,13 +16,13 @@ import httpx
 
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg_with_exif
-from tests.generation.provider_server import ProviderServer
 from tests.observability.conftest import (
     OPENAI_KEY,
     in_process_server,
     in_process_settings,
     scrape,
 )
+from tests.support.provider_server import ProviderServer
 
 PROMPT = "prompt-canary-Zq81"
 LABEL = "label-canary-Wp27"

@@ -11,8 +11,8 @@ import httpx
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
-from tests.generation.provider_server import ProviderServer
 from tests.observability.conftest import in_process_server, in_process_settings
+from tests.support.provider_server import ProviderServer
 
 FORWARDED = {
     "X-Forwarded-Host": "photos.example",

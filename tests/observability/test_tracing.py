@@ -13,8 +13,8 @@ from api.observability import tracing
 from api.settings import ConfigError
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg
-from tests.generation.provider_server import ProviderServer
 from tests.observability.conftest import in_process_server, in_process_settings
+from tests.support.provider_server import ProviderServer
 
 GENERATE = """
 mutation Generate($input: GenerationInput!) {

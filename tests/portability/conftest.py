@@ -3,38 +3,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from api.settings import Settings
-from tests.generation.provider_server import ProviderServer
 from tests.support.app import Api, running_api
 from tests.support.databases import sqlite_url, throwaway_database
+from tests.support.provider_server import OPENAI_KEY, ProviderServer
 from tests.support.s3 import S3Server
-
-OPENAI_KEY = "sk-test-portability-key"
-
-
-@pytest.fixture(scope="session")
-def image_provider() -> Iterator[ProviderServer]:
-    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key="unused")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def source(
-    tmp_path_factory: pytest.TempPathFactory, image_provider: ProviderServer
+    tmp_path_factory: pytest.TempPathFactory, provider_server: ProviderServer
 ) -> AsyncIterator[Api]:
     tmp = tmp_path_factory.mktemp("source")
     settings = Settings(
         data_dir=tmp,
         database_url=sqlite_url(tmp / "meimages.db"),
         openai_api_key=OPENAI_KEY,
-        openai_base_url=image_provider.url,
+        openai_base_url=provider_server.url,
     )
     async with running_api(settings, "sqlite") as running:
         yield running

@@ -320,17 +320,19 @@ async def test_a_phone_photo_under_a_jpg_name_is_kept_as_an_upload_would_be(
     assert decode(stored).format == "JPEG" and canary.encode() not in stored
 
 
-async def test_the_same_archive_imports_twice_as_two_sets_of_images(
+async def test_the_same_archive_imported_twice_is_refused_the_second_time(
     api: Api, tmp_path: Path
 ) -> None:
-    """Ids of the archive never collide with the pool's: each import makes new images,
-    and the second import's slot holder takes the slot over."""
+    """A second import of an archive whose every image is already in the pool would only
+    duplicate it: refused by name (ALREADY_IMPORTED), the pool as the first import left it."""
     archive = await base_archive(api, tmp_path)
     owner = f"importer-{uuid.uuid4().hex[:8]}"
     first = await import_via_graphql(api, owner, archive)
+    assert first["__typename"] == "DataImport"
+    before = await pool_of(api, owner)
     second = await import_via_graphql(api, owner, archive)
-    assert first["__typename"] == second["__typename"] == "DataImport"
-    pool = (await pool_of(api, owner))["meImages"]
-    assert len(pool) == 4
-    holders = [image["id"] for image in pool if image["primaryFor"] == "FACE_REF"]
-    assert holders == [second["images"][0]["id"]]
+    assert second["__typename"] == "InvalidArchiveError", second
+    assert (second["problem"], second["entry"]) == ("ALREADY_IMPORTED", "manifest.json")
+    assert "'personal'" in second["message"]
+    assert await pool_of(api, owner) == before
+    assert len(before["meImages"]) == 2

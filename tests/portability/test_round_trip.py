@@ -186,3 +186,28 @@ async def test_the_archive_holds_pool_history_ledger_and_a_readme(source: Api) -
     assert ledger["balance"] == sum(e["delta"] for e in ledger["entries"]) == 50 + charge["delta"]
     profile = await source.gql("{ profile { credits } }", user=owner)
     assert profile["profile"]["credits"] == ledger["balance"]
+
+
+async def test_an_archive_imported_before_is_refused_by_name(source: Api, target: Api) -> None:
+    owner = f"twice-{uuid.uuid4().hex[:8]}"
+    await fill_pool(source, owner)
+    job, archive = await export_via_graphql(source, owner)
+    exported_at = document(archive, "manifest.json")["exportedAt"]
+    # Into its own pool, where every image still is (SQLite + local folder) ...
+    again = await import_via_graphql(source, owner, archive)
+    assert again["__typename"] == "InvalidArchiveError", again
+    assert (again["code"], again["problem"], again["entry"]) == (
+        "INVALID_ARCHIVE",
+        "ALREADY_IMPORTED",
+        "manifest.json",
+    )
+    assert exported_at in again["message"] and "'personal'" in again["message"]
+    assert len((await pool_of(source, owner))["meImages"]) == len(PHOTOS)
+    # ... and into another server (PostgreSQL + S3): the first import lands, the second not.
+    mover = f"mover-{uuid.uuid4().hex[:8]}"
+    first = await import_via_graphql(target, mover, archive)
+    assert first["__typename"] == "DataImport" and len(first["images"]) == len(PHOTOS)
+    second = await import_via_graphql(target, mover, archive)
+    assert second["__typename"] == "InvalidArchiveError" and second["problem"] == "ALREADY_IMPORTED"
+    assert len((await pool_of(target, mover))["meImages"]) == len(PHOTOS)
+    assert job["imagesTotal"] == len(PHOTOS)

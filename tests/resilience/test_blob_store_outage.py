@@ -19,9 +19,9 @@ from testbed.images import jpeg
 from testbed.server import LiveServer, start_server
 from tests.crash.backends import Blobs, SqliteLocal, violations
 from tests.generation.conftest import GENERATE, OPENAI_KEY
-from tests.generation.provider_server import ProviderServer
 from tests.resilience.load import IMAGE, graphql_outcome, media_outcome
 from tests.resilience.switch import Switch
+from tests.support.provider_server import ProviderServer
 from tests.support.s3 import S3_PREFIX, S3Server
 
 UPLOAD_REST = "/api/v1/profile/me-images/upload"

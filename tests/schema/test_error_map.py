@@ -14,6 +14,7 @@ import resolvers
 from resolvers import errors as domain
 from resolvers.events import cursors
 from resolvers.generation import errors as generation_errors
+from resolvers.lifecycle.self_deletion import SelfDeletionDisabled
 from resolvers.media.sanitising import ImageRejected, Rejection
 from resolvers.pool import cap
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
@@ -104,10 +105,16 @@ EXAMPLES: list[tuple[domain.DomainError, str, dict[str, object]]] = [
         {},
     ),
     (
+        generation_errors.MaskNotSupported("gemini", "gemini/gemini-2.5-flash-image"),
+        "MaskNotSupportedError",
+        {"provider": "gemini", "model": "gemini/gemini-2.5-flash-image"},
+    ),
+    (
         InvalidArchive(ArchiveProblem.SYMLINK, "is a symbolic link", entry="images/a.jpg"),
         "InvalidArchiveError",
         {"entry": "images/a.jpg"},
     ),
+    (SelfDeletionDisabled(), "SelfDeletionDisabledError", {}),
 ]
 
 

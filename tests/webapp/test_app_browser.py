@@ -23,8 +23,7 @@ from schema.tokens import TOKEN_LEEWAY_S
 from testbed.images import jpeg, png
 from testbed.media_samples import jpeg_with_metadata
 from testbed.server import LiveServer, start_server
-from tests.generation.conftest import OPENAI_KEY
-from tests.generation.provider_server import ProviderServer
+from tests.support.provider_server import OPENAI_KEY, ProviderServer
 from tests.webapp.web import WEB, ensure_web_modules
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,20 +33,12 @@ MAX_UPLOAD = 10 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[ProviderServer]:
-    server = ProviderServer(openai_key=OPENAI_KEY, gemini_key="unused")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, provider: ProviderServer
+    tmp_path_factory: pytest.TempPathFactory, provider_server: ProviderServer
 ) -> Iterator[LiveServer]:
     live = start_server(
         tmp_path_factory.mktemp("webapp"),
-        {"MEIMAGES_OPENAI_BASE_URL": provider.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
+        {"MEIMAGES_OPENAI_BASE_URL": provider_server.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
     )
     yield live
     live.stop()

@@ -31,7 +31,7 @@ def _assets() -> list[str]:
     return re.findall(r'(?:src|href)="(/assets/[^"]+)"', html)
 
 
-@pytest.mark.parametrize("path", ["/", "/generate", "/history"])
+@pytest.mark.parametrize("path", ["/", "/generate", "/history", "/data"])
 def test_pages_answer_with_the_app_under_a_strict_csp(client: TestClient, path: str) -> None:
     response = client.get(path, headers={"Accept-Encoding": "identity"})
     assert response.status_code == 200
@@ -44,6 +44,27 @@ def test_pages_answer_with_the_app_under_a_strict_csp(client: TestClient, path: 
     assert response.headers["x-content-type-options"] == "nosniff"
     assert '<div id="app">' in response.text
     assert "<script>" not in response.text and "style=" not in response.text  # nothing inline
+
+
+def test_the_app_is_installable_and_caches_nothing_personal(client: TestClient) -> None:
+    """A web app manifest (standalone, theme colour, icons any + maskable); no service worker."""
+    html = client.get("/").text
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in html
+    assert "serviceWorker" not in html
+    response = client.get("/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/manifest+json")
+    manifest = response.json()
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/"
+    assert manifest["theme_color"] == "#1f3a5f"
+    icons = {(icon["sizes"], icon["purpose"]): icon["src"] for icon in manifest["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= set(icons)
+    for src in icons.values():
+        icon = client.get(src)
+        assert icon.status_code == 200 and icon.headers["content-type"] == "image/png"
+    # No script of the build registers a service worker (nothing personal is cached).
+    for script in (APP_DIR / "assets").glob("*.js"):
+        assert "serviceWorker" not in script.read_text(), script
 
 
 def test_assets_are_hashed_cached_for_good_and_precompressed(client: TestClient) -> None:

@@ -97,8 +97,36 @@
     wsConnectionParams: wsParams
   });
 
+  // What a first visit (and every new tab) opens with, instead of GraphiQL's generic
+  // welcome comment: this server's own first steps.
+  var DEFAULT_QUERY = [
+    '# meimages: your pool of reference images over GraphQL.',
+    '#',
+    '# Set a token above (or open /graphiql#token=...), then press Run (Ctrl-Enter).',
+    '# The Docs pane lists every field; `subscription { meImageEvents { ... } }`',
+    '# streams changes live. AI may use an image only once you opt it in',
+    '# (setAiReferenceEnabled), and never while aiUsesReferenceImages is off.',
+    '',
+    'query MyPool {',
+    '  profile {',
+    '    aiUsesReferenceImages',
+    '    credits',
+    '  }',
+    '  meImages {',
+    '    id',
+    '    kind',
+    '    label',
+    '    usage { aiReference aiReferenceUntil }',
+    '    primaryFor',
+    '    thumbnailUrl',
+    '  }',
+    '}',
+    ''
+  ].join('\n');
+
   var props = {
     fetcher: fetcher,
+    defaultQuery: DEFAULT_QUERY,
     // Never write the Headers pane (which holds the token) to localStorage;
     // the token is kept only under "meimages.token".
     shouldPersistHeaders: false

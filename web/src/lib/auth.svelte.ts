@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = 'meimages.token';
 
-export type SignOutReason = 'signedOut' | 'expired' | 'invalid' | null;
+export type SignOutReason = 'signedOut' | 'expired' | 'invalid' | null | 'deleted';
 
 function clean(value: string | null | undefined): string {
   return String(value ?? '')

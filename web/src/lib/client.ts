@@ -58,6 +58,8 @@ export class RequestFailed extends Error {
   constructor(
     message: string,
     readonly status: number | null,
+    /** A 413's limit, when the server named it (`extensions.maxBytes`). */
+    readonly maxBytes: number | null = null,
   ) {
     super(message);
   }
@@ -66,7 +68,12 @@ export class RequestFailed extends Error {
 function unwrap<Data>(result: OperationResult<Data, AnyVariables>): Data {
   if (result.error || !result.data) {
     const response = result.error?.response as Response | undefined;
-    throw new RequestFailed(result.error?.message ?? 'no data', response?.status ?? null);
+    const limit = result.error?.graphQLErrors[0]?.extensions?.['maxBytes'];
+    throw new RequestFailed(
+      result.error?.message ?? 'no data',
+      response?.status ?? null,
+      typeof limit === 'number' ? limit : null,
+    );
   }
   return result.data;
 }

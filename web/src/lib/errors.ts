@@ -42,7 +42,9 @@ export function uploadErrorText(result: Exclude<UploadResult, { __typename: 'MeI
 /** A request that never got a GraphQL answer: the body limit (413), the network, … */
 export function requestErrorText(error: unknown): string {
   if (error instanceof RequestFailed) {
-    if (error.status === 413) return t('error.tooLargePlain');
+    if (error.status === 413) {
+      return error.maxBytes ? t('error.tooLarge', { max: formatBytes(error.maxBytes) }) : t('error.tooLargePlain');
+    }
     if (error.status === null) return t('error.network');
     return t('error.generic', { message: error.message });
   }
@@ -59,6 +61,8 @@ export function generateErrorText(result: Exclude<GenerateResult, { __typename: 
       return t('gen.err.REFERENCE_NOT_USABLE');
     case 'ProviderNotAllowedError':
       return t(result.rule === 'OWNER' ? 'gen.err.PROVIDER_NOT_ALLOWED.OWNER' : 'gen.err.PROVIDER_NOT_ALLOWED.SERVER');
+    case 'MaskNotSupportedError':
+      return t('gen.err.MASK_NOT_SUPPORTED', { provider: result.provider });
     case 'ProviderFailedError':
       return t('gen.err.PROVIDER_FAILED', { detail: result.detail });
     case 'TooLargeError':

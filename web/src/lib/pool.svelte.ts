@@ -103,6 +103,12 @@ export class Pool {
           this.apply(item);
           this.#cursor = item.cursor;
           variables.after = item.cursor;
+        } else if (item.__typename === 'AiUsesReferenceImagesEvent') {
+          // The global switch, from this tab or any other: the picker and the per-image
+          // switches follow it at once.
+          this.setProfile({ aiUsesReferenceImages: item.aiUsesReferenceImages });
+          this.#cursor = item.cursor;
+          variables.after = item.cursor;
         } else if (item.__typename === 'CursorTooOldError') {
           this.#restart();
         } else if (item.__typename === 'TokenExpiredError') {
@@ -143,6 +149,13 @@ export class Pool {
     if (at >= 0) others[at] = image;
     else others.push(image);
     this.images = others;
+  }
+
+  /** How a person tells this image apart: its label, else its kind and place in the pool. */
+  nameOf(image: Image, kindName: string): string {
+    if (image.label) return image.label;
+    const same = this.images.filter((other) => other.kind === image.kind).sort(newestFirst).reverse();
+    return `${kindName} ${same.findIndex((other) => other.id === image.id) + 1}`;
   }
 
   remove(id: string): void {

@@ -1,5 +1,5 @@
-// Three pages, plain paths (the server answers each with the app): /, /generate, /history.
-export const ROUTES = ['/', '/generate', '/history'] as const;
+// The pages, plain paths (the server answers each with the app).
+export const ROUTES = ['/', '/generate', '/history', '/data'] as const;
 export type Route = (typeof ROUTES)[number];
 
 function current(): Route | null {

@@ -1,6 +1,9 @@
 """A stand-in image provider on loopback: speaks OpenAI's /v1/images/edits and Gemini's
 generateContent, checks everything it receives, records every request, and answers with
 real PNGs made by Pillow. Failure modes are switched per test with `mode`.
+
+One server for every test folder: the `provider_server` (session) and `provider` (reset
+around each test) fixtures in tests/conftest.py start it with the keys below.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from resolvers.generation.references import png_chunk_types
+
+# Canary keys: tests assert they never reach a client, a log or a trace.
+OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
+GEMINI_KEY = "AIza-test-Gemini-Secret-Canary-41c2"
 
 OPENAI_FIELDS = {"model", "prompt", "size", "quality", "n"}
 OPENAI_MODELS = {"gpt-image-2", "gpt-image-1"}
@@ -56,6 +63,8 @@ class Received:
     body: bytes
     fields: dict[str, list[str]] = field(default_factory=dict)
     images: list[bytes] = field(default_factory=list)
+    # The `mask` part of an OpenAI edit, if one came.
+    mask: bytes | None = None
     problems: list[str] = field(default_factory=list)
     gemini: dict[str, Any] = field(default_factory=dict)
 
@@ -78,6 +87,30 @@ def check_png(data: bytes, where: str) -> list[str]:
         problems.append(f"{where}: {img.size} is larger than 1024")
     if img.info:
         problems.append(f"{where}: info {sorted(img.info)}")
+    return problems
+
+
+def check_mask(data: bytes, reference: bytes | None) -> list[str]:
+    """A mask must be a PNG with an alpha channel, the first reference's size exactly,
+    with some transparent pixel (what may change) and nothing but pixels."""
+    try:
+        chunks = png_chunk_types(data)
+    except ValueError:
+        return ["mask: not a PNG"]
+    problems = [f"mask: metadata chunk {c}" for c in chunks if c not in PIXEL_CHUNKS]
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except Exception as exc:
+        return [*problems, f"mask: undecodable ({exc})"]
+    if img.mode not in ("RGBA", "LA"):
+        return [*problems, f"mask: mode {img.mode} has no alpha"]
+    if img.getchannel("A").getextrema()[0] != 0:
+        problems.append("mask: no transparent pixel")
+    if reference is not None:
+        ref_size = Image.open(io.BytesIO(reference)).size
+        if img.size != ref_size:
+            problems.append(f"mask: {img.size} is not the first reference's {ref_size}")
     return problems
 
 
@@ -211,7 +244,13 @@ class ProviderServer:
             )
         async with request.form(max_files=32, max_fields=32) as form:
             for name, value in form.multi_items():
-                if isinstance(value, UploadFile):
+                if isinstance(value, UploadFile) and name == "mask":
+                    if received.mask is not None:
+                        received.problems.append("more than one mask part")
+                    if value.content_type != "image/png":
+                        received.problems.append(f"mask part type {value.content_type}")
+                    received.mask = await value.read()
+                elif isinstance(value, UploadFile):
                     if name != "image[]":
                         received.problems.append(f"file field {name!r}")
                     if value.content_type != "image/png":
@@ -222,6 +261,8 @@ class ProviderServer:
                 else:
                     received.fields.setdefault(name, []).append(value)
         problems = received.problems
+        if received.mask is not None:
+            problems += check_mask(received.mask, received.images[0] if received.images else None)
         if set(received.fields) != OPENAI_FIELDS:
             problems.append(f"fields {sorted(received.fields)}")
         if any(len(v) != 1 for v in received.fields.values()):

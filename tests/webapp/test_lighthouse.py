@@ -1,0 +1,84 @@
+"""Lighthouse on every page of the web app (signed in, with a photo in the pool, and the
+sign-in page): accessibility and best practices at least 95 each.
+
+Lighthouse is the bench's own dependency (`bench/webapp`, `npm ci` there); without it the
+test is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.webapp import CHROME_FLAGS, HERE
+from testbed.images import jpeg
+from testbed.server import LiveServer, start_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LIGHTHOUSE = HERE / "node_modules/lighthouse/cli/index.js"
+PAGES = {
+    "sign-in": "/",
+    "images": "/",
+    "generate": "/generate",
+    "history": "/history",
+    "data": "/data",
+}
+OWNER = "lighthouse-person"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tmp_path_factory.mktemp("lighthouse"))
+    yield live
+    live.stop()
+
+
+async def _seed(server: LiveServer) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        await server.graphql(http).upload_image(jpeg(seed=71), user=OWNER, input={"kind": "FACE"})
+
+
+def _scores(url: str, tmp: Path, name: str) -> dict[str, int]:
+    report = tmp / f"{name}.json"
+    subprocess.run(
+        [
+            "node",
+            str(LIGHTHOUSE),
+            url,
+            "--output=json",
+            f"--output-path={report}",
+            "--only-categories=accessibility,best-practices",
+            f"--chrome-flags={CHROME_FLAGS} --user-data-dir={tmp / f'profile-{name}'}",
+            "--quiet",
+        ],
+        check=True,
+        env={"CHROME_PATH": str(CHROMIUM), "PATH": "/usr/bin:/bin:/usr/local/bin"},
+        timeout=600,
+    )
+    categories = json.loads(report.read_text())["categories"]
+    return {key: round(category["score"] * 100) for key, category in categories.items()}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium")
+@pytest.mark.skipif(not LIGHTHOUSE.is_file(), reason="needs Lighthouse: npm ci in bench/webapp")
+def test_every_page_scores_at_least_95(server: LiveServer, tmp_path: Path) -> None:
+    asyncio.run(_seed(server))
+    token = server.token(OWNER)
+    scores = {}
+    for name, path in PAGES.items():
+        url = f"{server.url}{path}" if name == "sign-in" else f"{server.url}{path}#token={token}"
+        scores[name] = _scores(url, tmp_path, name)
+    print(json.dumps(scores))
+    low = {
+        name: page
+        for name, page in scores.items()
+        if page["accessibility"] < 95 or page["best-practices"] < 95
+    }
+    assert low == {}, scores

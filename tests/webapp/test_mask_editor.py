@@ -1,0 +1,162 @@
+"""The mask editor and "From my generations" in headless Chromium against a live server and
+the provider test server: strokes by mouse, touch and pen, undo, eraser, keyboard-only
+presets, invert, clear and preview; then a masked generation with a chained output, whose
+mask and image parts the provider test server checks. axe on the page; screenshots."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from testbed.images import jpeg
+from testbed.server import LiveServer, start_server
+from tests.support.provider_server import OPENAI_KEY, ProviderServer
+from tests.webapp.web import WEB, ensure_web_modules
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
+OWNER = "mask-person"
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, provider_server: ProviderServer
+) -> Iterator[LiveServer]:
+    live = start_server(
+        tmp_path_factory.mktemp("webapp-mask"),
+        {"MEIMAGES_OPENAI_BASE_URL": provider_server.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
+    )
+    yield live
+    live.stop()
+
+
+def _gql(server: LiveServer, query: str, variables: dict[str, object]) -> dict[str, object]:
+    answer = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {server.token(OWNER)}"},
+        timeout=60,
+    ).json()
+    assert "errors" not in answer, answer
+    return answer["data"]  # type: ignore[no-any-return]
+
+
+def _prepare(server: LiveServer) -> None:
+    """A landscape reference opted in, and one generation whose output can be chained."""
+    granted = server.cli("credits", "grant", "--user", OWNER, "100")
+    assert granted.returncode == 0, granted.stderr
+    photo = jpeg(61, size=(1200, 900))
+    uploaded = httpx.post(
+        f"{server.url}/graphql",
+        headers={
+            "Authorization": f"Bearer {server.token(OWNER)}",
+            "GraphQL-Require-Preflight": "1",
+        },
+        data={
+            "operations": json.dumps(
+                {
+                    "query": "mutation($file: Upload!) { uploadMeImage(file: $file) "
+                    "{ ... on MeImage { id } } }",
+                    "variables": {"file": None},
+                }
+            ),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
+        files={"0": ("face.jpg", photo, "image/jpeg")},
+        timeout=60,
+    ).json()
+    image_id = uploaded["data"]["uploadMeImage"]["id"]
+    _gql(
+        server,
+        "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",
+        {"id": image_id},
+    )
+    made = _gql(
+        server,
+        "mutation($input: GenerationInput!) { generateWithReference(input: $input) "
+        "{ __typename } }",
+        {"input": {"prompt": "me", "referenceImageIds": [image_id], "quality": "LOW"}},
+    )
+    assert made["generateWithReference"] == {"__typename": "Generation"}, made
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs Debian's chromium)")
+def test_a_person_draws_a_mask_and_chains_a_result(
+    server: LiveServer, provider: ProviderServer, tmp_path: Path
+) -> None:
+    ensure_web_modules()
+    _prepare(server)
+    provider.reset()
+    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    config = {
+        "base": server.url,
+        "token": server.token(OWNER),
+        "chromium": CHROMIUM,
+        "shots": str(shots),
+        "profile": str(tmp_path / "chromium-profile"),
+        "axe": str(WEB / "node_modules/axe-core/axe.min.js"),
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    run = subprocess.run(
+        ["node", str(Path(__file__).parent / "mask_browser.cjs"), str(tmp_path / "config.json")],
+        capture_output=True,
+        text=True,
+        timeout=900,  # a safety net: each step waits on the page, not on a clock
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    report = json.loads(run.stdout)
+    assert report["failed"] == [] and report["pageErrors"] == [] and report["cspViolations"] == []
+
+    # The picker offered the earlier output; allowing it selected it as the second reference.
+    assert report["generatedBefore"] == 1
+    assert report["pickedAfterChain"].startswith("2 of")
+    # The canvas has the reference's aspect ratio (1200 x 900).
+    assert report["canvasSize"] == [512, 384]
+
+    p = report["percents"]
+    assert p["start"] == 0 and p["mouse"] > 0 and p["undone"] == 0
+    assert p["touch"] > 0 and p["pen"] > p["touch"] and p["erased"] < p["pen"]
+    assert (p["all"], p["cleared"], p["bottom"], p["inverted"]) == (100, 0, 50, 50)
+    assert report["invertedTop"] == [255, 0]
+    assert p["undoPreset"] == 50 and p["top"] == 50
+    assert report["preview"] is True
+
+    # Price and button say when a mask is on.
+    assert "with a mask" not in report["priceNoMask"] and report["buttonNoMask"] == "Generate"
+    assert "with a mask" in report["priceMasked"]
+    assert report["buttonMasked"] == "Generate with mask"
+    assert "Charged 10 credits" in report["charged"]
+    assert report["sentMask"] == "Mask sent with this generation"
+    assert report["germanMask"] == "Maske"
+    assert report["germanFromGenerations"] == "Aus meinen Generierungen"
+
+    # What reached the provider: the face and the chained output as image[] parts, and
+    # one mask at the face's prepared size with the top half transparent.
+    [sent] = provider.requests
+    assert sent.problems == []
+    assert sent.body.count(b'name="image[]"') == 2
+    assert sent.mask is not None
+    mask = Image.open(io.BytesIO(sent.mask))
+    assert mask.mode == "RGBA" and mask.size == (1024, 768)
+    alpha = mask.getchannel("A")
+    assert alpha.crop((0, 0, 1024, 380)).getextrema() == (0, 0)
+    assert alpha.crop((0, 388, 1024, 768)).getextrema() == (255, 255)
+
+    serious = {
+        name: [v for v in violations if v["impact"] in ("serious", "critical")]
+        for name, violations in report["axe"].items()
+    }
+    assert set(serious) == {"generate-mask", "generate-result-mask"}
+    assert serious == {name: [] for name in serious}, serious
+    assert all(report[key] <= 0 for key in report if key.startswith("overflow_")), report
+    assert len(report["shots"]) == 6

@@ -1,0 +1,155 @@
+"""The person's rights, usable in the browser: headless Chromium against a live server with
+no image provider. The global switch reaches a second tab live and pauses every per-image
+switch; the Generate page says first that no provider is set up and why its button is off;
+consent until a date and the usage ledger per image; the My data page downloads, imports
+(refusing an archive already imported, by name), sets allowed providers and deletes
+everything (the app signs out and says so). English and German, desktop and 375 px, axe on
+every page and state; screenshots go to MEIMAGES_WEBAPP_SHOTS when set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from testbed.images import jpeg
+from testbed.server import LiveServer, start_server
+from tests.webapp.web import WEB, ensure_web_modules
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
+OWNER, FRIEND = "rights-person", "rights-friend"
+SET_AI = "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }"
+POOL = "{ meImages { id } profile { aiUsesReferenceImages allowedProviders } }"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tmp_path_factory.mktemp("rights"))
+    yield live
+    live.stop()
+
+
+async def _seed(server: LiveServer) -> None:
+    async with httpx.AsyncClient(timeout=60) as http:
+        client = server.graphql(http)
+        first = await client.upload_image(jpeg(seed=61), user=OWNER, input={"kind": "FACE"})
+        await client.upload_image(jpeg(seed=62), user=OWNER, input={"kind": "FACE"})
+        await client.gql(SET_AI, {"id": first["id"]}, user=OWNER)
+        await client.upload_image(jpeg(seed=63), user=FRIEND, input={"kind": "HANDS"})
+
+
+def _export(server: LiveServer, user: str, path: Path) -> str:
+    done = server.cli("export", "--user", user, "--output", str(path))
+    assert done.returncode == 0, done.stderr
+    return str(path)
+
+
+def _state(server: LiveServer, user: str) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": POOL},
+        headers={"Authorization": f"Bearer {server.token(user)}"},
+    ).json()
+    data: dict[str, Any] = answer["data"]
+    return data
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs Debian's chromium)")
+def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: Path) -> None:
+    ensure_web_modules()
+    asyncio.run(_seed(server))
+    files = {
+        "own": _export(server, OWNER, tmp_path / "mine.zip"),
+        "other": _export(server, FRIEND, tmp_path / "friend.zip"),
+    }
+    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    config = {
+        "base": server.url,
+        "token": server.token(OWNER),
+        "chromium": CHROMIUM,
+        "files": files,
+        "shots": str(shots),
+        "profile": str(tmp_path / "chromium-profile"),
+        "axe": str(WEB / "node_modules/axe-core/axe.min.js"),
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    run = subprocess.run(
+        ["node", str(Path(__file__).parent / "my_data_browser.cjs"), str(tmp_path / "config.json")],
+        capture_output=True,
+        text=True,
+        timeout=1500,  # a safety net: each step waits on the page, not on a clock
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    report = json.loads(run.stdout)
+    texts = report["texts"]
+
+    assert report["external"] == [] and report["pageErrors"] == []
+    assert report["failed"] == []
+    # Switches named by kind and place; the long explanation once per page, not per card.
+    assert report["switchNames"] == ["AI may use “Face 2”", "AI may use “Face 1”"]
+    assert report["perCardHelp"] == 0
+    # No provider: said first, for the person and the operator; the button says why it is off.
+    assert "No image provider is set up" in texts["noProvider"]
+    assert "MEIMAGES_OPENAI_API_KEY" in texts["noProvider"]
+    assert texts["whyOff"] == "Generate is off: no image provider is set up on this server."
+    # The global switch: the other tab's picker follows live; opted-in switches show paused.
+    assert "switched off" in texts["pickerOff"]
+    assert (
+        report["pausedSwitches"] == 1 and "Your per-photo choices are kept" in texts["pausedLine"]
+    )
+    assert report["pickerBack"] == 1
+    # Consent until a date, then open-ended again.
+    assert texts["until"].startswith("Until ")
+    # My data.
+    assert report["deleteDisabled"] and "DELETE MY DATA" in texts["deleteWhy"]
+    assert texts["exportLink"].startswith("Download the zip (")
+    assert report["exportHref"].startswith("/exports/")
+    assert texts["providersSaved"].startswith("Saved")
+    assert texts["imported"] == (
+        "1 photos imported into the space “personal”; AI use is off for each of them."
+    )
+    assert "“mine.zip” is already imported into the space “personal”" in texts["already"]
+    # German.
+    assert texts["deTitle"] == "Meine Daten" and "DELETE MY DATA" in texts["deDelete"]
+    assert "kein Bildanbieter eingerichtet" in texts["deNoProvider"]
+    assert "Es wird zum Avatar" in texts["deAvatarHelp"]
+    assert "An: Fotos, die du einzeln eingeschaltet hast" in texts["deGlobalHelp"]
+    assert texts["standIn"] == "No avatar of its own: your face reference stands in for it."
+    # Delete everything: refused until the phrase is exact, then gone and signed out.
+    assert report["deleteDisabledWrong"] is True
+    assert "Everything of yours was deleted" in texts["deleted"]
+    state = _state(server, OWNER)
+    assert state["meImages"] == []
+    assert len(_state(server, FRIEND)["meImages"]) == 1
+
+    # No serious or critical accessibility violation on any page or state.
+    assert set(report["axe"]) >= {
+        "generate-no-provider",
+        "images-paused",
+        "details",
+        "images",
+        "data",
+        "data-done",
+        "data-de",
+        "generate-de",
+        "images-de",
+        "images-stand-in",
+        "signed-out-deleted",
+    }
+    serious = {
+        page: [v for v in violations if v["impact"] in ("serious", "critical")]
+        for page, violations in report["axe"].items()
+    }
+    assert serious == {page: [] for page in report["axe"]}, serious
+    assert all(report[key] <= 0 for key in report if key.startswith("overflow_")), report
