@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.short import parse_args
 from testbed.graphql import GraphQLClient
 from testbed.images import jpeg
 from testbed.server import LiveServer, start_server
@@ -276,7 +277,7 @@ def main() -> None:
         help="comma-separated subscriber counts",
     )
     parser.add_argument("--idle", type=int, default=5000, help="idle subscriptions (0: skip)")
-    asyncio.run(run(parser.parse_args()))
+    asyncio.run(run(parse_args(parser, events=5, subscribers=[1, 20], idle=50)))
 
 
 if __name__ == "__main__":

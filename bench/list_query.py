@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.short import parse_args
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
@@ -106,7 +107,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(parser, seconds=1, runs=1)
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from bench.short import parse_args
 from testbed.images import jpeg
 from testbed.server import LiveServer, start_server
 
@@ -87,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--images", type=int, default=10)
-    args = parser.parse_args()
+    args = parse_args(parser, calls=10, images=3)
     asyncio.run(run(args.calls, args.images))
 
 

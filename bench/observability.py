@@ -1,6 +1,6 @@
 """What the instrumentation costs: list-query req/s with metrics and tracing off vs on.
 
-    .venv/bin/python -m bench.observability [--seconds 5] [--runs 3]
+    .venv/bin/python -m bench.observability [--seconds 5] [--runs 3] [--query-cache both]
 
 One server per mode on the same data (off; metrics; metrics + tracing exporting over OTLP
 to a local sink), with and without the query cache. Runs are interleaved (mode after
@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench.list_query import LIST_QUERY, ON_SERVER_CORE, lua_script, wrk
+from bench.short import parse_args
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server, subprocess_spawn
@@ -50,7 +51,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--query-cache", choices=("both", "on", "off"), default="both", help="rows to measure"
+    )
+    args = parse_args(parser, seconds=1, runs=1, query_cache="on")
+    caches = {"both": (True, False), "on": (True,), "off": (False,)}[args.query_cache]
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
@@ -65,13 +70,19 @@ def main() -> int:
     secrets = deployment_secrets()
     servers: dict[tuple[str, bool], LiveServer] = {}
     try:
-        for cached in (True, False):
+        for cached in caches:
             cache = {} if cached else {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"}
             for mode in MODES:
-                settings = {**secrets, **cache, **({} if mode == "off" else METRICS)}
+                # The rate limit is off: bench.limits measures it.
+                settings = {
+                    **secrets,
+                    **cache,
+                    "MEIMAGES_RATE_REQUESTS_PER_SECOND": "0",
+                    **({} if mode == "off" else METRICS),
+                }
                 env = otlp if "tracing" in mode else {}
                 servers[mode, cached] = start_server(tmp, settings, env=env, spawn=on_core_0)
-        first = servers["off", True]
+        first = servers["off", caches[0]]
         token = first.token("bench")
         for i in range(10):
             form = upload_form(
@@ -99,7 +110,7 @@ def main() -> int:
                 rps[key].append(rate)
                 cpu_ms[key].append((live.cpu_seconds() - before) * 1000 / (rate * args.seconds))
         metrics_text = httpx.get(
-            f"{servers['metrics', True].url}/metrics",
+            f"{servers['metrics', caches[0]].url}/metrics",
             headers={"Authorization": f"Bearer {METRICS['MEIMAGES_METRICS_TOKEN']}"},
         ).text
         assert "meimages_http_requests_total" in metrics_text
@@ -108,7 +119,7 @@ def main() -> int:
             f"\n{'meImages x10':18} {'mode':19} {'req/s':>7} {'vs off':>8}"
             f" {'CPU ms/req':>11} {'vs off':>8}"
         )
-        for cached in (True, False):
+        for cached in caches:
             off = statistics.median(rps["off", cached])
             off_cpu = statistics.median(cpu_ms["off", cached])
             for mode in MODES:

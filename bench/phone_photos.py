@@ -1,6 +1,6 @@
 """Phone-photo benchmark: the server's image work on one 12 MP photo as JPEG, HEIC and AVIF.
 
-    .venv/bin/python -m bench.phone_photos [--runs 3] [--json]
+    .venv/bin/python -m bench.phone_photos [--runs 3] [--size 4000x3000] [--json]
 
 The same pixels (bench.upload's 4000x3000 photo-like picture) are written as a JPEG
 (quality 90), a HEIC as iPhones write it (a grid of 512 px tiles, quality 80) and an
@@ -19,15 +19,16 @@ import time
 
 from PIL import Image
 
-from bench.upload import phone_photo
+from bench.short import parse_args
+from bench.upload import SIZE, phone_photo
 from resolvers.limits import Limits
 from resolvers.media import sanitising
 
 
-def encodings() -> dict[str, bytes]:
-    img = Image.open(io.BytesIO(phone_photo(1)))
+def encodings(size: tuple[int, int] = SIZE) -> dict[str, bytes]:
+    img = Image.open(io.BytesIO(phone_photo(1, size)))
     img.load()
-    files = {"jpeg": phone_photo(1)}
+    files = {"jpeg": phone_photo(1, size)}
     for name, fmt, options in (
         ("heic-grid", "HEIF", {"quality": 80, "tile_size": 512}),
         ("avif", "AVIF", {"quality": 80}),
@@ -42,11 +43,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--size",
+        type=lambda text: tuple(int(n) for n in text.split("x")),
+        default=SIZE,
+        help="WIDTHxHEIGHT of the photo (default 4000x3000)",
+    )
+    args = parse_args(parser, runs=1, size=(1200, 900))
     runs = max(1, min(args.runs, 20))
     limits = Limits()
     results = {}
-    for name, data in encodings().items():
+    for name, data in encodings(args.size).items():
         samples = []
         for _ in range(runs):
             start = time.perf_counter()

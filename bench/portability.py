@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.short import parse_args
 from testbed.photos import photo
 
 LARGE, SMALL = "large-pool", "small-pool"
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, images=5, side=400)
     if args.phase:
         _phase(args)
         return

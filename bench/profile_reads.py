@@ -23,6 +23,7 @@ from typing import Any
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
+from bench.short import parse_args
 from storage import migrate
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
@@ -126,4 +127,4 @@ if __name__ == "__main__":
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--cache", action="store_true")
     parser.add_argument("--top", type=int, default=25)
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(parse_args(parser, requests=50, top=5)))

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.short import parse_args
 from bench.upload import phone_photo
 from testbed.server import ROOT, LiveServer, Spawn, Subprocess, start_server
 
@@ -190,7 +191,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--objects", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
+    args = parse_args(parser, uploads=1, requests=20, rounds=1, objects=3)
 
     trees = {"after": ROOT}
     if args.before is not None:

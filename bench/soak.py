@@ -9,7 +9,8 @@ three photos each, opens 500 subscriptions (graphql-transport-ws, five per owner
 for the given time runs workers that read the pool, fetch media, upload, swap primary
 slots, toggle opt-ins and — a few times a minute — generate. Prints:
 
-* requests by operation and outcome (the goal: no 5xx at all);
+* requests by operation and outcome (the goal: no 5xx at all; it exits 1 on any 5xx,
+  broken request or inexact subscriber);
 * p50 / p99 latency per operation for each minute;
 * the server's RSS, open files and sockets: before traffic, after warm-up (minute 2),
   at the end, and after every client has gone (goal: growth < 10 % after warm-up, files
@@ -38,6 +39,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import asyncpg
 import httpx
@@ -49,6 +51,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.short import parse_args
 from testbed.graphql import bearer, operation, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, free_port, start_server
@@ -190,7 +193,8 @@ class Soak:
         if op == "read":
             return await self.gql(owner, LIST, {})
         if op == "media":
-            return await self.http.get(self.server.url + image["publicUrl"])
+            # A media URL is absolute (signed for the server's public address).
+            return await self.http.get(urljoin(self.server.url + "/", image["publicUrl"]))
         if op == "toggle":
             return await self.gql(owner, TOGGLE, {"id": image["id"], "on": n % 2 == 0})
         if op == "swap":
@@ -392,6 +396,12 @@ def report(
     print(f"\nevents committed: {committed} (over {len(logged)} owners); delivered: {delivered} "
           f"to {len(subscribers)} subscribers; exact (all, once, in order): {exact}/{len(subscribers)}; "
           f"stream errors: {dict(errors) or 0}")  # fmt: skip
+    broken = five + sum(c for (_, o), c in soak_run.outcomes.items() if o.startswith("transport"))
+    if broken or exact != len(subscribers):
+        raise SystemExit(
+            f"soak failed: {broken} requests answered 5xx or broke off, "
+            f"{len(subscribers) - exact} subscribers did not get their events exactly"
+        )
 
 
 def main() -> None:
@@ -404,7 +414,7 @@ def main() -> None:
     parser.add_argument(
         "--steady", action="store_true", help="keep every pool at 10 images (delete as many)"
     )
-    asyncio.run(soak(parser.parse_args()))
+    asyncio.run(soak(parse_args(parser, minutes=0.25, owners=5, subscribers=10, workers=4)))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageOps
 
+from bench.short import parse_args
 from resolvers.media import sanitising
 from resolvers.stores import Limits
 from testbed.media_samples import exif_block
@@ -35,9 +36,9 @@ from testbed.server import start_server
 SIZE = (4000, 3000)
 
 
-def phone_photo(variant: int) -> bytes:
+def phone_photo(variant: int, size: tuple[int, int] = SIZE) -> bytes:
     """Smooth gradients, texture and edges at 12 MP; about the size a phone writes."""
-    w, h = SIZE
+    w, h = size
     base = Image.merge(
         "RGB",
         (
@@ -88,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
+    args = parse_args(parser, runs=1)
     limits = Limits()
     photos = [phone_photo(i) for i in range(args.runs + 1)]
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.short import parse_args
 from testbed.images import jpeg
 from testbed.server import start_server
 
@@ -102,7 +103,7 @@ def _first_load(url: str, token: str, tmp: Path) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
+    args = parse_args(parser)
     _npm_ci()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
