@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.short import parse_args
 from testbed.photos import photo
 
 OWNER = "bench-backup"
@@ -134,7 +135,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--side", type=int, default=640)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, images=20, side=320)
     with tempfile.TemporaryDirectory(prefix="meimages-bench-") as tmp:
         results = asyncio.run(_run(Path(tmp), args.images, args.side))
     if args.json:

@@ -27,6 +27,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from bench.short import parse_args
 from resolvers.generation import provenance
 from resolvers.generation.outputs import mark_output
 from resolvers.generation.signing import SigningIdentity
@@ -123,7 +124,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parse_args(parser, runs=1)
     with_credentials = provider_signer(make_certificate())
     cases = [
         ("png 1024x1024", lambda s: picture((1024, 1024), "PNG", s), "image/png"),
