@@ -21,7 +21,8 @@ from tests.generation.conftest import (
 from tests.support.app import Api
 from tests.support.provider_server import ProviderServer
 
-ALL = ["OPENAI", "GEMINI", "OPENAI_COMPATIBLE"]
+# Every kind the server knows, the operator's own engine (COMFYUI) included.
+ALL = [kind.name for kind in ProviderKind]
 GEMINI = "google/gemini-2.5-flash-image"
 OPENAI = "openai/gpt-image-1"
 SET_ALLOWED = """

@@ -27,7 +27,11 @@ const [BASE, TOKEN, CHROMIUM] = process.argv.slice(2);
     out.opened = await page.evaluate(() => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue());
     const run = async (query) => {
       await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q), query);
+      // GraphiQL reads the operation name out of the edited document a moment later (and
+      // stores the document then); running before that would send the old document's name.
+      await page.waitForFunction((q) => localStorage.getItem('graphiql:query') === q, { timeout: 15000 }, query);
       await page.click('.graphiql-execute-button');
+      const shown = () => page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue());
       await page.waitForFunction(
         (q) => {
           const text = document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue();
@@ -35,7 +39,7 @@ const [BASE, TOKEN, CHROMIUM] = process.argv.slice(2);
         },
         { timeout: 15000 },
         query.includes('setAiUsesReferenceImages') ? 'setAiUsesReferenceImages' : 'profile',
-      );
+      ).catch(async (e) => { throw new Error(`${e.message}; the response pane shows: ${await shown()}`); });
       return JSON.parse(await page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()));
     };
     out.results.push(await run('{ profile { ownerId aiUsesReferenceImages } meImages { id } }'));

@@ -99,7 +99,7 @@ async def test_after_purge_no_copy_of_the_owners_pictures_opens(
     assert "re-wrapped 2 data keys" in await meimages("rotate-master-key")
     assert "1 old master key(s) removed" in await meimages("rotate-master-key", "--retire")
     assert (data_dir / "master-keys.json").read_text() != old_keys
-    assert "data keys destroyed" in await meimages("purge", "--user", alice)
+    assert "data keys destroyed" in await meimages("purge", "--user", alice, "--yes")
 
     async with running_api(settings, "sqlite", blobs) as api:
         # The live store holds nothing of hers any more.

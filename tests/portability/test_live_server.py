@@ -35,7 +35,7 @@ async def test_export_download_and_import_over_http(
 
     # The signed URL is the access: no token, any client.
     async with httpx.AsyncClient(timeout=30) as anonymous:
-        download = await anonymous.get(live_server.url + job["downloadUrl"])
+        download = await anonymous.get(job["downloadUrl"])
     assert download.status_code == 200
     assert download.headers["cache-control"] == "private, no-store"
     assert "attachment" in download.headers["content-disposition"]

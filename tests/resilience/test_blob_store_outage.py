@@ -94,7 +94,7 @@ async def test_blob_store_outage(
                 id=first["id"],
             )
             assert graphql_outcome(toggled) == "ok"
-            media_url = server.url + first["publicUrl"]
+            media_url = first["publicUrl"]
             assert media_outcome(await http.get(media_url)) == "ok"
 
             # A generation whose provider answered while the store went away: the images

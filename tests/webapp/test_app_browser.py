@@ -164,7 +164,7 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
         },
         headers={"Authorization": f"Bearer {token}"},
     ).json()
-    original = httpx.get(server.url + answer["data"]["meImage"]["publicUrl"]).content
+    original = httpx.get(answer["data"]["meImage"]["publicUrl"]).content
     with Image.open(io.BytesIO(original)) as image:
         assert not image.getexif() and "exif" not in image.info
     assert b"WEBAPP-CANARY" not in original

@@ -114,7 +114,7 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
     # My data.
     assert report["deleteDisabled"] and "DELETE MY DATA" in texts["deleteWhy"]
     assert texts["exportLink"].startswith("Download the zip (")
-    assert report["exportHref"].startswith("/exports/")
+    assert report["exportHref"].startswith(f"{server.url}/exports/")
     assert texts["providersSaved"].startswith("Saved")
     assert texts["imported"] == (
         "1 photos imported into the space “personal”; AI use is off for each of them."
