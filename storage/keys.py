@@ -44,14 +44,7 @@ class FieldVault:
     async def _current_key(self, session: AsyncSession, owner_id: str) -> tuple[str, bytes]:
         # Always ask the database which key is current: another process (a purge, another
         # instance) may have destroyed the one this process remembers. Writes are rare.
-        row = (
-            await session.execute(
-                select(DataKey)
-                .where(DataKey.owner_id == owner_id)  # type: ignore[arg-type]
-                .order_by(DataKey.created_at.desc())  # type: ignore[attr-defined]
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        row = await _current_row(session, owner_id)
         if row is not None and (owner_id, row.id) in self._cache:
             return row.id, self._cache[(owner_id, row.id)]
         if row is None:
@@ -177,14 +170,7 @@ class FieldVault:
         """The keys new objects of the owner are sealed and named with, derived from the
         owner's current data key; one is created if the owner has none and `create`."""
         if not create:
-            row = (
-                await session.execute(
-                    select(DataKey)
-                    .where(DataKey.owner_id == owner_id)  # type: ignore[arg-type]
-                    .order_by(DataKey.created_at.desc())  # type: ignore[attr-defined]
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
+            row = await _current_row(session, owner_id)
             if row is None:
                 return None
             return await self.blob_keys(session, owner_id, row.id)
@@ -256,3 +242,16 @@ async def master_keys_in_use(db: Database) -> set[str]:
     async with db.session() as session:
         rows = await session.execute(select(col(DataKey.master_key_id)).distinct())
         return {row[0] for row in rows.all()}
+
+
+async def _current_row(session: AsyncSession, owner_id: str) -> DataKey | None:
+    """The owner's newest data key row, if any."""
+    row: DataKey | None = (
+        await session.execute(
+            select(DataKey)
+            .where(DataKey.owner_id == owner_id)  # type: ignore[arg-type]
+            .order_by(DataKey.created_at.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return row
