@@ -27,15 +27,15 @@ from graphql import (
     DefinitionNode,
     DocumentNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     OperationDefinitionNode,
-    Visitor,
     parse,
     print_ast,
     visit,
 )
 from strawberry.extensions import SchemaExtension
+
+from schema.build import FragmentSpreads
 
 Mode = Literal["off", "allow", "require"]
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
@@ -49,22 +49,13 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class _Spreads(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: object) -> None:
-        self.names.add(node.name.value)
-
-
 def _used_fragments(
     root: DefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
 ) -> list[FragmentDefinitionNode]:
     used: dict[str, FragmentDefinitionNode] = {}
     todo: list[DefinitionNode] = [root]
     while todo:  # bounded: each fragment is taken once
-        spreads = _Spreads()
+        spreads = FragmentSpreads()
         visit(todo.pop(), spreads)
         for name in sorted(spreads.names - used.keys()):
             if name in fragments:

@@ -102,7 +102,9 @@ def _defined_fragments_only(rule: type[ASTValidationRule]) -> type[ASTValidation
     return DefinedFragmentsOnly
 
 
-class _Spreads(Visitor):
+class FragmentSpreads(Visitor):
+    """Collects the names of the fragments a document (or a part of it) spreads."""
+
     def __init__(self) -> None:
         super().__init__()
         self.names: set[str] = set()
@@ -113,7 +115,7 @@ class _Spreads(Visitor):
 
 def _undefined_spreads(document: DocumentNode) -> bool:
     defined = {d.name.value for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    spreads = _Spreads()
+    spreads = FragmentSpreads()
     visit(document, spreads)
     return not spreads.names <= defined
 
