@@ -3,20 +3,23 @@
 Reading goes through `storage.eventlog`: a replay from the caller's cursor, then live
 events from the one reader this process keeps per owner log, which reads and decodes
 each event once, so the database work per event does not grow with the number of
-subscribers. Here an already decoded event only takes the pool's domain types.
+subscribers. Here an already decoded event only takes the pool's domain types, once
+per logged event: the domain event is a form of the shared logged event (see
+`storage.eventlog.forms`), and carries its forms up for the floors above.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from resolvers.events.cursors import CursorTooOld, decode_cursor, encode_cursor
 from resolvers.media.uploads import Media
 from resolvers.pool.me_images import EventType, Image, Kind, Slot
 from resolvers.stores import Caller, Stores
+from storage.eventlog.forms import EventForms as EventForms  # declared with the log
+from storage.eventlog.forms import Form as Form
 from storage.eventlog.log import LoggedEvent
 from storage.eventlog.retention import EventsPruned
 from storage.eventlog.snapshot import ImageState
@@ -38,8 +41,11 @@ class Event:
     enabled: bool | None
     # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` rather than being switched.
     expired: bool
+    # UPDATED: the image's fields that changed, by their domain names.
     fields: tuple[str, ...]
     created_at: datetime
+    # The logged event's forms, shared with it (each floor adds its own, made once).
+    forms: EventForms = field(default_factory=EventForms, compare=False, repr=False)
 
     @property
     def cursor(self) -> str:
@@ -62,21 +68,13 @@ async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGene
         await stream.aclose()
 
 
-# The feed hands every subscriber of an owner the same decoded event; its domain form is
-# made once too. Recent ones by identity; each entry holds the event, so no id is reused.
-_RECENT = 256
-_recent: OrderedDict[int, tuple[LoggedEvent, Event]] = OrderedDict()
+# The feed hands every subscriber of an owner the same logged event; its domain form is
+# one of its forms, so it is made once too.
+_DOMAIN: Form[Event] = Form("domain event")
 
 
 def _shared(logged: LoggedEvent) -> Event:
-    known = _recent.get(id(logged))
-    if known is not None and known[0] is logged:
-        return known[1]
-    event = _event(logged)
-    _recent[id(logged)] = (logged, event)
-    if len(_recent) > _RECENT:
-        _recent.popitem(last=False)
-    return event
+    return logged.forms.made(_DOMAIN, lambda: _event(logged))
 
 
 def _event(logged: LoggedEvent) -> Event:
@@ -95,6 +93,7 @@ def _event(logged: LoggedEvent) -> Event:
         expired=payload.expired,
         fields=payload.fields,
         created_at=logged.created_at,
+        forms=logged.forms,
     )
 
 

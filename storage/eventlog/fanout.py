@@ -1,12 +1,14 @@
 """Feeding subscribers: one reader per owner log in this process, shared by all of its
 subscriptions, so reading and decoding an event (its snapshot decrypted included) is
-done once per process, however many subscribers receive it."""
+done once per process, however many subscribers receive it. Every subscriber is handed
+the same `LoggedEvent` object for one event, a replay of a recent one included, so what
+the floors above derive from it is made once too (see `forms`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -19,6 +21,10 @@ log = logging.getLogger("meimages.events")
 
 # Events a subscription may have waiting before it falls back to reading the log itself.
 QUEUE_LIMIT = 1000
+
+# Events a feed remembers by seq, so that a replay hands out the object its live
+# subscribers took; subscribers of one owner take an event within moments of each other.
+RECENT_EVENTS = 64
 
 # Put in a subscription's queue in place of events it was too slow to take.
 _OVERFLOW: Any = object()
@@ -78,12 +84,24 @@ class LogFeed:
         self.space_id = space_id
         self.position = 0
         self.subscriptions: set[_Subscription] = set()
+        self._recent: OrderedDict[int, LoggedEvent] = OrderedDict()
         self._wake = notifier.subscribe(owner_id)
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"event-feed:{owner_id}")
 
     async def ready(self) -> None:
         await asyncio.shield(self._ready)
+
+    def shared(self, item: LoggedEvent) -> LoggedEvent:
+        """The one object this feed hands out for `item`'s event: a recent one read
+        before (live or by another replay), else `item`, remembered from now on."""
+        known = self._recent.get(item.seq)
+        if known is not None:
+            return known
+        self._recent[item.seq] = item
+        if len(self._recent) > RECENT_EVENTS:
+            self._recent.popitem(last=False)
+        return item
 
     async def _run(self) -> None:
         try:
@@ -114,7 +132,7 @@ class LogFeed:
                 items = await read_events(
                     session, self.vault, self.owner_id, self.space_id, self.position
                 )
-            for item in items:
+            for item in map(self.shared, items):
                 self.position = item.seq
                 for subscription in self.subscriptions:
                     subscription.offer(item)
@@ -200,7 +218,7 @@ class EventNotifier:
             while True:
                 if replaying:
                     items, complete = await _replay_page(db, vault, owner_id, space_id, last)
-                    for item in items:
+                    for item in map(feed.shared, items):
                         yield item
                         last = item.seq
                     replaying = not complete

@@ -16,14 +16,14 @@ from tests.support.app import Api
 
 def test_each_type_writes_its_own_keys_and_reads_them_back() -> None:
     deleted = EventPayload(kind="face", previous_slot="avatar")
-    assert deleted.encode(EventType.DELETED) == {"kind": "face", "previous": "avatar"}
+    assert deleted.encode(EventType.DELETED) == {"kind": "face", "previous_slot": "avatar"}
     assert EventPayload.decode(deleted.encode(EventType.DELETED)) == deleted
     lost = EventPayload(previous_slot="face-ref")
-    assert lost.encode(EventType.PRIMARY_CHANGED) == {"slot": None, "previous": "face-ref"}
+    assert lost.encode(EventType.PRIMARY_CHANGED) == {"slot": None, "previous_slot": "face-ref"}
     assert EventPayload.decode(lost.encode(EventType.PRIMARY_CHANGED)) == lost
     for type_, payload in (
         (EventType.ADDED, EventPayload(kind="hands")),
-        (EventType.UPDATED, EventPayload(fields=("label", "tags"))),
+        (EventType.UPDATED, EventPayload(fields=("label", "tags", "show_in_profile"))),
         (EventType.AI_REFERENCE_TOGGLED, EventPayload(enabled=False)),
     ):
         assert EventPayload.decode(payload.encode(type_)) == payload
@@ -31,8 +31,9 @@ def test_each_type_writes_its_own_keys_and_reads_them_back() -> None:
 
 
 async def test_rows_written_by_earlier_versions_still_decode(api: Api) -> None:
-    """Earlier versions wrote deletions with `previousSlot` and every slot change with an
-    explicit null `slot`; such rows stay in existing databases until pruned."""
+    """Earlier versions wrote the previous slot as `previous` (deletions even earlier as
+    `previousSlot`), every slot change with an explicit null `slot`, and the changed
+    fields by their API names; such rows stay in existing databases until pruned."""
     stores: Stores = api.app.state.server.stores
     owner = new_owner()
     start = await cursors.head_cursor(stores, Caller(owner))
@@ -40,7 +41,7 @@ async def test_rows_written_by_earlier_versions_still_decode(api: Api) -> None:
     legacy: list[tuple[str, dict[str, Any]]] = [
         ("MeImagePrimaryChanged", {"slot": None, "previous": "face-ref"}),
         ("MeImageDeleted", {"kind": "hands", "previousSlot": "avatar"}),
-        ("MeImageUpdated", {"fields": ["label", "tags"]}),
+        ("MeImageUpdated", {"fields": ["label", "tags", "showInProfile"]}),
     ]
     async with stores.db.transaction() as session:
         for type_, payload in legacy:
@@ -61,4 +62,4 @@ async def test_rows_written_by_earlier_versions_still_decode(api: Api) -> None:
     await replay.aclose()
     assert (changed.slot, changed.previous_slot) == (None, Slot.FACE_REF)
     assert (deleted.kind, deleted.previous_slot, deleted.image) == (Kind.HANDS, Slot.AVATAR, None)
-    assert updated.fields == ("label", "tags")
+    assert updated.fields == ("label", "tags", "show_in_profile")
