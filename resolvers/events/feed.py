@@ -10,6 +10,7 @@ per logged event: the domain event is a form of the shared logged event (see
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,9 @@ from resolvers.pool.me_images import EventType, Image, Kind, Slot
 from resolvers.stores import Caller, Stores
 from storage.eventlog.forms import EventForms as EventForms  # declared with the log
 from storage.eventlog.forms import Form as Form
+from storage.eventlog.forms import FormsRef as FormsRef
+from storage.eventlog.forms import made as made
+from storage.eventlog.forms import no_forms
 from storage.eventlog.log import LoggedEvent
 from storage.eventlog.retention import EventsPruned
 from storage.eventlog.snapshot import ImageState
@@ -44,8 +48,8 @@ class Event:
     # UPDATED: the image's fields that changed, by their domain names.
     fields: tuple[str, ...]
     created_at: datetime
-    # The logged event's forms, shared with it (each floor adds its own, made once).
-    forms: EventForms = field(default_factory=EventForms, compare=False, repr=False)
+    # The logged event's forms (each floor adds its own, made once), weakly.
+    forms: FormsRef = field(default=no_forms, compare=False, repr=False)
 
     @property
     def cursor(self) -> str:
@@ -61,7 +65,7 @@ async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGene
     )
     try:
         async for logged in stream:
-            yield _shared(logged)
+            yield domain_event(logged)
     except EventsPruned as exc:
         raise CursorTooOld() from exc
     finally:
@@ -73,7 +77,8 @@ async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGene
 _DOMAIN: Form[Event] = Form("domain event")
 
 
-def _shared(logged: LoggedEvent) -> Event:
+def domain_event(logged: LoggedEvent) -> Event:
+    """The domain form of a logged event, made once per event."""
     return logged.forms.made(_DOMAIN, lambda: _event(logged))
 
 
@@ -93,7 +98,7 @@ def _event(logged: LoggedEvent) -> Event:
         expired=payload.expired,
         fields=payload.fields,
         created_at=logged.created_at,
-        forms=logged.forms,
+        forms=weakref.ref(logged.forms),
     )
 
 

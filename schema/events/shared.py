@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from graphql import ExecutionResult, OperationType
 
-from resolvers.events.feed import EventForms, Form
+from resolvers.events.feed import EventForms, Form, FormsRef
 from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext
 
 
@@ -30,7 +30,7 @@ from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext
 class SharedEvent(Protocol):
     """A subscription payload that carries the forms of the logged event it shows."""
 
-    forms: EventForms
+    forms: FormsRef
 
 
 class SharedData(dict[str, Any]):
@@ -86,13 +86,16 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
         caller = getattr(self.context_value, "caller", None)
         if caller is None:
             return None
+        forms = payload.forms()
+        if forms is None:
+            return None
         name = operation.name.value if operation.name else None
         try:
             variables = json.dumps(self.variable_values, sort_keys=True, default=str)
         except (TypeError, ValueError):
             return None
         form: _Executed = Form("execution", (operation.loc.source.body, name, variables, caller))
-        return payload.forms, form
+        return forms, form
 
 
 async def _executed(result: Awaitable[ExecutionResult]) -> ExecutionResult:

@@ -67,8 +67,8 @@ class MeImageEvent:
     cursor: str = strawberry.field(
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
-    # The logged event's forms (see schema.events.shared); not a GraphQL field.
-    forms: strawberry.Private[feed.EventForms]
+    # The logged event's forms, weakly (see schema.events.shared); not a GraphQL field.
+    forms: strawberry.Private[feed.FormsRef]
 
     @strawberry.field(
         description="The image as this change left it (also on replay); null for DELETED. Its useCount and lastUsedAt are the current ones."
@@ -115,8 +115,8 @@ class AiUsesReferenceImagesEvent:
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
 
-    # The logged event's forms (see schema.events.shared); not a GraphQL field.
-    forms: strawberry.Private[feed.EventForms]
+    # The logged event's forms, weakly (see schema.events.shared); not a GraphQL field.
+    forms: strawberry.Private[feed.FormsRef]
 
     @classmethod
     def of(cls, event: feed.Event) -> AiUsesReferenceImagesEvent:
@@ -136,8 +136,8 @@ _GRAPHQL: feed.Form[MeImageEvent | AiUsesReferenceImagesEvent] = feed.Form("grap
 def event_of(event: feed.Event) -> MeImageEvent | AiUsesReferenceImagesEvent:
     """The GraphQL form of a logged event: an image's change, or the owner's switch."""
     if event.type.of_image:
-        return event.forms.made(_GRAPHQL, lambda: MeImageEvent.of(event))
-    return event.forms.made(_GRAPHQL, lambda: AiUsesReferenceImagesEvent.of(event))
+        return feed.made(event.forms(), _GRAPHQL, lambda: MeImageEvent.of(event))
+    return feed.made(event.forms(), _GRAPHQL, lambda: AiUsesReferenceImagesEvent.of(event))
 
 
 @represents(cursors.CursorTooOld, http_status=410)

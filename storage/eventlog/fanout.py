@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, defaultdict, deque
+import weakref
+from collections import defaultdict, deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -22,9 +23,9 @@ log = logging.getLogger("meimages.events")
 # Events a subscription may have waiting before it falls back to reading the log itself.
 QUEUE_LIMIT = 1000
 
-# Events a feed remembers by seq, so that a replay hands out the object its live
-# subscribers took; subscribers of one owner take an event within moments of each other.
-RECENT_EVENTS = 64
+# Events a feed keeps after its subscribers took them, so that a replay moments later
+# hands out the same object (and its forms); older ones are shared while anyone holds them.
+RECENT_EVENTS = 8
 
 # Put in a subscription's queue in place of events it was too slow to take.
 _OVERFLOW: Any = object()
@@ -84,7 +85,8 @@ class LogFeed:
         self.space_id = space_id
         self.position = 0
         self.subscriptions: set[_Subscription] = set()
-        self._recent: OrderedDict[int, LoggedEvent] = OrderedDict()
+        self._known: weakref.WeakValueDictionary[int, LoggedEvent] = weakref.WeakValueDictionary()
+        self._recent: deque[LoggedEvent] = deque(maxlen=RECENT_EVENTS)
         self._wake = notifier.subscribe(owner_id)
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"event-feed:{owner_id}")
@@ -93,14 +95,13 @@ class LogFeed:
         await asyncio.shield(self._ready)
 
     def shared(self, item: LoggedEvent) -> LoggedEvent:
-        """The one object this feed hands out for `item`'s event: a recent one read
-        before (live or by another replay), else `item`, remembered from now on."""
-        known = self._recent.get(item.seq)
+        """The one object this feed hands out for `item`'s event: the one read before
+        (live or by another replay) if it is still held or recent, else `item`."""
+        known = self._known.get(item.seq)
         if known is not None:
             return known
-        self._recent[item.seq] = item
-        if len(self._recent) > RECENT_EVENTS:
-            self._recent.popitem(last=False)
+        self._known[item.seq] = item
+        self._recent.append(item)
         return item
 
     async def _run(self) -> None:

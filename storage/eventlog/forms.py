@@ -4,7 +4,9 @@ A `LoggedEvent` is shared: the feed hands every subscriber of an owner the same 
 (replays included, see `fanout`). Each floor above keeps what it derives from it (the
 domain event, the GraphQL object, an execution's result, the encoded frame) in the
 event's `forms`, under a `Form` key it declares itself, so this floor never knows their
-types and each form is built once however many subscribers send it.
+types and each form is built once however many subscribers send it. A form that needs
+the forms itself (to add its own) keeps a weak reference to them (`FormsRef`): no cycle,
+so an event and its forms are freed as soon as the last holder lets go of the event.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Form(Generic[T]):
 class EventForms:
     """The derived forms of one logged event, by key. Lives as long as the event."""
 
-    __slots__ = ("_made",)
+    __slots__ = ("__weakref__", "_made")
 
     def __init__(self) -> None:
         self._made: dict[Form[Any], Any] | None = None
@@ -54,3 +56,17 @@ class EventForms:
             known = make()
             self.put(form, known)
         return known
+
+
+# A weak reference to an event's forms, as a form keeps it; None once the event is gone.
+FormsRef = Callable[[], EventForms | None]
+
+
+def no_forms() -> EventForms | None:
+    """The `FormsRef` of an event that shares no forms."""
+    return None
+
+
+def made(forms: EventForms | None, form: Form[T], make: Callable[[], T]) -> T:
+    """`forms.made(form, make)`, or `make()` when there are no forms to keep it in."""
+    return make() if forms is None else forms.made(form, make)
