@@ -19,6 +19,7 @@ from resolvers.events.cursors import CursorTooOld, decode_cursor, encode_cursor
 from resolvers.media.uploads import Media
 from resolvers.pool.me_images import EventType, Image, Kind, Slot
 from resolvers.stores import Caller, Stores
+from storage.eventlog.fanout import DeadlineReached as DeadlineReached
 from storage.eventlog.forms import EventForms as EventForms  # declared with the log
 from storage.eventlog.forms import Form as Form
 from storage.eventlog.forms import FormsRef as FormsRef
@@ -56,12 +57,15 @@ class Event:
         return encode_cursor(self.seq)
 
 
-async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGenerator[Event, None]:
+async def follow(
+    stores: Stores, caller: Caller, after: str | None, until: float | None = None
+) -> AsyncGenerator[Event, None]:
     """The caller's events in the active space after `after` (from now if None), each
-    once, oldest first, without end. Raises CursorTooOld or InvalidInput."""
+    once, oldest first, without end, or until `until` (the event loop's clock), where it
+    raises DeadlineReached. Raises CursorTooOld or InvalidInput."""
     start = decode_cursor(after) if after is not None else None
     stream = stores.notifier.follow(
-        stores.db, stores.vault, caller.owner_id, caller.space_id, start
+        stores.db, stores.vault, caller.owner_id, caller.space_id, start, until
     )
     try:
         async for logged in stream:

@@ -31,6 +31,20 @@ RECENT_EVENTS = 8
 _OVERFLOW: Any = object()
 
 
+class DeadlineReached(Exception):
+    """A stream followed `until` a deadline reached it; no event is handed out after it."""
+
+
+def _check(until: float | None) -> None:
+    if until is not None and asyncio.get_running_loop().time() >= until:
+        raise DeadlineReached()
+
+
+def _lapse(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(DeadlineReached())
+
+
 class _Subscription:
     """A subscription's mailbox. Lighter than an asyncio.Queue (which holds four deques
     for life): an idle subscription keeps only the future it waits on."""
@@ -53,13 +67,19 @@ class _Subscription:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def take(self) -> LoggedEvent:
+    async def take(self, until: float | None) -> LoggedEvent:
+        """The next event; raises DeadlineReached if none came by `until` (loop time)."""
+        loop = asyncio.get_running_loop()
         while not self.items:
-            self.waiter = asyncio.get_running_loop().create_future()
+            waiter = self.waiter = loop.create_future()
+            # One timer handle, not an asyncio.timeout: what an idle subscription holds.
+            timer = None if until is None else loop.call_at(until, _lapse, waiter)
             try:
-                await self.waiter
+                await waiter
             finally:
                 self.waiter = None
+                if timer is not None:
+                    timer.cancel()
         item = self.items.popleft()
         if not self.items:
             self.items = None
@@ -196,11 +216,13 @@ class EventNotifier:
         owner_id: str,
         space_id: str,
         after: int | None,
+        until: float | None = None,
     ) -> AsyncGenerator[LoggedEvent, None]:
         """Every event of one owner's space after `after` (or from now, if None), oldest
         first, each once: a replay from the log, then live ones from the shared feed.
 
-        Raises EventsPruned when events after the cursor are no longer in the log.
+        Raises EventsPruned when events after the cursor are no longer in the log, and
+        DeadlineReached at `until` (the event loop's clock), if given.
         """
         key = (owner_id, space_id)
         feed = self._feeds.get(key)
@@ -217,17 +239,20 @@ class EventNotifier:
             last = feed.position if after is None else after
             replaying = after is not None
             while True:
+                _check(until)
                 if replaying:
                     items, complete = await _replay_page(db, vault, owner_id, space_id, last)
                     for item in map(feed.shared, items):
+                        _check(until)
                         yield item
                         last = item.seq
                     replaying = not complete
                     continue
-                item = await subscription.take()
+                item = await subscription.take(until)
                 if item is _OVERFLOW:
                     replaying = True
                 elif item.seq > last:
+                    _check(until)
                     yield item
                     last = item.seq
         finally:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import uuid
 import weakref
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -159,3 +161,22 @@ def test_an_event_and_its_forms_go_with_their_last_holder() -> None:
         assert forms() is None
     finally:
         gc.enable()
+
+
+async def test_a_stream_hands_out_nothing_at_or_after_its_deadline(api: Api) -> None:
+    """The token's end is a deadline of the stream itself: once reached, neither a replay
+    nor a live event is handed out, and the stream says why."""
+    stores: Stores = api.app.state.server.stores
+    owner = new_owner()
+    start = await cursors.head_cursor(stores, Caller(owner))
+    await api.upload(jpeg(733), user=owner)
+    loop = asyncio.get_running_loop()
+    for after in (start, None):
+        stream = feed.follow(stores, Caller(owner), after, until=loop.time())
+        with pytest.raises(feed.DeadlineReached):
+            await anext(stream)
+        await stream.aclose()
+    # Before the deadline the same replay hands the event out.
+    stream = feed.follow(stores, Caller(owner), start, until=loop.time() + 3600)
+    assert (await anext(stream)).type.value == "MeImageAdded"
+    await stream.aclose()
