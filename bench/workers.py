@@ -44,19 +44,23 @@ VARIANTS = {
 }
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every PostgreSQL process on this machine so far."""
-    total = 0.0
+def _postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL process on this machine, by pid."""
+    seconds = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            total += cpu_seconds(int(entry.name))
+            if (entry / "comm").read_text().strip() == "postgres":
+                seconds[int(entry.name)] = cpu_seconds(int(entry.name))
         except (FileNotFoundError, ProcessLookupError):
             continue  # ended while we looked
-    return total
+    return seconds
+
+
+def _used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two samples by the processes alive at the second."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def _server_cpu(server: LiveServer) -> float:
@@ -68,7 +72,7 @@ def _measured(run: Callable[[], tuple[float, float]], server: LiveServer) -> tup
     wall, own, pg = time.monotonic(), _server_cpu(server), _postgres_cpu()
     rps, p50 = run()
     wall = time.monotonic() - wall
-    return rps, p50, (_server_cpu(server) - own) / wall, (_postgres_cpu() - pg) / wall
+    return rps, p50, (_server_cpu(server) - own) / wall, _used(pg, _postgres_cpu()) / wall
 
 
 async def _database() -> str:
