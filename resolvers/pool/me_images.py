@@ -251,7 +251,7 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
     )
     stores.caches.pool_snapshots[key] = snapshot
-    if len(stores.caches.pool_snapshots) > stores.limits.pool_snapshots:
+    if len(stores.caches.pool_snapshots) > stores.config.limits.pool_snapshots:
         stores.caches.pool_snapshots.popitem(last=False)
     return snapshot
 
@@ -417,7 +417,7 @@ async def _create(stores: Stores, caller: Caller, new: NewImage) -> Image:
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
-            await check_room(tx, caller, stores.limits.pool_cap)
+            await check_room(tx, caller, stores.config.limits.pool_cap)
             image = await _insert_image(tx, caller, new)
     except MediaAlreadyAttached:
         raise MediaInUse() from None
@@ -476,7 +476,7 @@ async def update_image(
             changed.append("kind")
         if not isinstance(changes.show_in_profile, _Unchanged):
             row.show_in_profile = changes.show_in_profile
-            changed.append("showInProfile")
+            changed.append("show_in_profile")
         if changed:
             row.updated_at = utcnow()
             await tx.pool.save(row)
