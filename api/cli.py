@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import ipaddress
 import logging
 import re
@@ -58,6 +57,17 @@ def port(text: str) -> int:
         value = 0
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return value
+
+
+def workers(text: str) -> int:
+    """argparse type: a number of worker processes, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1 or more)")
     return value
 
 
@@ -123,10 +133,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from api.app import create_app
     from api.observability import logs
-    from api.websocket_protocol import BoundedWebSocketProtocol
+    from api.serving import serve_workers, settle_heap, uvicorn_options
 
     logs.configure(settings.log_format, settings.log_level)
     _warn_unknown_variables()
+    if (workers := args.workers or settings.workers) > 1:
+        return serve_workers(args, settings, workers, announce=lambda s: _print_banner(args, s))
     app = create_app(settings)
     server = app.state.server
     if settings.log_format == "json":
@@ -136,32 +148,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     else:
         _print_banner(args, server.settings)
-    # The schema, modules and settings built above live as long as the process: move them
-    # out of the cyclic GC's sight so full collections stop rescanning them per request.
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        # Forwarded headers are the app's job (MEIMAGES_TRUSTED_PROXIES), the log format too;
-        # the app writes one access line per request, with its request id.
-        proxy_headers=False,
-        # The fast event loop and HTTP parser (pinned dependencies), not the pure-Python ones.
-        loop="uvloop",
-        http="httptools",
-        log_config=None,
-        access_log=False,
-        # Oversized WebSocket frames are refused before they are buffered whole, and open
-        # event streams (SSE) must not hold a shutdown forever; clients resume by cursor.
-        ws_max_size=server.settings.ws_max_message_bytes,
-        # A client that stopped reading answers no ping: it is cut off, not buffered for.
-        ws=BoundedWebSocketProtocol,
-        ws_ping_interval=server.settings.ws_ping_interval_s,
-        ws_ping_timeout=server.settings.ws_ping_timeout_s,
-        timeout_graceful_shutdown=10,
-    )
+    settle_heap()
+    uvicorn.run(app, **uvicorn_options(server.settings))
     return 0
 
 
@@ -526,6 +514,12 @@ def _add_running_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     serve.add_argument("--port", type=port, default=None, help="port (default 8000)")
     serve.add_argument("--data-dir", type=data_dir, default=None, help=DATA_DIR_HELP)
     serve.add_argument("--dev-user", default="me", help="user of the printed dev token")
+    serve.add_argument(
+        "--workers",
+        type=workers,
+        default=None,
+        help="processes serving the port (default 1, or MEIMAGES_WORKERS; more need PostgreSQL)",
+    )
     serve.set_defaults(func=cmd_serve, prog=serve.prog)
 
     token = sub.add_parser("token", help="print a signed dev token (embedded setup)")

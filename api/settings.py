@@ -188,6 +188,8 @@ class Settings(BaseSettings):
     allowed_origins: CommaList = ()
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # Processes serving on that port (`serve --workers`; several need PostgreSQL).
+    workers: Positive = 1
     log_level: Annotated[LogLevel, BeforeValidator(_lower)] = "info"
     # Uploads and media (resolvers.stores.Limits).
     max_upload_bytes: Positive = _LIMITS.max_upload_bytes

@@ -206,8 +206,26 @@ class LiveServer:
         raise RuntimeError("no VmRSS in /proc status")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
+
+    def workers(self) -> list[int]:
+        """The worker processes of a `serve --workers` server (its spawned children;
+        multiprocessing's resource tracker is not one)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [int(pid) for pid in children if b"spawn_main" in _cmdline(int(pid))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # it has just ended
+        return b""
 
 
 class ServerFailed(RuntimeError):
@@ -221,12 +239,14 @@ def start_server(
     env: Mapping[str, str] | None = None,
     spawn: Spawn | None = None,
     timeout_s: float = START_TIMEOUT_S,
+    workers: int = 1,
 ) -> LiveServer:
     """Start `meimages serve` on a free loopback port and return it once /healthz is 200.
 
     `settings` are `MEIMAGES_*` variables (log level `warning` unless given); `env` other
     variables for the process (such as TMPDIR). Without MEIMAGES_DATABASE_URL the server
-    uses SQLite in `data_dir`; without MEIMAGES_BLOB_URL the local folder.
+    uses SQLite in `data_dir`; without MEIMAGES_BLOB_URL the local folder. `workers`:
+    processes serving the port (`serve --workers`); healthy then means one answers.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     given = {"MEIMAGES_LOG_LEVEL": "warning", **(settings or {})}
@@ -236,6 +256,8 @@ def start_server(
         port = free_port()
         args = ["serve", "--host", "127.0.0.1", "--port", str(port)]
         args += ["--data-dir", str(data_dir)]
+        if workers > 1:
+            args += ["--workers", str(workers)]
         log = data_dir / f"server-{port}.log"
         server = LiveServer(spawn(args, environment, log), port, data_dir, given, log)
         try:

@@ -25,6 +25,7 @@ NEEDS = {
     "observability": ("wrk", "taskset"),
     "compare": ("wrk", "taskset", "node", "npm"),
     "writes": ("taskset",),
+    "workers": ("wrk", "taskset"),
     "webapp": ("node", "npm", "chromium"),
 }
 SAFETY_NET_S = 900  # a quick run takes seconds; this only stops a hung one
