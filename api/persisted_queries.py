@@ -27,6 +27,7 @@ from api.documents import QueryDocuments
 from api.error_bodies import graphql_error
 from api.request_checks import read_body, replay_body
 from api.trusted_documents import TrustedDocuments, sha256_hex
+from api.views.graphql_transport import remember_json_body
 from storage.persisted_documents import PersistedDocuments
 
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -85,6 +86,8 @@ class PersistedQueries:
                 data.get("extensions") if isinstance(data.get("extensions"), dict) else None
             )
         if not extensions or "persistedQuery" not in extensions:
+            if scope["method"] == "POST" and data:
+                remember_json_body(scope, body, data)  # the view does not decode it again
             await self.app(scope, receive, send)
             return
         try:

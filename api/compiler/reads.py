@@ -72,6 +72,9 @@ class CompiledReads:
         self.enabled = not any(wraps_resolvers(ext) for ext in schema.get_extensions())
         self.valid = lru_cache(maxsize=CACHED_DOCUMENTS)(self._valid)
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+        # `admits` of requests without variables, by query text and operation: it judges
+        # the document, operation and variables alone, so its verdict stays the same.
+        self._admitted: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
         self.answered = 0
         self.passed_on = 0
 
@@ -95,7 +98,7 @@ class CompiledReads:
             self.passed_on += 1
             return None
         document, switches = verdict
-        if self.admits is not None and not self.admits(document, operation_name, variables):
+        if not self._admits(query, document, operation_name, variables):
             self.passed_on += 1
             return None
         executor = self.executor_class.build(
@@ -121,6 +124,25 @@ class CompiledReads:
             return None
         self.answered += 1
         return ExecutionResult(data=data, errors=None)
+
+    def _admits(
+        self,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> bool:
+        if self.admits is None:
+            return True
+        if variables:
+            return self.admits(document, operation_name, variables)
+        key = (query, operation_name)
+        admitted = self._admitted.get(key)
+        if admitted is None:
+            admitted = self._admitted[key] = self.admits(document, operation_name, variables)
+            if len(self._admitted) > CACHED_PLANS:
+                self._admitted.popitem(last=False)
+        return admitted
 
     def _valid(self, query: str) -> tuple[DocumentNode, tuple[str, ...]] | None:
         """The document and the variables its `@skip`/`@include` read, when it parses

@@ -28,7 +28,14 @@ from api.compiler.reads import CompiledReads
 from api.documents import QueryDocuments
 from api.error_bodies import GRAPHQL_RESPONSE_JSON, graphql_error
 from api.proxy import request_origin, signer_for
-from api.request_checks import RequestRefused, check_csrf, graphql_multipart
+from api.request_checks import (
+    RequestRefused,
+    check_csrf,
+    graphql_multipart,
+    preflight_missing,
+    read_body,
+    replay_body,
+)
 from api.views.graphql_transport import (
     DEFAULT_MAX_MESSAGE_BYTES,
     CappedMultipartRequest,
@@ -36,6 +43,8 @@ from api.views.graphql_transport import (
     PreferredSSETransport,
     SizeCappedWebSocket,
     close_open_forms,
+    json_content_type,
+    plain_request,
 )
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
@@ -94,9 +103,13 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
                 # Refuse before a byte of the body is parsed: both checks need only headers.
                 check_csrf(scope["method"], headers)
                 await self.authenticator.authenticate_request(scope)
-            # Strawberry's own `__call__` answers its refusals as text/plain; here every
-            # refusal is a GraphQL error body with a code, in the media type asked for.
-            response = await self.run(Request(scope, receive=receive))
+            response = None
+            if self.reads is not None:
+                response, receive = await self._compiled(scope, receive, headers)
+            if response is None:
+                # Strawberry's own `__call__` answers its refusals as text/plain; here every
+                # refusal is a GraphQL error body with a code, in the media type asked for.
+                response = await self.run(Request(scope, receive=receive))
         except AuthError as exc:
             response = graphql_error(
                 401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": "Bearer"}, accept=accept
@@ -110,6 +123,50 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
                 exc.status_code, refusal_code(exc), exc.reason, _allow(exc), accept=accept
             )
         await response(scope, receive, send)
+
+    async def _compiled(
+        self, scope: Scope, receive: Receive, headers: Headers
+    ) -> tuple[Response | None, Receive]:
+        """The answer of a query its compiled plan gives, made without Strawberry's view:
+        the request read once, then the view's own steps in its order — context (CSRF,
+        authentication: its refusals raise as they would there), plan, result, response.
+        None (and the `receive` that replays what was read) for anything else: the usual
+        path answers it, reusing what was read here (`plain_request`)."""
+        assert self.reads is not None
+        method = scope["method"]
+        if method not in ("GET", "POST") or preflight_missing(method, headers):
+            return None, receive
+        body = b""
+        if method == "POST":
+            if not json_content_type(headers.get("content-type", "")):
+                return None, receive
+            body = await read_body(receive)
+            receive = replay_body(body, receive)
+        data = plain_request(self, scope, headers, body)
+        if (
+            data is None
+            or data.extensions is not None
+            or not isinstance(data.query, str)
+            or not isinstance(data.operation_name, str | None)
+            or self.documents.operation_type(data.query, data.operation_name)
+            is not OperationType.QUERY
+        ):
+            return None, receive
+        request = Request(scope, receive=receive)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        started = time.perf_counter()
+        result = await self.reads.execute(
+            data.query, data.variables, data.operation_name, None, context
+        )
+        if result is None:
+            return None, receive
+        if self.on_compiled_read is not None:  # the operation metrics see it too
+            name = self.documents.operation_name(data.query, data.operation_name)
+            self.on_compiled_read(name, time.perf_counter() - started)
+        return self.create_response(
+            await self.process_result(request, result), sub_response
+        ), receive
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -192,20 +249,13 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             is OperationType.SUBSCRIPTION
         )
 
+    async def parse_http_body(self, request: Any) -> Any:
+        # A request `_compiled` read and passed on is not read twice.
+        parsed = request.parsed() if isinstance(request, CappedMultipartRequest) else None
+        return parsed if parsed is not None else await super().parse_http_body(request)
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        data = kwargs.get("request_data")
-        if self.reads is not None and isinstance(data, GraphQLRequestData):
-            # A query its compiled plan answers skips graphql-core; anything else
-            # (or anything that would answer with an error) runs below as usual.
-            started = time.perf_counter()
-            compiled = await self.reads.execute(
-                data.query, data.variables, data.operation_name, data.extensions, kwargs["context"]
-            )
-            if compiled is not None:
-                if self.on_compiled_read is not None:  # the operation metrics see it too
-                    name = self.documents.operation_name(data.query or "", data.operation_name)
-                    self.on_compiled_read(name, time.perf_counter() - started)
-                return compiled
+        # Queries compiled plans answer never get here (`_compiled`).
         try:
             return await super().execute_single(*args, **kwargs)
         except HTTPException as exc:

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
+from functools import lru_cache
 from json import JSONDecodeError
+from typing import Any
 
-from cross_web import FormData, StarletteRequestAdapter
+from cross_web import FormData, HTTPException, StarletteRequestAdapter
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseView
 from strawberry.http.exceptions import (
     NonJsonMessageReceived,
     NonTextMessageReceived,
     WebSocketDisconnected,
 )
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import JSONEncoder, SSETransport
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -38,6 +43,10 @@ MAX_MULTIPART_FILES = 32
 MAX_MULTIPART_FIELDS = 16
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
 _OPEN_FORMS = "meimages.open_forms"
+# The request as `plain_request` read it, for Strawberry's view when it runs after all;
+# and a JSON body with the object an outer layer decoded from it (`remember_json_body`).
+_PARSED = "meimages.graphql_request"
+_JSON_BODY = "meimages.json_body"
 
 
 class CappedMultipartRequest(StarletteRequestAdapter):
@@ -49,6 +58,64 @@ class CappedMultipartRequest(StarletteRequestAdapter):
         )
         self._request.scope.setdefault(_OPEN_FORMS, []).append(form)
         return FormData(files=form, form=form)
+
+    def parsed(self) -> GraphQLRequestData | None:
+        """The request data `plain_request` already read from this request, if any."""
+        parsed: GraphQLRequestData | None = self._request.scope.pop(_PARSED, None)
+        return parsed
+
+
+def remember_json_body(scope: Scope, body: bytes, data: dict[str, Any]) -> None:
+    """Keep what a JSON body decoded to, so the view does not decode it again."""
+    scope[_JSON_BODY] = (body, data)
+
+
+@lru_cache(maxsize=64)
+def _media_type(content_type: str) -> str:
+    return parse_content_type(content_type)[0]
+
+
+def json_content_type(content_type: str) -> bool:
+    """Whether Strawberry's view reads a POST with this Content-Type as JSON."""
+    return "application/json" in _media_type(content_type)
+
+
+def plain_request(
+    view: BaseView[Any], scope: Scope, headers: Headers, body: bytes
+) -> GraphQLRequestData | None:
+    """One GET or JSON POST operation exactly as Strawberry's `parse_http_body` reads it,
+    or None for anything it would read otherwise or refuse (a streaming transport the
+    client prefers, a batch, a body that is not a JSON object, members of the wrong type):
+    the view's usual path answers those. The data is kept for that path (`parsed`)."""
+    if view._get_stream_transport_from_headers(headers) is not None:
+        return None
+    data: object
+    try:
+        if scope["method"] == "GET":
+            data = view.parse_query_params(QueryParams(scope["query_string"]))
+        else:
+            known = scope.get(_JSON_BODY)
+            data = known[1] if known is not None and known[0] == body else view.decode_json(body)
+    except (ValueError, HTTPException):  # JSONDecodeError is a ValueError
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, variables, extensions = data.get("query"), data.get("variables"), data.get("extensions")
+    if not (
+        isinstance(query, str | None)
+        and isinstance(variables, dict | None)
+        and isinstance(extensions, dict | None)
+    ):
+        return None
+    parsed = GraphQLRequestData(
+        query=query,
+        variables=variables,
+        operation_name=data.get("operationName"),
+        extensions=extensions,
+        protocol="http",
+    )
+    scope[_PARSED] = parsed
+    return parsed
 
 
 async def close_open_forms(scope: Scope) -> None:

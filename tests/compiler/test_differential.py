@@ -364,3 +364,226 @@ async def test_errors_and_foreign_ids_take_the_usual_path(seeded: Seeded) -> Non
     assert errors[0]["extensions"]["code"] == "INVALID_INPUT"
     missing = await _answer(seeded, {"query": cases[1][0], "variables": cases[1][1]}, compiled=True)
     assert missing[2] == {"data": {"meImage": None}}
+
+
+# The HTTP rules ----------------------------------------------------------------------------
+
+LIST = "query List { meImages { id kind label publicUrl } }"
+# Per-request headers: not part of the answer.
+_OWN_HEADERS = {"date", "server", "x-request-id", "traceparent"}
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One raw HTTP request; `plan` says whether the compiled path must answer it."""
+
+    method: str
+    content: str | None = None
+    params: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    user: str | None = OWNER  # None: no Authorization header
+    plan: bool = False
+
+
+def _auth(world: Seeded, sent: _Sent) -> dict[str, str]:
+    return world.api.headers(sent.user) if sent.user is not None else {}
+
+
+async def _raw(world: Seeded, sent: _Sent, *, compiled: bool) -> tuple[Any, ...]:
+    api = world.api if compiled else world.plain
+    response = await api.http.request(
+        sent.method,
+        api.url,
+        content=sent.content,
+        params=sent.params,
+        headers={**_auth(world, sent), **sent.headers},
+    )
+    headers = sorted(
+        (name, value) for name, value in response.headers.items() if name not in _OWN_HEADERS
+    )
+    content_type = response.headers.get("content-type", "")
+    payload = response.json() if "json" in content_type else response.text
+    return response.status_code, headers, _without_request_ids(payload)
+
+
+def _json(body: object) -> str:
+    return json.dumps(body)
+
+
+JSON = {"Content-Type": "application/json"}
+PREFLIGHT = {"GraphQL-Require-Preflight": "1"}
+DEEP = "{ profile { avatar { usage { __typename } } } }"
+
+
+def _http_cases(world: Seeded) -> list[_Sent]:
+    aliases = " ".join(f"a{i}: meImages {{ id }}" for i in range(40))
+    many_tokens = "{ " + " ".join("meImages { id }" for _ in range(700)) + " }"
+    deep = "{ __schema { types { fields { type " + "{ ofType " * 7 + "{ name }" + " }" * 11
+    parts = (
+        "fragment Parts on Generation { references { id } images { url } } "
+        "fragment Conn on GenerationConnection { edges { node { ...Parts } } }"
+    )
+    # Over the default cost limit (4 x 1,401 > 5,000); sent twice, the second time the
+    # compiled path's remembered verdict decides.
+    costly = "{ " + " ".join(f"g{i}: generations(first: 100) {{ ...Conn }}" for i in range(4))
+    costly = f"{costly} }} {parts}"
+    return [
+        # Answered by the plan: POST with and without charset, GET, the media types asked for.
+        _Sent("POST", _json({"query": LIST}), headers=JSON, plan=True),
+        _Sent(
+            "POST",
+            _json({"query": LIST, "operationName": "List", "variables": None}),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            plan=True,
+        ),
+        _Sent("GET", params={"query": LIST}, headers=PREFLIGHT, plan=True),
+        _Sent(
+            "GET",
+            params={
+                "query": "query($k: MeImageKind) { meImages(kind: $k) { id } }",
+                "variables": '{"k": "FACE"}',
+            },
+            headers=PREFLIGHT,
+            plan=True,
+        ),
+        _Sent(
+            "POST",
+            _json({"query": LIST}),
+            headers={**JSON, "Accept": "application/graphql-response+json"},
+            plan=True,
+        ),
+        _Sent(
+            "POST",
+            _json({"query": LIST}),
+            headers={**JSON, "Accept": "application/json, text/event-stream"},
+            plan=True,
+        ),
+        _Sent("POST", _json({"query": DEEP}), headers=JSON, plan=True),
+        # Malformed: bad JSON, a batch, members of the wrong type, extensions.
+        _Sent("POST", '{"query": ', headers=JSON),
+        _Sent("POST", _json([{"query": LIST}]), headers=JSON),
+        _Sent("POST", _json({"query": 3}), headers=JSON),
+        _Sent("POST", _json({"query": LIST, "variables": [1]}), headers=JSON),
+        _Sent("POST", _json({"query": LIST, "operationName": 3}), headers=JSON),
+        _Sent("POST", _json({"query": LIST, "extensions": {}}), headers=JSON),
+        _Sent("POST", _json({"query": LIST, "extensions": 5}), headers=JSON),
+        _Sent("POST", _json({"query": LIST, "operationName": "Other"}), headers=JSON),
+        _Sent("POST", _json({"variables": {}}), headers=JSON),
+        _Sent("POST", _json({"query": "{ meImages { nope } }"}), headers=JSON),
+        _Sent(
+            "POST",
+            _json({"query": "{ meImages { nope } }"}),
+            headers={**JSON, "Accept": "application/graphql-response+json"},
+        ),
+        # Content types: not JSON, JSON in other spellings, none.
+        _Sent("POST", _json({"query": LIST}), headers={"Content-Type": "text/plain", **PREFLIGHT}),
+        _Sent("POST", _json({"query": LIST}), headers={"Content-Type": "Application/JSON"}),
+        _Sent(
+            "POST",
+            f"query={LIST}",
+            headers={"Content-Type": "application/x-www-form-urlencoded", **PREFLIGHT},
+        ),
+        _Sent("POST", _json({"query": LIST}), headers=PREFLIGHT),
+        # CSRF: simple requests without a preflight header.
+        _Sent("GET", params={"query": LIST}),
+        _Sent("POST", _json({"query": LIST}), headers={"Content-Type": "text/plain"}),
+        # Methods: a mutation over GET, other methods, a subscription over HTTP.
+        _Sent(
+            "GET",
+            params={
+                "query": 'mutation { setAiReferenceEnabled(id: "x", enabled: true) { __typename } }'
+            },
+            headers=PREFLIGHT,
+        ),
+        _Sent("PUT", _json({"query": LIST}), headers=JSON),
+        _Sent("DELETE", headers=PREFLIGHT),
+        _Sent("GET", params={"query": LIST, "variables": "{"}, headers=PREFLIGHT),
+        _Sent("GET", params={"query": LIST, "variables": ""}, headers=PREFLIGHT),
+        _Sent("GET", headers={"Accept": "text/html"}),
+        _Sent(
+            "POST",
+            _json({"query": "subscription { poolChanged { __typename } }"}),
+            headers=JSON,
+        ),
+        _Sent(
+            "POST",
+            _json(
+                {
+                    "query": "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true)"
+                    " { __typename } }",
+                    "variables": {"id": world.ids[1]},
+                }
+            ),
+            headers=JSON,
+        ),
+        # Variables: missing, of the wrong type, unknown enum values.
+        _Sent(
+            "POST", _json({"query": "query($id: ID!) { meImage(id: $id) { id } }"}), headers=JSON
+        ),
+        _Sent(
+            "POST",
+            _json(
+                {"query": "query($id: ID!) { meImage(id: $id) { id } }", "variables": {"id": []}}
+            ),
+            headers=JSON,
+        ),
+        _Sent(
+            "POST",
+            _json(
+                {
+                    "query": "query($k: MeImageKind) { meImages(kind: $k) { id } }",
+                    "variables": {"k": "BOGUS"},
+                }
+            ),
+            headers=JSON,
+        ),
+        # Authentication: none, a bad token, an expired one, one for another owner.
+        _Sent("POST", _json({"query": LIST}), headers=JSON, user=None),
+        _Sent(
+            "POST",
+            _json({"query": LIST}),
+            headers={**JSON, "Authorization": "Bearer not-a-token"},
+            user=None,
+        ),
+        _Sent(
+            "POST",
+            _json({"query": LIST}),
+            headers={**JSON, "Authorization": f"Bearer {world.api.token(OWNER, ttl_s=-3600)}"},
+            user=None,
+        ),
+        _Sent("POST", _json({"query": LIST}), headers=JSON, user=STRANGER, plan=True),
+        # Limits: aliases, tokens, depth.
+        _Sent("POST", _json({"query": f"{{ {aliases} }}"}), headers=JSON),
+        _Sent("POST", _json({"query": many_tokens}), headers=JSON),
+        _Sent("POST", _json({"query": deep}), headers=JSON),
+        _Sent("POST", _json({"query": costly}), headers=JSON),
+        _Sent("POST", _json({"query": costly, "variables": {}}), headers=JSON),
+        _Sent("POST", _json({"query": costly.replace("g3:", "h3:")}), headers=JSON),
+    ]
+
+
+async def test_http_rules_answer_alike_on_both_paths(seeded: Seeded) -> None:
+    """Everything the view decides besides execution — status, media type, error shape
+    and code, `Allow`, `WWW-Authenticate`, CSRF, GET and POST rules, limits — is the same
+    when the compiled path answers or passes on; and the plan does answer the plain ones."""
+    codes: set[str] = set()
+    for sent in _http_cases(seeded):
+        answered = seeded.reads.answered
+        compiled = await _raw(seeded, sent, compiled=True)
+        took_plan = seeded.reads.answered > answered
+        assert compiled == await _raw(seeded, sent, compiled=False), sent
+        assert took_plan is sent.plan, (sent, compiled)
+        payload = compiled[2]
+        if isinstance(payload, dict):
+            codes.update(e.get("extensions", {}).get("code") for e in payload.get("errors", []))
+    # Not vacuous: the refusals the cases are written for do happen.
+    assert codes >= {
+        "BAD_REQUEST",
+        "CSRF_PREFLIGHT_REQUIRED",
+        "METHOD_NOT_ALLOWED",
+        "UNAUTHENTICATED",
+        "QUERY_TOO_COSTLY",
+        "SUBSCRIPTION_NEEDS_STREAM",
+        "GRAPHQL_VALIDATION_FAILED",
+        "BAD_USER_INPUT",
+    }, codes
