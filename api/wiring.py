@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -34,10 +34,11 @@ from api.request_rate import OperationRate
 from api.settings import ConfigError, Settings
 from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
+from resolvers.cache_budget import CacheBudget
 from resolvers.generation import provenance
 from resolvers.generation.signing import SigningIdentity
-from resolvers.media.signed_urls import MediaUrlSigner
-from resolvers.stores import Stores
+from resolvers.media.signed_urls import MediaUrlSigner, url_memo
+from resolvers.stores import ReadCaches, Stores
 from schema import SchemaOptions, build_schema
 from schema.build import validation_rules
 from schema.caching import CLOCK_DEPENDENT_FIELDS
@@ -138,11 +139,13 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
         signing=load_signing_identity(settings),
         erasures=erasures,
+        caches=ReadCaches(CacheBudget(settings.cache_bytes)),
     )
     urls = MediaUrlSigner(
         settings.url_secret.encode(),
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
+        memo=url_memo(stores.caches.budget),
     )
     # Export downloads: the same secret and lifetime, on their own route.
     stores.portability = settings.portability_config(
@@ -195,7 +198,10 @@ def schema_options(
 
 
 def build_graphql(server: Server) -> GraphQLEndpoint:
-    options = schema_options(server.settings, server.trusted, server.observability)
+    options = replace(
+        schema_options(server.settings, server.trusted, server.observability),
+        cache_budget=server.stores.caches.budget,
+    )
     schema = build_schema(options)
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
@@ -203,9 +209,14 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         graphql_schema(schema),
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
+        budget=server.stores.caches.budget,
     )
     reads = CompiledReads(
-        schema, documents, validation_rules(options), admits=_plan_admits(schema, options, server)
+        schema,
+        documents,
+        validation_rules(options),
+        admits=_plan_admits(schema, options, server),
+        budget=server.stores.caches.budget,
     )
     view = _graphql_view(server, schema, documents, reads)
     entries = server.settings.query_cache_entries

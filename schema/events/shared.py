@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import weakref
-from collections import OrderedDict
 from collections.abc import Awaitable, Hashable
 from typing import Any, Protocol, runtime_checkable
 
 from graphql import ExecutionResult, GraphQLSchema, OperationType
 
+from resolvers.cache_budget import BudgetedCache, CacheBudget, Sizing, tree_bytes
 from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext
 
 # Results kept per schema. All subscribers of an event take it within moments of each
 # other, so a few recent events per (document, owner) are plenty.
 RECENT_RESULTS = 1024
+# An entry's bytes besides its variables' text and its result's data, estimated: the
+# key tuple and the event's key (the document text and the caller are shared with the
+# subscription), the ExecutionResult.
+_RESULT_BYTES = 300
 
 
 @runtime_checkable
@@ -35,15 +40,22 @@ class SharedEvent(Protocol):
 
 
 _Pending = asyncio.Future[ExecutionResult]
-_results: weakref.WeakKeyDictionary[
-    GraphQLSchema, OrderedDict[Hashable, ExecutionResult | _Pending]
-] = weakref.WeakKeyDictionary()
+_Recent = BudgetedCache[Hashable, ExecutionResult | _Pending]
+_results: weakref.WeakKeyDictionary[GraphQLSchema, _Recent] = weakref.WeakKeyDictionary()
 
 
-def _recent(schema: GraphQLSchema) -> OrderedDict[Hashable, ExecutionResult | _Pending]:
+def keep_results(schema: GraphQLSchema, budget: CacheBudget) -> None:
+    """Keep the shared results of `schema`'s subscriptions under `budget`."""
+    _results[schema] = budget.cache(
+        "subscription_results", Sizing.ESTIMATED, max_entries=RECENT_RESULTS
+    )
+
+
+def _recent(schema: GraphQLSchema) -> _Recent:
     recent = _results.get(schema)
-    if recent is None:
-        recent = _results[schema] = OrderedDict()
+    if recent is None:  # a schema built without a budget of its own
+        keep_results(schema, CacheBudget())
+        recent = _results[schema]
     return recent
 
 
@@ -95,23 +107,18 @@ async def _executed(result: Awaitable[ExecutionResult]) -> ExecutionResult:
     return await result
 
 
-def _remember(
-    recent: OrderedDict[Hashable, ExecutionResult | _Pending],
-    key: Hashable,
-    value: ExecutionResult | _Pending,
-) -> None:
-    recent[key] = value
-    while len(recent) > RECENT_RESULTS:
-        recent.popitem(last=False)
+def _remember(recent: _Recent, key: Hashable, value: ExecutionResult | _Pending) -> None:
+    # Measured for a result: its data is a small JSON-like tree (one event's fields).
+    data = value.data if isinstance(value, ExecutionResult) else None
+    variables = key[2] if isinstance(key, tuple) else ""
+    recent.put(key, value, _RESULT_BYTES + sys.getsizeof(variables) + tree_bytes(data))
 
 
-def _settle(
-    recent: OrderedDict[Hashable, ExecutionResult | _Pending], key: Hashable, done: _Pending
-) -> None:
+def _settle(recent: _Recent, key: Hashable, done: _Pending) -> None:
     """Keep a finished result without errors; forget anything else."""
-    if recent.get(key) is not done:
+    if recent.peek(key) is not done:
         return
     if done.cancelled() or done.exception() is not None or done.result().errors:
-        del recent[key]
+        recent.pop(key)
     else:
-        recent[key] = done.result()
+        _remember(recent, key, done.result())
