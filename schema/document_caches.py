@@ -34,7 +34,7 @@ __all__ = [
 CACHED_DOCUMENTS = 512
 # A parsed document's bytes per character of its text, estimated: measured with
 # tracemalloc over the clients' documents (tests/memory/test_estimates.py), rounded up.
-DOCUMENT_BYTES_PER_CHAR = 40
+DOCUMENT_BYTES_PER_CHAR = 60
 # A record's own bytes besides the text and the document: the record, its key tuple.
 _RECORD_BYTES = 200
 

@@ -258,7 +258,7 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
 # A decoded pool's bytes, estimated: measured with tracemalloc over pools of 1 to 50
 # images with labels and tags (tests/memory/test_estimates.py keeps these honest).
 SNAPSHOT_BYTES = 600
-IMAGE_BYTES = 4000
+IMAGE_BYTES = 2100
 
 
 def snapshot_bytes(snapshot: PoolSnapshot) -> int:
