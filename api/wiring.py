@@ -169,7 +169,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         )
     # Tracing follows the OTEL_* environment unless a caller (a test) brings its provider.
     observability = Observability.build(settings, stores, tracer_provider=tracer_provider)
-    authenticator = Authenticator(settings)
+    authenticator = Authenticator(settings, stores.caches.budget)
     return Server(settings, stores, urls, authenticator, observability, trusted, persisted)
 
 

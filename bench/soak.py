@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import faulthandler
 import io
 import itertools
 import json
@@ -552,6 +553,7 @@ async def cache_figures(http: httpx.AsyncClient, server: LiveServer) -> str:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR2)  # `kill -USR2` shows where a long run is
     if sys.argv[1:2] == [TRACED_SERVER]:
         traced_server(sys.argv[2:])
         return

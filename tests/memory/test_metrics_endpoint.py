@@ -47,6 +47,7 @@ async def test_metrics_report_the_caches_under_a_small_budget(tmp_path: Path) ->
         "owner_versions",
         "signed_urls",
         "subscription_results",
+        "verified_tokens",
     } <= reported
     for name in reported:
         assert samples.get("meimages_cache_bytes", cache=name) == usage[name].nbytes
