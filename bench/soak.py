@@ -464,7 +464,7 @@ class HeapSnapshots:
             return
         path = self.folder / f"{len(self.taken)}.json"
         os.kill(self.pid, signal.SIGUSR1)
-        for _ in range(1200):  # bounded: 2 min at most (a snapshot of a large heap is slow)
+        for _ in range(3000):  # bounded: 5 min at most (a snapshot of a large heap is slow)
             if path.exists():
                 break
             await asyncio.sleep(0.1)
@@ -501,29 +501,50 @@ class HeapSnapshots:
 
 def traced_server(argv: list[str]) -> None:
     """Run `meimages ARGS` (argv: the script, then its arguments) in this process, and on
-    SIGUSR1 write the traced allocations by line to the next numbered file of the folder."""
+    SIGUSR1 write the traced allocations by line to the next numbered file of the folder.
+
+    The snapshot is taken and summed up in a forked copy of the process: walking a large
+    heap's traces takes seconds, which the server itself must not stand still for.
+    """
     folder = Path(os.environ[SNAPSHOT_DIR])
     written = 0
+    children: list[int] = []
 
     def dump(*_: object) -> None:
         nonlocal written
-        snapshot = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, tracemalloc.__file__)]
-        )
-        lines = {}
-        for stat in snapshot.statistics("lineno"):
-            frame = stat.traceback[0]
-            lines[f"{frame.filename}:{frame.lineno}"] = stat.size
-        payload = {"traced": tracemalloc.get_traced_memory()[0], "lines": lines}
+        for child in list(children):  # reap the earlier ones that are done
+            if os.waitpid(child, os.WNOHANG)[0]:
+                children.remove(child)
         target = folder / f"{written}.json"
-        temporary = target.with_suffix(".part")
-        temporary.write_text(json.dumps(payload))
-        temporary.rename(target)  # whole or absent: the soak reads it once it exists
         written += 1
+        pid = os.fork()
+        if pid:
+            children.append(pid)
+            return
+        signal.alarm(600)  # a copy that hangs (a lock held at the fork) ends by itself
+        try:
+            write_snapshot(target)
+        finally:
+            os._exit(0)
 
     signal.signal(signal.SIGUSR1, dump)
     sys.argv = argv
     runpy.run_path(argv[0], run_name="__main__")
+
+
+def write_snapshot(target: Path) -> None:
+    traced = tracemalloc.get_traced_memory()[0]
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    tracemalloc.stop()  # the summing up below need not be traced
+    lines = {}
+    for stat in snapshot.statistics("lineno"):
+        frame = stat.traceback[0]
+        lines[f"{frame.filename}:{frame.lineno}"] = stat.size
+    temporary = target.with_suffix(".part")
+    temporary.write_text(json.dumps({"traced": traced, "lines": lines}))
+    temporary.rename(target)  # whole or absent: the soak reads it once it exists
 
 
 async def cache_figures(http: httpx.AsyncClient, server: LiveServer) -> str:
