@@ -35,8 +35,9 @@ from api.settings import ConfigError, Settings
 from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
 from resolvers.cache_budget import CacheBudget
+from resolvers.config import Configuration
+from resolvers.config.signing import SigningIdentity
 from resolvers.generation import provenance
-from resolvers.generation.signing import SigningIdentity
 from resolvers.media.signed_urls import MediaUrlSigner, url_memo
 from resolvers.stores import ReadCaches, Stores
 from schema import SchemaOptions, build_schema
@@ -123,6 +124,21 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         settings = settings.with_local_secrets()
     erasures = ErasureJournal(settings.resolved_erasure_journal)
     erasures.ensure()
+    caches = ReadCaches(CacheBudget(settings.cache_bytes))
+    signed = url_memo(caches.budget)
+    urls = MediaUrlSigner(
+        settings.url_secret.encode(),
+        ttl_s=settings.media_url_ttl_s,
+        prefix=f"{settings.public_base_url}/media",
+        memo=signed,
+    )
+    # Export downloads: the same secret and lifetime, on their own route.
+    downloads = MediaUrlSigner(
+        settings.url_secret.encode(),
+        ttl_s=settings.media_url_ttl_s,
+        prefix=f"{settings.public_base_url}/exports",
+        memo=signed,
+    )
     stores = Stores(
         db=Database(settings.resolved_database_url),
         vault=FieldVault(load_keyring(settings)),
@@ -133,27 +149,16 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
                 settings.s3_access_key_id, settings.s3_secret_access_key, settings.s3_session_token
             ),
         ),
-        limits=settings.limits(),
-        generation=settings.generation_config(),
-        rate_limits=settings.rate_limits(),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
-        signing=load_signing_identity(settings),
         erasures=erasures,
-        caches=ReadCaches(CacheBudget(settings.cache_bytes)),
-    )
-    urls = MediaUrlSigner(
-        settings.url_secret.encode(),
-        ttl_s=settings.media_url_ttl_s,
-        prefix=f"{settings.public_base_url}/media",
-        memo=url_memo(stores.caches.budget),
-    )
-    # Export downloads: the same secret and lifetime, on their own route.
-    stores.portability = settings.portability_config(
-        MediaUrlSigner(
-            settings.url_secret.encode(),
-            ttl_s=settings.media_url_ttl_s,
-            prefix=f"{settings.public_base_url}/exports",
-        )
+        caches=caches,
+        config=Configuration(
+            limits=settings.limits(),
+            generation=settings.generation_config(),
+            signing=load_signing_identity(settings),
+            portability=settings.portability_config(downloads),
+            rate_limits=settings.rate_limits(),
+        ),
     )
     trusted = TrustedDocuments.load(
         settings.trusted_documents,

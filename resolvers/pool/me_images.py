@@ -250,7 +250,7 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
     )
     snapshots = stores.caches.pool_snapshots
-    snapshots.max_entries = stores.limits.pool_snapshots
+    snapshots.max_entries = stores.config.limits.pool_snapshots
     snapshots.put(key, snapshot, snapshot_bytes(snapshot))
     return snapshot
 
@@ -426,7 +426,7 @@ async def _create(stores: Stores, caller: Caller, new: NewImage) -> Image:
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
-            await check_room(tx, caller, stores.limits.pool_cap)
+            await check_room(tx, caller, stores.config.limits.pool_cap)
             image = await _insert_image(tx, caller, new)
     except MediaAlreadyAttached:
         raise MediaInUse() from None
