@@ -72,10 +72,14 @@ async def test_a_pool_snapshot_is_estimated_from_its_images(api: Api, owner: str
         await api.upload(jpeg(70 + n), user=owner, input={"label": f"look {n}", "tags": ["a", "b"]})
     stores, caller = api.stores, Caller(owner)
     await me_images.pool_snapshot(stores, caller)  # statements and types warmed
-    stores.caches.pool_snapshots.clear()
-    measured, snapshot = await _retained_async(lambda: me_images.pool_snapshot(stores, caller))
+    measures = []
+    for _ in range(3):  # the median: other tasks of the loop may allocate meanwhile
+        stores.caches.pool_snapshots.clear()
+        measured, snapshot = await _retained_async(lambda: me_images.pool_snapshot(stores, caller))
+        measures.append(measured)
     assert len(snapshot.images) == 12
-    assert _close(me_images.snapshot_bytes(snapshot), measured)
+    estimate, measured = me_images.snapshot_bytes(snapshot), sorted(measures)[1]
+    assert _close(estimate, measured), (estimate, measures)
 
 
 async def test_a_new_query_counts_about_what_it_leaves_in_memory(api: Api, owner: str) -> None:
