@@ -22,7 +22,7 @@ slots, toggle opt-ins and — a few times a minute — generate. Prints:
   it slows the server down) and every minute hands over its allocations by line: the
   Python heap it traces each minute, the lines that grew most since the first snapshot
   after warm-up, and whether the heap plateaus (grew under 1 % of itself in each of the
-  last two minutes).
+  last two intervals between snapshots).
 
 Run by hand; bounded in time and counts. Client and server share the machine.
 """
@@ -495,7 +495,7 @@ class HeapSnapshots:
         flat = len(steps) == 2 and all(step < 0.01 * end[1] for step in steps)
         verdict = "plateaus" if flat else "still grows" if len(steps) == 2 else "too short to say"
         print(f"\nPython heap after warm-up: {base[1] / 2**20:.1f} -> {end[1] / 2**20:.1f} MiB "
-              f"({100 * (end[1] - base[1]) / base[1]:+.1f} %); last two minutes: "
+              f"({100 * (end[1] - base[1]) / base[1]:+.1f} %); between the last three snapshots: "
               f"{', '.join(f'{s / 1024:+.0f} KiB' for s in steps) or '-'}; memory {verdict}")  # fmt: skip
 
 
