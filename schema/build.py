@@ -40,7 +40,7 @@ from schema.errors import (
     UnsupportedMediaTypeError,
 )
 from schema.events.queries import EventsQuery
-from schema.events.shared import SharedEventExecution, keep_results
+from schema.events.shared import SharedEventExecution
 from schema.events.subscriptions import EventsSubscription
 from schema.generation.mutations import GenerationMutation
 from schema.generation.queries import GenerationQuery
@@ -165,5 +165,4 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         ),
     )
     readable_by_graphql_js_16(graphql_schema(built))
-    keep_results(graphql_schema(built), budget)
     return built

@@ -25,5 +25,5 @@ class SchemaOptions:
     extensions: tuple[Callable[[], SchemaExtension], ...] = ()
     # Extensions of the door that serves the schema (metrics, traces), added last.
     outer_extensions: tuple[Callable[[], SchemaExtension], ...] = ()
-    # The byte budget its caches (documents, subscription results) draw on; None: their own.
+    # The byte budget its caches (parsed documents) draw on; None: a budget of their own.
     cache_budget: CacheBudget | None = None

@@ -46,7 +46,6 @@ async def test_metrics_report_the_caches_under_a_small_budget(tmp_path: Path) ->
         "pool_snapshots",
         "owner_versions",
         "signed_urls",
-        "subscription_results",
         "verified_tokens",
     } <= reported
     for name in reported:
