@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -14,6 +15,7 @@ from starlette.types import Scope
 from api.observability import request_id
 from api.request_checks import clean_id
 from api.settings import Settings
+from resolvers.cache_budget import CacheBudget, Sizing
 from resolvers.stores import PERSONAL_SPACE, Caller
 from schema.tokens import TOKEN_LEEWAY_S
 
@@ -29,6 +31,9 @@ _OUTCOME = "meimages.authentication"
 VERIFIED_TOKENS = 10_000
 VERIFIED_FOR_S = 60
 MAX_REMEMBERED_TOKEN = 4096
+# An entry's bytes besides its token text: the tuple, the expiry int, the deadline float
+# (the caller is shared with the requests that carry it).
+_VERIFIED_BYTES = 120
 
 
 class AuthError(Exception):
@@ -36,7 +41,7 @@ class AuthError(Exception):
 
 
 class Authenticator:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, budget: CacheBudget | None = None) -> None:
         self.settings = settings
         self._jwks: jwt.PyJWKClient | None = (
             jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
@@ -44,15 +49,17 @@ class Authenticator:
             else None
         )
         # token -> (caller, exp, honoured until): see VERIFIED_TOKENS.
-        self._verified: dict[str, tuple[Caller, int, float]] = {}
+        self._verified = (budget if budget is not None else CacheBudget()).cache(
+            "verified_tokens", Sizing.ENCODED, max_entries=VERIFIED_TOKENS
+        )
 
     async def authenticate(self, authorization: str | None) -> tuple[Caller, int]:
         """Return the caller and the token's expiry (unix seconds)."""
         token = bearer_token(authorization)
         now = time.time()
-        known = self._verified.get(token)
+        known: tuple[Caller, int, float] | None = self._verified.get(token)
         if known is not None and now >= known[2]:
-            del self._verified[token]
+            self._verified.pop(token)
             known = None
         caller, exp = (known[0], known[1]) if known is not None else await self._verify(token)
         if (record := request_id.current()) is not None:
@@ -60,9 +67,8 @@ class Authenticator:
         if known is not None:
             return caller, exp
         if len(token) <= MAX_REMEMBERED_TOKEN:
-            if len(self._verified) >= VERIFIED_TOKENS:
-                self._verified.clear()
-            self._verified[token] = (caller, exp, min(exp + TOKEN_LEEWAY_S, now + VERIFIED_FOR_S))
+            until = min(exp + TOKEN_LEEWAY_S, now + VERIFIED_FOR_S)
+            self._verified.put(token, (caller, exp, until), _VERIFIED_BYTES + sys.getsizeof(token))
         return caller, exp
 
     async def _verify(self, token: str) -> tuple[Caller, int]:

@@ -8,8 +8,8 @@ is judged here that the schema would refuse to parse.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
-from functools import lru_cache
 
 from graphql import (
     DocumentNode,
@@ -25,23 +25,49 @@ from graphql import (
     visit,
 )
 
+from resolvers.cache_budget import CacheBudget, Sizing, memoized
+from schema.document_caches import DOCUMENT_BYTES_PER_CHAR
+
 CACHED_DOCUMENTS = 1024
+# A small answer about a text (an operation type, a flag, a name) with its key tuple.
+_ANSWER_BYTES = 120
+
+
+def text_bytes(query: str, *_: object) -> int:
+    """The bytes of a remembered answer about `query` that holds the text as its key."""
+    return _ANSWER_BYTES + sys.getsizeof(query)
+
+
+def document_bytes(query: str, *_: object) -> int:
+    """The estimated bytes of `query` parsed, with its text."""
+    return text_bytes(query) + DOCUMENT_BYTES_PER_CHAR * len(query)
 
 
 class QueryDocuments:
     """Parsed documents of one schema; every answer is remembered per query text."""
 
     def __init__(
-        self, schema: GraphQLSchema, *, max_tokens: int, clock_dependent: Iterable[str]
+        self,
+        schema: GraphQLSchema,
+        *,
+        max_tokens: int,
+        clock_dependent: Iterable[str],
+        budget: CacheBudget | None = None,
     ) -> None:
         self.schema = schema
         self.max_tokens = max_tokens
         self.clock_dependent = frozenset(clock_dependent)
         if unknown := sorted(c for c in self.clock_dependent if not _field_exists(schema, c)):
             raise ValueError(f"clock-dependent fields missing from the schema: {unknown}")
-        self.parse = lru_cache(maxsize=CACHED_DOCUMENTS)(self._parse)
-        self.operation_type = lru_cache(maxsize=CACHED_DOCUMENTS)(self._operation_type)
-        self.reads_clock = lru_cache(maxsize=CACHED_DOCUMENTS)(self._reads_clock)
+        budget = budget if budget is not None else CacheBudget()
+        parsed = budget.cache("parsed_documents", Sizing.ESTIMATED, max_entries=CACHED_DOCUMENTS)
+        answers = budget.cache(
+            "document_answers", Sizing.ESTIMATED, max_entries=3 * CACHED_DOCUMENTS
+        )
+        self.parse = memoized(parsed, self._parse, document_bytes)
+        # Both answers share one cache: their keys differ in length.
+        self.operation_type = memoized(answers, self._operation_type, text_bytes)
+        self.reads_clock = memoized(answers, self._reads_clock, text_bytes)
 
     def _parse(self, query: str) -> DocumentNode | None:
         """The document, or None when it does not parse within the limits."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections import OrderedDict
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ from api.auth import Authenticator, AuthError
 from api.documents import QueryDocuments
 from api.proxy import request_origin
 from api.request_checks import preflight_missing, read_body, replay_body
+from resolvers.cache_budget import Sizing
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.pool.owners import data_version
 from resolvers.stores import Stores
@@ -66,6 +67,12 @@ class _Query:
 # longest one remembered: clients repeat the same few requests.
 _REMEMBERED_REQUESTS = 1024
 _MAX_REMEMBERED_REQUEST = 8192
+# A remembered reading besides its text, estimated: the `_Query` with its digest and
+# dict (~450 B measured) and the query text decoded from the request (as long again).
+_READING_BYTES = 450
+# A stored answer besides its body, counted: the key (a 64-character str, 113 B), the
+# `CachedResponse` (56 B) and its content type bytes object (33 B plus its length).
+_ANSWER_BYTES = 202
 
 
 class QueryCache:
@@ -81,7 +88,7 @@ class QueryCache:
         urls: MediaUrlSigner,
         build_id: str,
         max_entries: int = 10_000,
-        max_bytes: int = 64 * 1024 * 1024,
+        max_bytes: int | None = None,
         max_body: int = 512 * 1024,
         on_lookup: Callable[[bool], None] | None = None,
     ) -> None:
@@ -92,13 +99,17 @@ class QueryCache:
         self.urls = urls
         self.build_id = build_id
         self.max_entries = max_entries
-        # Bytes too, not only entries: answers grow with the pools they list, and every
-        # data version of an owner is a new key, so a count alone lets memory creep up.
-        self.max_bytes = max_bytes
         self.max_body = max_body
-        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
-        self._bytes = 0
-        self._requests: dict[bytes, _Query | None] = {}
+        # Bytes, not only entries: answers grow with the pools they list, and every data
+        # version of an owner is a new key, so a count alone lets memory creep up. The
+        # answers draw on the server's cache budget (and on `max_bytes` of it, if set).
+        budget = stores.caches.budget
+        self._entries = budget.cache(
+            "query_answers", Sizing.ENCODED, max_entries=max_entries, max_bytes=max_bytes
+        )
+        self._requests = budget.cache(
+            "query_requests", Sizing.ESTIMATED, max_entries=_REMEMBERED_REQUESTS
+        )
         self.hits = 0
         self.misses = 0
         self.on_lookup = on_lookup  # told hit (True) or miss (False), for the metrics
@@ -130,15 +141,12 @@ class QueryCache:
             text: bytes = b"GET?" + scope.get("query_string", b"")
         else:
             text = body
-        try:
-            return self._requests[text]
-        except KeyError:
-            pass
+        known = self._requests.get(text, _UNREAD)
+        if known is not _UNREAD:
+            return known  # type: ignore[no-any-return]
         request = _cacheable_request(scope, headers, body)
         if len(text) <= _MAX_REMEMBERED_REQUEST:
-            if len(self._requests) >= _REMEMBERED_REQUESTS:
-                self._requests.clear()
-            self._requests[text] = request
+            self._requests.put(text, request, _READING_BYTES + 2 * sys.getsizeof(text))
         return request
 
     async def _key(self, scope: Scope, headers: Headers, request: _Query) -> str | None:
@@ -176,7 +184,6 @@ class QueryCache:
         cached = self._entries.get(key)
         if cached is not None:
             self._counted(hit=True)
-            self._entries.move_to_end(key)
             await _send(send, 200, cached.content_type, cached.body, etag)
             return
         self._counted(hit=False)
@@ -228,16 +235,11 @@ class QueryCache:
         )
 
     def _store(self, key: str, response: CachedResponse) -> None:
-        replaced = self._entries.pop(key, None)
-        if replaced is not None:
-            self._bytes -= len(replaced.body)
-        self._entries[key] = response
-        self._bytes += len(response.body)
-        while self._entries and (
-            len(self._entries) > self.max_entries or self._bytes > self.max_bytes
-        ):
-            _key, oldest = self._entries.popitem(last=False)
-            self._bytes -= len(oldest.body)
+        nbytes = _ANSWER_BYTES + len(response.body) + len(response.content_type)
+        self._entries.put(key, response, nbytes)
+
+
+_UNREAD = object()
 
 
 def _cacheable_request(scope: Scope, headers: Headers, body: bytes) -> _Query | None:

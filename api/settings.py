@@ -37,6 +37,7 @@ from pydantic_settings import (
 )
 
 from api.pydantic_settings_compat import EnvironSource
+from resolvers.cache_budget import DEFAULT_CACHE_BYTES
 from resolvers.config.generation import (
     GEMINI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_BASE_URL,
@@ -205,6 +206,8 @@ class Settings(BaseSettings):
     max_aliases: Positive = 30
     max_tokens: Positive = 2000
     query_cache_entries: Count = 10_000
+    # Bytes all in-process caches may hold together (resolvers.cache_budget); 0: none kept.
+    cache_bytes: Count = DEFAULT_CACHE_BYTES
     # Queries answered by their compiled plans where that gives graphql-core's answer
     # (false: graphql-core runs every query).
     compiled_reads: Flag = True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -34,11 +34,12 @@ from api.request_rate import OperationRate
 from api.settings import ConfigError, Settings
 from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
+from resolvers.cache_budget import CacheBudget
 from resolvers.config import Configuration
 from resolvers.config.signing import SigningIdentity
 from resolvers.generation import provenance
-from resolvers.media.signed_urls import MediaUrlSigner
-from resolvers.stores import Stores
+from resolvers.media.signed_urls import MediaUrlSigner, url_memo
+from resolvers.stores import ReadCaches, Stores
 from schema import SchemaOptions, build_schema
 from schema.build import validation_rules
 from schema.caching import CLOCK_DEPENDENT_FIELDS
@@ -123,16 +124,20 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         settings = settings.with_local_secrets()
     erasures = ErasureJournal(settings.resolved_erasure_journal)
     erasures.ensure()
+    caches = ReadCaches(CacheBudget(settings.cache_bytes))
+    signed = url_memo(caches.budget)
     urls = MediaUrlSigner(
         settings.url_secret.encode(),
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/media",
+        memo=signed,
     )
     # Export downloads: the same secret and lifetime, on their own route.
     downloads = MediaUrlSigner(
         settings.url_secret.encode(),
         ttl_s=settings.media_url_ttl_s,
         prefix=f"{settings.public_base_url}/exports",
+        memo=signed,
     )
     stores = Stores(
         db=Database(settings.resolved_database_url),
@@ -146,6 +151,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         ),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
         erasures=erasures,
+        caches=caches,
         config=Configuration(
             limits=settings.limits(),
             generation=settings.generation_config(),
@@ -168,7 +174,7 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         )
     # Tracing follows the OTEL_* environment unless a caller (a test) brings its provider.
     observability = Observability.build(settings, stores, tracer_provider=tracer_provider)
-    authenticator = Authenticator(settings)
+    authenticator = Authenticator(settings, stores.caches.budget)
     return Server(settings, stores, urls, authenticator, observability, trusted, persisted)
 
 
@@ -197,7 +203,10 @@ def schema_options(
 
 
 def build_graphql(server: Server) -> GraphQLEndpoint:
-    options = schema_options(server.settings, server.trusted, server.observability)
+    options = replace(
+        schema_options(server.settings, server.trusted, server.observability),
+        cache_budget=server.stores.caches.budget,
+    )
     schema = build_schema(options)
     sdl = schema.as_str()
     # The view and the cache judge documents with the parser limits the schema enforces.
@@ -205,9 +214,14 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         graphql_schema(schema),
         max_tokens=options.max_tokens,
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
+        budget=server.stores.caches.budget,
     )
     reads = CompiledReads(
-        schema, documents, validation_rules(options), admits=_plan_admits(schema, options, server)
+        schema,
+        documents,
+        validation_rules(options),
+        admits=_plan_admits(schema, options, server),
+        budget=server.stores.caches.budget,
     )
     view = _graphql_view(server, schema, documents, reads)
     entries = server.settings.query_cache_entries

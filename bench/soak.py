@@ -1,7 +1,7 @@
 """Soak: mixed traffic for a bounded time, and what the server looks like afterwards.
 
     .venv/bin/python -m bench.soak [--backend sqlite|postgres] [--minutes 10]
-        [--owners 100] [--subscribers 500] [--workers 16]
+        [--owners 100] [--subscribers 500] [--workers 16] [--steady] [--tracemalloc]
 
 Starts `meimages serve` (SQLite in a temporary folder, or a fresh database on the local
 PostgreSQL at 127.0.0.1:5432) and an image-provider stand-in on loopback, gives 100 owners
@@ -16,7 +16,13 @@ slots, toggle opt-ins and — a few times a minute — generate. Prints:
   at the end, and after every client has gone (goal: growth < 10 % after warm-up, files
   and sockets back to where they started);
 * events: for every subscriber, delivered == committed for its owner (read afresh from
-  the log at the end), with nothing twice.
+  the log at the end), with nothing twice;
+* the in-process caches at the end (`/metrics`: bytes and entries per cache, evictions);
+* with `--tracemalloc`, the server runs under `tracemalloc` (one frame per allocation;
+  it slows the server down) and every minute hands over its allocations by line: the
+  Python heap it traces each minute, the lines that grew most since the first snapshot
+  after warm-up, and whether the heap plateaus (grew under 1 % of itself in each of the
+  last two intervals between snapshots).
 
 Run by hand; bounded in time and counts. Client and server share the machine.
 """
@@ -26,12 +32,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import faulthandler
 import io
+import itertools
 import json
 import os
 import random
+import runpy
+import signal
+import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
@@ -45,6 +57,7 @@ import asyncpg
 import httpx
 import uvicorn
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -54,11 +67,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from bench.short import parse_args
 from testbed.graphql import bearer, operation, upload_form
 from testbed.images import jpeg
-from testbed.server import LiveServer, free_port, start_server
+from testbed.server import LiveServer, free_port, start_server, subprocess_spawn
 from testbed.wire import TRANSPORT_WS, init, subscribe
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PROVIDER_KEY = "sk-soak"
+METRICS_TOKEN = "soak-metrics"
+WARM_UP_S = 120
+# Where the traced server writes its snapshots (an environment variable of the server).
+SNAPSHOT_DIR = "SOAK_TRACEMALLOC_DIR"
+TRACED_SERVER = "--traced-server"
+TOP_GROWTH = 15
 PER_CONNECTION = 5
 IMAGE = "__typename ... on MeImage { id publicUrl } ... on Error { code message }"
 LIST = "{ meImages { id kind primaryFor usage { aiReference } thumbnailUrl } }"
@@ -292,15 +311,27 @@ async def soak(args: argparse.Namespace) -> None:
                 "MEIMAGES_OPENAI_BASE_URL": provider_url,
                 "MEIMAGES_OPENAI_API_KEY": PROVIDER_KEY,
                 "MEIMAGES_INITIAL_CREDITS": "1000000",
+                "MEIMAGES_METRICS_TOKEN": METRICS_TOKEN,
             }
-            server = start_server(Path(tmp), settings)
+            traces = Path(tmp) / "tracemalloc"
+            if args.tracemalloc:
+                traces.mkdir()
+                prefix = [sys.executable, "-X", "tracemalloc=1", "-m", "bench.soak", TRACED_SERVER]
+                server = start_server(
+                    Path(tmp) / "data",
+                    settings,
+                    env={SNAPSHOT_DIR: str(traces)},
+                    spawn=subprocess_spawn(prefix),
+                )
+            else:
+                server = start_server(Path(tmp) / "data", settings)
             try:
-                await run(server, args)
+                await run(server, args, traces if args.tracemalloc else None)
             finally:
                 server.stop()
 
 
-async def run(server: LiveServer, args: argparse.Namespace) -> None:
+async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None) -> None:
     owners = [Owner(f"soak-{i:03d}") for i in range(args.owners)]
     limits = httpx.Limits(max_connections=args.workers + 8)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
@@ -331,11 +362,15 @@ async def run(server: LiveServer, args: argparse.Namespace) -> None:
         )
         workers = [asyncio.create_task(soak_run.worker()) for _ in range(args.workers)]
         samples: list[tuple[float, dict[str, int]]] = []
+        heap = HeapSnapshots(server.pid, traces)
         while time.monotonic() < soak_run.end:
             await asyncio.sleep(min(15.0, max(0.0, soak_run.end - time.monotonic())))
             samples.append((time.monotonic() - began, process_figures(server.pid)))
+            await heap.maybe_take(time.monotonic() - began)
         await asyncio.gather(*workers)
         figures["end of traffic"] = process_figures(server.pid)
+        await heap.take(time.monotonic() - began)
+        caches = await cache_figures(http, server)
         warm = next((f for t, f in samples if t >= 120), samples[0][1])
         figures["after warm-up (2 min)"] = warm
 
@@ -353,7 +388,7 @@ async def run(server: LiveServer, args: argparse.Namespace) -> None:
         await asyncio.gather(*listeners, return_exceptions=True)
     await asyncio.sleep(2)  # let the server notice the closed sockets before counting
     figures["after clients left"] = process_figures(server.pid)
-    report(soak_run, subscribers, logged, figures, samples, args)
+    report(soak_run, subscribers, logged, figures, samples, args, heap, caches)
 
 
 def report(
@@ -363,6 +398,8 @@ def report(
     figures: dict[str, dict[str, int]],
     samples: list[tuple[float, dict[str, int]]],
     args: argparse.Namespace,
+    heap: HeapSnapshots,
+    caches: str,
 ) -> None:
     print(f"\n# soak: {args.backend}{' (steady pools)' if args.steady else ''}, {args.minutes} min, {args.owners} owners, "
           f"{args.subscribers} subscribers, {args.workers} workers, load {os.getloadavg()}")  # fmt: skip
@@ -389,6 +426,8 @@ def report(
     warm, end = figures["after warm-up (2 min)"]["rss"], figures["end of traffic"]["rss"]
     print(f"\nRSS growth after warm-up: {100 * (end - warm) / warm:+.1f} %")
     print("RSS every sample (MiB): " + ", ".join(f"{f['rss'] / 2**20:.0f}" for _, f in samples))
+    print(caches)
+    heap.report()
     exact = sum(s.events == logged[s.owner.id] for s in subscribers)
     committed = sum(len(v) for v in logged.values())
     delivered = sum(len(s.events) for s in subscribers)
@@ -404,7 +443,141 @@ def report(
         )
 
 
+# Heap snapshots of a traced server ------------------------------------------------
+
+
+class HeapSnapshots:
+    """Once a minute, the traced server's allocations by line (see `traced_server`)."""
+
+    def __init__(self, pid: int, folder: Path | None) -> None:
+        self.pid = pid
+        self.folder = folder
+        # (seconds into the run, Python heap traced, {"file:line": bytes})
+        self.taken: list[tuple[float, int, dict[str, int]]] = []
+
+    async def maybe_take(self, at: float) -> None:
+        if self.folder is not None and at >= 60 * (len(self.taken) + 1):
+            await self.take(at)
+
+    async def take(self, at: float) -> None:
+        if self.folder is None:
+            return
+        path = self.folder / f"{len(self.taken)}.json"
+        os.kill(self.pid, signal.SIGUSR1)
+        for _ in range(3000):  # bounded: 5 min at most (a snapshot of a large heap is slow)
+            if path.exists():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise SystemExit(f"the traced server wrote no snapshot {path.name}")
+        taken = json.loads(path.read_text())
+        self.taken.append((at, taken["traced"], taken["lines"]))
+
+    def report(self) -> None:
+        if not self.taken:
+            return
+        print("\n| minute | Python heap traced MiB |\n|---|---|")
+        for at, traced, _ in self.taken:
+            print(f"| {at / 60:.1f} | {traced / 2**20:.1f} |")
+        base = next((t for t in self.taken if t[0] >= WARM_UP_S), self.taken[0])
+        end = self.taken[-1]
+        growth = {
+            line: end[2].get(line, 0) - base[2].get(line, 0)
+            for line in end[2].keys() | base[2].keys()
+        }
+        top = sorted(growth.items(), key=lambda item: -item[1])[:TOP_GROWTH]
+        print(f"\nTop growth by line, minute {end[0] / 60:.1f} against minute {base[0] / 60:.1f} "
+              f"(first snapshot after warm-up):\n\n| line | KiB |\n|---|---|")  # fmt: skip
+        for line, grew in top:
+            print(f"| {line} | {grew / 1024:+.1f} |")
+        after = [t for t in self.taken if t[0] >= base[0]]
+        steps = [b[1] - a[1] for a, b in itertools.pairwise(after)][-2:]
+        flat = len(steps) == 2 and all(step < 0.01 * end[1] for step in steps)
+        verdict = "plateaus" if flat else "still grows" if len(steps) == 2 else "too short to say"
+        print(f"\nPython heap after warm-up: {base[1] / 2**20:.1f} -> {end[1] / 2**20:.1f} MiB "
+              f"({100 * (end[1] - base[1]) / base[1]:+.1f} %); between the last three snapshots: "
+              f"{', '.join(f'{s / 1024:+.0f} KiB' for s in steps) or '-'}; memory {verdict}")  # fmt: skip
+
+
+def traced_server(argv: list[str]) -> None:
+    """Run `meimages ARGS` (argv: the script, then its arguments) in this process, and on
+    SIGUSR1 write the traced allocations by line to the next numbered file of the folder.
+
+    The snapshot is taken and summed up in a forked copy of the process: walking a large
+    heap's traces takes seconds, which the server itself must not stand still for.
+    """
+    folder = Path(os.environ[SNAPSHOT_DIR])
+    written = 0
+    children: list[int] = []
+
+    def dump(*_: object) -> None:
+        nonlocal written
+        for child in list(children):  # reap the earlier ones that are done
+            if os.waitpid(child, os.WNOHANG)[0]:
+                children.remove(child)
+        target = folder / f"{written}.json"
+        written += 1
+        pid = os.fork()
+        if pid:
+            children.append(pid)
+            return
+        signal.alarm(600)  # a copy that hangs (a lock held at the fork) ends by itself
+        try:
+            write_snapshot(target)
+        finally:
+            os._exit(0)
+
+    signal.signal(signal.SIGUSR1, dump)
+    sys.argv = argv
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+def write_snapshot(target: Path) -> None:
+    traced = tracemalloc.get_traced_memory()[0]
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    tracemalloc.stop()  # the summing up below need not be traced
+    lines = {}
+    for stat in snapshot.statistics("lineno"):
+        frame = stat.traceback[0]
+        lines[f"{frame.filename}:{frame.lineno}"] = stat.size
+    temporary = target.with_suffix(".part")
+    temporary.write_text(json.dumps({"traced": traced, "lines": lines}))
+    temporary.rename(target)  # whole or absent: the soak reads it once it exists
+
+
+async def cache_figures(http: httpx.AsyncClient, server: LiveServer) -> str:
+    """The server's caches as `/metrics` reports them, as a table."""
+    response = await http.get(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    response.raise_for_status()
+    rows: dict[str, dict[str, float]] = defaultdict(dict)
+    budget = 0.0
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            cache = sample.labels.get("cache")
+            if sample.name == "meimages_cache_budget_bytes":
+                budget = sample.value
+            elif cache is not None and sample.name.startswith("meimages_cache_"):
+                rows[cache][sample.name.removeprefix("meimages_cache_")] = sample.value
+                if "sizing" in sample.labels:
+                    rows[cache]["sizing"] = sample.labels["sizing"]  # type: ignore[assignment]
+    used = sum(row.get("bytes", 0) for row in rows.values())
+    lines = [f"\nCaches at the end: {used / 2**20:.2f} of {budget / 2**20:.0f} MiB budget",
+             "\n| cache | KiB | sizing | entries | evictions |\n|---|---|---|---|---|"]  # fmt: skip
+    for cache, row in sorted(rows.items()):
+        lines.append(f"| {cache} | {row.get('bytes', 0) / 1024:.1f} | {row.get('sizing', '')} "
+                     f"| {row.get('entries', 0):.0f} | {row.get('evictions_total', 0):.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
+    faulthandler.register(signal.SIGUSR2)  # `kill -USR2` shows where a long run is
+    if sys.argv[1:2] == [TRACED_SERVER]:
+        traced_server(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--minutes", type=float, default=10)
@@ -413,6 +586,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument(
         "--steady", action="store_true", help="keep every pool at 10 images (delete as many)"
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the server's allocations; report heap growth by line every minute",
     )
     asyncio.run(soak(parse_args(parser, minutes=0.25, owners=5, subscribers=10, workers=4)))
 

@@ -8,12 +8,12 @@ the per-process read caches (`ReadCaches`); and the clock and observer the rules
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from resolvers.cache_budget import BudgetedCache, CacheBudget, Sizing
 from resolvers.clock import Clock, WallClock
 from resolvers.config import Configuration
 from resolvers.limits import Limits
@@ -43,15 +43,26 @@ class Caller:
 @dataclass
 class ReadCaches:
     """What this process remembers of its reads; each entry is checked against the
-    owner's data version before it is used, so none is ever served stale."""
+    owner's data version before it is used, so none is ever served stale.
 
+    `budget` is the byte budget of every cache of the server (`resolvers.cache_budget`):
+    these two, and the ones the doors above add to it (query answers, documents, plans).
+    """
+
+    budget: CacheBudget = field(default_factory=CacheBudget)
     # owner id -> (database change stamp, data version, consent lapses at) as last read;
     # see pool.owners.data_version.
-    owner_versions: dict[str, tuple[int, int, datetime | None]] = field(default_factory=dict)
+    owner_versions: BudgetedCache[str, tuple[int, int, datetime | None]] = field(init=False)
     # (owner, space) -> decoded pool at a data version: a `pool.me_images.PoolSnapshot`,
     # which that module checks on the way out (it builds on this one, so the type cannot
     # be named here without an import circle).
-    pool_snapshots: OrderedDict[tuple[str, str], object] = field(default_factory=OrderedDict)
+    pool_snapshots: BudgetedCache[tuple[str, str], object] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.owner_versions = self.budget.cache(
+            "owner_versions", Sizing.ESTIMATED, max_entries=100_000
+        )
+        self.pool_snapshots = self.budget.cache("pool_snapshots", Sizing.ESTIMATED)
 
 
 @dataclass

@@ -21,16 +21,16 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.file_uploads import Upload
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from resolvers.cache_budget import CacheBudget
 from schema.cost import MaxQueryCost
+from schema.document_caches import CachedParse, CachedValidation, parsed_documents
 from schema.error_map import exception_handlers
 from schema.errors import (
     InvalidInputError,
@@ -124,19 +124,21 @@ def build(options: SchemaOptions) -> strawberry.Schema:
     # The limiters' rule classes are built once: the validation cache keys on the rule
     # classes, and a fresh class per request would make every request a cache miss.
     rules = validation_rules(options)
+    budget = options.cache_budget if options.cache_budget is not None else CacheBudget()
+    documents = parsed_documents(budget)
     # Factories, not instances: each request gets fresh extension objects.
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
-        partial(ParserCache, maxsize=512),
+        partial(CachedParse, documents),
         partial(AddValidationRules, rules),
-        partial(ValidationCache, maxsize=512),
+        partial(CachedValidation, documents),
         partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
         partial(MaxErrors, options.max_errors),
         # Production mode. Hooks are left in reverse order: these judge the messages
         # after ErrorCodes (listed below them) has given every error its code.
         *([] if options.suggestions else [HideSuggestions, HideSchemaNames]),
         ErrorCodes,
-        StorableText,
+        partial(StorableText, documents),
         *options.extensions,
         partial(MaxQueryCost, options.max_cost),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -23,9 +24,11 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from resolvers.cache_budget import BudgetedCache
 from resolvers.errors import DomainError, InvalidInput, StoreUnavailable
 from resolvers.rate_limits import RateLimited
 from schema.context import NotAuthenticated
+from schema.document_caches import ParsedDocument, record_of
 
 log = logging.getLogger("meimages.graphql")
 
@@ -218,11 +221,15 @@ class StorableText(SchemaExtension):
 
     Such a string sent as an id would otherwise fail inside the database driver, which
     answers with a masked server error instead of saying what is wrong with the input.
+    The verdict on a document's literals is kept with its parsed record, when it has one.
     """
+
+    def __init__(self, documents: BudgetedCache[Any, ParsedDocument] | None = None) -> None:
+        self.documents = documents
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if unstorable_text(context.variables, context.graphql_document):
+        if _unstorable_value(context.variables) or self._unstorable_literal(context):
             context.result = ExecutionResult(
                 data=None,
                 errors=[
@@ -233,6 +240,17 @@ class StorableText(SchemaExtension):
                 ],
             )
         yield
+
+    def _unstorable_literal(self, context: ExecutionContext) -> bool:
+        document = context.graphql_document
+        if document is None:
+            return False
+        record = None if self.documents is None else record_of(self.documents, context)
+        if record is None:
+            return _unstorable_literal(document)
+        if record.unstorable is None:
+            record.unstorable = _unstorable_literal(document)
+        return record.unstorable
 
 
 def unstorable_text(variables: object, document: DocumentNode | None) -> bool:
@@ -265,18 +283,7 @@ class _Literals(Visitor):
         self.found = self.found or bool(_UNSTORABLE.search(node.value))
 
 
-# The parser cache hands back the same document object for the same query text, so the
-# answer is remembered per object (checked by identity: ids are reused after collection).
-_LITERAL_VERDICTS: dict[int, tuple[DocumentNode, bool]] = {}
-
-
 def _unstorable_literal(document: DocumentNode) -> bool:
-    known = _LITERAL_VERDICTS.get(id(document))
-    if known is not None and known[0] is document:
-        return known[1]
     literals = _Literals()
     visit(document, literals)
-    if len(_LITERAL_VERDICTS) >= 1024:
-        _LITERAL_VERDICTS.clear()
-    _LITERAL_VERDICTS[id(document)] = (document, literals.found)
     return literals.found

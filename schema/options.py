@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from strawberry.extensions import SchemaExtension
 
+    from resolvers.cache_budget import CacheBudget
+
 
 @dataclass(frozen=True)
 class SchemaOptions:
@@ -23,3 +25,5 @@ class SchemaOptions:
     extensions: tuple[Callable[[], SchemaExtension], ...] = ()
     # Extensions of the door that serves the schema (metrics, traces), added last.
     outer_extensions: tuple[Callable[[], SchemaExtension], ...] = ()
+    # The byte budget its caches (parsed documents) draw on; None: a budget of their own.
+    cache_budget: CacheBudget | None = None

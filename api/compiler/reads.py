@@ -12,9 +12,7 @@ The caller is authenticated by the view before either path runs.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -34,7 +32,8 @@ from strawberry.types import ExecutionResult
 
 from api.compiler.graphql_core import Executor
 from api.compiler.plan import Fallback, Plan, compile_plan
-from api.documents import CACHED_DOCUMENTS, QueryDocuments
+from api.documents import CACHED_DOCUMENTS, QueryDocuments, text_bytes
+from resolvers.cache_budget import CacheBudget, Sizing, memoized
 from schema.limits import unstorable_text
 from schema.strawberry_compat import (
     graphql_schema,
@@ -45,6 +44,9 @@ from schema.strawberry_compat import (
 
 # Plans kept per process: one per document, operation and `@skip`/`@include` values.
 CACHED_PLANS = 1024
+# A plan's bytes per character of its document's text, estimated: measured with
+# tracemalloc over the clients' queries (tests/memory/test_estimates.py), rounded up.
+PLAN_BYTES_PER_CHAR = 40
 
 
 class CompiledReads:
@@ -56,6 +58,7 @@ class CompiledReads:
         documents: QueryDocuments,
         validation_rules: Sequence[type[ASTValidationRule]],
         admits: Callable[[DocumentNode, str | None, Mapping[str, Any] | None], bool] | None = None,
+        budget: CacheBudget | None = None,
     ) -> None:
         self.schema = schema
         # The checks Strawberry's extensions make before validation and execution (the
@@ -70,11 +73,16 @@ class CompiledReads:
         # A schema extension that wraps every resolver (tracing, say) must see every
         # field; the plans would skip it, so they stay off.
         self.enabled = not any(wraps_resolvers(ext) for ext in schema.get_extensions())
-        self.valid = lru_cache(maxsize=CACHED_DOCUMENTS)(self._valid)
-        self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
+        budget = budget if budget is not None else CacheBudget()
+        # A verdict holds the document `documents` keeps (counted there): only its own
+        # bookkeeping counts here.
+        verdicts = budget.cache("document_verdicts", Sizing.ESTIMATED, max_entries=CACHED_DOCUMENTS)
+        self.valid = memoized(verdicts, self._valid, text_bytes)
+        self._plans = budget.cache("plans", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
         # `admits` of requests without variables, by query text and operation: it judges
-        # the document, operation and variables alone, so its verdict stays the same.
-        self._admitted: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
+        # the document, operation and variables alone, so its verdict stays the same. The
+        # key's text is the one the documents cache keeps: only the bookkeeping counts.
+        self._admitted = budget.cache("admissions", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
         self.answered = 0
         self.passed_on = 0
 
@@ -139,10 +147,9 @@ class CompiledReads:
         key = (query, operation_name)
         admitted = self._admitted.get(key)
         if admitted is None:
-            admitted = self._admitted[key] = self.admits(document, operation_name, variables)
-            if len(self._admitted) > CACHED_PLANS:
-                self._admitted.popitem(last=False)
-        return admitted
+            admitted = self.admits(document, operation_name, variables)
+            self._admitted.put(key, admitted, 0)
+        return bool(admitted)
 
     def _valid(self, query: str) -> tuple[DocumentNode, tuple[str, ...]] | None:
         """The document and the variables its `@skip`/`@include` read, when it parses
@@ -163,14 +170,16 @@ class CompiledReads:
     ) -> Plan | None:
         coerced = executor.variable_values.coerced
         key = (query, operation_name, tuple(coerced.get(name) for name in switches))
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
+        known = self._plans.get(key, _UNPLANNED)
+        if known is not _UNPLANNED:
+            return known  # type: ignore[no-any-return]
         plan = compile_plan(self.graphql_schema, executor)
-        self._plans[key] = plan
-        if len(self._plans) > CACHED_PLANS:
-            self._plans.popitem(last=False)
+        planned = PLAN_BYTES_PER_CHAR * len(query) if plan is not None else 0
+        self._plans.put(key, plan, text_bytes(query) + planned)
         return plan
+
+
+_UNPLANNED = object()
 
 
 class _SwitchVariables(Visitor):

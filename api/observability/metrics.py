@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -24,9 +24,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from sqlalchemy import event
 
+from resolvers.cache_budget import CacheBudget
 from storage.db import Database
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -170,6 +173,7 @@ class Metrics:
         self._operation_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._cache_hits = self.query_cache.labels("hit")
         self._cache_misses = self.query_cache.labels("miss")
+        self._cache_figures: CacheFigures | None = None
 
     def request_done(
         self, route: str, method: str, status: int, seconds: float, *, streamed: bool
@@ -205,6 +209,8 @@ class Metrics:
         if self.multiprocess_dir:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+            if self._cache_figures is not None:  # read at the scrape: this process's own
+                registry.register(self._cache_figures)
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -233,6 +239,13 @@ class Metrics:
     def query_cache_lookup(self, hit: bool) -> None:
         (self._cache_hits if hit else self._cache_misses).inc()
 
+    # The in-process caches ---------------------------------------------------
+
+    def watch_caches(self, budget: CacheBudget) -> None:
+        """Report the caches under `budget`, read at each scrape (nothing per request)."""
+        self._cache_figures = CacheFigures(budget)
+        self.registry.register(self._cache_figures)
+
     # The database pool -----------------------------------------------------
 
     def watch_pool(self, db: Database) -> None:
@@ -256,3 +269,38 @@ class Metrics:
         event.listen(pool, "checkin", checkin)
         event.listen(pool, "connect", connect)
         event.listen(pool, "close", close)
+
+
+class CacheFigures(Collector):
+    """The cache budget and, per cache, its bytes, entries and evictions (of this process)."""
+
+    def __init__(self, budget: CacheBudget) -> None:
+        self.budget = budget
+
+    def describe(self) -> list[Metric]:
+        return []  # figures are read at the scrape; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        limit = GaugeMetricFamily(
+            "meimages_cache_budget_bytes",
+            "Bytes all in-process caches may hold together (MEIMAGES_CACHE_BYTES).",
+        )
+        limit.add_metric([], self.budget.max_bytes)
+        used = GaugeMetricFamily(
+            "meimages_cache_bytes",
+            "Bytes a cache holds, by cache and how they are counted (encoded or estimated).",
+            labels=["cache", "sizing"],
+        )
+        entries = GaugeMetricFamily(
+            "meimages_cache_entries", "Entries a cache holds, by cache.", labels=["cache"]
+        )
+        evictions = CounterMetricFamily(
+            "meimages_cache_evictions",
+            "Entries a cache dropped to keep to its bounds or to the budget, by cache.",
+            labels=["cache"],
+        )
+        for usage in self.budget.usage():
+            used.add_metric([usage.name, usage.sizing.value], usage.nbytes)
+            entries.add_metric([usage.name], usage.entries)
+            evictions.add_metric([usage.name], usage.evictions)
+        yield from (limit, used, entries, evictions)

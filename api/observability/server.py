@@ -53,6 +53,7 @@ class Observability:
         if metrics is not None:
             stores.observer = metrics
             metrics.watch_pool(stores.db)
+            metrics.watch_caches(stores.caches.budget)
         provider = tracer_provider or tracing.provider_from_env(environ)
         traces = tracing.Tracing(provider) if provider is not None else None
         if traces is not None:

@@ -17,31 +17,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import Any
 from urllib.parse import quote
+
+from resolvers.cache_budget import BudgetedCache, CacheBudget, Sizing
 
 # The named variants every stored image has; transforms are named by their spec.
 VARIANTS = ("original", "thumbnail", "medium")
 _MAX_EXPIRES_DIGITS = 12
 _REMEMBERED_URLS = 100_000
+# An entry's bytes besides its URL text: the key and value tuples and the expiry int
+# (the ids in the key are the image's own strings, counted with the image).
+_URL_ENTRY_BYTES = 168
+
+
+def url_memo(budget: CacheBudget) -> BudgetedCache[Any, Any]:
+    """The memo of signed URLs that a signer and every one made `under` it share."""
+    return budget.cache("signed_urls", Sizing.ENCODED, max_entries=_REMEMBERED_URLS)
 
 
 class MediaUrlSigner:
     """HMAC over media id, variant, owner and expiry; the owner never appears in the URL."""
 
-    def __init__(self, secret: bytes, *, ttl_s: int = 3600, prefix: str = "/media") -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        ttl_s: int = 3600,
+        prefix: str = "/media",
+        memo: BudgetedCache[Any, Any] | None = None,
+    ) -> None:
         if ttl_s <= 0:
             raise ValueError("media URL lifetime must be positive")
         self._secret = secret
         self.ttl_s = ttl_s
         self.prefix = prefix.rstrip("/")
         # URLs stay identical for an expiry step, and a list read signs two or three per
-        # image: signed ones are remembered for the current step only.
-        self._signed: dict[tuple[str, str, str], str] = {}
-        self._signed_step = 0
+        # image: each is remembered with its expiry, and made anew once that has moved on.
+        self._memo = memo if memo is not None else url_memo(CacheBudget())
 
     def under(self, prefix: str) -> MediaUrlSigner:
         """The same signer making URLs under another prefix (a proxy's forwarded host)."""
-        return MediaUrlSigner(self._secret, ttl_s=self.ttl_s, prefix=prefix)
+        return MediaUrlSigner(self._secret, ttl_s=self.ttl_s, prefix=prefix, memo=self._memo)
 
     def _sig(self, media_id: str, variant: str, owner_id: str, expires: int) -> str:
         msg = "\x1f".join(("meimages/media/v1", media_id, variant, owner_id, str(expires)))
@@ -58,18 +75,14 @@ class MediaUrlSigner:
 
     def url(self, media_id: str, variant: str, owner_id: str, *, now: float | None = None) -> str:
         expires = self.expires_at(now=now)
-        if expires != self._signed_step:
-            self._signed = {}
-            self._signed_step = expires
-        key = (media_id, variant, owner_id)
-        known = self._signed.get(key)
-        if known is not None:
-            return known
+        key = (self.prefix, media_id, variant, owner_id)
+        known = self._memo.get(key)
+        if known is not None and known[0] == expires:
+            return known[1]  # type: ignore[no-any-return]
         # Both values are URL-safe already (digits, hex), so no encoding pass is needed.
         sig = self._sig(media_id, variant, owner_id, expires)
         url = f"{self.prefix}/{quote(media_id, safe='')}/{quote(variant, safe='')}?exp={expires}&sig={sig}"
-        if len(self._signed) < _REMEMBERED_URLS:
-            self._signed[key] = url
+        self._memo.put(key, (expires, url), _URL_ENTRY_BYTES + len(url))
         return url
 
     def verify(

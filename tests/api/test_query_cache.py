@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -10,7 +11,9 @@ import pytest
 from sqlalchemy import text
 
 from api.documents import QueryDocuments
-from api.query_cache import CachedResponse, QueryCache
+from api.query_cache import _ANSWER_BYTES, CachedResponse, QueryCache
+from resolvers.cache_budget import ENTRY_OVERHEAD
+from resolvers.stores import ReadCaches
 from storage.db import Database
 from storage.repositories.owners import OwnerRepository
 from testbed.images import jpeg
@@ -110,7 +113,7 @@ async def test_writes_by_another_process_are_seen(api: Api, owner: str) -> None:
 
 async def test_mutations_and_errors_are_never_cached(api: Api, owner: str) -> None:
     cache = api.app.state.query_cache
-    before = dict(cache._entries)
+    before = set(cache._entries)
     mutation = {
         "query": "mutation { setAiUsesReferenceImages(enabled: true) { aiUsesReferenceImages } }"
     }
@@ -121,7 +124,7 @@ async def test_mutations_and_errors_are_never_cached(api: Api, owner: str) -> No
     for _ in range(2):
         response = await api.client.post("/graphql", json=bad, headers=api.headers(owner))
         assert "errors" in response.json() and "etag" not in response.headers
-    assert set(cache._entries) == set(before)
+    assert set(cache._entries) == before
 
 
 async def test_pool_snapshot_follows_every_writer(api: Api, owner: str) -> None:
@@ -250,18 +253,21 @@ async def test_a_request_decodes_its_token_once(
 
 def test_the_cache_keeps_to_its_byte_budget_as_well_as_its_entry_count() -> None:
     # Only the bookkeeping is exercised: nothing here is called as an app.
+    stores = SimpleNamespace(caches=ReadCaches())
+    each = len(b"x" * 300) + len(b"application/json") + _ANSWER_BYTES + ENTRY_OVERHEAD
     cache = QueryCache(
         cast(Any, None),
         documents=cast(Any, None),
-        stores=cast(Any, None),
+        stores=cast(Any, stores),
         authenticator=cast(Any, None),
         urls=cast(Any, None),
         build_id="b",
         max_entries=100,
-        max_bytes=1000,
+        max_bytes=3 * each,
     )
     for n in range(50):
         cache._store(f"k{n}", CachedResponse(b"x" * 300, b"application/json"))
     cache._store("k49", CachedResponse(b"y" * 100, b"application/json"))  # replaced in place
     assert list(cache._entries) == ["k47", "k48", "k49"]
-    assert cache._bytes == 300 + 300 + 100
+    assert cache._entries.nbytes == 3 * each - 200
+    assert cache._entries.evictions == 47
