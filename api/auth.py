@@ -12,7 +12,7 @@ import jwt
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from api.observability import request_id
+from api import request_id
 from api.request_checks import clean_id
 from api.settings import Settings
 from resolvers.cache_budget import CacheBudget, Sizing

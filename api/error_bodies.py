@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Scope
 
-from api.observability.request_id import current_request_id
+from api.request_id import current_request_id
 from resolvers.errors import StoreUnavailable
 
 log = logging.getLogger("meimages.api")

@@ -17,7 +17,6 @@ from typing import Any
 from strawberry.types.base import StrawberryObjectDefinition
 
 # Every module that declares error types, so the table is complete whoever asks first.
-import schema.events.types
 import schema.generation.errors
 import schema.pool.errors
 import schema.portability.errors
@@ -25,7 +24,6 @@ from resolvers import errors as domain
 from schema.errors import REPRESENTED, Error, Representation, details_of
 
 _DECLARING = (
-    schema.events.types,
     schema.generation.errors,
     schema.pool.errors,
     schema.portability.errors,

@@ -1,12 +1,14 @@
 """The one error path, declared: the GraphQL error interface, the error types every
 capability shares, and `@represents`, with which each error type names the domain error
-class it represents. The table is read in `schema.error_map`.
+class it represents. The table is read in `schema.error_map`; the errors
+that end a subscription are declared here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -14,6 +16,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from resolvers import errors as domain
 from resolvers import rate_limits
+from resolvers.events import cursors
 from resolvers.media.sanitising import Rejection
 from schema.enums import ErrorCode, MediaRejection
 
@@ -110,3 +113,21 @@ class RateLimitedError(Error):
     retry_after: int = strawberry.field(
         description="Whole seconds until a retry can succeed (the REST routes' `Retry-After`)."
     )
+
+
+@represents(cursors.CursorTooOld, http_status=410)
+@strawberry.type(
+    description="Events after this cursor are no longer kept. Refetch the pool, then subscribe "
+    "again from `meImageEventCursor`."
+)
+class CursorTooOldError(Error):
+    pass
+
+
+@represents(domain.TokenExpired, http_status=401)
+@strawberry.type(
+    description="The token expired, which ends the subscription. Reconnect with a fresh token "
+    "and resume with `after:` the last cursor received."
+)
+class TokenExpiredError(Error):
+    expired_at: datetime = strawberry.field(description="When the token expired.")

@@ -64,39 +64,14 @@ def build_mcp_server(
 ) -> Server[Any, Any]:
     """`list_changes`: watch each session's resources and announce changes to the list."""
 
-    @asynccontextmanager
-    async def session_lifespan(_: Server[Any, Any]) -> AsyncIterator[SessionState]:
-        async with anyio.create_task_group() as tasks:
-            yield SessionState(tasks)
-            tasks.cancel_scope.cancel()
-
     server = _Server(
-        NAME, version=server_version(), instructions=INSTRUCTIONS, lifespan=session_lifespan
+        NAME, version=server_version(), instructions=INSTRUCTIONS, lifespan=_session_lifespan
     )
     server.list_changes = list_changes
 
     def current() -> handlers.ToolCall:
         caller, base_url = caller_of(server.request_context)
         return handlers.ToolCall(stores, urls, caller, base_url)
-
-    async def listed_and_watched(call: handlers.ToolCall) -> list[types.Resource]:
-        """The resources; the first listing of a session also starts watching them."""
-        context = server.request_context
-        state = context.lifespan_context
-        if not list_changes or call.caller in state.watched:
-            return await resources.list_resources(call)
-        state.watched.add(call.caller)
-        # Subscribed before the list is read: a change after the read always wakes it.
-        wake = stores.notifier.subscribe(call.caller.owner_id)
-        try:
-            listed = await resources.list_resources(call)
-        except BaseException:
-            stores.notifier.unsubscribe(call.caller.owner_id, wake)
-            state.watched.discard(call.caller)
-            raise
-        known = [str(r.uri) for r in listed]
-        state.tasks.start_soon(resources.notify_list_changes, call, context.session, wake, known)
-        return listed
 
     @server.list_tools()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_tools() -> list[types.Tool]:
@@ -114,7 +89,7 @@ def build_mcp_server(
     @server.list_resources()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_resources() -> list[types.Resource]:
         with _masked("resources/list"):
-            return await listed_and_watched(current())
+            return await _listed_and_watched(server, current())
 
     @server.list_resource_templates()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_resource_templates() -> list[types.ResourceTemplate]:
@@ -126,6 +101,34 @@ def build_mcp_server(
             return await resources.read_resource(current(), str(uri))
 
     return server
+
+
+@asynccontextmanager
+async def _session_lifespan(_: Server[Any, Any]) -> AsyncIterator[SessionState]:
+    async with anyio.create_task_group() as tasks:
+        yield SessionState(tasks)
+        tasks.cancel_scope.cancel()
+
+
+async def _listed_and_watched(server: _Server, call: handlers.ToolCall) -> list[types.Resource]:
+    """The resources; the first listing of a session also starts watching them."""
+    context = server.request_context
+    state = context.lifespan_context
+    if not server.list_changes or call.caller in state.watched:
+        return await resources.list_resources(call)
+    state.watched.add(call.caller)
+    # Subscribed before the list is read: a change after the read always wakes it.
+    notifier = call.stores.notifier
+    wake = notifier.subscribe(call.caller.owner_id)
+    try:
+        listed = await resources.list_resources(call)
+    except BaseException:
+        notifier.unsubscribe(call.caller.owner_id, wake)
+        state.watched.discard(call.caller)
+        raise
+    known = [str(r.uri) for r in listed]
+    state.tasks.start_soon(resources.notify_list_changes, call, context.session, wake, known)
+    return listed
 
 
 @contextmanager

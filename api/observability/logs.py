@@ -15,7 +15,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from api.observability import request_id
+from api import request_id
 
 LogFormat = Literal["text", "json"]
 ACCESS_LOGGER = "meimages.access"

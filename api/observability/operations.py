@@ -10,7 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from api.observability import request_id
+from api import request_id
 from api.observability.metrics import Metrics
 
 

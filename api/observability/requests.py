@@ -13,7 +13,8 @@ from opentelemetry import trace
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.observability import logs, request_id
+from api import request_id
+from api.observability import logs
 from api.observability.metrics import Metrics
 from api.observability.tracing import REQUEST_ID_ATTRIBUTE
 

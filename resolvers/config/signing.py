@@ -226,7 +226,19 @@ def _make_default() -> tuple[bytes, bytes, bytes, bytes]:
     now = dt.datetime.now(dt.UTC)
     start, end = now - dt.timedelta(hours=1), now + dt.timedelta(days=365 * _DEFAULT_YEARS)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (
+    ca = _make_ca(ca_key, start, end)
+    key = ec.generate_private_key(ec.SECP256R1())
+    signer = _make_signer(key, ca, ca_key, start, end - dt.timedelta(days=1))
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+    chain = signer.public_bytes(serialization.Encoding.PEM) + ca_pem
+    return ca_pem, _pem_key(ca_key), chain, _pem_key(key)
+
+
+def _make_ca(
+    ca_key: ec.EllipticCurvePrivateKey, start: dt.datetime, end: dt.datetime
+) -> x509.Certificate:
+    """The private CA's self-signed certificate: it signs certificates, nothing else."""
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("meimages private CA"))
         .issuer_name(_name("meimages private CA"))
@@ -252,15 +264,24 @@ def _make_default() -> tuple[bytes, bytes, bytes, bytes]:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    signer = (
+
+
+def _make_signer(
+    key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    start: dt.datetime,
+    end: dt.datetime,
+) -> x509.Certificate:
+    """The C2PA signing certificate the CA issues for `key` (document signing)."""
+    return (
         x509.CertificateBuilder()
         .subject_name(_name("meimages content credentials"))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(end - dt.timedelta(days=1))
+        .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -286,9 +307,6 @@ def _make_default() -> tuple[bytes, bytes, bytes, bytes]:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
-    chain = signer.public_bytes(serialization.Encoding.PEM) + ca_pem
-    return ca_pem, _pem_key(ca_key), chain, _pem_key(key)
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:

@@ -118,6 +118,22 @@ def _string_inputs(graph: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:
 
 def parse_workflow(text: str, default_name: str) -> Workflow:
     """The workflow in `text`, or WorkflowError with the reason."""
+    data, meta = _graph_and_meta(text)
+    slots = _slots(data)
+    references = _reference_count(slots)
+    name, description, price = _described(meta, default_name)
+    return Workflow(
+        name=name,
+        description=description,
+        price=price,
+        graph=data,
+        slots={k: tuple(v) for k, v in slots.items()},
+        references=references,
+    )
+
+
+def _graph_and_meta(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The nodes of an API-format workflow and its `META_KEY` object, each checked."""
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -142,6 +158,11 @@ def parse_workflow(text: str, default_name: str) -> Workflow:
             or not isinstance(node.get("inputs"), dict)
         ):
             raise WorkflowError(f"node {node_id!r} is not a node (class_type and inputs)")
+    return data, meta
+
+
+def _slots(data: Mapping[str, Any]) -> dict[str, list[Slot]]:
+    """Where each placeholder sits; a {{prompt}} is required."""
     slots: dict[str, list[Slot]] = {}
     for node_id, key, value in _string_inputs(data):
         found = _PLACEHOLDER.findall(value)
@@ -157,6 +178,11 @@ def parse_workflow(text: str, default_name: str) -> Workflow:
             slots.setdefault(name, []).append(Slot(node_id, key))
     if "prompt" not in slots:
         raise WorkflowError("no {{prompt}} placeholder")
+    return slots
+
+
+def _reference_count(slots: Mapping[str, list[Slot]]) -> int:
+    """How many references the workflow takes: {{reference_1}} .. {{reference_n}}, n <= 8."""
     numbers = sorted(
         int(m.group(1)) for name in slots if (m := _REFERENCE.fullmatch(name)) is not None
     )
@@ -166,6 +192,11 @@ def parse_workflow(text: str, default_name: str) -> Workflow:
         raise WorkflowError("reference placeholders must be numbered 1, 2, ... without gaps")
     if len(numbers) > 8:
         raise WorkflowError("at most 8 reference placeholders")
+    return len(numbers)
+
+
+def _described(meta: Mapping[str, Any], default_name: str) -> tuple[str, str, int]:
+    """Name, description and price from the workflow's `META_KEY` object, or defaults."""
     name = meta.get("name", default_name)
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise WorkflowError(
@@ -178,14 +209,7 @@ def parse_workflow(text: str, default_name: str) -> Workflow:
     price = meta.get("price", 0)
     if not isinstance(price, int) or isinstance(price, bool) or not 0 <= price <= MAX_PRICE:
         raise WorkflowError(f"price must be a whole number of credits from 0 to {MAX_PRICE}")
-    return Workflow(
-        name=name,
-        description=description.strip(),
-        price=price,
-        graph=data,
-        slots={k: tuple(v) for k, v in slots.items()},
-        references=len(numbers),
-    )
+    return name, description.strip(), price
 
 
 def load_workflows(paths: tuple[str, ...] | list[str]) -> tuple[Workflow, ...]:

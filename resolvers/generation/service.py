@@ -54,7 +54,7 @@ from resolvers.generation.history import (
 from resolvers.generation.ledger import Sending
 from resolvers.generation.outputs import keep_outputs, output_json
 from resolvers.generation.pricing import catalogue, cost_of, hold_for
-from resolvers.generation.providers import ImageProvider, ImageRequest
+from resolvers.generation.providers import ImageProvider, ImageRequest, ProviderImages
 from resolvers.generation.recipients import check_allowed, recipient_of
 from resolvers.generation.references import (
     UnreadableReference,
@@ -395,19 +395,7 @@ async def _run(
     """Steps 4-6 for a reserved generation."""
     started = time.monotonic()
     try:
-        result = await provider.generate(
-            ImageRequest(
-                model=valid.model,
-                prompt=valid.prompt,
-                size=valid.size,
-                quality=valid.quality,
-                n=valid.n,
-                references=references,
-                mask=mask,
-            )
-        )
-        if not result.images:
-            raise ProviderFailed(provider.name, "the reply contained no image")
+        result = await _ask(provider, valid, references, mask)
         outputs, warning, signed = await keep_outputs(
             stores, caller, provider.name, result.model_used, result.images
         )
@@ -449,6 +437,26 @@ async def _run(
     )
     # As recorded, plus the inline images that exist only in this response.
     return replace(await get_generation(stores, caller, generation_id), images=outputs)
+
+
+async def _ask(
+    provider: ImageProvider, valid: ValidRequest, references: list[bytes], mask: bytes | None
+) -> ProviderImages:
+    """Step 4: the provider's images (at least one), or ProviderFailed."""
+    result = await provider.generate(
+        ImageRequest(
+            model=valid.model,
+            prompt=valid.prompt,
+            size=valid.size,
+            quality=valid.quality,
+            n=valid.n,
+            references=references,
+            mask=mask,
+        )
+    )
+    if not result.images:
+        raise ProviderFailed(provider.name, "the reply contained no image")
+    return result
 
 
 async def _release_unrecorded(

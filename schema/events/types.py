@@ -9,12 +9,11 @@ from typing import Annotated
 import strawberry
 from strawberry.utils.str_converters import to_camel_case
 
-from resolvers import errors as domain
-from resolvers.events import cursors, feed
+from resolvers.events import feed
 from resolvers.pool.me_images import EventType, Image, image_uses
 from schema.context import Info
 from schema.enums import MeImageKind, PrimarySlot
-from schema.errors import Error, InvalidInputError, represents
+from schema.errors import CursorTooOldError, InvalidInputError, TokenExpiredError
 from schema.pool.types import MeImage
 
 
@@ -138,24 +137,6 @@ def event_of(event: feed.Event) -> MeImageEvent | AiUsesReferenceImagesEvent:
     if event.type.of_image:
         return feed.made(event.forms(), _GRAPHQL, lambda: MeImageEvent.of(event))
     return feed.made(event.forms(), _GRAPHQL, lambda: AiUsesReferenceImagesEvent.of(event))
-
-
-@represents(cursors.CursorTooOld, http_status=410)
-@strawberry.type(
-    description="Events after this cursor are no longer kept. Refetch the pool, then subscribe "
-    "again from `meImageEventCursor`."
-)
-class CursorTooOldError(Error):
-    pass
-
-
-@represents(domain.TokenExpired, http_status=401)
-@strawberry.type(
-    description="The token expired, which ends the subscription. Reconnect with a fresh token "
-    "and resume with `after:` the last cursor received."
-)
-class TokenExpiredError(Error):
-    expired_at: datetime = strawberry.field(description="When the token expired.")
 
 
 MeImageEventResult = Annotated[

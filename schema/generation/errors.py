@@ -8,7 +8,7 @@ from resolvers.errors import DomainError
 from resolvers.generation import errors as generation_errors
 from schema.enums import ErrorCode
 from schema.errors import Error, represents
-from schema.generation.ledger import AllowlistRule, ProviderKind
+from schema.ledger import AllowlistRule, ProviderKind
 
 
 @represents(generation_errors.InsufficientCredits, http_status=402)

@@ -19,8 +19,8 @@ from schema.generation.errors import (
     ReferenceNotUsableError,
 )
 from schema.generation.inputs import GenerationInput
-from schema.generation.ledger import ProviderKind
 from schema.generation.types import Generation, ReferencePool
+from schema.ledger import ProviderKind
 from schema.pool.types import Profile
 from schema.scalars import read_upload
 

@@ -16,7 +16,7 @@ from resolvers.pool import me_images, profile
 from schema import pagination
 from schema.context import Info
 from schema.enums import ImageFit, ImageFormat, MeImageKind, PrimarySlot
-from schema.generation.ledger import (
+from schema.ledger import (
     MeImageUseConnection,
     ProviderKind,
     Recipient,

@@ -103,7 +103,8 @@ async def capture(
         .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
         .where(*conditions)
     )
-    return {r.id: _encoded(dict(r._mapping)) for r in (await session.execute(query)).all()}
+    rows = (await session.execute(query)).mappings().all()
+    return {r["id"]: _encoded(dict(r)) for r in rows}
 
 
 def encode(image: MeImage, media: MediaObject, ref: MediaRef) -> dict[str, Any]:

@@ -13,16 +13,7 @@ from typing import Any
 from api.settings import Settings
 
 # The data folder `scripts/serve` uses: named in the hint when another folder is empty.
-SERVE_DATA_DIR = Path(__file__).resolve().parents[1] / "data"
-DATA_DIR_HELP = "data folder (default ./data, or MEIMAGES_DATA_DIR)"
-
-
-def data_dir(text: str) -> Path:
-    """argparse type: a folder, existing or not (but not a file)."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
-    return path
+SERVE_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 
 def refuse(args: argparse.Namespace, message: str) -> int:

@@ -34,7 +34,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
-from api.command_setup import refuse
+from api.cli.setup import refuse
 from api.settings import Settings
 
 log = logging.getLogger("meimages")
@@ -123,7 +123,7 @@ def serve_workers(
         announce(prepared)
         print(f"Workers:   {workers} processes on one port", flush=True)
     config = uvicorn.Config(
-        "api.serving:worker_app", factory=True, workers=workers, **uvicorn_options(settings)
+        "api.cli.workers:worker_app", factory=True, workers=workers, **uvicorn_options(settings)
     )
     supervisor = Multiprocess(config, sockets=[config.bind_socket()])
     supervisor.run()

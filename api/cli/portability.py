@@ -8,7 +8,7 @@ from typing import Any
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from api import command_setup as cli
+    from api.cli import setup as cli
     from resolvers.portability.export import write_archive
     from resolvers.stores import PERSONAL_SPACE, Caller
 
@@ -34,7 +34,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from api import command_setup as cli
+    from api.cli import setup as cli
     from resolvers.portability.errors import InvalidArchive
     from resolvers.portability.restore import import_archive
     from resolvers.stores import PERSONAL_SPACE, Caller
@@ -63,7 +63,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def add_portability_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from api.command_setup import DATA_DIR_HELP, data_dir
+    from api.cli.arguments import DATA_DIR_HELP, data_dir
 
     export = sub.add_parser("export", help="write an owner's pool and history to a zip")
     export.add_argument("--user", required=True, help="owner id (the `sub` claim)")

@@ -110,7 +110,7 @@ def _with_master_key_file(settings: Settings, key_file: str | None) -> Settings:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from api import command_setup as cli
+    from api.cli import setup as cli
     from api.wiring import build_server
     from resolvers.operations.backup import take_backup
     from storage.backup import BackupFormatError, is_empty_folder
@@ -227,9 +227,9 @@ async def _target_is_empty(settings: Settings) -> str | None:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from api import command_setup as cli
+    from api.cli import setup as cli
     from api.wiring import build_server
-    from resolvers.operations.restore import RESTORE_MARKER, RestoreRefused, place_files, restore
+    from resolvers.operations.restore import RestoreRefused, place_files, restore
     from storage import migrate
     from storage.backup import BackupFormatError, read_manifest
     from storage.erasures import ErasureJournal
@@ -279,6 +279,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     target = ErasureJournal(settings.resolved_erasure_journal)
     if target.path.resolve() != source_journal.path.resolve():
         asyncio.run(target.record_all(erasures))
+    return _restored(settings, manifest, report)
+
+
+def _restored(settings: Settings, manifest: Any, report: Any) -> int:
+    """The summary of a finished restore; the folder is served only when it is whole."""
+    from resolvers.operations.restore import RESTORE_MARKER
+
     print(
         f"restored {report.images} images, {report.blobs} blobs ({_size(report.bytes)}) "
         f"in {report.seconds:.1f} s from the backup of {manifest.taken_at:%Y-%m-%d %H:%M:%S} UTC; "
@@ -299,7 +306,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def refuse_unfinished_restore(args: argparse.Namespace, settings: Settings) -> int | None:
     """`meimages serve` does not serve a folder whose restore has not finished."""
-    from api import command_setup as cli
+    from api.cli import setup as cli
     from resolvers.operations.restore import RESTORE_MARKER, restoring
 
     if restoring(settings.data_dir):
@@ -322,7 +329,7 @@ def _print_problems(problems: list[str], limit: int = 200) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from api import command_setup as cli
+    from api.cli import setup as cli
     from resolvers.operations.verify import check_backup_blobs, verify
     from storage.backup import INCOMPLETE, SQLITE_FILE, is_backup, unfinished
 
@@ -373,7 +380,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def add_operations_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from api.command_setup import DATA_DIR_HELP, data_dir
+    from api.cli.arguments import DATA_DIR_HELP, data_dir
 
     backup = sub.add_parser("backup", help="copy a live server's data into a new folder")
     backup.add_argument("dest", help="an empty or new folder, on another disk")
