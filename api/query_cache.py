@@ -47,6 +47,16 @@ class CachedResponse:
 
 
 @dataclass(frozen=True)
+class _Key:
+    """Where an answer is kept: its key, and the caller's (owner, space) and the state
+    of their data the key was made at (data version, signed-URL expiry step)."""
+
+    digest: str
+    caller: tuple[str, str]
+    state: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class _Query:
     """A GraphQL request that could be answered from memory: one query, no extensions."""
 
@@ -97,6 +107,11 @@ class QueryCache:
         self.max_bytes = max_bytes
         self.max_body = max_body
         self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+        # Per (owner, space): the data state of their newest answers and those answers'
+        # keys. An answer made at an older state can never be asked for again (versions
+        # only move on), so it goes when a newer one is stored: the cache holds about one
+        # answer per caller and question, instead of filling up with one per write.
+        self._current: dict[tuple[str, str], tuple[tuple[int, int], set[str]]] = {}
         self._bytes = 0
         self._requests: dict[bytes, _Query | None] = {}
         self.hits = 0
@@ -141,7 +156,7 @@ class QueryCache:
             self._requests[text] = request
         return request
 
-    async def _key(self, scope: Scope, headers: Headers, request: _Query) -> str | None:
+    async def _key(self, scope: Scope, headers: Headers, request: _Query) -> _Key | None:
         """The key of the answer, or None when it may not be cached."""
         kind = self.documents.operation_type(request.query, request.operation_name)
         if kind is not OperationType.QUERY or self.documents.reads_clock(request.query):
@@ -151,6 +166,7 @@ class QueryCache:
         except AuthError:
             return None  # the view answers 401 in its own words
         version = await data_version(self.stores, caller)
+        expires_at = self.urls.expires_at()
         accept_graphql = "application/graphql-response+json" in headers.get("accept", "")
         # Ids never hold control characters (`api.request_checks.clean_id`): \x1f separates.
         parts = (
@@ -158,32 +174,36 @@ class QueryCache:
             caller.owner_id,
             caller.space_id,
             str(version),
-            str(self.urls.expires_at()),
+            str(expires_at),
             request_origin(scope),  # media URLs are absolute, under this origin
             "g" if accept_graphql else "j",
             request.digest,
         )
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return _Key(
+            hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
+            (caller.owner_id, caller.space_id),
+            (version, int(expires_at)),
+        )
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: str
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: _Key
     ) -> None:
-        etag = f'"{key[:40]}"'
+        etag = f'"{key.digest[:40]}"'
         if etag in headers.get("if-none-match", ""):
             self._counted(hit=True)
             await _send(send, 304, None, b"", etag)
             return
-        cached = self._entries.get(key)
+        cached = self._entries.get(key.digest)
         if cached is not None:
             self._counted(hit=True)
-            self._entries.move_to_end(key)
+            self._entries.move_to_end(key.digest)
             await _send(send, 200, cached.content_type, cached.body, etag)
             return
         self._counted(hit=False)
         await self._run_and_store(scope, receive, send, key, etag)
 
     async def _run_and_store(
-        self, scope: Scope, receive: Receive, send: Send, key: str, etag: str
+        self, scope: Scope, receive: Receive, send: Send, key: _Key, etag: str
     ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -227,17 +247,32 @@ class QueryCache:
             and b'"errors"' not in body
         )
 
-    def _store(self, key: str, response: CachedResponse) -> None:
-        replaced = self._entries.pop(key, None)
-        if replaced is not None:
-            self._bytes -= len(replaced.body)
-        self._entries[key] = response
+    def _store(self, key: _Key, response: CachedResponse) -> None:
+        state, keys = self._current.get(key.caller, (key.state, set()))
+        if state != key.state:
+            for superseded in keys:
+                self._drop(superseded)
+            state, keys = key.state, set()
+        self._current[key.caller] = (state, keys)
+        self._drop(key.digest)
+        self._entries[key.digest] = response
+        keys.add(key.digest)
         self._bytes += len(response.body)
         while self._entries and (
             len(self._entries) > self.max_entries or self._bytes > self.max_bytes
         ):
             _key, oldest = self._entries.popitem(last=False)
             self._bytes -= len(oldest.body)
+        if len(self._current) > self.max_entries:
+            # Callers whose answers the limits above pushed out: forget the oldest ones.
+            for caller in list(self._current)[: len(self._current) - self.max_entries]:
+                for digest in self._current.pop(caller)[1]:
+                    self._drop(digest)
+
+    def _drop(self, digest: str) -> None:
+        dropped = self._entries.pop(digest, None)
+        if dropped is not None:
+            self._bytes -= len(dropped.body)
 
 
 def _cacheable_request(scope: Scope, headers: Headers, body: bytes) -> _Query | None:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from api.documents import QueryDocuments
-from api.query_cache import CachedResponse, QueryCache
+from api.query_cache import CachedResponse, QueryCache, _Key
 from storage.db import Database
 from storage.repositories.owners import OwnerRepository
 from testbed.images import jpeg
@@ -260,8 +260,10 @@ def test_the_cache_keeps_to_its_byte_budget_as_well_as_its_entry_count() -> None
         max_entries=100,
         max_bytes=1000,
     )
+    caller, state = ("owner", "personal"), (1, 0)
     for n in range(50):
-        cache._store(f"k{n}", CachedResponse(b"x" * 300, b"application/json"))
-    cache._store("k49", CachedResponse(b"y" * 100, b"application/json"))  # replaced in place
+        cache._store(_Key(f"k{n}", caller, state), CachedResponse(b"x" * 300, b"application/json"))
+    # Replaced in place.
+    cache._store(_Key("k49", caller, state), CachedResponse(b"y" * 100, b"application/json"))
     assert list(cache._entries) == ["k47", "k48", "k49"]
     assert cache._bytes == 300 + 300 + 100
