@@ -104,6 +104,8 @@ async def main(args: argparse.Namespace) -> None:
     for i in range(args.swaps):
         await swap(i)
     profile.disable()
+    if args.save:
+        profile.dump_stats(args.save)
     pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
     pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
     await stores.db.dispose()
@@ -114,4 +116,5 @@ if __name__ == "__main__":
     parser.add_argument("--swaps", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rule", action="store_true", help="profile the rule, not the app")
+    parser.add_argument("--save", help="also write the profile to this file (pstats)")
     asyncio.run(main(parse_args(parser, swaps=50, top=5)))
