@@ -126,7 +126,7 @@ async def store_image(
         # outputs, stored here too, were paid for by the generation's own limit.)
         await rate_limits.consume(stores, caller, rate_limits.Act.UPLOAD)
     try:
-        image = prepared or await encode_upload(data, stores.limits)
+        image = prepared or await encode_upload(data, stores.config.limits)
     except DomainError as refused:
         if app == APP_ME:
             stores.observer.upload_rejected(refused.code)
