@@ -48,6 +48,16 @@ class CachedResponse:
 
 
 @dataclass(frozen=True)
+class _Key:
+    """Where an answer is kept: its key, and the caller's (owner, space) and the state
+    of their data the key was made at (data version, signed-URL expiry step)."""
+
+    digest: str
+    caller: tuple[str, str]
+    state: tuple[int, int]
+
+
+@dataclass(frozen=True)
 class _Query:
     """A GraphQL request that could be answered from memory: one query, no extensions."""
 
@@ -110,6 +120,11 @@ class QueryCache:
         self._requests = budget.cache(
             "query_requests", Sizing.ESTIMATED, max_entries=_REMEMBERED_REQUESTS
         )
+        # Per (owner, space): the data state of their newest answers and those answers'
+        # keys. An answer made at an older state can never be asked for again (versions
+        # only move on), so it goes when a newer one is stored: the cache holds about one
+        # answer per caller and question, instead of filling up with one per write.
+        self._current: dict[tuple[str, str], tuple[tuple[int, int], set[str]]] = {}
         self.hits = 0
         self.misses = 0
         self.on_lookup = on_lookup  # told hit (True) or miss (False), for the metrics
@@ -149,7 +164,7 @@ class QueryCache:
             self._requests.put(text, request, _READING_BYTES + 2 * sys.getsizeof(text))
         return request
 
-    async def _key(self, scope: Scope, headers: Headers, request: _Query) -> str | None:
+    async def _key(self, scope: Scope, headers: Headers, request: _Query) -> _Key | None:
         """The key of the answer, or None when it may not be cached."""
         kind = self.documents.operation_type(request.query, request.operation_name)
         if kind is not OperationType.QUERY or self.documents.reads_clock(request.query):
@@ -159,6 +174,7 @@ class QueryCache:
         except AuthError:
             return None  # the view answers 401 in its own words
         version = await data_version(self.stores, caller)
+        expires_at = self.urls.expires_at()
         accept_graphql = "application/graphql-response+json" in headers.get("accept", "")
         # Ids never hold control characters (`api.request_checks.clean_id`): \x1f separates.
         parts = (
@@ -166,22 +182,26 @@ class QueryCache:
             caller.owner_id,
             caller.space_id,
             str(version),
-            str(self.urls.expires_at()),
+            str(expires_at),
             request_origin(scope),  # media URLs are absolute, under this origin
             "g" if accept_graphql else "j",
             request.digest,
         )
-        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        return _Key(
+            hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
+            (caller.owner_id, caller.space_id),
+            (version, int(expires_at)),
+        )
 
     async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: str
+        self, scope: Scope, receive: Receive, send: Send, headers: Headers, key: _Key
     ) -> None:
-        etag = f'"{key[:40]}"'
+        etag = f'"{key.digest[:40]}"'
         if etag in headers.get("if-none-match", ""):
             self._counted(hit=True)
             await _send(send, 304, None, b"", etag)
             return
-        cached = self._entries.get(key)
+        cached = self._entries.get(key.digest)
         if cached is not None:
             self._counted(hit=True)
             await _send(send, 200, cached.content_type, cached.body, etag)
@@ -190,7 +210,7 @@ class QueryCache:
         await self._run_and_store(scope, receive, send, key, etag)
 
     async def _run_and_store(
-        self, scope: Scope, receive: Receive, send: Send, key: str, etag: str
+        self, scope: Scope, receive: Receive, send: Send, key: _Key, etag: str
     ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -234,9 +254,21 @@ class QueryCache:
             and b'"errors"' not in body
         )
 
-    def _store(self, key: str, response: CachedResponse) -> None:
+    def _store(self, key: _Key, response: CachedResponse) -> None:
+        state, keys = self._current.get(key.caller, (key.state, set()))
+        if state != key.state:
+            for superseded in keys:
+                self._entries.pop(superseded)
+            state, keys = key.state, set()
+        self._current[key.caller] = (state, keys)
         nbytes = _ANSWER_BYTES + len(response.body) + len(response.content_type)
-        self._entries.put(key, response, nbytes)
+        self._entries.put(key.digest, response, nbytes)
+        keys.add(key.digest)
+        if len(self._current) > self.max_entries:
+            # Callers whose answers the budget pushed out: forget the oldest ones.
+            for caller in list(self._current)[: len(self._current) - self.max_entries]:
+                for digest in self._current.pop(caller)[1]:
+                    self._entries.pop(digest)
 
 
 _UNREAD = object()

@@ -343,7 +343,9 @@ class ReferenceUse(SQLModel, table=True):
     __tablename__ = "reference_use"
     __table_args__ = (
         UniqueConstraint("generation_id", "image_id", name="uq_reference_use_generation_image"),
-        Index("ix_reference_use_owner_image", "owner_id", "image_id", "used_at"),
+        # An image's totals (count, last use) come from this index alone (migration
+        # 0013_ledger_totals_index): the writers and the pool read them on every change.
+        Index("ix_reference_use_owner_space_image", "owner_id", "space_id", "image_id", "used_at"),
         Index("ix_reference_use_owner_space", "owner_id", "space_id", "used_at"),
     )
 

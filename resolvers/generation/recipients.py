@@ -70,6 +70,6 @@ async def set_allowed_providers(
     """The owner's allowlist, for all their spaces; an empty list allows no provider."""
     chosen = [kind.value for kind in ProviderKind if kind in kinds]
     async with stores.transaction() as tx:
-        owner = await tx.owners.lock(caller.owner_id)
+        owner = await tx.owners.locked(caller.owner_id)
         tx.owners.set_allowed_providers(owner, chosen)
     return _owner_list(chosen)

@@ -220,7 +220,7 @@ async def _reserve_once(
 ) -> tuple[str, bool]:
     hold = hold_for(valid.model, valid.quality, valid.n)
     async with stores.transaction() as tx:
-        owner = await tx.owners.lock(caller.owner_id)
+        owner = await tx.owners.locked(caller.owner_id)
         if valid.idempotency_key is not None:
             earlier = await _keyed(tx, caller, valid.idempotency_key)
             if earlier is not None:

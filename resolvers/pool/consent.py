@@ -61,7 +61,7 @@ async def lapse_due(stores: Stores, owner_id: str) -> int:
     finds nothing left to lapse."""
     now = stores.clock.now()
     async with stores.transaction() as tx:
-        owner = await tx.owners.lock(owner_id, bump=False)
+        owner = await tx.owners.locked(owner_id, bump=False)
         if not is_due(owner.consent_lapses_at, now):
             return 0
         lapsed = await lapse_in(tx, owner, now)

@@ -27,7 +27,7 @@ from storage.eventlog import snapshot
 from storage.eventlog.payload import EventPayload
 from storage.eventlog.payload import EventType as EventType  # declared with the log
 from storage.repositories import UnitOfWork
-from storage.repositories.pool import MediaAlreadyAttached, StoredImage
+from storage.repositories.pool import Contender, MediaAlreadyAttached, StoredImage
 from storage.repositories.uses import UseTotals
 from storage.tables import (
     ME_IMAGE_ENCRYPTED,
@@ -319,15 +319,23 @@ async def _get(tx: UnitOfWork, caller: Caller, image_id: str) -> Image:
     return await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
 
 
-async def _locked(tx: UnitOfWork, caller: Caller, image_id: str) -> StoredImage:
-    """The live image to change with its media, after taking the owner lock that
-    serializes writers. Writers answer from these rows and log their state from them,
-    so a change reads the image once."""
+async def _locked(tx: UnitOfWork, caller: Caller, image_id: str) -> Contender:
+    """The live image to change with its media and ledger totals, after taking the owner
+    lock that serializes writers. Writers answer from these rows and log their state from
+    them, so a change reads the image once."""
     await tx.owners.lock(caller.owner_id)
-    stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
-    if stored is None:
+    return await _to_change(tx, caller, image_id)
+
+
+async def _to_change(tx: UnitOfWork, caller: Caller, image_id: str) -> Contender:
+    found = await tx.pool.image_to_change(caller.owner_id, caller.space_id, image_id)
+    if found is None:
         raise NotFound()
-    return stored
+    return found
+
+
+def _totals(found: Contender) -> Mapping[str, UseTotals]:
+    return {found.stored.row.id: found.uses} if found.uses else {}
 
 
 async def _event(
@@ -476,7 +484,8 @@ async def update_image(
 ) -> Image:
     encrypted = clean_encrypted(changes.encrypted, partial=True)
     async with stores.transaction() as tx:
-        stored = await _locked(tx, caller, image_id)
+        found = await _locked(tx, caller, image_id)
+        stored = found.stored
         row = stored.row
         await tx.pool.seal(row, encrypted)
         changed: list[str] = list(encrypted)
@@ -490,7 +499,7 @@ async def update_image(
             row.updated_at = utcnow()
             await tx.pool.save(row)
             await _event(tx, caller, EventType.UPDATED, image_id, stored, fields=tuple(changed))
-        image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
+        image = await _to_image(tx, stored, _totals(found))
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -510,11 +519,10 @@ async def set_ai_reference(
     now = stores.clock.now()
     until = _valid_until(enabled, until, now)
     async with stores.transaction() as tx:
-        owner = await tx.owners.lock(caller.owner_id)
+        owner = await tx.owners.locked(caller.owner_id)
         lapsed = await consent.lapse_in(tx, owner, now)
-        stored = await tx.pool.live_image(caller.owner_id, caller.space_id, image_id)
-        if stored is None:
-            raise NotFound()
+        found = await _to_change(tx, caller, image_id)
+        stored = found.stored
         row = stored.row
         current = aware(row.ai_reference_until) if row.ai_reference_until else None
         changed = row.ai_reference != enabled or current != until
@@ -529,7 +537,7 @@ async def set_ai_reference(
             if until is not None or current is not None:
                 # Only a timed consent can move the owner's next lapse.
                 await consent.remember_next_lapse(tx, owner)
-        image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
+        image = await _to_image(tx, stored, _totals(found))
     if changed or lapsed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -552,8 +560,8 @@ async def _claim_slot(tx: UnitOfWork, caller: Caller, image_id: str, slot: Slot)
     contenders = await tx.pool.slot_contenders(
         caller.owner_id, caller.space_id, image_id, slot.value
     )
-    stored = next(c for c in contenders if c.row.id == image_id)
-    await _claim(tx, caller, stored, contenders, slot)
+    stored = next(c.stored for c in contenders if c.stored.row.id == image_id)
+    await _claim(tx, caller, stored, [c.stored for c in contenders], slot)
 
 
 async def _claim(
@@ -601,21 +609,23 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
     """Claim `slot` for the image (the previous holder loses it), or clear the image's slot.
 
     A swap is five statements inside the write lock: the owner lock, one read of the
-    image and the holder, two updates, and the two events in one insert."""
+    image and the holder (with the image's ledger totals), two updates, and the two
+    events in one insert."""
     async with stores.transaction() as tx:
         await tx.owners.lock(caller.owner_id)
         contenders = await tx.pool.slot_contenders(
             caller.owner_id, caller.space_id, image_id, slot.value if slot else None
         )
-        stored = next((c for c in contenders if c.row.id == image_id), None)
-        if stored is None:
+        found = next((c for c in contenders if c.stored.row.id == image_id), None)
+        if found is None:
             raise NotFound()
+        stored = found.stored
         changed = stored.row.primary_for != (slot.value if slot else None)
         if changed and slot is not None:
-            await _claim(tx, caller, stored, contenders, slot)
+            await _claim(tx, caller, stored, [c.stored for c in contenders], slot)
         elif changed:
             await _clear(tx, caller, stored)
-        image = await _to_image(tx, stored, await _uses_of(tx, caller, image_id))
+        image = await _to_image(tx, stored, _totals(found))
     if changed:
         stores.notifier.notify(caller.owner_id)
     return image
@@ -624,7 +634,7 @@ async def set_primary(stores: Stores, caller: Caller, image_id: str, slot: Slot 
 async def delete_image(stores: Stores, caller: Caller, image_id: str) -> str:
     """Soft delete: the row keeps its data for a later purge but leaves every query and slot."""
     async with stores.transaction() as tx:
-        row = (await _locked(tx, caller, image_id)).row
+        row = (await _locked(tx, caller, image_id)).stored.row
         now = utcnow()
         previous = row.primary_for
         row.deleted_at = now

@@ -26,7 +26,7 @@ async def get_profile(stores: Stores, caller: Caller) -> Profile:
 async def set_ai_uses_reference_images(stores: Stores, caller: Caller, enabled: bool) -> Profile:
     """The kill switch: turns every reference off at once without touching per-image flags."""
     async with stores.transaction() as tx:
-        owner = await tx.owners.lock(caller.owner_id)
+        owner = await tx.owners.locked(caller.owner_id)
         changed = owner.ai_uses_reference_images != enabled
         if changed:
             await tx.owners.set_ai_uses_reference_images(owner, enabled)

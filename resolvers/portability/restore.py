@@ -350,7 +350,7 @@ async def _insert(tx: UnitOfWork, caller: Caller, item: _Prepared, keep_consent:
 async def _take_slot(tx: UnitOfWork, caller: Caller, row: MeImage, slot: Slot) -> None:
     """The archive's slot holders win over the pool's: the old holder loses the slot."""
     contenders = await tx.pool.slot_contenders(caller.owner_id, caller.space_id, row.id, slot.value)
-    for holder, _media, _ref in contenders:
+    for (holder, _media, _ref), _uses in contenders:
         if holder.id != row.id and holder.primary_for == slot.value:
             await tx.pool.set_slot(holder, None, utcnow())
             await _event(tx, caller, EventType.PRIMARY_CHANGED, holder.id, previous_slot=slot.value)

@@ -4,7 +4,7 @@ The domain decides where a transaction begins and ends; inside it, it talks to t
 repositories of one `UnitOfWork`, which share the transaction's session:
 
     async with transaction(db, vault) as tx:
-        owner = await tx.owners.lock(owner_id)
+        await tx.owners.lock(owner_id)
         stored = await tx.pool.live_image(owner_id, space_id, image_id)
 """
 

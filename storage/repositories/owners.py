@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.tables import Owner, utcnow
-from storage.upsert import dialect_insert, upsert
+from storage.upsert import dialect_insert, dialect_of, upsert
+
+# The owner lock's statement by dialect name (see `OwnerRepository.lock`).
+_LOCKS: dict[str, Any] = {}
+
+
+def _lock_statement(session: AsyncSession) -> Any:
+    dialect = dialect_of(session)
+    statement = _LOCKS.get(dialect)
+    if statement is None:
+        table = Owner.__table__  # type: ignore[attr-defined]
+        statement = (
+            dialect_insert(session)(table)
+            .values(
+                id=bindparam("owner_id"),
+                ai_uses_reference_images=True,
+                data_version=bindparam("first", type_=Integer),
+                created_at=bindparam("created"),
+                updated_at=bindparam("updated"),
+            )
+            .on_conflict_do_update(
+                index_elements=[table.c.id],
+                set_={"data_version": table.c.data_version + bindparam("bump", type_=Integer)},
+            )
+        )
+        _LOCKS[dialect] = statement
+    return statement
 
 
 class OwnerRepository:
@@ -28,14 +55,24 @@ class OwnerRepository:
         }
         await upsert(self._session, Owner.__table__, [row])  # type: ignore[attr-defined]
 
-    async def lock(self, owner_id: str, *, bump: bool = True) -> Owner:
+    async def lock(self, owner_id: str, *, bump: bool = True) -> None:
         """Serialize one owner's writes (slot swaps and event order rely on it) and bump the
         owner's data version, which every cached answer about this owner is keyed on.
 
         `bump=False` is only for writes no query can see (e.g. a cached image rendition)."""
         # One statement instead of insert-if-absent, bump and SELECT ... FOR UPDATE: the
         # conflict update takes the row lock on PostgreSQL (SQLite writers hold BEGIN
-        # IMMEDIATE), and RETURNING hands back the row.
+        # IMMEDIATE). Built once per dialect and sent on the table, not the entity: the
+        # hot writes take this lock, and the ORM's bookkeeping cost more than the SQL.
+        now = utcnow()
+        await self._session.execute(
+            _lock_statement(self._session),
+            {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
+            | {"created": now, "updated": now},
+        )
+
+    async def locked(self, owner_id: str, *, bump: bool = True) -> Owner:
+        """`lock`, for a writer that reads the owner's row: the row as locked."""
         now = utcnow()
         table = Owner.__table__  # type: ignore[attr-defined]
         version = table.c.data_version

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from storage.keys import FieldVault
+from storage.repositories.uses import UseTotals
 from storage.tables import (
     ME_IMAGE_ENCRYPTED,
     MediaObject,
@@ -20,6 +21,8 @@ from storage.tables import (
     MeImage,
     MeImageEncrypted,
     Owner,
+    ReferenceUse,
+    aware,
 )
 
 # The partial unique index that allows one live image per media id (storage/tables.py).
@@ -55,6 +58,57 @@ def _live(owner_id: str, space_id: str) -> Select[MeImage, MediaObject, MediaRef
             col(MeImage.deleted_at).is_(None),
         )
     )
+
+
+def _image_uses(column: Any) -> Any:
+    """`column` over the ledger rows of the selected image (count or latest use)."""
+    return (
+        select(column)
+        .where(
+            col(ReferenceUse.owner_id) == col(MeImage.owner_id),
+            col(ReferenceUse.image_id) == col(MeImage.id),
+            col(ReferenceUse.space_id) == col(MeImage.space_id),
+        )
+        .scalar_subquery()
+    )
+
+
+# Built once: a statement made per call costs more Python than SQLite takes to run it
+# (construction and its cache key), and the write lock is held meanwhile.
+_CONTENDERS = (
+    select(
+        MeImage,
+        MediaObject,
+        MediaRef,
+        _image_uses(func.count()),
+        _image_uses(func.max(col(ReferenceUse.used_at))),
+    )
+    .join(MediaRef, col(MediaRef.id) == col(MeImage.media_ref_id))
+    .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
+    .where(
+        col(MeImage.owner_id) == bindparam("owner_id"),
+        col(MeImage.space_id) == bindparam("space_id"),
+        col(MeImage.deleted_at).is_(None),
+        # A null slot matches no holder: then only the image itself.
+        or_(
+            col(MeImage.id) == bindparam("image_id"), col(MeImage.primary_for) == bindparam("slot")
+        ),
+    )
+)
+_ME_IMAGE = MeImage.__table__  # type: ignore[attr-defined]
+# On the table, not the entity: the ORM would look for the row among loaded objects.
+_SET_SLOT = (
+    update(_ME_IMAGE)
+    .where(_ME_IMAGE.c.id == bindparam("row_id"))
+    .values(primary_for=bindparam("slot"), updated_at=bindparam("now"))
+)
+
+
+class Contender(NamedTuple):
+    """A live image read for a slot change, with its totals from the usage ledger."""
+
+    stored: StoredImage
+    uses: UseTotals | None
 
 
 class PoolRepository:
@@ -105,23 +159,31 @@ class PoolRepository:
 
     async def slot_contenders(
         self, owner_id: str, space_id: str, image_id: str, slot: str | None
-    ) -> list[StoredImage]:
+    ) -> list[Contender]:
         """In one query, the live image `image_id` and the live holder of `slot` (if
-        any, and if another image), each with its media."""
-        wanted = col(MeImage.id) == image_id
-        if slot is not None:
-            wanted = or_(wanted, col(MeImage.primary_for) == slot)
-        rows = (await self._session.execute(_live(owner_id, space_id).where(wanted))).all()
-        return [StoredImage(*r) for r in rows]
+        any, and if another image), each with its media and its ledger totals."""
+        params = {"owner_id": owner_id, "space_id": space_id, "image_id": image_id, "slot": slot}
+        rows = (await self._session.execute(_CONTENDERS, params)).all()
+        return [
+            Contender(
+                StoredImage(row, media, ref),
+                UseTotals(int(count), aware(last)) if count else None,
+            )
+            for row, media, ref, count, last in rows
+        ]
+
+    async def image_to_change(
+        self, owner_id: str, space_id: str, image_id: str
+    ) -> Contender | None:
+        """The live image `image_id` with its media and its ledger totals, in one query
+        (a writer answers with the image as it left it, totals included)."""
+        found = await self.slot_contenders(owner_id, space_id, image_id, None)
+        return found[0] if found else None
 
     async def set_slot(self, row: MeImage, slot: str | None, now: datetime) -> None:
         """Give the row `slot` (None: no slot) in one UPDATE, and the loaded row the same
         values without making it dirty (a flush would write them again)."""
-        await self._session.execute(
-            update(MeImage)
-            .where(col(MeImage.id) == row.id)
-            .values(primary_for=slot, updated_at=now)
-        )
+        await self._session.execute(_SET_SLOT, {"row_id": row.id, "slot": slot, "now": now})
         set_committed_value(row, "primary_for", slot)
         set_committed_value(row, "updated_at", now)
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from api.documents import QueryDocuments
-from api.query_cache import _ANSWER_BYTES, CachedResponse, QueryCache
+from api.query_cache import _ANSWER_BYTES, CachedResponse, QueryCache, _Key
 from resolvers.cache_budget import ENTRY_OVERHEAD
 from resolvers.stores import ReadCaches
 from storage.db import Database
@@ -265,9 +265,11 @@ def test_the_cache_keeps_to_its_byte_budget_as_well_as_its_entry_count() -> None
         max_entries=100,
         max_bytes=3 * each,
     )
+    caller, state = ("owner", "personal"), (1, 0)
     for n in range(50):
-        cache._store(f"k{n}", CachedResponse(b"x" * 300, b"application/json"))
-    cache._store("k49", CachedResponse(b"y" * 100, b"application/json"))  # replaced in place
+        cache._store(_Key(f"k{n}", caller, state), CachedResponse(b"x" * 300, b"application/json"))
+    # Replaced in place.
+    cache._store(_Key("k49", caller, state), CachedResponse(b"y" * 100, b"application/json"))
     assert list(cache._entries) == ["k47", "k48", "k49"]
     assert cache._entries.nbytes == 3 * each - 200
     assert cache._entries.evictions == 47

@@ -200,3 +200,22 @@ async def test_answers_that_are_not_stored(
     assert view.calls == 2 and not cache._entries
     assert first[0] == status and b"etag" not in first[1]
     assert first[1][b"content-length"] == str(len(first[2])).encode()
+
+
+async def test_answers_of_an_older_data_version_are_let_go(
+    cache: QueryCache, view: View, api: Api, owner: str, other_owner: str
+) -> None:
+    # Versions only move on, so an answer made before a write is never asked for again:
+    # the cache keeps one answer per caller and question, not one per write.
+    other = {"query": "{ meImages { id kind } }"}
+    await ask(cache, api, other_owner)
+    for _ in range(5):
+        await ask(cache, api, owner)
+        await ask(cache, api, owner, other)
+        async with api.stores.db.transaction() as session:
+            await OwnerRepository(session).lock(owner)
+    assert view.calls == 11 and len(cache._entries) == 3
+    await ask(cache, api, owner)
+    await ask(cache, api, owner, other)
+    await ask(cache, api, other_owner)
+    assert view.calls == 13 and len(cache._entries) == 3

@@ -252,3 +252,30 @@ async def test_the_export_reads_every_use_of_every_space_oldest_first(
         ("personal", personal["id"], made[0]["id"]),
         ("club", club["id"], made[1]["id"]),
     ]
+
+
+WRITES = {
+    "setPrimary": "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF)"
+    " { ... on MeImage { useCount lastUsedAt } } }",
+    "setAiReferenceEnabled": "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: false)"
+    " { ... on MeImage { useCount lastUsedAt } } }",
+    "updateMeImage": 'mutation($id: ID!) { updateMeImage(id: $id, input: {label: "new"})'
+    " { ... on MeImage { useCount lastUsedAt } } }",
+}
+
+
+async def test_writes_answer_with_the_images_ledger_totals(
+    gen_api: Api, owner: str, provider: ProviderServer
+) -> None:
+    # The writers read an image's totals in the same query as the image itself.
+    sent = await add_reference(gen_api, owner, 331)
+    unsent = await add_reference(gen_api, owner, 332)
+    await grant(gen_api, owner, 50)
+    for _ in range(2):
+        assert (await generate(gen_api, owner, [sent["id"]]))["status"] == "SUCCEEDED"
+    read = await _uses(gen_api, owner, sent["id"])
+    assert read["useCount"] == 2
+    for name, document in WRITES.items():
+        for image, totals in ((sent, (2, read["lastUsedAt"])), (unsent, (0, None))):
+            answer = (await gen_api.gql(document, {"id": image["id"]}, user=owner))[name]
+            assert (answer["useCount"], answer["lastUsedAt"]) == totals, name
