@@ -40,7 +40,9 @@ from storage.tables import (
 
 log = logging.getLogger("meimages.pool")
 
-# Names of the encrypted fields, in declaration order (see MeImageEncrypted).
+# The encrypted fields of an image as storage declares them (see MeImageEncrypted), and
+# their names in declaration order: every door shows and takes each of them.
+ENCRYPTED: EncryptedColumns[MeImageEncrypted] = ME_IMAGE_ENCRYPTED
 ENCRYPTED_FIELDS = ME_IMAGE_ENCRYPTED.names()
 
 
@@ -136,9 +138,10 @@ def clean_encrypted(
 
 def encrypted_json(
     values: object, declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Every declared encrypted field of `values` (their plaintext dataclass) as JSON
-    values by name: what an export writes, so a new field is exported as declared."""
+    values by name: what an export writes and the MCP answer shows, so a new field is
+    in both as declared."""
     return {
         f.name: list(getattr(values, f.name)) if f.is_list else getattr(values, f.name)
         for f in declared
