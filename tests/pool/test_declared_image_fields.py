@@ -58,7 +58,7 @@ async def test_a_new_encrypted_field_rides_the_event_snapshot(api: Api, owner: s
         stored = await read.pool.live_image(owner, image.space_id, image.id)
     assert stored is not None
     # The image's row as a table declaring two more encrypted fields would hold it.
-    row = SimpleNamespace(**stored.row.model_dump(), note_ct=None, aliases_ct=None)
+    row = SimpleNamespace(**{**stored.row.model_dump(), **{f.column: None for f in DECLARED}})
     async with api.stores.db.transaction() as session:
         await api.stores.vault.seal(session, DECLARED, row, dataclasses.asdict(VALUES))
     logged = json.loads(json.dumps(snapshot.encode(row, stored.media, stored.ref, DECLARED)))
