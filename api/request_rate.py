@@ -61,7 +61,7 @@ class RequestRate:
         self.authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.stores.rate_limits.requests_per_second > 0:
+        if scope["type"] == "http" and self.stores.config.rate_limits.requests_per_second > 0:
             try:
                 # Remembered in the scope: the door behind does not verify the token again.
                 caller, _exp = await self.authenticator.authenticate_request(scope)

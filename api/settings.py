@@ -37,7 +37,7 @@ from pydantic_settings import (
 )
 
 from api.pydantic_settings_compat import EnvironSource
-from resolvers.generation.config import (
+from resolvers.config.generation import (
     GEMINI_DEFAULT_BASE_URL,
     OPENAI_DEFAULT_BASE_URL,
     ComfyUIEngine,
@@ -45,10 +45,10 @@ from resolvers.generation.config import (
     ProviderKind,
     endpoint,
 )
-from resolvers.generation.workflows import Workflow, WorkflowError, load_workflows
+from resolvers.config.portability import PortabilityConfig
+from resolvers.config.workflows import Workflow, WorkflowError, load_workflows
 from resolvers.limits import Limits, RateLimits
 from resolvers.media.signed_urls import MediaUrlSigner
-from resolvers.portability.config import PortabilityConfig
 from storage.crypto import MasterKey
 
 PREFIX = "MEIMAGES_"

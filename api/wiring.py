@@ -34,8 +34,9 @@ from api.request_rate import OperationRate
 from api.settings import ConfigError, Settings
 from api.trusted_documents import TrustedDocuments, TrustedDocumentsOnly
 from api.views.graphql import MeImagesGraphQL
+from resolvers.config import Configuration
+from resolvers.config.signing import SigningIdentity
 from resolvers.generation import provenance
-from resolvers.generation.signing import SigningIdentity
 from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.stores import Stores
 from schema import SchemaOptions, build_schema
@@ -122,6 +123,17 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         settings = settings.with_local_secrets()
     erasures = ErasureJournal(settings.resolved_erasure_journal)
     erasures.ensure()
+    urls = MediaUrlSigner(
+        settings.url_secret.encode(),
+        ttl_s=settings.media_url_ttl_s,
+        prefix=f"{settings.public_base_url}/media",
+    )
+    # Export downloads: the same secret and lifetime, on their own route.
+    downloads = MediaUrlSigner(
+        settings.url_secret.encode(),
+        ttl_s=settings.media_url_ttl_s,
+        prefix=f"{settings.public_base_url}/exports",
+    )
     stores = Stores(
         db=Database(settings.resolved_database_url),
         vault=FieldVault(load_keyring(settings)),
@@ -132,25 +144,15 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
                 settings.s3_access_key_id, settings.s3_secret_access_key, settings.s3_session_token
             ),
         ),
-        limits=settings.limits(),
-        generation=settings.generation_config(),
-        rate_limits=settings.rate_limits(),
         rate_counters=RateCounters(settings.redis_url, key_prefix=settings.redis_key_prefix),
-        signing=load_signing_identity(settings),
         erasures=erasures,
-    )
-    urls = MediaUrlSigner(
-        settings.url_secret.encode(),
-        ttl_s=settings.media_url_ttl_s,
-        prefix=f"{settings.public_base_url}/media",
-    )
-    # Export downloads: the same secret and lifetime, on their own route.
-    stores.portability = settings.portability_config(
-        MediaUrlSigner(
-            settings.url_secret.encode(),
-            ttl_s=settings.media_url_ttl_s,
-            prefix=f"{settings.public_base_url}/exports",
-        )
+        config=Configuration(
+            limits=settings.limits(),
+            generation=settings.generation_config(),
+            signing=load_signing_identity(settings),
+            portability=settings.portability_config(downloads),
+            rate_limits=settings.rate_limits(),
+        ),
     )
     trusted = TrustedDocuments.load(
         settings.trusted_documents,

@@ -28,11 +28,12 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from bench.short import parse_args
+from resolvers.config.signing import SigningIdentity
 from resolvers.generation import provenance
 from resolvers.generation.outputs import mark_output
-from resolvers.generation.signing import SigningIdentity
 from resolvers.limits import Limits
 from resolvers.media.sanitising import canonical, decode, save_as, stored_format, with_variants
+from resolvers.media.source_type import xmp_packet
 from testbed.content_credentials import make_certificate, provider_signer
 
 ORIGIN = provenance.Origin("openai", "openai/gpt-image-1")
@@ -93,7 +94,7 @@ def run_case(
         fmt = stored_format(fmt, img)
         stored_type = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[fmt]
         bare = save_as(img, fmt, quality=90)
-        marked = save_as(img, fmt, quality=90, xmp=provenance.xmp_packet())
+        marked = save_as(img, fmt, quality=90, xmp=xmp_packet())
         seconds, found = timed(provenance.provider_credentials, data, content_type)
         read_s.append(seconds)
         parent = (data, content_type) if found else None

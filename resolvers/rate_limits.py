@@ -64,7 +64,7 @@ async def consume(stores: Stores, caller: Caller, act: Act) -> None:
     """Count one `act` of the caller's owner against every window of it, or raise
     `RateLimited`. Windows are taken narrowest first; a refusal by a wider one leaves the
     narrower ones counted, which errs on the side of the limit."""
-    for window in _windows(stores.rate_limits, act):
+    for window in _windows(stores.config.rate_limits, act):
         wait = await stores.rate_counters.acquire(
             window.rule, caller.owner_id, window.amount, window.per_s
         )

@@ -1,9 +1,9 @@
 """What the resolvers work with: the caller, and the stores of one running server.
 
 `Stores` holds, in this order: the connections (database, field vault, blob store, event
-notifier, rate counters); the configuration of the rules (limits, generation,
-portability, rate limits); the per-process read caches (`ReadCaches`); and the clock and
-observer the rules answer to.
+notifier, rate counters, erasure journal); the configuration of the rules
+(`resolvers.config.Configuration`: limits, generation, signing, portability, rate limits);
+the per-process read caches (`ReadCaches`); and the clock and observer the rules answer to.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from resolvers.clock import Clock, WallClock
-from resolvers.generation.config import GenerationConfig
-from resolvers.generation.signing import SigningIdentity
-from resolvers.limits import Limits, RateLimits
+from resolvers.config import Configuration
+from resolvers.limits import Limits
 from resolvers.observer import NullObserver, Observer
-from resolvers.portability.config import PortabilityConfig
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.erasures import ErasureJournal
@@ -29,7 +27,7 @@ from storage.rate_counters import RateCounters
 from storage.repositories import UnitOfWork, reading, transaction
 from storage.sealed import SealedBlobStore
 
-__all__ = ["PERSONAL_SPACE", "Caller", "Limits", "ReadCaches", "Stores"]
+__all__ = ["PERSONAL_SPACE", "Caller", "Configuration", "Limits", "ReadCaches", "Stores"]
 
 PERSONAL_SPACE = "personal"
 
@@ -58,23 +56,18 @@ class ReadCaches:
 
 @dataclass
 class Stores:
+    # The connections.
     db: Database
     vault: FieldVault
     blobs: BlobStore
     notifier: EventNotifier = field(default_factory=EventNotifier)
+    # Per-owner rate counters: in memory unless Redis is set (their limits: `config`).
     rate_counters: RateCounters = field(default_factory=RateCounters)
-    limits: Limits = field(default_factory=Limits)
-    # Image providers and credit rules; no provider configured by default.
-    generation: GenerationConfig = field(default_factory=GenerationConfig)
-    # Who signs the Content Credentials of generated images (the server wires the
-    # operator's or the data folder's; a bare Stores gets one in memory).
-    signing: SigningIdentity = field(default_factory=SigningIdentity.ephemeral)
-    # Where export archives go, how long they stay, how large an import may be.
-    portability: PortabilityConfig = field(default_factory=PortabilityConfig)
-    # Rate limits per owner (their counters, above, live in memory unless Redis is set).
-    rate_limits: RateLimits = field(default_factory=RateLimits)
     # Where erasures are recorded so a restore makes them again (none: not recorded).
     erasures: ErasureJournal | None = None
+    # What the operator set; read-only for the rules.
+    config: Configuration = field(default_factory=Configuration)
+    # What this process remembers of its reads.
     caches: ReadCaches = field(default_factory=ReadCaches)
     # What time it is for the rules that lapse (timed consent); tests replace it.
     clock: Clock = field(default_factory=WallClock)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from api import cli
 from api.settings import ConfigError, Settings
-from resolvers.generation.config import GEMINI_DEFAULT_BASE_URL, OPENAI_DEFAULT_BASE_URL
+from resolvers.config.generation import GEMINI_DEFAULT_BASE_URL, OPENAI_DEFAULT_BASE_URL
 from resolvers.stores import Limits
 from testbed.server import MEIMAGES, ROOT, clean_environment, free_port
 

@@ -59,7 +59,7 @@ def _validators(model_ids: tuple[str, ...]) -> dict[str, jsonschema.Draft202012V
 
 def _checked(call: ToolCall, name: str, arguments: Mapping[str, Any]) -> None:
     """The tool's input schema is the contract; the first violation is an INVALID_INPUT."""
-    validator = _validators(tuple(catalogue(call.stores.generation)))[name]
+    validator = _validators(tuple(catalogue(call.stores.config.generation)))[name]
     error = jsonschema.exceptions.best_match(validator.iter_errors(dict(arguments)))
     if error is not None:
         field = ".".join(str(p) for p in error.absolute_path) or None

@@ -19,7 +19,7 @@ from mcp import types
 
 from resolvers.errors import DomainError
 from resolvers.generation.history import OutputImage
-from resolvers.generation.provenance import TRAINED_ALGORITHMIC_MEDIA
+from resolvers.media.source_type import TRAINED_ALGORITHMIC_MEDIA
 from schema.error_map import describe
 
 log = logging.getLogger("meimages.mcp")

@@ -100,7 +100,7 @@ def build_mcp_server(
 
     @server.list_tools()  # type: ignore[no-untyped-call, untyped-decorator]
     async def list_tools() -> list[types.Tool]:
-        return tools.listed(stores.generation)
+        return tools.listed(stores.config.generation)
 
     # Arguments are checked against the input schema by `handlers`, with our error codes.
     @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]

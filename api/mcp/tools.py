@@ -12,7 +12,7 @@ from typing import Any
 
 from mcp import types
 
-from resolvers.generation.config import GenerationConfig
+from resolvers.config.generation import GenerationConfig
 from resolvers.generation.history import MAX_PAGE
 from resolvers.generation.pricing import DEFAULT_MODEL, MODELS, Quality, Size, catalogue
 from resolvers.generation.requests import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
-from resolvers.portability.config import ARCHIVE_VARIANT
+from resolvers.config.portability import ARCHIVE_VARIANT
 from resolvers.portability.jobs import archive_for_download, open_archive
 from resolvers.stores import Stores
 
@@ -21,7 +21,7 @@ class ExportDownloadRoute:
 
     async def handle(self, request: Request) -> Response:
         not_found = Response("Not Found", status_code=404, media_type="text/plain")
-        signer = self.stores.portability.downloads
+        signer = self.stores.config.portability.downloads
         exp, sig = request.query_params.get("exp"), request.query_params.get("sig")
         if signer is None or not exp or not sig:
             return not_found

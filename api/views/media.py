@@ -45,7 +45,7 @@ class MediaRoute:
         media_id = request.path_params["media_id"]
         variant = request.path_params["variant"]
         not_found = Response("Not Found", status_code=404, media_type="text/plain")
-        if len(media_id) > 64 or not transforms.is_variant(variant, self.stores.limits):
+        if len(media_id) > 64 or not transforms.is_variant(variant, self.stores.config.limits):
             return not_found
         found = await delivery.find_servable_media(self.stores, media_id)
         if found is None:

@@ -70,7 +70,7 @@ class UploadRoute:
 
     async def _file_bytes(self, request: Request) -> bytes | Response:
         """The bytes of the `file` part, or the refusal when the body does not have one."""
-        limit = self.stores.limits.max_upload_bytes
+        limit = self.stores.config.limits.max_upload_bytes
         try:
             async with request.form(max_files=1, max_fields=10) as form:
                 file = form.get("file")

@@ -32,7 +32,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from resolvers.generation.config import ComfyUIEngine, GenerationConfig
+from resolvers.config.generation import ComfyUIEngine, GenerationConfig
+from resolvers.config.workflows import Workflow
 from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.pricing import Size
 from resolvers.generation.providers import (
@@ -43,7 +44,6 @@ from resolvers.generation.providers import (
     post,
     safe_token,
 )
-from resolvers.generation.workflows import Workflow
 
 log = logging.getLogger("meimages.generation.comfyui")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from resolvers.config.generation import GenerationConfig
 from resolvers.errors import InvalidInput
-from resolvers.generation.config import GenerationConfig
 from resolvers.stores import Stores
 from storage.db import Database
 from storage.repositories import UnitOfWork, reading, transaction
@@ -46,7 +46,7 @@ async def ensure_welcome(tx: UnitOfWork, owner_id: str, config: GenerationConfig
 
 async def balance(stores: Stores, owner_id: str) -> int:
     async with stores.reading() as read:
-        return await available(read, owner_id, stores.generation)
+        return await available(read, owner_id, stores.config.generation)
 
 
 async def grant(

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from resolvers.generation.config import GenerationConfig, ProviderEndpoint
+from resolvers.config.generation import GenerationConfig, ProviderEndpoint
 from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.pricing import Size
 from resolvers.generation.providers import (

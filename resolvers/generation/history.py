@@ -80,7 +80,7 @@ async def to_generation(stores: Stores, tx: UnitOfWork, row: GenerationRecord) -
     failure = row.failure
     created = aware(row.created_at)
     if status is GenerationStatus.PENDING and created < utcnow() - timedelta(
-        seconds=stores.generation.hold_ttl_s
+        seconds=stores.config.generation.hold_ttl_s
     ):
         # Its server stopped mid-call; the hold has lapsed and nothing was charged.
         status, failure = GenerationStatus.FAILED, "interrupted"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from resolvers import paging
+from resolvers.config.generation import ProviderKind
 from resolvers.errors import InvalidInput
-from resolvers.generation.config import ProviderKind
 from resolvers.generation.recipients import Recipient
 from resolvers.stores import Caller, Stores
 from storage.tables import ReferenceUse, aware

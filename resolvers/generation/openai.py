@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from resolvers.generation.config import GenerationConfig, ProviderEndpoint
+from resolvers.config.generation import GenerationConfig, ProviderEndpoint
 from resolvers.generation.errors import OrganizationNotVerified, ProviderFailed
 from resolvers.generation.pricing import MODELS, Model
 from resolvers.generation.providers import (

@@ -21,11 +21,11 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from resolvers.config.signing import SigningIdentity
 from resolvers.errors import DomainError
 from resolvers.generation import provenance
 from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.history import OutputImage
-from resolvers.generation.signing import SigningIdentity
 from resolvers.limits import Limits
 from resolvers.media.sanitising import (
     EncodedImage,
@@ -38,6 +38,7 @@ from resolvers.media.sanitising import (
     stored_format,
     with_variants,
 )
+from resolvers.media.source_type import TRAINED_ALGORITHMIC_MEDIA, xmp_packet
 from resolvers.media.uploads import store_image
 from resolvers.stores import Caller, Stores
 from storage.repositories.media import APP_PICTURE
@@ -81,7 +82,7 @@ def mark_output(
     img = canonical(decoded)
     fmt = stored_format(decoded_format, img)
     stored_type = _OUTPUT_FORMATS[fmt]
-    xmp = provenance.xmp_packet()
+    xmp = xmp_packet()
     marked = save_as(img, fmt, quality=90, xmp=xmp)
     from_provider = provenance.provider_credentials(data, content_type)
     # Keep the provider's manifest when there is one; if the library cannot take it in,
@@ -105,7 +106,7 @@ def mark_output(
             )
             continue
         credentials = provenance.ContentCredentials(
-            provenance.TRAINED_ALGORITHMIC_MEDIA, identity.signer, signed_at, provider
+            TRAINED_ALGORITHMIC_MEDIA, identity.signer, signed_at, provider
         )
         return MarkedOutput(with_variants(img, signed, fmt, limits, xmp=xmp), credentials)
     log.error("a generated image could not be signed; it carries the XMP mark only")
@@ -118,13 +119,19 @@ async def _mark_all(
     # Check every image first, so a bad one fails the call before anything is stored.
     try:
         shapes = [
-            await asyncio.to_thread(_inspect, data, stores.limits.max_image_pixels)
+            await asyncio.to_thread(_inspect, data, stores.config.limits.max_image_pixels)
             for data in images
         ]
         origin = provenance.Origin(provider_name, model_used)
         return [
             await in_worker(
-                stores.limits, mark_output, data, shape[0], stores.limits, stores.signing, origin
+                stores.config.limits,
+                mark_output,
+                data,
+                shape[0],
+                stores.config.limits,
+                stores.config.signing,
+                origin,
             )
             for data, shape in zip(images, shapes, strict=True)
         ]

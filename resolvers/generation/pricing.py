@@ -13,8 +13,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from resolvers.generation.config import GenerationConfig
-from resolvers.generation.workflows import Workflow
+from resolvers.config.generation import GenerationConfig
+from resolvers.config.workflows import Workflow
 
 
 class Quality(enum.StrEnum):

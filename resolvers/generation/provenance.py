@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -25,28 +24,10 @@ from typing import Any
 import c2pa
 from PIL import Image
 
-from resolvers.generation.signing import SigningIdentity
+from resolvers.config.signing import SigningIdentity
+from resolvers.media.source_type import TRAINED_ALGORITHMIC_MEDIA
 
-TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SOFTWARE = "meimages"
-
-_XMP_NS = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
-_XMP_TEMPLATE = (
-    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-    ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-    f'  <rdf:Description rdf:about="" xmlns:Iptc4xmpExt="{_XMP_NS}">\n'
-    "   <Iptc4xmpExt:DigitalSourceType>{source}</Iptc4xmpExt:DigitalSourceType>\n"
-    "  </rdf:Description>\n"
-    " </rdf:RDF>\n"
-    "</x:xmpmeta>\n"
-    '<?xpacket end="r"?>'
-)
-# The element form we write and the attribute form other writers use.
-_SOURCE_TYPE = re.compile(
-    rb"Iptc4xmpExt:DigitalSourceType(?:>\s*|\s*=\s*\")"
-    rb"(http://cv\.iptc\.org/newscodes/digitalsourcetype/[A-Za-z]{1,64})"
-)
 
 # Readers never go to the network: a provider's file could name any URL.
 _SETTINGS: dict[str, Any] = {
@@ -61,23 +42,6 @@ def software_version() -> str:
         return metadata.version(SOFTWARE)
     except metadata.PackageNotFoundError:
         return "0"
-
-
-def xmp_packet(source_type: str = TRAINED_ALGORITHMIC_MEDIA) -> bytes:
-    """An XMP packet that says only how the image came to be."""
-    return _XMP_TEMPLATE.format(source=source_type).encode()
-
-
-def source_type_of(img: Image.Image) -> str | None:
-    """The IPTC digital source type in a decoded image's XMP, if it has one (read it
-    before `canonical` drops every metadata block)."""
-    xmp = img.info.get("xmp") or img.info.get("XML:com.adobe.xmp")
-    if isinstance(xmp, str):
-        xmp = xmp.encode()
-    if not isinstance(xmp, bytes):
-        return None
-    found = _SOURCE_TYPE.search(xmp[:65536])
-    return found[1].decode() if found else None
 
 
 @dataclass(frozen=True)

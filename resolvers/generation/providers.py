@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from resolvers.generation.config import GenerationConfig
+from resolvers.config.generation import GenerationConfig
 from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.pricing import Model, Quality, Size
 

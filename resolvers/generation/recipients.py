@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from resolvers.generation.config import (
+from resolvers.config.generation import (
     OPENAI_DEFAULT_BASE_URL,
     GenerationConfig,
     ProviderKind,

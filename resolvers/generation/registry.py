@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from resolvers.config.generation import GenerationConfig
 from resolvers.generation.comfyui import ComfyUIProvider
-from resolvers.generation.config import GenerationConfig
 from resolvers.generation.errors import ProviderNotConfigured
 from resolvers.generation.gemini import GeminiProvider
 from resolvers.generation.openai import OpenAIProvider

@@ -117,8 +117,8 @@ async def _clean_reference(stores: Stores, caller: Caller, image_id: str, path: 
         return await asyncio.to_thread(
             clean_reference_png,
             data,
-            long_side=stores.generation.reference_long_side,
-            max_pixels=stores.limits.max_image_pixels,
+            long_side=stores.config.generation.reference_long_side,
+            max_pixels=stores.config.limits.max_image_pixels,
         )
     except UnreadableReference:
         raise ReferenceNotUsable([image_id]) from None
@@ -131,7 +131,7 @@ async def _prepare_mask(stores: Stores, mask: bytes, first_reference: bytes) -> 
             prepare_mask,
             mask,
             png_size(first_reference),
-            max_pixels=stores.limits.max_image_pixels,
+            max_pixels=stores.config.limits.max_image_pixels,
         )
     except UnusableMask as unusable:
         raise InvalidInput(str(unusable), field="mask") from None
@@ -148,7 +148,7 @@ async def _prepare(
     if valid.mask is not None:
         mask = await _prepare_mask(stores, valid.mask, references[0])
     total = sum(len(png) for png in references) + len(mask or b"")
-    limit = stores.generation.max_request_bytes
+    limit = stores.config.generation.max_request_bytes
     if total > limit:
         raise TooLarge(
             f"the references come to {total} bytes as PNG; one request may carry {limit}",
@@ -167,7 +167,9 @@ async def _admit(stores: Stores, caller: Caller, sending: Sending) -> None:
     that have come due are lapsed now, so the refusal that follows is also logged."""
     async with stores.reading() as read:
         owner = await read.owners.get(caller.owner_id)
-    check_allowed(stores.generation, owner.allowed_providers if owner else None, sending.recipient)
+    check_allowed(
+        stores.config.generation, owner.allowed_providers if owner else None, sending.recipient
+    )
     if owner is not None and consent.is_due(owner.consent_lapses_at, stores.clock.now()):
         await consent.lapse_due(stores, caller.owner_id)
 
@@ -223,10 +225,10 @@ async def _reserve_once(
             earlier = await _keyed(tx, caller, valid.idempotency_key)
             if earlier is not None:
                 return earlier, False
-        check_allowed(stores.generation, owner.allowed_providers, sending.recipient)
+        check_allowed(stores.config.generation, owner.allowed_providers, sending.recipient)
         await _check_consent(stores, tx, caller, valid.reference_ids)
-        await credits.ensure_welcome(tx, caller.owner_id, stores.generation)
-        have = await credits.available(tx, caller.owner_id, stores.generation)
+        await credits.ensure_welcome(tx, caller.owner_id, stores.config.generation)
+        have = await credits.available(tx, caller.owner_id, stores.config.generation)
         if have < hold:
             raise InsufficientCredits(required=hold, available=max(have, 0))
         record = _pending_record(caller, valid, hold)
@@ -256,7 +258,7 @@ async def _replay(
             )
         generation = await to_generation(stores, read, row)
     if generation.status is GenerationStatus.FAILED:
-        model = catalogue(stores.generation).get(generation.model_requested)
+        model = catalogue(stores.config.generation).get(generation.model_requested)
         raise ProviderFailed(
             model.provider.value if model else "unknown",
             generation.failure or "failed",
@@ -274,7 +276,7 @@ async def renew(stores: Stores, generation_id: str) -> None:
 @asynccontextmanager
 async def _kept_alive(stores: Stores, generation_id: str) -> AsyncIterator[None]:
     """Renew the heartbeat while the body runs, so the sweeper leaves the hold alone."""
-    config = stores.generation
+    config = stores.config.generation
 
     async def beat() -> None:
         # Past the hold's lifetime the hold has lapsed anyway; no point beating on.
@@ -328,7 +330,7 @@ async def _finish_succeeded(
     outputs: list[OutputImage],
     warning: str | None,
 ) -> int:
-    cost = cost_of(model_used, valid.quality, len(outputs), catalogue(stores.generation))
+    cost = cost_of(model_used, valid.quality, len(outputs), catalogue(stores.config.generation))
     async with stores.transaction() as tx:
         await tx.owners.lock(caller.owner_id)
         record = await tx.generations.get(generation_id)
@@ -355,7 +357,9 @@ async def generate_with_reference(
     stores: Stores, caller: Caller, request: GenerationRequest
 ) -> Generation:
     valid = validate(
-        request, catalogue(stores.generation), max_mask_bytes=stores.limits.max_upload_bytes
+        request,
+        catalogue(stores.config.generation),
+        max_mask_bytes=stores.config.limits.max_upload_bytes,
     )
     if valid.idempotency_key is not None:
         # A retry: answer from the first call without preparing anything.
@@ -365,10 +369,10 @@ async def generate_with_reference(
             return await _replay(stores, caller, earlier, valid)
     # A replay above is the first call's outcome and counts once; every new call counts.
     await rate_limits.consume(stores, caller, rate_limits.Act.GENERATION)
-    provider: ImageProvider = provider_for(stores.generation, valid.model)
+    provider: ImageProvider = provider_for(stores.config.generation, valid.model)
     if valid.mask is not None and not provider.accepts_mask(valid.model.id):
         raise MaskNotSupported(provider.name, valid.model.id)
-    sending = Sending(recipient_of(stores.generation, valid.model), valid.reference_ids)
+    sending = Sending(recipient_of(stores.config.generation, valid.model), valid.reference_ids)
     await _admit(stores, caller, sending)
     references, mask = await _prepare(stores, caller, valid)
     generation_id, fresh = await _reserve(stores, caller, valid, sending, mask)

@@ -37,7 +37,7 @@ async def release_interrupted(
 ) -> int:
     """One round: fail stale pending generations (at most `limit`); returns how many."""
     now = now or utcnow()
-    cutoff = now - timedelta(seconds=stores.generation.stale_after_s)
+    cutoff = now - timedelta(seconds=stores.config.generation.stale_after_s)
     async with stores.reading() as read:
         stale = await read.generations.stale(cutoff, limit)
     released = 0
@@ -76,10 +76,10 @@ async def _release_one(
 
 
 def _maybe_sent(stores: Stores, record: GenerationRecord, now: datetime) -> list[ReferenceUse]:
-    model = catalogue(stores.generation).get(record.model_requested)
+    model = catalogue(stores.config.generation).get(record.model_requested)
     if model is None:
         return []
-    sending = Sending(recipient_of(stores.generation, model), record.reference_ids)
+    sending = Sending(recipient_of(stores.config.generation, model), record.reference_ids)
     caller = Caller(record.owner_id, record.space_id)
     return sending.rows(caller, record.id, model.id, UseOutcome.INTERRUPTED, now)
 

@@ -25,7 +25,7 @@ class SelfDeletionDisabled(DomainError):
 async def delete_my_data(stores: Stores, caller: Caller, confirmation: str) -> PurgeReport:
     """Everything of the caller, in every space, goes exactly as `purge --user` takes it:
     images, media bytes, history, exports and the data keys."""
-    if not stores.portability.self_deletion:
+    if not stores.config.portability.self_deletion:
         raise SelfDeletionDisabled()
     if confirmation.strip() != CONFIRMATION:
         raise InvalidInput(f"type {CONFIRMATION!r} to confirm", field="confirmation")

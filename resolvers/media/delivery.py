@@ -61,9 +61,9 @@ async def read_variant(stores: Stores, media: Media, variant: str) -> Rendition 
         data = await stores.sealed.get(media.owner_id, path)
         return None if data is None else Rendition(data, content_type, etag)
     spec = (
-        medium_fallback(stores.limits)
+        medium_fallback(stores.config.limits)
         if variant == "medium"
-        else TransformSpec.parse(variant, max_px=stores.limits.max_transform_px)
+        else TransformSpec.parse(variant, max_px=stores.config.limits.max_transform_px)
     )
     if spec is None:
         return None
@@ -82,7 +82,9 @@ async def _transformed(stores: Stores, media: Media, spec: TransformSpec) -> byt
     original = await stores.sealed.get(media.owner_id, media.storage_path)
     if original is None:
         return None
-    data = await in_worker(stores.limits, render_variant, original, spec, stores.limits)
+    data = await in_worker(
+        stores.config.limits, render_variant, original, spec, stores.config.limits
+    )
     await _keep_variant(stores, media, spec, data)
     return data
 

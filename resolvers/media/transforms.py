@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from resolvers.errors import InvalidInput
-from resolvers.generation.provenance import source_type_of, xmp_packet
 from resolvers.limits import Limits
 from resolvers.media.sanitising import canonical, decode, fit_inside, jpeg_ready, save_as
+from resolvers.media.source_type import source_type_of, xmp_packet
 
 
 class Fit(enum.StrEnum):

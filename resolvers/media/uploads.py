@@ -163,7 +163,7 @@ async def accept_upload(
         # Counted before the work: a refused upload costs no decoding.
         await rate_limits.consume(stores, caller, rate_limits.Act.UPLOAD)
     try:
-        image = await encode_upload(data, stores.limits, keep_plain=keep_plain)
+        image = await encode_upload(data, stores.config.limits, keep_plain=keep_plain)
     except DomainError as refused:
         if counted:
             stores.observer.upload_rejected(refused.code)

@@ -36,4 +36,4 @@ async def check_room(tx: UnitOfWork, caller: Caller, cap: int) -> None:
 async def ensure_room(stores: Stores, caller: Caller) -> None:
     """Refuse an upload into a full pool before its bytes are processed (unlocked, advisory)."""
     async with stores.reading() as read:
-        await check_room(read, caller, stores.limits.pool_cap)
+        await check_room(read, caller, stores.config.limits.pool_cap)

@@ -254,7 +254,7 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
         version, tuple(images), True if owner is None else owner.ai_uses_reference_images
     )
     stores.caches.pool_snapshots[key] = snapshot
-    if len(stores.caches.pool_snapshots) > stores.limits.pool_snapshots:
+    if len(stores.caches.pool_snapshots) > stores.config.limits.pool_snapshots:
         stores.caches.pool_snapshots.popitem(last=False)
     return snapshot
 
@@ -420,7 +420,7 @@ async def _create(stores: Stores, caller: Caller, new: NewImage) -> Image:
     try:
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
-            await check_room(tx, caller, stores.limits.pool_cap)
+            await check_room(tx, caller, stores.config.limits.pool_cap)
             image = await _insert_image(tx, caller, new)
     except MediaAlreadyAttached:
         raise MediaInUse() from None

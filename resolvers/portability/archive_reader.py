@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from resolvers.config.portability import PortabilityConfig
 from resolvers.limits import Limits
 from resolvers.portability import archive_format as fmt
-from resolvers.portability.config import PortabilityConfig
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
 
 # Real images barely compress and JSON compresses about tenfold; far beyond that is a bomb.

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from resolvers.config.portability import ARCHIVE_VARIANT
 from resolvers.errors import NotFound
-from resolvers.portability.config import ARCHIVE_VARIANT
 from resolvers.portability.export import write_archive
 from resolvers.stores import Caller, Stores
 from storage.crypto import DecryptionError
@@ -58,7 +58,7 @@ class Export:
 
 
 def archive_path(stores: Stores, job_id: str) -> Path:
-    return stores.portability.export_dir / f"{job_id}.zip"
+    return stores.config.portability.export_dir / f"{job_id}.zip"
 
 
 def _view(stores: Stores, job: ExportJob, now: datetime) -> Export:
@@ -70,7 +70,7 @@ def _view(stores: Stores, job: ExportJob, now: datetime) -> Export:
     if status is ExportStatus.DONE and expires <= now:
         status = ExportStatus.EXPIRED
     url = None
-    signer = stores.portability.downloads
+    signer = stores.config.portability.downloads
     if status is ExportStatus.DONE and signer is not None:
         url = signer.url(job.id, ARCHIVE_VARIANT, job.owner_id, now=now.timestamp())
     return Export(
@@ -101,7 +101,7 @@ async def start_export(stores: Stores, caller: Caller) -> Export:
         status=ExportStatus.RUNNING.value,
         created_at=now,
         updated_at=now,
-        expires_at=now + timedelta(seconds=stores.portability.archive_ttl_s),
+        expires_at=now + timedelta(seconds=stores.config.portability.archive_ttl_s),
     )
     async with stores.transaction() as tx:
         # Serializes this owner's requests; no data of theirs changes, so no version bump.
@@ -189,7 +189,7 @@ async def archive_for_download(stores: Stores, job_id: str) -> tuple[str, Path] 
         return None
     if aware(job.expires_at) <= utcnow():
         return None
-    path = stores.portability.export_dir / job.file_name
+    path = stores.config.portability.export_dir / job.file_name
     return (job.owner_id, path) if path.is_file() else None
 
 

@@ -189,10 +189,10 @@ async def import_archive(
     """Restore the archive (a path or an open file) into the caller's pool; all or nothing."""
     written: set[str] = set()
     try:
-        with open_archive(source, stores.portability, stores.limits) as reader:
+        with open_archive(source, stores.config.portability, stores.config.limits) as reader:
             # Parsing the documents is blocking work: off the event loop.
             exported = await asyncio.to_thread(_check_manifest, reader)
-            limit = stores.portability.max_entries
+            limit = stores.config.portability.max_entries
             archived = await asyncio.to_thread(_archived_images, reader, limit)
             owner = await stores.sealed.owner(caller.owner_id)
             prepared = await _prepare_all(stores, caller, owner, reader, archived, written)
@@ -200,7 +200,9 @@ async def import_archive(
             await tx.owners.lock(caller.owner_id)
             await _refuse_repeat(tx, caller, prepared, exported)
             await tx.blobs.claim(written, sealed_with=owner.data_key_id)
-            image_ids = await _restore(tx, caller, prepared, keep_consent, stores.limits.pool_cap)
+            image_ids = await _restore(
+                tx, caller, prepared, keep_consent, stores.config.limits.pool_cap
+            )
     except BaseException:
         await _discard(stores, written)
         raise
@@ -244,7 +246,9 @@ async def _prepare(
     written: set[str],
 ) -> _Prepared:
     """Accept one image as an upload, then write its blobs (registered first)."""
-    data = await asyncio.to_thread(reader.read, archived.entry, stores.limits.max_upload_bytes)
+    data = await asyncio.to_thread(
+        reader.read, archived.entry, stores.config.limits.max_upload_bytes
+    )
     try:
         # One act of the import, not an upload of its own: not counted as one.
         image = await uploads.accept_upload(stores, caller, data, counted=False, keep_plain=True)

@@ -9,8 +9,8 @@ from typing import cast
 
 import strawberry
 
+from resolvers.config.generation import ProviderKind as DomainProviderKind
 from resolvers.generation import ledger
-from resolvers.generation.config import ProviderKind as DomainProviderKind
 from resolvers.generation.ledger import UseOutcome as DomainUseOutcome
 from schema.pagination import PageInfo, page_info
 

@@ -62,7 +62,7 @@ class GenerationMutation:
         stores, caller = info.context.stores, info.context.require_caller()
         mask = None
         if input.mask is not None:
-            mask = await read_upload(input.mask, stores.limits.max_upload_bytes)
+            mask = await read_upload(input.mask, stores.config.limits.max_upload_bytes)
         request = requests.GenerationRequest(
             prompt=input.prompt,
             reference_ids=[str(i) for i in input.reference_image_ids],

@@ -69,7 +69,7 @@ class GenerationQuery:
 
     @strawberry.field(description="The models this server knows, their prices and availability.")
     def generation_models(self, info: Info) -> list[GenerationModel]:
-        config = info.context.stores.generation
+        config = info.context.stores.config.generation
         info.context.require_caller()
         configured = {
             pricing.Provider.OPENAI: config.openai is not None,

@@ -73,7 +73,7 @@ class PoolMutation:
     ) -> UploadMeImageResult:
         stores, caller = info.context.stores, info.context.require_caller()
         details = input or UploadMeImageInput()
-        data = await read_upload(file, stores.limits.max_upload_bytes)
+        data = await read_upload(file, stores.config.limits.max_upload_bytes)
         image = await me_images.upload_image(
             stores,
             caller,

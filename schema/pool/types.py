@@ -133,7 +133,7 @@ class MeImage(Node):
             height,
             fit.to_domain(),
             format.to_domain(),
-            max_px=info.context.stores.limits.max_transform_px,
+            max_px=info.context.stores.config.limits.max_transform_px,
         )
         return _media_url(info, self.image.media, spec.name)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from api.settings import ConfigError, Settings
-from resolvers.generation.config import ProviderKind
+from resolvers.config.generation import ProviderKind
 from tests.consent.conftest import generation_rows, ledger_rows
 from tests.generation.conftest import (
     GENERATE,

@@ -101,17 +101,17 @@ def blobs_patched(api: Api, **overrides: Callable[..., Awaitable[Any]]) -> Itera
 def generation_config(api: Api, **changes: Any) -> Iterator[None]:
     """Change the running app's generation settings for one test."""
     stores = api.stores
-    before = stores.generation
-    stores.generation = replace(before, **changes)
+    before = stores.config.generation
+    stores.config.generation = replace(before, **changes)
     try:
         yield
     finally:
-        stores.generation = before
+        stores.config.generation = before
 
 
 async def grant(api: Api, owner: str, amount: int) -> int:
     stores = api.stores
-    return await credits.grant(stores.db, stores.generation, owner, amount, "test")
+    return await credits.grant(stores.db, stores.config.generation, owner, amount, "test")
 
 
 async def balance(api: Api, owner: str, space: str | None = None) -> int:

@@ -35,7 +35,7 @@ async def clean(api: Api, owner: str, image: dict[str, Any]) -> bytes:
     """The clean PNG of a stored reference: what a provider may receive of it."""
     stored = await api.stores.sealed.get(owner, image["storagePath"])
     assert stored is not None
-    return clean_reference_png(stored, max_pixels=api.stores.limits.max_image_pixels)
+    return clean_reference_png(stored, max_pixels=api.stores.config.limits.max_image_pixels)
 
 
 def decoded(data: bytes) -> Image.Image:

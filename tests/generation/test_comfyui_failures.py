@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from resolvers.generation.config import ComfyUIEngine as EngineConfig
+from resolvers.config.generation import ComfyUIEngine as EngineConfig
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.generation.conftest import (
     add_reference,
@@ -107,7 +107,7 @@ async def test_a_timeout_interrupts_and_dequeues_the_job(
     else:
         engine.pause()
     references = await two_references(comfy_api, owner)
-    config = comfy_api.stores.generation.comfyui
+    config = comfy_api.stores.config.generation.comfyui
     assert config is not None
     with generation_config(comfy_api, comfyui=replace(config, timeout_s=0.5)):
         result = await generate(comfy_api, owner, references, model=TWO_FACES)

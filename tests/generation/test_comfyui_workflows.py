@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 from api.settings import ConfigError, Settings
+from resolvers.config.generation import ComfyUIEngine as EngineConfig
+from resolvers.config.generation import GenerationConfig
+from resolvers.config.workflows import parse_workflow
 from resolvers.generation.comfyui import ComfyUIProvider
-from resolvers.generation.config import ComfyUIEngine as EngineConfig
-from resolvers.generation.config import GenerationConfig
 from resolvers.generation.errors import ProviderFailed
 from resolvers.generation.pricing import Quality, Size, catalogue
 from resolvers.generation.providers import ImageRequest
 from resolvers.generation.registry import provider_for
-from resolvers.generation.workflows import parse_workflow
 from testbed.server import MEIMAGES, clean_environment
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.generation.conftest import EXAMPLE_WORKFLOW, TWO_FACES_WORKFLOW

@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from resolvers.generation.config import endpoint
+from resolvers.config.generation import endpoint
 from resolvers.generation.references import png_chunk_types
 from testbed.images import decode, jpeg
 from tests.generation.conftest import (

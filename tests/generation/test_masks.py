@@ -68,12 +68,12 @@ def mask_png(
 @contextmanager
 def upload_limit(api: Api, max_bytes: int) -> Iterator[None]:
     stores = api.stores
-    before = stores.limits
-    stores.limits = replace(before, max_upload_bytes=max_bytes)
+    before = stores.config.limits
+    stores.config.limits = replace(before, max_upload_bytes=max_bytes)
     try:
         yield
     finally:
-        stores.limits = before
+        stores.config.limits = before
 
 
 async def test_a_masked_generation_sends_the_prepared_mask_and_keeps_it(

@@ -107,7 +107,7 @@ async def test_every_stored_output_carries_a_valid_signed_manifest(
     gen_api: Api, owner: str, provider: ProviderServer
 ) -> None:
     result = await _generate(gen_api, owner, "openai/gpt-image-2", n=2)
-    server_ca = gen_api.stores.signing.ca_pem
+    server_ca = gen_api.stores.config.signing.ca_pem
     assert server_ca is not None
     for image in result["images"]:
         data = await _served(gen_api, image["url"])
@@ -152,7 +152,9 @@ async def test_the_providers_manifest_is_kept_as_a_valid_parent_ingredient(
         for delta in found.results.get("ingredientDeltas", []):
             assert delta["validationDeltas"]["failure"] == []
         # Trusting both CAs, ours and the provider's verify as trusted.
-        both = verify(data, image["contentType"], gen_api.stores.signing.ca_pem or b"", cert.ca_pem)
+        both = verify(
+            data, image["contentType"], gen_api.stores.config.signing.ca_pem or b"", cert.ca_pem
+        )
         _assert_valid(both, trusted=True)
         assert image["contentCredentials"]["providerCredentials"] == {
             "signer": PROVIDER_ORG,
@@ -305,9 +307,9 @@ async def test_a_signing_fault_never_loses_the_image_nor_claims_credentials(
 
 def test_a_provider_manifest_that_does_not_verify_is_kept_and_said_so() -> None:
     """The provider's word is kept as it came, broken or not; ours still validates."""
+    from resolvers.config.signing import SigningIdentity
     from resolvers.generation import provenance
     from resolvers.generation.outputs import mark_output
-    from resolvers.generation.signing import SigningIdentity
     from resolvers.limits import Limits
 
     note = PngImagePlugin.PngInfo()

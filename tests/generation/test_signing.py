@@ -12,7 +12,7 @@ import pytest
 
 from api.settings import ConfigError, Settings
 from api.wiring import load_signing_identity
-from resolvers.generation.signing import SIGNER_KEY, SigningIdentity
+from resolvers.config.signing import SIGNER_KEY, SigningIdentity
 from testbed.content_credentials import PROVIDER_ORG, make_certificate
 from testbed.server import MEIMAGES, clean_environment
 

@@ -140,7 +140,7 @@ async def test_a_call_swept_by_mistake_is_not_charged_and_keeps_its_images(
     call = asyncio.create_task(generate_keyed(gen_api, owner, [ref["id"]], "mistaken"))
     try:
         await provider.wait_until_held()
-        later = utcnow() + timedelta(seconds=stores.generation.stale_after_s + 1)
+        later = utcnow() + timedelta(seconds=stores.config.generation.stale_after_s + 1)
         assert await release_interrupted(stores, now=later) >= 1
         assert await balance(gen_api, owner) == 100
     finally:

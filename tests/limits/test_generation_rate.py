@@ -27,13 +27,13 @@ REFUSED = "... on RateLimitedError { limit retryAfter }"
 def tight(gen_api: Api) -> Iterator[None]:  # noqa: F811
     """This app with two generations per hour, on fresh counters, for one test."""
     stores = gen_api.stores
-    before = stores.rate_limits, stores.rate_counters
-    stores.rate_limits = replace(before[0], generations_per_hour=LIMIT)
+    before = stores.config.rate_limits, stores.rate_counters
+    stores.config.rate_limits = replace(before[0], generations_per_hour=LIMIT)
     stores.rate_counters = RateCounters()
     try:
         yield
     finally:
-        stores.rate_limits, stores.rate_counters = before
+        stores.config.rate_limits, stores.rate_counters = before
 
 
 async def test_concurrent_generations_over_the_hourly_limit_are_refused_typed(

@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 import redis.asyncio
 
+from resolvers.config import Configuration
 from resolvers.limits import RateLimits
 from resolvers.rate_limits import Act, RateLimited, consume
 from resolvers.stores import Caller, Stores
@@ -55,7 +56,7 @@ async def test_two_instances_on_one_redis_admit_exactly_the_limit(
 class _Stores:
     """What `consume` reads of the stores."""
 
-    rate_limits: RateLimits
+    config: Configuration
     rate_counters: RateCounters
 
 
@@ -84,7 +85,7 @@ async def test_generations_count_against_the_hour_and_the_day(
     redis_keys: redis.asyncio.Redis,
 ) -> None:
     counters = RateCounters(REDIS_URL if redis_backed else "", key_prefix=redis_prefix)
-    stores = cast(Stores, _Stores(limits, counters))
+    stores = cast(Stores, _Stores(Configuration(rate_limits=limits), counters))
     caller = Caller("owner-g")
     try:
         for _ in range(3):
@@ -96,7 +97,13 @@ async def test_generations_count_against_the_hour_and_the_day(
         # Uploads are windows of their own; 0 turns a limit off.
         await consume(stores, caller, Act.UPLOAD)
         off = cast(
-            Stores, _Stores(RateLimits(generations_per_hour=0, generations_per_day=0), counters)
+            Stores,
+            _Stores(
+                Configuration(
+                    rate_limits=RateLimits(generations_per_hour=0, generations_per_day=0)
+                ),
+                counters,
+            ),
         )
         for _ in range(10):
             await consume(off, caller, Act.GENERATION)

@@ -99,12 +99,12 @@ async def test_an_operator_can_keep_deletion_for_themselves(mapi: Api, owner: st
     await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=73))
     before = await counts(mapi, owner)
     stores = mapi.stores
-    config = stores.portability
-    stores.portability = dataclasses.replace(config, self_deletion=False)
+    config = stores.config.portability
+    stores.config.portability = dataclasses.replace(config, self_deletion=False)
     try:
         refused = await delete(mapi, owner, "DELETE MY DATA")
     finally:
-        stores.portability = config
+        stores.config.portability = config
     assert refused["__typename"] == "SelfDeletionDisabledError"
     assert refused["code"] == "SELF_DELETION_DISABLED"
     assert "purge --user" in refused["message"]

@@ -193,7 +193,7 @@ async def test_collector_between_write_and_link_never_leaves_a_dangling_row(
     mapi: Api, owner: str
 ) -> None:
     real = mapi.stores
-    racing = Stores(db=real.db, vault=real.vault, blobs=real.blobs, limits=real.limits)
+    racing = Stores(db=real.db, vault=real.vault, blobs=real.blobs, config=real.config)
     gap = CollectorInTheGap(real.blobs, racing)
     racing.blobs = gap
     stored = await uploads.store_image(racing, Caller(owner), samples.noisy_jpeg((80, 60), seed=27))

@@ -115,7 +115,7 @@ async def test_the_download_url_opens_only_this_finished_archive(api: Api) -> No
     # The next export removes expired archives and their jobs.
     await export_via_graphql(api, owner)
     assert (await api.gql(JOB, {"id": job["id"]}, user=owner))["dataExport"] is None
-    assert not (api.stores.portability.export_dir / f"{job['id']}.zip").exists()
+    assert not (api.stores.config.portability.export_dir / f"{job['id']}.zip").exists()
 
 
 async def test_a_failed_build_is_recorded_and_leaves_no_file(api: Api) -> None:
@@ -138,7 +138,9 @@ async def test_a_failed_build_is_recorded_and_leaves_no_file(api: Api) -> None:
         api.stores.blobs = real
     assert job["status"] == "FAILED" and job["downloadUrl"] is None
     assert "bucket" not in job["failure"]  # the cause is logged, not shown
-    leftovers = [p.name for p in api.stores.portability.export_dir.glob(f"*{started['id']}*")]
+    leftovers = [
+        p.name for p in api.stores.config.portability.export_dir.glob(f"*{started['id']}*")
+    ]
     assert leftovers == []
 
 
@@ -146,7 +148,7 @@ async def test_purging_an_owner_removes_their_archives(api: Api) -> None:
     owner = f"leaver-{uuid.uuid4().hex[:8]}"
     await api.upload_image(jpeg(9), user=owner, input={"label": "private"})
     job, _archive = await export_via_graphql(api, owner)
-    path = api.stores.portability.export_dir / f"{job['id']}.zip"
+    path = api.stores.config.portability.export_dir / f"{job['id']}.zip"
     assert path.is_file()
     await purge_owner(api.stores, owner)
     assert not path.exists()
@@ -176,7 +178,7 @@ async def test_an_archive_waiting_for_download_is_sealed_and_shredded_with_its_o
     assert original in entries
     # ...while the file the server keeps until then shows neither the picture nor the
     # label, nor that it is a zip.
-    path = api.stores.portability.export_dir / f"{job['id']}.zip"
+    path = api.stores.config.portability.export_dir / f"{job['id']}.zip"
     stored = path.read_bytes()
     assert not stored.startswith(b"PK") and b"PK\x03\x04" not in stored
     assert original[:64] not in stored and original[-64:] not in stored

@@ -262,12 +262,12 @@ async def test_an_import_that_would_overfill_the_pool_is_refused_whole(
     owner = f"importer-{uuid.uuid4().hex[:8]}"
     before = await footprint(api, owner)
     stores = api.stores
-    limits = stores.limits
-    stores.limits = replace(limits, pool_cap=count - 1)
+    limits = stores.config.limits
+    stores.config.limits = replace(limits, pool_cap=count - 1)
     try:
         result = await import_via_graphql(api, owner, archive)
     finally:
-        stores.limits = limits
+        stores.config.limits = limits
     assert (result["__typename"], result["code"]) == ("PoolFullError", "POOL_FULL"), result
     assert await footprint(api, owner) == before
     assert (await pool_of(api, owner))["meImages"] == []
@@ -276,12 +276,12 @@ async def test_an_import_that_would_overfill_the_pool_is_refused_whole(
 async def test_too_many_entries_is_refused(api: Api, tmp_path: Path) -> None:
     archive = await base_archive(api, tmp_path)
     stores = api.stores
-    before = stores.portability
-    stores.portability = replace(before, max_entries=len(entries(archive)) - 1)
+    before = stores.config.portability
+    stores.config.portability = replace(before, max_entries=len(entries(archive)) - 1)
     try:
         result = await import_via_graphql(api, f"importer-{uuid.uuid4().hex[:8]}", archive)
     finally:
-        stores.portability = before
+        stores.config.portability = before
     assert result["problem"] == "TOO_MANY_ENTRIES", result
 
 

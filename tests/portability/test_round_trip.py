@@ -112,7 +112,7 @@ async def test_the_archive_holds_pool_history_ledger_and_a_readme(source: Api) -
     owner = f"archivist-{uuid.uuid4().hex[:8]}"
     images = await fill_pool(source, owner)
     stores = source.stores
-    await credits.grant(stores.db, stores.generation, owner, 50, "trial")
+    await credits.grant(stores.db, stores.config.generation, owner, 50, "trial")
     face = images[0]["id"]
     made = (
         await source.gql(

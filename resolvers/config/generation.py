@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from resolvers.generation.workflows import Workflow
+from resolvers.config.workflows import Workflow
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
 GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"

@@ -5,12 +5,31 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from resolvers.media.signed_urls import MediaUrlSigner
+from typing import Protocol
 
 # The variant an archive's download URL is signed for: never a media variant, so a
 # download signature cannot be replayed on the media route.
 ARCHIVE_VARIANT = "archive.zip"
+
+
+class DownloadSigner(Protocol):
+    """Signs and checks archive download URLs (`resolvers.media.signed_urls.MediaUrlSigner`
+    under `/exports`; named by what it does, so the configuration sits below the media rules)."""
+
+    def url(
+        self, media_id: str, variant: str, owner_id: str, *, now: float | None = None
+    ) -> str: ...
+
+    def verify(
+        self,
+        media_id: str,
+        variant: str,
+        owner_id: str,
+        expires: str,
+        sig: str,
+        *,
+        now: float | None = None,
+    ) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -28,4 +47,4 @@ class PortabilityConfig:
     # operator whose deployment needs a grace period turns it off.
     self_deletion: bool = True
     # Signs `/exports/{id}/archive.zip` URLs; None where no HTTP door serves them (CLI).
-    downloads: MediaUrlSigner | None = None
+    downloads: DownloadSigner | None = None
