@@ -63,8 +63,8 @@ EVENT = (
 def swap_statements(image_ids: Sequence[str], n: int) -> list[tuple[str, tuple[Any, ...]]]:
     new, old = image_ids[n % 2], image_ids[(n + 1) % 2]
     now = "2026-01-01 00:00:00.000000"
-    gained = json.dumps({"slot": "face-ref", "previous": None})
-    lost = json.dumps({"slot": None, "previous": "face-ref"})
+    gained = json.dumps({"slot": "face-ref", "previous_slot": None})
+    lost = json.dumps({"slot": None, "previous_slot": "face-ref"})
     return [
         (BUMP, (OWNER,)),
         (CLEAR, (now, OWNER, "personal", "face-ref", new)),

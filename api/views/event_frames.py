@@ -1,37 +1,27 @@
 """Subscription results serialised once, however many subscribers send them.
 
 A subscription event executed once per document and owner (schema.events.shared) hands
-every subscriber the same `data` object. Its JSON is kept here by identity, so the
+every subscriber the same `data` object, a `SharedData` kept among the logged event's
+forms. Its JSON is made by the first subscriber sent it and kept on it, so the
 thousandth subscriber wraps an already encoded payload in its own frame (its operation
 id) instead of encoding the event again.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-# Recent payloads by the identity of their data; each entry holds the data itself, so
-# an id is never reused while its entry lives.
-RECENT_PAYLOADS = 256
-
-_encoded: OrderedDict[int, tuple[object, str]] = OrderedDict()
+from schema.events.shared import SharedData
 
 
 def encoded_payload(payload: Mapping[str, object], encode: Callable[[object], str | bytes]) -> str:
-    """`encode(payload)` for a payload of data alone, taken from the recent ones when the
-    same data object was encoded before."""
+    """`encode(payload)`, made once for a payload of shared data alone."""
     data = payload.get("data")
-    if len(payload) != 1 or not isinstance(data, dict):
+    if len(payload) != 1 or not isinstance(data, SharedData):
         return _text(encode(payload))
-    known = _encoded.get(id(data))
-    if known is not None and known[0] is data:
-        return known[1]
-    text = _text(encode(payload))
-    _encoded[id(data)] = (data, text)
-    if len(_encoded) > RECENT_PAYLOADS:
-        _encoded.popitem(last=False)
-    return text
+    if data.encoded is None:
+        data.encoded = _text(encode(payload))
+    return data.encoded
 
 
 def next_message(message: Mapping[str, object], encode: Callable[[object], str | bytes]) -> str:

@@ -3,20 +3,28 @@
 Reading goes through `storage.eventlog`: a replay from the caller's cursor, then live
 events from the one reader this process keeps per owner log, which reads and decodes
 each event once, so the database work per event does not grow with the number of
-subscribers. Here an already decoded event only takes the pool's domain types.
+subscribers. Here an already decoded event only takes the pool's domain types, once
+per logged event: the domain event is a form of the shared logged event (see
+`storage.eventlog.forms`), and carries its forms up for the floors above.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import weakref
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from resolvers.events.cursors import CursorTooOld, decode_cursor, encode_cursor
 from resolvers.media.uploads import Media
 from resolvers.pool.me_images import EventType, Image, Kind, Slot
 from resolvers.stores import Caller, Stores
+from storage.eventlog.fanout import DeadlineReached as DeadlineReached
+from storage.eventlog.forms import EventForms as EventForms  # declared with the log
+from storage.eventlog.forms import Form as Form
+from storage.eventlog.forms import FormsRef as FormsRef
+from storage.eventlog.forms import made as made
+from storage.eventlog.forms import no_forms
 from storage.eventlog.log import LoggedEvent
 from storage.eventlog.retention import EventsPruned
 from storage.eventlog.snapshot import ImageState
@@ -38,45 +46,44 @@ class Event:
     enabled: bool | None
     # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` rather than being switched.
     expired: bool
+    # UPDATED: the image's fields that changed, by their domain names.
     fields: tuple[str, ...]
     created_at: datetime
+    # The logged event's forms (each floor adds its own, made once), weakly.
+    forms: FormsRef = field(default=no_forms, compare=False, repr=False)
 
     @property
     def cursor(self) -> str:
         return encode_cursor(self.seq)
 
 
-async def follow(stores: Stores, caller: Caller, after: str | None) -> AsyncGenerator[Event, None]:
+async def follow(
+    stores: Stores, caller: Caller, after: str | None, until: float | None = None
+) -> AsyncGenerator[Event, None]:
     """The caller's events in the active space after `after` (from now if None), each
-    once, oldest first, without end. Raises CursorTooOld or InvalidInput."""
+    once, oldest first, without end, or until `until` (the event loop's clock), where it
+    raises DeadlineReached. Raises CursorTooOld or InvalidInput."""
     start = decode_cursor(after) if after is not None else None
     stream = stores.notifier.follow(
-        stores.db, stores.vault, caller.owner_id, caller.space_id, start
+        stores.db, stores.vault, caller.owner_id, caller.space_id, start, until
     )
     try:
         async for logged in stream:
-            yield _shared(logged)
+            yield domain_event(logged)
     except EventsPruned as exc:
         raise CursorTooOld() from exc
     finally:
         await stream.aclose()
 
 
-# The feed hands every subscriber of an owner the same decoded event; its domain form is
-# made once too. Recent ones by identity; each entry holds the event, so no id is reused.
-_RECENT = 256
-_recent: OrderedDict[int, tuple[LoggedEvent, Event]] = OrderedDict()
+# The feed hands every subscriber of an owner the same logged event; its domain form is
+# one of its forms, so it is made once too.
+_DOMAIN: Form[Event] = Form("domain event")
 
 
-def _shared(logged: LoggedEvent) -> Event:
-    known = _recent.get(id(logged))
-    if known is not None and known[0] is logged:
-        return known[1]
-    event = _event(logged)
-    _recent[id(logged)] = (logged, event)
-    if len(_recent) > _RECENT:
-        _recent.popitem(last=False)
-    return event
+def domain_event(logged: LoggedEvent) -> Event:
+    """The domain form of a logged event, made once per event."""
+    return logged.forms.made(_DOMAIN, lambda: _event(logged))
 
 
 def _event(logged: LoggedEvent) -> Event:
@@ -95,6 +102,7 @@ def _event(logged: LoggedEvent) -> Event:
         expired=payload.expired,
         fields=payload.fields,
         created_at=logged.created_at,
+        forms=weakref.ref(logged.forms),
     )
 
 

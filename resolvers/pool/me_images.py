@@ -494,7 +494,7 @@ async def update_image(
             changed.append("kind")
         if not isinstance(changes.show_in_profile, _Unchanged):
             row.show_in_profile = changes.show_in_profile
-            changed.append("showInProfile")
+            changed.append("show_in_profile")
         if changed:
             row.updated_at = utcnow()
             await tx.pool.save(row)

@@ -3,59 +3,60 @@
 Every subscriber of one owner's space with the same document and variables gets the same
 answer for the same event: the selection set runs on the same logged event with the same
 caller. The first subscriber to reach an event executes it; the others, in this process,
-await or take that result. Each subscription keeps its own stream (its cursor, replay
-and token expiry are decided before execution), so only the execution is shared. A
-result with errors is not kept (subscribers awaiting it at that moment get it, as they
-would have computed the same).
+await or take that result, which is kept as one of the logged event's forms (see
+`storage.eventlog.forms`), so it lives as long as the event and no longer. Each
+subscription keeps its own stream (its cursor, replay and token expiry are decided
+before execution), so only the execution is shared. A result with errors is not kept
+(subscribers awaiting it at that moment get it, as they would have computed the same).
+
+A kept result's data is `SharedData`: the door that sends it encodes it once and keeps
+the encoded form on it (`api.views.event_frames`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import weakref
-from collections import OrderedDict
-from collections.abc import Awaitable, Hashable
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from graphql import ExecutionResult, GraphQLSchema, OperationType
+from graphql import ExecutionResult, OperationType
 
+from resolvers.events.feed import EventForms, Form, FormsRef
 from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext
-
-# Results kept per schema. All subscribers of an event take it within moments of each
-# other, so a few recent events per (document, owner) are plenty.
-RECENT_RESULTS = 1024
 
 
 @runtime_checkable
 class SharedEvent(Protocol):
-    """A subscription payload that names the logged event it shows."""
+    """A subscription payload that carries the forms of the logged event it shows."""
 
-    def shared_key(self) -> Hashable: ...
+    forms: FormsRef
+
+
+class SharedData(dict[str, Any]):
+    """The data of an event's result, shared by its subscribers; `encoded`: its payload
+    as the door sends it, made by the first subscriber sent it."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        super().__init__(data)
+        self.encoded: str | None = None
 
 
 _Pending = asyncio.Future[ExecutionResult]
-_results: weakref.WeakKeyDictionary[
-    GraphQLSchema, OrderedDict[Hashable, ExecutionResult | _Pending]
-] = weakref.WeakKeyDictionary()
-
-
-def _recent(schema: GraphQLSchema) -> OrderedDict[Hashable, ExecutionResult | _Pending]:
-    recent = _results.get(schema)
-    if recent is None:
-        recent = _results[schema] = OrderedDict()
-    return recent
+_Executed = Form[ExecutionResult | _Pending]
 
 
 class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor that shares subscription event results (see module)."""
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        key = self._event_key()
-        if key is None:
+        shared = self._shared()
+        if shared is None:
             return super().execute_operation(serially)
-        recent = _recent(self.schema)
-        known = recent.get(key)
+        forms, form = shared
+        known = forms.get(form)
         if isinstance(known, ExecutionResult):
             return known
         if known is not None:
@@ -64,15 +65,17 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
         result = super().execute_operation(serially)
         if not self.is_awaitable(result):
             if isinstance(result, ExecutionResult) and not result.errors:
-                _remember(recent, key, result)
+                result = _kept(result)
+                forms.put(form, result)
             return result
         pending: _Pending = asyncio.ensure_future(_executed(result))
-        _remember(recent, key, pending)
-        pending.add_done_callback(lambda done: _settle(recent, key, done))
+        forms.put(form, pending)
+        pending.add_done_callback(lambda done: _settle(forms, form, done))
         return asyncio.shield(pending)
 
-    def _event_key(self) -> Hashable | None:
-        """(document, variables, caller, event), or None when this execution is not a
+    def _shared(self) -> tuple[EventForms, _Executed] | None:
+        """The logged event's forms and the key of this execution's result among them
+        (document, variables, caller), or None when this execution is not a
         subscription event or its payload is not a logged event."""
         payload = self.root_value
         operation = self.operation
@@ -83,35 +86,34 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
         caller = getattr(self.context_value, "caller", None)
         if caller is None:
             return None
+        forms = payload.forms()
+        if forms is None:
+            return None
         name = operation.name.value if operation.name else None
         try:
             variables = json.dumps(self.variable_values, sort_keys=True, default=str)
         except (TypeError, ValueError):
             return None
-        return (operation.loc.source.body, name, variables, caller, payload.shared_key())
+        form: _Executed = Form("execution", (operation.loc.source.body, name, variables, caller))
+        return forms, form
 
 
 async def _executed(result: Awaitable[ExecutionResult]) -> ExecutionResult:
-    return await result
+    return _kept(await result)
 
 
-def _remember(
-    recent: OrderedDict[Hashable, ExecutionResult | _Pending],
-    key: Hashable,
-    value: ExecutionResult | _Pending,
-) -> None:
-    recent[key] = value
-    while len(recent) > RECENT_RESULTS:
-        recent.popitem(last=False)
+def _kept(result: ExecutionResult) -> ExecutionResult:
+    """The result as it is shared: its data a `SharedData` (when there is data)."""
+    if result.errors or not isinstance(result.data, dict):
+        return result
+    return ExecutionResult(SharedData(result.data), None, result.extensions)
 
 
-def _settle(
-    recent: OrderedDict[Hashable, ExecutionResult | _Pending], key: Hashable, done: _Pending
-) -> None:
+def _settle(forms: EventForms, form: _Executed, done: _Pending) -> None:
     """Keep a finished result without errors; forget anything else."""
-    if recent.get(key) is not done:
+    if forms.get(form) is not done:
         return
     if done.cancelled() or done.exception() is not None or done.result().errors:
-        del recent[key]
+        forms.drop(form)
     else:
-        recent[key] = done.result()
+        forms.put(form, done.result())

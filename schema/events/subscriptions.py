@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 
 import strawberry
@@ -28,34 +28,26 @@ class EventsSubscription:
     async def me_image_events(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[MeImageEventResult, None]:
-        caller = info.context.require_caller()
-        stream = feed.follow(info.context.stores, caller, after)
+        context = info.context
+        caller = context.require_caller()
+        # The token's end as a deadline on the event loop's clock: the stream itself
+        # stops there, so an idle subscription holds one timer handle, nothing more.
+        remaining = context.token_remaining_s()
+        if remaining is not None and remaining <= 0:
+            yield member_of(MeImageEventResult, _expired(context))
+            return
+        until = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        stream = feed.follow(context.stores, caller, after, until)
         try:
-            async for event in _until_token_expires(info.context, stream):
+            async for event in stream:
                 yield event_of(event)
+        except feed.DeadlineReached:
+            yield member_of(MeImageEventResult, _expired(context))
         except domain.DomainError as error:
             # Strawberry's exception handlers skip subscriptions; the same map ends this one.
             yield member_of(MeImageEventResult, error)
         finally:
             await stream.aclose()
-
-
-async def _until_token_expires(
-    context: RequestContext, stream: AsyncIterator[feed.Event]
-) -> AsyncGenerator[feed.Event, None]:
-    """The stream's events while the token is honoured; then `TokenExpired`."""
-    while True:
-        remaining = context.token_remaining_s()
-        if remaining is not None and remaining <= 0:
-            raise _expired(context)
-        try:
-            async with asyncio.timeout(remaining):
-                event = await anext(stream)
-        except TimeoutError:
-            raise _expired(context) from None
-        except StopAsyncIteration:
-            return
-        yield event
 
 
 def _expired(context: RequestContext) -> domain.TokenExpired:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from collections import OrderedDict
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.utils.str_converters import to_camel_case
 
 from resolvers import errors as domain
 from resolvers.events import cursors, feed
@@ -67,6 +67,8 @@ class MeImageEvent:
     cursor: str = strawberry.field(
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
+    # The logged event's forms, weakly (see schema.events.shared); not a GraphQL field.
+    forms: strawberry.Private[feed.FormsRef]
 
     @strawberry.field(
         description="The image as this change left it (also on replay); null for DELETED. Its useCount and lastUsedAt are the current ones."
@@ -76,22 +78,6 @@ class MeImageEvent:
             return None
         caller = info.context.require_caller()
         return MeImage.of(await image_uses(info.context.stores, caller, self.state))
-
-    def shared_key(self) -> str:
-        """The logged event this shows (see schema.events.shared); not a GraphQL field."""
-        return self.cursor
-
-    @classmethod
-    def shared(cls, event: feed.Event) -> MeImageEvent:
-        """`of(event)`, made once for all subscribers handed the same event."""
-        known = _recent.get(id(event))
-        if known is not None and known[0] is event:
-            return known[1]
-        made = cls.of(event)
-        _recent[id(event)] = (event, made)
-        if len(_recent) > _RECENT:
-            _recent.popitem(last=False)
-        return made
 
     @classmethod
     def of(cls, event: feed.Event) -> MeImageEvent:
@@ -104,15 +90,15 @@ class MeImageEvent:
             previous_slot=PrimarySlot.of(event.previous_slot) if event.previous_slot else None,
             enabled=event.enabled,
             expired=event.expired if event.type is EventType.AI_REFERENCE_TOGGLED else None,
-            changed_fields=list(event.fields) if event.type is EventType.UPDATED else None,
+            changed_fields=(
+                [to_camel_case(name) for name in event.fields]
+                if event.type is EventType.UPDATED
+                else None
+            ),
             occurred_at=event.created_at,
             cursor=event.cursor,
+            forms=event.forms,
         )
-
-
-# Recent events by identity (see MeImageEvent.shared); each entry holds its event.
-_RECENT = 256
-_recent: OrderedDict[int, tuple[feed.Event, MeImageEvent]] = OrderedDict()
 
 
 @strawberry.type(
@@ -129,9 +115,8 @@ class AiUsesReferenceImagesEvent:
         description="Opaque position of this event; subscribe with `after:` it to resume."
     )
 
-    def shared_key(self) -> str:
-        """The logged event this shows (see schema.events.shared); not a GraphQL field."""
-        return self.cursor
+    # The logged event's forms, weakly (see schema.events.shared); not a GraphQL field.
+    forms: strawberry.Private[feed.FormsRef]
 
     @classmethod
     def of(cls, event: feed.Event) -> AiUsesReferenceImagesEvent:
@@ -139,14 +124,20 @@ class AiUsesReferenceImagesEvent:
             ai_uses_reference_images=bool(event.enabled),
             occurred_at=event.created_at,
             cursor=event.cursor,
+            forms=event.forms,
         )
+
+
+# The GraphQL form of an event, one of the logged event's forms: made once for all the
+# subscribers handed it.
+_GRAPHQL: feed.Form[MeImageEvent | AiUsesReferenceImagesEvent] = feed.Form("graphql object")
 
 
 def event_of(event: feed.Event) -> MeImageEvent | AiUsesReferenceImagesEvent:
     """The GraphQL form of a logged event: an image's change, or the owner's switch."""
     if event.type.of_image:
-        return MeImageEvent.shared(event)
-    return AiUsesReferenceImagesEvent.of(event)
+        return feed.made(event.forms(), _GRAPHQL, lambda: MeImageEvent.of(event))
+    return feed.made(event.forms(), _GRAPHQL, lambda: AiUsesReferenceImagesEvent.of(event))
 
 
 @represents(cursors.CursorTooOld, http_status=410)

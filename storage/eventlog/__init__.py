@@ -5,6 +5,8 @@
 - `payload`: what an event records itself (its keys, declared once);
 - `snapshot`: the image's state as the change left it (encoded and decoded here only);
 - `retention`: pruning old events and the horizon readers check their cursor against;
-- `fanout`: one reader per owner log shared by this process's subscribers;
+- `fanout`: one reader per owner log shared by this process's subscribers, handing
+  them one object per event;
+- `forms`: what the floors above make of that object, each made once;
 - `listen`: PostgreSQL LISTEN, turning other instances' commits into local wake-ups.
 """

@@ -1,11 +1,14 @@
 """Feeding subscribers: one reader per owner log in this process, shared by all of its
 subscriptions, so reading and decoding an event (its snapshot decrypted included) is
-done once per process, however many subscribers receive it."""
+done once per process, however many subscribers receive it. Every subscriber is handed
+the same `LoggedEvent` object for one event, a replay of a recent one included, so what
+the floors above derive from it is made once too (see `forms`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import defaultdict, deque
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -20,8 +23,26 @@ log = logging.getLogger("meimages.events")
 # Events a subscription may have waiting before it falls back to reading the log itself.
 QUEUE_LIMIT = 1000
 
+# Events a feed keeps after its subscribers took them, so that a replay moments later
+# hands out the same object (and its forms); older ones are shared while anyone holds them.
+RECENT_EVENTS = 8
+
 # Put in a subscription's queue in place of events it was too slow to take.
 _OVERFLOW: Any = object()
+
+
+class DeadlineReached(Exception):
+    """A stream followed `until` a deadline reached it; no event is handed out after it."""
+
+
+def _check(until: float | None) -> None:
+    if until is not None and asyncio.get_running_loop().time() >= until:
+        raise DeadlineReached()
+
+
+def _lapse(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(DeadlineReached())
 
 
 class _Subscription:
@@ -46,13 +67,19 @@ class _Subscription:
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    async def take(self) -> LoggedEvent:
+    async def take(self, until: float | None) -> LoggedEvent:
+        """The next event; raises DeadlineReached if none came by `until` (loop time)."""
+        loop = asyncio.get_running_loop()
         while not self.items:
-            self.waiter = asyncio.get_running_loop().create_future()
+            waiter = self.waiter = loop.create_future()
+            # One timer handle, not an asyncio.timeout: what an idle subscription holds.
+            timer = None if until is None else loop.call_at(until, _lapse, waiter)
             try:
-                await self.waiter
+                await waiter
             finally:
                 self.waiter = None
+                if timer is not None:
+                    timer.cancel()
         item = self.items.popleft()
         if not self.items:
             self.items = None
@@ -78,12 +105,24 @@ class LogFeed:
         self.space_id = space_id
         self.position = 0
         self.subscriptions: set[_Subscription] = set()
+        self._known: weakref.WeakValueDictionary[int, LoggedEvent] = weakref.WeakValueDictionary()
+        self._recent: deque[LoggedEvent] = deque(maxlen=RECENT_EVENTS)
         self._wake = notifier.subscribe(owner_id)
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._run(), name=f"event-feed:{owner_id}")
 
     async def ready(self) -> None:
         await asyncio.shield(self._ready)
+
+    def shared(self, item: LoggedEvent) -> LoggedEvent:
+        """The one object this feed hands out for `item`'s event: the one read before
+        (live or by another replay) if it is still held or recent, else `item`."""
+        known = self._known.get(item.seq)
+        if known is not None:
+            return known
+        self._known[item.seq] = item
+        self._recent.append(item)
+        return item
 
     async def _run(self) -> None:
         try:
@@ -114,7 +153,7 @@ class LogFeed:
                 items = await read_events(
                     session, self.vault, self.owner_id, self.space_id, self.position
                 )
-            for item in items:
+            for item in map(self.shared, items):
                 self.position = item.seq
                 for subscription in self.subscriptions:
                     subscription.offer(item)
@@ -177,11 +216,13 @@ class EventNotifier:
         owner_id: str,
         space_id: str,
         after: int | None,
+        until: float | None = None,
     ) -> AsyncGenerator[LoggedEvent, None]:
         """Every event of one owner's space after `after` (or from now, if None), oldest
         first, each once: a replay from the log, then live ones from the shared feed.
 
-        Raises EventsPruned when events after the cursor are no longer in the log.
+        Raises EventsPruned when events after the cursor are no longer in the log, and
+        DeadlineReached at `until` (the event loop's clock), if given.
         """
         key = (owner_id, space_id)
         feed = self._feeds.get(key)
@@ -198,17 +239,20 @@ class EventNotifier:
             last = feed.position if after is None else after
             replaying = after is not None
             while True:
+                _check(until)
                 if replaying:
                     items, complete = await _replay_page(db, vault, owner_id, space_id, last)
-                    for item in items:
+                    for item in map(feed.shared, items):
+                        _check(until)
                         yield item
                         last = item.seq
                     replaying = not complete
                     continue
-                item = await subscription.take()
+                item = await subscription.take(until)
                 if item is _OVERFLOW:
                     replaying = True
                 elif item.seq > last:
+                    _check(until)
                     yield item
                     last = item.seq
         finally:

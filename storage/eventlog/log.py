@@ -23,7 +23,7 @@ database write lock (BEGIN IMMEDIATE) before the insert, so it never reorders at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.eventlog import snapshot
+from storage.eventlog.forms import EventForms
 from storage.eventlog.payload import EventPayload, EventType
 from storage.eventlog.snapshot import ImageState
 from storage.keys import FieldVault
@@ -62,6 +63,8 @@ class LoggedEvent:
     kind: str | None
     # The image as the change left it; None for deletions and purged images.
     image: ImageState | None
+    # What the floors above make of this event, each made once (see `forms`).
+    forms: EventForms = field(default_factory=EventForms, compare=False, repr=False)
 
 
 async def append_event(

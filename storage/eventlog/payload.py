@@ -1,14 +1,16 @@
 """What an event records itself, beside the image's state: its type and payload keys.
 
-The keys are written and read here only. `EventPayload.decode` also reads the one
-spelling earlier versions wrote that we no longer write (`previousSlot` on deletions).
+The keys are written and read here only, spelled as `EventPayload` names its fields
+(the schema spells them its own way). `EventPayload.decode` also reads the spellings
+earlier versions wrote: `previous` and `previousSlot` for `previous_slot`, and the API's
+`showInProfile` among the changed fields.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -34,8 +36,8 @@ _KEYS: dict[EventType, tuple[str, ...]] = {
     EventType.ADDED: ("kind",),
     EventType.UPDATED: ("fields",),
     EventType.AI_REFERENCE_TOGGLED: ("enabled",),
-    EventType.PRIMARY_CHANGED: ("slot", "previous"),
-    EventType.DELETED: ("kind", "previous"),
+    EventType.PRIMARY_CHANGED: ("slot", "previous_slot"),
+    EventType.DELETED: ("kind", "previous_slot"),
     EventType.AI_SWITCH_CHANGED: ("enabled",),
 }
 
@@ -52,18 +54,15 @@ class EventPayload:
     enabled: bool | None = None
     # AI_REFERENCE_TOGGLED: the opt-in lapsed at its `until` (nobody switched it).
     expired: bool = False
-    # UPDATED: the fields that changed, as the API names them.
+    # UPDATED: the fields of the image that changed, by their domain names
+    # (`label`, `tags`, `kind`, `show_in_profile`).
     fields: tuple[str, ...] = ()
 
     def encode(self, type: EventType) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "kind": self.kind,
-            "slot": self.slot,
-            "previous": self.previous_slot,
-            "enabled": self.enabled,
-            "fields": list(self.fields),
-        }
+        values = asdict(self)
         encoded = {key: values[key] for key in _KEYS[type]}
+        if "fields" in encoded:
+            encoded["fields"] = list(self.fields)
         if self.expired:
             # Only a lapse says so: every toggle logged before timed consent reads the same.
             encoded["expired"] = True
@@ -72,9 +71,9 @@ class EventPayload:
     @classmethod
     def decode(cls, data: Mapping[str, Any] | None) -> EventPayload:
         data = data or {}
-        # Deletions logged by earlier versions spell it `previousSlot`; such rows stay
-        # in existing databases until retention prunes them.
-        previous = data.get("previous", data.get("previousSlot"))
+        # Earlier versions spelled it `previous` (and `previousSlot` on deletions); such
+        # rows stay in existing databases until retention prunes them.
+        previous = data.get("previous_slot", data.get("previous", data.get("previousSlot")))
         return cls(
             kind=data.get("kind") or None,
             slot=data.get("slot") or None,
@@ -82,5 +81,9 @@ class EventPayload:
             enabled=data.get("enabled"),
             # Only a lapse writes `expired`; every other toggle (and every older one) has none.
             expired=bool(data.get("expired", False)),
-            fields=tuple(data.get("fields") or ()),
+            fields=tuple(_EARLIER_FIELD_NAMES.get(f, f) for f in data.get("fields") or ()),
         )
+
+
+# Changed fields as earlier versions logged them (the API's names) → their names now.
+_EARLIER_FIELD_NAMES = {"showInProfile": "show_in_profile"}

@@ -316,7 +316,7 @@ async def test_events_written_in_order_with_the_change(api: Api, owner: str) -> 
         ("MeImageDeleted", b["id"]),
     ]
     assert rows[2].payload == {"enabled": True}
-    assert rows[4].payload == {"slot": None, "previous": "face-ref"}
+    assert rows[4].payload == {"slot": None, "previous_slot": "face-ref"}
     seqs = [r.seq for r in rows]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 

@@ -105,8 +105,8 @@ async def test_a_slot_swap_is_six_statements_and_one_commit(api: Api, owner: str
         ).scalars()
         logged = [(r.image_id, r.payload, r.image["primary_for"]) for r in reversed(list(rows))]
     assert logged == [
-        (first, {"slot": None, "previous": "face-ref"}, None),
-        (second, {"slot": "face-ref", "previous": None}, "face-ref"),
+        (first, {"slot": None, "previous_slot": "face-ref"}, None),
+        (second, {"slot": "face-ref", "previous_slot": None}, "face-ref"),
     ]
 
 
