@@ -26,6 +26,7 @@ from resolvers.media.signed_urls import MediaUrlSigner
 from resolvers.pool import me_images, profile
 from resolvers.pool.me_images import Kind
 from resolvers.stores import Caller, Stores
+from storage.encrypted import EncryptedColumns
 
 # The rendition sent as image content: small, WebP, made at upload time.
 LIST_RENDITION = "thumbnail"
@@ -81,12 +82,16 @@ async def call_tool(
         return results.unexpected(name)
 
 
-def _reference_image(call: ToolCall, image: me_images.Image) -> dict[str, Any]:
+def reference_image(
+    call: ToolCall, image: me_images.Image, declared: EncryptedColumns[Any] = me_images.ENCRYPTED
+) -> dict[str, Any]:
+    """An image in `me.listReferenceImages`' answer, with every declared encrypted field
+    (`tools.reference_image_schema` describes it from the same declaration)."""
     return {
         "id": image.id,
         "mediaId": image.media.id,
         "kind": image.kind.value,
-        "label": image.encrypted.label,
+        **me_images.encrypted_json(image.encrypted, declared),
         "primaryFor": image.primary_for.value if image.primary_for else None,
         "publicUrl": call.url(image.media.id, "original"),
         "thumbnailUrl": call.url(image.media.id, "thumbnail"),
@@ -104,7 +109,7 @@ async def list_reference_images(call: ToolCall, args: Mapping[str, Any]) -> type
             rendition = await delivery.read_variant(call.stores, image.media, LIST_RENDITION)
             if rendition is not None:
                 contents.append(results.image(rendition.data, rendition.content_type))
-    return results.success({"images": [_reference_image(call, i) for i in images]}, contents)
+    return results.success({"images": [reference_image(call, i) for i in images]}, contents)
 
 
 @dataclass(frozen=True)

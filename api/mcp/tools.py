@@ -22,7 +22,9 @@ from resolvers.generation.requests import (
     MAX_REFERENCES,
 )
 from resolvers.limits import Limits
+from resolvers.pool import me_images
 from resolvers.pool.me_images import Kind, Slot
+from storage.encrypted import EncryptedColumns, EncryptedField
 
 LIST_REFERENCE_IMAGES = "me.listReferenceImages"
 GENERATE_WITH_REFERENCE = "me.generateWithReference"
@@ -50,22 +52,40 @@ def _complete(schema: dict[str, Any]) -> dict[str, Any]:
 
 _TEXT_OR_NULL = _nullable({"type": "string"})
 
-_REFERENCE_IMAGE: dict[str, Any] = _complete(
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "description": "MeImage id; pass it as a referenceImageId."},
-            "mediaId": {"type": "string"},
-            "kind": {"type": "string", "enum": KINDS},
-            "label": _TEXT_OR_NULL,
-            "primaryFor": _nullable({"type": "string", "enum": [s.value for s in Slot]}),
-            "publicUrl": _URL,
-            "thumbnailUrl": _URL,
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-        },
-    }
-)
+
+def _encrypted_property(field: EncryptedField) -> dict[str, Any]:
+    if field.is_list:
+        return {"type": "array", "items": {"type": "string", "maxLength": field.max_chars}}
+    return _nullable({"type": "string", "maxLength": field.max_chars})
+
+
+def reference_image_schema(
+    declared: EncryptedColumns[Any] = me_images.ENCRYPTED,
+) -> dict[str, Any]:
+    """An image of `me.listReferenceImages`, every declared encrypted field among its
+    properties (as `handlers.reference_image` writes them)."""
+    return _complete(
+        {
+            "type": "object",
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "description": "MeImage id; pass it as a referenceImageId.",
+                },
+                "mediaId": {"type": "string"},
+                "kind": {"type": "string", "enum": KINDS},
+                **{f.name: _encrypted_property(f) for f in declared},
+                "primaryFor": _nullable({"type": "string", "enum": [s.value for s in Slot]}),
+                "publicUrl": _URL,
+                "thumbnailUrl": _URL,
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+            },
+        }
+    )
+
+
+_REFERENCE_IMAGE = reference_image_schema()
 
 _OUTPUT_IMAGE: dict[str, Any] = _complete(
     {

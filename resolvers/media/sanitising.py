@@ -36,6 +36,7 @@ from PIL import (
 
 from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from resolvers.limits import Limits
+from resolvers.media.plain_files import plain_container
 
 _CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -379,11 +380,14 @@ def stored_format(decoded_format: str, img: Image.Image) -> str:
     return "PNG" if stored == "JPEG" and decoded_format != "JPEG" and _has_alpha(img) else stored
 
 
-def _encode(data: bytes, limits: Limits) -> EncodedImage:
+def _encode(data: bytes, limits: Limits, keep_plain: bool = False) -> EncodedImage:
     decoded, decoded_format = decode(data, limits)
     img = canonical(decoded)
     fmt = stored_format(decoded_format, img)
-    return with_variants(img, save_as(img, fmt, quality=90), fmt, limits)
+    # The file's own bytes only when asked, and only when they already are that format
+    # with nothing but pixel data (see `plain_files`).
+    plain = keep_plain and fmt == decoded_format and plain_container(data, fmt)
+    return with_variants(img, data if plain else save_as(img, fmt, quality=90), fmt, limits)
 
 
 def with_variants(
@@ -415,11 +419,15 @@ async def in_worker(limits: Limits, fn: Callable[..., T], *args: object) -> T:
         raise ImageRejected(Rejection.TIMEOUT, "the image took too long to process") from exc
 
 
-async def encode_upload(data: bytes, limits: Limits) -> EncodedImage:
+async def encode_upload(data: bytes, limits: Limits, *, keep_plain: bool = False) -> EncodedImage:
+    """The image to store for uploaded bytes, validated and re-encoded; `keep_plain`: a
+    file that already is what meimages stores keeps its bytes (an import's archive)."""
     if len(data) > limits.max_upload_bytes:
         raise TooLarge(
             f"files are limited to {limits.max_upload_bytes} bytes", limits.max_upload_bytes
         )
     if not data:
         raise InvalidInput("the file is empty", field="file")
+    if keep_plain:
+        return await in_worker(limits, _encode, data, limits, True)
     return await in_worker(limits, _encode, data, limits)

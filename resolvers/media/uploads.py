@@ -24,7 +24,18 @@ from storage.repositories.media import APP_ME, APP_PICTURE, MediaConflict
 from storage.sealed import MEDIUM, ORIGINAL, THUMBNAIL, OwnerBlobs
 from storage.tables import MediaObject, MediaRef, aware, utcnow
 
-__all__ = ["APP_ME", "Media", "get_media", "media_for_new_image", "media_from_rows", "store_image"]
+__all__ = [
+    "APP_ME",
+    "Media",
+    "StagedImage",
+    "accept_upload",
+    "get_media",
+    "link_media",
+    "media_for_new_image",
+    "media_from_rows",
+    "stage_blobs",
+    "store_image",
+]
 
 _ATTEMPTS = 5
 
@@ -121,33 +132,17 @@ async def store_image(
     come back by uploading the photo again. Uploads never attached to an image are
     removed by `purge --deleted` after its cutoff.
     """
-    if app == APP_ME:
-        # Counted before the work: a refused upload costs no decoding. (A generation's
-        # outputs, stored here too, were paid for by the generation's own limit.)
-        await rate_limits.consume(stores, caller, rate_limits.Act.UPLOAD)
-    try:
-        image = prepared or await encode_upload(data, stores.config.limits)
-    except DomainError as refused:
-        if app == APP_ME:
-            stores.observer.upload_rejected(refused.code)
-        raise
-    if app == APP_ME:
-        stores.observer.upload_stored(len(data))
+    image = prepared or await accept_upload(stores, caller, data, counted=app == APP_ME)
     for _attempt in range(_ATTEMPTS):
         # Sealed under the owner's current key, named by it (looked up on every attempt:
         # a purge may have destroyed the key the last attempt used).
         owner = await stores.sealed.owner(caller.owner_id)
-        names = Renditions.of(owner, image.sha256)
-        blobs = names.blobs(image)
-        async with stores.transaction() as tx:
-            await tx.blobs.register(caller.owner_id, blobs)
-        # Bytes first, row second: a committed row never points at a missing blob.
-        await asyncio.gather(*(owner.put(key, value) for key, value in blobs.items()))
+        staged = await stage_blobs(stores, owner, image)
         try:
             async with stores.transaction() as tx:
                 await tx.owners.lock(caller.owner_id)
-                await tx.blobs.claim(blobs, sealed_with=owner.data_key_id)
-                return await _link(tx, caller, image, app, names)
+                await tx.blobs.claim(staged.keys(), sealed_with=owner.data_key_id)
+                return await link_media(tx, caller, staged, app)
         except (RegistrationLost, MediaConflict):
             # Collected meanwhile, the key was destroyed, or a concurrent upload of the
             # same bytes won an insert.
@@ -155,12 +150,70 @@ async def store_image(
     raise RuntimeError("could not record media after repeated conflicts")
 
 
-async def _link(
-    tx: UnitOfWork, caller: Caller, image: EncodedImage, app: str, names: Renditions
-) -> Media:
-    """Step 3: the media object (once per owner and content) and a new media id for it."""
-    obj = await tx.media.object_by_hash(caller.owner_id, image.sha256)
+async def accept_upload(
+    stores: Stores, caller: Caller, data: bytes, *, counted: bool = True, keep_plain: bool = False
+) -> EncodedImage:
+    """The checks every image file passes before it is stored, whichever door it came
+    through: validated and re-encoded (`sanitising.encode_upload`). `counted`: an upload
+    of the caller's, under the upload rate limit and in the upload metrics (an import's
+    files are one act of the import, a generation's outputs paid by the generation);
+    `keep_plain`: a file that already is what meimages stores keeps its bytes (an
+    archive's, so an export and an import lose nothing)."""
+    if counted:
+        # Counted before the work: a refused upload costs no decoding.
+        await rate_limits.consume(stores, caller, rate_limits.Act.UPLOAD)
+    try:
+        image = await encode_upload(data, stores.config.limits, keep_plain=keep_plain)
+    except DomainError as refused:
+        if counted:
+            stores.observer.upload_rejected(refused.code)
+        raise
+    if counted:
+        stores.observer.upload_stored(len(data))
+    return image
+
+
+@dataclass(frozen=True)
+class StagedImage:
+    """An image's blobs, registered (as orphans) and written: steps 1 and 2 of the
+    protocol. Only the metadata of the image stays; its bytes are in the store."""
+
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+    byte_size: int
+    names: Renditions
+
+    def keys(self) -> list[str]:
+        return [self.names.original, self.names.thumbnail, self.names.medium]
+
+
+async def stage_blobs(
+    stores: Stores, owner: OwnerBlobs, image: EncodedImage, registered: set[str] | None = None
+) -> StagedImage:
+    """Steps 1 and 2: register the image's blobs, then write them. `registered`, if
+    given, gets the keys as soon as they are registered (whoever must discard them
+    if what follows fails)."""
+    names = Renditions.of(owner, image.sha256)
+    blobs = names.blobs(image)
+    async with stores.transaction() as tx:
+        await tx.blobs.register(owner.owner_id, blobs)
+    if registered is not None:
+        registered.update(blobs)
+    # Bytes first, row second: a committed row never points at a missing blob.
+    await asyncio.gather(*(owner.put(key, value) for key, value in blobs.items()))
+    return StagedImage(
+        image.content_type, image.width, image.height, image.sha256, len(image.data), names
+    )
+
+
+async def link_media(tx: UnitOfWork, caller: Caller, staged: StagedImage, app: str) -> Media:
+    """Step 3, in the caller's transaction, which holds the owner lock and has claimed
+    the blobs: the media object (once per owner and content) and a new media id for it."""
+    obj = await tx.media.object_by_hash(caller.owner_id, staged.sha256)
     now = utcnow()
+    names = staged.names
     if obj is not None and obj.storage_path != names.original:
         # Stored before sealing (or under an older key): the fresh sealed copy takes over.
         await tx.blobs.orphan(caller.owner_id, adopt_renditions(obj, names), now)
@@ -168,11 +221,11 @@ async def _link(
     if obj is None:
         obj = MediaObject(
             owner_id=caller.owner_id,
-            sha256=image.sha256,
-            content_type=image.content_type,
-            byte_size=len(image.data),
-            width=image.width,
-            height=image.height,
+            sha256=staged.sha256,
+            content_type=staged.content_type,
+            byte_size=staged.byte_size,
+            width=staged.width,
+            height=staged.height,
             storage_path=names.original,
             thumbnail_path=names.thumbnail,
             medium_path=names.medium,

@@ -40,7 +40,9 @@ from storage.tables import (
 
 log = logging.getLogger("meimages.pool")
 
-# Names of the encrypted fields, in declaration order (see MeImageEncrypted).
+# The encrypted fields of an image as storage declares them (see MeImageEncrypted), and
+# their names in declaration order: every door shows and takes each of them.
+ENCRYPTED: EncryptedColumns[MeImageEncrypted] = ME_IMAGE_ENCRYPTED
 ENCRYPTED_FIELDS = ME_IMAGE_ENCRYPTED.names()
 
 
@@ -136,9 +138,10 @@ def clean_encrypted(
 
 def encrypted_json(
     values: object, declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Every declared encrypted field of `values` (their plaintext dataclass) as JSON
-    values by name: what an export writes, so a new field is exported as declared."""
+    values by name: what an export writes and the MCP answer shows, so a new field is
+    in both as declared."""
     return {
         f.name: list(getattr(values, f.name)) if f.is_list else getattr(values, f.name)
         for f in declared
@@ -455,28 +458,43 @@ class MediaInUse(InvalidInput):
 
 async def _insert_image(tx: UnitOfWork, caller: Caller, new: NewImage) -> Image:
     media = await media_for_new_image(tx, caller, new.media_id)
+    row = await add_image(tx, caller, replace(new, media_id=media.id))
+    if new.primary_for is not None:
+        await _claim_slot(tx, caller, row.id, new.primary_for)
+    return await _get(tx, caller, row.id)
+
+
+async def add_image(
+    tx: UnitOfWork,
+    caller: Caller,
+    new: NewImage,
+    *,
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+) -> MeImage:
+    """The row of a new image on `new.media_id` (a media id of the caller's space), with
+    its events, in the caller's transaction under the owner lock: how every image enters
+    a pool. Its times are now, unless given (an import keeps the archive's); its slot,
+    if any, is the caller's to claim."""
     now = utcnow()
-    image_id = new_id()
     row = MeImage(
-        id=image_id,
+        id=new_id(),
         owner_id=caller.owner_id,
         space_id=caller.space_id,
         kind=new.kind.value,
-        media_ref_id=media.id,
+        media_ref_id=new.media_id,
         ai_reference=new.ai_reference,
         show_in_profile=new.show_in_profile,
-        created_at=now,
-        updated_at=now,
+        created_at=created_at or now,
+        updated_at=updated_at or created_at or now,
     )
     await tx.pool.seal(row, new.encrypted)
     # The unique index on live rows refuses a second live image of this media id here.
     await tx.pool.save(row)
-    await _event(tx, caller, EventType.ADDED, image_id, kind=new.kind.value)
+    await _event(tx, caller, EventType.ADDED, row.id, kind=new.kind.value)
     if new.ai_reference:
-        await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, enabled=True)
-    if new.primary_for is not None:
-        await _claim_slot(tx, caller, image_id, new.primary_for)
-    return await _get(tx, caller, image_id)
+        await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, row.id, enabled=True)
+    return row
 
 
 async def update_image(

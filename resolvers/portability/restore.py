@@ -1,10 +1,11 @@
 """Importing an archive: everything checked first, then written in one transaction.
 
 1. The archive's directory and documents are checked (`archive_reader`, `_archived_images`).
-2. Each image is validated exactly like an upload (`images.prepare_image`) and its bytes
-   written to the blob store under registrations marked orphaned (as an upload's are,
-   see `resolvers.media.uploads`), one image in memory at a time.
-3. One transaction claims the blobs and writes every media id, image, slot and event.
+2. Each image goes through the upload rule (`resolvers.media.uploads`): accepted as an
+   upload is (a file that already is what meimages stores keeps its bytes), its blobs
+   registered as orphans and written, one image in memory at a time.
+3. One transaction claims the blobs and links every media id (the upload rule's last
+   step), then adds every image as the pool adds one, with its slot and events.
 
 If anything fails, nothing is committed and the blobs written in step 2 are removed at
 once (`_discard`); if the process dies before that, they stay registered as orphans and
@@ -22,20 +23,26 @@ from pathlib import Path
 from typing import IO, Any
 
 from resolvers.errors import InvalidInput, TooLarge, UnsupportedMediaType
-from resolvers.media.sanitising import EncodedImage
-from resolvers.media.uploads import Renditions, adopt_renditions
+from resolvers.media import uploads
 from resolvers.pool.cap import PoolFull
-from resolvers.pool.me_images import Image, Kind, Slot, encrypted_from_json, pool_snapshot
+from resolvers.pool.me_images import (
+    Image,
+    Kind,
+    NewImage,
+    Slot,
+    add_image,
+    encrypted_from_json,
+    pool_snapshot,
+)
 from resolvers.portability import archive_format as fmt
 from resolvers.portability.archive_reader import ArchiveReader, open_archive
 from resolvers.portability.errors import ArchiveProblem, InvalidArchive
-from resolvers.portability.images import prepare_image
 from resolvers.stores import Caller, Stores
 from storage.eventlog.payload import EventPayload, EventType
 from storage.repositories import UnitOfWork
 from storage.repositories.media import APP_ME
 from storage.sealed import OwnerBlobs
-from storage.tables import MediaObject, MediaRef, MeImage, aware, new_id, utcnow
+from storage.tables import MeImage, aware, utcnow
 
 # Images validated and stored at once during an import.
 CONCURRENT_IMAGES = 2
@@ -59,9 +66,7 @@ class ArchivedImage:
 class _Prepared:
     archived: ArchivedImage
     # The stored image without its bytes (they are in the blob store by now).
-    image: EncodedImage
-    byte_size: int
-    blobs: Renditions
+    staged: uploads.StagedImage
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,7 @@ async def import_archive(
             limit = stores.config.portability.max_entries
             archived = await asyncio.to_thread(_archived_images, reader, limit)
             owner = await stores.sealed.owner(caller.owner_id)
-            prepared = await _prepare_all(stores, owner, reader, archived, written)
+            prepared = await _prepare_all(stores, caller, owner, reader, archived, written)
         async with stores.transaction() as tx:
             await tx.owners.lock(caller.owner_id)
             await _refuse_repeat(tx, caller, prepared, exported)
@@ -209,6 +214,7 @@ async def import_archive(
 
 async def _prepare_all(
     stores: Stores,
+    caller: Caller,
     owner: OwnerBlobs,
     reader: ArchiveReader,
     archived: list[ArchivedImage],
@@ -220,7 +226,7 @@ async def _prepare_all(
 
     async def one(item: ArchivedImage) -> _Prepared:
         async with gate:
-            return await _prepare(stores, owner, reader, item, written)
+            return await _prepare(stores, caller, owner, reader, item, written)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -233,17 +239,19 @@ async def _prepare_all(
 
 async def _prepare(
     stores: Stores,
+    caller: Caller,
     owner: OwnerBlobs,
     reader: ArchiveReader,
     archived: ArchivedImage,
     written: set[str],
 ) -> _Prepared:
-    """Validate one image as an upload, then write its blobs (registered first)."""
+    """Accept one image as an upload, then write its blobs (registered first)."""
     data = await asyncio.to_thread(
         reader.read, archived.entry, stores.config.limits.max_upload_bytes
     )
     try:
-        image = await prepare_image(data, stores.config.limits)
+        # One act of the import, not an upload of its own: not counted as one.
+        image = await uploads.accept_upload(stores, caller, data, counted=False, keep_plain=True)
     except (UnsupportedMediaType, TooLarge, InvalidInput) as exc:
         raise InvalidArchive(
             ArchiveProblem.IMAGE_REJECTED,
@@ -251,15 +259,8 @@ async def _prepare(
             entry=archived.entry,
         ) from None
     del data
-    names = Renditions.of(owner, image.sha256)
-    blobs = names.blobs(image)
-    async with stores.transaction() as tx:
-        await tx.blobs.register(owner.owner_id, blobs)
-    written.update(blobs)
-    await asyncio.gather(*(owner.put(key, value) for key, value in blobs.items()))
-    # Only the metadata stays in memory; the bytes are in the store now.
-    slim = EncodedImage(b"", image.content_type, image.width, image.height, b"", b"", image.sha256)
-    return _Prepared(archived, slim, len(image.data), names)
+    staged = await uploads.stage_blobs(stores, owner, image, registered=written)
+    return _Prepared(archived, staged)
 
 
 async def _refuse_repeat(
@@ -271,7 +272,7 @@ async def _refuse_repeat(
         return
     pool = await tx.pool.live_images(caller.owner_id, caller.space_id)
     present = {(stored.media.sha256, aware(stored.row.created_at)) for stored in pool}
-    if all((p.image.sha256, p.archived.created_at) in present for p in prepared):
+    if all((p.staged.sha256, p.archived.created_at) in present for p in prepared):
         which = f"the archive exported {exported}" if exported else "this archive"
         raise InvalidArchive(
             ArchiveProblem.ALREADY_IMPORTED,
@@ -297,54 +298,18 @@ async def _restore(
 
 
 async def _insert(tx: UnitOfWork, caller: Caller, item: _Prepared, keep_consent: bool) -> MeImage:
-    image, archived = item.image, item.archived
-    obj = await tx.media.object_by_hash(caller.owner_id, image.sha256)
-    now = utcnow()
-    names = item.blobs
-    if obj is not None and obj.storage_path != names.original:
-        # Stored before sealing: the sealed copy this import wrote takes over.
-        await tx.blobs.orphan(caller.owner_id, adopt_renditions(obj, names), now)
-        await tx.media.save(obj)
-    if obj is None:
-        obj = MediaObject(
-            owner_id=caller.owner_id,
-            sha256=image.sha256,
-            content_type=image.content_type,
-            byte_size=item.byte_size,
-            width=image.width,
-            height=image.height,
-            storage_path=names.original,
-            thumbnail_path=names.thumbnail,
-            medium_path=names.medium,
-            created_at=now,
-        )
-        await tx.media.save(obj)
-    ref = MediaRef(
-        owner_id=caller.owner_id,
-        space_id=caller.space_id,
-        app=APP_ME,
-        media_object_id=obj.id,
-        created_at=now,
-    )
-    await tx.media.save(ref)
-    ai_reference = keep_consent and archived.ai_reference
-    row = MeImage(
-        id=new_id(),
-        owner_id=caller.owner_id,
-        space_id=caller.space_id,
-        kind=archived.kind.value,
-        media_ref_id=ref.id,
-        ai_reference=ai_reference,
+    archived = item.archived
+    media = await uploads.link_media(tx, caller, item.staged, APP_ME)
+    new = NewImage(
+        media_id=media.id,
+        kind=archived.kind,
+        encrypted=archived.encrypted,
         show_in_profile=archived.show_in_profile,
-        created_at=archived.created_at,
-        updated_at=archived.updated_at,
+        ai_reference=keep_consent and archived.ai_reference,
     )
-    await tx.pool.seal(row, archived.encrypted)
-    await tx.pool.save(row)
-    await _event(tx, caller, EventType.ADDED, row.id, kind=row.kind)
-    if ai_reference:
-        await _event(tx, caller, EventType.AI_REFERENCE_TOGGLED, row.id, enabled=True)
-    return row
+    return await add_image(
+        tx, caller, new, created_at=archived.created_at, updated_at=archived.updated_at
+    )
 
 
 async def _take_slot(tx: UnitOfWork, caller: Caller, row: MeImage, slot: Slot) -> None:

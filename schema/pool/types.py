@@ -47,6 +47,8 @@ class MeImage(Node):
     kind: MeImageKind = strawberry.field(
         description="What the image shows; changeable after upload."
     )
+    # One field per encrypted field storage declares (`me_images.ENCRYPTED`): `of` fills
+    # them by name.
     label: str | None = strawberry.field(description="Free-text label (stored encrypted).")
     tags: list[str] = strawberry.field(description="Tags (stored encrypted).")
     media_id: strawberry.ID = strawberry.field(
@@ -81,8 +83,7 @@ class MeImage(Node):
             image=image,
             id=strawberry.ID(image.id),
             kind=MeImageKind.of(image.kind),
-            label=image.encrypted.label,
-            tags=image.encrypted.tags,
+            **{name: getattr(image.encrypted, name) for name in me_images.ENCRYPTED_FIELDS},
             media_id=strawberry.ID(image.media.id),
             storage_path=image.media.storage_path,
             content_type=image.media.content_type,

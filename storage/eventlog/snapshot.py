@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from storage.crypto import DecryptionError
+from storage.encrypted import EncryptedColumns
 from storage.keys import FieldVault
 from storage.tables import (
     ME_IMAGE_ENCRYPTED,
@@ -107,18 +108,24 @@ async def capture(
     return {r["id"]: _encoded(dict(r)) for r in rows}
 
 
-def encode(image: MeImage, media: MediaObject, ref: MediaRef) -> dict[str, Any]:
+def encode(
+    image: MeImage,
+    media: MediaObject,
+    ref: MediaRef,
+    declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED,
+) -> dict[str, Any]:
     """The state of an image the caller holds with its media, encoded as `capture` would
-    read it back after the change: a writer that has the rows saves the query."""
+    read it back after the change: a writer that has the rows saves the query.
+    (`declared`: the image's encrypted fields; another declaration only in tests.)"""
     values = {
         **{name: getattr(image, name) for name in _IMAGE_FIELDS},
-        **{field.column: getattr(image, field.column) for field in ME_IMAGE_ENCRYPTED},
+        **{field.column: getattr(image, field.column) for field in declared},
         **{name: getattr(media, name) for name in _MEDIA_FIELDS},
         "media_id": ref.id,
         "media_created_at": ref.created_at,
         "object_id": media.id,
     }
-    return _encoded(values)
+    return _encoded(values, declared)
 
 
 _IMAGE_FIELDS = (
@@ -142,10 +149,12 @@ _MEDIA_FIELDS = (
 )
 
 
-def _encoded(row: Mapping[str, Any]) -> dict[str, Any]:
+def _encoded(
+    row: Mapping[str, Any], declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED
+) -> dict[str, Any]:
     return {
         "kind": row["kind"],
-        **{field.column: _b64(row[field.column]) for field in ME_IMAGE_ENCRYPTED},
+        **{field.column: _b64(row[field.column]) for field in declared},
         "ai_reference": row["ai_reference"],
         "ai_reference_until": (
             aware(until).isoformat() if (until := row["ai_reference_until"]) else None
@@ -177,13 +186,14 @@ async def decode(
     *,
     owner_id: str,
     image_id: str,
+    declared: EncryptedColumns[Any] = ME_IMAGE_ENCRYPTED,
 ) -> ImageState:
     """A snapshot of image `image_id` of `owner_id`, with its encrypted fields opened."""
-    ciphertexts = {field.name: _unb64(data.get(field.column)) for field in ME_IMAGE_ENCRYPTED}
+    ciphertexts = {field.name: _unb64(data.get(field.column)) for field in declared}
     opened: MeImageEncrypted | None
     try:
         opened = await vault.open(
-            session, ME_IMAGE_ENCRYPTED, owner_id=owner_id, row_id=image_id, ciphertexts=ciphertexts
+            session, declared, owner_id=owner_id, row_id=image_id, ciphertexts=ciphertexts
         )
     except DecryptionError:
         # The owner's key is gone (crypto-shredded): the event stays, its image cannot.

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from resolvers.limits import Limits
+from resolvers.media.plain_files import plain_container
 from resolvers.media.sanitising import encode_upload
-from resolvers.portability.images import plain_container, prepare_image
 from testbed import media_samples as samples
 from testbed.images import jpeg, make_image, png, webp
 
@@ -44,7 +44,7 @@ def progressive_jpeg() -> bytes:
 async def test_what_meimages_stores_is_kept_byte_for_byte(upload: bytes) -> None:
     stored = await encode_upload(upload, Limits())
     assert plain_container(stored.data, FORMATS[stored.content_type])
-    again = await prepare_image(stored.data, Limits())
+    again = await encode_upload(stored.data, Limits(), keep_plain=True)
     assert again.data == stored.data and again.sha256 == stored.sha256
 
 
@@ -90,7 +90,7 @@ def webp_with_exif(canary: str) -> bytes:
 )
 async def test_anything_else_is_re_encoded_without_metadata(data: bytes, fmt: str) -> None:
     assert not plain_container(data, fmt)
-    prepared = await prepare_image(data, Limits())
+    prepared = await encode_upload(data, Limits(), keep_plain=True)
     assert prepared.data != data
     assert b"plain-canary" not in prepared.data and b"<script" not in prepared.data
     assert plain_container(prepared.data, FORMATS[prepared.content_type])

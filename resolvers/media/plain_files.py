@@ -1,28 +1,12 @@
-"""An archived image validated exactly as an upload is, and kept byte for byte when it
-already is what meimages stores.
-
-Every image goes through the upload defences (`resolvers.media.sanitising.decode`: type
-from the bytes, pixel cap, bombs, bounded worker and time). If its container then holds
-nothing but pixel data (a file meimages itself wrote: no EXIF, XMP, ICC, comments or
-trailing bytes) its bytes are kept, so an export and an import lose nothing; any other
-file is re-encoded like an upload.
+"""Which image files already are what meimages stores: nothing but pixel data (no EXIF,
+XMP, ICC, comments or trailing bytes), as the files meimages itself writes. An import
+keeps such a file byte for byte (`sanitising.encode_upload(keep_plain=True)`), so an
+export and an import lose nothing; any other file is re-encoded like an upload.
 """
 
 from __future__ import annotations
 
 import struct
-
-from resolvers.errors import InvalidInput, TooLarge
-from resolvers.limits import Limits
-from resolvers.media.sanitising import (
-    EncodedImage,
-    canonical,
-    decode,
-    in_worker,
-    save_as,
-    stored_format,
-    with_variants,
-)
 
 # Frame, table, restart and scan segments: everything a JPEG needs to show its pixels.
 _PLAIN_JPEG_SEGMENTS = {0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDD, 0xDA}
@@ -108,24 +92,3 @@ def plain_container(data: bytes, fmt: str) -> bool:
     """Whether the file holds nothing but what its pixels need (see the module docstring)."""
     check = _PLAIN.get(fmt)
     return bool(check is not None and check(data))
-
-
-def _prepare(data: bytes, limits: Limits) -> EncodedImage:
-    decoded, decoded_format = decode(data, limits)
-    img = canonical(decoded)
-    # Kept as an upload would be (HEIC bytes under a .jpg name become a JPEG); the file's
-    # own bytes only when they are already that format with nothing but pixel data.
-    fmt = stored_format(decoded_format, img)
-    plain = fmt == decoded_format and plain_container(data, fmt)
-    return with_variants(img, data if plain else save_as(img, fmt, quality=90), fmt, limits)
-
-
-async def prepare_image(data: bytes, limits: Limits) -> EncodedImage:
-    """The image to store for an archived file; raises what an upload would raise."""
-    if len(data) > limits.max_upload_bytes:
-        raise TooLarge(
-            f"files are limited to {limits.max_upload_bytes} bytes", limits.max_upload_bytes
-        )
-    if not data:
-        raise InvalidInput("the file is empty", field="file")
-    return await in_worker(limits, _prepare, data, limits)
