@@ -107,35 +107,17 @@ async def write_archive(
                     "images": [_image_json(image) for image in images],
                 },
             )
-            for done, image in enumerate(images, start=1):
-                data = await stores.sealed.get(caller.owner_id, image.media.storage_path)
-                if data is None:
-                    raise RuntimeError(f"the stored original of image {image.id} is missing")
-                await _write_bytes(
-                    archive, fmt.image_entry(image.id, image.media.content_type), data
-                )
-                del data
-                if progress is not None:
-                    await progress(done, len(images))
+            await _write_images(stores, caller, archive, images, progress)
             generations = await _write_generations(stores, caller, archive)
             credit_entries = await _write_credits(stores, caller, archive)
             uses = await _write_usage(stores, caller, archive)
-            _write_json(
-                archive,
-                fmt.MANIFEST,
-                {
-                    "format": fmt.FORMAT,
-                    "version": fmt.VERSION,
-                    "exportedAt": _iso(utcnow()),
-                    "space": caller.space_id,
-                    "counts": {
-                        "images": len(images),
-                        "generations": generations,
-                        "creditEntries": credit_entries,
-                        "uses": uses,
-                    },
-                },
-            )
+            counts = {
+                "images": len(images),
+                "generations": generations,
+                "creditEntries": credit_entries,
+                "uses": uses,
+            }
+            _write_manifest(archive, caller, counts)
         if isinstance(sink, SealedFileWriter):
             await asyncio.to_thread(sink.close)
         os.replace(partial, path)
@@ -145,6 +127,39 @@ async def write_archive(
         partial.unlink(missing_ok=True)
     size = await asyncio.to_thread(plaintext_size if sealed else _file_size, path)
     return ArchiveSummary(len(images), generations, credit_entries, size)
+
+
+async def _write_images(
+    stores: Stores,
+    caller: Caller,
+    archive: zipfile.ZipFile,
+    images: list[Image],
+    progress: Progress | None,
+) -> None:
+    """Each image's stored original, one at a time (a photo is held in memory alone)."""
+    for done, image in enumerate(images, start=1):
+        data = await stores.sealed.get(caller.owner_id, image.media.storage_path)
+        if data is None:
+            raise RuntimeError(f"the stored original of image {image.id} is missing")
+        await _write_bytes(archive, fmt.image_entry(image.id, image.media.content_type), data)
+        del data
+        if progress is not None:
+            await progress(done, len(images))
+
+
+def _write_manifest(archive: zipfile.ZipFile, caller: Caller, counts: dict[str, int]) -> None:
+    """manifest.json, written last: what the archive holds, in which format version."""
+    _write_json(
+        archive,
+        fmt.MANIFEST,
+        {
+            "format": fmt.FORMAT,
+            "version": fmt.VERSION,
+            "exportedAt": _iso(utcnow()),
+            "space": caller.space_id,
+            "counts": counts,
+        },
+    )
 
 
 async def _write_generations(stores: Stores, caller: Caller, archive: zipfile.ZipFile) -> int:
