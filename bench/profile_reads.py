@@ -33,7 +33,7 @@ LIST_QUERY = """query MeImages { meImages {
   usage { aiReference showInProfile } primaryFor createdAt updatedAt } }"""
 
 
-async def _call(app: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
+async def asgi_call(app: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bytes]:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -109,19 +109,19 @@ async def main(args: argparse.Namespace) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
     ]
-    status, answer = await _call(app, body, headers)
+    status, answer = await asgi_call(app, body, headers)
     assert status == 200 and len(json.loads(answer)["data"]["meImages"]) == 10, answer[:300]
     for _ in range(200):  # warm every cache
-        await _call(app, body, headers)
+        await asgi_call(app, body, headers)
     start = time.perf_counter()
     for _ in range(args.requests):
-        await _call(app, body, headers)
+        await asgi_call(app, body, headers)
     per = (time.perf_counter() - start) / args.requests
     print(f"{per * 1e6:.0f} us per request in process ({1 / per:.0f}/s), cache={args.cache}")
     profile = cProfile.Profile()
     profile.enable()
     for _ in range(args.requests):
-        await _call(app, body, headers)
+        await asgi_call(app, body, headers)
     profile.disable()
     pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
     pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)

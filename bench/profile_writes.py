@@ -26,7 +26,7 @@ import httpx
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
-from bench.profile_reads import _call
+from bench.profile_reads import asgi_call
 from bench.short import parse_args
 from resolvers.pool.me_images import Slot, list_images, set_primary
 from resolvers.stores import Caller
@@ -79,7 +79,7 @@ async def main(args: argparse.Namespace) -> None:
     async def over_http(n: int) -> None:
         body = bodies[n % 2]
         sized = [*headers, (b"content-length", str(len(body)).encode())]
-        status, answer = await _call(app, body, sized)
+        status, answer = await asgi_call(app, body, sized)
         assert status == 200 and b"FACE_REF" in answer, answer[:300]
 
     caller = Caller(OWNER)
