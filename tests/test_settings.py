@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gc
+import logging
 import re
 import subprocess
 from pathlib import Path
@@ -48,6 +49,7 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_HOST": ("0.0.0.0", "host", "0.0.0.0"),
     "MEIMAGES_PORT": ("9000", "port", 9000),
     "MEIMAGES_WORKERS": ("4", "workers", 4),
+    "MEIMAGES_DB_POOL_SIZE": ("12", "db_pool_size", 12),
     "MEIMAGES_LOG_LEVEL": ("WARNING", "log_level", "warning"),
     "MEIMAGES_MAX_UPLOAD_BYTES": ("1000", "max_upload_bytes", 1000),
     "MEIMAGES_MAX_IMAGE_PIXELS": ("2000", "max_image_pixels", 2000),
@@ -229,6 +231,7 @@ def test_a_typo_in_a_boolean_is_refused_not_false(name: str, raw: str) -> None:
         ("MEIMAGES_PORT", "-1"),
         ("MEIMAGES_WORKERS", "0"),
         ("MEIMAGES_WORKERS", "two"),
+        ("MEIMAGES_DB_POOL_SIZE", "0"),
         ("MEIMAGES_MAX_UPLOAD_BYTES", "10MB"),
         ("MEIMAGES_MAX_UPLOAD_BYTES", "0"),
         ("MEIMAGES_MAX_IMAGE_PIXELS", "4e7"),
@@ -457,8 +460,14 @@ def test_serve_hands_the_log_level_to_uvicorn(
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
     monkeypatch.setattr(gc, "freeze", lambda: None)  # serve freezes its own process's GC
+    # serve configures the process's root logger (level and handler); this process's
+    # later tests get it back as it was, not at DEBUG with every library's records kept.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "setLevel", lambda level: seen.update(root_level=level))
     for name in EVERY_VARIABLE:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MEIMAGES_LOG_LEVEL", "Debug")
     assert cli.main(["serve", "--data-dir", str(tmp_path), "--port", "1234"]) == 0
     assert seen["log_level"] == "debug" and seen["port"] == 1234
+    assert seen["root_level"] == logging.DEBUG

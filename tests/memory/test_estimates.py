@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import subprocess
 import sys
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,29 +30,33 @@ TOLERANCE = 1.6
 T = TypeVar("T")
 
 
-def _retained(make: Callable[[], T]) -> tuple[int, T]:
-    """The bytes `make()` leaves allocated (its answer kept), after a collection."""
+@contextmanager
+def _tracing() -> Iterator[Callable[[], int]]:
+    """tracemalloc on, and the bytes allocated since, after a collection. Logging is off
+    meanwhile: a log record kept by pytest's capture is the test's memory, not the cache's
+    (a library at DEBUG would otherwise count each statement it logs)."""
+    disabled = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
     gc.collect()
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        kept = make()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - before, kept
+
+        def grown() -> int:
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0] - before
+
+        yield grown
     finally:
         tracemalloc.stop()
+        logging.disable(disabled)
 
 
 async def _retained_async(make: Callable[[], Awaitable[T]]) -> tuple[int, T]:
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+    """The bytes `make()` leaves allocated (its answer kept), after a collection."""
+    with _tracing() as grown:
         kept = await make()
-        gc.collect()
-        return tracemalloc.get_traced_memory()[0] - before, kept
-    finally:
-        tracemalloc.stop()
+        return grown(), kept
 
 
 def _close(estimate: int, measured: int) -> bool:
