@@ -120,9 +120,10 @@ async def http_on_every_worker(
     server: LiveServer, stack: AsyncExitStack
 ) -> dict[int, httpx.AsyncClient]:
     """One kept-alive connection served by each worker: new connections are opened until
-    every worker has accepted one (the kernel hands each to whichever worker accepts)."""
+    every worker has accepted one (the kernel hands each to whichever worker accepts).
+    The server answers once its first worker does; the others may not be spawned yet."""
+    await _wait_for(lambda: len(server.workers()) == WORKERS, f"{WORKERS} workers spawned")
     workers = set(server.workers())
-    assert len(workers) == WORKERS, workers
     clients: dict[int, httpx.AsyncClient] = {}
     for _ in range(CONNECTION_ATTEMPTS):
         client = await stack.enter_async_context(
