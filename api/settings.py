@@ -51,6 +51,7 @@ from resolvers.config.workflows import Workflow, WorkflowError, load_workflows
 from resolvers.limits import Limits, RateLimits
 from resolvers.media.signed_urls import MediaUrlSigner
 from storage.crypto import MasterKey
+from storage.db import DEFAULT_MAX_CONNECTIONS
 
 PREFIX = "MEIMAGES_"
 
@@ -191,6 +192,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # Processes serving on that port (`serve --workers`; several need PostgreSQL).
     workers: Positive = 1
+    # PostgreSQL connections the server holds at most, its workers together.
+    db_pool_size: Positive = DEFAULT_MAX_CONNECTIONS
     log_level: Annotated[LogLevel, BeforeValidator(_lower)] = "info"
     # Uploads and media (resolvers.stores.Limits).
     max_upload_bytes: Positive = _LIMITS.max_upload_bytes
@@ -428,6 +431,11 @@ class Settings(BaseSettings):
         return (
             self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'meimages.db').resolve()}"
         )
+
+    @property
+    def db_connections_per_process(self) -> int:
+        """Each worker's share of `db_pool_size` (one at least)."""
+        return max(1, self.db_pool_size // self.workers)
 
     @property
     def resolved_blob_dir(self) -> Path:

@@ -140,7 +140,9 @@ def build_server(settings: Settings, *, tracer_provider: TracerProvider | None =
         memo=signed,
     )
     stores = Stores(
-        db=Database(settings.resolved_database_url),
+        db=Database(
+            settings.resolved_database_url, max_connections=settings.db_connections_per_process
+        ),
         vault=FieldVault(load_keyring(settings)),
         blobs=open_blob_store(
             settings.blob_url,

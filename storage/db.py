@@ -68,17 +68,25 @@ def _translated_failures() -> Iterator[None]:
         raise failure from error
 
 
+# PostgreSQL connections one process holds at most: a third kept open, the rest opened
+# under load and closed when returned.
+DEFAULT_MAX_CONNECTIONS = 30
+
+
 class Database:
     """One engine and its session factory."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, max_connections: int = DEFAULT_MAX_CONNECTIONS
+    ) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
+            kept = max(1, max_connections // 3)
             kwargs.update(
-                pool_size=10,
-                max_overflow=20,
+                pool_size=kept,
+                max_overflow=max(0, max_connections - kept),
                 pool_pre_ping=True,
                 pool_timeout=POOL_TIMEOUT_S,
                 connect_args={"timeout": CONNECT_TIMEOUT_S},

@@ -67,6 +67,8 @@ def _chain(error: BaseException) -> list[BaseException]:
 def _is_full(error: BaseException) -> bool:
     if isinstance(error, OSError) and error.errno in _FULL_ERRNOS:
         return True
+    if isinstance(error, asyncpg.DiskFullError):
+        return True
     # SQLite reports a full disk as SQLITE_FULL ("database or disk is full").
     return isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error)
 
@@ -88,7 +90,10 @@ def _is_unreachable(error: BaseException) -> bool:
         | TimeoutError
         | asyncio.TimeoutError
         | asyncpg.PostgresConnectionError  # incl. "connection does not exist"
-        | asyncpg.OperatorInterventionError,  # shutting down, starting up
+        | asyncpg.OperatorInterventionError  # shutting down, starting up
+        # Out of connections ("too many clients already"), memory or a configured limit:
+        # the server is at capacity for a moment, not broken.
+        | asyncpg.InsufficientResourcesError,
     ) or (
         # asyncpg's own word for a connection the server closed under it.
         isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error)

@@ -249,7 +249,9 @@ def start_server(
     processes serving the port (`serve --workers`); healthy then means one answers.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    given = {"MEIMAGES_LOG_LEVEL": "warning", **(settings or {})}
+    # A third of the default pool: the suite's servers on two cores stay within
+    # PostgreSQL's 100 connections however the test files pair up.
+    given = {"MEIMAGES_LOG_LEVEL": "warning", "MEIMAGES_DB_POOL_SIZE": "10", **(settings or {})}
     environment = clean_environment({**(env or {}), **given})
     spawn = spawn or subprocess_spawn()
     for attempt in range(1, PORT_ATTEMPTS + 1):

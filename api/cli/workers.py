@@ -110,7 +110,7 @@ def serve_workers(
     except Exception as error:  # the database is unreachable, a key file unreadable, …
         log.error("cannot start: %s: %s", type(error).__name__, error)
         return 1
-    _hand_down(settings)
+    _hand_down(settings, workers)
     if settings.log_format == "json":
         log.info(
             "serving http://%s:%s with %d workers, data in %s",
@@ -150,11 +150,13 @@ async def _prepare(settings: Settings) -> Settings:
     return server.settings
 
 
-def _hand_down(settings: Settings) -> None:
+def _hand_down(settings: Settings, workers: int) -> None:
     """Put what the command line chose into the environment the workers inherit."""
     for name, variable in _HANDED_DOWN.items():
         value = getattr(settings, name)
         os.environ[variable] = str(value.resolve() if name == "data_dir" else value)
+    # Each worker takes its share of MEIMAGES_DB_POOL_SIZE.
+    os.environ["MEIMAGES_WORKERS"] = str(workers)
     if not settings.mcp_stateless:
         log.info("several workers: /mcp serves without sessions (MEIMAGES_MCP_STATELESS)")
         os.environ["MEIMAGES_MCP_STATELESS"] = "true"

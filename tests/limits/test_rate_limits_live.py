@@ -86,7 +86,9 @@ async def _graphql(http: httpx.AsyncClient, server: LiveServer, owner: str, seed
         headers=bearer(server.token(owner), preflight=True),
     )
     assert response.status_code == 200, response.text
-    result = response.json()["data"]["uploadMeImage"]
+    data = response.json()["data"]
+    assert data is not None, response.text
+    result = data["uploadMeImage"]
     if result["__typename"] == "MeImage":
         return "stored"
     assert result["__typename"] == "RateLimitedError", result
@@ -114,6 +116,7 @@ async def test_fifty_uploads_at_once_on_two_instances_admit_exactly_the_limit(
             headers=a.headers(owner),
         )
         stored_by_graphql = sum(1 for n, o in enumerate(outcomes) if o == "stored" and n % 2 == 1)
+        assert listed.json()["data"] is not None, listed.text
         assert len(listed.json()["data"]["meImages"]) == stored_by_graphql
         # Another owner is not held back by this one's window.
         assert await _rest(http, b, f"{owner}-other", 99) == "stored"
