@@ -14,22 +14,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLSchema
+from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLSchema
 from strawberry import Schema
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
 from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types import Info
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 # Distribution name → the version prefix this module was written against.
 WRITTEN_FOR = {"strawberry-graphql": "0.341."}
 
 __all__ = [
+    "TYPE_CAST_ATTRIBUTE",
     "WRITTEN_FOR",
     "StrawberryGraphQLCoreExecutionContext",
+    "enum_class",
     "graphql_schema",
     "is_plain_attribute",
+    "object_class",
     "optimized_is_awaitable",
     "resolver_info",
     "validate_document",
@@ -56,3 +62,29 @@ def resolver_info(raw_info: Any, field: Any) -> Info[Any, Any]:
 def is_plain_attribute(resolve: Callable[..., Any]) -> bool:
     """Whether a field's graphql-core resolver is Strawberry's default (attribute) one."""
     return bool(is_default_resolver(resolve))
+
+
+_CONVERTER = CustomGraphQLEnumType.__module__
+
+
+def object_class(type_: GraphQLObjectType) -> type | None:
+    """The class whose instances Strawberry's own `is_type_of` of `type_` accepts when
+    they carry no `strawberry.cast` mark (`TYPE_CAST_ATTRIBUTE`), or None when the type
+    declares an `is_type_of` of its own (then nothing is known without calling it)."""
+    definition = (type_.extensions or {}).get("strawberry-definition")
+    if not isinstance(definition, StrawberryObjectDefinition) or definition.is_type_of:
+        return None
+    check = type_.is_type_of
+    if check is not None and getattr(check, "__module__", None) != _CONVERTER:
+        return None  # replaced after Strawberry built the type
+    origin = definition.origin
+    return origin if isinstance(origin, type) else None
+
+
+def enum_class(type_: GraphQLEnumType) -> type | None:
+    """The Python enum whose members a Strawberry enum type serialises by their value
+    alone (`CustomGraphQLEnumType.serialize`), or None for any other enum type."""
+    if type(type_) is not CustomGraphQLEnumType:
+        return None
+    wrapped = type_.wrapped_cls
+    return wrapped if isinstance(wrapped, type) else None

@@ -15,16 +15,20 @@ any error response, so a plan never answers with an error of its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     GraphQLAbstractType,
     GraphQLBoolean,
+    GraphQLEnumType,
     GraphQLError,
     GraphQLField,
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -51,7 +55,14 @@ from api.compiler.graphql_core import (
     root_fields,
     subfields,
 )
-from schema.strawberry_compat import is_plain_attribute, optimized_is_awaitable, resolver_info
+from schema.strawberry_compat import (
+    TYPE_CAST_ATTRIBUTE,
+    enum_class,
+    is_plain_attribute,
+    object_class,
+    optimized_is_awaitable,
+    resolver_info,
+)
 
 
 class Fallback(Exception):
@@ -81,6 +92,9 @@ Completion = Callable[[Any, _Run], Any]
 class _Completer:
     complete: Completion
     may_await: bool
+    # A value of exactly this class completes to itself (a `str` of a String): a list
+    # takes such items as they are.
+    exact: type | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,7 +141,7 @@ class _Field:
     # A plain attribute of the source (Strawberry's "basic" field): read it directly.
     attribute: str | None
     # A resolver without arguments returning a scalar: called without Strawberry's wrapper.
-    direct: Callable[[Any, Any], Any] | None
+    direct: _Direct | None
     # Strawberry marks plain attribute fields: they need neither info nor arguments.
     basic: bool
     takes_args: bool
@@ -137,6 +151,24 @@ class _Field:
     non_null: bool
 
 
+@dataclass(frozen=True)
+class _Direct:
+    """A resolver function and how Strawberry passes it the source and its `Info`."""
+
+    function: Callable[..., Any]
+    takes_self: bool
+    source_names: tuple[str, ...]
+    info_name: str | None
+
+    def call_arguments(self) -> str:
+        """The arguments of the call in generated source (`source` and `info` there)."""
+        arguments = ["source"] if self.takes_self else []
+        arguments += [f"{name}=source" for name in self.source_names]
+        if self.info_name is not None:
+            arguments.append(f"{self.info_name}=info")
+        return ", ".join(arguments)
+
+
 @dataclass(frozen=True, eq=False)
 class _TypeName:
     key: str
@@ -144,6 +176,10 @@ class _TypeName:
 
 
 _Selection = _Field | _TypeName
+
+# What an object's completion does with None or Undefined: answers null, refuses (a
+# non-null position: the plan falls back), or never sees one (its caller checked).
+_NULL_ANSWERED, _NULL_REFUSED, _NULL_UNSEEN = "answered", "refused", "unseen"
 
 
 class Plan:
@@ -183,7 +219,7 @@ def compile_plan(schema: GraphQLSchema, executor: Executor[Any]) -> Plan | None:
         # GraphQLError: a switch that does not coerce (`@include(if: null)`); the
         # executor reports it.
         return None
-    return Plan(_object_completion(root), compiler.slots)
+    return Plan(_object_completion(root, schema.query_type.name), compiler.slots)
 
 
 class _Compiler:
@@ -239,41 +275,75 @@ class _Compiler:
     def completer(self, type_: GraphQLOutputType, site: _Site) -> _Completer:
         if is_non_null_type(type_):
             assert isinstance(type_, GraphQLNonNull)
-            return _non_null(self.completer(type_.of_type, site))
-        if is_list_type(type_):
-            assert isinstance(type_, GraphQLList)
-            return _nullable(_list(self.completer(type_.of_type, site)))
-        if is_leaf_type(type_):
-            return _nullable(_leaf(type_.serialize))
+            inner = type_.of_type
+            if is_object_type(inner):
+                assert isinstance(inner, GraphQLObjectType)
+                return self.object_completer(inner, site, _NULL_REFUSED)
+            return _required(self.bare_completer(inner, site))
         if is_object_type(type_):
             assert isinstance(type_, GraphQLObjectType)
-            return _nullable(self.object_completer(type_, site))
+            return self.object_completer(type_, site, _NULL_ANSWERED)
+        return _nullable(self.bare_completer(type_, site))
+
+    def bare_completer(self, type_: GraphQLOutputType, site: _Site) -> _Completer:
+        """The completion of a value that is neither None nor Undefined (the nullable or
+        non-null wrapper around it looks at those)."""
+        if is_list_type(type_):
+            assert isinstance(type_, GraphQLList)
+            return _list(self.completer(type_.of_type, site))
+        if is_leaf_type(type_):
+            return _leaf(type_)
+        if is_object_type(type_):
+            assert isinstance(type_, GraphQLObjectType)
+            return self.object_completer(type_, site, _NULL_UNSEEN)
         if is_abstract_type(type_):
-            return _nullable(self.abstract_completer(type_, site))
+            return self.abstract_completer(type_, site)
         raise _Unsupported(f"type {type_}")
 
-    def object_completer(self, type_: GraphQLObjectType, site: _Site) -> _Completer:
+    def object_completer(self, type_: GraphQLObjectType, site: _Site, null: str) -> _Completer:
+        """An object's completion, with its `is_type_of` check and, by `null`, what a None
+        or Undefined value completes to (`_NULL_UNSEEN`: the caller never passes one).
+
+        The check is Strawberry's own `is_type_of` for most types: an instance of exactly
+        the type's class that carries no `strawberry.cast` mark passes it without the
+        call (`object_class`)."""
         selection = subfields(self.schema, self.executor, type_, site.selected.details)
         if selection is None:
             raise _Unsupported("@defer or fragment variables")
-        fields = _object_completion(self.object_fields(type_, selection))
+        selections = self.object_fields(type_, selection)
+        fields = _object_completion(selections, type_.name)
+        may_await = _may_await(selections)
         is_type_of = type_.is_type_of
-        if is_type_of is None:
-            return _Completer(fields, True)
-
-        def checked(value: Any, run: _Run) -> Any:
-            if is_type_of(value, site.info(run)) is not True:
-                raise Fallback
-            return fields(value, run)
-
-        return _Completer(checked, True)
+        known = object_class(type_) if is_type_of is not None else None
+        names: dict[str, Any] = {
+            "Fallback": Fallback,
+            "Undefined": Undefined,
+            "fields": fields,
+            "is_type_of": is_type_of,
+            "known": known,
+            "site": site,
+            "cast": TYPE_CAST_ATTRIBUTE,
+        }
+        lines = ["def complete(value, run):"]
+        if null != _NULL_UNSEEN:
+            answer = "raise Fallback" if null == _NULL_REFUSED else "return None"
+            lines += ["    if value is None or value is Undefined:", f"        {answer}"]
+        if is_type_of is not None:
+            check = "is_type_of(value, site.info(run)) is not True"
+            if known is not None:
+                fast = "(value.__class__ is known and getattr(value, cast, None) is None)"
+                check = f"not {fast} and {check}"
+            lines += [f"    if {check}:", "        raise Fallback"]
+        lines.append("    return fields(value, run)")
+        complete: Completion = _generated(lines, names, f"<object {type_.name}>")
+        return _Completer(complete, may_await)
 
     def abstract_completer(self, type_: GraphQLAbstractType, site: _Site) -> _Completer:
         resolve_type = type_.resolve_type
         if resolve_type is None:
             raise _Unsupported("an abstract type without resolve_type")
         members = {
-            member.name: self.object_completer(member, site).complete
+            member.name: self.object_completer(member, site, _NULL_UNSEEN).complete
             for member in self.schema.get_possible_types(type_)
         }
 
@@ -297,7 +367,7 @@ class _Compiler:
 
 def _direct_call(
     schema: GraphQLSchema, definition: GraphQLField, leaf: GraphQLOutputType
-) -> Callable[[Any, Any], Any] | None:
+) -> _Direct | None:
     """The field's resolver function called the way Strawberry calls it (source as
     `self` or `root`/`parent`, its `Info` as `info`), for a synchronous resolver without
     arguments or field extensions whose result is a scalar or enum: with no arguments to
@@ -313,18 +383,13 @@ def _direct_call(
         return None
     if field.extensions or field.arguments or field.is_async or resolver.is_async:
         return None
-    function = resolver.wrapped_func
-    takes_self = resolver.self_parameter is not None
-    source_names = [p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p]
+    source_names = tuple(p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p)
     info_name = resolver.info_parameter.name if resolver.info_parameter else None
-
-    def call(source: Any, info: Any) -> Any:
-        kwargs = dict.fromkeys(source_names, source)
-        if info_name is not None:
-            kwargs[info_name] = info
-        return function(source, **kwargs) if takes_self else function(**kwargs)
-
-    return call
+    if not all(name.isidentifier() for name in (*source_names, info_name or "info")):
+        return None  # pragma: no cover - Python parameter names are identifiers
+    return _Direct(
+        resolver.wrapped_func, resolver.self_parameter is not None, source_names, info_name
+    )
 
 
 def _plain_attribute(definition: GraphQLField) -> str | None:
@@ -339,10 +404,69 @@ def _plain_attribute(definition: GraphQLField) -> str | None:
 
 # Scalars whose `serialize` hands back a value of this exact class unchanged: the
 # generated code skips the call for those (and still calls it for anything else).
-_PASS_THROUGH = ((GraphQLString, "str"), (GraphQLID, "str"), (GraphQLBoolean, "bool"))
+_PASS_THROUGH: tuple[tuple[GraphQLOutputType, type], ...] = (
+    (GraphQLString, str),
+    (GraphQLID, str),
+    (GraphQLBoolean, bool),
+)
+# ...and an `int` within these bounds (a 32-bit GraphQL Int) is its own serialisation.
+_INT_RANGE = (GRAPHQL_MIN_INT, GRAPHQL_MAX_INT)
 
 
-def _object_completion(selections: Sequence[_Selection]) -> Completion:
+@dataclass(frozen=True)
+class _LeafShortcuts:
+    """What a leaf type's values serialise to without the call to `serialize`."""
+
+    exact: type | None = None
+    int_range: tuple[int, int] | None = None
+    # A Strawberry enum: its class, and each member's serialisation by member name.
+    enum: type | None = None
+    enum_names: dict[str, Any] | None = None
+
+
+def _leaf_shortcuts(leaf: GraphQLOutputType) -> _LeafShortcuts:
+    exact = next((c for t, c in _PASS_THROUGH if t is leaf), None)
+    if exact is not None:
+        return _LeafShortcuts(exact=exact)
+    if leaf is GraphQLInt:
+        return _LeafShortcuts(int_range=_INT_RANGE)
+    if isinstance(leaf, GraphQLEnumType):
+        enum = enum_class(leaf)
+        if enum is None:
+            return _LeafShortcuts()
+        names: dict[str, Any] = {}
+        for member in cast("Iterable[Any]", enum):
+            try:  # what `serialize` answers for a member depends on the member alone
+                names[member._name_] = leaf.serialize(member)
+            except Exception:  # that member keeps the call
+                continue
+        return _LeafShortcuts(enum=enum, enum_names=names)
+    return _LeafShortcuts()
+
+
+def _generated(lines: list[str], names: dict[str, Any], filename: str) -> Any:
+    """The function `complete` that `lines` define, with `names` as its globals;
+    `filename` names it in tracebacks and profiles."""
+    # The source is built from names and reprs only.
+    exec(compile("\n".join(lines), filename, "exec"), names)
+    return names["complete"]
+
+
+def _may_await(selections: Sequence[_Selection]) -> bool:
+    """Whether an object's completion can answer an awaitable: only when a field's
+    resolver may return one (one Strawberry does not mark as an attribute and the plan
+    does not call directly) or its value's completion may."""
+    for step in selections:
+        if isinstance(step, _TypeName):
+            continue
+        if not (step.basic or step.direct is not None):
+            return True
+        if step.serialize is None and step.completer.may_await:
+            return True
+    return False
+
+
+def _object_completion(selections: Sequence[_Selection], type_name: str = "Query") -> Completion:
     """The function that completes one object of a selection set, generated as Python
     source with one straight run of statements per selected field (no per-field loop
     or dispatch), the way graphql-jit generates JavaScript. It answers the object, or an
@@ -370,8 +494,7 @@ def _object_completion(selections: Sequence[_Selection]) -> Completion:
         "        raise",
         "    return gathered(out, pending) if pending else out",
     ]
-    exec("\n".join(lines), names)  # the source is built above from names and reprs only
-    complete: Completion = names["complete"]
+    complete: Completion = _generated(lines, names, f"<fields of {type_name}>")
     return complete
 
 
@@ -380,13 +503,21 @@ def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
     awaitable of it, noted in `pending`) under its key in `out`."""
     key, pad = repr(step.key), " " * 8
     names[f"finish{i}"] = _finish(step)
+    direct = step.direct
     if step.attribute is not None and step.attribute.isidentifier():
         lines = [f"{pad}value = source.{step.attribute}"]
     elif step.basic:
         lines = [f"{pad}value = resolve{i}(source, None)"]
-    elif step.direct is not None:
-        names[f"direct{i}"] = step.direct
-        lines = [f"{pad}value = direct{i}(source, site{i}.strawberry_info(run))"]
+    elif direct is not None:
+        names[f"direct{i}"] = direct.function
+        lines = []
+        if direct.info_name is not None:  # the run's `Info` of this field, made once
+            lines += [
+                f"{pad}info = run.strawberry_infos[{step.site.slot}]",
+                f"{pad}if info is None:",
+                f"{pad}    info = site{i}.strawberry_info(run)",
+            ]
+        lines.append(f"{pad}value = direct{i}({direct.call_arguments()})")
     else:
         args = f"**site{i}.arguments(run)" if step.takes_args else ""
         lines = [
@@ -397,8 +528,8 @@ def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
             f"{pad}else:",
         ]
         pad += "    "
-    lines += [f"{pad}if isinstance(value, Exception):", f"{pad}    raise Fallback"]
     if step.serialize is None:
+        lines += [f"{pad}if isinstance(value, Exception):", f"{pad}    raise Fallback"]
         names[f"complete{i}"] = step.completer.complete
         lines.append(f"{pad}out[{key}] = complete{i}(value, run)")
         if step.completer.may_await:
@@ -407,13 +538,34 @@ def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
     names[f"serialize{i}"] = step.serialize
     leaf = step.site.definition.type
     leaf = leaf.of_type if isinstance(leaf, GraphQLNonNull) else leaf
+    shortcuts = _leaf_shortcuts(leaf)
+    # A value of the exact class a shortcut names is never an Exception: those come first.
+    if shortcuts.exact is not None:
+        lines += [
+            f"{pad}if value.__class__ is {shortcuts.exact.__name__}:",
+            f"{pad}    out[{key}] = value",
+        ]
+    elif shortcuts.int_range is not None:
+        low, high = shortcuts.int_range
+        lines += [
+            f"{pad}if value.__class__ is int and {low} <= value <= {high}:",
+            f"{pad}    out[{key}] = value",
+        ]
+    elif shortcuts.enum is not None:
+        names[f"enum{i}"], names[f"enum_names{i}"] = shortcuts.enum, shortcuts.enum_names
+        lines += [
+            f"{pad}if value.__class__ is enum{i} and value._name_ in enum_names{i}:",
+            f"{pad}    out[{key}] = enum_names{i}[value._name_]",
+        ]
+    else:
+        lines += [f"{pad}if False:", f"{pad}    pass"]
     null = "raise Fallback" if step.non_null else f"out[{key}] = None"
-    lines += [f"{pad}if value is None or value is Undefined:", f"{pad}    {null}"]
-    exact = next((c for t, c in _PASS_THROUGH if t is leaf), None)
-    if exact is not None:
-        lines += [f"{pad}elif value.__class__ is {exact}:", f"{pad}    out[{key}] = value"]
     return [
         *lines,
+        f"{pad}elif isinstance(value, Exception):",
+        f"{pad}    raise Fallback",
+        f"{pad}elif value is None or value is Undefined:",
+        f"{pad}    {null}",
         f"{pad}else:",
         f"{pad}    result = serialize{i}(value)",
         f"{pad}    if result is None or result is Undefined:",
@@ -476,27 +628,18 @@ def _settle_in_background(awaitables: list[Any]) -> None:
     future.add_done_callback(_SETTLING.discard)
 
 
-def _non_null(inner: _Completer) -> _Completer:
+def _required(inner: _Completer) -> _Completer:
+    """A non-null value's completion. The completion inside never answers None for a
+    value that is not None (a leaf refuses a null serialisation, lists and objects answer
+    lists and objects), so only the value itself needs the check."""
     complete = inner.complete
 
-    def checked(result: Any) -> Any:
-        if result is None:
+    def required(value: Any, run: _Run) -> Any:
+        if value is None or value is Undefined:
             raise Fallback
-        return result
+        return complete(value, run)
 
-    async def checked_later(result: Awaitable[Any]) -> Any:
-        return checked(await result)
-
-    if not inner.may_await:
-        return _Completer(lambda value, run: checked(complete(value, run)), False)
-
-    def non_null(value: Any, run: _Run) -> Any:
-        result = complete(value, run)
-        if optimized_is_awaitable(result):
-            return checked_later(result)
-        return checked(result)
-
-    return _Completer(non_null, True)
+    return _Completer(required, inner.may_await, inner.exact)
 
 
 def _nullable(inner: _Completer) -> _Completer:
@@ -507,22 +650,30 @@ def _nullable(inner: _Completer) -> _Completer:
             return None
         return complete(value, run)
 
-    return _Completer(nullable, inner.may_await)
+    return _Completer(nullable, inner.may_await, inner.exact)
 
 
 def _list(item: _Completer) -> _Completer:
-    complete = item.complete
+    complete, exact = item.complete, item.exact
     if not item.may_await:
+        if exact is not None:
+
+            def list_of_exact(value: Any, run: _Run) -> Any:
+                if value.__class__ is not list and not is_iterable(value):
+                    raise Fallback
+                return [e if e.__class__ is exact else complete(e, run) for e in value]
+
+            return _Completer(list_of_exact, False)
 
         def list_(value: Any, run: _Run) -> Any:
-            if not is_iterable(value):
+            if value.__class__ is not list and not is_iterable(value):
                 raise Fallback
             return [complete(entry, run) for entry in value]
 
         return _Completer(list_, False)
 
     def list_items(value: Any, run: _Run) -> Any:
-        if not is_iterable(value):
+        if value.__class__ is not list and not is_iterable(value):
             raise Fallback
         results: list[Any] = []
         pending: list[int] = []
@@ -548,11 +699,13 @@ async def _gathered_items(results: list[Any], pending: list[int]) -> list[Any]:
     return results
 
 
-def _leaf(serialize: Callable[[Any], Any]) -> _Completer:
+def _leaf(type_: GraphQLOutputType) -> _Completer:
+    serialize = cast("Callable[[Any], Any]", getattr(type_, "serialize"))  # noqa: B009
+
     def leaf(value: Any, run: _Run) -> Any:
         result = serialize(value)
         if result is None or result is Undefined:
             raise Fallback
         return result
 
-    return _Completer(leaf, False)
+    return _Completer(leaf, False, _leaf_shortcuts(type_).exact)

@@ -1,0 +1,123 @@
+"""The plans' shortcuts give graphql-core's answer: values a shortcut takes as they are
+(a `str` of a String, an `int` of a 32-bit Int, a Strawberry enum's member, an instance of
+exactly an object type's class) and every neighbour that must still take the long way (a
+bool or float of an Int, an Int out of range, a `strawberry.cast` mark, a subclass, an
+item of another class in a list of strings)."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+import strawberry
+
+from api.compiler.reads import CompiledReads
+from api.documents import QueryDocuments
+from schema.strawberry_compat import graphql_schema
+
+
+@strawberry.enum
+class Shade(enum.Enum):
+    LIGHT = "light"
+    DARK = "dark"
+
+
+@strawberry.interface
+class Thing:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Card(Thing):
+    name: str
+
+
+@strawberry.type
+class Box(Thing):
+    size: int
+
+
+class SpecialCard(Card):
+    """A subclass: Strawberry's `is_type_of` accepts it, the shortcut leaves it to it."""
+
+
+class Label(str):
+    pass
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def number(self, which: int) -> int:
+        values: list[object] = [7, -(2**31), 2**31 - 1, True, 3.0, 2**31, -(2**31) - 1, 2.5]
+        return values[which]  # type: ignore[return-value]
+
+    @strawberry.field
+    def shade(self, which: int) -> Shade:
+        values: list[object] = [Shade.LIGHT, Shade.DARK, "dark", "nope"]
+        return values[which]  # type: ignore[return-value]
+
+    @strawberry.field
+    def shades(self) -> list[Shade | None]:
+        return [Shade.DARK, None, Shade.LIGHT]
+
+    @strawberry.field
+    def words(self, which: int) -> list[str]:
+        values: list[list[object]] = [["a", "b"], ["a", 5, True], ["a", Label("x")], ["a", None]]
+        return values[which]  # type: ignore[return-value]
+
+    @strawberry.field
+    def name(self, which: int) -> str:
+        values: list[object] = ["plain", Label("sub"), 12, None]
+        return values[which]  # type: ignore[return-value]
+
+    @strawberry.field
+    def card(self, which: int) -> Card:
+        if which == 0:
+            return Card(id=strawberry.ID("c"), name="plain")
+        if which == 1:
+            return SpecialCard(id=strawberry.ID("s"), name="sub")
+        if which == 2:  # marked as another type: Strawberry's check refuses it
+            return strawberry.cast(Box, Card(id=strawberry.ID("x"), name="cast"))
+        return strawberry.cast(Card, Card(id=strawberry.ID("k"), name="cast to itself"))
+
+    @strawberry.field
+    def cards(self) -> list[Card]:
+        return [Card(id=strawberry.ID(f"c{i}"), name=f"n{i}") for i in range(3)]
+
+
+SCHEMA = strawberry.Schema(query=Query, types=[Card, Box])
+READS = CompiledReads(
+    SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
+)
+
+QUERIES = [
+    *(f"{{ number(which: {i}) }}" for i in range(8)),
+    *(f"{{ shade(which: {i}) }}" for i in range(4)),
+    "{ shades }",
+    *(f"{{ words(which: {i}) }}" for i in range(4)),
+    *(f"{{ name(which: {i}) }}" for i in range(4)),
+    *(f"{{ card(which: {i}) {{ id name __typename }} }}" for i in range(4)),
+    "{ cards { id name } }",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_shortcuts_answer_as_graphql_core(query: str) -> None:
+    expected = await SCHEMA.execute(query)
+    compiled = await READS.execute(query, None, None, None, None)
+    if expected.errors:
+        assert compiled is None, (query, expected.errors)
+        return
+    assert compiled is not None, query
+    assert compiled.errors is None
+    assert compiled.data == expected.data, query
+    assert [type(v) for v in _leaves(compiled.data)] == [type(v) for v in _leaves(expected.data)]
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
