@@ -189,7 +189,7 @@ class BudgetedCache(Generic[K, V]):
         if entry is None:
             return default
         self._entries.move_to_end(key)
-        entry.used = self.budget._tick()
+        entry.used = next(self.budget._clock)  # `_tick`, without the call: gets are hot
         return entry.value
 
     def put(self, key: K, value: V, nbytes: int) -> None:

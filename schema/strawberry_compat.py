@@ -22,6 +22,7 @@ from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types import Info
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
@@ -32,8 +33,10 @@ __all__ = [
     "TYPE_CAST_ATTRIBUTE",
     "WRITTEN_FOR",
     "StrawberryGraphQLCoreExecutionContext",
+    "converted_arguments",
     "enum_class",
     "graphql_schema",
+    "has_exception_handlers",
     "is_plain_attribute",
     "object_class",
     "optimized_is_awaitable",
@@ -88,3 +91,23 @@ def enum_class(type_: GraphQLEnumType) -> type | None:
         return None
     wrapped = type_.wrapped_cls
     return wrapped if isinstance(wrapped, type) else None
+
+
+def has_exception_handlers(schema: Schema, field: Any) -> bool:
+    """Whether an exception handler of the schema may turn an error of `field` into a
+    typed result (Strawberry's resolver wrapper then catches it; the same check it makes
+    when it builds the field)."""
+    return bool(schema.schema_converter._get_field_exception_handlers(field))
+
+
+def converted_arguments(schema: Schema, field: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """A field's arguments as its resolver receives them, from graphql-core's coerced
+    values: what Strawberry's resolver wrapper does before the call (`get_arguments`),
+    for a field without field extensions (those may reshape them)."""
+    return convert_arguments(
+        values,
+        field.arguments,
+        scalar_registry=schema.schema_converter.scalar_registry,
+        config=schema.config,
+        info=None,
+    )

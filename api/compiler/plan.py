@@ -15,6 +15,7 @@ any error response, so a plan never answers with an error of its own.
 from __future__ import annotations
 
 import asyncio
+import enum
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -35,8 +36,12 @@ from graphql import (
     GraphQLOutputType,
     GraphQLSchema,
     GraphQLString,
+    ListValueNode,
+    ObjectValueNode,
     OperationType,
     Undefined,
+    ValueNode,
+    VariableNode,
     is_abstract_type,
     is_leaf_type,
     is_list_type,
@@ -57,7 +62,9 @@ from api.compiler.graphql_core import (
 )
 from schema.strawberry_compat import (
     TYPE_CAST_ATTRIBUTE,
+    converted_arguments,
     enum_class,
+    has_exception_handlers,
     is_plain_attribute,
     object_class,
     optimized_is_awaitable,
@@ -153,20 +160,27 @@ class _Field:
 
 @dataclass(frozen=True)
 class _Direct:
-    """A resolver function and how Strawberry passes it the source and its `Info`."""
+    """A resolver function and how Strawberry passes it the source, its `Info` and its
+    (converted, constant) arguments."""
 
     function: Callable[..., Any]
     takes_self: bool
     source_names: tuple[str, ...]
     info_name: str | None
+    arguments: dict[str, Any]
+    # An async resolver (or one Strawberry treats as such) answers an awaitable.
+    may_await: bool
 
-    def call_arguments(self) -> str:
-        """The arguments of the call in generated source (`source` and `info` there)."""
-        arguments = ["source"] if self.takes_self else []
-        arguments += [f"{name}=source" for name in self.source_names]
+    def call_arguments(self, arguments: str) -> str:
+        """The arguments of the call in generated source (`source` and `info` there;
+        `arguments` names the dict of the converted ones)."""
+        given = ["source"] if self.takes_self else []
+        given += [f"{name}=source" for name in self.source_names]
         if self.info_name is not None:
-            arguments.append(f"{self.info_name}=info")
-        return ", ".join(arguments)
+            given.append(f"{self.info_name}=info")
+        if self.arguments:
+            given.append(f"**{arguments}")
+        return ", ".join(given)
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,7 +276,9 @@ class _Compiler:
                     site=site,
                     resolve=resolve,
                     attribute=_plain_attribute(definition) if basic else None,
-                    direct=None if basic else _direct_call(self.schema, definition, leaf),
+                    direct=None
+                    if basic
+                    else _direct_call(self.schema, self.executor, definition, selected, leaf),
                     basic=basic,
                     takes_args=bool(definition.args or selected.nodes[0].arguments),
                     completer=self.completer(definition.type, site),
@@ -366,30 +382,77 @@ class _Compiler:
 
 
 def _direct_call(
-    schema: GraphQLSchema, definition: GraphQLField, leaf: GraphQLOutputType
+    schema: GraphQLSchema,
+    executor: Executor[Any],
+    definition: GraphQLField,
+    selected: Selected,
+    leaf: GraphQLOutputType,
 ) -> _Direct | None:
-    """The field's resolver function called the way Strawberry calls it (source as
-    `self` or `root`/`parent`, its `Info` as `info`), for a synchronous resolver without
-    arguments or field extensions whose result is a scalar or enum: with no arguments to
-    convert and no union for an exception handler to fill, Strawberry's wrapper adds
-    nothing else. None for any other field."""
+    """The field's resolver function called the way Strawberry's wrapper calls it (source
+    as `self` or `root`/`parent`, its `Info` as `info`, the arguments converted), for a
+    resolver without field extensions whose errors no exception handler turns into a
+    result, and whose arguments are written in the document as scalar or enum literals
+    (or left to their defaults): those convert to the same values on every run, so they
+    are converted once, here. None for any other field."""
     field = (definition.extensions or {}).get("strawberry-definition")
     strawberry_schema = (schema.extensions or {}).get("strawberry-definition")
     resolver = getattr(field, "base_resolver", None)
-    if field is None or resolver is None or not is_leaf_type(leaf) or definition.args:
+    if field is None or resolver is None or strawberry_schema is None:
         return None
     config = getattr(strawberry_schema, "config", None)
-    if getattr(config, "info_class", None) is not StrawberryInfo:
+    if getattr(config, "info_class", None) is not StrawberryInfo or field.extensions:
         return None
-    if field.extensions or field.arguments or field.is_async or resolver.is_async:
+    if not is_leaf_type(leaf) and has_exception_handlers(strawberry_schema, field):
         return None
+    arguments: dict[str, Any] = {}
+    if definition.args or selected.nodes[0].arguments:
+        if not _constant_leaf_arguments(definition, selected):
+            return None
+        arguments = converted_arguments(
+            strawberry_schema, field, argument_values(executor, definition, selected)
+        )
+        if not all(isinstance(value, _CONSTANT) for value in arguments.values()):
+            return None
     source_names = tuple(p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p)
     info_name = resolver.info_parameter.name if resolver.info_parameter else None
-    if not all(name.isidentifier() for name in (*source_names, info_name or "info")):
+    names = (*source_names, info_name or "info", *arguments)
+    if not all(name.isidentifier() for name in names) or len(set(names)) < len(names):
         return None  # pragma: no cover - Python parameter names are identifiers
     return _Direct(
-        resolver.wrapped_func, resolver.self_parameter is not None, source_names, info_name
+        resolver.wrapped_func,
+        resolver.self_parameter is not None,
+        source_names,
+        info_name,
+        arguments,
+        field.is_async or resolver.is_async,
     )
+
+
+# Argument values that stay the same however often a resolver receives them.
+_CONSTANT = (str, int, float, bool, type(None), enum.Enum)
+
+
+def _constant_leaf_arguments(definition: GraphQLField, selected: Selected) -> bool:
+    """Whether every argument is a scalar or enum and none is given by a variable."""
+    for argument in definition.args.values():
+        type_ = argument.type
+        if not is_leaf_type(type_.of_type if isinstance(type_, GraphQLNonNull) else type_):
+            return False
+    return all(
+        not _reads_variables(argument.value)
+        for node in selected.nodes
+        for argument in node.arguments or ()
+    )
+
+
+def _reads_variables(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_reads_variables(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_reads_variables(field.value) for field in value.fields)
+    return False
 
 
 def _plain_attribute(definition: GraphQLField) -> str | None:
@@ -459,7 +522,7 @@ def _may_await(selections: Sequence[_Selection]) -> bool:
     for step in selections:
         if isinstance(step, _TypeName):
             continue
-        if not (step.basic or step.direct is not None):
+        if not (step.basic or step.direct is not None) or (step.direct and step.direct.may_await):
             return True
         if step.serialize is None and step.completer.may_await:
             return True
@@ -517,7 +580,19 @@ def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
                 f"{pad}if info is None:",
                 f"{pad}    info = site{i}.strawberry_info(run)",
             ]
-        lines.append(f"{pad}value = direct{i}({direct.call_arguments()})")
+        names[f"arguments{i}"] = direct.arguments
+        call = f"direct{i}({direct.call_arguments(f'arguments{i}')})"
+        if direct.may_await:
+            lines += [
+                f"{pad}value = {call}",
+                f"{pad}if is_awaitable(value):",
+                f"{pad}    out[{key}] = finish{i}(value, run)",
+                f"{pad}    pending.append({key})",
+                f"{pad}else:",
+            ]
+            pad += "    "
+        else:
+            lines.append(f"{pad}value = {call}")
     else:
         args = f"**site{i}.arguments(run)" if step.takes_args else ""
         lines = [

@@ -51,6 +51,7 @@ class MediaUrlSigner:
             raise ValueError("media URL lifetime must be positive")
         self._secret = secret
         self.ttl_s = ttl_s
+        self._step = max(60, ttl_s // 4)
         self.prefix = prefix.rstrip("/")
         # URLs stay identical for an expiry step, and a list read signs two or three per
         # image: each is remembered with its expiry, and made anew once that has moved on.
@@ -69,7 +70,7 @@ class MediaUrlSigner:
 
         A URL therefore lives between `ttl_s` and `ttl_s` plus a quarter of it (at least 60 s).
         """
-        step = max(60, self.ttl_s // 4)
+        step = self._step
         t = int(now if now is not None else time.time())
         return ((t + self.ttl_s) // step + 1) * step
 

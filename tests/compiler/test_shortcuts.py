@@ -82,6 +82,18 @@ class Query:
         return strawberry.cast(Card, Card(id=strawberry.ID("k"), name="cast to itself"))
 
     @strawberry.field
+    async def pick(
+        self, info: strawberry.Info, shade: Shade = Shade.DARK, times: int = 1
+    ) -> list[Card]:
+        return [
+            Card(id=strawberry.ID(f"{shade.value}{i}"), name=info.field_name) for i in range(times)
+        ]
+
+    @strawberry.field
+    def echo(self, root: object, word: str | None = None) -> str:
+        return f"{word!r} {root!r}"
+
+    @strawberry.field
     def cards(self) -> list[Card]:
         return [Card(id=strawberry.ID(f"c{i}"), name=f"n{i}") for i in range(3)]
 
@@ -99,7 +111,27 @@ QUERIES = [
     *(f"{{ name(which: {i}) }}" for i in range(4)),
     *(f"{{ card(which: {i}) {{ id name __typename }} }}" for i in range(4)),
     "{ cards { id name } }",
+    "{ pick { id name } }",
+    "{ a: pick(shade: LIGHT, times: 2) { id } b: pick(times: 0) { id } }",
+    '{ echo(word: "hi") e: echo }',
 ]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($s: Shade!) { pick(shade: $s, times: 2) { id name } }", {"s": "LIGHT"}),
+        ("query($w: String) { echo(word: $w) }", {"w": "x"}),
+        ("query($w: String) { echo(word: $w) }", {}),
+    ],
+)
+async def test_arguments_from_variables_are_converted_each_run(
+    query: str, variables: dict[str, object]
+) -> None:
+    expected = await SCHEMA.execute(query, variable_values=variables)
+    compiled = await READS.execute(query, variables, None, None, None)
+    assert compiled is not None and not expected.errors
+    assert compiled.data == expected.data
 
 
 @pytest.mark.parametrize("query", QUERIES)
