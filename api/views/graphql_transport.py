@@ -80,6 +80,28 @@ def json_content_type(content_type: str) -> bool:
     return "application/json" in _media_type(content_type)
 
 
+# Whether a view answers an Accept header with a stream, by the view's class, its stream
+# protocols and the header: a handful of headers in practice (each client sends its
+# own); the map is bounded all the same.
+_STREAMS: dict[tuple[type, tuple[str, ...], str], bool] = {}
+_MAX_STREAMS = 64
+
+
+def _streams(view: BaseView[Any], accept: str) -> bool:
+    """Whether the client prefers one of the view's stream transports (Strawberry's
+    `_get_stream_transport_from_headers`, which reads the first Accept header alone;
+    each transport's `accepts` judges that text and nothing else)."""
+    key = (type(view), tuple(view._stream_transport_map), accept)
+    known = _STREAMS.get(key)
+    if known is None:
+        if len(_STREAMS) >= _MAX_STREAMS:
+            _STREAMS.clear()
+        known = _STREAMS[key] = (
+            view._get_stream_transport_from_headers({"accept": accept}) is not None
+        )
+    return known
+
+
 def plain_request(
     view: BaseView[Any], scope: Scope, headers: Headers, body: bytes
 ) -> GraphQLRequestData | None:
@@ -87,7 +109,7 @@ def plain_request(
     or None for anything it would read otherwise or refuse (a streaming transport the
     client prefers, a batch, a body that is not a JSON object, members of the wrong type):
     the view's usual path answers those. The data is kept for that path (`parsed`)."""
-    if view._get_stream_transport_from_headers(headers) is not None:
+    if _streams(view, headers.get("accept", "")):
         return None
     data: object
     try:
