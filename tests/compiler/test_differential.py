@@ -12,6 +12,7 @@ operator has.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +99,11 @@ async def seeded(
         view = _graphql_view(api)
         assert view.reads is not None and view.reads.enabled
         assert _graphql_view(plain).reads is None
-        # Signed URLs carry an expiry step; pin it so both paths sign alike.
-        expires = view.urls.expires_at()
+        # Signed URLs carry an expiry step; pin their clock so both paths sign alike (the
+        # signers made per request origin take it over).
+        pinned = time.time()
         for urls in (view.urls, _graphql_view(plain).urls):
-            urls.expires_at = lambda *, now=None: expires  # type: ignore[method-assign]
+            urls.clock = lambda: pinned
         world = Seeded(api, view, view.reads, plain)
         for i, (data, label, tags, kind) in enumerate(
             [
