@@ -216,7 +216,12 @@ class RequestChecks:
         except RequestRefused as exc:
             await _refuse(scope, receive, send, exc)
             return
-        await self._run(scope, receive if body is None else replay_body(body, receive), send)
+        if body is not None:
+            # Read whole and checked: no more of it can come, so neither its size nor its
+            # pace needs watching any longer (`_run`).
+            await self.app(scope, replay_body(body, receive), send)
+            return
+        await self._run(scope, receive, send)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> bytes | None:
         """The body when it had to be read to be checked (JSON), else None (streamed later)."""
