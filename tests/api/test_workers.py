@@ -300,8 +300,11 @@ async def test_every_worker_takes_its_share_of_the_connection_pool(server: LiveS
     MEIMAGES_DB_POOL_SIZE (`Settings.db_connections_per_process`)."""
     await _wait_for(lambda: len(server.workers()) == WORKERS, f"{WORKERS} workers spawned")
     for pid in server.workers():
-        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        assert f"MEIMAGES_WORKERS={WORKERS}".encode() in environment, pid
+        assert f"MEIMAGES_WORKERS={WORKERS}".encode() in _environment(pid), pid
+
+
+def _environment(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
 
 
 @pytest.mark.parametrize("how", ["flag", "variable"])
