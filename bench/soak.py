@@ -19,8 +19,9 @@ slots, toggle opt-ins and — a few times a minute — generate. Prints:
   the log at the end), with nothing twice;
 * the in-process caches at the end (`/metrics`: bytes and entries per cache, evictions);
 * with `--tracemalloc`, the server runs under `tracemalloc` (one frame per allocation;
-  it slows the server down) and every minute hands over its allocations by line: the
-  Python heap it traces each minute, the lines that grew most since the first snapshot
+  it slows the server down) and every minute (ten times in all in a run longer than ten
+  minutes) hands over its allocations by line: the Python heap it traces at each
+  snapshot, the lines that grew most since the first snapshot
   after warm-up, and whether the heap plateaus (grew under 1 % of itself in each of the
   last two intervals between snapshots).
 
@@ -362,7 +363,7 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
         )
         workers = [asyncio.create_task(soak_run.worker()) for _ in range(args.workers)]
         samples: list[tuple[float, dict[str, int]]] = []
-        heap = HeapSnapshots(server.pid, traces)
+        heap = HeapSnapshots(server.pid, traces, every_s=max(60.0, args.minutes * 60 / SNAPSHOTS))
         while time.monotonic() < soak_run.end:
             await asyncio.sleep(min(15.0, max(0.0, soak_run.end - time.monotonic())))
             samples.append((time.monotonic() - began, process_figures(server.pid)))
@@ -446,17 +447,24 @@ def report(
 # Heap snapshots of a traced server ------------------------------------------------
 
 
-class HeapSnapshots:
-    """Once a minute, the traced server's allocations by line (see `traced_server`)."""
+# Snapshots of a traced server in one run: each takes a forked copy a while to sum up (minutes
+# on a busy machine, for a large heap), so a long run takes them further apart.
+SNAPSHOTS = 10
 
-    def __init__(self, pid: int, folder: Path | None) -> None:
+
+class HeapSnapshots:
+    """The traced server's allocations by line, every minute or, in a run longer than
+    `SNAPSHOTS` minutes, `SNAPSHOTS` times in all (see `traced_server`)."""
+
+    def __init__(self, pid: int, folder: Path | None, *, every_s: float = 60.0) -> None:
         self.pid = pid
         self.folder = folder
+        self.every_s = every_s
         # (seconds into the run, Python heap traced, {"file:line": bytes})
         self.taken: list[tuple[float, int, dict[str, int]]] = []
 
     async def maybe_take(self, at: float) -> None:
-        if self.folder is not None and at >= 60 * (len(self.taken) + 1):
+        if self.folder is not None and at >= self.every_s * (len(self.taken) + 1):
             await self.take(at)
 
     async def take(self, at: float) -> None:
@@ -590,7 +598,7 @@ def main() -> None:
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
-        help="trace the server's allocations; report heap growth by line every minute",
+        help="trace the server's allocations; report heap growth by line (every minute, ten times in a long run)",
     )
     asyncio.run(soak(parse_args(parser, minutes=0.25, owners=5, subscribers=10, workers=4)))
 
