@@ -408,9 +408,12 @@ def _direct_call(
     if definition.args or selected.nodes[0].arguments:
         if not _constant_leaf_arguments(definition, selected):
             return None
-        arguments = converted_arguments(
-            strawberry_schema, field, argument_values(executor, definition, selected)
-        )
+        try:
+            arguments = converted_arguments(
+                strawberry_schema, field, argument_values(executor, definition, selected)
+            )
+        except Exception:  # Strawberry's wrapper runs it, and meets the error itself
+            return None
         if not all(isinstance(value, _CONSTANT) for value in arguments.values()):
             return None
     source_names = tuple(p.name for p in (resolver.root_parameter, resolver.parent_parameter) if p)
@@ -424,7 +427,9 @@ def _direct_call(
         source_names,
         info_name,
         arguments,
-        field.is_async or resolver.is_async,
+        # A synchronous resolver of an object or list may still answer an awaitable (a
+        # DataLoader's future): graphql-core awaits it, so the plan looks.
+        field.is_async or resolver.is_async or not is_leaf_type(leaf),
     )
 
 

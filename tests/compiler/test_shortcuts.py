@@ -6,6 +6,7 @@ item of another class in a list of strings)."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 
 import pytest
@@ -94,6 +95,13 @@ class Query:
         return f"{word!r} {root!r}"
 
     @strawberry.field
+    def later(self, times: int = 2) -> list[Card]:
+        """Synchronous, answering a future (as a DataLoader's `load` does)."""
+        future: asyncio.Future[list[Card]] = asyncio.get_running_loop().create_future()
+        future.set_result([Card(id=strawberry.ID(f"l{i}"), name="later") for i in range(times)])
+        return future  # type: ignore[return-value]
+
+    @strawberry.field
     def cards(self) -> list[Card]:
         return [Card(id=strawberry.ID(f"c{i}"), name=f"n{i}") for i in range(3)]
 
@@ -114,6 +122,7 @@ QUERIES = [
     "{ pick { id name } }",
     "{ a: pick(shade: LIGHT, times: 2) { id } b: pick(times: 0) { id } }",
     '{ echo(word: "hi") e: echo }',
+    "{ later { id name } one: later(times: 1) { id } }",
 ]
 
 
