@@ -357,6 +357,7 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
         ]
         listeners = [asyncio.create_task(listen(server, g, stop)) for g in groups]
 
+        pauses = [(0.0, await gc_figures(http, server))]  # set-up's own passes left out
         began = time.monotonic()
         soak_run = Soak(
             server, http, owners, end=began + args.minutes * 60, began=began, steady=args.steady
@@ -367,6 +368,7 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
         while time.monotonic() < soak_run.end:
             await asyncio.sleep(min(15.0, max(0.0, soak_run.end - time.monotonic())))
             samples.append((time.monotonic() - began, process_figures(server.pid)))
+            pauses.append((time.monotonic() - began, await gc_figures(http, server)))
             await heap.maybe_take(time.monotonic() - began)
         await asyncio.gather(*workers)
         figures["end of traffic"] = process_figures(server.pid)
@@ -389,6 +391,7 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
         await asyncio.gather(*listeners, return_exceptions=True)
     await asyncio.sleep(2)  # let the server notice the closed sockets before counting
     figures["after clients left"] = process_figures(server.pid)
+    report_gc(pauses)
     report(soak_run, subscribers, logged, figures, samples, args, heap, caches)
 
 
@@ -553,6 +556,48 @@ def write_snapshot(target: Path) -> None:
     temporary = target.with_suffix(".part")
     temporary.write_text(json.dumps({"traced": traced, "lines": lines}))
     temporary.rename(target)  # whole or absent: the soak reads it once it exists
+
+
+SLOW_PAUSE = "0.05"  # a bucket bound of meimages_gc_pause_seconds
+
+
+async def gc_figures(http: httpx.AsyncClient, server: LiveServer) -> dict[str, float]:
+    """The server's GC pauses so far (`/metrics`): full passes and their seconds, and the
+    passes of any generation longer than `SLOW_PAUSE` seconds."""
+    response = await http.get(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    response.raise_for_status()
+    figures = {"full passes": 0.0, "full seconds": 0.0, "slow passes": 0.0}
+    for family in text_string_to_metric_families(response.text):
+        if family.name != "meimages_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            full = sample.labels["generation"] == "2"
+            if sample.name.endswith("_count"):
+                figures["slow passes"] += sample.value
+                figures["full passes"] += sample.value if full else 0
+            elif sample.name.endswith("_sum") and full:
+                figures["full seconds"] = sample.value
+            elif sample.name.endswith("_bucket") and sample.labels["le"] == SLOW_PAUSE:
+                figures["slow passes"] -= sample.value
+    return figures
+
+
+def report_gc(pauses: list[tuple[float, dict[str, float]]]) -> None:
+    """Per minute of traffic: the full collections and the long passes the server made."""
+    print(f"\n| minute | full GC passes | their seconds | passes > {float(SLOW_PAUSE) * 1000:.0f} ms |"
+          "\n|---|---|---|---|")  # fmt: skip
+    previous = pauses[0][1]
+    for minute in range(int(pauses[-1][0] // 60) + 1):
+        inside = [f for t, f in pauses if t < (minute + 1) * 60]
+        if not inside:
+            continue
+        last = inside[-1]
+        delta = {k: last[k] - previous[k] for k in last}
+        print(f"| {minute + 1} | {delta['full passes']:.0f} | {delta['full seconds']:.3f} "
+              f"| {delta['slow passes']:.0f} |")  # fmt: skip
+        previous = last
 
 
 async def cache_figures(http: httpx.AsyncClient, server: LiveServer) -> str:

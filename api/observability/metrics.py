@@ -11,8 +11,13 @@ Label values are bounded: route templates (never raw paths), operation names cap
 
 from __future__ import annotations
 
+import bisect
+import gc
+import itertools
 import os
 import re
+import time
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -24,7 +29,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import event
@@ -34,6 +44,9 @@ from storage.db import Database
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# A collection of the young generations takes microseconds, a full one of a large heap
+# tens or hundreds of milliseconds, during which no request moves.
+GC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 # Most operations answer in milliseconds; generation calls take tens of seconds.
 FAST_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SLOW_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
@@ -174,6 +187,7 @@ class Metrics:
         self._cache_hits = self.query_cache.labels("hit")
         self._cache_misses = self.query_cache.labels("miss")
         self._cache_figures: CacheFigures | None = None
+        self._gc_figures: GcPauses | None = None
 
     def request_done(
         self, route: str, method: str, status: int, seconds: float, *, streamed: bool
@@ -209,8 +223,9 @@ class Metrics:
         if self.multiprocess_dir:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-            if self._cache_figures is not None:  # read at the scrape: this process's own
-                registry.register(self._cache_figures)
+            for own in (self._cache_figures, self._gc_figures):  # this process's, read now
+                if own is not None:
+                    registry.register(own)
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -245,6 +260,17 @@ class Metrics:
         """Report the caches under `budget`, read at each scrape (nothing per request)."""
         self._cache_figures = CacheFigures(budget)
         self.registry.register(self._cache_figures)
+
+    # Garbage collection -----------------------------------------------------
+
+    def watch_gc(self) -> None:
+        """Time every cyclic-GC pass of this process, by generation: a full collection
+        stops the event loop, and its pauses are what a latency tail may be made of."""
+        self._gc_figures = GcPauses()
+        self.registry.register(self._gc_figures)
+        _GC_WATCHERS.add(self._gc_figures)
+        if _on_gc not in gc.callbacks:  # installed with the first server that reports
+            gc.callbacks.append(_on_gc)
 
     # The database pool -----------------------------------------------------
 
@@ -304,3 +330,52 @@ class CacheFigures(Collector):
             entries.add_metric([usage.name], usage.entries)
             evictions.add_metric([usage.name], usage.evictions)
         yield from (limit, used, entries, evictions)
+
+
+class GcPauses(Collector):
+    """Pauses of this process's cyclic GC, by generation, as a histogram read at the scrape.
+
+    Kept in plain lists, not prometheus_client values: the GC runs at any allocation,
+    also while prometheus_client holds its (non-reentrant) lock, which an `observe` from
+    the GC callback would then wait on for ever."""
+
+    def __init__(self) -> None:
+        self.counts = [[0] * (len(GC_BUCKETS) + 1) for _ in range(3)]
+        self.sums = [0.0, 0.0, 0.0]
+
+    def observe(self, generation: int, seconds: float) -> None:
+        self.counts[generation][bisect.bisect_left(GC_BUCKETS, seconds)] += 1
+        self.sums[generation] += seconds
+
+    def describe(self) -> list[Metric]:
+        return []  # figures are read at the scrape; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        pauses = HistogramMetricFamily(
+            "meimages_gc_pause_seconds",
+            "Time each cyclic garbage collection held the process, by generation.",
+            labels=["generation"],
+        )
+        for generation, counts in enumerate(self.counts):
+            bounds = [str(bound) for bound in GC_BUCKETS] + ["+Inf"]
+            cumulative = list(itertools.accumulate(counts))
+            pauses.add_metric(
+                [str(generation)], list(zip(bounds, cumulative, strict=True)), self.sums[generation]
+            )
+        yield pauses
+
+
+# One callback for the process (gc.callbacks is process-wide), handing each pause to every
+# live server's figures; a server that is gone drops out of the set by itself.
+_GC_WATCHERS: weakref.WeakSet[GcPauses] = weakref.WeakSet()
+_gc_started = 0.0
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+        return
+    seconds = time.perf_counter() - _gc_started
+    for figures in list(_GC_WATCHERS):
+        figures.observe(info["generation"], seconds)

@@ -54,6 +54,7 @@ class Observability:
             stores.observer = metrics
             metrics.watch_pool(stores.db)
             metrics.watch_caches(stores.caches.budget)
+            metrics.watch_gc()
         provider = tracer_provider or tracing.provider_from_env(environ)
         traces = tracing.Tracing(provider) if provider is not None else None
         if traces is not None:

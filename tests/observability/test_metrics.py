@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from api.observability.metrics import Metrics
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
@@ -293,3 +296,31 @@ async def test_workers_sharing_a_multiprocess_folder_are_scraped_as_one(
     assert m.get("meimages_graphql_operations_total", operation="ListImages") == 2
     # Each process's start-up health check, counted across both.
     assert m.get("meimages_http_requests_total", route="/healthz") >= 2
+    # The scraped process's own GC pauses, its start-up full collection among them.
+    assert m.get("meimages_gc_pause_seconds_count", generation="2") >= 1
+
+
+def test_every_garbage_collection_is_timed_by_generation() -> None:
+    metrics = Metrics()
+    metrics.watch_gc()
+    before = {g: _gc_count(metrics, g) for g in range(3)}
+    gc.collect(0)
+    gc.collect(2)
+    gc.collect(2)
+    # At least these passes; the interpreter may start young collections of its own.
+    assert _gc_count(metrics, 0) >= before[0] + 1
+    assert _gc_count(metrics, 2) >= before[2] + 2
+    text = metrics.exposition().decode()
+    assert 'meimages_gc_pause_seconds_bucket{generation="2",le="1.0"}' in text
+    # A server that is gone stops being told: the callback holds no reference to it.
+    gone = weakref.ref(metrics)
+    del metrics
+    gc.collect()
+    assert gone() is None
+
+
+def _gc_count(metrics: Metrics, generation: int) -> float:
+    value = metrics.registry.get_sample_value(
+        "meimages_gc_pause_seconds_count", {"generation": str(generation)}
+    )
+    return value or 0.0
