@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -66,6 +67,34 @@ def _translated_failures() -> Iterator[None]:
         if failure is None:
             raise
         raise failure from error
+
+
+class TableStatements:
+    """Statements built on tables (Core, not entities), sent on the connection of a
+    session's transaction instead of through the session.
+
+    Through the session each statement pays for the session's bookkeeping (its bind
+    lookup, the ORM plugin check, the connection of its transaction looked up again);
+    on the connection it costs what SQLAlchemy Core costs, in the same transaction. The
+    session would not flush before such a statement either (it autoflushes only for ORM
+    statements), nor does it see what they change: the callers keep the objects they
+    loaded in step (see `PoolRepository.set_slot`)."""
+
+    __slots__ = ("_connection", "_session", "dialect")
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._connection: AsyncConnection | None = None
+        bind = session.bind
+        self.dialect = bind.dialect.name if bind is not None else "sqlite"
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        connection = self._connection
+        if connection is None:
+            # Once per transaction: the session's connection (it begins the transaction
+            # if the session has not yet).
+            connection = self._connection = await self._session.connection()
+        return await connection.execute(statement, parameters)
 
 
 # PostgreSQL connections one process holds at most: a third kept open, the rest opened

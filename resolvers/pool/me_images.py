@@ -545,10 +545,7 @@ async def set_ai_reference(
         current = aware(row.ai_reference_until) if row.ai_reference_until else None
         changed = row.ai_reference != enabled or current != until
         if changed:
-            row.ai_reference = enabled
-            row.ai_reference_until = until
-            row.updated_at = utcnow()
-            await tx.pool.save(row)
+            await tx.pool.set_ai_reference(row, enabled, until, utcnow())
             await _event(
                 tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, stored, enabled=enabled
             )

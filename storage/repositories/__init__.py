@@ -16,7 +16,7 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database
+from storage.db import Database, TableStatements
 from storage.keys import FieldVault
 from storage.repositories.blobs import BlobRegistry
 from storage.repositories.events import EventLogRepository
@@ -44,12 +44,17 @@ class UnitOfWork:
         return self._vault
 
     @cached_property
+    def statements(self) -> TableStatements:
+        """The transaction's connection, shared by the repositories' statements on tables."""
+        return TableStatements(self._session)
+
+    @cached_property
     def owners(self) -> OwnerRepository:
-        return OwnerRepository(self._session)
+        return OwnerRepository(self._session, self.statements)
 
     @cached_property
     def pool(self) -> PoolRepository:
-        return PoolRepository(self._session, self.vault)
+        return PoolRepository(self._session, self.vault, self.statements)
 
     @cached_property
     def media(self) -> MediaRepository:
@@ -61,7 +66,7 @@ class UnitOfWork:
 
     @cached_property
     def events(self) -> EventLogRepository:
-        return EventLogRepository(self._session)
+        return EventLogRepository(self._session, self.statements)
 
     @cached_property
     def generations(self) -> GenerationRepository:
