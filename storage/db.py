@@ -80,20 +80,20 @@ class TableStatements:
     statements), nor does it see what they change: the callers keep the objects they
     loaded in step (see `PoolRepository.set_slot`)."""
 
-    __slots__ = ("_connection", "_session", "dialect")
+    __slots__ = ("_connection", "dialect", "session")
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._connection: AsyncConnection | None = None
+    def __init__(self, session: AsyncSession, connection: AsyncConnection | None = None) -> None:
+        self.session = session
+        self._connection = connection
         bind = session.bind
         self.dialect = bind.dialect.name if bind is not None else "sqlite"
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         connection = self._connection
         if connection is None:
-            # Once per transaction: the session's connection (it begins the transaction
-            # if the session has not yet).
-            connection = self._connection = await self._session.connection()
+            # Once: the session's connection (it begins the transaction if the session
+            # has not yet).
+            connection = self._connection = await self.session.connection()
         return await connection.execute(statement, parameters)
 
 
@@ -145,17 +145,23 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and rolls back on any exception."""
+        async with self.writing() as statements:
+            yield statements.session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[TableStatements]:
+        """`transaction`, with its connection for statements on tables (`TableStatements`)."""
         with _translated_failures():
             if self._writers is None:
                 async with self._sessions() as session, session.begin():
-                    yield session
+                    yield TableStatements(session, await session.connection())
                 return
             async with self._writers, self._sessions() as session, session.begin():
                 # Take SQLite's write lock up front so read-then-write transactions
                 # queue behind each other instead of failing with "database is locked"
                 # (other processes on the same file still wait in the busy handler).
-                await session.connection(execution_options={"sqlite_immediate": True})
-                yield session
+                connection = await session.connection(execution_options={"sqlite_immediate": True})
+                yield TableStatements(session, connection)
 
     def change_stamp(self) -> int | None:
         """SQLite only: a number that changes whenever any other connection commits.

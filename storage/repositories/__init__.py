@@ -32,9 +32,16 @@ from storage.repositories.uses import ReferenceUseRepository
 class UnitOfWork:
     """Every repository over one session: one transaction, or one read."""
 
-    def __init__(self, session: AsyncSession, vault: FieldVault | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        vault: FieldVault | None = None,
+        statements: TableStatements | None = None,
+    ) -> None:
         self._session = session
         self._vault = vault
+        # The transaction's connection, shared by the repositories' statements on tables.
+        self.statements = statements if statements is not None else TableStatements(session)
 
     @property
     def vault(self) -> FieldVault:
@@ -42,11 +49,6 @@ class UnitOfWork:
         if self._vault is None:
             raise RuntimeError("this unit of work was opened without the field vault")
         return self._vault
-
-    @cached_property
-    def statements(self) -> TableStatements:
-        """The transaction's connection, shared by the repositories' statements on tables."""
-        return TableStatements(self._session)
 
     @cached_property
     def owners(self) -> OwnerRepository:
@@ -97,8 +99,8 @@ class UnitOfWork:
 @asynccontextmanager
 async def transaction(db: Database, vault: FieldVault | None = None) -> AsyncIterator[UnitOfWork]:
     """One write transaction: commits on success, rolls back on any exception."""
-    async with db.transaction() as session:
-        tx = UnitOfWork(session, vault)
+    async with db.writing() as statements:
+        tx = UnitOfWork(statements.session, vault, statements)
         yield tx
         await tx.finish()
 
