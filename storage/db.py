@@ -154,7 +154,8 @@ class Database:
         with _translated_failures():
             if self._writers is None:
                 async with self._sessions() as session, session.begin():
-                    yield TableStatements(session, await session.connection())
+                    # The connection is taken by the first statement, as the session would.
+                    yield TableStatements(session)
                 return
             async with self._writers, self._sessions() as session, session.begin():
                 # Take SQLite's write lock up front so read-then-write transactions
