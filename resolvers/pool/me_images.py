@@ -537,8 +537,8 @@ async def set_ai_reference(
     now = stores.clock.now()
     until = _valid_until(enabled, until, now)
     async with stores.transaction() as tx:
-        owner = await tx.owners.locked(caller.owner_id)
-        lapsed = await consent.lapse_in(tx, owner, now)
+        lapses_at = await tx.owners.locked_lapse(caller.owner_id)
+        lapsed = await consent.lapse_in(tx, caller.owner_id, lapses_at, now)
         found = await _to_change(tx, caller, image_id)
         stored = found.stored
         row = stored.row
@@ -551,7 +551,7 @@ async def set_ai_reference(
             )
             if until is not None or current is not None:
                 # Only a timed consent can move the owner's next lapse.
-                await consent.remember_next_lapse(tx, owner)
+                await consent.remember_next_lapse(tx, caller.owner_id)
         image = await _to_image(tx, stored, _totals(found))
     if changed or lapsed:
         stores.notifier.notify(caller.owner_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -19,6 +19,7 @@ from storage.upsert import upsert
 # and on the entity, answering with the row (`OwnerRepository.locked`).
 _LOCKS: dict[str, Any] = {}
 _LOCKED: dict[str, Any] = {}
+_LOCKED_LAPSE: dict[str, Any] = {}
 
 
 def _upsert_owner(dialect: str, target: Any) -> Any:
@@ -54,6 +55,23 @@ def _locked_statement(dialect: str) -> Any:
     if statement is None:
         statement = _LOCKED[dialect] = _upsert_owner(dialect, Owner).returning(Owner)
     return statement
+
+
+def _locked_lapse_statement(dialect: str) -> Any:
+    statement = _LOCKED_LAPSE.get(dialect)
+    if statement is None:
+        table = Owner.__table__  # type: ignore[attr-defined]
+        statement = _upsert_owner(dialect, table).returning(table.c.consent_lapses_at)
+        _LOCKED_LAPSE[dialect] = statement
+    return statement
+
+
+_OWNER = Owner.__table__  # type: ignore[attr-defined]
+_SET_CONSENT_LAPSES_AT = (
+    update(_OWNER)
+    .where(_OWNER.c.id == bindparam("owner_id"))
+    .values(consent_lapses_at=bindparam("lapses_at"))
+)
 
 
 class OwnerRepository:
@@ -103,6 +121,18 @@ class OwnerRepository:
         owner: Owner = result.one()
         return owner
 
+    async def locked_lapse(self, owner_id: str, *, bump: bool = True) -> datetime | None:
+        """`lock`, for a writer of consents: when the owner's next timed consent lapses
+        (`Owner.consent_lapses_at`), read by the lock's own statement, on the table."""
+        now = utcnow()
+        result = await self._statements.execute(
+            _locked_lapse_statement(self._statements.dialect),
+            {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
+            | {"created": now, "updated": now},
+        )
+        lapses_at: datetime | None = result.scalar_one()
+        return lapses_at
+
     async def get(self, owner_id: str) -> Owner | None:
         return await self._session.get(Owner, owner_id)
 
@@ -129,9 +159,11 @@ class OwnerRepository:
         )
         return [str(r) for r in (await self._session.execute(query)).scalars().all()]
 
-    def set_consent_lapses_at(self, owner: Owner, when: datetime | None) -> None:
-        owner.consent_lapses_at = when
-        self._session.add(owner)
+    async def set_consent_lapses_at(self, owner_id: str, when: datetime | None) -> None:
+        """Keep the owner's earliest `until` (see `locked_lapse`), in one UPDATE."""
+        await self._statements.execute(
+            _SET_CONSENT_LAPSES_AT, {"owner_id": owner_id, "lapses_at": when}
+        )
 
     def set_allowed_providers(self, owner: Owner, providers: Sequence[str] | None) -> None:
         owner.allowed_providers = list(providers) if providers is not None else None
