@@ -75,7 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _warn_unknown_variables()
     if (workers := args.workers or settings.workers) > 1:
         return serve_workers(args, settings, workers, announce=lambda s: _print_banner(args, s))
-    app = create_app(settings)
+    # One process (`--workers 1` may override the variable): the whole pool is its own.
+    app = create_app(settings.model_copy(update={"workers": 1}))
     server = app.state.server
     if settings.log_format == "json":
         # A log collector reads stdout too: one JSON line, and no dev token in it.

@@ -295,6 +295,18 @@ async def test_a_dead_worker_is_replaced_and_sigterm_ends_every_worker(
         live.kill()
 
 
+async def test_every_worker_takes_its_share_of_the_connection_pool(server: LiveServer) -> None:
+    """`--workers 2` reaches each worker as MEIMAGES_WORKERS, by which it divides
+    MEIMAGES_DB_POOL_SIZE (`Settings.db_connections_per_process`)."""
+    await _wait_for(lambda: len(server.workers()) == WORKERS, f"{WORKERS} workers spawned")
+    for pid in server.workers():
+        assert f"MEIMAGES_WORKERS={WORKERS}".encode() in _environment(pid), pid
+
+
+def _environment(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+
+
 @pytest.mark.parametrize("how", ["flag", "variable"])
 def test_sqlite_refuses_several_workers_and_says_why(tmp_path: Path, how: str) -> None:
     args = ["serve", "--data-dir", str(tmp_path)]

@@ -13,7 +13,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from api.views import media as media_view
-from resolvers.media.signed_urls import MediaUrlSigner
+from resolvers.cache_budget import CacheBudget
+from resolvers.media.signed_urls import MediaUrlSigner, url_memo
 from storage.tables import MediaObject, MediaVariant
 from testbed import media_samples as samples
 from tests.support.app import Api
@@ -129,6 +130,26 @@ def test_signature_lifetime_is_configurable_and_ends_exactly() -> None:
     )
     # Byte-identical URLs for a while, so browsers can cache them.
     assert signer.url("m1", "thumbnail", "alice", now=now + 1) == url
+
+
+def test_the_url_memo_keeps_only_the_current_steps_urls() -> None:
+    """URLs are remembered while their expiry step lasts; once it moves on, every URL is
+    made anew, so the memo forgets the earlier ones (a deleted image's among them)."""
+    memo = url_memo(CacheBudget())
+    signer = MediaUrlSigner(b"k" * 32, ttl_s=3600, memo=memo)
+    now = 1_800_000_000.0
+    first = [signer.url(f"m{n}", "original", "alice", now=now) for n in range(50)]
+    assert len(memo.cache) == 50
+    assert [signer.url(f"m{n}", "original", "alice", now=now + 1) for n in range(50)] == first
+    assert len(memo.cache) == 50  # answered from the memo: nothing new kept
+    step = signer.expires_at(now=now + 900) - signer.expires_at(now=now)
+    assert step == 900
+    later = signer.url("m0", "original", "alice", now=now + step)
+    assert later != first[0]
+    assert len(memo.cache) == 1 and memo.cache.nbytes < 1024
+    # A caller asking for an earlier moment still gets its right URL, made, not kept.
+    assert signer.url("m1", "original", "alice", now=now) == first[1]
+    assert len(memo.cache) == 1
 
 
 async def test_transforms_are_signed_bounded_and_cached_after_first_use(
