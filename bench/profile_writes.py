@@ -1,12 +1,14 @@
 """Where the time of one `setPrimary` swap goes: through the ASGI app called in process
 (no sockets, no HTTP parsing), and through the rule alone (`set_primary`), under cProfile.
 
-    .venv/bin/python -m bench.profile_writes [--swaps 2000] [--top 25] [--rule]
+    .venv/bin/python -m bench.profile_writes [--swaps 2000] [--top 25] [--rule] [--toggle]
 
-Uploads two images of one owner, then has them take the face-ref slot in turn. Prints,
-per swap, the wall time and the main thread's CPU time (the event loop's share: the
-database work runs on the driver's thread), then cProfile's top functions by the main
-thread's CPU time.
+Uploads two images of one owner, then has them take the face-ref slot in turn (with
+`--toggle`: turns the first one's AI opt-in on and off, `setAiReferenceEnabled` and
+`set_ai_reference`). Prints, per write, the wall time and the main thread's CPU time (the
+event loop's share: the database work runs on the driver's thread), then cProfile's top
+functions by the main thread's CPU time and its Python calls per write (function calls
+counted by cProfile, built-ins included: unlike the times, they do not depend on load).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from api.auth import issue_token
 from api.settings import Settings
 from bench.profile_reads import asgi_call
 from bench.short import parse_args
-from resolvers.pool.me_images import Slot, list_images, set_primary
+from resolvers.pool.me_images import Slot, list_images, set_ai_reference, set_primary
 from resolvers.stores import Caller
 from storage import migrate
 from testbed.graphql import bearer, upload_form, upload_result
@@ -37,6 +39,10 @@ from testbed.images import jpeg
 SET_PRIMARY = (
     "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF)"
     " { __typename ... on MeImage { id primaryFor } } }"
+)
+TOGGLE = (
+    "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, enabled: $on)"
+    " { __typename ... on MeImage { id usage { aiReference } } } }"
 )
 OWNER = "bench-writer"
 
@@ -69,7 +75,16 @@ async def main(args: argparse.Namespace) -> None:
             )
             response = await http.post("/graphql", headers=bearer(token, preflight=True), **form)
             ids.append(str(upload_result(response)["id"]))
-    bodies = [json.dumps({"query": SET_PRIMARY, "variables": {"id": i}}).encode() for i in ids]
+    if args.toggle:
+        bodies = [
+            json.dumps({"query": TOGGLE, "variables": {"id": ids[0], "on": on}}).encode()
+            for on in (True, False)
+        ]
+        answered = b'"aiReference"'
+
+    else:
+        bodies = [json.dumps({"query": SET_PRIMARY, "variables": {"id": i}}).encode() for i in ids]
+        answered = b"FACE_REF"
     headers = [
         (b"host", b"127.0.0.1"),
         (b"authorization", f"Bearer {token}".encode()),
@@ -80,12 +95,16 @@ async def main(args: argparse.Namespace) -> None:
         body = bodies[n % 2]
         sized = [*headers, (b"content-length", str(len(body)).encode())]
         status, answer = await asgi_call(app, body, sized)
-        assert status == 200 and b"FACE_REF" in answer, answer[:300]
+        assert status == 200 and answered in answer and b"errors" not in answer, answer[:300]
 
     caller = Caller(OWNER)
     images = [image.id for image in await list_images(stores, caller)]
 
     async def rule(n: int) -> None:
+        if args.toggle:
+            image = await set_ai_reference(stores, caller, images[0], n % 2 == 0)
+            assert image.ai_reference is (n % 2 == 0)
+            return
         image = await set_primary(stores, caller, images[n % 2], Slot.FACE_REF)
         assert image.primary_for is Slot.FACE_REF
 
@@ -94,7 +113,7 @@ async def main(args: argparse.Namespace) -> None:
         await _timed(swap, 200)  # warm every cache
         wall, cpu = await _timed(swap, args.swaps)
         print(
-            f"{name:5} {wall * 1e6:7.0f} us per swap, {cpu * 1e6:7.0f} us of main-thread CPU"
+            f"{name:5} {wall * 1e6:7.0f} us per write, {cpu * 1e6:7.0f} us of main-thread CPU"
             f" ({1 / wall:.0f}/s)"
         )
     swap = paths["rule" if args.rule else "http"]
@@ -106,8 +125,10 @@ async def main(args: argparse.Namespace) -> None:
     profile.disable()
     if args.save:
         profile.dump_stats(args.save)
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
-    pstats.Stats(profile).sort_stats("tottime").print_stats(args.top)
+    stats = pstats.Stats(profile)
+    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats("tottime").print_stats(args.top)
+    print(f"{stats.total_calls / args.swaps:.0f} Python calls per write ({args.swaps} writes)")
     await stores.db.dispose()
 
 
@@ -116,5 +137,8 @@ if __name__ == "__main__":
     parser.add_argument("--swaps", type=int, default=2000)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--rule", action="store_true", help="profile the rule, not the app")
+    parser.add_argument(
+        "--toggle", action="store_true", help="setAiReferenceEnabled instead of setPrimary"
+    )
     parser.add_argument("--save", help="also write the profile to this file (pstats)")
     asyncio.run(main(parse_args(parser, swaps=50, top=5)))

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -68,6 +69,34 @@ def _translated_failures() -> Iterator[None]:
         raise failure from error
 
 
+class TableStatements:
+    """Statements built on tables (Core, not entities), sent on the connection of a
+    session's transaction instead of through the session.
+
+    Through the session each statement pays for the session's bookkeeping (its bind
+    lookup, the ORM plugin check, the connection of its transaction looked up again);
+    on the connection it costs what SQLAlchemy Core costs, in the same transaction. The
+    session would not flush before such a statement either (it autoflushes only for ORM
+    statements), nor does it see what they change: the callers keep the objects they
+    loaded in step (see `PoolRepository.set_slot`)."""
+
+    __slots__ = ("_connection", "dialect", "session")
+
+    def __init__(self, session: AsyncSession, connection: AsyncConnection | None = None) -> None:
+        self.session = session
+        self._connection = connection
+        bind = session.bind
+        self.dialect = bind.dialect.name if bind is not None else "sqlite"
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        connection = self._connection
+        if connection is None:
+            # Once: the session's connection (it begins the transaction if the session
+            # has not yet).
+            connection = self._connection = await self.session.connection()
+        return await connection.execute(statement, parameters)
+
+
 # PostgreSQL connections one process holds at most: a third kept open, the rest opened
 # under load and closed when returned.
 DEFAULT_MAX_CONNECTIONS = 30
@@ -116,17 +145,24 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and rolls back on any exception."""
+        async with self.writing() as statements:
+            yield statements.session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[TableStatements]:
+        """`transaction`, with its connection for statements on tables (`TableStatements`)."""
         with _translated_failures():
             if self._writers is None:
                 async with self._sessions() as session, session.begin():
-                    yield session
+                    # The connection is taken by the first statement, as the session would.
+                    yield TableStatements(session)
                 return
             async with self._writers, self._sessions() as session, session.begin():
                 # Take SQLite's write lock up front so read-then-write transactions
                 # queue behind each other instead of failing with "database is locked"
                 # (other processes on the same file still wait in the busy handler).
-                await session.connection(execution_options={"sqlite_immediate": True})
-                yield session
+                connection = await session.connection(execution_options={"sqlite_immediate": True})
+                yield TableStatements(session, connection)
 
     def change_stamp(self) -> int | None:
         """SQLite only: a number that changes whenever any other connection commits.

@@ -39,6 +39,8 @@ from api.settings import Settings
 
 log = logging.getLogger("meimages")
 
+WORKER_HEALTHCHECK_S = 30
+
 # The settings a worker must share with the supervisor that the command line may have
 # given (workers read theirs from the environment they inherit).
 _HANDED_DOWN = {"host": "MEIMAGES_HOST", "port": "MEIMAGES_PORT", "data_dir": "MEIMAGES_DATA_DIR"}
@@ -68,6 +70,10 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": settings.ws_ping_interval_s,
         "ws_ping_timeout": settings.ws_ping_timeout_s,
         "timeout_graceful_shutdown": 10,
+        # With several workers the supervisor pings each every half second and replaces one
+        # that does not answer within this many seconds: long enough that a worker merely
+        # slowed by a busy machine is left alone, short enough that a hung one is replaced.
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
     }
 
 

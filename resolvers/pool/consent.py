@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from resolvers.stores import Stores
 from storage.eventlog.payload import EventPayload, EventType
 from storage.repositories import UnitOfWork
-from storage.tables import Owner, aware
+from storage.tables import aware
 
 log = logging.getLogger("meimages.consent")
 
@@ -31,27 +31,28 @@ def is_due(lapses_at: datetime | None, now: datetime) -> bool:
     return lapses_at is not None and aware(lapses_at) <= now
 
 
-async def lapse_in(tx: UnitOfWork, owner: Owner, now: datetime) -> int:
+async def lapse_in(tx: UnitOfWork, owner_id: str, lapses_at: datetime | None, now: datetime) -> int:
     """Lapse the owner's opt-ins whose `until` has come, in the caller's transaction (which
-    holds the owner lock); returns how many lapsed."""
-    if not is_due(owner.consent_lapses_at, now):
+    holds the owner lock and read the owner's `lapses_at` with it); returns how many
+    lapsed."""
+    if not is_due(lapses_at, now):
         return 0
-    lapsed = await tx.pool.lapse_timed_consents(owner.id, now)
+    lapsed = await tx.pool.lapse_timed_consents(owner_id, now)
     for image_id, space_id in lapsed:
         await tx.events.append(
-            owner.id,
+            owner_id,
             space_id,
             EventType.AI_REFERENCE_TOGGLED,
             image_id,
             EventPayload(enabled=False, expired=True),
         )
-    await remember_next_lapse(tx, owner)
+    await remember_next_lapse(tx, owner_id)
     return len(lapsed)
 
 
-async def remember_next_lapse(tx: UnitOfWork, owner: Owner) -> None:
+async def remember_next_lapse(tx: UnitOfWork, owner_id: str) -> None:
     """Keep the owner's earliest `until` in step after their opt-ins changed."""
-    tx.owners.set_consent_lapses_at(owner, await tx.pool.next_consent_lapse(owner.id))
+    await tx.owners.set_consent_lapses_at(owner_id, await tx.pool.next_consent_lapse(owner_id))
 
 
 async def lapse_due(stores: Stores, owner_id: str) -> int:
@@ -61,10 +62,10 @@ async def lapse_due(stores: Stores, owner_id: str) -> int:
     finds nothing left to lapse."""
     now = stores.clock.now()
     async with stores.transaction() as tx:
-        owner = await tx.owners.locked(owner_id, bump=False)
-        if not is_due(owner.consent_lapses_at, now):
+        lapses_at = await tx.owners.locked_lapse(owner_id, bump=False)
+        if not is_due(lapses_at, now):
             return 0
-        lapsed = await lapse_in(tx, owner, now)
+        lapsed = await lapse_in(tx, owner_id, lapses_at, now)
         if lapsed:
             # The pool changed: every cached answer about this owner is now stale.
             await tx.owners.lock(owner_id)

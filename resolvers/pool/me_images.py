@@ -537,24 +537,21 @@ async def set_ai_reference(
     now = stores.clock.now()
     until = _valid_until(enabled, until, now)
     async with stores.transaction() as tx:
-        owner = await tx.owners.locked(caller.owner_id)
-        lapsed = await consent.lapse_in(tx, owner, now)
+        lapses_at = await tx.owners.locked_lapse(caller.owner_id)
+        lapsed = await consent.lapse_in(tx, caller.owner_id, lapses_at, now)
         found = await _to_change(tx, caller, image_id)
         stored = found.stored
         row = stored.row
         current = aware(row.ai_reference_until) if row.ai_reference_until else None
         changed = row.ai_reference != enabled or current != until
         if changed:
-            row.ai_reference = enabled
-            row.ai_reference_until = until
-            row.updated_at = utcnow()
-            await tx.pool.save(row)
+            await tx.pool.set_ai_reference(row, enabled, until, utcnow())
             await _event(
                 tx, caller, EventType.AI_REFERENCE_TOGGLED, image_id, stored, enabled=enabled
             )
             if until is not None or current is not None:
                 # Only a timed consent can move the owner's next lapse.
-                await consent.remember_next_lapse(tx, owner)
+                await consent.remember_next_lapse(tx, caller.owner_id)
         image = await _to_image(tx, stored, _totals(found))
     if changed or lapsed:
         stores.notifier.notify(caller.owner_id)

@@ -31,6 +31,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import TableStatements
 from storage.eventlog import snapshot
 from storage.eventlog.forms import EventForms
 from storage.eventlog.payload import EventPayload, EventType
@@ -123,28 +124,29 @@ class NewEvent:
     image: dict[str, Any] | None
 
 
-async def append_events(session: AsyncSession, events: Sequence[NewEvent]) -> None:
+async def append_events(statements: TableStatements, events: Sequence[NewEvent]) -> None:
     """Write a transaction's events in one statement, just before it commits.
 
     Same contract as `append_event`, in fewer round trips: on PostgreSQL one statement
     takes every owner's advisory lock and queues their NOTIFYs (delivered at commit), then
-    one multi-row INSERT writes the rows in the order they were made.
+    one multi-row INSERT writes the rows in the order they were made. Both on the
+    transaction's connection: the hot writes end here.
     """
     if not events:
         return
-    if _dialect(session) == "postgresql":
+    if statements.dialect == "postgresql":
         owners = list(dict.fromkeys(e.owner_id for e in events))
         locks = ", ".join(
             f"pg_advisory_xact_lock(:cls, hashtext(:o{n})), pg_notify(:channel, :o{n})"
             for n in range(len(owners))
         )
-        await session.execute(
+        await statements.execute(
             text(f"SELECT {locks}"),
             {"cls": _EVENT_LOCK_CLASS, "channel": CHANNEL}
             | {f"o{n}": owner for n, owner in enumerate(owners)},
         )
     now = utcnow()
-    await session.execute(
+    await statements.execute(
         _INSERT_EVENTS,
         [
             {

@@ -16,7 +16,7 @@ from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import Database
+from storage.db import Database, TableStatements
 from storage.keys import FieldVault
 from storage.repositories.blobs import BlobRegistry
 from storage.repositories.events import EventLogRepository
@@ -32,9 +32,16 @@ from storage.repositories.uses import ReferenceUseRepository
 class UnitOfWork:
     """Every repository over one session: one transaction, or one read."""
 
-    def __init__(self, session: AsyncSession, vault: FieldVault | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        vault: FieldVault | None = None,
+        statements: TableStatements | None = None,
+    ) -> None:
         self._session = session
         self._vault = vault
+        # The transaction's connection, shared by the repositories' statements on tables.
+        self.statements = statements if statements is not None else TableStatements(session)
 
     @property
     def vault(self) -> FieldVault:
@@ -45,11 +52,11 @@ class UnitOfWork:
 
     @cached_property
     def owners(self) -> OwnerRepository:
-        return OwnerRepository(self._session)
+        return OwnerRepository(self._session, self.statements)
 
     @cached_property
     def pool(self) -> PoolRepository:
-        return PoolRepository(self._session, self.vault)
+        return PoolRepository(self._session, self.vault, self.statements)
 
     @cached_property
     def media(self) -> MediaRepository:
@@ -61,7 +68,7 @@ class UnitOfWork:
 
     @cached_property
     def events(self) -> EventLogRepository:
-        return EventLogRepository(self._session)
+        return EventLogRepository(self._session, self.statements)
 
     @cached_property
     def generations(self) -> GenerationRepository:
@@ -92,8 +99,8 @@ class UnitOfWork:
 @asynccontextmanager
 async def transaction(db: Database, vault: FieldVault | None = None) -> AsyncIterator[UnitOfWork]:
     """One write transaction: commits on success, rolls back on any exception."""
-    async with db.transaction() as session:
-        tx = UnitOfWork(session, vault)
+    async with db.writing() as statements:
+        tx = UnitOfWork(statements.session, vault, statements)
         yield tx
         await tx.finish()
 

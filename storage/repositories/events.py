@@ -8,6 +8,7 @@ from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import TableStatements
 from storage.eventlog import snapshot
 from storage.eventlog.log import NewEvent, append_events, head_seq
 from storage.eventlog.payload import EventPayload, EventType
@@ -19,8 +20,9 @@ CAPTURE: Any = object()
 
 
 class EventLogRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, statements: TableStatements | None = None) -> None:
         self._session = session
+        self._statements = statements if statements is not None else TableStatements(session)
         self._pending: list[NewEvent] = []
 
     async def append(
@@ -52,7 +54,7 @@ class EventLogRepository:
     async def write_pending(self) -> None:
         """Write the logged changes, all in one statement (see `append_events`)."""
         pending, self._pending = self._pending, []
-        await append_events(self._session, pending)
+        await append_events(self._statements, pending)
 
     async def resume_point(self, owner_id: str, space_id: str) -> int:
         """Where a reader of the owner's space starts from now: its newest event, or the

@@ -6,43 +6,78 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from storage.db import TableStatements
 from storage.tables import Owner, utcnow
-from storage.upsert import dialect_insert, dialect_of, upsert
+from storage.upsert import upsert
 
-# The owner lock's statement by dialect name (see `OwnerRepository.lock`).
+# The owner lock's statements by dialect name, on the table (see `OwnerRepository.lock`)
+# and on the entity, answering with the row (`OwnerRepository.locked`).
 _LOCKS: dict[str, Any] = {}
+_LOCKED: dict[str, Any] = {}
+_LOCKED_LAPSE: dict[str, Any] = {}
 
 
-def _lock_statement(session: AsyncSession) -> Any:
-    dialect = dialect_of(session)
+def _upsert_owner(dialect: str, target: Any) -> Any:
+    table = Owner.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(target)
+        .values(
+            id=bindparam("owner_id"),
+            ai_uses_reference_images=True,
+            data_version=bindparam("first", type_=Integer),
+            created_at=bindparam("created"),
+            updated_at=bindparam("updated"),
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={"data_version": table.c.data_version + bindparam("bump", type_=Integer)},
+        )
+    )
+
+
+def _lock_statement(dialect: str) -> Any:
     statement = _LOCKS.get(dialect)
     if statement is None:
-        table = Owner.__table__  # type: ignore[attr-defined]
-        statement = (
-            dialect_insert(session)(table)
-            .values(
-                id=bindparam("owner_id"),
-                ai_uses_reference_images=True,
-                data_version=bindparam("first", type_=Integer),
-                created_at=bindparam("created"),
-                updated_at=bindparam("updated"),
-            )
-            .on_conflict_do_update(
-                index_elements=[table.c.id],
-                set_={"data_version": table.c.data_version + bindparam("bump", type_=Integer)},
-            )
-        )
-        _LOCKS[dialect] = statement
+        statement = _LOCKS[dialect] = _upsert_owner(dialect, Owner.__table__)  # type: ignore[attr-defined]
     return statement
 
 
+def _locked_statement(dialect: str) -> Any:
+    # Built once like the lock: made per call, its construction and cache key cost more
+    # Python than the statement takes to run.
+    statement = _LOCKED.get(dialect)
+    if statement is None:
+        statement = _LOCKED[dialect] = _upsert_owner(dialect, Owner).returning(Owner)
+    return statement
+
+
+def _locked_lapse_statement(dialect: str) -> Any:
+    statement = _LOCKED_LAPSE.get(dialect)
+    if statement is None:
+        table = Owner.__table__  # type: ignore[attr-defined]
+        statement = _upsert_owner(dialect, table).returning(table.c.consent_lapses_at)
+        _LOCKED_LAPSE[dialect] = statement
+    return statement
+
+
+_OWNER = Owner.__table__  # type: ignore[attr-defined]
+_SET_CONSENT_LAPSES_AT = (
+    update(_OWNER)
+    .where(_OWNER.c.id == bindparam("owner_id"))
+    .values(consent_lapses_at=bindparam("lapses_at"))
+)
+
+
 class OwnerRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, statements: TableStatements | None = None) -> None:
         self._session = session
+        self._statements = statements if statements is not None else TableStatements(session)
 
     async def ensure(self, owner_id: str) -> None:
         """The owner's row, made with the defaults if it does not exist yet."""
@@ -62,11 +97,12 @@ class OwnerRepository:
         `bump=False` is only for writes no query can see (e.g. a cached image rendition)."""
         # One statement instead of insert-if-absent, bump and SELECT ... FOR UPDATE: the
         # conflict update takes the row lock on PostgreSQL (SQLite writers hold BEGIN
-        # IMMEDIATE). Built once per dialect and sent on the table, not the entity: the
-        # hot writes take this lock, and the ORM's bookkeeping cost more than the SQL.
+        # IMMEDIATE). Built once per dialect and sent on the table, not the entity, on the
+        # transaction's connection: the hot writes take this lock, and the ORM's and the
+        # session's bookkeeping cost more than the SQL.
         now = utcnow()
-        await self._session.execute(
-            _lock_statement(self._session),
+        await self._statements.execute(
+            _lock_statement(self._statements.dialect),
             {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
             | {"created": now, "updated": now},
         )
@@ -74,28 +110,28 @@ class OwnerRepository:
     async def locked(self, owner_id: str, *, bump: bool = True) -> Owner:
         """`lock`, for a writer that reads the owner's row: the row as locked."""
         now = utcnow()
-        table = Owner.__table__  # type: ignore[attr-defined]
-        version = table.c.data_version
-        statement = (
-            dialect_insert(self._session)(Owner)
-            .values(
-                id=owner_id,
-                ai_uses_reference_images=True,
-                data_version=1 if bump else 0,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=[table.c.id],
-                set_={"data_version": version + 1 if bump else version},
-            )
-            .returning(Owner)
-        )
         result = await self._session.scalars(
-            statement, execution_options={"populate_existing": True}
+            _locked_statement(self._statements.dialect),
+            {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
+            | {"created": now, "updated": now},
+            # "orm": one statement with these parameters (given a dict, the ORM would
+            # take them for a bulk insert of one row, with its bookkeeping).
+            execution_options={"populate_existing": True, "dml_strategy": "orm"},
         )
         owner: Owner = result.one()
         return owner
+
+    async def locked_lapse(self, owner_id: str, *, bump: bool = True) -> datetime | None:
+        """`lock`, for a writer of consents: when the owner's next timed consent lapses
+        (`Owner.consent_lapses_at`), read by the lock's own statement, on the table."""
+        now = utcnow()
+        result = await self._statements.execute(
+            _locked_lapse_statement(self._statements.dialect),
+            {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
+            | {"created": now, "updated": now},
+        )
+        lapses_at: datetime | None = result.scalar_one()
+        return lapses_at
 
     async def get(self, owner_id: str) -> Owner | None:
         return await self._session.get(Owner, owner_id)
@@ -123,9 +159,11 @@ class OwnerRepository:
         )
         return [str(r) for r in (await self._session.execute(query)).scalars().all()]
 
-    def set_consent_lapses_at(self, owner: Owner, when: datetime | None) -> None:
-        owner.consent_lapses_at = when
-        self._session.add(owner)
+    async def set_consent_lapses_at(self, owner_id: str, when: datetime | None) -> None:
+        """Keep the owner's earliest `until` (see `locked_lapse`), in one UPDATE."""
+        await self._statements.execute(
+            _SET_CONSENT_LAPSES_AT, {"owner_id": owner_id, "lapses_at": when}
+        )
 
     def set_allowed_providers(self, owner: Owner, providers: Sequence[str] | None) -> None:
         owner.allowed_providers = list(providers) if providers is not None else None

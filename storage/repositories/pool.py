@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from storage.db import TableStatements
 from storage.keys import FieldVault
 from storage.repositories.uses import UseTotals
 from storage.tables import (
@@ -103,6 +104,16 @@ _SET_SLOT = (
     .values(primary_for=bindparam("slot"), updated_at=bindparam("now"))
 )
 
+_SET_AI_REFERENCE = (
+    update(_ME_IMAGE)
+    .where(_ME_IMAGE.c.id == bindparam("row_id"))
+    .values(
+        ai_reference=bindparam("enabled"),
+        ai_reference_until=bindparam("until"),
+        updated_at=bindparam("now"),
+    )
+)
+
 
 class Contender(NamedTuple):
     """A live image read for a slot change, with its totals from the usage ledger."""
@@ -112,9 +123,12 @@ class Contender(NamedTuple):
 
 
 class PoolRepository:
-    def __init__(self, session: AsyncSession, vault: FieldVault) -> None:
+    def __init__(
+        self, session: AsyncSession, vault: FieldVault, statements: TableStatements | None = None
+    ) -> None:
         self._session = session
         self._vault = vault
+        self._statements = statements if statements is not None else TableStatements(session)
 
     async def live_images(self, owner_id: str, space_id: str) -> list[StoredImage]:
         """Every live image of the pool, oldest first."""
@@ -183,8 +197,19 @@ class PoolRepository:
     async def set_slot(self, row: MeImage, slot: str | None, now: datetime) -> None:
         """Give the row `slot` (None: no slot) in one UPDATE, and the loaded row the same
         values without making it dirty (a flush would write them again)."""
-        await self._session.execute(_SET_SLOT, {"row_id": row.id, "slot": slot, "now": now})
+        await self._statements.execute(_SET_SLOT, {"row_id": row.id, "slot": slot, "now": now})
         set_committed_value(row, "primary_for", slot)
+        set_committed_value(row, "updated_at", now)
+
+    async def set_ai_reference(
+        self, row: MeImage, enabled: bool, until: datetime | None, now: datetime
+    ) -> None:
+        """The row's opt-in (and its `until`) in one UPDATE, like `set_slot`: a flush of
+        the changed row costs several times the statement."""
+        params = {"row_id": row.id, "enabled": enabled, "until": until, "now": now}
+        await self._statements.execute(_SET_AI_REFERENCE, params)
+        set_committed_value(row, "ai_reference", enabled)
+        set_committed_value(row, "ai_reference_until", until)
         set_committed_value(row, "updated_at", now)
 
     async def lapse_timed_consents(self, owner_id: str, now: datetime) -> list[tuple[str, str]]:

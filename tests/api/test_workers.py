@@ -85,6 +85,9 @@ def server(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     live.stop()
 
 
+ESTABLISHED = "01"  # the `st` column of /proc/net/tcp
+
+
 def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1], 16)
 
@@ -94,7 +97,11 @@ def serving_worker(server: LiveServer, client_port: int) -> int:
     inodes = [
         fields[9]
         for fields in (line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:])
-        if _port(fields[1]) == server.port and _port(fields[2]) == client_port
+        if _port(fields[1]) == server.port
+        and _port(fields[2]) == client_port
+        # Established, so an earlier connection from the same port, closed and now in
+        # TIME_WAIT (owned by no process: inode 0), is not mistaken for this one.
+        and fields[3] == ESTABLISHED
     ]
     assert len(inodes) == 1, f"no single server end for port {client_port}: {inodes}"
     target = f"socket:[{inodes[0]}]"

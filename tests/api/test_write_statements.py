@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlmodel import col
 
-from storage.tables import MeImageEvent
+from storage.tables import MeImage, MeImageEvent, aware
 from testbed.images import jpeg
 from tests.support.app import Api
 
@@ -138,6 +138,22 @@ async def test_the_ai_toggle_is_four_statements(api: Api, owner: str) -> None:
         "INSERT INTO ME_IMAGE_EVENT",
     )
     assert seen.commits == 1
+    # The one UPDATE wrote the row, and the event holds the image as the update left it.
+    async with api.stores.db.session() as session:
+        row = await session.get(MeImage, first)
+        logged = (
+            await session.execute(
+                select(MeImageEvent)
+                .where(col(MeImageEvent.owner_id) == owner)
+                .order_by(col(MeImageEvent.seq).desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert row is not None and row.ai_reference and row.ai_reference_until is None
+    assert row.updated_at > row.created_at
+    assert (logged.image_id, logged.payload) == (first, {"enabled": True})
+    assert logged.image["ai_reference"] is True
+    assert logged.image["updated_at"] == aware(row.updated_at).isoformat()
 
 
 async def test_an_update_reads_the_current_data_key_once(api: Api, owner: str) -> None:
