@@ -5,7 +5,8 @@ The schema's graphql-core schema (`Schema._schema`), whether an extension wraps 
 resolver (`SchemaExtension._implements_resolve`), the `Info` a resolver receives (built
 from its private fields), the default-resolver mark, and names that live in Strawberry's
 modules without being exported: validation with given rules, the graphql-core execution
-context it subclasses, its awaitable check. `WRITTEN_FOR` names the versions read;
+context it subclasses (and the memos graphql-core's executor keeps), its awaitable check.
+`WRITTEN_FOR` names the versions read;
 `tests/test_library_fences.py` fails when the installed one is another.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLSchema
+from graphql.pyutils import RefMap
 from strawberry import Schema
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.extensions import SchemaExtension
@@ -27,7 +29,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 # Distribution name → the version prefix this module was written against.
-WRITTEN_FOR = {"strawberry-graphql": "0.341."}
+WRITTEN_FOR = {"strawberry-graphql": "0.341.", "graphql-core": "3.3."}
 
 __all__ = [
     "TYPE_CAST_ATTRIBUTE",
@@ -35,6 +37,7 @@ __all__ = [
     "StrawberryGraphQLCoreExecutionContext",
     "converted_arguments",
     "enum_class",
+    "fresh_event_memos",
     "graphql_schema",
     "has_exception_handlers",
     "is_plain_attribute",
@@ -111,3 +114,15 @@ def converted_arguments(schema: Schema, field: Any, values: dict[str, Any]) -> d
         config=schema.config,
         info=None,
     )
+
+
+def fresh_event_memos(executor: Any) -> None:
+    """Give a subscription event's executor memos of its own.
+
+    graphql-core's `build_per_event_executor` copies the subscription's executor
+    shallowly, so every event's executor shares its memo of collected subfields (and of
+    stream usages). That memo is keyed by each execution's own field lists, which are new
+    for every event: shared, it kept an entry per event for the subscription's whole life
+    (graphql-core 3.3.2). Owned by the event's executor, it goes with it."""
+    executor._relevant_sub_fields = {}
+    executor._stream_usages = RefMap()

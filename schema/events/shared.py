@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from graphql import ExecutionResult, OperationType
 
 from resolvers.events.feed import EventForms, Form, FormsRef
-from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext
+from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext, fresh_event_memos
 
 
 @runtime_checkable
@@ -50,6 +50,11 @@ _Executed = Form[ExecutionResult | _Pending]
 
 class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor that shares subscription event results (see module)."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        executor = super().build_per_event_executor(payload)
+        fresh_event_memos(executor)  # else a subscription grows by every event it gets
+        return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         shared = self._shared()

@@ -16,6 +16,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from resolvers.stores import Caller
 from schema import build_schema
 from schema.context import RequestContext
+from schema.events.shared import SharedEventExecution
 from schema.events.types import MeImageEvent
 from testbed.images import jpeg
 from tests.support.app import Api
@@ -133,3 +134,42 @@ async def test_one_execution_per_event_document_and_owner(
         (owner, SMALL): 5,
         (other_owner, FULL): 2,
     }
+
+
+async def test_a_subscription_keeps_nothing_of_the_events_it_has_had(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each event runs on its own copy of the subscription's executor; whatever that copy
+    memoises goes with it, so a subscription open for a million events is as small as
+    one open for one (graphql-core's copy shared its subfield memo: an entry per event)."""
+    bases: list[Any] = []
+    original = SharedEventExecution.build_per_event_executor
+
+    def recording(self: Any, payload: Any) -> Any:
+        bases.append(self)
+        return original(self, payload)
+
+    monkeypatch.setattr(SharedEventExecution, "build_per_event_executor", recording)
+    image = str((await api.upload(jpeg(720), user=owner))["id"])
+    cursor = (await api.gql("{ meImageEventCursor }", user=owner))["meImageEventCursor"]
+    context = RequestContext(
+        stores=api.stores, urls=api.app.state.server.urls, caller=Caller(owner)
+    )
+    stream = await build_schema().subscribe(
+        FULL, variable_values={"after": cursor}, context_value=context
+    )
+    received: list[dict[str, Any]] = []
+    arrived = asyncio.Condition()
+    task = asyncio.create_task(collect(stream, received, arrived))  # type: ignore[arg-type]
+    events = 30
+    try:
+        for n in range(events):
+            await api.gql(TOGGLE, {"id": image, "on": n % 2 == 0}, user=owner)
+        async with asyncio.timeout(60), arrived:
+            await arrived.wait_for(lambda: len(received) >= events)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [event["type"] for event in received] == ["AI_REFERENCE_TOGGLED"] * events
+    assert len(bases) == events and all(base is bases[0] for base in bases)
+    assert len(bases[0]._relevant_sub_fields) == 0
