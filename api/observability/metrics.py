@@ -297,14 +297,18 @@ class Metrics:
         event.listen(pool, "close", close)
 
 
-class CacheFigures(Collector):
+class ReadAtScrape(Collector):
+    """Figures of this process read when `/metrics` is scraped, nothing kept per request."""
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check at registration
+
+
+class CacheFigures(ReadAtScrape):
     """The cache budget and, per cache, its bytes, entries and evictions (of this process)."""
 
     def __init__(self, budget: CacheBudget) -> None:
         self.budget = budget
-
-    def describe(self) -> list[Metric]:
-        return []  # figures are read at the scrape; nothing to check at registration
 
     def collect(self) -> Iterator[Metric]:
         limit = GaugeMetricFamily(
@@ -332,7 +336,7 @@ class CacheFigures(Collector):
         yield from (limit, used, entries, evictions)
 
 
-class GcPauses(Collector):
+class GcPauses(ReadAtScrape):
     """Pauses of this process's cyclic GC, by generation, as a histogram read at the scrape.
 
     Kept in plain lists, not prometheus_client values: the GC runs at any allocation,
@@ -346,9 +350,6 @@ class GcPauses(Collector):
     def observe(self, generation: int, seconds: float) -> None:
         self.counts[generation][bisect.bisect_left(GC_BUCKETS, seconds)] += 1
         self.sums[generation] += seconds
-
-    def describe(self) -> list[Metric]:
-        return []  # figures are read at the scrape; nothing to check at registration
 
     def collect(self) -> Iterator[Metric]:
         pauses = HistogramMetricFamily(
