@@ -97,9 +97,12 @@ class TableStatements:
         return await connection.execute(statement, parameters)
 
 
-# PostgreSQL connections one process holds at most: a third kept open, the rest opened
-# under load and closed when returned.
+# PostgreSQL connections one process holds at most; up to KEPT_CONNECTIONS of them stay
+# open, the rest are opened under load and closed when returned. Keeping fewer makes a
+# steady load open and close a connection per request: with a third of 15 kept, two
+# workers served no more than one.
 DEFAULT_MAX_CONNECTIONS = 30
+KEPT_CONNECTIONS = 10
 
 
 class Database:
@@ -112,7 +115,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
-            kept = max(1, max_connections // 3)
+            kept = max(1, min(max_connections, KEPT_CONNECTIONS))
             kwargs.update(
                 pool_size=kept,
                 max_overflow=max(0, max_connections - kept),
