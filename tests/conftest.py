@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,7 +12,7 @@ import pytest_asyncio
 from api.settings import Settings
 from testbed.server import LiveServer, start_server
 from tests.support.app import Api, running_api
-from tests.support.databases import BACKENDS, create_database, database_url, drop_database
+from tests.support.databases import BACKENDS, database_url, postgres_database_sync
 from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
 from tests.support.s3 import S3Server, s3_server
 
@@ -21,9 +20,8 @@ from tests.support.s3 import S3Server, s3_server
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    url = asyncio.run(create_database())
-    yield url
-    asyncio.run(drop_database(url))
+    with postgres_database_sync() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from testbed.graphql import bearer, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
 from tests.limits.conftest import REDIS_URL
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import postgres_database
 
 LIMIT = 5
 REST_UPLOAD = "/api/v1/profile/me-images/upload"
@@ -30,11 +30,8 @@ REST_UPLOAD = "/api/v1/profile/me-images/upload"
 
 @pytest_asyncio.fixture
 async def pg_url() -> AsyncIterator[str]:
-    url = await create_database("meimages_limits")
-    try:
+    async with postgres_database("meimages_limits") as url:
         yield url
-    finally:
-        await drop_database(url)
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from testbed.server import LiveServer, start_server
 from tests.mcp.agent import GEMINI_KEY, OPENAI_KEY
-from tests.support.databases import BACKENDS, create_database, drop_database
+from tests.support.databases import BACKENDS, postgres_database_if
 from tests.support.provider_server import ProviderServer
 
 
@@ -28,13 +27,11 @@ def mcp_server(
         "MEIMAGES_GEMINI_BASE_URL": provider_server.url,
         "MEIMAGES_GENERATION_TIMEOUT": "30",
     }
-    database = asyncio.run(create_database("meimages_mcp")) if backend == "postgres" else None
-    if database is not None:
-        settings["MEIMAGES_DATABASE_URL"] = database
-    server = start_server(tmp_path_factory.mktemp(f"mcp-{backend}"), settings)
-    try:
-        yield server
-    finally:
-        server.stop()
+    with postgres_database_if(backend, "meimages_mcp") as database:
         if database is not None:
-            asyncio.run(drop_database(database))
+            settings["MEIMAGES_DATABASE_URL"] = database
+        server = start_server(tmp_path_factory.mktemp(f"mcp-{backend}"), settings)
+        try:
+            yield server
+        finally:
+            server.stop()

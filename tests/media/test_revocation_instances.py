@@ -15,7 +15,7 @@ import pytest
 
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets, start_server
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import postgres_database_sync
 
 FIELDS = (
     "__typename ... on MeImage { id publicUrl thumbnailUrl mediumUrl"
@@ -30,23 +30,22 @@ DELETE = "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }"
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two instances sharing the database, the media folder and every secret."""
     tmp = tmp_path_factory.mktemp("two-instances")
-    url = asyncio.run(create_database("meimages_revoke"))
-    shared = {
-        **deployment_secrets(),
-        "MEIMAGES_DATABASE_URL": url,
-        "MEIMAGES_BLOB_DIR": str(tmp / "media"),
-        "MEIMAGES_GC_INTERVAL": "0",
-    }
-    a = start_server(tmp / "a", shared)
-    try:
-        b = start_server(tmp / "b", shared)
-    except BaseException:
+    with postgres_database_sync("meimages_revoke") as url:
+        shared = {
+            **deployment_secrets(),
+            "MEIMAGES_DATABASE_URL": url,
+            "MEIMAGES_BLOB_DIR": str(tmp / "media"),
+            "MEIMAGES_GC_INTERVAL": "0",
+        }
+        a = start_server(tmp / "a", shared)
+        try:
+            b = start_server(tmp / "b", shared)
+        except BaseException:
+            a.stop()
+            raise
+        yield a, b
         a.stop()
-        raise
-    yield a, b
-    a.stop()
-    b.stop()
-    asyncio.run(drop_database(url))
+        b.stop()
 
 
 async def upload(

@@ -3,10 +3,11 @@ trust auth, as on CI)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -56,6 +57,37 @@ async def drop_database(url_or_name: str) -> None:
 
 
 @asynccontextmanager
+async def postgres_database(prefix: str = "meimages_test") -> AsyncIterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped afterwards (its connections cut)."""
+    url = await create_database(prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@contextmanager
+def postgres_database_sync(prefix: str = "meimages_test") -> Iterator[str]:
+    """`postgres_database` for synchronous fixtures (each step on an event loop of its own)."""
+    url = asyncio.run(create_database(prefix))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+@contextmanager
+def postgres_database_if(backend: str, prefix: str) -> Iterator[str | None]:
+    """For "postgres", a fresh database's URL as `postgres_database_sync`; otherwise None
+    (the server keeps its default SQLite file)."""
+    if backend != "postgres":
+        yield None
+        return
+    with postgres_database_sync(prefix) as url:
+        yield url
+
+
+@asynccontextmanager
 async def throwaway_database(
     backend: str, tmp: Path, prefix: str = "meimages_test"
 ) -> AsyncIterator[str]:
@@ -64,8 +96,5 @@ async def throwaway_database(
     if backend == "sqlite":
         yield sqlite_url(tmp / "meimages.db")
         return
-    url = await create_database(prefix)
-    try:
+    async with postgres_database(prefix) as url:
         yield url
-    finally:
-        await drop_database(url)
