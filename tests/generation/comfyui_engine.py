@@ -16,14 +16,11 @@ import asyncio
 import contextlib
 import io
 import json
-import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from starlette.applications import Starlette
@@ -33,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.support.loopback import LoopbackServer
 from tests.support.provider_server import check_png, make_png
 
 # Safety net only: a held job is let go (or interrupted) by the test long before this.
@@ -88,15 +86,13 @@ class ComfyUIEngine:
         self._paused = False
         self._number = 0
         self._seed = 100
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._http = LoopbackServer("the stand-in engine")
 
     # Control, from the tests ---------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.url
 
     def reset(self) -> None:
         self.release()
@@ -135,34 +131,11 @@ class ComfyUIEngine:
             raise TimeoutError("the engine did not get there")
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app(),
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            ws="websockets-sansio",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the stand-in engine did not start")
-            time.sleep(0.02)
+        self._http.start(self.app(), ws="websockets-sansio")
 
     def stop(self) -> None:
         self.release()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()
 
     # The HTTP side ---------------------------------------------------------------
 
