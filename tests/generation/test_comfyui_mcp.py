@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from testbed.images import decode
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.mcp.agent import Pool, data_of, error_of, grant, images_of, mcp_session, new_owner
-from tests.support.databases import BACKENDS, postgres_database_if
+from tests.support.databases import BACKENDS, live_server_on
 
 LOCAL = "local/instantid-sdxl"
 TWO_FACES = "local/two-faces"
@@ -30,14 +30,9 @@ def comfy_server(
         "MEIMAGES_COMFYUI_URL": comfyui_engine.url,
         "MEIMAGES_COMFYUI_WORKFLOWS": workflow_files,
     }
-    with postgres_database_if(backend, "meimages_comfy") as database:
-        if database is not None:
-            settings["MEIMAGES_DATABASE_URL"] = database
-        server = start_server(tmp_path_factory.mktemp(f"comfy-mcp-{backend}"), settings)
-        try:
-            yield server
-        finally:
-            server.stop()
+    data_dir = tmp_path_factory.mktemp(f"comfy-mcp-{backend}")
+    with live_server_on(backend, data_dir, settings, "meimages_comfy") as server:
+        yield server
 
 
 @pytest.fixture

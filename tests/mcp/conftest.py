@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer
 from tests.mcp.agent import GEMINI_KEY, OPENAI_KEY
-from tests.support.databases import BACKENDS, postgres_database_if
+from tests.support.databases import BACKENDS, live_server_on
 from tests.support.provider_server import ProviderServer
 
 
@@ -27,11 +27,6 @@ def mcp_server(
         "MEIMAGES_GEMINI_BASE_URL": provider_server.url,
         "MEIMAGES_GENERATION_TIMEOUT": "30",
     }
-    with postgres_database_if(backend, "meimages_mcp") as database:
-        if database is not None:
-            settings["MEIMAGES_DATABASE_URL"] = database
-        server = start_server(tmp_path_factory.mktemp(f"mcp-{backend}"), settings)
-        try:
-            yield server
-        finally:
-            server.stop()
+    data_dir = tmp_path_factory.mktemp(f"mcp-{backend}")
+    with live_server_on(backend, data_dir, settings, "meimages_mcp") as server:
+        yield server

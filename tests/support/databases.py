@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
+
+from storage.db import Database
+from testbed.server import LiveServer, start_server
 
 # Every storage and API test runs on both.
 BACKENDS = ("sqlite", "postgres")
@@ -77,14 +80,20 @@ def postgres_database_sync(prefix: str = "meimages_test") -> Iterator[str]:
 
 
 @contextmanager
-def postgres_database_if(backend: str, prefix: str) -> Iterator[str | None]:
-    """For "postgres", a fresh database's URL as `postgres_database_sync`; otherwise None
-    (the server keeps its default SQLite file)."""
-    if backend != "postgres":
-        yield None
-        return
-    with postgres_database_sync(prefix) as url:
-        yield url
+def live_server_on(
+    backend: str, data_dir: Path, settings: Mapping[str, str], prefix: str
+) -> Iterator[LiveServer]:
+    """`meimages serve` on its default SQLite file in `data_dir`, or ("postgres") on a
+    fresh PostgreSQL database of its own, dropped once the server stopped."""
+    with ExitStack() as stack:
+        if backend == "postgres":
+            url = stack.enter_context(postgres_database_sync(prefix))
+            settings = {**settings, "MEIMAGES_DATABASE_URL": url}
+        server = start_server(data_dir, settings)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @asynccontextmanager
@@ -98,3 +107,16 @@ async def throwaway_database(
         return
     async with postgres_database(prefix) as url:
         yield url
+
+
+@asynccontextmanager
+async def database_of_its_own(
+    backend: str, tmp: Path, prefix: str = "meimages_test"
+) -> AsyncIterator[Database]:
+    """A storage `Database` on a `throwaway_database`, disposed (then dropped) afterwards."""
+    async with throwaway_database(backend, tmp, prefix) as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
