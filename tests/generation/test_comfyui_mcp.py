@@ -12,7 +12,8 @@ from testbed.images import decode
 from testbed.server import LiveServer
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.mcp.agent import Pool, data_of, error_of, grant, images_of, mcp_session, new_owner
-from tests.support.databases import BACKENDS, live_server_on
+from tests.support.databases import BACKENDS
+from tests.support.live import live_server_on
 
 LOCAL = "local/instantid-sdxl"
 TWO_FACES = "local/two-faces"

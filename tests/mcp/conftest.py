@@ -8,7 +8,8 @@ import pytest
 
 from testbed.server import LiveServer
 from tests.mcp.agent import GEMINI_KEY, OPENAI_KEY
-from tests.support.databases import BACKENDS, live_server_on
+from tests.support.databases import BACKENDS
+from tests.support.live import live_server_on
 from tests.support.provider_server import ProviderServer
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from testbed.server import LiveServer, deployment_secrets, start_server
+from testbed.server import LiveServer, deployment_secrets
 from tests.mcp.agent import Pool, data_of, mcp_session, message_of, new_owner
 from tests.support.databases import postgres_database_sync
+from tests.support.live import live_servers
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +25,8 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveSer
             "MEIMAGES_BLOB_DIR": str(shared / "media"),
             "MEIMAGES_MCP_STATELESS": "true",
         }
-        servers: list[LiveServer] = []
-        try:
-            for name in ("a", "b"):
-                servers.append(start_server(shared / name, settings))
+        with live_servers(shared, settings) as servers:
             yield servers
-        finally:
-            for server in servers:
-                server.stop()
 
 
 async def test_any_instance_answers_any_request(instances: list[LiveServer]) -> None:

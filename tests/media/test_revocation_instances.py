@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from testbed.images import jpeg
-from testbed.server import LiveServer, deployment_secrets, start_server
+from testbed.server import LiveServer, deployment_secrets
 from tests.support.databases import postgres_database_sync
+from tests.support.live import live_servers
 
 FIELDS = (
     "__typename ... on MeImage { id publicUrl thumbnailUrl mediumUrl"
@@ -37,15 +38,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveS
             "MEIMAGES_BLOB_DIR": str(tmp / "media"),
             "MEIMAGES_GC_INTERVAL": "0",
         }
-        a = start_server(tmp / "a", shared)
-        try:
-            b = start_server(tmp / "b", shared)
-        except BaseException:
-            a.stop()
-            raise
-        yield a, b
-        a.stop()
-        b.stop()
+        with live_servers(tmp, shared) as (a, b):
+            yield a, b
 
 
 async def upload(

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
 
 from storage.db import Database
-from testbed.server import LiveServer, start_server
 
 # Every storage and API test runs on both.
 BACKENDS = ("sqlite", "postgres")
@@ -77,23 +76,6 @@ def postgres_database_sync(prefix: str = "meimages_test") -> Iterator[str]:
         yield url
     finally:
         asyncio.run(drop_database(url))
-
-
-@contextmanager
-def live_server_on(
-    backend: str, data_dir: Path, settings: Mapping[str, str], prefix: str
-) -> Iterator[LiveServer]:
-    """`meimages serve` on its default SQLite file in `data_dir`, or ("postgres") on a
-    fresh PostgreSQL database of its own, dropped once the server stopped."""
-    with ExitStack() as stack:
-        if backend == "postgres":
-            url = stack.enter_context(postgres_database_sync(prefix))
-            settings = {**settings, "MEIMAGES_DATABASE_URL": url}
-        server = start_server(data_dir, settings)
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 @asynccontextmanager
