@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import Gate, LoopbackServer
 from tests.support.provider_server import check_png, make_png
 
 # Safety net only: a held job is let go (or interrupted) by the test long before this.
@@ -80,8 +80,8 @@ class ComfyUIEngine:
         self.pending: list[Job] = []
         self.running: Job | None = None
         self.sockets: dict[str, WebSocket] = {}
-        self._gate: threading.Event | None = None
-        self.held = threading.Event()
+        self._gate = Gate()
+        self.held = self._gate.held
         self.queued = threading.Event()
         self._paused = False
         self._number = 0
@@ -114,13 +114,10 @@ class ComfyUIEngine:
 
     def hold(self) -> None:
         """A job that starts waits at its sampler until `release()` or an interrupt."""
-        self.held.clear()
-        self._gate = threading.Event()
+        self._gate.hold()
 
     def release(self) -> None:
-        gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
+        self._gate.release()
 
     def pause(self) -> None:
         """Queued jobs stay queued (another user's long job is running, say)."""
@@ -280,9 +277,7 @@ class ComfyUIEngine:
             job = self.running
         if job is not None and body.get("prompt_id") in (None, job.prompt_id):
             job.interrupted = True
-            gate = self._gate
-            if gate is not None:
-                gate.set()
+            self._gate.open()
         return Response(status_code=200)
 
     async def view(self, request: Request) -> Response:
@@ -371,10 +366,7 @@ class ComfyUIEngine:
             await self._send(
                 job, "progress", {"value": step, "max": 4, "prompt_id": pid, "node": sampler}
             )
-        gate = self._gate
-        if gate is not None:
-            self.held.set()
-            await asyncio.to_thread(gate.wait, HOLD_LIMIT_S)
+        await self._gate.wait(HOLD_LIMIT_S)
         if job.interrupted:
             data = {"prompt_id": pid, "node_id": sampler, "node_type": "KSampler", "executed": []}
             messages.append(["execution_interrupted", data])

@@ -1,8 +1,10 @@
-"""An ASGI app served by uvicorn on a free 127.0.0.1 port, in a thread of the test process:
-the HTTP side of the stand-ins (the image provider, the ComfyUI engine)."""
+"""What the stand-ins on loopback (the image provider, the ComfyUI engine) share: an ASGI
+app served by uvicorn on a free 127.0.0.1 port in a thread of the test process, and a gate
+that holds their work mid-way for a test."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -11,6 +13,37 @@ from typing import Any
 import uvicorn
 
 START_BOUND_S = 10.0  # a safety net: start() returns as soon as uvicorn says it started
+
+
+class Gate:
+    """From `hold()` until `release()`, whatever reaches `wait()` waits there; `held` is set
+    once something does (an observed event for the test, not a delay)."""
+
+    def __init__(self) -> None:
+        self.held = threading.Event()
+        self._event: threading.Event | None = None
+
+    def hold(self) -> None:
+        self.held.clear()
+        self._event = threading.Event()
+
+    def release(self) -> None:
+        event, self._event = self._event, None
+        if event is not None:
+            event.set()
+
+    def open(self) -> None:
+        """Let through what waits, and whatever comes later, until the next `hold()`."""
+        event = self._event
+        if event is not None:
+            event.set()
+
+    async def wait(self, limit_s: float) -> None:
+        """Wait while held, `limit_s` at the most (a safety net: the test lets go first)."""
+        event = self._event
+        if event is not None:
+            self.held.set()
+            await asyncio.to_thread(event.wait, limit_s)
 
 
 class LoopbackServer:

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from resolvers.generation.references import png_chunk_types
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import Gate, LoopbackServer
 
 # Canary keys: tests assert they never reach a client, a log or a trace.
 OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
@@ -137,8 +137,8 @@ class ProviderServer:
         # (testbed/content_credentials.py makes such a signer with a test certificate).
         self.output_credentials: Callable[[bytes], bytes] | None = None
         # `hold()` keeps valid requests waiting until `release()`; `held` is set once one is.
-        self._gate: threading.Event | None = None
-        self.held = threading.Event()
+        self._gate = Gate()
+        self.held = self._gate.held
         self._lock = threading.Lock()
         self._requests: list[Received] = []
         self._seed = 0
@@ -165,13 +165,10 @@ class ProviderServer:
 
     def hold(self) -> None:
         """Keep every valid request waiting (after it was recorded) until `release()`."""
-        self.held.clear()
-        self._gate = threading.Event()
+        self._gate.hold()
 
     def release(self) -> None:
-        gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
+        self._gate.release()
 
     async def wait_until_held(self, timeout_s: float = 30.0) -> None:
         """Until a request is waiting at the gate (an observed event, not a delay)."""
@@ -209,10 +206,7 @@ class ProviderServer:
         return sign(png) if sign is not None else png
 
     async def _misbehave(self) -> Response | None:
-        gate = self._gate
-        if gate is not None:
-            self.held.set()
-            await asyncio.to_thread(gate.wait, HOLD_LIMIT_S)
+        await self._gate.wait(HOLD_LIMIT_S)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.mode == Mode.TIMEOUT:
