@@ -52,3 +52,14 @@ def run_browser_script(
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     report: dict[str, Any] = json.loads(run.stdout)
     return report
+
+
+def assert_accessible_and_fitting(report: dict[str, Any]) -> None:
+    """No serious or critical axe violation on any page or state the script ran axe on, and
+    nothing sticking out sideways on a 375 px phone."""
+    serious = {
+        page: [v for v in violations if v["impact"] in ("serious", "critical")]
+        for page, violations in report["axe"].items()
+    }
+    assert serious == {page: [] for page in serious}, serious
+    assert all(report[key] <= 0 for key in report if key.startswith("overflow_")), report
