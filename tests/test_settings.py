@@ -14,6 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from api import cli
+from api.cli.workers import YOUNG_GC_THRESHOLD
 from api.settings import ConfigError, Settings
 from resolvers.config.generation import GEMINI_DEFAULT_BASE_URL, OPENAI_DEFAULT_BASE_URL
 from resolvers.stores import Limits
@@ -460,6 +461,7 @@ def test_serve_hands_the_log_level_to_uvicorn(
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
     monkeypatch.setattr(gc, "freeze", lambda: None)  # serve freezes its own process's GC
+    monkeypatch.setattr(gc, "set_threshold", lambda *limits: seen.update(gc_threshold=limits))
     # serve configures the process's root logger (level and handler); this process's
     # later tests get it back as it was, not at DEBUG with every library's records kept.
     root = logging.getLogger()
@@ -471,3 +473,4 @@ def test_serve_hands_the_log_level_to_uvicorn(
     assert cli.main(["serve", "--data-dir", str(tmp_path), "--port", "1234"]) == 0
     assert seen["log_level"] == "debug" and seen["port"] == 1234
     assert seen["root_level"] == logging.DEBUG
+    assert seen["gc_threshold"][0] == YOUNG_GC_THRESHOLD
