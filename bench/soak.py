@@ -568,26 +568,34 @@ async def gc_figures(http: httpx.AsyncClient, server: LiveServer) -> dict[str, f
         f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     )
     response.raise_for_status()
-    figures = {"full passes": 0.0, "full seconds": 0.0, "slow passes": 0.0}
+    figures = {
+        "full passes": 0.0,
+        "full seconds": 0.0,
+        "young passes": 0.0,
+        "young seconds": 0.0,
+        "slow passes": 0.0,
+    }
     for family in text_string_to_metric_families(response.text):
         if family.name != "meimages_gc_pause_seconds":
             continue
         for sample in family.samples:
-            full = sample.labels["generation"] == "2"
+            kind = "full" if sample.labels["generation"] == "2" else "young"
             if sample.name.endswith("_count"):
                 figures["slow passes"] += sample.value
-                figures["full passes"] += sample.value if full else 0
-            elif sample.name.endswith("_sum") and full:
-                figures["full seconds"] = sample.value
+                figures[f"{kind} passes"] += sample.value
+            elif sample.name.endswith("_sum"):
+                figures[f"{kind} seconds"] += sample.value
             elif sample.name.endswith("_bucket") and sample.labels["le"] == SLOW_PAUSE:
                 figures["slow passes"] -= sample.value
     return figures
 
 
 def report_gc(pauses: list[tuple[float, dict[str, float]]]) -> None:
-    """Per minute of traffic: the full collections and the long passes the server made."""
-    print(f"\n| minute | full GC passes | their seconds | passes > {float(SLOW_PAUSE) * 1000:.0f} ms |"
-          "\n|---|---|---|---|")  # fmt: skip
+    """Per minute of traffic: the full and young collections and the long passes the
+    server made."""
+    print(f"\n| minute | full GC passes | their seconds | young passes (generations 0, 1) "
+          f"| their seconds | passes > {float(SLOW_PAUSE) * 1000:.0f} ms |"
+          "\n|---|---|---|---|---|---|")  # fmt: skip
     previous = pauses[0][1]
     for minute in range(int(pauses[-1][0] // 60) + 1):
         inside = [f for t, f in pauses if t < (minute + 1) * 60]
@@ -596,6 +604,7 @@ def report_gc(pauses: list[tuple[float, dict[str, float]]]) -> None:
         last = inside[-1]
         delta = {k: last[k] - previous[k] for k in last}
         print(f"| {minute + 1} | {delta['full passes']:.0f} | {delta['full seconds']:.3f} "
+              f"| {delta['young passes']:.0f} | {delta['young seconds']:.3f} "
               f"| {delta['slow passes']:.0f} |")  # fmt: skip
         previous = last
 
