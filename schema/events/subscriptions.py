@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
 
 import strawberry
 
@@ -12,6 +11,7 @@ from resolvers import errors as domain
 from resolvers.events import feed
 from schema.context import Info, RequestContext
 from schema.error_map import member_of
+from schema.events.delivery import expired, handoff_of
 from schema.events.types import MeImageEventResult, event_of
 
 
@@ -37,6 +37,9 @@ class EventsSubscription:
             yield member_of(MeImageEventResult, _expired(context))
             return
         until = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        handoff = handoff_of(info.root_value)
+        if handoff is not None and await handoff.take(context, after, until):
+            return  # its group delivers from here on (schema.events.delivery)
         stream = feed.follow(context.stores, caller, after, until)
         try:
             async for event in stream:
@@ -51,4 +54,4 @@ class EventsSubscription:
 
 
 def _expired(context: RequestContext) -> domain.TokenExpired:
-    return domain.TokenExpired(datetime.fromtimestamp(context.token_expires_at() or 0, UTC))
+    return expired(context)
