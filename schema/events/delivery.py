@@ -26,7 +26,16 @@ from collections.abc import Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from graphql import ExecutionResult, GraphQLError
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 from graphql.execution import execute_subscription_event
 from strawberry import Schema
 from strawberry.extensions import MaskErrors
@@ -385,14 +394,50 @@ class Handoff:
 
 def _key(executor: Any, caller: Caller, context: RequestContext) -> Hashable:
     """What makes two subscribers' results the same: the document, the operation, the
-    variables and the caller (as `schema.events.shared` keys them), and the origin
-    their URLs are made for."""
+    variables its selection reads and the caller, and the origin their URLs are made
+    for. A variable only the subscription field's own arguments read (`after`) changes
+    where a subscriber starts, not what an event shows: subscribers resuming from
+    different cursors share a group."""
     operation = executor.operation
     if operation.loc is None:
         raise ValueError("no source")
     name = operation.name.value if operation.name else None
-    variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=str)
+    values = executor.variable_values.coerced
+    read = _selection_variables(operation, executor.fragments)
+    variables = json.dumps(
+        {k: v for k, v in values.items() if read is None or k in read},
+        sort_keys=True,
+        default=str,
+    )
     return (operation.loc.source.body, name, variables, caller, context.origin)
+
+
+class _Variables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_: object) -> None:
+        self.names.add(node.name.value)
+
+
+def _selection_variables(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> set[str] | None:
+    """The variables the root field's selection (and any fragment) reads, or None when
+    the root selection is not a plain field with directives of its own."""
+    selections = operation.selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    field = selections[0]
+    if field.directives or operation.directives:
+        return None
+    found = _Variables()
+    if field.selection_set is not None:
+        visit(field.selection_set, found)
+    for fragment in fragments.values():
+        visit(fragment, found)
+    return found.names
 
 
 def handoff_of(root: object) -> Handoff | None:
