@@ -17,9 +17,8 @@ from functools import lru_cache
 from json import JSONDecodeError
 from typing import Any, cast
 
-from graphql import OperationType
-
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
+from graphql import OperationType
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -33,8 +32,7 @@ from strawberry.http.exceptions import (
 )
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import JSONEncoder, SSETransport
-from strawberry.schema import Schema
-from strawberry.schema import BaseSchema
+from strawberry.schema import BaseSchema, Schema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,

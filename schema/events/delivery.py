@@ -267,7 +267,9 @@ class EventGroup:
         self.solo = 0  # members on their own (catching up or ending) that will come back
         self.last = start  # the seq of the last event given to the members
         self.closed = False
-        self.task = asyncio.create_task(self._run(start), name=f"event-group:{self.caller.owner_id}")
+        self.task = asyncio.create_task(
+            self._run(start), name=f"event-group:{self.caller.owner_id}"
+        )
 
     def admit(self, member: Member, last: int) -> None:
         member.last = member.handed = last
@@ -302,9 +304,9 @@ class EventGroup:
         if isinstance(value, ExecutionResult):
             return self.payload(value)
         result = execute_subscription_event(self.executor.build_per_event_executor(value))
-        if self.executor.is_awaitable(result):
-            result = await result
-        return self.payload(result)
+        if isinstance(result, ExecutionResult):
+            return self.payload(result)
+        return self.payload(await result)
 
     def payload(self, result: ExecutionResult) -> Payload:
         """The `next` payload of a result, as Strawberry's transport makes it: its

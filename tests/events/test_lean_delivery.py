@@ -8,6 +8,7 @@ import asyncio
 import gc
 import socket
 import tracemalloc
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import ClientConnection
 
+from resolvers.stores import Caller
+from schema import build_schema
+from schema.context import RequestContext
 from schema.events import delivery
 from schema.tokens import TOKEN_LEEWAY_S
 from testbed.images import jpeg
@@ -138,9 +142,12 @@ async def test_subscribers_share_one_loop_without_an_operation_or_task_each(
     api = served.api
     image, cursor = await start(api, owner)
     token = api.token(owner)
-    async with connection(served, token) as (ws_1, inbox_1), connection(served, token) as (
-        ws_2,
-        inbox_2,
+    async with (
+        connection(served, token) as (ws_1, inbox_1),
+        connection(served, token) as (
+            ws_2,
+            inbox_2,
+        ),
     ):
         await subscribe(ws_1, "0", SUBSCRIPTION, {"after": cursor})
         await until(lambda: group_of(served, owner) is not None)
@@ -252,11 +259,17 @@ async def test_joining_with_a_cursor_during_a_burst_gets_every_event_once_in_ord
         # One more change: every one of them (caught up, so in the group) has it.
         await toggle(api, owner, image, True)
         await inbox.wait(
-            lambda: all(
-                len(inbox.cursors(id)) >= n
-                for id, n in (("first", burst + 1), ("from-start", burst + 1), ("from-tenth", 31))
+            lambda: (
+                all(
+                    len(inbox.cursors(id)) >= n
+                    for id, n in (
+                        ("first", burst + 1),
+                        ("from-start", burst + 1),
+                        ("from-tenth", 31),
+                    )
+                )
+                and len(inbox.cursors("from-now")) >= 1
             )
-            and len(inbox.cursors("from-now")) >= 1
         )
         group = group_of(served, owner)
         assert group is not None
@@ -337,15 +350,105 @@ async def test_the_legacy_protocol_keeps_its_operations(
     image, cursor = await start(api, owner)
     async with ws_connection(served.ws_url, protocol=protocol) as ws:  # type: ignore[arg-type]
         await send(
-            ws, {"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token(owner)}"}}
+            ws,
+            {"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token(owner)}"}},
         )
         assert (await receive(ws))["type"] == "connection_ack"
         await send(
             ws,
-            {"id": "1", "type": "start", "payload": {"query": SUBSCRIPTION, "variables": {"after": cursor}}},
+            {
+                "id": "1",
+                "type": "start",
+                "payload": {"query": SUBSCRIPTION, "variables": {"after": cursor}},
+            },
         )
         await toggle(api, owner, image, True)
         message = await asyncio.wait_for(receive(ws), 60)
         assert message["type"] == "data"
         assert message["payload"]["data"]["meImageEvents"]["type"] == "AI_REFERENCE_TOGGLED"
         assert group_of(served, owner) is None
+
+
+class SlowSocket:
+    """A sink whose socket takes nothing until `opened`; what it took, in order."""
+
+    def __init__(self) -> None:
+        self.queue: deque[tuple[delivery.Member, int, Any]] = deque()
+        self.written: list[Any] = []
+        self.opened = asyncio.Event()
+        self.arrived = asyncio.Condition()
+
+    def push(self, member: delivery.Member, seq: int, payload: Any) -> None:
+        self.queue.append((member, seq, payload))
+        member.queued += 1
+
+    def purge(self, member: delivery.Member) -> None:
+        self.queue = deque(frame for frame in self.queue if frame[0] is not member)
+        member.queued = 0
+
+    async def settle(self, member: delivery.Member) -> None:
+        pass
+
+    async def send(self, member: delivery.Member, payload: Any) -> None:
+        await self.opened.wait()
+        await self.took(payload)
+
+    async def drain(self) -> None:
+        while self.queue:
+            member, seq, payload = self.queue.popleft()
+            member.queued -= 1
+            member.handed = seq
+            await self.took(payload)
+
+    async def took(self, payload: Any) -> None:
+        async with self.arrived:
+            self.written.append(payload)
+            self.arrived.notify_all()
+
+    def cursors(self) -> list[str]:
+        return [p["data"]["meImageEvents"]["cursor"] for p in self.written if p is not None]
+
+
+async def test_a_socket_that_falls_behind_catches_up_from_the_log(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames waiting on a socket are bounded: past the limit they are dropped and the
+    subscriber reads the log from what its socket took, then joins its group again; it
+    still gets every event once, in order (the feed's mailbox does the same)."""
+    monkeypatch.setattr(delivery, "QUEUE_LIMIT", 3)
+    image, cursor = await start(api, owner)
+    schema = build_schema()
+    context = RequestContext(
+        stores=api.stores, urls=api.app.state.server.urls, caller=Caller(owner)
+    )
+    sink = SlowSocket()
+    handoff = delivery.Handoff(delivery.EventGroups(), schema, sink, "slow")
+    stream = await schema.subscribe(
+        SUBSCRIPTION, variable_values={"after": cursor}, context_value=context, root_value=handoff
+    )
+    assert [result async for result in stream] == []  # type: ignore[union-attr]
+    member = handoff.member
+    assert member is not None
+    group = member.group
+    assert list(group.members) == [member]
+    burst = 10
+    for n in range(burst):
+        await toggle(api, owner, image, n % 2 == 0)
+    await until(lambda: member.solo is not None)  # fell behind: on its own
+    assert len(sink.queue) == 0 and member.queued == 0
+    sink.opened.set()
+    await until(lambda: member.solo is None)  # caught up: back in its group
+    assert list(group.members) == [member]
+    # What the group had not reached when it joined comes from the group.
+    await until(lambda: len(sink.written) + len(sink.queue) >= burst)
+    await sink.drain()
+    assert len(sink.written) == burst
+    await toggle(api, owner, image, True)
+    await until(lambda: bool(sink.queue))
+    await sink.drain()
+    cursors = sink.cursors()
+    assert len(cursors) == burst + 1 == len(set(cursors))
+    head = await api.gql("{ meImageEventCursor }", user=owner)
+    assert cursors[-1] == head["meImageEventCursor"]
+    member.close()
+    assert group.closed
