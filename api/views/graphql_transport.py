@@ -18,7 +18,7 @@ from json import JSONDecodeError
 from typing import Any, cast
 
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
-from graphql import OperationType
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -228,6 +228,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             or not isinstance(query, str)
             or not isinstance(name, str | None)
             or documents.operation_type(query, name) is not OperationType.SUBSCRIPTION
+            or not _selects(documents.parse(query), name, HANDED_OVER)
         ):
             return None
         return Handoff(groups, self.schema, self.sink, operation.id)
@@ -236,6 +237,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
         # Strawberry's, with a root value that lets the subscription hand its subscriber
         # over; a subscriber handed over is no longer this operation's to complete.
         handoff = self._handoff(operation)
+        if handoff is not None:
+            # A client may send its subscriptions all at once: a few are admitted at a
+            # time, so the memory of operations admitting them is not held for all at once
+            # (and kept by the allocator after they are gone).
+            await handoff.groups.admissions.acquire()
+            handoff.on_settled = handoff.groups.admissions.release
         try:
             result_source = await self.schema.stream(
                 operation.query,
@@ -250,8 +257,6 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             if member is not None:
                 if self.operations.get(operation.id) is operation:
                     self.operations[operation.id] = cast(Any, member)
-                else:
-                    member.close()  # completed by the client meanwhile
                 return
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except _OperationStreamClosed:
@@ -262,6 +267,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
             self.operations.pop(operation.id, None)
             raise
+        finally:
+            if handoff is not None:
+                handoff.settle()
+                member = handoff.member
+                if member is not None and self.operations.get(operation.id) is not cast(
+                    Any, member
+                ):
+                    member.close()  # completed, cancelled or closed meanwhile
 
     def forget(self, member: Member) -> None:
         """The member's `complete` is being sent: its id is free again."""
@@ -283,6 +296,27 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
                 entry.close()
         await super().shutdown()
         self.sink.close()
+
+
+# The subscription fields whose subscribers are handed to an event group.
+HANDED_OVER = frozenset({"meImageEvents"})
+
+
+def _selects(document: DocumentNode | None, name: str | None, fields: frozenset[str]) -> bool:
+    """Whether the operation selects one of `fields`, as its one root field."""
+    if document is None:
+        return False
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name is not None and definition.name.value == name)
+        ):
+            selections = definition.selection_set.selections
+            return (
+                len(selections) == 1
+                and isinstance(selections[0], FieldNode)
+                and selections[0].name.value in fields
+            )
+    return False
 
 
 class SocketSink:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -54,6 +54,9 @@ log = logging.getLogger("meimages.events")
 # Frames a member may have waiting on its socket before it falls back to the log
 # (the feed's mailbox holds as many events for a subscription).
 QUEUE_LIMIT = feed.QUEUE_LIMIT
+
+# Operations admitting subscribers at once (see `EventGroups.admissions`).
+ADMITTING = 16
 
 Payload = Mapping[str, object]
 
@@ -334,8 +337,10 @@ class EventGroup:
 class EventGroups:
     """This process's event groups, by document, variables and caller."""
 
-    def __init__(self) -> None:
+    def __init__(self, admitting: int = ADMITTING) -> None:
         self._groups: dict[Hashable, EventGroup] = {}
+        # Operations a door runs at once to admit subscribers it may hand over.
+        self.admissions = asyncio.Semaphore(admitting)
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -355,7 +360,7 @@ class Handoff:
     """A door's offer to take an operation's subscriber over (its root value); the
     executor running the operation makes itself known here (`SharedEventExecution`)."""
 
-    __slots__ = ("executor", "groups", "id", "member", "schema", "sink")
+    __slots__ = ("executor", "groups", "id", "member", "on_settled", "schema", "sink")
 
     def __init__(self, groups: EventGroups, schema: Schema, sink: Sink, id: str) -> None:
         self.groups = groups
@@ -364,10 +369,23 @@ class Handoff:
         self.id = id
         self.executor: Any = None
         self.member: Member | None = None
+        # Called once when it is known whether the subscriber was taken over.
+        self.on_settled: Callable[[], None] | None = None
+
+    def settle(self) -> None:
+        settled, self.on_settled = self.on_settled, None
+        if settled is not None:
+            settled()
 
     async def take(self, context: RequestContext, after: str | None, until: float | None) -> bool:
         """Make the subscriber a member of its group; False when it stays with its
         operation (then nothing was taken)."""
+        try:
+            return await self._take(context, after, until)
+        finally:
+            self.settle()
+
+    async def _take(self, context: RequestContext, after: str | None, until: float | None) -> bool:
         executor = self.executor
         caller = context.caller
         if executor is None or caller is None or executor.context_value is not context:
