@@ -34,9 +34,9 @@ from graphql import (
     OperationDefinitionNode,
     VariableNode,
     Visitor,
+    execute_subscription_event,
     visit,
 )
-from graphql.execution import execute_subscription_event
 from strawberry import Schema
 from strawberry.extensions import MaskErrors
 
