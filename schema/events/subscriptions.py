@@ -9,7 +9,7 @@ import strawberry
 
 from resolvers import errors as domain
 from resolvers.events import feed
-from schema.context import Info, RequestContext
+from schema.context import Info
 from schema.error_map import member_of
 from schema.events.delivery import expired, handoff_of
 from schema.events.types import MeImageEventResult, event_of
@@ -34,7 +34,7 @@ class EventsSubscription:
         # stops there, so an idle subscription holds one timer handle, nothing more.
         remaining = context.token_remaining_s()
         if remaining is not None and remaining <= 0:
-            yield member_of(MeImageEventResult, _expired(context))
+            yield member_of(MeImageEventResult, expired(context))
             return
         until = None if remaining is None else asyncio.get_running_loop().time() + remaining
         handoff = handoff_of(info.root_value)
@@ -45,13 +45,9 @@ class EventsSubscription:
             async for event in stream:
                 yield event_of(event)
         except feed.DeadlineReached:
-            yield member_of(MeImageEventResult, _expired(context))
+            yield member_of(MeImageEventResult, expired(context))
         except domain.DomainError as error:
             # Strawberry's exception handlers skip subscriptions; the same map ends this one.
             yield member_of(MeImageEventResult, error)
         finally:
             await stream.aclose()
-
-
-def _expired(context: RequestContext) -> domain.TokenExpired:
-    return expired(context)
