@@ -43,6 +43,7 @@ __all__ = [
     "is_plain_attribute",
     "object_class",
     "optimized_is_awaitable",
+    "report_errors",
     "resolver_info",
     "validate_document",
     "wraps_resolvers",
@@ -126,3 +127,9 @@ def fresh_event_memos(executor: Any) -> None:
     (graphql-core 3.3.2). Owned by the event's executor, it goes with it."""
     executor._relevant_sub_fields = {}
     executor._stream_usages = RefMap()
+
+
+def report_errors(schema: Schema, errors: list[Any]) -> None:
+    """Log a result's errors as Strawberry logs those of the results it hands out
+    (`_process_errors`, which also drops field suggestions when they are off)."""
+    schema._process_errors(errors)

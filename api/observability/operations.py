@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from api import request_id
 from api.observability.metrics import Metrics
+from schema.events.delivery import Member, handoff_of
 
 
 def observe_compiled_read(metrics: Metrics | None, operation: str | None, seconds: float) -> None:
@@ -35,8 +36,25 @@ class ObservedOperation(SchemaExtension):
         try:
             yield
         finally:
-            # Also when cancelled: a subscription ends that way when its client leaves.
-            self._observe(time.perf_counter() - started)
+            handoff = handoff_of(self.execution_context.root_value)
+            member = None if handoff is None else handoff.member
+            if member is not None and not member.closed:
+                # Handed to its event group: observed from there until it ends.
+                self._observe_handed(member, started)
+            else:
+                # Also when cancelled: a subscription ends that way when its client leaves.
+                self._observe(time.perf_counter() - started)
+
+    def _observe_handed(self, member: Member, started: float) -> None:
+        context = self.execution_context
+        record = request_id.current()
+        if record is not None:
+            record.operation = context.operation_name
+            record.operation_type = "subscription"
+            record.outcome = "ok"
+        if self.metrics is not None:
+            name = self.metrics.operation_names.label(context.operation_name)
+            member.watch = _Delivery(self.metrics, name, started)
 
     def _observe(self, seconds: float) -> None:
         context = self.execution_context
@@ -67,6 +85,33 @@ class ObservedOperation(SchemaExtension):
                 self.metrics.subscriptions.inc()
             self.metrics.events_delivered.inc()
         yield
+
+
+class _Delivery:
+    """The metrics of a subscription its event group delivers (`schema.events.delivery`),
+    as `ObservedOperation` keeps them for one it runs."""
+
+    __slots__ = ("metrics", "name", "started", "subscribed")
+
+    def __init__(self, metrics: Metrics, name: str, started: float) -> None:
+        self.metrics = metrics
+        self.name = name
+        self.started = started
+        self.subscribed = False
+
+    def delivered(self) -> None:
+        if not self.subscribed:
+            self.subscribed = True
+            self.metrics.subscriptions.inc()
+        self.metrics.events_delivered.inc()
+
+    def ended(self) -> None:
+        seconds = time.perf_counter() - self.started
+        self.metrics.operation_done(
+            self.name, "subscription", "ok", seconds, subscription=self.subscribed
+        )
+        if self.subscribed:
+            self.metrics.subscriptions.dec()
 
 
 def _operation_type(context: ExecutionContext) -> str:

@@ -34,8 +34,14 @@ def next_message(message: Mapping[str, object], encode: Callable[[object], str |
     return _text(encode(head))[:-1] + ',"payload":' + encoded_payload(payload, encode) + "}"
 
 
+def next_head(operation_id: str, encode: Callable[[object], str | bytes]) -> str:
+    """The start of the graphql-transport-ws `next` frames of one operation: a frame is
+    this, its encoded payload (`encoded_payload`) and "}" — what `next_message` makes."""
+    return _text(encode({"id": operation_id, "type": "next"}))[:-1] + ',"payload":'
+
+
 def _text(encoded: str | bytes) -> str:
     return encoded.decode() if isinstance(encoded, bytes) else encoded
 
 
-__all__ = ["encoded_payload", "next_message"]
+__all__ = ["encoded_payload", "next_head", "next_message"]

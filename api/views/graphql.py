@@ -42,7 +42,9 @@ from api.views.graphql_transport import (
     LegacyGraphQLWSHandler,
     PreferredSSETransport,
     SizeCappedWebSocket,
+    TransportWSHandler,
     close_open_forms,
+    event_groups_for,
     json_content_type,
     plain_request,
 )
@@ -60,6 +62,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
     websocket_adapter_class = SizeCappedWebSocket
     request_adapter_class = CappedMultipartRequest
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
     stream_transport_classes_by_protocol = {
         **GraphQL.stream_transport_classes_by_protocol,
         GRAPHQL_SSE_PROTOCOL: PreferredSSETransport,
@@ -85,6 +88,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         self.reads = reads
         self.on_compiled_read = on_compiled_read
         self.max_message_bytes = max_message_bytes
+        # Where `meImageEvents` subscribers over graphql-transport-ws are delivered to.
+        self.event_groups = event_groups_for(self.schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

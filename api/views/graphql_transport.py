@@ -2,7 +2,7 @@
 legacy graphql-ws protocol with the initialisation timeout graphql-transport-ws has.
 
 The one place that subclasses Strawberry's transport internals (its request and WebSocket
-adapters, the legacy protocol handler, the SSE transport; Strawberry's schema internals
+adapters, both WebSocket protocol handlers, the SSE transport; Strawberry's schema internals
 are in `schema.strawberry_compat`). `WRITTEN_FOR` names the versions read;
 `tests/test_library_fences.py` fails when the installed one is another.
 """
@@ -10,12 +10,15 @@ are in `schema.strawberry_compat`). `WRITTEN_FOR` names the versions read;
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, Mapping
+from contextlib import suppress
 from functools import lru_cache
 from json import JSONDecodeError
-from typing import Any
+from typing import Any, cast
 
 from cross_web import FormData, HTTPException, StarletteRequestAdapter
+from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -29,10 +32,19 @@ from strawberry.http.exceptions import (
 )
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.streaming import JSONEncoder, SSETransport
+from strawberry.schema import BaseSchema, Schema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+    _OperationStreamClosed,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.utils.aio import aclosing
 
-from api.views.event_frames import encoded_payload, next_message
+from api.views.event_frames import encoded_payload, next_head, next_message
 from schema.context import RequestContext
+from schema.events.delivery import EventGroups, Handoff, Member, Payload
+from schema.strawberry_compat import wraps_resolvers
 
 # Distribution name → the version prefix this module was written against.
 WRITTEN_FOR = {"strawberry-graphql": "0.341.", "cross-web": "0.9."}
@@ -176,6 +188,223 @@ class SizeCappedWebSocket(ASGIWebSocketAdapter):
             await self.ws.send_text(next_message(message, self.view.encode_json))
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+    async def send_text(self, text: str) -> None:
+        """Send a frame already encoded."""
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+def event_groups_for(schema: BaseSchema) -> EventGroups | None:
+    """The event groups a view hands `meImageEvents` subscribers to, or None when the
+    schema has an extension that must see every resolver call (a group executes an
+    event once for all its subscribers, outside their operations)."""
+    if not isinstance(schema, Schema):
+        return None
+    if any(wraps_resolvers(extension) for extension in schema.get_extensions()):
+        return None
+    return EventGroups()
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
+    """graphql-transport-ws whose `meImageEvents` subscribers, once their operation
+    admitted them, are delivered to by their event group (`schema.events.delivery`)
+    through this connection's `SocketSink`, without an operation each."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sink = SocketSink(self)
+
+    def _handoff(self, operation: Operation[RequestContext, None]) -> Handoff | None:
+        groups: EventGroups | None = getattr(self.view, "event_groups", None)
+        documents = getattr(self.view, "documents", None)
+        query, name = operation.query, operation.operation_name
+        if (
+            groups is None
+            or documents is None
+            or not isinstance(self.schema, Schema)
+            or not isinstance(query, str)
+            or not isinstance(name, str | None)
+            or documents.operation_type(query, name) is not OperationType.SUBSCRIPTION
+            or not _selects(documents.parse(query), name, HANDED_OVER)
+        ):
+            return None
+        return Handoff(groups, self.schema, self.sink, operation.id)
+
+    async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
+        # Strawberry's, with a root value that lets the subscription hand its subscriber
+        # over; a subscriber handed over is no longer this operation's to complete.
+        handoff = self._handoff(operation)
+        if handoff is not None:
+            # A client may send its subscriptions all at once: a few are admitted at a
+            # time, so the memory of operations admitting them is not held for all at once
+            # (and kept by the allocator after they are gone).
+            await handoff.groups.admissions.acquire()
+            handoff.on_settled = handoff.groups.admissions.release
+        try:
+            result_source = await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=self.context,
+                root_value=handoff if handoff is not None else self.root_value,
+                operation_name=operation.operation_name,
+            )
+            async with aclosing(result_source):
+                await self._send_result_stream(operation, result_source)
+            member = None if handoff is None else handoff.member
+            if member is not None:
+                if self.operations.get(operation.id) is operation:
+                    self.operations[operation.id] = cast(Any, member)
+                return
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return
+        except Exception as error:
+            await self.handle_task_exception(error)
+            with suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        finally:
+            if handoff is not None:
+                handoff.settle()
+                member = handoff.member
+                if member is not None and self.operations.get(operation.id) is not cast(
+                    Any, member
+                ):
+                    member.close()  # completed, cancelled or closed meanwhile
+
+    def forget(self, member: Member) -> None:
+        """The member's `complete` is being sent: its id is free again."""
+        if self.operations.get(member.id) is cast(Any, member):
+            del self.operations[member.id]
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        entry: object = self.operations.get(operation_id)
+        if isinstance(entry, Member):
+            del self.operations[operation_id]
+            entry.close()
+            return
+        await super().cleanup_operation(operation_id)
+
+    async def shutdown(self) -> None:
+        for operation_id, entry in list(self.operations.items()):
+            if isinstance(entry, Member):
+                del self.operations[operation_id]
+                entry.close()
+        await super().shutdown()
+        self.sink.close()
+
+
+# The subscription fields whose subscribers are handed to an event group.
+HANDED_OVER = frozenset({"meImageEvents"})
+
+
+def _selects(document: DocumentNode | None, name: str | None, fields: frozenset[str]) -> bool:
+    """Whether the operation selects one of `fields`, as its one root field."""
+    if document is None:
+        return False
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name is not None and definition.name.value == name)
+        ):
+            selections = definition.selection_set.selections
+            return (
+                len(selections) == 1
+                and isinstance(selections[0], FieldNode)
+                and selections[0].name.value in fields
+            )
+    return False
+
+
+class SocketSink:
+    """The frames event groups queue for one connection, written in order by one task
+    that runs while there are any (`schema.events.delivery.Sink`)."""
+
+    __slots__ = ("frames", "handler", "sent", "writer", "writing")
+
+    def __init__(self, handler: TransportWSHandler) -> None:
+        self.handler = handler
+        self.frames: deque[tuple[Member, int, Payload | None]] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.writing: Member | None = None
+        self.sent: asyncio.Future[None] | None = None
+
+    def push(self, member: Member, seq: int, payload: Payload | None) -> None:
+        self.frames.append((member, seq, payload))
+        member.queued += 1
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
+
+    def purge(self, member: Member) -> None:
+        if member.queued:
+            self.frames = deque(frame for frame in self.frames if frame[0] is not member)
+            member.queued = 0
+
+    async def settle(self, member: Member) -> None:
+        while self.writing is member:
+            if self.sent is None:
+                self.sent = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self.sent)
+
+    async def send(self, member: Member, payload: Payload) -> None:
+        try:
+            await self._websocket().send_text(self._next(member, payload))
+        except Exception:  # the connection is closing; its shutdown closes the member
+            return
+        if member.watch is not None:
+            member.watch.delivered()
+
+    def close(self) -> None:
+        self._drop()
+        if self.writer is not None:
+            self.writer.cancel()
+
+    def _drop(self) -> None:
+        for member, _seq, _payload in self.frames:
+            member.queued = 0
+        self.frames.clear()
+
+    def _websocket(self) -> SizeCappedWebSocket:
+        return cast(SizeCappedWebSocket, self.handler.websocket)
+
+    def _next(self, member: Member, payload: Payload) -> str:
+        encode = self.handler.view.encode_json
+        if member.head is None:
+            member.head = next_head(member.id, encode)
+        return member.head + encoded_payload(payload, encode) + "}"
+
+    async def _write(self) -> None:
+        websocket = self._websocket()
+        encode = self.handler.view.encode_json
+        try:
+            while self.frames:
+                member, seq, payload = self.frames.popleft()
+                member.queued -= 1
+                if payload is None:
+                    self.handler.forget(member)
+                    text = next_message({"id": member.id, "type": "complete"}, encode)
+                else:
+                    member.handed = seq
+                    text = self._next(member, payload)
+                self.writing = member
+                await websocket.send_text(text)
+                if payload is not None and member.watch is not None:
+                    member.watch.delivered()
+                self.writing = None
+                if self.sent is not None:
+                    self.sent.set_result(None)
+                    self.sent = None
+        except Exception:  # the connection is closing; its shutdown closes the members
+            self._drop()
+        finally:
+            self.writing = None
+            self.writer = None
+            if self.sent is not None:
+                self.sent.set_result(None)
+                self.sent = None
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[RequestContext, None]):

@@ -19,6 +19,7 @@ from resolvers.events.cursors import CursorTooOld, decode_cursor, encode_cursor
 from resolvers.media.uploads import Media
 from resolvers.pool.me_images import EventType, Image, Kind, Slot
 from resolvers.stores import Caller, Stores
+from storage.eventlog.fanout import QUEUE_LIMIT as QUEUE_LIMIT
 from storage.eventlog.fanout import DeadlineReached as DeadlineReached
 from storage.eventlog.forms import EventForms as EventForms  # declared with the log
 from storage.eventlog.forms import Form as Form
@@ -74,6 +75,16 @@ async def follow(
         raise CursorTooOld() from exc
     finally:
         await stream.aclose()
+
+
+async def position(stores: Stores, caller: Caller) -> int:
+    """The log position `follow` without a cursor would start after, now."""
+    return await stores.notifier.position(stores.db, caller.owner_id, caller.space_id)
+
+
+def start_of(after: str) -> int:
+    """The log position of a cursor. Raises InvalidInput."""
+    return decode_cursor(after)
 
 
 # The feed hands every subscriber of an owner the same logged event; its domain form is

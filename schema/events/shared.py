@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from graphql import ExecutionResult, OperationType
 
 from resolvers.events.feed import EventForms, Form, FormsRef
+from schema.events.delivery import handoff_of
 from schema.strawberry_compat import StrawberryGraphQLCoreExecutionContext, fresh_event_memos
 
 
@@ -50,6 +51,12 @@ _Executed = Form[ExecutionResult | _Pending]
 
 class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor that shares subscription event results (see module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        handoff = handoff_of(self.root_value)
+        if handoff is not None and handoff.executor is None:
+            handoff.executor = self  # what its group executes events with
 
     def build_per_event_executor(self, payload: Any) -> Any:
         executor = super().build_per_event_executor(payload)

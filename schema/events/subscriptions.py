@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
 
 import strawberry
 
 from resolvers import errors as domain
 from resolvers.events import feed
-from schema.context import Info, RequestContext
+from schema.context import Info
 from schema.error_map import member_of
+from schema.events.delivery import expired, handoff_of
 from schema.events.types import MeImageEventResult, event_of
 
 
@@ -34,21 +34,20 @@ class EventsSubscription:
         # stops there, so an idle subscription holds one timer handle, nothing more.
         remaining = context.token_remaining_s()
         if remaining is not None and remaining <= 0:
-            yield member_of(MeImageEventResult, _expired(context))
+            yield member_of(MeImageEventResult, expired(context))
             return
         until = None if remaining is None else asyncio.get_running_loop().time() + remaining
+        handoff = handoff_of(info.root_value)
+        if handoff is not None and await handoff.take(context, after, until):
+            return  # its group delivers from here on (schema.events.delivery)
         stream = feed.follow(context.stores, caller, after, until)
         try:
             async for event in stream:
                 yield event_of(event)
         except feed.DeadlineReached:
-            yield member_of(MeImageEventResult, _expired(context))
+            yield member_of(MeImageEventResult, expired(context))
         except domain.DomainError as error:
             # Strawberry's exception handlers skip subscriptions; the same map ends this one.
             yield member_of(MeImageEventResult, error)
         finally:
             await stream.aclose()
-
-
-def _expired(context: RequestContext) -> domain.TokenExpired:
-    return domain.TokenExpired(datetime.fromtimestamp(context.token_expires_at() or 0, UTC))

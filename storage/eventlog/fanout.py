@@ -209,6 +209,17 @@ class EventNotifier:
         if self._feeds.get(key) is feed:
             del self._feeds[key]
 
+    async def position(self, db: Database, owner_id: str, space_id: str) -> int:
+        """Where "now" is for a new follower of one owner's log without a cursor: the
+        position of the feed reading it (what `follow` starts from), or the log's head
+        when no feed reads it yet (where a new feed would start)."""
+        feed = self._feeds.get((owner_id, space_id))
+        if feed is not None:
+            await feed.ready()
+            return feed.position
+        async with db.session() as session:
+            return await head_seq(session, owner_id, space_id)
+
     async def follow(
         self,
         db: Database,
