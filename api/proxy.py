@@ -87,22 +87,9 @@ def request_origin(scope: Scope) -> str:
     return f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
 
 
-# Signers by origin, so each keeps its memo of signed URLs; the Host header is the
-# client's to choose, so the map is bounded.
-_SIGNERS: dict[tuple[int, str], MediaUrlSigner] = {}
-_MAX_SIGNERS = 64
-
-
 def signer_for(urls: MediaUrlSigner, scope: Scope) -> MediaUrlSigner:
     """The signer of this request: absolute URLs, under the public base URL when one is
     set (then `urls` already makes them), else under `request_origin`."""
     if not urls.prefix.startswith("/"):
         return urls
-    prefix = request_origin(scope) + urls.prefix
-    key = (id(urls), prefix)
-    signer = _SIGNERS.get(key)
-    if signer is None:
-        if len(_SIGNERS) >= _MAX_SIGNERS:
-            _SIGNERS.clear()
-        signer = _SIGNERS[key] = urls.under(prefix)
-    return signer
+    return urls.under(request_origin(scope) + urls.prefix)

@@ -62,6 +62,9 @@ def url_memo(budget: CacheBudget) -> UrlMemo:
     return UrlMemo(budget.cache("signed_urls", Sizing.ENCODED, max_entries=_REMEMBERED_URLS))
 
 
+_MAX_PREFIXES = 64
+
+
 class MediaUrlSigner:
     """HMAC over media id, variant, owner and expiry; the owner never appears in the URL."""
 
@@ -85,12 +88,21 @@ class MediaUrlSigner:
         # URLs stay identical for an expiry step, and a list read signs two or three per
         # image: each is remembered for the step, and made anew once that has moved on.
         self._memo = memo if memo is not None else url_memo(CacheBudget())
+        # The signers `under` made, one per prefix; a prefix may come from a Host header,
+        # the client's to choose, so they are bounded.
+        self._under: dict[str, MediaUrlSigner] = {}
 
     def under(self, prefix: str) -> MediaUrlSigner:
-        """The same signer making URLs under another prefix (a proxy's forwarded host)."""
-        return MediaUrlSigner(
-            self._secret, ttl_s=self.ttl_s, prefix=prefix, memo=self._memo, clock=self.clock
-        )
+        """The same signer making URLs under another prefix (a proxy's forwarded host),
+        made once per prefix."""
+        signer = self._under.get(prefix)
+        if signer is None:
+            if len(self._under) >= _MAX_PREFIXES:
+                self._under.clear()
+            signer = self._under[prefix] = MediaUrlSigner(
+                self._secret, ttl_s=self.ttl_s, prefix=prefix, memo=self._memo, clock=self.clock
+            )
+        return signer
 
     def _sig(self, media_id: str, variant: str, owner_id: str, expires: int) -> str:
         msg = "\x1f".join(("meimages/media/v1", media_id, variant, owner_id, str(expires)))

@@ -152,6 +152,22 @@ def test_the_url_memo_keeps_only_the_current_steps_urls() -> None:
     assert len(memo.cache) == 1
 
 
+def test_a_signer_makes_one_signer_per_prefix_and_keeps_a_bounded_number() -> None:
+    """Per-origin signers are made once per prefix and share the base signer's memo; the
+    prefixes (a client's Host header) cannot grow them without bound."""
+    signer = MediaUrlSigner(b"k" * 32, ttl_s=3600)
+    proxied = signer.under("https://a.example/media")
+    assert signer.under("https://a.example/media") is proxied
+    now = 1_800_000_000.0
+    url = proxied.url("m0", "original", "alice", now=now)
+    assert url.startswith("https://a.example/media/") and url != signer.url(
+        "m0", "original", "alice", now=now
+    )
+    for n in range(200):
+        assert signer.under(f"https://h{n}.example/media").prefix == f"https://h{n}.example/media"
+    assert len(signer._under) <= 64
+
+
 async def test_transforms_are_signed_bounded_and_cached_after_first_use(
     mapi: Api, owner: str
 ) -> None:
