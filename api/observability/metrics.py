@@ -19,6 +19,7 @@ import re
 import time
 import weakref
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -35,7 +36,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from sqlalchemy import event
 
@@ -221,6 +222,7 @@ class Metrics:
     def exposition(self) -> bytes:
         """The Prometheus text of this process, or of every worker in multi-process mode."""
         if self.multiprocess_dir:
+            forget_gone_processes(self.multiprocess_dir)
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
             for own in (self._cache_figures, self._gc_figures):  # this process's, read now
@@ -364,6 +366,26 @@ class GcPauses(ReadAtScrape):
                 [str(generation)], list(zip(bounds, cumulative, strict=True)), self.sums[generation]
             )
         yield pauses
+
+
+def forget_gone_processes(folder: str) -> None:
+    """Drop the live gauges of processes that are gone (a worker replaced, a server
+    stopped): prometheus_client keeps a process's files until told it is dead, and a
+    `livesum` gauge would go on adding a dead worker's last value."""
+    for path in Path(folder).glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            mark_process_dead(int(pid), folder)  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 # One callback for the process (gc.callbacks is process-wide), handing each pause to every

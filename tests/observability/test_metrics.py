@@ -291,6 +291,12 @@ async def test_workers_sharing_a_multiprocess_folder_are_scraped_as_one(
             m = await scrape(http, first.url)
         finally:
             second.stop()
+        # A process that is gone no longer counts in the live gauges: its files go at
+        # the next scrape.
+        assert list(folder.glob(f"gauge_live*_{second.pid}.db"))
+        await scrape(http, first.url)
+        assert not list(folder.glob(f"gauge_live*_{second.pid}.db"))
+        assert list(folder.glob(f"gauge_live*_{first.pid}.db"))
     finally:
         first.stop()
     assert m.get("meimages_graphql_operations_total", operation="ListImages") == 2
