@@ -569,14 +569,23 @@ def _object_completion(selections: Sequence[_Selection], type_name: str = "Query
 def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
     """The statements that resolve one field and put its value (or, when async, the
     awaitable of it, noted in `pending`) under its key in `out`."""
-    key, pad = repr(step.key), " " * 8
     names[f"finish{i}"] = _finish(step)
+    lines, pad = _value_lines(i, step, names)
+    if step.serialize is None:
+        return lines + _object_lines(i, step, names, pad)
+    return lines + _leaf_lines(i, step, names, pad)
+
+
+def _value_lines(i: int, step: _Field, names: dict[str, Any]) -> tuple[list[str], str]:
+    """The statements that put the field's resolved value in `value` (or an awaitable of
+    it under its key), and the indentation the statements completing `value` take."""
+    key, pad = repr(step.key), " " * 8
     direct = step.direct
     if step.attribute is not None and step.attribute.isidentifier():
-        lines = [f"{pad}value = source.{step.attribute}"]
-    elif step.basic:
-        lines = [f"{pad}value = resolve{i}(source, None)"]
-    elif direct is not None:
+        return [f"{pad}value = source.{step.attribute}"], pad
+    if step.basic:
+        return [f"{pad}value = resolve{i}(source, None)"], pad
+    if direct is not None:
         names[f"direct{i}"] = direct.function
         lines = []
         if direct.info_name is not None:  # the run's `Info` of this field, made once
@@ -587,58 +596,63 @@ def _field_lines(i: int, step: _Field, names: dict[str, Any]) -> list[str]:
             ]
         names[f"arguments{i}"] = direct.arguments
         call = f"direct{i}({direct.call_arguments(f'arguments{i}')})"
-        if direct.may_await:
-            lines += [
-                f"{pad}value = {call}",
-                f"{pad}if is_awaitable(value):",
-                f"{pad}    out[{key}] = finish{i}(value, run)",
-                f"{pad}    pending.append({key})",
-                f"{pad}else:",
-            ]
-            pad += "    "
-        else:
-            lines.append(f"{pad}value = {call}")
+        if not direct.may_await:
+            return [*lines, f"{pad}value = {call}"], pad
+        lines.append(f"{pad}value = {call}")
     else:
         args = f"**site{i}.arguments(run)" if step.takes_args else ""
-        lines = [
-            f"{pad}value = resolve{i}(source, site{i}.info(run), {args})",
-            f"{pad}if is_awaitable(value):",
-            f"{pad}    out[{key}] = finish{i}(value, run)",
-            f"{pad}    pending.append({key})",
-            f"{pad}else:",
-        ]
-        pad += "    "
-    if step.serialize is None:
-        lines += [f"{pad}if isinstance(value, Exception):", f"{pad}    raise Fallback"]
-        names[f"complete{i}"] = step.completer.complete
-        lines.append(f"{pad}out[{key}] = complete{i}(value, run)")
-        if step.completer.may_await:
-            lines += [f"{pad}if is_awaitable(out[{key}]):", f"{pad}    pending.append({key})"]
-        return lines
+        lines = [f"{pad}value = resolve{i}(source, site{i}.info(run), {args})"]
+    lines += [
+        f"{pad}if is_awaitable(value):",
+        f"{pad}    out[{key}] = finish{i}(value, run)",
+        f"{pad}    pending.append({key})",
+        f"{pad}else:",
+    ]
+    return lines, pad + "    "
+
+
+def _object_lines(i: int, step: _Field, names: dict[str, Any], pad: str) -> list[str]:
+    """The statements completing an object (or list) `value` under the field's key."""
+    key = repr(step.key)
+    names[f"complete{i}"] = step.completer.complete
+    lines = [
+        f"{pad}if isinstance(value, Exception):",
+        f"{pad}    raise Fallback",
+        f"{pad}out[{key}] = complete{i}(value, run)",
+    ]
+    if step.completer.may_await:
+        lines += [f"{pad}if is_awaitable(out[{key}]):", f"{pad}    pending.append({key})"]
+    return lines
+
+
+def _leaf_lines(i: int, step: _Field, names: dict[str, Any], pad: str) -> list[str]:
+    """The statements serializing a leaf `value` under the field's key: the exact classes
+    a shortcut names as they are, anything else through the type's `serialize`."""
+    key = repr(step.key)
     names[f"serialize{i}"] = step.serialize
     leaf = step.site.definition.type
     leaf = leaf.of_type if isinstance(leaf, GraphQLNonNull) else leaf
     shortcuts = _leaf_shortcuts(leaf)
     # A value of the exact class a shortcut names is never an Exception: those come first.
     if shortcuts.exact is not None:
-        lines += [
+        lines = [
             f"{pad}if value.__class__ is {shortcuts.exact.__name__}:",
             f"{pad}    out[{key}] = value",
         ]
     elif shortcuts.int_range is not None:
         low, high = shortcuts.int_range
-        lines += [
+        lines = [
             f"{pad}if value.__class__ is int and {low} <= value <= {high}:",
             f"{pad}    out[{key}] = value",
         ]
     elif shortcuts.enum is not None:
         names[f"enum{i}"], names[f"enum_names{i}"] = shortcuts.enum, shortcuts.enum_names
-        lines += [
+        lines = [
             f"{pad}if value.__class__ is enum{i} and value._name_ in enum_names{i}:",
             f"{pad}    out[{key}] = enum_names{i}[value._name_]",
         ]
     else:
-        lines += [f"{pad}if False:", f"{pad}    pass"]
+        lines = [f"{pad}if False:", f"{pad}    pass"]
     null = "raise Fallback" if step.non_null else f"out[{key}] = None"
     return [
         *lines,
