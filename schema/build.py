@@ -60,7 +60,7 @@ from schema.pool.queries import PoolQuery
 from schema.portability.mutations import PortabilityMutation
 from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
-from schema.strawberry_compat import graphql_schema
+from schema.strawberry_compat import HookedSchema, graphql_schema
 
 # Each capability contributes its own root fields; the roots are their union.
 Query = merge_types("Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
@@ -144,7 +144,7 @@ def build(options: SchemaOptions) -> strawberry.Schema:
     ]
     # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
     extensions += options.outer_extensions
-    built = strawberry.Schema(
+    built = HookedSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
