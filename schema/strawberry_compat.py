@@ -368,25 +368,43 @@ async def _aleave(
 
 # The hooks of each extension class, by class (a handful per schema).
 _HOOKS_BY_CLASS: dict[type[SchemaExtension], tuple[_Hook | None, ...]] = {}
+# Whether an extension class has results of its own (`get_results`; the default: none).
+_REPORTS_BY_CLASS: dict[type[SchemaExtension], bool] = {}
 
 
 class LifecycleRunner(SchemaExtensionsRunner):
     """Strawberry's runner with `LifecycleHooks` around the operation, parsing,
-    validation and execution (streamed results keep Strawberry's own)."""
+    validation and execution (streamed results keep Strawberry's own), which asks
+    only the extensions with results of their own for them."""
 
     def __init__(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None
     ) -> None:
         super().__init__(execution_context, extensions)
         stages: tuple[list[tuple[SchemaExtension, _Hook]], ...] = ([], [], [], [])
+        reporting: list[SchemaExtension] = []
         for extension in self.extensions:
-            hooks = _HOOKS_BY_CLASS.get(type(extension))
+            cls = type(extension)
+            hooks = _HOOKS_BY_CLASS.get(cls)
             if hooks is None:
-                hooks = _HOOKS_BY_CLASS[type(extension)] = _stage_hooks(type(extension))
+                hooks = _HOOKS_BY_CLASS[cls] = _stage_hooks(cls)
+                _REPORTS_BY_CLASS[cls] = cls.get_results is not SchemaExtension.get_results
             for stage, hook in zip(stages, hooks, strict=True):
                 if hook is not None:
                     stage.append((extension, hook))
+            if _REPORTS_BY_CLASS[cls]:
+                reporting.append(extension)
         self._stages = stages
+        self._reporting = reporting
+
+    async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
+        # As Strawberry's, without asking the extensions whose results are always {}.
+        data: dict[str, Any] = {}
+        for extension in self._reporting:
+            results = extension.get_results()
+            data.update(await results if inspect.isawaitable(results) else results)
+        data.update(ctx.extensions_results)
+        return data
 
     def operation(self) -> LifecycleHooks:  # type: ignore[override]
         return LifecycleHooks(self._stages[0])

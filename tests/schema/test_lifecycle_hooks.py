@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import OperationContextManager
+from strawberry.extensions.runner import SchemaExtensionsRunner
 
 from schema.strawberry_compat import LifecycleRunner
 
@@ -219,3 +220,25 @@ def test_hooks_keep_the_extension_order_in_every_stage() -> None:
         "first execute",
         "-",
     ]
+
+
+def test_results_come_from_the_extensions_that_have_some() -> None:
+    class Sync(SchemaExtension):
+        def get_results(self) -> dict[str, Any]:
+            return {"sync": 1, "shared": "sync"}
+
+    class Async(SchemaExtension):
+        async def get_results(self) -> dict[str, Any]:
+            return {"async": 2, "shared": "async"}
+
+    class Quiet(SchemaExtension):
+        pass
+
+    class Context:
+        extensions_results = {"context": 3}
+
+    runner = LifecycleRunner(None, [Quiet(), Sync(), Async(), Quiet()])  # type: ignore[arg-type]
+    results = asyncio.run(runner.get_extensions_results(Context()))  # type: ignore[arg-type]
+    theirs = SchemaExtensionsRunner(None, [Quiet(), Sync(), Async()])  # type: ignore[arg-type]
+    assert results == asyncio.run(theirs.get_extensions_results(Context()))  # type: ignore[arg-type]
+    assert results == {"sync": 1, "async": 2, "shared": "async", "context": 3}
