@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.errors import StoreUnavailable, database_failure
-from storage.sqlite_driver import one_trip_dbapi
+from storage.sqlite_driver import begin_immediate, one_trip_dbapi
 
 # While PostgreSQL is down a request must fail in seconds, not hang: connecting gives up
 # after CONNECT_TIMEOUT_S, and waiting for a pooled connection after POOL_TIMEOUT_S.
@@ -38,7 +38,7 @@ def normalize_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # The driver never emits BEGIN: writers send BEGIN IMMEDIATE themselves (`writing`).
+    # The driver never emits BEGIN: writers send BEGIN IMMEDIATE (see `writing`).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -158,12 +158,12 @@ class Database:
                 # queue behind each other instead of failing with "database is locked"
                 # (other processes on the same file still wait in the busy handler).
                 # The driver is in autocommit (see `_sqlite_pragmas`), so SQLAlchemy's
-                # begin sends nothing and this BEGIN opens the transaction that its
-                # COMMIT or ROLLBACK ends. Readers send no BEGIN at all: their work is
-                # one statement, which SQLite already runs on one consistent snapshot,
-                # and skipping BEGIN/ROLLBACK saves two trips to the driver thread.
+                # begin sends nothing and this BEGIN, sent with the first statement,
+                # opens the transaction that its COMMIT or ROLLBACK ends. Readers send
+                # no BEGIN at all: their work is one statement, which SQLite already
+                # runs on one consistent snapshot.
                 connection = await session.connection()
-                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+                begin_immediate(connection)
                 yield TableStatements(session, connection)
 
     def change_stamp(self) -> int | None:
