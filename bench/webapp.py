@@ -1,6 +1,6 @@
 """Web app benchmark: Lighthouse scores of the main page, and a first load from a warm server.
 
-    .venv/bin/python -m bench.webapp [--json]
+    .venv/bin/python -m bench.webapp [--json] [--images 50] [--loads 5]
 
 Starts `meimages serve` on a free loopback port (embedded setup), uploads 50 images for one
 owner through the GraphQL multipart route, then:
@@ -10,6 +10,8 @@ owner through the GraphQL multipart route, then:
 - loads the main page in headless Chromium with an empty browser cache, five times, and
   prints the bytes on the wire per resource type (first load) and the time from
   navigation start until 50 thumbnails are shown.
+
+`--quick` uploads 5 images and loads the page once.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from testbed.server import start_server
 
 HERE = Path(__file__).parent / "webapp"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-IMAGES = 50
 UPLOAD = (
     'mutation($f: Upload!) { uploadMeImage(file: $f, input: {kind: FACE, label: "bench"}) '
     "{ __typename } }"
@@ -55,10 +56,10 @@ def install_lighthouse() -> Path:
     return lighthouse
 
 
-def _seed(url: str, token: str) -> None:
+def _seed(url: str, token: str, images: int) -> None:
     headers = {"Authorization": f"Bearer {token}", "GraphQL-Require-Preflight": "1"}
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
-        for i in range(IMAGES):
+        for i in range(images):
             response = client.post(
                 "/graphql",
                 data={
@@ -95,9 +96,18 @@ def _lighthouse(url: str, token: str, tmp: Path) -> dict[str, float]:
     return {name: round(cat["score"] * 100) for name, cat in categories.items()}
 
 
-def _first_load(url: str, token: str, tmp: Path) -> dict[str, object]:
+def _first_load(url: str, token: str, tmp: Path, images: int, loads: int) -> dict[str, object]:
     out = subprocess.run(
-        ["node", str(HERE / "load.cjs"), url, token, CHROMIUM, str(tmp / "load-profile")],
+        [
+            "node",
+            str(HERE / "load.cjs"),
+            url,
+            token,
+            CHROMIUM,
+            str(tmp / "load-profile"),
+            str(images),
+            str(loads),
+        ],
         check=True,
         capture_output=True,
         text=True,
@@ -110,7 +120,9 @@ def _first_load(url: str, token: str, tmp: Path) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parse_args(parser)
+    parser.add_argument("--images", type=int, default=50, help="images in the pool")
+    parser.add_argument("--loads", type=int, default=5, help="clean loads of the page timed")
+    args = parse_args(parser, images=5, loads=1)
     install_lighthouse()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -118,9 +130,9 @@ def main() -> int:
         server = start_server(tmp / "data")
         try:
             token = server.token("bench-webapp")
-            _seed(server.url, token)
+            _seed(server.url, token, args.images)
             scores = _lighthouse(server.url, token, tmp)
-            load = _first_load(server.url, token, tmp)
+            load = _first_load(server.url, token, tmp, args.images, args.loads)
         finally:
             server.stop()
     runs = list(load["runs"])  # type: ignore[call-overload]
@@ -129,7 +141,8 @@ def main() -> int:
         "lighthouse": scores,
         "first_load_bytes": first,
         "first_load_js_bytes": first.get("Script", 0),
-        "time_to_50_images_ms": {"median": statistics.median(runs), "runs": runs},
+        "images": args.images,
+        "time_to_images_ms": {"median": statistics.median(runs), "runs": runs},
     }
     if args.json:
         print(json.dumps(result))
@@ -138,7 +151,7 @@ def main() -> int:
         print(f"first load, bytes on the wire by type: {first}")
         print(f"  JavaScript: {first.get('Script', 0) / 1024:.1f} KiB compressed")
         print(
-            f"time to show {IMAGES} images (warm server, empty browser cache): "
+            f"time to show {args.images} images (warm server, empty browser cache): "
             f"median {statistics.median(runs)} ms, runs {runs}"
         )
     return 0

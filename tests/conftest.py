@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -13,17 +13,48 @@ import pytest_asyncio
 from api.settings import Settings
 from testbed.server import LiveServer, start_server
 from tests.support.app import Api, running_api
-from tests.support.databases import BACKENDS, create_database, database_url, drop_database
+from tests.support.databases import BACKENDS, database_url, postgres_database_sync
 from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
 from tests.support.s3 import S3Server, s3_server
+
+# The files that take minutes, longest first (`scripts/test --durations=80` sums them).
+# `scripts/test` hands whole files to its two workers in collection order: a long file
+# handed out last keeps one worker busy after the other has finished, so these go first.
+LONGEST_FILES = (
+    "tests/test_benchmarks_run.py",
+    "tests/operations/test_backup_restore.py",
+    "tests/attack/test_tenant_sweep.py",
+    "tests/crash/test_crash_uploads.py",
+    "tests/api/test_workers.py",
+    "tests/events/test_clients.py",
+    "tests/media/test_cli_and_migration.py",
+    "tests/mcp/test_stdio.py",
+    "tests/operations/test_verify.py",
+    "tests/webapp/test_build.py",
+    "tests/webapp/test_lighthouse.py",
+    "tests/observability/test_metrics.py",
+    "tests/crash/test_crash_conversion.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest files first, then the rest by their number of tests, most first
+    (pytest-xdist's own order, which `scripts/test` turns off for this one)."""
+    root = config.rootpath
+    renamed = [name for name in LONGEST_FILES if not (root / name).is_file()]
+    if renamed:  # it would drop out of the head of the queue unnoticed
+        raise pytest.UsageError(f"LONGEST_FILES names files that are gone: {renamed}")
+    rank = {name: place for place, name in enumerate(LONGEST_FILES)}
+    files = {item: item.path.relative_to(root).as_posix() for item in items}
+    tests = Counter(files.values())
+    items.sort(key=lambda item: (rank.get(files[item], len(rank)), -tests[files[item]]))
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
-    url = asyncio.run(create_database())
-    yield url
-    asyncio.run(drop_database(url))
+    with postgres_database_sync() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,11 @@
 // First load of the main page from a warm server: bytes on the wire per type and the time
-// until 50 images are shown. Usage: node load.cjs <base> <token> <chromium> <profile-dir>
+// until the images are shown.
+// Usage: node load.cjs <base> <token> <chromium> <profile-dir> [<images> [<loads>]]
 const path = require('node:path');
 const puppeteer = require(path.join(__dirname, 'node_modules/puppeteer-core'));
-const [BASE, TOKEN, CHROMIUM, PROFILE] = process.argv.slice(2);
+const [BASE, TOKEN, CHROMIUM, PROFILE, IMAGES = '50', LOADS = '5'] = process.argv.slice(2);
+const images = Number(IMAGES);
+const loads = Number(LOADS);
 
 (async () => {
   const browser = await puppeteer.launch({
@@ -25,20 +28,20 @@ const [BASE, TOKEN, CHROMIUM, PROFILE] = process.argv.slice(2);
     });
     // Sign in once (the token moves to storage), then measure clean loads.
     await page.goto(`${BASE}/#token=${TOKEN}`);
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="grid"] img').length >= 50, { timeout: 120000, polling: 'mutation' });
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="grid"] img').length >= n, { timeout: 120000, polling: 'mutation' }, images);
     for (const key of Object.keys(out.bytes)) delete out.bytes[key];
     await cdp.send('Network.clearBrowserCache');
-    for (let run = 0; run < 5; run += 1) {
+    for (let run = 0; run < loads; run += 1) {
       if (run > 0) for (const key of Object.keys(out.bytes)) delete out.bytes[key];
       await cdp.send('Network.clearBrowserCache');
       await page.goto(`${BASE}/`);
-      // Time from navigation start until 50 grid images have loaded (their load events).
+      // Time from navigation start until `images` grid images have loaded (their load events).
       const ms = await page.evaluate(
-        () =>
+        (n) =>
           new Promise((resolve) => {
             const done = () => {
               const imgs = [...document.querySelectorAll('[data-testid="grid"] img')];
-              if (imgs.length >= 50 && imgs.slice(0, 50).every((i) => { i.loading = 'eager'; return i.complete && i.naturalWidth > 0; })) {
+              if (imgs.length >= n && imgs.slice(0, n).every((i) => { i.loading = 'eager'; return i.complete && i.naturalWidth > 0; })) {
                 resolve(performance.now());
                 return true;
               }
@@ -49,6 +52,7 @@ const [BASE, TOKEN, CHROMIUM, PROFILE] = process.argv.slice(2);
             observer.observe(document.body, { childList: true, subtree: true });
             document.addEventListener('load', () => done() && observer.disconnect(), true);
           }),
+        images,
       );
       out.runs.push(Math.round(ms));
       if (run === 0) out.firstBytes = { ...out.bytes };

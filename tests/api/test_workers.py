@@ -37,7 +37,7 @@ from testbed.server import (
     start_server,
 )
 from testbed.wire import init, receive, subscribe, ws_connection
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import postgres_database
 
 WORKERS = 2
 # Safety nets against a hang, never verdicts: connections opened until every worker has
@@ -71,11 +71,8 @@ def _settings(database_url: str) -> dict[str, str]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def database() -> AsyncIterator[str]:
-    url = await create_database("meimages_workers")
-    try:
+    async with postgres_database("meimages_workers") as url:
         yield url
-    finally:
-        await drop_database(url)
 
 
 @pytest.fixture(scope="module")

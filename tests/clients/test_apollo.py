@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 from testbed.server import LiveServer
 from tests.support.node import ROOT, ensure_node_modules
@@ -22,14 +23,15 @@ EXPECTED = {
 }
 
 
-def test_each_refusal_reaches_apollo_with_its_code(live_server: LiveServer) -> None:
+def _reports(script: str, live_server: LiveServer, user: str) -> dict[str, dict[str, Any]]:
+    """Run tests/clients/`script` against the server; its report (a JSON line) per case."""
     ensure_node_modules()
     done = subprocess.run(
         [
             "node",
-            str(ROOT / "tests" / "clients" / "apollo.mjs"),
+            str(ROOT / "tests" / "clients" / script),
             live_server.graphql_url,
-            live_server.token("apollo"),
+            live_server.token(user),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -37,7 +39,11 @@ def test_each_refusal_reaches_apollo_with_its_code(live_server: LiveServer) -> N
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    reports = {r["case"]: r for r in map(json.loads, done.stdout.splitlines())}
+    return {r["case"]: r for r in map(json.loads, done.stdout.splitlines())}
+
+
+def test_each_refusal_reaches_apollo_with_its_code(live_server: LiveServer) -> None:
+    reports = _reports("apollo.mjs", live_server, "apollo")
     assert set(reports) == set(EXPECTED)
     for case, code in EXPECTED.items():
         report = reports[case]
@@ -56,21 +62,7 @@ URQL = {
 
 
 def test_each_refusal_reaches_urql_with_its_code(live_server: LiveServer) -> None:
-    ensure_node_modules()
-    done = subprocess.run(
-        [
-            "node",
-            str(ROOT / "tests" / "clients" / "urql.mjs"),
-            live_server.graphql_url,
-            live_server.token("urql"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    reports = {r["case"]: r for r in map(json.loads, done.stdout.splitlines())}
+    reports = _reports("urql.mjs", live_server, "urql")
     assert {case: r["codes"] for case, r in reports.items()} == {
         case: [code] for case, code in URQL.items()
     }, reports

@@ -33,7 +33,7 @@ from storage.tables import MeImage, MeImageEvent, utcnow
 from testbed.images import jpeg
 from tests.events.conftest import new_owner
 from tests.support.app import Api
-from tests.support.databases import BACKENDS, create_database, drop_database
+from tests.support.databases import BACKENDS, database_of_its_own
 
 
 class Follower:
@@ -281,20 +281,13 @@ async def test_events_show_each_changes_own_state_until_a_purge_forgets_it(api: 
 @pytest_asyncio.fixture(params=BACKENDS)
 async def own_log(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Stores]:
     """A database of its own: pruning moves a horizon every reader of that log shares."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'log.db'}"
-    else:
-        url = await create_database("meimages_events")
-    db = Database(url)
-    await migrate.upgrade(db)
-    yield Stores(
-        db=db,
-        vault=FieldVault(MasterKeyring([MasterKey.generate()])),
-        blobs=LocalBlobStore(tmp_path / "blobs"),
-    )
-    await db.dispose()
-    if request.param == "postgres":
-        await drop_database(url)
+    async with database_of_its_own(request.param, tmp_path, "meimages_events") as db:
+        await migrate.upgrade(db)
+        yield Stores(
+            db=db,
+            vault=FieldVault(MasterKeyring([MasterKey.generate()])),
+            blobs=LocalBlobStore(tmp_path / "blobs"),
+        )
 
 
 async def test_pruning_keeps_the_newest_event_and_old_cursors_get_a_typed_error(

@@ -11,10 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from storage.db import Database
 from storage.migrate import alembic_config, upgrade
 from storage.tables import metadata
-from tests.support.databases import BACKENDS, create_database, drop_database
+from tests.support.databases import BACKENDS, database_of_its_own
 
 MINE = ("me_image_event", "event_log_horizon")
 
@@ -29,13 +28,7 @@ def _diff_of_mine(sync: Any) -> list[Any]:
 async def test_upgrade_keeps_events_matches_tables_and_downgrades(
     backend: str, tmp_path: Path
 ) -> None:
-    url = (
-        f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
-        if backend == "sqlite"
-        else await create_database("meimages_events")
-    )
-    db = Database(url)
-    try:
+    async with database_of_its_own(backend, tmp_path, "meimages_events") as db:
         async with db.engine.connect() as conn:
             await conn.run_sync(lambda s: command.upgrade(alembic_config(s), "0001"))
             await conn.execute(
@@ -60,7 +53,3 @@ async def test_upgrade_keeps_events_matches_tables_and_downgrades(
             )
             tables = await conn.run_sync(lambda s: set(inspect(s).get_table_names()))
             assert "image" not in columns and "event_log_horizon" not in tables
-    finally:
-        await db.dispose()
-        if backend == "postgres":
-            await drop_database(url)

@@ -16,14 +16,11 @@ import asyncio
 import contextlib
 import io
 import json
-import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from starlette.applications import Starlette
@@ -33,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.support.loopback import Gate, LoopbackServer
 from tests.support.provider_server import check_png, make_png
 
 # Safety net only: a held job is let go (or interrupted) by the test long before this.
@@ -82,21 +80,19 @@ class ComfyUIEngine:
         self.pending: list[Job] = []
         self.running: Job | None = None
         self.sockets: dict[str, WebSocket] = {}
-        self._gate: threading.Event | None = None
-        self.held = threading.Event()
+        self._gate = Gate()
+        self.held = self._gate.held
         self.queued = threading.Event()
         self._paused = False
         self._number = 0
         self._seed = 100
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._http = LoopbackServer("the stand-in engine")
 
     # Control, from the tests ---------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.url
 
     def reset(self) -> None:
         self.release()
@@ -118,13 +114,10 @@ class ComfyUIEngine:
 
     def hold(self) -> None:
         """A job that starts waits at its sampler until `release()` or an interrupt."""
-        self.held.clear()
-        self._gate = threading.Event()
+        self._gate.hold()
 
     def release(self) -> None:
-        gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
+        self._gate.release()
 
     def pause(self) -> None:
         """Queued jobs stay queued (another user's long job is running, say)."""
@@ -135,34 +128,11 @@ class ComfyUIEngine:
             raise TimeoutError("the engine did not get there")
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app(),
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-            ws="websockets-sansio",
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the stand-in engine did not start")
-            time.sleep(0.02)
+        self._http.start(self.app(), ws="websockets-sansio")
 
     def stop(self) -> None:
         self.release()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()
 
     # The HTTP side ---------------------------------------------------------------
 
@@ -307,9 +277,7 @@ class ComfyUIEngine:
             job = self.running
         if job is not None and body.get("prompt_id") in (None, job.prompt_id):
             job.interrupted = True
-            gate = self._gate
-            if gate is not None:
-                gate.set()
+            self._gate.open()
         return Response(status_code=200)
 
     async def view(self, request: Request) -> Response:
@@ -398,10 +366,7 @@ class ComfyUIEngine:
             await self._send(
                 job, "progress", {"value": step, "max": 4, "prompt_id": pid, "node": sampler}
             )
-        gate = self._gate
-        if gate is not None:
-            self.held.set()
-            await asyncio.to_thread(gate.wait, HOLD_LIMIT_S)
+        await self._gate.wait(HOLD_LIMIT_S)
         if job.interrupted:
             data = {"prompt_id": pid, "node_id": sampler, "node_type": "KSampler", "executed": []}
             messages.append(["execution_interrupted", data])

@@ -181,6 +181,18 @@ HISTORY = """
 """
 
 
+async def make_history(api: Api, owner: str, count: int, seed: int) -> list[str]:
+    """`count` generations, oldest first."""
+    ref = await add_reference(api, owner, seed)
+    await grant(api, owner, 3 * count)
+    made = []
+    for i in range(count):
+        result = await generate(api, owner, [ref["id"]], prompt=f"take {i}", quality="LOW")
+        assert result["__typename"] == "Generation", result
+        made.append(result["id"])
+    return made
+
+
 async def history_page(
     api: Api,
     owner: str,

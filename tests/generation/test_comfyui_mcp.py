@@ -3,17 +3,17 @@ are MCP models too, and a generation through the stand-in engine works from MCP.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from testbed.images import decode
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer
 from tests.generation.comfyui_engine import ComfyUIEngine, Mode
 from tests.mcp.agent import Pool, data_of, error_of, grant, images_of, mcp_session, new_owner
-from tests.support.databases import BACKENDS, create_database, drop_database
+from tests.support.databases import BACKENDS
+from tests.support.live import live_server_on
 
 LOCAL = "local/instantid-sdxl"
 TWO_FACES = "local/two-faces"
@@ -31,16 +31,9 @@ def comfy_server(
         "MEIMAGES_COMFYUI_URL": comfyui_engine.url,
         "MEIMAGES_COMFYUI_WORKFLOWS": workflow_files,
     }
-    database = asyncio.run(create_database("meimages_comfy")) if backend == "postgres" else None
-    if database is not None:
-        settings["MEIMAGES_DATABASE_URL"] = database
-    server = start_server(tmp_path_factory.mktemp(f"comfy-mcp-{backend}"), settings)
-    try:
+    data_dir = tmp_path_factory.mktemp(f"comfy-mcp-{backend}")
+    with live_server_on(backend, data_dir, settings, "meimages_comfy") as server:
         yield server
-    finally:
-        server.stop()
-        if database is not None:
-            asyncio.run(drop_database(database))
 
 
 @pytest.fixture

@@ -9,20 +9,9 @@ import pytest
 
 from resolvers.generation import history
 from resolvers.stores import Caller
-from tests.generation.conftest import add_reference, generate, grant, history_page
+from tests.generation.conftest import history_page, make_history
 from tests.support.app import Api
 from tests.support.provider_server import ProviderServer
-
-
-async def make_history(api: Api, owner: str, count: int, seed: int) -> list[str]:
-    ref = await add_reference(api, owner, seed)
-    await grant(api, owner, 3 * count)
-    made = []
-    for i in range(count):
-        result = await generate(api, owner, [ref["id"]], prompt=f"take {i}", quality="LOW")
-        assert result["__typename"] == "Generation", result
-        made.append(result["id"])
-    return made
 
 
 def node_ids(page: dict[str, object]) -> list[str]:

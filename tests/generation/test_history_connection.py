@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from resolvers.generation import history
-from tests.generation.conftest import add_reference, generate, grant
+from tests.generation.conftest import make_history
 from tests.support.app import Api
 from tests.support.provider_server import ProviderServer
 
@@ -21,18 +21,6 @@ query History($first: Int, $after: String, $last: Int, $before: String) {
   }
 }
 """
-
-
-async def make_history(api: Api, owner: str, count: int, seed: int) -> list[str]:
-    """`count` generations, oldest first."""
-    ref = await add_reference(api, owner, seed)
-    await grant(api, owner, 3 * count)
-    made = []
-    for i in range(count):
-        result = await generate(api, owner, [ref["id"]], prompt=f"take {i}", quality="LOW")
-        assert result["__typename"] == "Generation", result
-        made.append(result["id"])
-    return made
 
 
 async def page(api: Api, owner: str, **arguments: Any) -> dict[str, Any]:

@@ -20,9 +20,10 @@ import redis.asyncio
 
 from testbed.graphql import bearer, upload_form
 from testbed.images import jpeg
-from testbed.server import LiveServer, deployment_secrets, start_server
+from testbed.server import LiveServer, deployment_secrets
 from tests.limits.conftest import REDIS_URL
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import postgres_database
+from tests.support.live import live_servers
 
 LIMIT = 5
 REST_UPLOAD = "/api/v1/profile/me-images/upload"
@@ -30,11 +31,8 @@ REST_UPLOAD = "/api/v1/profile/me-images/upload"
 
 @pytest_asyncio.fixture
 async def pg_url() -> AsyncIterator[str]:
-    url = await create_database("meimages_limits")
-    try:
+    async with postgres_database("meimages_limits") as url:
         yield url
-    finally:
-        await drop_database(url)
 
 
 @pytest.fixture
@@ -54,15 +52,8 @@ def instances(
         # count is about).
         "MEIMAGES_DB_POOL_SIZE": str(50 // 2 + 1),
     }
-    a = start_server(tmp_path / "a", settings)
-    try:
-        b = start_server(tmp_path / "b", settings)
-        try:
-            yield a, b
-        finally:
-            b.stop()
-    finally:
-        a.stop()
+    with live_servers(tmp_path, settings) as (a, b):
+        yield a, b
 
 
 async def _rest(http: httpx.AsyncClient, server: LiveServer, owner: str, seed: int) -> str:

@@ -23,6 +23,7 @@ from graphql import parse
 from api.trusted_documents import TrustedDocuments
 from testbed.server import LiveServer, deployment_secrets, start_server
 from tests.limits.conftest import REDIS_URL
+from tests.support.live import live_servers
 from tests.support.node import ROOT, ensure_node_modules
 
 NOT_TRUSTED = "QUERY_NOT_IN_PERSISTED_QUERY_LIST"
@@ -39,15 +40,8 @@ def shared_redis_instances(
         "MEIMAGES_REDIS_URL": REDIS_URL,
         "MEIMAGES_REDIS_KEY_PREFIX": redis_prefix,
     }
-    a = start_server(tmp_path / "a", settings)
-    try:
-        b = start_server(tmp_path / "b", settings)
-        try:
-            yield a, b
-        finally:
-            b.stop()
-    finally:
-        a.stop()
+    with live_servers(tmp_path, settings) as (a, b):
+        yield a, b
 
 
 @pytest.fixture(scope="module")

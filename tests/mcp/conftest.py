@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer
 from tests.mcp.agent import GEMINI_KEY, OPENAI_KEY
-from tests.support.databases import BACKENDS, create_database, drop_database
+from tests.support.databases import BACKENDS
+from tests.support.live import live_server_on
 from tests.support.provider_server import ProviderServer
 
 
@@ -28,13 +28,6 @@ def mcp_server(
         "MEIMAGES_GEMINI_BASE_URL": provider_server.url,
         "MEIMAGES_GENERATION_TIMEOUT": "30",
     }
-    database = asyncio.run(create_database("meimages_mcp")) if backend == "postgres" else None
-    if database is not None:
-        settings["MEIMAGES_DATABASE_URL"] = database
-    server = start_server(tmp_path_factory.mktemp(f"mcp-{backend}"), settings)
-    try:
+    data_dir = tmp_path_factory.mktemp(f"mcp-{backend}")
+    with live_server_on(backend, data_dir, settings, "meimages_mcp") as server:
         yield server
-    finally:
-        server.stop()
-        if database is not None:
-            asyncio.run(drop_database(database))

@@ -3,37 +3,30 @@ request, so a load balancer needs no session affinity."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from testbed.server import LiveServer, deployment_secrets, start_server
+from testbed.server import LiveServer, deployment_secrets
 from tests.mcp.agent import Pool, data_of, mcp_session, message_of, new_owner
-from tests.support.databases import create_database, drop_database
+from tests.support.databases import postgres_database_sync
+from tests.support.live import live_servers
 
 
 @pytest.fixture(scope="module")
 def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveServer]]:
-    database = asyncio.run(create_database("meimages_mcp_pair"))
-    shared: Path = tmp_path_factory.mktemp("mcp-pair")
-    settings = {
-        **deployment_secrets(),
-        "MEIMAGES_DATABASE_URL": database,
-        "MEIMAGES_BLOB_DIR": str(shared / "media"),
-        "MEIMAGES_MCP_STATELESS": "true",
-    }
-    servers: list[LiveServer] = []
-    try:
-        for name in ("a", "b"):
-            servers.append(start_server(shared / name, settings))
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
-        asyncio.run(drop_database(database))
+    with postgres_database_sync("meimages_mcp_pair") as database:
+        shared: Path = tmp_path_factory.mktemp("mcp-pair")
+        settings = {
+            **deployment_secrets(),
+            "MEIMAGES_DATABASE_URL": database,
+            "MEIMAGES_BLOB_DIR": str(shared / "media"),
+            "MEIMAGES_MCP_STATELESS": "true",
+        }
+        with live_servers(shared, settings) as servers:
+            yield servers
 
 
 async def test_any_instance_answers_any_request(instances: list[LiveServer]) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import pytest
-
-from storage.crypto import DecryptionError
 from storage.tables import (
     DataKey,
     ExportJob,
@@ -19,7 +16,7 @@ from storage.tables import (
     Owner,
 )
 from testbed import media_samples as samples
-from tests.media.test_lifecycle import add_image, count
+from tests.media.test_lifecycle import add_image, assert_erased, count, label_ciphertext
 from tests.support.app import Api
 
 DELETE = """mutation($c: String!) { deleteMyData(confirmation: $c) {
@@ -50,10 +47,7 @@ async def test_delete_my_data_erases_like_purge_and_leaves_others_alone(
     export = await mapi.gql("mutation { exportMyData { id } }", user=owner)
     assert export["exportMyData"]["id"]
     theirs_before = await counts(mapi, other_owner)
-    async with mapi.stores.db.session() as session:
-        row = await session.get(MeImage, image["id"])
-        assert row is not None and row.label_ct is not None
-        stolen_copy, row_id = row.label_ct, row.id
+    stolen_copy = await label_ciphertext(mapi, image)
     blobs_before = await mapi.blob_keys()
     assert any(key.startswith(image["storagePath"]) for key in blobs_before)
 
@@ -73,19 +67,7 @@ async def test_delete_my_data_erases_like_purge_and_leaves_others_alone(
     }
     # Every row of the owner is gone, in every space; the bytes too.
     assert set((await counts(mapi, owner)).values()) == {0}
-    assert (await mapi.client.get(image["publicUrl"])).status_code == 404
-    assert not any(key.startswith(image["storagePath"]) for key in await mapi.blob_keys())
-    # The key is destroyed: an old copy of a ciphertext can never be read again.
-    async with mapi.stores.db.session() as session:
-        with pytest.raises(DecryptionError):
-            await mapi.stores.vault.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=row_id,
-                blob=stolen_copy,
-            )
+    await assert_erased(mapi, owner, image, stolen_copy)
     # The same token now sees an empty pool and can start again.
     assert (await mapi.gql("{ meImages { id } }", user=owner))["meImages"] == []
     # The other owner, with the very same picture, keeps everything.

@@ -60,6 +60,29 @@ async def count(mapi: Api, table: Any, owner: str) -> int:
         )
 
 
+async def label_ciphertext(mapi: Api, image: dict[str, Any]) -> tuple[bytes, str]:
+    """A copy of the image's encrypted label, as a backup or a leaked dump would keep it."""
+    async with mapi.stores.db.session() as session:
+        row = await session.get(MeImage, image["id"])
+        assert row is not None and row.label_ct is not None
+        return row.label_ct, row.id
+
+
+async def assert_erased(
+    mapi: Api, owner: str, image: dict[str, Any], stolen_copy: tuple[bytes, str]
+) -> None:
+    """The image's URL answers 404 and its bytes are gone; its owner's key is destroyed, so
+    an old copy of its ciphertext (`label_ciphertext`) is noise now."""
+    assert (await mapi.client.get(image["publicUrl"])).status_code == 404
+    assert not any(key.startswith(image["storagePath"]) for key in await mapi.blob_keys())
+    blob, row_id = stolen_copy
+    async with mapi.stores.db.session() as session:
+        with pytest.raises(DecryptionError):
+            await mapi.stores.vault.decrypt(
+                session, owner_id=owner, table="me_image", field="label", row_id=row_id, blob=blob
+            )
+
+
 async def test_purging_a_deleted_image_orphans_its_blobs_and_gc_respects_the_grace(
     mapi: Api, owner: str
 ) -> None:
@@ -123,29 +146,14 @@ async def test_purging_an_owner_removes_images_media_and_data_key(
     image = await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=25), label="secret")
     await add_image(mapi, owner, samples.noisy_jpeg((120, 90), seed=26), tags=["a", "b"])
     theirs = await add_image(mapi, other_owner, samples.noisy_jpeg((120, 90), seed=25))
-    async with mapi.stores.db.session() as session:
-        row = await session.get(MeImage, image["id"])
-        assert row is not None and row.label_ct is not None
-        stolen_copy, row_id = row.label_ct, row.id
+    stolen_copy = await label_ciphertext(mapi, image)
     assert await count(mapi, MeImageEvent, owner) > 0  # the history exists before
     report = await purge_owner(mapi.stores, owner)
     assert report.images == 2 and report.media_objects == 2 and report.data_keys_destroyed
     assert report.blobs_deleted == 6
     for table in (MeImage, MediaRef, MediaObject, DataKey, MediaBlob, MeImageEvent):
         assert await count(mapi, table, owner) == 0, table
-    assert (await mapi.client.get(image["publicUrl"])).status_code == 404
-    assert not any(key.startswith(image["storagePath"]) for key in await mapi.blob_keys())
-    # A copy of an old ciphertext (a backup, a leaked dump) is noise now.
-    async with mapi.stores.db.session() as session:
-        with pytest.raises(DecryptionError):
-            await mapi.stores.vault.decrypt(
-                session,
-                owner_id=owner,
-                table="me_image",
-                field="label",
-                row_id=row_id,
-                blob=stolen_copy,
-            )
+    await assert_erased(mapi, owner, image, stolen_copy)
     # The other owner, with the very same picture, keeps everything.
     assert (await mapi.client.get(theirs["publicUrl"])).status_code == 200
     listed = await mapi.gql("{ meImages { id } }", user=other_owner)

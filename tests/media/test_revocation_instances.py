@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from testbed.images import jpeg
-from testbed.server import LiveServer, deployment_secrets, start_server
-from tests.support.databases import create_database, drop_database
+from testbed.server import LiveServer, deployment_secrets
+from tests.support.databases import postgres_database_sync
+from tests.support.live import live_servers
 
 FIELDS = (
     "__typename ... on MeImage { id publicUrl thumbnailUrl mediumUrl"
@@ -30,23 +31,15 @@ DELETE = "mutation($id: ID!) { deleteMeImage(id: $id) { __typename } }"
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two instances sharing the database, the media folder and every secret."""
     tmp = tmp_path_factory.mktemp("two-instances")
-    url = asyncio.run(create_database("meimages_revoke"))
-    shared = {
-        **deployment_secrets(),
-        "MEIMAGES_DATABASE_URL": url,
-        "MEIMAGES_BLOB_DIR": str(tmp / "media"),
-        "MEIMAGES_GC_INTERVAL": "0",
-    }
-    a = start_server(tmp / "a", shared)
-    try:
-        b = start_server(tmp / "b", shared)
-    except BaseException:
-        a.stop()
-        raise
-    yield a, b
-    a.stop()
-    b.stop()
-    asyncio.run(drop_database(url))
+    with postgres_database_sync("meimages_revoke") as url:
+        shared = {
+            **deployment_secrets(),
+            "MEIMAGES_DATABASE_URL": url,
+            "MEIMAGES_BLOB_DIR": str(tmp / "media"),
+            "MEIMAGES_GC_INTERVAL": "0",
+        }
+        with live_servers(tmp, shared) as (a, b):
+            yield a, b
 
 
 async def upload(

@@ -19,18 +19,15 @@ from sqlalchemy import text
 from api.settings import Settings
 from storage.db import Database
 from storage.errors import StoreUnavailable
-from tests.support.databases import PG_ADMIN_DSN, admin_dsn, create_database, drop_database
+from tests.support.databases import PG_ADMIN_DSN, admin_dsn, postgres_database
 
 SESSIONS = 12  # at once, against a cap of 4
 
 
 @pytest_asyncio.fixture
 async def pg_url() -> AsyncIterator[str]:
-    url = await create_database("meimages_conns")
-    try:
+    async with postgres_database("meimages_conns") as url:
         yield url
-    finally:
-        await drop_database(url)
 
 
 async def _backends(url: str) -> int:

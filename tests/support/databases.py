@@ -3,13 +3,16 @@ trust auth, as on CI)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
+
+from storage.db import Database
 
 # Every storage and API test runs on both.
 BACKENDS = ("sqlite", "postgres")
@@ -56,6 +59,26 @@ async def drop_database(url_or_name: str) -> None:
 
 
 @asynccontextmanager
+async def postgres_database(prefix: str = "meimages_test") -> AsyncIterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped afterwards (its connections cut)."""
+    url = await create_database(prefix)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@contextmanager
+def postgres_database_sync(prefix: str = "meimages_test") -> Iterator[str]:
+    """`postgres_database` for synchronous fixtures (each step on an event loop of its own)."""
+    url = asyncio.run(create_database(prefix))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+@asynccontextmanager
 async def throwaway_database(
     backend: str, tmp: Path, prefix: str = "meimages_test"
 ) -> AsyncIterator[str]:
@@ -64,8 +87,18 @@ async def throwaway_database(
     if backend == "sqlite":
         yield sqlite_url(tmp / "meimages.db")
         return
-    url = await create_database(prefix)
-    try:
+    async with postgres_database(prefix) as url:
         yield url
-    finally:
-        await drop_database(url)
+
+
+@asynccontextmanager
+async def database_of_its_own(
+    backend: str, tmp: Path, prefix: str = "meimages_test"
+) -> AsyncIterator[Database]:
+    """A storage `Database` on a `throwaway_database`, disposed (then dropped) afterwards."""
+    async with throwaway_database(backend, tmp, prefix) as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()

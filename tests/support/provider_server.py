@@ -12,14 +12,12 @@ import asyncio
 import base64
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from PIL import Image, ImageDraw
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -28,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from resolvers.generation.references import png_chunk_types
+from tests.support.loopback import Gate, LoopbackServer
 
 # Canary keys: tests assert they never reach a client, a log or a trace.
 OPENAI_KEY = "sk-test-0penai-Secret-Canary-7f3a9"
@@ -138,20 +137,18 @@ class ProviderServer:
         # (testbed/content_credentials.py makes such a signer with a test certificate).
         self.output_credentials: Callable[[bytes], bytes] | None = None
         # `hold()` keeps valid requests waiting until `release()`; `held` is set once one is.
-        self._gate: threading.Event | None = None
-        self.held = threading.Event()
+        self._gate = Gate()
+        self.held = self._gate.held
         self._lock = threading.Lock()
         self._requests: list[Received] = []
         self._seed = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
+        self._http = LoopbackServer("the provider test server")
 
     # Control, from the tests ---------------------------------------------------
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.url
 
     @property
     def requests(self) -> list[Received]:
@@ -168,13 +165,10 @@ class ProviderServer:
 
     def hold(self) -> None:
         """Keep every valid request waiting (after it was recorded) until `release()`."""
-        self.held.clear()
-        self._gate = threading.Event()
+        self._gate.hold()
 
     def release(self) -> None:
-        gate, self._gate = self._gate, None
-        if gate is not None:
-            gate.set()
+        self._gate.release()
 
     async def wait_until_held(self, timeout_s: float = 30.0) -> None:
         """Until a request is waiting at the gate (an observed event, not a delay)."""
@@ -182,29 +176,10 @@ class ProviderServer:
             raise TimeoutError("no request reached the provider")
 
     def start(self) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the provider test server did not start")
-            time.sleep(0.02)
+        self._http.start(self.app())
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._http.stop()
 
     # The HTTP side ---------------------------------------------------------------
 
@@ -231,10 +206,7 @@ class ProviderServer:
         return sign(png) if sign is not None else png
 
     async def _misbehave(self) -> Response | None:
-        gate = self._gate
-        if gate is not None:
-            self.held.set()
-            await asyncio.to_thread(gate.wait, HOLD_LIMIT_S)
+        await self._gate.wait(HOLD_LIMIT_S)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.mode == Mode.TIMEOUT:

@@ -4,22 +4,11 @@
 // with a chained output. Usage: node mask_browser.cjs <config.json>
 // config: { base, token, chromium, shots, axe, profile }
 // Every wait is on a DOM state, bounded by a generous timeout as a safety net.
-const fs = require('node:fs');
-const path = require('node:path');
-const puppeteer = require(path.join(__dirname, '../../web/node_modules/puppeteer-core'));
+const { config, WAIT, report, sel, present, newPage, shot, axe, run } = require('./browser.cjs');
 
-const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const { base: BASE, token: TOKEN, shots: SHOTS } = config;
-const AXE_SOURCE = fs.readFileSync(config.axe, 'utf8');
-const WAIT = { timeout: 90000, polling: 'mutation' };
-const report = { steps: [], failed: [], pageErrors: [], cspViolations: [], axe: {}, shots: [], percents: {} };
-let step = 'launch';
-
-const sel = (testid) => `[data-testid="${testid}"]`;
-
-function present(page, selector) {
-  return page.waitForFunction((s) => Boolean(document.querySelector(s)), WAIT, selector);
-}
+const { base: BASE, token: TOKEN } = config;
+Object.assign(report, { steps: [], cspViolations: [], axe: {}, shots: [], percents: {} });
+const TOUCH = { hasTouch: true }; // every viewport here takes touch, for the touch strokes
 
 async function percent(page) {
   return page.$eval(sel('mask-percent'), (e) => Number((e.textContent.match(/\d+/) || ['-1'])[0]));
@@ -48,27 +37,6 @@ async function box(page) {
   return b;
 }
 
-async function axe(page, name) {
-  await page.evaluate(AXE_SOURCE);
-  report.axe[name] = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-}
-
-async function shot(page, name) {
-  for (const [label, width] of [['desktop', 1280], ['phone', 375]]) {
-    await page.setViewport({ width, height: label === 'phone' ? 812 : 900, hasTouch: true });
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const file = path.join(SHOTS, `${name}-${label}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    report.shots.push(file);
-    if (label === 'phone') report[`overflow_${name}`] = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  }
-  await page.setViewport({ width: 1280, height: 900, hasTouch: true });
-}
-
 /** Press a control with the keyboard only: focus by Tab order, then Space or Enter. */
 async function keyPress(page, testid, key = 'Enter') {
   await page.focus(sel(testid));
@@ -77,155 +45,130 @@ async function keyPress(page, testid, key = 'Enter') {
   await page.keyboard.press(key);
 }
 
-(async () => {
-  const browser = await puppeteer.launch({
-    executablePath: config.chromium,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${config.profile}`, '--lang=en-US'],
+run(async (browser, step) => {
+  const page = await newPage(browser, {}, TOUCH);
+
+  step('sign in and open the generator');
+  await page.goto(`${BASE}/#token=${TOKEN}`);
+  await present(page, sel('global-toggle'));
+  await page.click('nav a[href="/generate"]');
+  await present(page, sel('pick'));
+  await page.click(sel('pick'));
+  await page.waitForFunction((s) => document.querySelector(s)?.textContent.startsWith('1 of'), WAIT, sel('picker-count'));
+
+  step('from my generations');
+  await present(page, sel('allow-generated'));
+  report.generatedBefore = await page.$$eval(sel('generated'), (items) => items.length);
+  await page.click(sel('allow-generated'));
+  await page.waitForFunction((s) => document.querySelector(s)?.querySelector('input')?.checked === true, WAIT, sel('pick-generated'));
+  report.chainedId = await page.$eval(sel('pick-generated'), (e) => e.dataset.imageId);
+  report.pickedAfterChain = await page.$eval(sel('picker-count'), (e) => e.textContent);
+
+  step('mask editor');
+  await page.click(sel('mask-on'));
+  await present(page, sel('mask-canvas'));
+  report.percents.start = await percent(page);
+  report.priceNoMask = await page.$eval(sel('price'), (e) => e.textContent);
+  report.buttonNoMask = await page.$eval(sel('generate'), (e) => e.textContent.trim());
+  report.canvasSize = await page.$eval(sel('mask-canvas'), (c) => [c.width, c.height]);
+
+  step('mouse stroke');
+  await page.click(sel('mask-brush-L'));
+  let b = await box(page);
+  await page.mouse.move(b.x + b.w * 0.2, b.y + b.h * 0.5);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i++) await page.mouse.move(b.x + b.w * (0.2 + 0.06 * i), b.y + b.h * 0.5);
+  await page.mouse.up();
+  report.percents.mouse = await percentWhere(page, 'p > 0');
+  await shot(page, 'mask-mouse', TOUCH);
+
+  step('undo');
+  await page.click(sel('mask-undo'));
+  report.percents.undone = await percentWhere(page, 'p === 0');
+
+  step('touch stroke');
+  b = await box(page);
+  await page.touchscreen.touchStart(b.x + b.w * 0.5, b.y + b.h * 0.2);
+  for (let i = 1; i <= 8; i++) await page.touchscreen.touchMove(b.x + b.w * 0.5, b.y + b.h * (0.2 + 0.07 * i));
+  await page.touchscreen.touchEnd();
+  report.percents.touch = await percentWhere(page, 'p > 0');
+
+  step('pen stroke');
+  const cdp = await page.createCDPSession();
+  const before = await percent(page);
+  const pen = (type, fx, fy) =>
+    cdp.send('Input.dispatchMouseEvent', {
+      type, x: b.x + b.w * fx, y: b.y + b.h * fy, button: 'left', buttons: type === 'mouseReleased' ? 0 : 1,
+      clickCount: 1, pointerType: 'pen', force: 0.8,
+    });
+  await pen('mousePressed', 0.1, 0.85);
+  for (let i = 1; i <= 8; i++) await pen('mouseMoved', 0.1 + 0.1 * i, 0.85);
+  await pen('mouseReleased', 0.9, 0.85);
+  report.percents.pen = await percentWhere(page, `p > ${before}`);
+
+  step('eraser');
+  await page.click(sel('mask-eraser'));
+  const painted = await percent(page);
+  await page.mouse.move(b.x + b.w * 0.5, b.y + b.h * 0.1);
+  await page.mouse.down();
+  for (let i = 1; i <= 8; i++) await page.mouse.move(b.x + b.w * 0.5, b.y + b.h * (0.1 + 0.1 * i));
+  await page.mouse.up();
+  report.percents.erased = await percentWhere(page, `p < ${painted}`);
+  await page.click(sel('mask-eraser'));
+
+  step('keyboard presets');
+  await keyPress(page, 'mask-preset-all');
+  report.percents.all = await percentWhere(page, 'p === 100');
+  await keyPress(page, 'mask-clear', 'Space');
+  report.percents.cleared = await percentWhere(page, 'p === 0');
+  await keyPress(page, 'mask-preset-bottom');
+  report.percents.bottom = await percentWhere(page, 'p === 50');
+  await keyPress(page, 'mask-invert', 'Space');
+  // Inverted bottom half: the top half may change.
+  report.percents.inverted = await percentWhere(page, 'p === 50');
+  report.invertedTop = await page.$eval(sel('mask-canvas'), (c) => {
+    const ctx = c.getContext('2d');
+    return [ctx.getImageData(5, 5, 1, 1).data[3], ctx.getImageData(5, c.height - 5, 1, 1).data[3]];
   });
-  try {
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => report.pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (/Content[- ]Security[- ]Policy/i.test(m.text())) report.cspViolations.push(m.text());
-    });
-    page.on('response', (r) => {
-      if (r.status() >= 400) report.failed.push(`${r.status()} ${r.url()}`);
-    });
-    await page.setViewport({ width: 1280, height: 900, hasTouch: true });
+  await keyPress(page, 'mask-preset-all');
+  await percentWhere(page, 'p === 100');
+  await keyPress(page, 'mask-undo');
+  report.percents.undoPreset = await percentWhere(page, 'p === 50');
+  await keyPress(page, 'mask-preset-top');
+  report.percents.top = await percentWhere(page, 'p === 50');
 
-    step = 'sign in and open the generator';
-    await page.goto(`${BASE}/#token=${TOKEN}`);
-    await present(page, sel('global-toggle'));
-    await page.click('nav a[href="/generate"]');
-    await present(page, sel('pick'));
-    await page.click(sel('pick'));
-    await page.waitForFunction((s) => document.querySelector(s)?.textContent.startsWith('1 of'), WAIT, sel('picker-count'));
-
-    step = 'from my generations';
-    await present(page, sel('allow-generated'));
-    report.generatedBefore = await page.$$eval(sel('generated'), (items) => items.length);
-    await page.click(sel('allow-generated'));
-    await page.waitForFunction((s) => document.querySelector(s)?.querySelector('input')?.checked === true, WAIT, sel('pick-generated'));
-    report.chainedId = await page.$eval(sel('pick-generated'), (e) => e.dataset.imageId);
-    report.pickedAfterChain = await page.$eval(sel('picker-count'), (e) => e.textContent);
-
-    step = 'mask editor';
-    await page.click(sel('mask-on'));
-    await present(page, sel('mask-canvas'));
-    report.percents.start = await percent(page);
-    report.priceNoMask = await page.$eval(sel('price'), (e) => e.textContent);
-    report.buttonNoMask = await page.$eval(sel('generate'), (e) => e.textContent.trim());
-    report.canvasSize = await page.$eval(sel('mask-canvas'), (c) => [c.width, c.height]);
-
-    step = 'mouse stroke';
-    await page.click(sel('mask-brush-L'));
-    let b = await box(page);
-    await page.mouse.move(b.x + b.w * 0.2, b.y + b.h * 0.5);
-    await page.mouse.down();
-    for (let i = 1; i <= 10; i++) await page.mouse.move(b.x + b.w * (0.2 + 0.06 * i), b.y + b.h * 0.5);
-    await page.mouse.up();
-    report.percents.mouse = await percentWhere(page, 'p > 0');
-    await shot(page, 'mask-mouse');
-
-    step = 'undo';
-    await page.click(sel('mask-undo'));
-    report.percents.undone = await percentWhere(page, 'p === 0');
-
-    step = 'touch stroke';
-    b = await box(page);
-    await page.touchscreen.touchStart(b.x + b.w * 0.5, b.y + b.h * 0.2);
-    for (let i = 1; i <= 8; i++) await page.touchscreen.touchMove(b.x + b.w * 0.5, b.y + b.h * (0.2 + 0.07 * i));
-    await page.touchscreen.touchEnd();
-    report.percents.touch = await percentWhere(page, 'p > 0');
-
-    step = 'pen stroke';
-    const cdp = await page.createCDPSession();
-    const before = await percent(page);
-    const pen = (type, fx, fy) =>
-      cdp.send('Input.dispatchMouseEvent', {
-        type, x: b.x + b.w * fx, y: b.y + b.h * fy, button: 'left', buttons: type === 'mouseReleased' ? 0 : 1,
-        clickCount: 1, pointerType: 'pen', force: 0.8,
-      });
-    await pen('mousePressed', 0.1, 0.85);
-    for (let i = 1; i <= 8; i++) await pen('mouseMoved', 0.1 + 0.1 * i, 0.85);
-    await pen('mouseReleased', 0.9, 0.85);
-    report.percents.pen = await percentWhere(page, `p > ${before}`);
-
-    step = 'eraser';
-    await page.click(sel('mask-eraser'));
-    const painted = await percent(page);
-    await page.mouse.move(b.x + b.w * 0.5, b.y + b.h * 0.1);
-    await page.mouse.down();
-    for (let i = 1; i <= 8; i++) await page.mouse.move(b.x + b.w * 0.5, b.y + b.h * (0.1 + 0.1 * i));
-    await page.mouse.up();
-    report.percents.erased = await percentWhere(page, `p < ${painted}`);
-    await page.click(sel('mask-eraser'));
-
-    step = 'keyboard presets';
-    await keyPress(page, 'mask-preset-all');
-    report.percents.all = await percentWhere(page, 'p === 100');
-    await keyPress(page, 'mask-clear', 'Space');
-    report.percents.cleared = await percentWhere(page, 'p === 0');
-    await keyPress(page, 'mask-preset-bottom');
-    report.percents.bottom = await percentWhere(page, 'p === 50');
-    await keyPress(page, 'mask-invert', 'Space');
-    // Inverted bottom half: the top half may change.
-    report.percents.inverted = await percentWhere(page, 'p === 50');
-    report.invertedTop = await page.$eval(sel('mask-canvas'), (c) => {
+  step('preview');
+  await page.focus(sel('mask-preview'));
+  await page.keyboard.press('Space');
+  await present(page, 'canvas.mask-preview');
+  await page.waitForFunction(
+    () => {
+      const c = document.querySelector('canvas.mask-preview');
+      if (!c) return false;
       const ctx = c.getContext('2d');
-      return [ctx.getImageData(5, 5, 1, 1).data[3], ctx.getImageData(5, c.height - 5, 1, 1).data[3]];
-    });
-    await keyPress(page, 'mask-preset-all');
-    await percentWhere(page, 'p === 100');
-    await keyPress(page, 'mask-undo');
-    report.percents.undoPreset = await percentWhere(page, 'p === 50');
-    await keyPress(page, 'mask-preset-top');
-    report.percents.top = await percentWhere(page, 'p === 50');
+      return ctx.getImageData(5, 5, 1, 1).data[3] === 255 && ctx.getImageData(5, c.height - 5, 1, 1).data[3] === 0;
+    },
+    { timeout: WAIT.timeout, polling: 100 },
+  );
+  report.preview = true;
+  report.priceMasked = await page.$eval(sel('price'), (e) => e.textContent);
+  report.buttonMasked = await page.$eval(sel('generate'), (e) => e.textContent.trim());
+  await axe(page, 'generate-mask');
+  await shot(page, 'mask-preview', TOUCH);
 
-    step = 'preview';
-    await page.focus(sel('mask-preview'));
-    await page.keyboard.press('Space');
-    await present(page, 'canvas.mask-preview');
-    await page.waitForFunction(
-      () => {
-        const c = document.querySelector('canvas.mask-preview');
-        if (!c) return false;
-        const ctx = c.getContext('2d');
-        return ctx.getImageData(5, 5, 1, 1).data[3] === 255 && ctx.getImageData(5, c.height - 5, 1, 1).data[3] === 0;
-      },
-      { timeout: WAIT.timeout, polling: 100 },
-    );
-    report.preview = true;
-    report.priceMasked = await page.$eval(sel('price'), (e) => e.textContent);
-    report.buttonMasked = await page.$eval(sel('generate'), (e) => e.textContent.trim());
-    await axe(page, 'generate-mask');
-    await shot(page, 'mask-preview');
+  step('masked generation');
+  await page.type('#gen-prompt', 'me in a red coat, only the top changes');
+  await page.click(sel('generate'));
+  await present(page, sel('sent-mask'));
+  report.charged = await page.$eval(sel('charged'), (e) => e.textContent);
+  report.sentMask = await page.$eval(`${sel('sent-mask')} img`, (i) => i.alt);
+  await axe(page, 'generate-result-mask');
+  await shot(page, 'mask-result', TOUCH);
 
-    step = 'masked generation';
-    await page.type('#gen-prompt', 'me in a red coat, only the top changes');
-    await page.click(sel('generate'));
-    await present(page, sel('sent-mask'));
-    report.charged = await page.$eval(sel('charged'), (e) => e.textContent);
-    report.sentMask = await page.$eval(`${sel('sent-mask')} img`, (i) => i.alt);
-    await axe(page, 'generate-result-mask');
-    await shot(page, 'mask-result');
-
-    step = 'german';
-    await page.evaluate(() => window.localStorage.setItem('meimages.locale', 'de'));
-    await page.reload();
-    await present(page, sel('mask-on'));
-    report.germanMask = await page.$eval(`${sel('mask')} legend`, (e) => e.textContent);
-    report.germanFromGenerations = await page.$eval('#from-generations', (e) => e.textContent);
-    step = 'done';
-  } catch (error) {
-    report.error = `${step}: ${error && error.stack ? error.stack : error}`;
-    process.stdout.write(JSON.stringify(report));
-    await browser.close();
-    process.exit(1);
-  }
-  await browser.close();
-  process.stdout.write(JSON.stringify(report));
-})();
+  step('german');
+  await page.evaluate(() => window.localStorage.setItem('meimages.locale', 'de'));
+  await page.reload();
+  await present(page, sel('mask-on'));
+  report.germanMask = await page.$eval(`${sel('mask')} legend`, (e) => e.textContent);
+  report.germanFromGenerations = await page.$eval('#from-generations', (e) => e.textContent);
+});

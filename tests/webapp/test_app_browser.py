@@ -8,10 +8,6 @@ on every page; screenshots at desktop width and at 375 px.
 from __future__ import annotations
 
 import io
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,11 +20,14 @@ from testbed.images import jpeg, png
 from testbed.media_samples import jpeg_with_metadata
 from testbed.server import LiveServer, start_server
 from tests.support.provider_server import OPENAI_KEY, ProviderServer
-from tests.webapp.web import WEB, ensure_web_modules
+from tests.webapp.web import (
+    CHROMIUM,
+    assert_accessible_and_fitting,
+    ensure_web_modules,
+    run_browser_script,
+    shots_folder,
+)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Screenshots go to MEIMAGES_WEBAPP_SHOTS when set (to look at), else to the test's temp dir.
-SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
 MAX_UPLOAD = 10 * 1024 * 1024
 
 
@@ -67,28 +66,15 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
     owner = "webapp-person"
     granted = server.cli("credits", "grant", "--user", owner, "100")
     assert granted.returncode == 0, granted.stderr
-    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
-    shots.mkdir(parents=True, exist_ok=True)
     config = {
         "base": server.url,
         "token": server.token(owner),
         # Expired two minutes ago, past the token leeway (the CLI refuses to mint one).
         "expiredToken": server.token(owner, ttl_s=-120 - TOKEN_LEEWAY_S),
-        "chromium": CHROMIUM,
         "files": _files(tmp_path),
-        "shots": str(shots),
-        "profile": str(tmp_path / "chromium-profile"),
-        "axe": str(WEB / "node_modules/axe-core/axe.min.js"),
+        "shots": str(shots_folder(tmp_path)),
     }
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    run = subprocess.run(
-        ["node", str(Path(__file__).parent / "app_browser.cjs"), str(tmp_path / "config.json")],
-        capture_output=True,
-        text=True,
-        timeout=1500,  # a safety net: each step waits on the page, not on a clock
-    )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    report = json.loads(run.stdout)
+    report = run_browser_script("app_browser.cjs", config, tmp_path, timeout_s=1500)
 
     # Nothing from outside, nothing broken, nothing the CSP had to block.
     assert report["external"] == []
@@ -146,13 +132,8 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
         "edit-dialog",
         "confirm-dialog",
     }
-    serious = {
-        page: [v for v in violations if v["impact"] in ("serious", "critical")]
-        for page, violations in report["axe"].items()
-    }
-    assert serious == {page: [] for page in report["axe"]}, serious
-    # Nothing sticks out sideways on a 375 px phone.
-    assert all(report[key] <= 0 for key in report if key.startswith("overflow_")), report
+    # Nothing sticks out sideways on a 375 px phone either.
+    assert_accessible_and_fitting(report)
 
     # The GPS-tagged upload reached the server without its metadata.
     token = server.token(owner)

@@ -5,9 +5,6 @@ stand-in engine shows its images."""
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +15,7 @@ from testbed.server import LiveServer, start_server
 from tests.generation.comfyui_engine import ComfyUIEngine
 from tests.generation.conftest import EXAMPLE_WORKFLOW
 from tests.mcp.agent import Pool
-from tests.webapp.web import ensure_web_modules
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.webapp.web import CHROMIUM, ensure_web_modules, run_browser_script
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +45,10 @@ async def test_a_local_model_in_the_web_app(
     async with httpx.AsyncClient(timeout=60) as http:
         pool = Pool(server.graphql(http), owner)
         references = [await pool.add(80), await pool.add(81)]
-    config = {
-        "base": server.url,
-        "token": server.token(owner),
-        "chromium": CHROMIUM,
-        "profile": str(tmp_path / "chromium-profile"),
-        "shots": str(tmp_path),
-    }
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    run = await asyncio.to_thread(
-        subprocess.run,
-        ["node", str(Path(__file__).parent / "comfyui_browser.cjs"), str(tmp_path / "config.json")],
-        capture_output=True,
-        text=True,
-        timeout=900,  # a safety net: each step waits on the page, not on a clock
+    config = {"base": server.url, "token": server.token(owner), "shots": str(tmp_path)}
+    report = await asyncio.to_thread(
+        run_browser_script, "comfyui_browser.cjs", config, tmp_path, timeout_s=900
     )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    report = json.loads(run.stdout)
     assert report["failed"] == [] and report["pageErrors"] == []
     assert {"value": "local/instantid-sdxl", "label": "local/instantid-sdxl"} in report["models"]
     assert "exactly 1 reference images; 2 selected" in report["referenceCount"]

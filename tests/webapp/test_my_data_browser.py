@@ -10,10 +10,6 @@ every page and state; screenshots go to MEIMAGES_WEBAPP_SHOTS when set.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +19,14 @@ import pytest
 
 from testbed.images import jpeg
 from testbed.server import LiveServer, start_server
-from tests.webapp.web import WEB, ensure_web_modules
+from tests.webapp.web import (
+    CHROMIUM,
+    assert_accessible_and_fitting,
+    ensure_web_modules,
+    run_browser_script,
+    shots_folder,
+)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
 OWNER, FRIEND = "rights-person", "rights-friend"
 SET_AI = "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }"
 POOL = "{ meImages { id } profile { aiUsesReferenceImages allowedProviders } }"
@@ -72,26 +72,13 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
         "own": _export(server, OWNER, tmp_path / "mine.zip"),
         "other": _export(server, FRIEND, tmp_path / "friend.zip"),
     }
-    shots = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
-    shots.mkdir(parents=True, exist_ok=True)
     config = {
         "base": server.url,
         "token": server.token(OWNER),
-        "chromium": CHROMIUM,
         "files": files,
-        "shots": str(shots),
-        "profile": str(tmp_path / "chromium-profile"),
-        "axe": str(WEB / "node_modules/axe-core/axe.min.js"),
+        "shots": str(shots_folder(tmp_path)),
     }
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    run = subprocess.run(
-        ["node", str(Path(__file__).parent / "my_data_browser.cjs"), str(tmp_path / "config.json")],
-        capture_output=True,
-        text=True,
-        timeout=1500,  # a safety net: each step waits on the page, not on a clock
-    )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
-    report = json.loads(run.stdout)
+    report = run_browser_script("my_data_browser.cjs", config, tmp_path, timeout_s=1500)
     texts = report["texts"]
 
     assert report["external"] == [] and report["pageErrors"] == []
@@ -147,9 +134,4 @@ def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: 
         "images-stand-in",
         "signed-out-deleted",
     }
-    serious = {
-        page: [v for v in violations if v["impact"] in ("serious", "critical")]
-        for page, violations in report["axe"].items()
-    }
-    assert serious == {page: [] for page in report["axe"]}, serious
-    assert all(report[key] <= 0 for key in report if key.startswith("overflow_")), report
+    assert_accessible_and_fitting(report)
