@@ -18,7 +18,6 @@ from graphql import (
 )
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -49,6 +48,7 @@ from schema.limits import (
     ErrorCodes,
     HideSchemaNames,
     HideSuggestions,
+    MaskUnexpectedErrors,
     MaxErrors,
     StorableText,
     should_mask,
@@ -132,7 +132,11 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         partial(CachedParse, documents),
         partial(AddValidationRules, rules),
         partial(CachedValidation, documents),
-        partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
+        partial(
+            MaskUnexpectedErrors,
+            should_mask_error=should_mask,
+            error_message="Internal server error.",
+        ),
         partial(MaxErrors, options.max_errors),
         # Production mode. Hooks are left in reverse order: these judge the messages
         # after ErrorCodes (listed below them) has given every error its code.
