@@ -18,7 +18,6 @@ from graphql import (
 )
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -49,6 +48,7 @@ from schema.limits import (
     ErrorCodes,
     HideSchemaNames,
     HideSuggestions,
+    MaskUnexpectedErrors,
     MaxErrors,
     StorableText,
     should_mask,
@@ -60,7 +60,7 @@ from schema.pool.queries import PoolQuery
 from schema.portability.mutations import PortabilityMutation
 from schema.portability.queries import PortabilityQuery
 from schema.scalars import STRICT_UPLOAD
-from schema.strawberry_compat import graphql_schema
+from schema.strawberry_compat import HookedSchema, graphql_schema
 
 # Each capability contributes its own root fields; the roots are their union.
 Query = merge_types("Query", (NodeQuery, PoolQuery, GenerationQuery, EventsQuery, PortabilityQuery))
@@ -132,7 +132,11 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         partial(CachedParse, documents),
         partial(AddValidationRules, rules),
         partial(CachedValidation, documents),
-        partial(MaskErrors, should_mask_error=should_mask, error_message="Internal server error."),
+        partial(
+            MaskUnexpectedErrors,
+            should_mask_error=should_mask,
+            error_message="Internal server error.",
+        ),
         partial(MaxErrors, options.max_errors),
         # Production mode. Hooks are left in reverse order: these judge the messages
         # after ErrorCodes (listed below them) has given every error its code.
@@ -144,7 +148,7 @@ def build(options: SchemaOptions) -> strawberry.Schema:
     ]
     # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
     extensions += options.outer_extensions
-    built = strawberry.Schema(
+    built = HookedSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

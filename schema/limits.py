@@ -21,7 +21,7 @@ from graphql import (
     print_ast,
     visit,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from resolvers.cache_budget import BudgetedCache
@@ -67,6 +67,26 @@ def should_mask(error: GraphQLError) -> bool:
 def _execution_errors(context: ExecutionContext) -> list[GraphQLError]:
     result = context.result
     return list(result.errors) if result is not None and result.errors else []
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Strawberry's MaskErrors, which first asks whether there is an error to mask: its
+    own ending checks the result against a runtime protocol (some forty Python calls per
+    operation) before it finds no error. With errors, or a streamed or incremental
+    result, it runs as is."""
+
+    def on_operation(self) -> Iterator[None]:
+        masking = super().on_operation()
+        next(masking)
+        yield
+        result = self.execution_context.result
+        if (
+            result is not None
+            and not getattr(result, "errors", None)
+            and getattr(result, "initial_result", None) is None
+        ):
+            return  # nothing MaskErrors would mask
+        next(masking, None)
 
 
 class HideSuggestions(SchemaExtension):

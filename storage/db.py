@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.errors import StoreUnavailable, database_failure
-from storage.sqlite_driver import one_trip_dbapi
+from storage.sqlite_driver import begin_immediate, one_trip_dbapi
 
 # While PostgreSQL is down a request must fail in seconds, not hang: connecting gives up
 # after CONNECT_TIMEOUT_S, and waiting for a pooled connection after POOL_TIMEOUT_S.
@@ -38,7 +38,7 @@ def normalize_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy, not the driver, emit BEGIN so writers can ask for BEGIN IMMEDIATE.
+    # The driver never emits BEGIN: writers send BEGIN IMMEDIATE (see `writing`).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -46,14 +46,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
-
-def _sqlite_begin(conn: Any) -> None:
-    # Writers take the write lock up front. Readers stay in autocommit: their work is
-    # one statement, which SQLite already runs on one consistent snapshot, and skipping
-    # BEGIN/ROLLBACK saves two round trips to the driver thread per request.
-    if conn.get_execution_options().get("sqlite_immediate", False):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -129,8 +121,9 @@ class Database:
             kwargs.update(pool_reset_on_return=None, module=one_trip_dbapi())
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
+            # A pool event: an engine-level one (such as "begin") would have every
+            # execution walk the engine's listener lists, a few dozen Python calls each.
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._stamp_conn: sqlite3.Connection | None = None
         # SQLite has one write lock for the whole file. Writers of this process queue
@@ -164,7 +157,13 @@ class Database:
                 # Take SQLite's write lock up front so read-then-write transactions
                 # queue behind each other instead of failing with "database is locked"
                 # (other processes on the same file still wait in the busy handler).
-                connection = await session.connection(execution_options={"sqlite_immediate": True})
+                # The driver is in autocommit (see `_sqlite_pragmas`), so SQLAlchemy's
+                # begin sends nothing and this BEGIN, sent with the first statement,
+                # opens the transaction that its COMMIT or ROLLBACK ends. Readers send
+                # no BEGIN at all: their work is one statement, which SQLite already
+                # runs on one consistent snapshot.
+                connection = await session.connection()
+                begin_immediate(connection)
                 yield TableStatements(session, connection)
 
     def change_stamp(self) -> int | None:

@@ -4,7 +4,8 @@ SQLAlchemy's aiosqlite adapter makes a cursor, executes, fetches and closes, eac
 separate hand-off to aiosqlite's thread and back (three or four per statement). A
 hand-off costs a thread wake-up and the GIL changing hands, which on a busy machine is
 far more than SQLite's own work, and a writer pays it while holding the write lock.
-Here a statement runs, and its rows are fetched, in one call on that thread.
+Here a statement runs, and its rows are fetched, in one call on that thread; a writer's
+BEGIN IMMEDIATE rides along with its first statement (`begin_immediate`).
 
 The one place that touches aiosqlite's internals (`Connection._execute`, `_conn`,
 `_thread`; SQLAlchemy itself reaches into the same queue for its isolation-level setter)
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import await_
 
 # Distribution name → the version prefix this module was written against.
@@ -46,8 +48,10 @@ class _Outcome:
 
 
 def _run(
-    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool, begin: bool
 ) -> tuple[_Outcome, list[Any]]:
+    if begin:
+        connection.execute("BEGIN IMMEDIATE")
     cursor = connection.cursor()
     try:
         if many:
@@ -79,9 +83,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
+        adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
+            begin, adapted.begin_pending = adapted.begin_pending, False
             outcome, rows = await connection._execute(  # type: ignore[no-untyped-call]
-                _run, connection._conn, operation, parameters, many
+                _run, connection._conn, operation, parameters, many, begin
             )
         self._cursor = outcome
         self._rows.clear()
@@ -89,8 +95,34 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("begin_pending",)
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        super().__init__(dbapi, connection)  # type: ignore[arg-type]
+        # Whether the next statement opens a write transaction first (see `begin_immediate`).
+        self.begin_pending = False
+
+    def commit(self) -> None:
+        self.begin_pending = False
+        super().commit()
+
+    def rollback(self) -> None:
+        self.begin_pending = False
+        super().rollback()
+
+
+def begin_immediate(connection: AsyncConnection) -> None:
+    """Open a write transaction (BEGIN IMMEDIATE) on `connection` (in autocommit, with no
+    statement sent since its last commit or rollback), in the same trip to the driver
+    thread as its next statement: SQLite's write lock is taken before that statement runs,
+    with one hand-off fewer than a BEGIN of its own. A failure to begin (the database
+    locked past the busy timeout) is that statement's error."""
+    sync = connection.sync_connection
+    assert sync is not None, "begin_immediate needs a connection that is open"
+    adapted = sync.connection.dbapi_connection
+    assert isinstance(adapted, OneTripConnection), "not a connection of one_trip_dbapi"
+    adapted.begin_pending = True
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
