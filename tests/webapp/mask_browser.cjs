@@ -37,6 +37,36 @@ async function box(page) {
   return b;
 }
 
+// The held messages are in no DOM change, so this wait polls.
+const POLLED = { timeout: WAIT.timeout, polling: 50 };
+
+/** Runs in the page before its scripts: the page's WebSockets hand their messages to
+ * `onmessage` at once, or while `__socketGate.hold` is set, only when `release` lets them
+ * through (in order, those `which` picks; `hold` then says whether to go on holding). */
+function gateSocketMessages() {
+  const gate = { hold: false, held: [] };
+  gate.release = (which, hold = true) => {
+    gate.hold = hold;
+    const now = gate.held.filter((m) => which(m.data));
+    gate.held = gate.held.filter((m) => !now.includes(m));
+    for (const m of now) m.deliver();
+    return new Promise((resolve) => setTimeout(resolve)); // after the app's own microtasks
+  };
+  window.__socketGate = gate;
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    set onmessage(handler) {
+      super.onmessage = handler && ((event) => {
+        if (gate.hold) gate.held.push({ data: String(event.data), deliver: () => handler.call(this, event) });
+        else handler.call(this, event);
+      });
+    }
+    get onmessage() {
+      return super.onmessage;
+    }
+  };
+}
+
 /** Press a control with the keyboard only: focus by Tab order, then Space or Enter. */
 async function keyPress(page, testid, key = 'Enter') {
   await page.focus(sel(testid));
@@ -47,6 +77,7 @@ async function keyPress(page, testid, key = 'Enter') {
 
 run(async (browser, step) => {
   const page = await newPage(browser, {}, TOUCH);
+  await page.evaluateOnNewDocument(gateSocketMessages);
 
   step('sign in and open the generator');
   await page.goto(`${BASE}/#token=${TOKEN}`);
@@ -59,9 +90,20 @@ run(async (browser, step) => {
   step('from my generations');
   await present(page, sel('allow-generated'));
   report.generatedBefore = await page.$$eval(sel('generated'), (items) => items.length);
+  // Allowing an output answers over HTTP twice (create, then switch AI use on) while the
+  // two events come over the socket. Held back here, the events arrive after both answers,
+  // as from a slow socket; the older one (ADDED, AI use still off) must not undo the newer.
+  await page.evaluate(() => { window.__socketGate.hold = true; });
   await page.click(sel('allow-generated'));
-  await page.waitForFunction((s) => document.querySelector(s)?.querySelector('input')?.checked === true, WAIT, sel('pick-generated'));
+  const chained = (s) => document.querySelector(s)?.querySelector('input')?.checked === true;
+  await page.waitForFunction(chained, WAIT, sel('pick-generated'));
+  await page.waitForFunction(() => ['"ADDED"', '"AI_REFERENCE_TOGGLED"'].every((type) => window.__socketGate.held.some((m) => m.data.includes(type))), POLLED);
   report.chainedId = await page.$eval(sel('pick-generated'), (e) => e.dataset.imageId);
+  report.pickedBeforeEvents = await page.$eval(sel('picker-count'), (e) => e.textContent);
+  await page.evaluate(() => window.__socketGate.release((data) => data.includes('"ADDED"')));
+  report.pickedAfterStaleEvent = await page.$eval(sel('picker-count'), (e) => e.textContent);
+  report.chainedAfterStaleEvent = await page.evaluate(chained, sel('pick-generated'));
+  await page.evaluate(() => window.__socketGate.release(() => true, false));
   report.pickedAfterChain = await page.$eval(sel('picker-count'), (e) => e.textContent);
 
   step('mask editor');

@@ -107,6 +107,11 @@ def test_a_person_draws_a_mask_and_chains_a_result(
 
     # The picker offered the earlier output; allowing it selected it as the second reference.
     assert report["generatedBefore"] == 1
+    assert report["pickedBeforeEvents"].startswith("2 of")
+    # Its ADDED event (AI use still off) came after the answer that switched AI use on, and
+    # changed nothing: the older state does not undo the newer one.
+    assert report["pickedAfterStaleEvent"].startswith("2 of")
+    assert report["chainedAfterStaleEvent"] is True
     assert report["pickedAfterChain"].startswith("2 of")
     # The canvas has the reference's aspect ratio (1200 x 900).
     assert report["canvasSize"] == [512, 384]

@@ -24,6 +24,14 @@ export function newestFirst(a: Image, b: Image): number {
   return a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1;
 }
 
+/** When an image state was made, in microseconds (the API's `updatedAt` has them; a Date
+ * keeps milliseconds only); NaN where it cannot be read, which compares as not older. */
+function changedAt(image: Image): number {
+  const [, seconds, fraction = '', zone = ''] = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,6})\d*)?(.*)$/.exec(image.updatedAt) ?? [];
+  if (seconds === undefined) return Number.NaN;
+  return Date.parse(seconds + zone) * 1000 + Number(fraction.padEnd(6, '0'));
+}
+
 /** Primary holders first (face, body, avatar), then newest first. */
 export function primariesFirst(a: Image, b: Image): number {
   const sa = a.primaryFor ? SLOT_ORDER[a.primaryFor] : 9;
@@ -138,8 +146,14 @@ export class Pool {
     this.upsert(event.image);
   }
 
-  /** A mutation's answer: the image as it is now (and a claimed slot leaves its old holder). */
+  /** A mutation's answer or an event: the image as that change left it (and a claimed slot
+   * leaves its old holder). The answer to a change comes over HTTP and its event over the
+   * socket, so an event can arrive after the answer to a later change (the ADDED event after
+   * the answer that switched AI use on, say): a state older than the one held is dropped, or
+   * it would undo the newer one for as long as the next event takes. */
   upsert(image: Image): void {
+    const held = this.images.find((existing) => existing.id === image.id);
+    if (held && changedAt(image) < changedAt(held)) return;
     const others = this.images.map((existing) =>
       image.primaryFor && existing.id !== image.id && existing.primaryFor === image.primaryFor
         ? { ...existing, primaryFor: null }
