@@ -75,7 +75,9 @@ export class Pool {
   stop(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
-    void this.#ws?.dispose();
+    // dispose() waits for the connection to close it; one that closed already (between
+    // retries, say) rejects with its CloseEvent, which is the end sought here.
+    Promise.resolve(this.#ws?.dispose()).catch(() => undefined);
     this.#ws = null;
   }
 
