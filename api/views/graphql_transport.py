@@ -42,6 +42,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.utils.aio import aclosing
 
 from api.views.event_frames import encoded_payload, next_head, next_message
+from api.websocket_protocol import SEND_TEXTS
 from schema.context import RequestContext
 from schema.events.delivery import EventGroups, Handoff, Member, Payload
 from schema.strawberry_compat import wraps_resolvers
@@ -54,6 +55,9 @@ WRITTEN_FOR = {"strawberry-graphql": "0.341.", "cross-web": "0.9."}
 MAX_MULTIPART_FILES = 32
 MAX_MULTIPART_FIELDS = 16
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024
+# Frames a connection's writer takes per write: an event's frames for every subscription
+# a connection may hold (20) and then some.
+WRITE_BATCH = 64
 _OPEN_FORMS = "meimages.open_forms"
 # The request as `plain_request` read it, for Strawberry's view when it runs after all;
 # and a JSON body with the object an outer layer decoded from it (`remember_json_body`).
@@ -321,7 +325,10 @@ def _selects(document: DocumentNode | None, name: str | None, fields: frozenset[
 
 class SocketSink:
     """The frames event groups queue for one connection, written in order by one task
-    that runs while there are any (`schema.events.delivery.Sink`)."""
+    that runs while there are any (`schema.events.delivery.Sink`). What is queued when the
+    task comes round goes out together (up to WRITE_BATCH frames): with one write where the
+    server offers `SEND_TEXTS` (uvicorn through `api.websocket_protocol`), else one
+    `send` each."""
 
     __slots__ = ("frames", "handler", "sent", "writer", "writing")
 
@@ -329,7 +336,8 @@ class SocketSink:
         self.handler = handler
         self.frames: deque[tuple[Member, int, Payload | None]] = deque()
         self.writer: asyncio.Task[None] | None = None
-        self.writing: Member | None = None
+        # The members whose frames are being written.
+        self.writing: set[Member] = set()
         self.sent: asyncio.Future[None] | None = None
 
     def push(self, member: Member, seq: int, payload: Payload | None) -> None:
@@ -344,7 +352,7 @@ class SocketSink:
             member.queued = 0
 
     async def settle(self, member: Member) -> None:
-        while self.writing is member:
+        while member in self.writing:
             if self.sent is None:
                 self.sent = asyncio.get_running_loop().create_future()
             await asyncio.shield(self.sent)
@@ -376,35 +384,51 @@ class SocketSink:
             member.head = next_head(member.id, encode)
         return member.head + encoded_payload(payload, encode) + "}"
 
+    def _batch(self, encode: Any) -> tuple[list[str], list[Member]]:
+        """Up to WRITE_BATCH queued frames, encoded, and the members each event frame is for."""
+        texts: list[str] = []
+        delivered: list[Member] = []
+        frames = self.frames
+        while frames and len(texts) < WRITE_BATCH:
+            member, seq, payload = frames.popleft()
+            member.queued -= 1
+            self.writing.add(member)
+            if payload is None:
+                self.handler.forget(member)
+                texts.append(next_message({"id": member.id, "type": "complete"}, encode))
+            else:
+                member.handed = seq
+                texts.append(self._next(member, payload))
+                delivered.append(member)
+        return texts, delivered
+
     async def _write(self) -> None:
         websocket = self._websocket()
+        send_texts = websocket.ws.scope.get("extensions", {}).get(SEND_TEXTS)
         encode = self.handler.view.encode_json
         try:
             while self.frames:
-                member, seq, payload = self.frames.popleft()
-                member.queued -= 1
-                if payload is None:
-                    self.handler.forget(member)
-                    text = next_message({"id": member.id, "type": "complete"}, encode)
+                texts, delivered = self._batch(encode)
+                if send_texts is not None:
+                    await send_texts(texts)
                 else:
-                    member.handed = seq
-                    text = self._next(member, payload)
-                self.writing = member
-                await websocket.send_text(text)
-                if payload is not None and member.watch is not None:
-                    member.watch.delivered()
-                self.writing = None
-                if self.sent is not None:
-                    self.sent.set_result(None)
-                    self.sent = None
+                    for text in texts:
+                        await websocket.send_text(text)
+                for member in delivered:
+                    if member.watch is not None:
+                        member.watch.delivered()
+                self._written()
         except Exception:  # the connection is closing; its shutdown closes the members
             self._drop()
         finally:
-            self.writing = None
             self.writer = None
-            if self.sent is not None:
-                self.sent.set_result(None)
-                self.sent = None
+            self._written()
+
+    def _written(self) -> None:
+        self.writing.clear()
+        if self.sent is not None:
+            self.sent.set_result(None)
+            self.sent = None
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[RequestContext, None]):

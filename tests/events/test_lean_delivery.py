@@ -9,9 +9,10 @@ import gc
 import socket
 import tracemalloc
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import pytest_asyncio
 import uvicorn
 from websockets.asyncio.client import ClientConnection
 
+from api.websocket_protocol import BoundedWebSocketProtocol
 from resolvers.stores import Caller
 from schema import build_schema
 from schema.context import RequestContext
@@ -39,6 +41,7 @@ POLLS = 2000  # of 10 ms: a bound for conditions the server reaches on its own
 class Served:
     api: Api
     ws_url: str
+    protocol: object
 
     @property
     def groups(self) -> delivery.EventGroups:
@@ -48,13 +51,15 @@ class Served:
 
 
 @pytest_asyncio.fixture
-async def served(api: Api) -> AsyncIterator[Served]:
+async def served(api: Api, request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     """The app behind uvicorn on loopback, on this test's event loop (so the test sees
-    the server's objects)."""
+    the server's objects), with the server's WebSocket protocol unless a test names
+    another."""
+    ws = getattr(request, "param", BoundedWebSocketProtocol)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(api.app, log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(api.app, log_config=None, access_log=False, lifespan="off", ws=ws)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -62,7 +67,7 @@ async def served(api: Api) -> AsyncIterator[Served]:
             if server.started:
                 break
             await asyncio.sleep(0.01)
-        yield Served(api, f"ws://127.0.0.1:{port}/graphql")
+        yield Served(api, f"ws://127.0.0.1:{port}/graphql", ws)
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 30)
@@ -126,6 +131,10 @@ async def start(api: Api, owner: str) -> tuple[str, str]:
     return image, cursor
 
 
+def each_has(inbox: Inbox, subscriptions: int, events: int) -> bool:
+    return all(len(inbox.cursors(str(m))) >= events for m in range(subscriptions))
+
+
 async def toggle(api: Api, owner: str, image: str, on: bool) -> None:
     await api.gql(TOGGLE, {"id": image, "on": on}, user=owner)
 
@@ -178,6 +187,48 @@ async def test_subscribers_share_one_loop_without_an_operation_or_task_each(
                 False,
             ]
         assert group_of(served, owner) is group
+
+
+@pytest.mark.parametrize(
+    "served",
+    [BoundedWebSocketProtocol, "websockets-sansio"],
+    ids=["one-write-per-event", "uvicorn-one-send-per-frame"],
+    indirect=True,
+)
+async def test_an_events_frames_for_one_connection_go_out_in_one_write(
+    served: Served, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's protocol takes an event's frames for a connection's subscriptions in
+    one write; behind a server without it, each goes out with a `send` of its own."""
+    writes: list[int] = []
+    send_texts = BoundedWebSocketProtocol.send_texts
+
+    async def counted(self: BoundedWebSocketProtocol, texts: Sequence[str]) -> None:
+        writes.append(len(texts))
+        await send_texts(self, texts)
+
+    monkeypatch.setattr(BoundedWebSocketProtocol, "send_texts", counted)
+    api = served.api
+    image, cursor = await start(api, owner)
+    async with connection(served, api.token(owner)) as (ws, inbox):
+        for n in range(5):
+            await subscribe(ws, str(n), SUBSCRIPTION, {"after": cursor})
+        await until(
+            lambda: (group := group_of(served, owner)) is not None and len(group.members) == 5
+        )
+        for n in range(1, 4):
+            await toggle(api, owner, image, n % 2 == 1)
+            await inbox.wait(partial(each_has, inbox, 5, n))
+        reference = inbox.cursors("0")
+        assert len(reference) == 3 == len(set(reference))
+        for m in range(5):
+            assert inbox.cursors(str(m)) == reference
+            assert [e["image"]["usage"]["aiReference"] for e in inbox.events[str(m)]] == [
+                True,
+                False,
+                True,
+            ]
+    assert writes == ([5, 5, 5] if served.protocol is BoundedWebSocketProtocol else [])
 
 
 async def test_an_idle_subscription_is_small(served: Served, owner: str) -> None:
