@@ -47,8 +47,9 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
-        # The app's task starts on the loop's next turn, with this scope.
-        self.scope["extensions"][SEND_TEXTS] = self.send_texts  # type: ignore[assignment]
+        if self.response.status_code == 101:  # else refused, with no scope and no app
+            # The app's task starts on the loop's next turn, with this scope.
+            self.scope["extensions"][SEND_TEXTS] = self.send_texts  # type: ignore[assignment]
 
     async def send_texts(self, texts: Sequence[str]) -> None:
         """`websocket.send` of each text in turn, with one write to the socket."""

@@ -231,6 +231,30 @@ async def test_an_events_frames_for_one_connection_go_out_in_one_write(
     assert writes == ([5, 5, 5] if served.protocol is BoundedWebSocketProtocol else [])
 
 
+async def test_a_refused_handshake_is_answered_and_the_next_one_served(
+    served: Served, owner: str
+) -> None:
+    """An upgrade the protocol refuses (no Sec-WebSocket-Key) gets its 400 and no app; the
+    server goes on serving WebSockets."""
+    port = int(served.ws_url.rsplit(":", 1)[1].split("/", 1)[0])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await writer.drain()
+    async with asyncio.timeout(60):
+        answer = await reader.read()  # the server closes after its answer
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    api = served.api
+    image, cursor = await start(api, owner)
+    async with connection(served, api.token(owner)) as (ws, inbox):
+        await subscribe(ws, "0", SUBSCRIPTION, {"after": cursor})
+        await toggle(api, owner, image, True)
+        await inbox.wait(partial(each_has, inbox, 1, 1))
+
+
 async def test_an_idle_subscription_is_small(served: Served, owner: str) -> None:
     api = served.api
     image, cursor = await start(api, owner)
