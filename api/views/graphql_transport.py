@@ -404,7 +404,7 @@ class SocketSink:
 
     async def _write(self) -> None:
         websocket = self._websocket()
-        send_texts = websocket.ws.scope.get("extensions", {}).get(SEND_TEXTS)
+        send_texts = (websocket.ws.scope.get("extensions") or {}).get(SEND_TEXTS)
         encode = self.handler.view.encode_json
         try:
             while self.frames:
