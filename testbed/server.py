@@ -8,7 +8,7 @@ URL, the blob store and `deployment_secrets()`.
 
 How the process is made is pluggable (`Spawn`): a plain subprocess by default, a
 command prefix such as `taskset` for benchmarks, or a fork of a pre-imported server
-(the crash test's `tests/crash/forkserver.py`).
+(`testbed/forkserver.py`), which the test suite makes the default (`fork_by_default`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,20 @@ STOP_TIMEOUT_S = 20.0
 HEALTH_POLL_S = 0.1
 # Another process may take the free port between our probe and the server's bind.
 PORT_ATTEMPTS = 3
+# Whether `start_server` without a `spawn` forks its server from this process's fork
+# server (testbed/forkserver.py) rather than starting a fresh interpreter; see
+# `fork_by_default`.
+_FORK_BY_DEFAULT = [False]
+
+
+def fork_by_default() -> None:
+    """From now on, a server started without a `spawn` is forked from a pre-imported
+    server: the same `meimages serve` command line entry, without its seconds of imports
+    (the test suite's choice, tests/conftest.py). Unless its environment differs from the
+    fork server's in more than `MEIMAGES_*` settings (a variable such as
+    PROMETHEUS_MULTIPROC_DIR is read at import time), or it runs several workers (they
+    are interpreters of their own): then it gets a fresh interpreter as before."""
+    _FORK_BY_DEFAULT[0] = True
 
 
 def free_port() -> int:
@@ -253,6 +267,12 @@ def start_server(
     # PostgreSQL's 100 connections however the test files pair up.
     given = {"MEIMAGES_LOG_LEVEL": "warning", "MEIMAGES_DB_POOL_SIZE": "10", **(settings or {})}
     environment = clean_environment({**(env or {}), **given})
+    if spawn is None and _FORK_BY_DEFAULT[0] and workers == 1:
+        from testbed import forkserver  # it imports this module
+
+        forks = forkserver.shared()
+        if forks.accepts(environment):
+            spawn = forks.spawn
     spawn = spawn or subprocess_spawn()
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()

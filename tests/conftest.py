@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from api.settings import Settings
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer, fork_by_default, start_server
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url, postgres_database_sync
 from tests.support.provider_server import GEMINI_KEY, OPENAI_KEY, ProviderServer
@@ -35,6 +35,13 @@ LONGEST_FILES = (
     "tests/observability/test_metrics.py",
     "tests/crash/test_crash_conversion.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Live servers are forked from one pre-imported server per worker process
+    # (testbed/forkserver.py): the same `meimages serve` entry, minus a second or two of
+    # imports per start. Tests about the process itself start theirs as a subprocess.
+    fork_by_default()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
