@@ -70,14 +70,14 @@ async def plaintext_installation(backend: Backend) -> dict[tuple[str, str], byte
                     ("medium", obj.medium_path),
                 ):
                     assert path is not None and path.startswith("o/")
-                    data = await api.stores.blobs.get(path)
-                    assert data is not None
-                    expected[(obj.id, role)] = data
+                    stored = await api.stores.blobs.get(path)
+                    assert stored is not None
+                    expected[(obj.id, role)] = stored
             variants = await session.execute(select(MediaVariant))
             for variant in variants.scalars():
-                data = await api.stores.blobs.get(variant.storage_path)
-                assert data is not None
-                expected[(variant.media_object_id, variant.spec)] = data
+                stored = await api.stores.blobs.get(variant.storage_path)
+                assert stored is not None
+                expected[(variant.media_object_id, variant.spec)] = stored
     assert len(expected) == OWNERS * IMAGES_PER_OWNER * 4
     return expected
 
