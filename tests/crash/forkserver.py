@@ -20,8 +20,10 @@ stdin/stdout, one JSON object per line each way:
   {"op": "thaw", "pid": N}     SIGCONT
   {"op": "signal", "pid": N, "signal": S}
   {"op": "kill", "pid": N}     SIGKILL, answered once the child is dead and reaped
-  {"op": "wait", "pid": N}     -> {"returncode": R} reaps a child that has ended (the
-      test asks only once the child's pidfd says so); R as `subprocess` has it
+  {"op": "wait", "pid": N}     reaps a child that has ended (the test asks only once
+      the child's pidfd says so)
+  kill and wait answer {"returncode": R, "cpu_s": C}: R as `subprocess` has it, C the
+  child's CPU time (user and system), which only its parent, this process, can read
 Children end on their own or by a signal: the test learns it from a pidfd of the child
 (readable once it has ended), an event, never a poll of this process.
 """
@@ -108,9 +110,14 @@ def run_child(request: dict[str, Any], stdout: int, stderr: int) -> None:
         os._exit(code)
 
 
-def returncode(status: int) -> int:
-    """A wait status as `subprocess` reports it: the exit code, or -N for signal N."""
-    return os.waitstatus_to_exitcode(status)
+def reap(pid: int) -> dict[str, Any]:
+    """Wait until the child has ended (without WUNTRACED: a stopped one is waited for)."""
+    _pid, status, usage = os.wait4(pid, 0)
+    # The wait status as `subprocess` reports it: the exit code, or -N for signal N.
+    return {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def start(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
@@ -153,13 +160,11 @@ def handle(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
         return {}
     if op == "kill":
         os.kill(pid, signal.SIGKILL)  # also ends a stopped child
-        _pid, status = os.waitpid(pid, 0)  # without WUNTRACED: only once it is dead
         children.discard(pid)
-        return {"returncode": returncode(status)}
+        return reap(pid)
     if op == "wait":
-        _pid, status = os.waitpid(pid, 0)
         children.discard(pid)
-        return {"returncode": returncode(status)}
+        return reap(pid)
     return {"error": f"unknown op {op!r}"}
 
 
@@ -196,6 +201,8 @@ class ForkServer:
         self.outputs = Path(tempfile.mkdtemp(prefix="meimages-forks-"))
         self._numbers = count(1)
         self.forked: list[Forked] = []
+        # CPU time of the processes it started that have ended (see `Forked.cpu_s`).
+        self.children_cpu_s = 0.0
         # One request and its answer at a time, whichever thread asks.
         self._lock = threading.Lock()
         assert self._read() == {"ready": True}
@@ -275,6 +282,8 @@ class Forked:
     stdout: Path
     stderr: Path
     returncode: int | None = None
+    # CPU time (user and system) it used, once it has ended.
+    cpu_s: float = 0.0
     # Readable once the process has ended. Opened right after the fork: only the fork
     # server reaps its children, and only when asked, so the pid is still this one's.
     pidfd: int = field(init=False)
@@ -284,7 +293,9 @@ class Forked:
 
     def _reap(self, op: str = "wait") -> int:
         if self.returncode is None:
-            self.returncode = int(self.forks.call(op=op, pid=self.pid)["returncode"])
+            reaped = self.forks.call(op=op, pid=self.pid)
+            self.returncode, self.cpu_s = int(reaped["returncode"]), float(reaped["cpu_s"])
+            self.forks.children_cpu_s += self.cpu_s
             os.close(self.pidfd)
         return self.returncode
 
