@@ -278,36 +278,44 @@ async def one_round(
 
 
 async def read_back(server: LiveServer, token: str, uploads: list[Upload]) -> list[str]:
-    found = []
+    """Every acknowledged upload read back (IN_FLIGHT at a time): its bytes, its hash, and
+    for GraphQL uploads the image that names it."""
     limits = Limits()
-    async with httpx.AsyncClient(base_url=server.url, timeout=PROGRESS_TIMEOUT_S) as client:
-        for upload in uploads:
-            name = f"{upload.via} upload {upload.media_id}"
-            # Signed: no token needed. Absolute URLs name the server that issued them (killed
-            # since): the path is asked of the one running now.
-            url = urlsplit(upload.public_url)
+    turns = asyncio.Semaphore(IN_FLIGHT)
+
+    async def read_one(client: httpx.AsyncClient, upload: Upload) -> list[str]:
+        found = []
+        name = f"{upload.via} upload {upload.media_id}"
+        # Signed: no token needed. Absolute URLs name the server that issued them (killed
+        # since): the path is asked of the one running now.
+        url = urlsplit(upload.public_url)
+        async with turns:
             response = await client.get(f"{url.path}?{url.query}")
-            if response.status_code != 200:
-                found.append(f"{name}: {response.status_code}")
-                continue
-            expected = sanitising._encode(upload.source, limits).data
-            digest = hashlib.sha256(response.content).hexdigest()
-            if response.content != expected:
-                found.append(f"{name} reads back different")
-            if digest in upload.storage_path:
-                found.append(f"{name} is stored under a name that shows its content hash")
-            if upload.sha256 is not None and upload.sha256 != digest:
-                found.append(f"{name}: hash in the response differs")
-            if upload.image_id is not None:
+        if response.status_code != 200:
+            return [f"{name}: {response.status_code}"]
+        expected = sanitising._encode(upload.source, limits).data
+        digest = hashlib.sha256(response.content).hexdigest()
+        if response.content != expected:
+            found.append(f"{name} reads back different")
+        if digest in upload.storage_path:
+            found.append(f"{name} is stored under a name that shows its content hash")
+        if upload.sha256 is not None and upload.sha256 != digest:
+            found.append(f"{name}: hash in the response differs")
+        if upload.image_id is not None:
+            async with turns:
                 answer = await client.post(
                     "/graphql",
                     json={"query": f'{{ meImage(id: "{upload.image_id}") {{ id mediaId }} }}'},
                     headers={"Authorization": f"Bearer {token}"},
                 )
-                image = answer.json()["data"]["meImage"]
-                if image is None or image["mediaId"] != upload.media_id:
-                    found.append(f"image {upload.image_id} lost after a success answer")
-    return found
+            image = answer.json()["data"]["meImage"]
+            if image is None or image["mediaId"] != upload.media_id:
+                found.append(f"image {upload.image_id} lost after a success answer")
+        return found
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=PROGRESS_TIMEOUT_S) as client:
+        results = await asyncio.gather(*(read_one(client, upload) for upload in uploads))
+    return [problem for found in results for problem in found]
 
 
 async def check_dead(run: Run, backend: Backend, when: str) -> set[str]:
