@@ -232,7 +232,10 @@ async def wait_for_collector(
             await run.wait_for_acks(run.round_acks + 1, workers)
 
     if orphans:
-        await asyncio.wait_for(collected(), PROGRESS_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(collected(), PROGRESS_TIMEOUT_S)
+        except TimeoutError:
+            raise AssertionError(f"the collector never removed {sorted(orphans)}") from None
         run.collected += 1
 
 
