@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -66,7 +67,7 @@ class Backend:
         """The settings a server of this backend runs with, for reading through its API."""
         return Settings(data_dir=self.data_dir, **self.setting_fields())
 
-    def setting_fields(self) -> dict[str, str]:
+    def setting_fields(self) -> dict[str, Any]:
         return {}
 
     async def db_state(self) -> DbState:
@@ -112,7 +113,7 @@ class PostgresLocal(Backend):
     def env(self) -> dict[str, str]:
         return {"MEIMAGES_DATABASE_URL": self.database_url}
 
-    def setting_fields(self) -> dict[str, str]:
+    def setting_fields(self) -> dict[str, Any]:
         return {"database_url": self.database_url}
 
     async def db_state(self) -> DbState:
@@ -154,7 +155,7 @@ class PostgresS3(PostgresLocal):
     def env(self) -> dict[str, str]:
         return {**super().env(), **self.s3.blob_env(self.bucket)}
 
-    def setting_fields(self) -> dict[str, str]:
+    def setting_fields(self) -> dict[str, Any]:
         return {**super().setting_fields(), **self.s3.blob_settings(self.bucket)}
 
     def blobs(self) -> Blobs:

@@ -2,9 +2,10 @@
 
 An installation of the plaintext era is made through today's upload path and turned back
 into that layout (`testbed.plaintext_era`). Then `meimages migrate` runs as the
-operator runs it and is killed once it has reported progress (one or two lines of its
-progress output; where exactly the kill lands is wherever the process has got to), again
-and again, and finally runs to its end. The kill is decided by what it reported, never by
+operator runs it (a process of its own, forked from one that has imported it already:
+`tests.crash.forkserver`) and is killed once it has reported progress (one or two lines
+of its progress output, read as it writes them; where exactly the kill lands is wherever
+the process has got to), again and again, and finally runs to its end. The kill is decided by what it reported, never by
 a clock. After every kill nothing may be inconsistent (the upload crash test's checks:
 no row points at a missing blob, no blob is untracked) and every object a row names must
 open for its owner; at the end nothing plaintext is left, and every rendition reads back
@@ -14,8 +15,8 @@ byte-identical to what it was before. Runs on the three backends of the upload t
 from __future__ import annotations
 
 import asyncio
+import os
 import random
-import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -27,8 +28,9 @@ from sqlmodel import col
 from storage.tables import MediaObject, MediaVariant
 from testbed import media_samples as samples
 from testbed.plaintext_era import regress_to_plaintext
-from testbed.server import MEIMAGES, clean_environment
+from testbed.server import clean_environment
 from tests.crash.backends import BACKENDS, Backend, open_backend, violations
+from tests.crash.forkserver import Forked, ForkServer
 from tests.crash.sealing_check import unopenable_objects
 from tests.support.app import running_api
 
@@ -68,38 +70,57 @@ async def plaintext_installation(backend: Backend) -> dict[tuple[str, str], byte
                     ("medium", obj.medium_path),
                 ):
                     assert path is not None and path.startswith("o/")
-                    data = await api.stores.blobs.get(path)
-                    assert data is not None
-                    expected[(obj.id, role)] = data
+                    stored = await api.stores.blobs.get(path)
+                    assert stored is not None
+                    expected[(obj.id, role)] = stored
             variants = await session.execute(select(MediaVariant))
             for variant in variants.scalars():
-                data = await api.stores.blobs.get(variant.storage_path)
-                assert data is not None
-                expected[(variant.media_object_id, variant.spec)] = data
+                stored = await api.stores.blobs.get(variant.storage_path)
+                assert stored is not None
+                expected[(variant.media_object_id, variant.spec)] = stored
     assert len(expected) == OWNERS * IMAGES_PER_OWNER * 4
     return expected
 
 
-def start_migrate(backend: Backend) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(MEIMAGES), "migrate", "--data-dir", str(backend.data_dir)],
-        env=clean_environment({"MEIMAGES_LOG_LEVEL": "warning", **backend.env()}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def migrate_args(backend: Backend) -> list[str]:
+    return ["migrate", "--data-dir", str(backend.data_dir)]
 
 
-def read_progress(proc: subprocess.Popen[str], lines: int) -> int:
+def migrate_env(backend: Backend) -> dict[str, str]:
+    return clean_environment({"MEIMAGES_LOG_LEVEL": "warning", **backend.env()})
+
+
+def start_migrate(forks: ForkServer, backend: Backend, run: Path) -> tuple[Forked, int]:
+    """`meimages migrate` started with its stderr in a FIFO; the FIFO's read end (EOF
+    once the process has ended)."""
+    fifo = run.with_suffix(".stderr")
+    os.mkfifo(fifo)
+    # Opened before the process is (a FIFO with no reader cannot be opened to write),
+    # then made blocking: reads wait for its next line or its end.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        proc = forks.fork(migrate_args(backend), migrate_env(backend), run, fifo)
+    except BaseException:
+        os.close(reader)
+        raise
+    os.set_blocking(reader, True)
+    return proc, reader
+
+
+def read_progress(reader: int, lines: int) -> int:
     """Read the progress output until `lines` progress lines came or the run ended."""
-    assert proc.stderr is not None
     seen = 0
-    while seen < lines:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line.startswith(PROGRESS)
+    with open(reader, errors="replace", closefd=False) as stderr:
+        while seen < lines:
+            line = stderr.readline()
+            if not line:
+                break
+            seen += line.startswith(PROGRESS)
     return seen
+
+
+def run_migrate(forks: ForkServer, backend: Backend) -> subprocess.CompletedProcess[str]:
+    return forks.run(migrate_args(backend), migrate_env(backend), RUN_TIMEOUT_S)
 
 
 async def check(backend: Backend, when: str) -> list[str]:
@@ -142,7 +163,7 @@ async def read_back(backend: Backend, expected: dict[tuple[str, str], bytes]) ->
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 async def test_sigkill_during_conversion_loses_nothing_and_seals_everything(
-    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest, forks: ForkServer
 ) -> None:
     s3 = request.getfixturevalue("s3") if backend_name.endswith("s3") else None
     backend = await open_backend(backend_name, tmp_path, s3)
@@ -153,29 +174,26 @@ async def test_sigkill_during_conversion_loses_nothing_and_seals_everything(
         expected = await plaintext_installation(backend)
         problems += await check(backend, "before the conversion")
         for kill in range(1, KILLS + 1):
-            proc = start_migrate(backend)
+            proc, progress = start_migrate(forks, backend, tmp_path / f"migrate-{kill}")
             try:
-                seen = await asyncio.to_thread(read_progress, proc, rnd.randint(1, 2))
+                seen = await asyncio.to_thread(read_progress, progress, rnd.randint(1, 2))
                 if seen == 0 or proc.poll() is not None:
                     break  # it finished first: nothing was left to kill it in
-                proc.send_signal(signal.SIGKILL)
+                proc.kill()  # SIGKILL
                 kills += 1
             finally:
                 proc.kill()
-                await asyncio.to_thread(proc.wait, RUN_TIMEOUT_S)
-                for stream in (proc.stdout, proc.stderr):
-                    if stream is not None:
-                        stream.close()
+                os.close(progress)
             problems += await check(backend, f"after kill {kill}")
-        final = start_migrate(backend)
-        out, err = await asyncio.to_thread(final.communicate, None, RUN_TIMEOUT_S)
+        final = await asyncio.to_thread(run_migrate, forks, backend)
+        out, err = final.stdout, final.stderr
         assert final.returncode == 0, err[-2000:]
         assert "sealed" in out and "plaintext objects deleted" in out, out
         problems += await check(backend, "after the last run")
         problems += await read_back(backend, expected)
         # Once everything is sealed, running it again does nothing.
-        again = start_migrate(backend)
-        out, err = await asyncio.to_thread(again.communicate, None, RUN_TIMEOUT_S)
+        again = await asyncio.to_thread(run_migrate, forks, backend)
+        out, err = again.stdout, again.stderr
         assert again.returncode == 0 and "latest schema" in out and "sealed" not in out, out + err
         assert PROGRESS not in err, err
     finally:

@@ -5,12 +5,18 @@ no grace period, so it races the uploads as hard as it can) and keeps several up
 in flight over REST and GraphQL. The kill is decided by what happened, never by a clock:
 
 1. wait until this round's server has acknowledged a chosen number of uploads (1-3);
-2. freeze it with SIGSTOP and read its database and blob store directly; if an upload is
+2. after a kill that left orphans, also until this server's collector has removed them
+   (read after each acknowledged upload): the collector has then run while uploads
+   were in flight, however fast or slow the machine;
+3. freeze it with SIGSTOP and read its database and blob store directly; if an upload is
    mid-write (keys registered but not linked to a row yet, with or without their bytes,
-   or a half-written temp file), SIGKILL it right there, in exactly that state;
-3. otherwise let it run to its next acknowledged upload and look again, at most
-   PROBES times; after the last look it is killed anyway.
+   or a half-written temp file) in a way no earlier round was killed in, SIGKILL it
+   right there, in exactly that state;
+4. otherwise let it run to its next acknowledged upload and look again, at most
+   PROBES times; after the last look it is killed anyway, in whatever state it is in.
 
+The first round kills a fresh installation, each later one a server restarted over the
+leftovers of a kill; every kind of mid-write state a look finds gets a kill of its own.
 A slow machine only changes how many uploads are in flight at each look, never the
 verdict. After every kill (and at every look) nothing may be inconsistent: no row points
 at a missing blob, no blob is unknown to the registry the collector works from, no
@@ -45,7 +51,10 @@ from tests.crash.backends import BACKENDS, Backend, open_backend, violations
 from tests.crash.forkserver import ForkServer
 from tests.crash.sealing_check import unopenable_objects
 
-KILLS = 20
+# Rounds: a kill of a fresh installation, then kills of servers restarted over a kill's
+# leftovers. Each round looks up to PROBES times, about 20 looks in all: each a chance
+# to find, and kill in, a kind of mid-write state no earlier round was killed in.
+KILLS = 6
 IN_FLIGHT = 6
 # Acknowledged uploads to wait for before the first look, per round.
 MIN_ACKS, MAX_ACKS = 1, 3
@@ -61,6 +70,9 @@ UPLOAD_FIELDS = (
     "__typename ... on MeImage { id mediaId storagePath publicUrl } ... on Error { code }"
 )
 GC_EVERY_SECOND = {"MEIMAGES_GC_INTERVAL": "1", "MEIMAGES_GC_GRACE": "0"}
+# As many uploads as the machine allows: while a round waits for the collector, a fast
+# machine acknowledges more than the default limit of one owner's uploads a minute.
+UNLIMITED = {"MEIMAGES_RATE_UPLOADS_PER_MINUTE": "0"}
 
 
 class UploadRefused(Exception):
@@ -143,7 +155,9 @@ class Run:
     refused: list[str] = field(default_factory=list)
     kills: Counter[str] = field(default_factory=Counter)
     looks: int = 0
-    # Seconds spent starting servers (reported: it is most of the run time).
+    # Rounds in which the collector removed a killed server's leftovers under uploads.
+    collected: int = 0
+    # Seconds spent starting servers (reported).
     startup_s: float = 0.0
     violations: list[str] = field(default_factory=list)
     # Per round: acknowledged uploads so far, and whether the kill is under way.
@@ -204,14 +218,37 @@ def unlinked(registry: dict[str, bool], known_orphans: set[str]) -> set[str]:
     return {key for key, live in registry.items() if not live} - known_orphans
 
 
+async def wait_for_collector(
+    run: Run, backend: Backend, orphans: set[str], workers: list[asyncio.Task[None]]
+) -> None:
+    """Upload on until the collector has removed the orphans the last kill left (it first
+    runs a second after the start): looked at after each acknowledged upload."""
+
+    async def collected() -> None:
+        while True:
+            registry = (await backend.db_state()).registry
+            if not any(registry.get(key) is False for key in orphans):
+                return
+            await run.wait_for_acks(run.round_acks + 1, workers)
+
+    if orphans:
+        try:
+            await asyncio.wait_for(collected(), PROGRESS_TIMEOUT_S)
+        except TimeoutError:
+            raise AssertionError(f"the collector never removed {sorted(orphans)}") from None
+        run.collected += 1
+
+
 async def one_round(
     run: Run, backend: Backend, forks: ForkServer, server: LiveServer, orphans: set[str]
 ) -> None:
-    """Upload until the server has acknowledged enough, then kill it in an observed state."""
+    """Upload until the server has acknowledged enough (and collected the last kill's
+    leftovers), then kill it in an observed state."""
     run.round_acks, run.stopping = 0, False
     workers = [asyncio.create_task(run.worker(server.url)) for _ in range(IN_FLIGHT)]
     try:
         await run.wait_for_acks(run.rnd.randint(MIN_ACKS, MAX_ACKS), workers)
+        await wait_for_collector(run, backend, orphans, workers)
         for look in range(1, PROBES + 1):
             forks.freeze(server.pid)  # answered once the server has really stopped
             run.looks += 1
@@ -226,7 +263,8 @@ async def one_round(
                 kind = "mid-write: temp file being written"
             else:
                 kind = "between writes"
-            if kind != "between writes" or look == PROBES:
+            # A kind no earlier round was killed in; on the last look, whatever it is.
+            if (kind != "between writes" and kind not in run.kills) or look == PROBES:
                 break
             forks.thaw(server.pid)
             await run.wait_for_acks(run.round_acks + 1, workers)
@@ -243,36 +281,44 @@ async def one_round(
 
 
 async def read_back(server: LiveServer, token: str, uploads: list[Upload]) -> list[str]:
-    found = []
+    """Every acknowledged upload read back (IN_FLIGHT at a time): its bytes, its hash, and
+    for GraphQL uploads the image that names it."""
     limits = Limits()
-    async with httpx.AsyncClient(base_url=server.url, timeout=PROGRESS_TIMEOUT_S) as client:
-        for upload in uploads:
-            name = f"{upload.via} upload {upload.media_id}"
-            # Signed: no token needed. Absolute URLs name the server that issued them (killed
-            # since): the path is asked of the one running now.
-            url = urlsplit(upload.public_url)
+    turns = asyncio.Semaphore(IN_FLIGHT)
+
+    async def read_one(client: httpx.AsyncClient, upload: Upload) -> list[str]:
+        found = []
+        name = f"{upload.via} upload {upload.media_id}"
+        # Signed: no token needed. Absolute URLs name the server that issued them (killed
+        # since): the path is asked of the one running now.
+        url = urlsplit(upload.public_url)
+        async with turns:
             response = await client.get(f"{url.path}?{url.query}")
-            if response.status_code != 200:
-                found.append(f"{name}: {response.status_code}")
-                continue
-            expected = sanitising._encode(upload.source, limits).data
-            digest = hashlib.sha256(response.content).hexdigest()
-            if response.content != expected:
-                found.append(f"{name} reads back different")
-            if digest in upload.storage_path:
-                found.append(f"{name} is stored under a name that shows its content hash")
-            if upload.sha256 is not None and upload.sha256 != digest:
-                found.append(f"{name}: hash in the response differs")
-            if upload.image_id is not None:
+        if response.status_code != 200:
+            return [f"{name}: {response.status_code}"]
+        expected = sanitising._encode(upload.source, limits).data
+        digest = hashlib.sha256(response.content).hexdigest()
+        if response.content != expected:
+            found.append(f"{name} reads back different")
+        if digest in upload.storage_path:
+            found.append(f"{name} is stored under a name that shows its content hash")
+        if upload.sha256 is not None and upload.sha256 != digest:
+            found.append(f"{name}: hash in the response differs")
+        if upload.image_id is not None:
+            async with turns:
                 answer = await client.post(
                     "/graphql",
                     json={"query": f'{{ meImage(id: "{upload.image_id}") {{ id mediaId }} }}'},
                     headers={"Authorization": f"Bearer {token}"},
                 )
-                image = answer.json()["data"]["meImage"]
-                if image is None or image["mediaId"] != upload.media_id:
-                    found.append(f"image {upload.image_id} lost after a success answer")
-    return found
+            image = answer.json()["data"]["meImage"]
+            if image is None or image["mediaId"] != upload.media_id:
+                found.append(f"image {upload.image_id} lost after a success answer")
+        return found
+
+    async with httpx.AsyncClient(base_url=server.url, timeout=PROGRESS_TIMEOUT_S) as client:
+        results = await asyncio.gather(*(read_one(client, upload) for upload in uploads))
+    return [problem for found in results for problem in found]
 
 
 async def check_dead(run: Run, backend: Backend, when: str) -> set[str]:
@@ -285,11 +331,10 @@ async def check_dead(run: Run, backend: Backend, when: str) -> set[str]:
     return {key for key, live in db.registry.items() if not live}
 
 
-async def crash_run(backend: Backend) -> Run:
+async def crash_run(backend: Backend, forks: ForkServer) -> Run:
     run = Run(random.Random(20261129))
-    env = {**GC_EVERY_SECOND, **backend.env()}
+    env = {**GC_EVERY_SECOND, **UNLIMITED, **backend.env()}
     orphans: set[str] = set()
-    forks = ForkServer()
 
     def start() -> LiveServer:
         began = time.monotonic()
@@ -297,56 +342,59 @@ async def crash_run(backend: Backend) -> Run:
         run.startup_s += time.monotonic() - began
         return server
 
+    server = start()
     try:
-        server = start()
-        try:
-            run.token = server.token("crash-owner", None, 7200)
-            for kill in range(1, KILLS + 1):
-                await one_round(run, backend, forks, server, orphans)
-                orphans = await check_dead(run, backend, f"after kill {kill}")
-                server = start()
-            run.violations += await read_back(server, run.token, run.acknowledged)
-        finally:
-            server.kill()
+        run.token = server.token("crash-owner", None, 7200)
+        for kill in range(1, KILLS + 1):
+            await one_round(run, backend, forks, server, orphans)
+            orphans = await check_dead(run, backend, f"after kill {kill}")
+            server = start()
+        run.violations += await read_back(server, run.token, run.acknowledged)
     finally:
-        forks.close()
+        server.kill()
     await check_dead(run, backend, "at the end")
     return run
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and of the servers it started (about the wall time the
-    run would take alone on one core; PostgreSQL's share is not counted)."""
+def _cpu_seconds(forks: ForkServer) -> float:
+    """CPU time of this process and of the servers it started, the fork server's children
+    (about the wall time the run would take alone on one core; PostgreSQL's share is not
+    counted)."""
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    ended = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return ended + forks.children_cpu_s
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 async def test_sigkill_during_uploads_loses_nothing_and_leaves_no_orphans(
-    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend_name: str, tmp_path: Path, request: pytest.FixtureRequest, forks: ForkServer
 ) -> None:
     started = time.monotonic()
-    cpu_before = _cpu_seconds()
+    cpu_before = _cpu_seconds(forks)
     s3 = request.getfixturevalue("s3") if backend_name.endswith("s3") else None
     backend = await open_backend(backend_name, tmp_path, s3)
     try:
-        run = await crash_run(backend)
+        run = await crash_run(backend, forks)
     finally:
         await backend.close()
     kills = sum(run.kills.values())
     print(
         f"\ncrash test [{backend_name}]: {kills} SIGKILLs after {run.looks} looks"
         f" ({', '.join(f'{n} {k}' for k, n in sorted(run.kills.items()))}),"
+        f" {run.collected} rounds in which the collector removed a kill's leftovers,"
         f" {run.attempts} uploads started, {len(run.acknowledged)} acknowledged,"
         f" {run.cut_off} cut off, {len(run.refused)} refused while alive,"
         f" {len(run.violations)} violations, {time.monotonic() - started:.1f} s"
         f" ({run.startup_s:.1f} s of it starting servers),"
-        f" {_cpu_seconds() - cpu_before:.1f} s CPU in the test and its servers"
+        f" {_cpu_seconds(forks) - cpu_before:.1f} s CPU in the test and its servers"
     )
     assert kills == KILLS
+    # A kill with uploads in flight leaves orphans; the next round's collector removed
+    # them while uploads ran.
+    assert run.collected >= 1
     # Each round waited for at least one acknowledged upload before its kill.
     assert len(run.acknowledged) >= KILLS * MIN_ACKS
     assert run.refused == []

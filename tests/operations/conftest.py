@@ -9,14 +9,25 @@ import pytest
 import pytest_asyncio
 
 from testbed.server import LiveServer
+from tests.crash.forkserver import ForkServer
 from tests.operations.deployments import DEPLOYMENTS, Deployments
 
 
+@pytest.fixture(scope="module")
+def forks() -> Iterator[ForkServer]:
+    """Starts the module's servers and commands (each a process of its own)."""
+    server = ForkServer()
+    yield server
+    server.close()
+
+
 @pytest_asyncio.fixture(params=DEPLOYMENTS)
-async def deployments(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Deployments]:
+async def deployments(
+    request: pytest.FixtureRequest, tmp_path: Path, forks: ForkServer
+) -> AsyncIterator[Deployments]:
     kind: str = request.param
     s3 = request.getfixturevalue("s3") if kind == "postgres-s3" else None
-    made = Deployments(kind, tmp_path, s3)
+    made = Deployments(kind, tmp_path, s3, forks)
     try:
         yield made
     finally:

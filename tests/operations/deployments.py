@@ -3,26 +3,21 @@ local folder) and PostgreSQL + S3 (a throwaway database, a bucket on moto).
 
 A deployment is the settings of one server; `fresh()` makes an empty one of the same
 kind (a new folder, database and bucket) for a restore to go into. Commands run as the
-operator runs them: the installed `meimages` in a subprocess, with exactly these settings.
+operator runs them: `meimages ARGS` in a process of its own, with exactly these settings,
+forked from a process that has imported it already (`tests.crash.forkserver`: the very
+entry point of the installed command, without paying its imports at every step).
 """
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from testbed.graphql import IMAGE_FIELDS, GraphQLClient
-from testbed.server import (
-    MEIMAGES,
-    ROOT,
-    LiveServer,
-    clean_environment,
-    deployment_secrets,
-    start_server,
-)
+from testbed.server import LiveServer, clean_environment, deployment_secrets, start_server
+from tests.crash.forkserver import Forked, ForkServer
 from tests.support.databases import create_database, drop_database
 from tests.support.s3 import S3_PREFIX, S3Server
 
@@ -35,6 +30,7 @@ COMMAND_TIMEOUT_S = 600
 class Deployment:
     kind: str
     data_dir: Path
+    forks: ForkServer = field(repr=False)
     settings: dict[str, str] = field(default_factory=dict)
     database: str | None = None
 
@@ -47,38 +43,23 @@ class Deployment:
             }
         )
 
-    def command(self, *args: str) -> list[str]:
-        return [str(MEIMAGES), *args]
-
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`meimages ARGS` against this deployment, to the end."""
-        return subprocess.run(
-            self.command(*args),
-            env=self.env(),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT_S,
-        )
+        return self.forks.run(list(args), self.env(), COMMAND_TIMEOUT_S)
 
-    async def start(self, *args: str) -> asyncio.subprocess.Process:
-        """`meimages ARGS` started in the background (its output piped)."""
-        return await asyncio.create_subprocess_exec(
-            *self.command(*args),
-            env=self.env(),
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+    async def start(self, *args: str) -> Forked:
+        """`meimages ARGS` started in the background (`communicate()` for its output)."""
+        return self.forks.start(list(args), self.env())
 
 
 class Deployments:
     """Makes deployments of one kind and removes their databases afterwards."""
 
-    def __init__(self, kind: str, root: Path, s3: S3Server | None) -> None:
+    def __init__(self, kind: str, root: Path, s3: S3Server | None, forks: ForkServer) -> None:
         self.kind = kind
         self.root = root
         self.s3 = s3
+        self.forks = forks
         self.made: list[Deployment] = []
         # One deployment's secrets: a restored PostgreSQL deployment keeps the master key
         # it always had (set in the environment, never in a backup).
@@ -87,7 +68,7 @@ class Deployments:
     async def fresh(self, name: str) -> Deployment:
         data_dir = self.root / name
         if self.kind == "sqlite-local":
-            made = Deployment(self.kind, data_dir)
+            made = Deployment(self.kind, data_dir, self.forks)
         else:
             assert self.s3 is not None
             url = await create_database("meimages_ops")
@@ -96,7 +77,7 @@ class Deployments:
                 "MEIMAGES_DATABASE_URL": url,
                 **self.s3.blob_env(self.s3.new_bucket("ops")),
             }
-            made = Deployment(self.kind, data_dir, settings, url)
+            made = Deployment(self.kind, data_dir, self.forks, settings, url)
         self.made.append(made)
         return made
 
@@ -162,7 +143,7 @@ async def answers(client: GraphQLClient, owners: list[str]) -> dict[str, object]
 
 def serve(deployment: Deployment, started: list[LiveServer]) -> LiveServer:
     """`meimages serve` on the deployment; `started` is the test's list to stop at the end."""
-    server = start_server(deployment.data_dir, deployment.settings)
+    server = start_server(deployment.data_dir, deployment.settings, spawn=deployment.forks.spawn)
     started.append(server)
     return server
 

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import json
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +119,7 @@ async def test_a_restore_answers_as_the_source_did_at_backup_time(
     assert checked.stdout.startswith("whole: 5 live images, 15 blobs, 15 read")
     if target.database is not None:
         # PostgreSQL + S3: a database that already holds tables is no target.
-        again = Deployment(target.kind, tmp_path / "again", target.settings)
+        again = replace(target, data_dir=tmp_path / "again", database=None)
         code, output = restore_into(again, backup, source)
         assert code == 2 and "database of MEIMAGES_DATABASE_URL is not empty" in output, output
 
@@ -290,7 +291,7 @@ async def test_a_backup_killed_half_way_is_never_complete(
     for _ in range(FIRST_BLOB_POLLS):
         if media.is_dir() and any(path.is_file() for path in media.rglob("*")):
             break
-        if process.returncode is not None:
+        if process.poll() is not None:
             break
         await asyncio.sleep(0.001)
     process.send_signal(signal.SIGKILL)

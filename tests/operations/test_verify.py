@@ -15,6 +15,7 @@ import httpx
 from storage.crypto import KeyFile, MasterKey
 from testbed.images import jpeg, png
 from testbed.server import LiveServer
+from tests.crash.forkserver import ForkServer
 from tests.operations.deployments import Deployment, Deployments, serve
 
 OWNER = "verified"
@@ -53,9 +54,9 @@ def _write(source: Deployment, *statements: str) -> None:
 
 
 async def test_verify_reports_every_kind_of_damage_and_exits_1(
-    tmp_path: Path, serving: list[LiveServer]
+    tmp_path: Path, serving: list[LiveServer], forks: ForkServer
 ) -> None:
-    deployments = Deployments("sqlite-local", tmp_path, None)
+    deployments = Deployments("sqlite-local", tmp_path, None, forks)
     source = await _stopped_folder(deployments, serving)
     whole = source.run("verify")
     assert whole.returncode == 0, whole.stdout + whole.stderr
@@ -101,9 +102,9 @@ async def test_verify_reports_every_kind_of_damage_and_exits_1(
 
 
 async def test_restore_refuses_a_folder_in_use_a_missing_key_and_a_lost_journal(
-    tmp_path: Path, serving: list[LiveServer]
+    tmp_path: Path, serving: list[LiveServer], forks: ForkServer
 ) -> None:
-    deployments = Deployments("sqlite-local", tmp_path, None)
+    deployments = Deployments("sqlite-local", tmp_path, None, forks)
     source = await _stopped_folder(deployments, serving)
     backup = tmp_path / "backup"
     taken = source.run("backup", str(backup))
