@@ -1,54 +1,67 @@
-"""Start real `meimages serve` processes without paying the imports each time.
+"""Start real `meimages` processes without paying the imports each time.
 
-Importing the server (Strawberry, SQLAlchemy, Pillow, uvicorn, ...) costs one to two
-seconds of CPU, most of each start; the test suite starts well over a hundred servers.
-This process imports it once, then forks one child per start; the child runs the very
-command line entry `meimages serve` runs (`api.cli.main`), with its own environment,
-working folder and log file. Nothing is started before the fork (no thread, socket or
-database connection), so the child is a fresh server in all but the already-imported
-modules. What a fork cannot give is a fresh interpreter: a test about the process
-itself (its mapped libraries, `--workers`, an environment read at import time such as
-prometheus_client's) starts a plain subprocess (`testbed.server.subprocess_spawn`).
+The test suite starts well over a hundred servers, the crash tests a server or a command
+dozens of times per backend, and the operations tests run a command at almost every
+step. Importing the server (Strawberry, SQLAlchemy, Pillow, uvicorn, ...) costs one to
+three seconds of CPU, most of each start. This process
+imports it once, then forks one child per start; the child runs the very command line
+entry the installed `meimages` runs (`api.cli.main`), with its own environment, output
+files and working directory. Nothing is started before the fork (no thread, socket or
+database connection), so the child is a fresh `meimages` process in all but the
+already-imported modules. What a fork cannot give is a fresh interpreter: a test about the
+process itself (its mapped libraries, `--workers`, an environment read at import time
+such as prometheus_client's) starts a plain subprocess (`testbed.server.subprocess_spawn`).
 
-`ForkServer` is the caller's side: a `Spawn` for `testbed.server.start_server`, so a
+`ForkServer` is the test's side: a `Spawn` for `testbed.server.start_server`, so a
 forked server is started, health-checked and called like any other live server, plus
-freeze and thaw. `shared()` is the one fork server of this process, started on first use.
-It talks to this process over stdin/stdout, one JSON object per line each way:
-  {"op": "serve", "args": [...], "env": {...}, "log": path}  -> {"pid": N}
+freeze and thaw, and `run`/`start` for commands; `shared()` is the one of this process
+that `testbed.server.start_server` forks from by default in the test suite. It talks to this process over
+stdin/stdout, one JSON object per line each way:
+  {"op": "run", "args": [...], "env": {...}, "stdout": path, "stderr": path} -> {"pid": N}
+      the output files (or FIFOs, which must have a reader) are opened here, before
+      the fork, so a path that cannot be opened is an error answer, not a silent child
   {"op": "freeze", "pid": N}   SIGSTOP, answered once the child has stopped
   {"op": "thaw", "pid": N}     SIGCONT
-  {"op": "stop", "pid": N}     SIGTERM, answered once the child is dead and reaped
-                               (SIGKILL after STOP_TIMEOUT_S)
+  {"op": "signal", "pid": N, "signal": S}
   {"op": "kill", "pid": N}     SIGKILL, answered once the child is dead and reaped
-  {"op": "exited", "pid": N}   -> {"exited": bool} (reaps a child that died by itself)
+  {"op": "wait", "pid": N}     reaps a child that has ended (the test asks only once
+      the child's pidfd says so)
+  kill and wait answer {"returncode": R, "cpu_s": C}: R as `subprocess` has it, C the
+  child's CPU time (user and system), which only its parent, this process, can read
+Children end on their own or by a signal: the test learns it from a pidfd of the child
+(readable once it has ended), an event, never a poll of this process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import gc
 import json
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
-import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Any
 
 from testbed.server import ROOT, STOP_TIMEOUT_S, ServerProcess
 
-# Safety net against a hang when the fork server winds down.
+# Safety nets against a hang, never verdicts about speed.
 CLOSE_TIMEOUT_S = 300
-# How often a stopping child is checked for having ended (a poll, not a verdict).
-REAP_POLL_S = 0.02
+COMMAND_TIMEOUT_S = 600
 
 
 def preload() -> None:
-    """Import what `meimages serve` imports, so each child starts from a warm process."""
+    """Import what `meimages` imports, so each child starts from a warm process."""
     import aiosqlite  # noqa: F401
     import asyncpg  # noqa: F401
     import uvicorn
@@ -61,14 +74,29 @@ def preload() -> None:
     import api.cli  # noqa: F401
     import storage.s3  # noqa: F401
 
+    # What a server does once it has started (`api.cli.workers.settle_heap`), done here
+    # once: the imported modules live as long as any child, so no child's collector
+    # needs to scan them again (nor touch, and so copy, their pages).
+    gc.collect()
+    gc.freeze()
 
-def run_child(request: dict[str, Any]) -> None:
-    """In the forked child: become `meimages serve ARGS`; never returns."""
+
+def open_output(path: str) -> int:
+    """A descriptor to write `path`: a file (appended to), or a FIFO a reader holds."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK
+    fd = os.open(path, flags, 0o600)  # ENXIO for a FIFO nobody reads: never blocks
+    os.set_blocking(fd, True)
+    return fd
+
+
+def run_child(request: dict[str, Any], stdout: int, stderr: int) -> None:
+    """In the forked child: become `meimages ARGS`; never returns."""
     code = 1
     try:
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
+        os.dup2(stdout, 1)
+        os.dup2(stderr, 2)
+        for fd in {stdout, stderr}:
+            os.close(fd)
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         os.environ.clear()
         os.environ.update(request["env"])
@@ -87,14 +115,38 @@ def run_child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def handle(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
-    op = request["op"]
-    if op == "serve":
+def reap(pid: int) -> dict[str, Any]:
+    """Wait until the child has ended (without WUNTRACED: a stopped one is waited for)."""
+    _pid, status, usage = os.wait4(pid, 0)
+    # The wait status as `subprocess` reports it: the exit code, or -N for signal N.
+    return {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def start(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
+    outputs: list[int] = []
+    try:
+        for path in dict.fromkeys((request["stdout"], request["stderr"])):
+            outputs.append(open_output(path))
         pid = os.fork()
         if pid == 0:
-            run_child(request)
-        children.add(pid)
-        return {"pid": pid}
+            run_child(request, outputs[0], outputs[-1])
+    finally:
+        for fd in outputs:  # the child has its own copies: EOF on a FIFO once it ends
+            os.close(fd)
+    children.add(pid)
+    return {"pid": pid}
+
+
+def handle(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
+    op = request["op"]
+    if op == "run":
+        try:
+            return start(request, children)
+        except OSError as exc:
+            return {"error": f"cannot start {request['args']}: {exc!r}"}
     pid = int(request["pid"])
     if pid not in children:
         return {"error": f"not a live child: {pid}"}
@@ -108,25 +160,16 @@ def handle(request: dict[str, Any], children: set[int]) -> dict[str, Any]:
     if op == "thaw":
         os.kill(pid, signal.SIGCONT)
         return {}
-    if op == "stop":
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(int(STOP_TIMEOUT_S / REAP_POLL_S)):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                children.discard(pid)
-                return {"returncode": os.waitstatus_to_exitcode(status)}
-            time.sleep(REAP_POLL_S)
-        op = "kill"  # a hung shutdown: end it as Subprocess.stop does
+    if op == "signal":
+        os.kill(pid, int(request["signal"]))
+        return {}
     if op == "kill":
         os.kill(pid, signal.SIGKILL)  # also ends a stopped child
-        _pid, status = os.waitpid(pid, 0)  # without WUNTRACED: only once it is dead
         children.discard(pid)
-        return {"returncode": os.waitstatus_to_exitcode(status)}
-    if op == "exited":
-        done, _status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            children.discard(pid)
-        return {"exited": bool(done)}
+        return reap(pid)
+    if op == "wait":
+        children.discard(pid)
+        return reap(pid)
     return {"error": f"unknown op {op!r}"}
 
 
@@ -140,7 +183,7 @@ def main() -> None:
         for line in sys.stdin:
             print(json.dumps(handle(json.loads(line), children)), flush=True)
     finally:
-        for pid in children:  # the test went away: leave no server behind
+        for pid in children:  # the test went away: leave no process behind
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -149,13 +192,12 @@ def main() -> None:
 
 
 class ForkServer:
-    """The caller's handle on this module run as a process: starts, stops, freezes and
-    kills servers. Safe to call from several threads (one request at a time)."""
+    """The test's handle on this module run as a process: starts, freezes and kills
+    servers, runs commands."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
         # What its imports could have read; a child's environment may differ only in
-        # settings (MEIMAGES_*), which the server reads when it starts, after the fork.
+        # settings (MEIMAGES_*), which `meimages` reads when it starts, after the fork.
         self.environment = _unset_settings(os.environ)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "testbed.forkserver"],
@@ -164,6 +206,14 @@ class ForkServer:
             cwd=ROOT,
             env=self.environment,
         )
+        # Where commands write their output (see `start`); removed by `close`.
+        self.outputs = Path(tempfile.mkdtemp(prefix="meimages-forks-"))
+        self._numbers = count(1)
+        self.forked: list[Forked] = []
+        # CPU time of the processes it started that have ended (see `Forked.cpu_s`).
+        self.children_cpu_s = 0.0
+        # One request and its answer at a time, whichever thread asks.
+        self._lock = threading.Lock()
         assert self._read() == {"ready": True}
 
     def _read(self) -> dict[str, Any]:
@@ -174,20 +224,47 @@ class ForkServer:
 
     def call(self, **request: Any) -> dict[str, Any]:
         assert self.process.stdin is not None
-        with self.lock:
+        with self._lock:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
             reply = self._read()
         assert "error" not in reply, reply
         return reply
 
-    def accepts(self, environment: dict[str, str]) -> bool:
-        """Whether a server with this environment can be forked from this one."""
+    def accepts(self, environment: Mapping[str, str]) -> bool:
+        """Whether a process with this environment can be forked from this one."""
         return _unset_settings(environment) == self.environment
+
+    def fork(self, args: list[str], env: dict[str, str], stdout: Path, stderr: Path) -> Forked:
+        """`meimages ARGS` forked, writing to `stdout` and `stderr` (may be one file)."""
+        request = {"args": args, "env": env, "stdout": str(stdout), "stderr": str(stderr)}
+        forked = Forked(self, self.call(op="run", **request)["pid"], stdout, stderr)
+        self.forked.append(forked)
+        return forked
 
     def spawn(self, args: list[str], env: dict[str, str], log: Path) -> ServerProcess:
         """`testbed.server.Spawn`: fork a `meimages ARGS` child of the fork server."""
-        return ForkedServer(self, self.call(op="serve", args=args, env=env, log=str(log))["pid"])
+        return self.fork(args, env, log, log)
+
+    def start(self, args: list[str], env: dict[str, str]) -> Forked:
+        """`meimages ARGS` forked, its output in files of its own (`Forked.output`)."""
+        number = next(self._numbers)
+        stdout, stderr = (self.outputs / f"{number}.{name}" for name in ("stdout", "stderr"))
+        return self.fork(args, env, stdout, stderr)
+
+    def run(
+        self, args: list[str], env: dict[str, str], timeout_s: float = COMMAND_TIMEOUT_S
+    ) -> subprocess.CompletedProcess[str]:
+        """`meimages ARGS` to its end, as `subprocess.run(..., capture_output=True,
+        text=True)` would answer."""
+        forked = self.start(args, env)
+        try:
+            code = forked.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            forked.kill()
+            raise
+        out, err = forked.output()
+        return subprocess.CompletedProcess(["meimages", *args], code, out.decode(), err.decode())
 
     def freeze(self, pid: int) -> None:
         """SIGSTOP; returns once the server has really stopped."""
@@ -198,10 +275,13 @@ class ForkServer:
 
     def close(self) -> None:
         assert self.process.stdin is not None
-        with self.lock:
-            if not self.process.stdin.closed:
-                self.process.stdin.close()  # it kills whatever child is left, then exits
+        self.process.stdin.close()  # it kills whatever child is left, then exits
         self.process.wait(timeout=CLOSE_TIMEOUT_S)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        for forked in self.forked:
+            forked.forget()
+        shutil.rmtree(self.outputs, ignore_errors=True)
 
 
 # Variables no import reads: pytest's name of the test running now changes with each test.
@@ -230,30 +310,100 @@ def shared() -> ForkServer:
 
 
 @dataclass
-class ForkedServer:
-    """A server forked by the fork server."""
+class Forked:
+    """A `meimages` process forked by the fork server: a server (`ServerProcess`), or a
+    command called as an `asyncio.subprocess.Process` is (`communicate`, `returncode`,
+    `send_signal`)."""
 
     forks: ForkServer
     pid: int
-    reaped: bool = False
-    # How it ended, as `Popen.returncode` says it (-9: SIGKILL), once this side ended it.
+    stdout: Path
+    stderr: Path
     returncode: int | None = None
+    # CPU time (user and system) it used, once it has ended.
+    cpu_s: float = 0.0
+    # Readable once the process has ended. Opened right after the fork: only the fork
+    # server reaps its children, and only when asked, so the pid is still this one's.
+    pidfd: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pidfd = os.pidfd_open(self.pid)
+
+    def _reap(self, op: str = "wait") -> int:
+        if self.returncode is None:
+            reaped = self.forks.call(op=op, pid=self.pid)
+            self.returncode, self.cpu_s = int(reaped["returncode"]), float(reaped["cpu_s"])
+            self.forks.children_cpu_s += self.cpu_s
+            os.close(self.pidfd)
+        return self.returncode
+
+    def _ended(self, timeout_s: float | None) -> bool:
+        if self.returncode is not None:
+            return True
+        readable, _, _ = select.select([self.pidfd], [], [], timeout_s)
+        return bool(readable)
 
     def exited(self) -> bool:
-        if not self.reaped:
-            self.reaped = bool(self.forks.call(op="exited", pid=self.pid)["exited"])
-        return self.reaped
+        if self._ended(0):
+            self._reap()
+        return self.returncode is not None
+
+    def poll(self) -> int | None:
+        self.exited()
+        return self.returncode
+
+    def wait(self, timeout_s: float = COMMAND_TIMEOUT_S) -> int:
+        if not self._ended(timeout_s):
+            raise subprocess.TimeoutExpired(["meimages", str(self.pid)], timeout_s)
+        return self._reap()
+
+    async def wait_async(self) -> int:
+        if self.returncode is None:
+            loop = asyncio.get_running_loop()
+            ended: asyncio.Future[None] = loop.create_future()
+
+            def readable() -> None:
+                if not ended.done():
+                    ended.set_result(None)
+
+            loop.add_reader(self.pidfd, readable)
+            try:
+                await ended
+            finally:
+                loop.remove_reader(self.pidfd)
+        return self._reap()
+
+    def output(self) -> tuple[bytes, bytes]:
+        """What it wrote (once it has ended)."""
+        return self.stdout.read_bytes(), self.stderr.read_bytes()
+
+    async def communicate(self) -> tuple[bytes, bytes]:
+        await self.wait_async()
+        return self.output()
+
+    def send_signal(self, sig: int) -> None:
+        if not self.exited():
+            self.forks.call(op="signal", pid=self.pid, signal=sig)
 
     def stop(self) -> None:
-        """SIGTERM, as `Subprocess.stop`: the server shuts down as it would in production."""
-        if not self.reaped:
-            self.reaped = True
-            self.returncode = self.forks.call(op="stop", pid=self.pid)["returncode"]
+        """SIGTERM, as `testbed.server.Subprocess` stops a server; SIGKILL if it hangs."""
+        if self.exited():
+            return
+        self.send_signal(signal.SIGTERM)
+        try:
+            self.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
     def kill(self) -> None:
-        if not self.reaped:
-            self.reaped = True
-            self.returncode = self.forks.call(op="kill", pid=self.pid)["returncode"]
+        if self.returncode is None:
+            self._reap("kill")
+
+    def forget(self) -> None:
+        """The fork server has gone (and ended it if it still ran)."""
+        if self.returncode is None:
+            self.returncode = -signal.SIGKILL
+            os.close(self.pidfd)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from testbed.forkserver import ForkedServer
+from testbed.forkserver import Forked
 from testbed.server import LiveServer, Subprocess, start_server
 
 
@@ -23,7 +23,7 @@ def test_forked_servers_follow_their_own_settings_and_stop_gracefully(tmp_path: 
     for flag, status in (("false", 404), ("true", 302)):
         server = start_server(tmp_path / flag, {"MEIMAGES_GRAPHIQL": flag})
         try:
-            assert isinstance(server.process, ForkedServer)
+            assert isinstance(server.process, Forked)
             assert _graphiql_status(server) == status
         finally:
             server.stop()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.crash.forkserver import ForkServer
+from testbed.forkserver import ForkServer
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 An installation of the plaintext era is made through today's upload path and turned back
 into that layout (`testbed.plaintext_era`). Then `meimages migrate` runs as the
 operator runs it (a process of its own, forked from one that has imported it already:
-`tests.crash.forkserver`) and is killed once it has reported progress (one or two lines
+`testbed.forkserver`) and is killed once it has reported progress (one or two lines
 of its progress output, read as it writes them; where exactly the kill lands is wherever
 the process has got to), again and again, and finally runs to its end. The kill is decided by what it reported, never by
 a clock. After every kill nothing may be inconsistent (the upload crash test's checks:
@@ -27,10 +27,10 @@ from sqlmodel import col
 
 from storage.tables import MediaObject, MediaVariant
 from testbed import media_samples as samples
+from testbed.forkserver import Forked, ForkServer
 from testbed.plaintext_era import regress_to_plaintext
 from testbed.server import clean_environment
 from tests.crash.backends import BACKENDS, Backend, open_backend, violations
-from tests.crash.forkserver import Forked, ForkServer
 from tests.crash.sealing_check import unopenable_objects
 from tests.support.app import running_api
 

@@ -45,10 +45,10 @@ from PIL import Image
 
 from resolvers.media import sanitising
 from resolvers.stores import Limits
+from testbed.forkserver import ForkServer
 from testbed.graphql import PREFLIGHT, upload_form
 from testbed.server import LiveServer, start_server
 from tests.crash.backends import BACKENDS, Backend, open_backend, violations
-from tests.crash.forkserver import ForkServer
 from tests.crash.sealing_check import unopenable_objects
 
 # Rounds: a kill of a fresh installation, then kills of servers restarted over a kill's

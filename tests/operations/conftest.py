@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from testbed.forkserver import ForkServer
 from testbed.server import LiveServer
-from tests.crash.forkserver import ForkServer
 from tests.operations.deployments import DEPLOYMENTS, Deployments
 
 

@@ -4,7 +4,7 @@ local folder) and PostgreSQL + S3 (a throwaway database, a bucket on moto).
 A deployment is the settings of one server; `fresh()` makes an empty one of the same
 kind (a new folder, database and bucket) for a restore to go into. Commands run as the
 operator runs them: `meimages ARGS` in a process of its own, with exactly these settings,
-forked from a process that has imported it already (`tests.crash.forkserver`: the very
+forked from a process that has imported it already (`testbed.forkserver`: the very
 entry point of the installed command, without paying its imports at every step).
 """
 
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from testbed.forkserver import Forked, ForkServer
 from testbed.graphql import IMAGE_FIELDS, GraphQLClient
 from testbed.server import LiveServer, clean_environment, deployment_secrets, start_server
-from tests.crash.forkserver import Forked, ForkServer
 from tests.support.databases import create_database, drop_database
 from tests.support.s3 import S3_PREFIX, S3Server
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from storage.crypto import KeyFile, MasterKey
+from testbed.forkserver import ForkServer
 from testbed.images import jpeg, png
 from testbed.server import LiveServer
-from tests.crash.forkserver import ForkServer
 from tests.operations.deployments import Deployment, Deployments, serve
 
 OWNER = "verified"
