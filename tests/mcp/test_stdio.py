@@ -95,19 +95,29 @@ async def test_token_mode_takes_owner_and_space_from_the_token(
 
 
 def test_refuses_to_start_without_a_usable_caller(mcp_server: LiveServer) -> None:
-    for args in ([], ["--user", "a", "--token", "t"], ["--token", "not-a-token"]):
-        done = subprocess.run(
-            [str(MEIMAGES), "mcp", *args],
-            env=environment(mcp_server),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
+    callers = ([], ["--user", "a", "--token", "t"], ["--token", "not-a-token"])
+    # All three at once: each is a process of its own, whose start is most of its time.
+    started = [
+        (
+            args,
+            subprocess.Popen(
+                [str(MEIMAGES), "mcp", *args],
+                env=environment(mcp_server),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdin=subprocess.DEVNULL,
+            ),
         )
-        assert done.returncode == 2, (args, done.stderr)
-        assert done.stdout == ""  # stdout is the protocol's: nothing else goes there
-        assert "error:" in done.stderr and "Traceback" not in done.stderr
+        for args in callers
+    ]
+    for args, process in started:
+        with process:
+            stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, (args, stderr)
+        assert stdout == ""  # stdout is the protocol's: nothing else goes there
+        assert "error:" in stderr and "Traceback" not in stderr
 
 
 async def test_changes_made_through_the_server_reach_a_stdio_session(
