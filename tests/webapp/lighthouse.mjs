@@ -12,15 +12,24 @@ import { pathToFileURL } from 'node:url';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const load = (module) => import(pathToFileURL(path.join(config.modules, module)).href);
-const { default: lighthouse } = await load('lighthouse/core/index.js');
 const ChromeLauncher = await load('chrome-launcher/dist/index.js');
 
-const chrome = await ChromeLauncher.launch({
-  chromePath: config.chromium,
-  chromeFlags: config.chromeFlags,
-  userDataDir: config.profile,
-  logLevel: 'silent',
-});
+// Chromium starts while Lighthouse loads.
+const [launched, loaded] = await Promise.allSettled([
+  ChromeLauncher.launch({
+    chromePath: config.chromium,
+    chromeFlags: config.chromeFlags,
+    userDataDir: config.profile,
+    logLevel: 'silent',
+  }),
+  load('lighthouse/core/index.js'),
+]);
+if (launched.status === 'rejected' || loaded.status === 'rejected') {
+  if (launched.status === 'fulfilled') launched.value.kill();
+  throw launched.reason ?? loaded.reason;
+}
+const chrome = launched.value;
+const lighthouse = loaded.value.default;
 try {
   for (const [name, url] of Object.entries(config.pages)) {
     const result = await lighthouse(url, {
