@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from websockets.typing import Origin
+from websockets.typing import Origin, Subprotocol
 
 from schema.tokens import TOKEN_LEEWAY_S
 from testbed.server import LiveServer
@@ -326,10 +326,10 @@ async def test_connection_limits_stay_on(live: LiveServer) -> None:
 
 @pytest.mark.parametrize("protocol", [None, LEGACY_WS])
 async def test_a_connection_that_never_initialises_is_closed(
-    quick_to_close: LiveServer, protocol: str | None
+    quick_to_close: LiveServer, protocol: Subprotocol | None
 ) -> None:
     """Both protocols close it (4408) once the initialisation timeout has passed."""
-    kwargs = {"protocol": protocol} if protocol else {}
+    kwargs: dict[str, Subprotocol] = {"protocol": protocol} if protocol else {}
     async with ws_connection(quick_to_close.ws_url, **kwargs) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 60)  # guards a hang only

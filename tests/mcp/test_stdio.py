@@ -24,7 +24,7 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-async def http() -> httpx.AsyncClient:
+async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=60) as client:
         yield client
 
@@ -120,7 +120,7 @@ async def test_token_mode_takes_owner_and_space_from_the_token(
 
 
 def test_refuses_to_start_without_a_usable_caller(mcp_server: LiveServer) -> None:
-    callers = ([], ["--user", "a", "--token", "t"], ["--token", "not-a-token"])
+    callers: list[list[str]] = [[], ["--user", "a", "--token", "t"], ["--token", "not-a-token"]]
     # All three at once: each is a process of its own, whose start is most of its time.
     started = [
         (
