@@ -123,23 +123,24 @@ def test_refuses_to_start_without_a_usable_caller(mcp_server: LiveServer) -> Non
     callers: list[list[str]] = [[], ["--user", "a", "--token", "t"], ["--token", "not-a-token"]]
     # All three at once: each is a process of its own, whose start is most of its time.
     started = [
-        (
-            args,
-            subprocess.Popen(
-                [str(MEIMAGES), "mcp", *args],
-                env=environment(mcp_server),
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                stdin=subprocess.DEVNULL,
-            ),
+        subprocess.Popen(
+            [str(MEIMAGES), "mcp", *args],
+            env=environment(mcp_server),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
         )
         for args in callers
     ]
-    for args, process in started:
-        with process:
-            stdout, stderr = process.communicate(timeout=120)
+    try:
+        outputs = [process.communicate(timeout=120) for process in started]
+    finally:
+        for process in started:  # those still running after a timeout
+            process.kill()
+            process.wait()
+    for args, process, (stdout, stderr) in zip(callers, started, outputs, strict=True):
         assert process.returncode == 2, (args, stderr)
         assert stdout == ""  # stdout is the protocol's: nothing else goes there
         assert "error:" in stderr and "Traceback" not in stderr
