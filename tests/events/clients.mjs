@@ -1,13 +1,15 @@
-// Subscribes to meImageEvents with a real npm client and prints what arrived as JSON.
-//   node clients.mjs <ws|sse> <graphql url> <token> <after cursor> <event count>
+// Subscribes to meImageEvents with real npm clients and prints what arrived as JSON.
+//   node clients.mjs <graphql url> <token> <after cursor> <event count> <ws|sse>...
 // ws: the graphql-ws client (graphql-transport-ws protocol) over the `ws` package;
 // sse: the graphql-sse client in distinct-connections mode (one POST per subscription).
-// Prints {"events": [...]} once <event count> events arrived, or {"error": ...}.
+// Each client named subscribes at once, on a connection of its own (one Node process for
+// all of them, not one each); prints {"<ws|sse>": outcome, ...} once every client has its
+// outcome: {"events": [...]} once <event count> events arrived, or {"error": ...}.
 import { createClient as createSseClient } from "graphql-sse";
 import { createClient as createWsClient } from "graphql-ws";
 import WebSocket from "ws";
 
-const [, , protocol, url, token, after, countText] = process.argv;
+const [, , url, token, after, countText, ...protocols] = process.argv;
 const count = Number(countText);
 const query = `subscription($after: String) {
   meImageEvents(after: $after) {
@@ -25,8 +27,8 @@ function describe(error) {
   return { message: String(error && error.message ? error.message : error) };
 }
 
-const client =
-  protocol === "ws"
+function createClient(protocol) {
+  return protocol === "ws"
     ? createWsClient({
         url: url.replace(/^http/, "ws"),
         webSocketImpl: WebSocket,
@@ -40,32 +42,38 @@ const client =
         headers: { Authorization: `Bearer ${token}` },
         retryAttempts: 0,
       });
+}
 
-const outcome = await new Promise((resolve) => {
-  const events = [];
-  const timer = setTimeout(
-    () => resolve({ error: { message: `timed out after ${events.length}/${count} events` } }),
-    30000,
-  );
-  const finish = (value) => {
-    clearTimeout(timer);
-    resolve(value);
-  };
-  const variables = after ? { after } : {};
-  client.subscribe(
-    { query, variables },
-    {
-      next(result) {
-        if (result.errors) return finish({ error: describe(result.errors) });
-        events.push(result.data.meImageEvents);
-        if (events.length >= count) finish({ events });
+function outcomeOf(client) {
+  return new Promise((resolve) => {
+    const events = [];
+    const timer = setTimeout(
+      () => resolve({ error: { message: `timed out after ${events.length}/${count} events` } }),
+      30000,
+    );
+    const finish = (value) => {
+      clearTimeout(timer);
+      resolve(value);
+    };
+    const variables = after ? { after } : {};
+    client.subscribe(
+      { query, variables },
+      {
+        next(result) {
+          if (result.errors) return finish({ error: describe(result.errors) });
+          events.push(result.data.meImageEvents);
+          if (events.length >= count) finish({ events });
+        },
+        error: (error) => finish({ error: describe(error) }),
+        complete: () => finish({ events, completed: true }),
       },
-      error: (error) => finish({ error: describe(error) }),
-      complete: () => finish({ events, completed: true }),
-    },
-  );
-});
+    );
+  });
+}
 
-process.stdout.write(JSON.stringify(outcome) + "\n");
-await client.dispose();
+const clients = protocols.map(createClient);
+const outcomes = await Promise.all(clients.map(outcomeOf));
+
+process.stdout.write(JSON.stringify(Object.fromEntries(protocols.map((p, i) => [p, outcomes[i]]))) + "\n");
+await Promise.all(clients.map((client) => client.dispose()));
 process.exit(0);

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from websockets.typing import Origin
+from websockets.typing import Origin, Subprotocol
 
 from schema.tokens import TOKEN_LEEWAY_S
 from testbed.server import LiveServer
@@ -99,25 +99,27 @@ async def test_gql_client_receives_every_kind_of_event_with_its_state(
         await replay.stop()
 
 
-def _node(protocol: str, server: LiveServer, token: str, after: str, count: int) -> Any:
+def _node(server: LiveServer, token: str, after: str, count: int, *protocols: str) -> Any:
+    """The npm clients of `protocols` (ws, sse), each subscribed on its own connection, in
+    one Node process."""
     return asyncio.create_subprocess_exec(
         shutil.which("node") or "node",
         str(ROOT / "tests" / "events" / "clients.mjs"),
-        protocol,
         server.graphql_url,
         token,
         after,
         str(count),
+        *protocols,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )
 
 
-async def _outcome(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+async def _outcomes(proc: asyncio.subprocess.Process) -> dict[str, dict[str, Any]]:
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()
-    result: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+    result: dict[str, dict[str, Any]] = json.loads(stdout.decode().strip().splitlines()[-1])
     return result
 
 
@@ -128,14 +130,14 @@ async def test_npm_graphql_ws_and_graphql_sse_clients_receive_http_mutations(
     owner, other = new_owner(), new_owner("other")
     start = await event_cursor(http, live, user=owner)
     token = live.token(owner)
-    ws_client = await _node("ws", live, token, start, 6)
-    sse_client = await _node("sse", live, token, start, 6)
+    clients = await _node(live, token, start, 6, "ws", "sse")
     image = await upload(http, live, 3, user=owner)
     noise = await upload(http, live, 4, user=other)
     for enabled in (True, False, True, False, True):
         await set_ai(http, live, image["id"], enabled, user=owner)
         await set_ai(http, live, noise["id"], enabled, user=other)
-    over_ws, over_sse = await _outcome(ws_client), await _outcome(sse_client)
+    outcomes = await _outcomes(clients)
+    over_ws, over_sse = outcomes["ws"], outcomes["sse"]
 
     for outcome in (over_ws, over_sse):
         assert "error" not in outcome, outcome
@@ -324,10 +326,10 @@ async def test_connection_limits_stay_on(live: LiveServer) -> None:
 
 @pytest.mark.parametrize("protocol", [None, LEGACY_WS])
 async def test_a_connection_that_never_initialises_is_closed(
-    quick_to_close: LiveServer, protocol: str | None
+    quick_to_close: LiveServer, protocol: Subprotocol | None
 ) -> None:
     """Both protocols close it (4408) once the initialisation timeout has passed."""
-    kwargs = {"protocol": protocol} if protocol else {}
+    kwargs: dict[str, Subprotocol] = {"protocol": protocol} if protocol else {}
     async with ws_connection(quick_to_close.ws_url, **kwargs) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 60)  # guards a hang only

@@ -106,7 +106,8 @@ async def test_urql_persisted_queries_register_once_and_are_known_on_every_insta
 
 
 async def test_the_web_apps_documents_run_under_require(requiring: LiveServer) -> None:
-    await asyncio.to_thread(ensure_node_modules, ROOT / "web")  # its generated documents
+    # The documents come from the committed web/src/generated/graphql.ts and go out through
+    # the repo root's @urql/core (clients.mjs): nothing here needs web/'s own packages.
     owner = "web-app-user"
     sent = (await _node("web", requiring.graphql_url, requiring.token(owner), str(WEB_DOCUMENTS)))[
         "documents"

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,9 +20,11 @@ from testbed.server import MEIMAGES, ROOT, LiveServer, clean_environment
 from tests.mcp.agent import Pool, data_of, error_of, grant, images_of, new_owner
 from tests.support.provider_server import ProviderServer
 
+T = TypeVar("T")
+
 
 @pytest.fixture
-async def http() -> httpx.AsyncClient:
+async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=60) as client:
         yield client
 
@@ -46,15 +49,37 @@ async def stdio_session(
             yield session
 
 
+@asynccontextmanager
+async def meanwhile(work: Coroutine[Any, Any, T]) -> AsyncIterator[asyncio.Task[T]]:
+    """`work` running in a task of its own while the block runs (cancelled if it is still
+    running when the block ends)."""
+    task = asyncio.create_task(work)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_list_generate_and_refuse_over_stdio(
     mcp_server: LiveServer, provider: ProviderServer, http: httpx.AsyncClient
 ) -> None:
     owner = new_owner()
     pool = Pool(mcp_server.graphql(http), owner)
-    usable = await pool.add(40)
-    hidden = await pool.add(41, opt_in=False)
-    grant(mcp_server, owner, 20)
-    async with stdio_session(mcp_server, "--user", owner) as session:
+
+    async def prepare() -> tuple[str, str]:
+        usable = await pool.add(40)
+        hidden = await pool.add(41, opt_in=False)
+        await asyncio.to_thread(grant, mcp_server, owner, 20)  # `meimages credits grant`
+        return usable, hidden
+
+    # The pool and the credits are made while `meimages mcp` starts, and are there before
+    # the session's first call.
+    async with (
+        meanwhile(prepare()) as prepared,
+        stdio_session(mcp_server, "--user", owner) as session,
+    ):
+        usable, hidden = await prepared
         names = {t.name for t in (await session.list_tools()).tools}
         listed = await session.call_tool("me.listReferenceImages", {"includeImages": True})
         refused = error_of(
@@ -95,19 +120,30 @@ async def test_token_mode_takes_owner_and_space_from_the_token(
 
 
 def test_refuses_to_start_without_a_usable_caller(mcp_server: LiveServer) -> None:
-    for args in ([], ["--user", "a", "--token", "t"], ["--token", "not-a-token"]):
-        done = subprocess.run(
+    callers: list[list[str]] = [[], ["--user", "a", "--token", "t"], ["--token", "not-a-token"]]
+    # All three at once: each is a process of its own, whose start is most of its time.
+    started = [
+        subprocess.Popen(
             [str(MEIMAGES), "mcp", *args],
             env=environment(mcp_server),
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
             stdin=subprocess.DEVNULL,
         )
-        assert done.returncode == 2, (args, done.stderr)
-        assert done.stdout == ""  # stdout is the protocol's: nothing else goes there
-        assert "error:" in done.stderr and "Traceback" not in done.stderr
+        for args in callers
+    ]
+    try:
+        outputs = [process.communicate(timeout=120) for process in started]
+    finally:
+        for process in started:  # those still running after a timeout
+            process.kill()
+            process.wait()
+    for args, process, (stdout, stderr) in zip(callers, started, outputs, strict=True):
+        assert process.returncode == 2, (args, stderr)
+        assert stdout == ""  # stdout is the protocol's: nothing else goes there
+        assert "error:" in stderr and "Traceback" not in stderr
 
 
 async def test_changes_made_through_the_server_reach_a_stdio_session(

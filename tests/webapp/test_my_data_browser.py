@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,10 @@ def _state(server: LiveServer, user: str) -> dict[str, Any]:
 def test_a_person_uses_every_right_in_the_browser(server: LiveServer, tmp_path: Path) -> None:
     ensure_web_modules()
     asyncio.run(_seed(server))
-    files = {
-        "own": _export(server, OWNER, tmp_path / "mine.zip"),
-        "other": _export(server, FRIEND, tmp_path / "friend.zip"),
-    }
+    with ThreadPoolExecutor() as exports:  # two `meimages export` processes side by side
+        own = exports.submit(_export, server, OWNER, tmp_path / "mine.zip")
+        other = exports.submit(_export, server, FRIEND, tmp_path / "friend.zip")
+        files = {"own": own.result(), "other": other.result()}
     config = {
         "base": server.url,
         "token": server.token(OWNER),
