@@ -45,6 +45,7 @@ from testbed.server import LiveServer, start_server
 from testbed.wire import TRANSPORT_WS, init, subscribe
 
 PER_CONNECTION = 20
+SETTLE_S = 1.0
 SUBSCRIPTION = """subscription($after: String) { meImageEvents(after: $after) {
   ... on MeImageEvent { type cursor occurredAt image { id kind usage { aiReference } thumbnailUrl } }
   ... on Error { code message } } }"""
@@ -185,7 +186,9 @@ async def latency(server: LiveServer, subscribers: int, events: int) -> dict[str
     }
 
 
-async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
+async def idle_memory(server: LiveServer, total: int, settle_s: float) -> dict[str, Any]:
+    """RSS before and after `total` idle subscriptions; `settle_s`: the pause that lets
+    the server's memory settle after each step (longer ones after the larger steps)."""
     connections = total // PER_CONNECTION
     groups = [
         Subscriptions(server, f"idle-{n}-{secrets.token_hex(3)}", PER_CONNECTION)
@@ -200,12 +203,12 @@ async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
         await client.gql(TOGGLE, {"id": image, "on": True}, user=last.owner)
         warm = Subscriptions(server, "idle-warmup", 1)
         await warm.open("bWUxOjA")
-        await asyncio.sleep(1)
+        await asyncio.sleep(settle_s)
         before = server.rss_bytes()
         try:
             for group in groups:
                 await group.connect()
-            await asyncio.sleep(2)
+            await asyncio.sleep(2 * settle_s)
             connected = server.rss_bytes()
             cursor = (await client.gql("{ meImageEventCursor }", user=last.owner))[
                 "meImageEventCursor"
@@ -216,7 +219,7 @@ async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
             # group, every subscription is settled and idle.
             await client.gql(TOGGLE, {"id": image, "on": False}, user=last.owner)
             await last.wait_delivered(1)
-            await asyncio.sleep(3)
+            await asyncio.sleep(3 * settle_s)
             after = server.rss_bytes()
             assert not any(task.done() for group in groups for task in group.readers)
         finally:
@@ -240,7 +243,8 @@ async def run(args: argparse.Namespace) -> None:
     if args.idle:
         # A fresh process: memory freed by an earlier run would be reused and hide growth.
         with serve(args.database_url) as server:
-            memory = await idle_memory(server, args.idle)
+            # A quick run's figures are not judged: it lets memory settle for less.
+            memory = await idle_memory(server, args.idle, SETTLE_S / 10 if args.quick else SETTLE_S)
         print(
             f"{backend}: {memory['subscriptions']} idle subscriptions on "
             f"{memory['connections']} connections: RSS {memory['rss_before_mib']:.1f} -> "
