@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.list_query import LIST_QUERY, lua_script, wrk
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
+from testbed.server import ROOT, clean_environment, free_port, start_server
 
 ON_SERVER_CORE = ("taskset", "-c", "0")
 YOGA = ROOT / "bench" / "yoga"
@@ -118,7 +118,7 @@ def main() -> int:
             return 2
     _ensure_yoga()
     tmp = Path(tempfile.mkdtemp(prefix="meimages-compare-"))
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     # The per-owner rate limit is measured by bench.limits; here it would answer 429s.
     unlimited = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
     servers = [start_server(tmp, unlimited, spawn=on_core_0)]

@@ -38,10 +38,10 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import GraphQLClient
 from testbed.images import jpeg
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer, Spawn, start_server
 from testbed.wire import TRANSPORT_WS, init, subscribe
 
 PER_CONNECTION = 20
@@ -53,14 +53,14 @@ TOGGLE = "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, ena
 
 
 @contextmanager
-def serve(database_url: str | None) -> Iterator[LiveServer]:
+def serve(database_url: str | None, spawn: Spawn) -> Iterator[LiveServer]:
     with tempfile.TemporaryDirectory(prefix="meimages-fanout-") as tmp:
         # One owner opens up to 1,000 subscriptions at once: the per-owner request limit,
         # which counts each WebSocket operation, is off (this measures fan-out).
         settings = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
         if database_url:
             settings["MEIMAGES_DATABASE_URL"] = database_url
-        server = start_server(Path(tmp), settings)
+        server = start_server(Path(tmp), settings, spawn=spawn)
         try:
             yield server
         finally:
@@ -240,9 +240,10 @@ async def idle_memory(server: LiveServer, total: int, settle_s: float) -> dict[s
 
 async def run(args: argparse.Namespace) -> None:
     backend = "postgresql" if args.database_url else "sqlite"
+    spawn = server_spawn(args.quick)
     if args.idle:
         # A fresh process: memory freed by an earlier run would be reused and hide growth.
-        with serve(args.database_url) as server:
+        with serve(args.database_url, spawn) as server:
             # A quick run's figures are not judged: it lets memory settle for less.
             memory = await idle_memory(server, args.idle, SETTLE_S / 10 if args.quick else SETTLE_S)
         print(
@@ -252,7 +253,7 @@ async def run(args: argparse.Namespace) -> None:
             f"subscription ({memory['kib_per_subscription_without_connection']:.1f} KiB for "
             f"the subscription itself, {memory['kib_per_connection']:.1f} KiB per connection)"
         )
-    with serve(args.database_url) as server:
+    with serve(args.database_url, spawn) as server:
         print(f"{backend}: publish-to-delivery latency")
         print(
             "subscribers  deliveries   p50 ms   p99 ms   max ms  events/s  CPU ms/event"

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.list_query import LIST_QUERY, ON_SERVER_CORE, lua_script, wrk
-from bench.short import parse_args
+from bench.list_query import LIST_QUERY, lua_script, wrk
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import deployment_secrets, start_server, subprocess_spawn
+from testbed.server import deployment_secrets, start_server
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ABOVE = "above"  # replaced by twice the best rate of the "limit off" row
@@ -50,7 +50,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-limits-"))
     secrets = deployment_secrets()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     rows: list[tuple[str, int, float, float]] = []
     # A quick run's rows are half a second each on a machine whose load may change between
     # them (threefold, on a busy CI machine): its limit keeps well clear of any rate reached.

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
+from testbed.server import ROOT, clean_environment, free_port, start_server
 
 LIST_QUERY = """query MeImages { meImages {
   id kind label tags mediaId storagePath publicUrl thumbnailUrl contentType width height
@@ -144,7 +144,7 @@ def main() -> int:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-"))
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     # One owner at full speed would meet the per-owner request limit: it is off here
     # (this measures the query path; bench.limits measures the limiter).
     server = start_server(tmp, UNLIMITED, spawn=on_core_0)

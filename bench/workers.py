@@ -30,11 +30,10 @@ import asyncpg
 import httpx
 
 from bench.list_query import LIST_QUERY, lua_script, wrk
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import LiveServer, cpu_seconds, deployment_secrets, start_server
-from testbed.server import subprocess_spawn as spawn_with
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CORES = "0,1"
@@ -137,7 +136,7 @@ def main() -> int:
     database = {"MEIMAGES_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
     # Rate limits off: this measures serving, not the limiter (bench.limits does that).
     common = {**deployment_secrets(), **database, "MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
-    on_two_cores = spawn_with(("taskset", "-c", CORES))
+    on_two_cores = server_spawn(args.quick, CORES)
     servers: list[LiveServer] = []
     rows: list[tuple[str, int, tuple[float, ...]]] = []
     try:
