@@ -21,9 +21,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from testbed.server import ROOT, STOP_TIMEOUT_S, ServerProcess, Spawn, subprocess_spawn
+if TYPE_CHECKING:  # imported where used: a benchmark that starts no server needs none of it
+    from testbed.server import ServerProcess, Spawn
 
 # What `meimages serve` imports, imported once by the process the servers are forked from
 # (multiprocessing's fork server: it forks nothing but these children).
@@ -66,6 +67,8 @@ def server_spawn(quick: bool, cores: str | None = None) -> Spawn:
     """How a benchmark starts `meimages serve` (`testbed.server.start_server`'s `spawn`):
     a subprocess, under `taskset -c CORES` when given; in a quick run, a fork of a process
     that imported the server once, pinned to the same cores."""
+    from testbed.server import subprocess_spawn
+
     if not quick:
         return subprocess_spawn(("taskset", "-c", cores) if cores else ())
     forks = multiprocessing.get_context("forkserver")
@@ -85,6 +88,8 @@ def server_spawn(quick: bool, cores: str | None = None) -> Spawn:
 def _serve(args: list[str], env: dict[str, str], log: str, cores: set[int] | None) -> None:
     """In the forked child: become `meimages ARGS`, as `testbed.server.subprocess_spawn`
     runs it (environment, working folder, output to the log)."""
+    from testbed.server import ROOT
+
     out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
@@ -120,12 +125,16 @@ class Forked:
         return not self.process.is_alive()
 
     def stop(self) -> None:
+        from testbed.server import STOP_TIMEOUT_S
+
         if self.process.is_alive():
             self.process.terminate()  # SIGTERM: the server stops gracefully
             self.process.join(STOP_TIMEOUT_S)
         self.kill()
 
     def kill(self) -> None:
+        from testbed.server import STOP_TIMEOUT_S
+
         if self.process.is_alive():
             self.process.kill()
         self.process.join(STOP_TIMEOUT_S)
