@@ -18,7 +18,7 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,6 +108,18 @@ def _serve(args: list[str], env: dict[str, str], log: str, cores: set[int] | Non
     from api.cli import main
 
     sys.exit(main(args))
+
+
+def run_forked(preload: Sequence[str], target: Callable[..., object], *args: object) -> int:
+    """Run `target(*args)` in a fork of a process that imported `preload` once (the
+    modules of the first call of a process serve its later ones); its exit code."""
+    forks = multiprocessing.get_context("forkserver")
+    forks.set_forkserver_preload(list(preload))
+    process = forks.Process(target=target, args=args)
+    process.start()
+    process.join()
+    assert process.exitcode is not None
+    return process.exitcode
 
 
 @dataclass
