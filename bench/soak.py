@@ -261,22 +261,25 @@ class Soak:
             self.outcomes[(op, outcome)] += 1
 
 
-async def listen(server: LiveServer, subscribers: list[Subscriber], stop: asyncio.Event) -> None:
-    """One connection carrying several subscribers' subscriptions (ids 0..k-1)."""
+async def listen(
+    server: LiveServer, subscribers: list[Subscriber], stop: asyncio.Event, poll_s: float
+) -> None:
+    """One connection carrying several subscribers' subscriptions (ids 0..k-1), read until
+    `stop` is set (looked at every `poll_s` seconds without a message)."""
     async with connect(server.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=60) as ws:
         owner = subscribers[0].owner
         assert (await init(ws, server.token(owner.id, ttl_s=7200)))["type"] == "connection_ack"
         for index, sub in enumerate(subscribers):
             await subscribe(ws, str(index), EVENTS, {"after": sub.owner.start_cursor})
-        await _collect(ws, subscribers, stop)
+        await _collect(ws, subscribers, stop, poll_s)
 
 
 async def _collect(
-    ws: ClientConnection, subscribers: list[Subscriber], stop: asyncio.Event
+    ws: ClientConnection, subscribers: list[Subscriber], stop: asyncio.Event, poll_s: float
 ) -> None:
     while not stop.is_set():
         try:
-            raw = await asyncio.wait_for(ws.recv(), 1.0)
+            raw = await asyncio.wait_for(ws.recv(), poll_s)
         except TimeoutError:
             continue
         message = json.loads(raw)
@@ -358,7 +361,9 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
             for group in by_owner.values()
             for i in range(0, len(group), PER_CONNECTION)
         ]
-        listeners = [asyncio.create_task(listen(server, g, stop)) for g in groups]
+        # A quick run's listeners notice the end sooner (its few waits are not weighed).
+        poll_s = 0.1 if args.quick else 1.0
+        listeners = [asyncio.create_task(listen(server, g, stop, poll_s)) for g in groups]
 
         pauses = [(0.0, await gc_figures(http, server))]  # set-up's own passes left out
         began = time.monotonic()
@@ -665,7 +670,7 @@ def main() -> None:
         action="store_true",
         help="trace the server's allocations; report heap growth by line (every minute, ten times in a long run)",
     )
-    asyncio.run(soak(parse_args(parser, minutes=0.05, owners=5, subscribers=10, workers=4)))
+    asyncio.run(soak(parse_args(parser, minutes=0.02, owners=5, subscribers=10, workers=4)))
 
 
 if __name__ == "__main__":
