@@ -111,7 +111,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parse_args(parser, seconds=0.5, rounds=1)
+    args = parse_args(parser, seconds=0.25, rounds=1)
     for tool in ("wrk", "taskset", "node", "npm"):
         if shutil.which(tool) is None:
             print(f"needs {tool} (wrk: apt-get install wrk)", file=sys.stderr)

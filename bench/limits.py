@@ -43,7 +43,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
-    args = parse_args(parser, seconds=0.5, runs=1)
+    args = parse_args(parser, seconds=0.25, runs=1)
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
@@ -52,8 +52,9 @@ def main() -> int:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     on_core_0 = server_spawn(args.quick, "0")
     rows: list[tuple[str, int, float, float]] = []
-    # A quick run's rows are half a second each on a machine whose load may change between
-    # them (threefold, on a busy CI machine): its limit keeps well clear of any rate reached.
+    # A quick run's rows are a quarter second each on a machine whose load may change
+    # between them (threefold, on a busy CI machine): its limit keeps well clear of any rate
+    # reached.
     headroom, above = (10, 20_000) if args.quick else (2, 2000)
     for name, variant in VARIANTS.items():
         if name != "limit off":

@@ -139,7 +139,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
-    args = parse_args(parser, seconds=0.5, runs=1)
+    args = parse_args(parser, seconds=0.25, runs=1)
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2

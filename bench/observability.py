@@ -54,7 +54,7 @@ def main() -> int:
     parser.add_argument(
         "--query-cache", choices=("both", "on", "off"), default="both", help="rows to measure"
     )
-    args = parse_args(parser, seconds=0.5, runs=1, query_cache="on")
+    args = parse_args(parser, seconds=0.25, runs=1, query_cache="on")
     caches = {"both": (True, False), "on": (True,), "off": (False,)}[args.query_cache]
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)

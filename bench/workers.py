@@ -123,7 +123,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     # Short runs keep to 8 connections: each worker's pool opens up to one database
     # connection per request in flight, and the suite shares PostgreSQL's 100.
-    args = parse_args(parser, seconds=0.5, runs=1, connections=8)
+    args = parse_args(parser, seconds=0.25, runs=1, connections=8)
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             print(f"needs {tool}", file=sys.stderr)
