@@ -16,6 +16,7 @@ import io
 import json
 import statistics
 import time
+from typing import Any
 
 from PIL import Image
 
@@ -53,7 +54,7 @@ def main() -> None:
     args = parse_args(parser, runs=1, size=(800, 600))
     runs = max(1, min(args.runs, 20))
     limits = Limits()
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, data in encodings(args.size).items():
         samples = []
         for _ in range(runs):

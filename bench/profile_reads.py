@@ -78,7 +78,7 @@ async def main(args: argparse.Namespace) -> None:
 
     data = Path(tempfile.mkdtemp(prefix="meimages-profile-"))
     # The per-owner rate limit off: it would answer part of the profiled reads with 429s.
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         data_dir=data,
         query_cache_entries=10_000 if args.cache else 0,
         rate_requests_per_second=0,

@@ -74,7 +74,7 @@ def photo_size(text: str) -> tuple[int, int]:
 
 def pillow_alone(data: bytes, limits: Limits) -> None:
     """The same decode + encode work, nothing else."""
-    img = Image.open(io.BytesIO(data))
+    img: Image.Image = Image.open(io.BytesIO(data))
     img.load()
     img = ImageOps.exif_transpose(img)
     img.save(io.BytesIO(), "JPEG", quality=90)

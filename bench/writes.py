@@ -163,7 +163,8 @@ class Load:
 
 
 def claimed(body: bytes) -> bool:
-    return json.loads(body)["data"]["setPrimary"]["primaryFor"] == "FACE_REF"
+    slot: str | None = json.loads(body)["data"]["setPrimary"]["primaryFor"]
+    return slot == "FACE_REF"
 
 
 def prepare(server: LiveServer) -> list[str]:
