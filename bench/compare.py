@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench.list_query import LIST_QUERY, lua_script, wrk
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
+from testbed.server import ROOT, clean_environment, free_port, start_server
 
 ON_SERVER_CORE = ("taskset", "-c", "0")
 YOGA = ROOT / "bench" / "yoga"
@@ -111,14 +111,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parse_args(parser, seconds=1, rounds=1)
+    args = parse_args(parser, seconds=0.25, rounds=1)
     for tool in ("wrk", "taskset", "node", "npm"):
         if shutil.which(tool) is None:
             print(f"needs {tool} (wrk: apt-get install wrk)", file=sys.stderr)
             return 2
     _ensure_yoga()
     tmp = Path(tempfile.mkdtemp(prefix="meimages-compare-"))
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     # The per-owner rate limit is measured by bench.limits; here it would answer 429s.
     unlimited = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
     servers = [start_server(tmp, unlimited, spawn=on_core_0)]
@@ -199,8 +199,9 @@ def main() -> int:
         # lands on one round of each row rather than on all of one; medians are shown.
         runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for c in (1, 32):
-            for _name, target, script in rows:
-                wrk(target, script, c, 1)  # warm-up
+            if not args.quick:  # a quick run's figures are not judged: no warm-up
+                for _name, target, script in rows:
+                    wrk(target, script, c, 1)  # warm-up
             for round_ in range(args.rounds):
                 for name, target, script in rows:
                     rps, p50 = wrk(target, script, c, args.seconds)

@@ -38,13 +38,14 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import GraphQLClient
 from testbed.images import jpeg
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer, Spawn, start_server
 from testbed.wire import TRANSPORT_WS, init, subscribe
 
 PER_CONNECTION = 20
+SETTLE_S = 1.0
 SUBSCRIPTION = """subscription($after: String) { meImageEvents(after: $after) {
   ... on MeImageEvent { type cursor occurredAt image { id kind usage { aiReference } thumbnailUrl } }
   ... on Error { code message } } }"""
@@ -52,14 +53,14 @@ TOGGLE = "mutation($id: ID!, $on: Boolean!) { setAiReferenceEnabled(id: $id, ena
 
 
 @contextmanager
-def serve(database_url: str | None) -> Iterator[LiveServer]:
+def serve(database_url: str | None, spawn: Spawn) -> Iterator[LiveServer]:
     with tempfile.TemporaryDirectory(prefix="meimages-fanout-") as tmp:
         # One owner opens up to 1,000 subscriptions at once: the per-owner request limit,
         # which counts each WebSocket operation, is off (this measures fan-out).
         settings = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
         if database_url:
             settings["MEIMAGES_DATABASE_URL"] = database_url
-        server = start_server(Path(tmp), settings)
+        server = start_server(Path(tmp), settings, spawn=spawn)
         try:
             yield server
         finally:
@@ -185,7 +186,9 @@ async def latency(server: LiveServer, subscribers: int, events: int) -> dict[str
     }
 
 
-async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
+async def idle_memory(server: LiveServer, total: int, settle_s: float) -> dict[str, Any]:
+    """RSS before and after `total` idle subscriptions; `settle_s`: the pause that lets
+    the server's memory settle after each step (longer ones after the larger steps)."""
     connections = total // PER_CONNECTION
     groups = [
         Subscriptions(server, f"idle-{n}-{secrets.token_hex(3)}", PER_CONNECTION)
@@ -200,12 +203,12 @@ async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
         await client.gql(TOGGLE, {"id": image, "on": True}, user=last.owner)
         warm = Subscriptions(server, "idle-warmup", 1)
         await warm.open("bWUxOjA")
-        await asyncio.sleep(1)
+        await asyncio.sleep(settle_s)
         before = server.rss_bytes()
         try:
             for group in groups:
                 await group.connect()
-            await asyncio.sleep(2)
+            await asyncio.sleep(2 * settle_s)
             connected = server.rss_bytes()
             cursor = (await client.gql("{ meImageEventCursor }", user=last.owner))[
                 "meImageEventCursor"
@@ -216,7 +219,7 @@ async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
             # group, every subscription is settled and idle.
             await client.gql(TOGGLE, {"id": image, "on": False}, user=last.owner)
             await last.wait_delivered(1)
-            await asyncio.sleep(3)
+            await asyncio.sleep(3 * settle_s)
             after = server.rss_bytes()
             assert not any(task.done() for group in groups for task in group.readers)
         finally:
@@ -237,10 +240,12 @@ async def idle_memory(server: LiveServer, total: int) -> dict[str, Any]:
 
 async def run(args: argparse.Namespace) -> None:
     backend = "postgresql" if args.database_url else "sqlite"
+    spawn = server_spawn(args.quick)
     if args.idle:
         # A fresh process: memory freed by an earlier run would be reused and hide growth.
-        with serve(args.database_url) as server:
-            memory = await idle_memory(server, args.idle)
+        with serve(args.database_url, spawn) as server:
+            # A quick run's figures are not judged: it lets memory settle for less.
+            memory = await idle_memory(server, args.idle, SETTLE_S / 10 if args.quick else SETTLE_S)
         print(
             f"{backend}: {memory['subscriptions']} idle subscriptions on "
             f"{memory['connections']} connections: RSS {memory['rss_before_mib']:.1f} -> "
@@ -248,7 +253,7 @@ async def run(args: argparse.Namespace) -> None:
             f"subscription ({memory['kib_per_subscription_without_connection']:.1f} KiB for "
             f"the subscription itself, {memory['kib_per_connection']:.1f} KiB per connection)"
         )
-    with serve(args.database_url) as server:
+    with serve(args.database_url, spawn) as server:
         print(f"{backend}: publish-to-delivery latency")
         print(
             "subscribers  deliveries   p50 ms   p99 ms   max ms  events/s  CPU ms/event"

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.list_query import LIST_QUERY, ON_SERVER_CORE, lua_script, wrk
-from bench.short import parse_args
+from bench.list_query import LIST_QUERY, lua_script, wrk
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import deployment_secrets, start_server, subprocess_spawn
+from testbed.server import deployment_secrets, start_server
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ABOVE = "above"  # replaced by twice the best rate of the "limit off" row
@@ -43,17 +43,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
-    args = parse_args(parser, seconds=1, runs=1)
+    args = parse_args(parser, seconds=0.25, runs=1)
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-limits-"))
     secrets = deployment_secrets()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     rows: list[tuple[str, int, float, float]] = []
-    # A quick run's rows are a second each on a machine whose load may change between them
-    # (threefold, on a busy CI machine): its limit keeps well clear of any rate reached.
+    # A quick run's rows are a quarter second each on a machine whose load may change
+    # between them (threefold, on a busy CI machine): its limit keeps well clear of any rate
+    # reached.
     headroom, above = (10, 20_000) if args.quick else (2, 2000)
     for name, variant in VARIANTS.items():
         if name != "limit off":

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -21,10 +23,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server, subprocess_spawn
+from testbed.server import ROOT, clean_environment, free_port, start_server
 
 LIST_QUERY = """query MeImages { meImages {
   id kind label tags mediaId storagePath publicUrl thumbnailUrl contentType width height
@@ -75,27 +77,29 @@ end
 
 
 def wrk(
-    url: str, script: Path, connections: int, seconds: int, *, cores: str = "1", threads: int = 1
+    url: str, script: Path, connections: int, seconds: float, *, cores: str = "1", threads: int = 1
 ) -> tuple[float, float]:
-    """(req/s, p50 ms) of one wrk run on `cores` with `threads` threads."""
-    out = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            cores,
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    """(req/s, p50 ms) of one wrk run on `cores` with `threads` threads.
+
+    wrk's `-d` takes whole seconds; a shorter run (a quick run's) is a whole-second one
+    cut short with SIGINT, on which wrk stops and reports what it measured so far."""
+    command = [
+        "taskset",
+        "-c",
+        cores,
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{math.ceil(seconds)}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
+    if seconds == int(seconds):
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    else:
+        out = _cut_short(command, seconds)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     assert p50 is not None
@@ -106,16 +110,41 @@ def wrk(
     return rps, float(p50.group(1)) * scale
 
 
+def _cut_short(command: list[str], seconds: float) -> str:
+    """wrk's output when stopped (SIGINT) `seconds` after it began to load the server."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wrk catches SIGINT once its threads are running (before that, SIGINT would end it
+    # without a report): wait for its handler, as /proc shows it.
+    while proc.poll() is None and not _catches_sigint(proc.pid):
+        time.sleep(0.005)
+    time.sleep(seconds)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, command, out, err)
+    return out
+
+
+def _catches_sigint(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:  # it has just ended
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & 1 << (signal.SIGINT - 1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
-    args = parse_args(parser, seconds=1, runs=1)
+    args = parse_args(parser, seconds=0.25, runs=1)
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-"))
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     # One owner at full speed would meet the per-owner request limit: it is off here
     # (this measures the query path; bench.limits measures the limiter).
     server = start_server(tmp, UNLIMITED, spawn=on_core_0)

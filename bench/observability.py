@@ -23,11 +23,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.list_query import LIST_QUERY, ON_SERVER_CORE, lua_script, wrk
-from bench.short import parse_args
+from bench.list_query import LIST_QUERY, lua_script, wrk
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import LiveServer, deployment_secrets, start_server, subprocess_spawn
+from testbed.server import LiveServer, deployment_secrets, start_server
 
 METRICS = {"MEIMAGES_METRICS_TOKEN": "bench-metrics"}
 MODES = ("off", "metrics", "metrics + tracing")
@@ -54,7 +54,7 @@ def main() -> int:
     parser.add_argument(
         "--query-cache", choices=("both", "on", "off"), default="both", help="rows to measure"
     )
-    args = parse_args(parser, seconds=1, runs=1, query_cache="on")
+    args = parse_args(parser, seconds=0.25, runs=1, query_cache="on")
     caches = {"both": (True, False), "on": (True,), "off": (False,)}[args.query_cache]
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
@@ -66,7 +66,7 @@ def main() -> int:
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.server_address[1]}",
         "OTEL_TRACES_EXPORTER": "otlp",
     }
-    on_core_0 = subprocess_spawn(ON_SERVER_CORE)
+    on_core_0 = server_spawn(args.quick, "0")
     secrets = deployment_secrets()
     servers: dict[tuple[str, bool], LiveServer] = {}
     try:

@@ -2,7 +2,8 @@
 `meimages migrate` seals an older installation.
 
     .venv/bin/python -m bench.sealed_media [--before DIR] [--uploads 7] [--requests 300]
-                                           [--rounds 2] [--objects 20] [--json]
+                                           [--rounds 2] [--objects 20] [--size 4000x3000]
+                                           [--json]
 
 Upload: a 12-megapixel phone JPEG (the one `bench.upload` makes, different pixels every
 run) through the REST upload route of a real `meimages serve` (SQLite + local folder),
@@ -16,6 +17,7 @@ the two servers run in interleaved rounds and the medians are shown.
 Conversion: `--objects` 12 MP photos stored sealed in process, turned back into the
 plaintext layout (`testbed.plaintext_era`), then sealed by the conversion `meimages
 migrate` runs: objects and MB per second.
+`--size` sets the photos' width and height (a quick run's are 1600x1200).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench.short import parse_args
-from bench.upload import phone_photo
+from bench.upload import SIZE, phone_photo, photo_size
 from testbed.server import ROOT, LiveServer, Spawn, Subprocess, start_server
 
 IN_FLIGHT = 8
@@ -87,13 +89,15 @@ async def deliver(base: str, url: str, requests: int) -> tuple[float, float]:
     return p50_ms(sequential), round(rate, 1)
 
 
-def measure(server: LiveServer, uploads: int, requests: int, first: int) -> dict[str, float]:
+def measure(
+    server: LiveServer, uploads: int, requests: int, first: int, size: tuple[int, int]
+) -> dict[str, float]:
     auth = {"Authorization": f"Bearer {server.token('bench')}"}
     times = []
     body: dict[str, str] = {}
     with httpx.Client(base_url=server.url, timeout=120) as client:
         for index in range(uploads + 1):
-            photo = phone_photo(first + index)
+            photo = phone_photo(first + index, size)
             began = time.perf_counter()
             response = client.post(
                 "/api/v1/profile/me-images/upload",
@@ -116,10 +120,10 @@ def measure(server: LiveServer, uploads: int, requests: int, first: int) -> dict
     }
 
 
-def sealing_cost() -> dict[str, float]:
+def sealing_cost(size: tuple[int, int], samples: int = 30) -> dict[str, float]:
     """What sealing and opening one object costs in itself, in process: the original and
-    the thumbnail of a 12 MP upload (medians of 30; a busy machine inflates both sides of
-    the comparison above, not these)."""
+    the thumbnail of a `size` upload (medians of `samples`; a busy machine inflates both
+    sides of the comparison above, not these)."""
     import uuid
 
     from resolvers.media.sanitising import _encode
@@ -127,12 +131,12 @@ def sealing_cost() -> dict[str, float]:
     from storage.crypto import blob_keys, open_blob, seal_blob
 
     keys = blob_keys(str(uuid.uuid4()), os.urandom(32), "owner")
-    image = _encode(phone_photo(999), Limits())
+    image = _encode(phone_photo(999, size), Limits())
     cost: dict[str, float] = {}
     for name, data in (("original", image.data), ("thumbnail", image.thumbnail)):
         sealed = seal_blob(keys, "owner", name, data)
         seal, opened = [], []
-        for _ in range(30):
+        for _ in range(samples):
             began = time.perf_counter()
             seal_blob(keys, "owner", name, data)
             seal.append(time.perf_counter() - began)
@@ -145,7 +149,7 @@ def sealing_cost() -> dict[str, float]:
     return cost
 
 
-async def conversion(objects: int) -> dict[str, float]:
+async def conversion(objects: int, size: tuple[int, int]) -> dict[str, float]:
     from api.settings import Settings
     from api.wiring import build_server
     from resolvers.lifecycle.sealing import seal_stored_media
@@ -161,7 +165,7 @@ async def conversion(objects: int) -> dict[str, float]:
             await migrate.upgrade(stores.db)
             owners = [f"owner-{index}" for index in range(4)]
             for index in range(objects):
-                await store_image(stores, Caller(owners[index % 4]), phone_photo(500 + index))
+                await store_image(stores, Caller(owners[index % 4]), phone_photo(500 + index, size))
             plaintext = 0
             for owner in owners:
                 plaintext += sum(
@@ -190,8 +194,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--objects", type=int, default=20)
+    parser.add_argument(
+        "--size", type=photo_size, default=SIZE, help="WIDTHxHEIGHT of the photos (4000x3000)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parse_args(parser, uploads=1, requests=20, rounds=1, objects=3)
+    args = parse_args(parser, uploads=1, requests=20, rounds=1, objects=3, size=(1600, 1200))
 
     trees = {"after": ROOT}
     if args.before is not None:
@@ -204,15 +211,16 @@ def main() -> None:
                 server = start_server(Path(tmp), {"MEIMAGES_GC_INTERVAL": "0"}, spawn=spawn)
                 try:
                     first = 100 * number + (0 if name == "before" else 50)
-                    rounds[name].append(measure(server, args.uploads, args.requests, first))
+                    measured = measure(server, args.uploads, args.requests, first, args.size)
+                    rounds[name].append(measured)
                 finally:
                     server.stop()
     result: dict[str, object] = {
         name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
         for name, runs in rounds.items()
     }
-    result["sealing_cost"] = sealing_cost()
-    result["conversion"] = asyncio.run(conversion(args.objects))
+    result["sealing_cost"] = sealing_cost(args.size, 3 if args.quick else 30)
+    result["conversion"] = asyncio.run(conversion(args.objects, args.size))
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         print(json.dumps(result))

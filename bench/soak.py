@@ -187,6 +187,9 @@ class Soak:
     end: float
     began: float = field(default_factory=time.monotonic)
     steady: bool = False
+    # Operations the workers take, one each, before drawing them at random (a quick run
+    # takes every one, however few requests it makes).
+    first: list[str] = field(default_factory=list)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
     latency: dict[tuple[int, str], list[float]] = field(default_factory=lambda: defaultdict(list))
 
@@ -235,7 +238,7 @@ class Soak:
         n = 0
         while time.monotonic() < self.end:
             n += 1
-            op = random.choices(ops, weights)[0]
+            op = self.first.pop() if self.first else random.choices(ops, weights)[0]
             owner = random.choice(self.owners)
             started = time.monotonic()
             try:
@@ -258,22 +261,25 @@ class Soak:
             self.outcomes[(op, outcome)] += 1
 
 
-async def listen(server: LiveServer, subscribers: list[Subscriber], stop: asyncio.Event) -> None:
-    """One connection carrying several subscribers' subscriptions (ids 0..k-1)."""
+async def listen(
+    server: LiveServer, subscribers: list[Subscriber], stop: asyncio.Event, poll_s: float
+) -> None:
+    """One connection carrying several subscribers' subscriptions (ids 0..k-1), read until
+    `stop` is set (looked at every `poll_s` seconds without a message)."""
     async with connect(server.ws_url, subprotocols=[TRANSPORT_WS], open_timeout=60) as ws:
         owner = subscribers[0].owner
         assert (await init(ws, server.token(owner.id, ttl_s=7200)))["type"] == "connection_ack"
         for index, sub in enumerate(subscribers):
             await subscribe(ws, str(index), EVENTS, {"after": sub.owner.start_cursor})
-        await _collect(ws, subscribers, stop)
+        await _collect(ws, subscribers, stop, poll_s)
 
 
 async def _collect(
-    ws: ClientConnection, subscribers: list[Subscriber], stop: asyncio.Event
+    ws: ClientConnection, subscribers: list[Subscriber], stop: asyncio.Event, poll_s: float
 ) -> None:
     while not stop.is_set():
         try:
-            raw = await asyncio.wait_for(ws.recv(), 1.0)
+            raw = await asyncio.wait_for(ws.recv(), poll_s)
         except TimeoutError:
             continue
         message = json.loads(raw)
@@ -355,12 +361,20 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
             for group in by_owner.values()
             for i in range(0, len(group), PER_CONNECTION)
         ]
-        listeners = [asyncio.create_task(listen(server, g, stop)) for g in groups]
+        # A quick run's listeners notice the end sooner (its few waits are not weighed).
+        poll_s = 0.1 if args.quick else 1.0
+        listeners = [asyncio.create_task(listen(server, g, stop, poll_s)) for g in groups]
 
         pauses = [(0.0, await gc_figures(http, server))]  # set-up's own passes left out
         began = time.monotonic()
         soak_run = Soak(
-            server, http, owners, end=began + args.minutes * 60, began=began, steady=args.steady
+            server,
+            http,
+            owners,
+            end=began + args.minutes * 60,
+            began=began,
+            steady=args.steady,
+            first=list(WEIGHTS) if args.quick else [],
         )
         workers = [asyncio.create_task(soak_run.worker()) for _ in range(args.workers)]
         samples: list[tuple[float, dict[str, int]]] = []
@@ -389,7 +403,9 @@ async def run(server: LiveServer, args: argparse.Namespace, traces: Path | None)
             await asyncio.sleep(0.5)
         stop.set()
         await asyncio.gather(*listeners, return_exceptions=True)
-    await asyncio.sleep(2)  # let the server notice the closed sockets before counting
+    # Let the server notice the closed sockets before counting (a quick run, whose
+    # figures are not judged, waits less).
+    await asyncio.sleep(0.2 if args.quick else 2)
     figures["after clients left"] = process_figures(server.pid)
     report_gc(pauses)
     report(soak_run, subscribers, logged, figures, samples, args, heap, caches)
@@ -654,7 +670,7 @@ def main() -> None:
         action="store_true",
         help="trace the server's allocations; report heap growth by line (every minute, ten times in a long run)",
     )
-    asyncio.run(soak(parse_args(parser, minutes=0.25, owners=5, subscribers=10, workers=4)))
+    asyncio.run(soak(parse_args(parser, minutes=0.02, owners=5, subscribers=10, workers=4)))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Upload benchmark: a 12-megapixel phone JPEG through a real server, next to Pillow alone.
 
-    .venv/bin/python -m bench.upload [--runs 9] [--json]
+    .venv/bin/python -m bench.upload [--runs 9] [--size 4000x3000] [--json]
 
 It starts `meimages serve` on a free loopback port (SQLite + local blob folder, the
 embedded setup) and times request-to-response of the REST upload route for a 4000x3000
@@ -11,11 +11,14 @@ so no run is answered by deduplication.
 The baseline is Pillow alone doing the same image work in this process, with no HTTP,
 database, hashing or storage: decode, exif_transpose, JPEG encode, medium and thumbnail
 resize + WebP encode. The difference is what the server adds on top.
+
+`--size` sets the photo's width and height (a quick run's is 1600x1200).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -27,7 +30,7 @@ from pathlib import Path
 import httpx
 from PIL import Image, ImageOps
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from resolvers.media import sanitising
 from resolvers.stores import Limits
 from testbed.media_samples import exif_block
@@ -39,14 +42,7 @@ SIZE = (4000, 3000)
 def phone_photo(variant: int, size: tuple[int, int] = SIZE) -> bytes:
     """Smooth gradients, texture and edges at 12 MP; about the size a phone writes."""
     w, h = size
-    base = Image.merge(
-        "RGB",
-        (
-            Image.linear_gradient("L").resize((w, h)),
-            Image.radial_gradient("L").resize((w, h)),
-            Image.linear_gradient("L").rotate(90).resize((w, h)),
-        ),
-    )
+    base = _gradients(size)
     texture = Image.effect_noise((w, h), 24).convert("RGB")
     img = Image.blend(base, texture, 0.3)
     # A different patch per run: different pixels, different content hash.
@@ -56,9 +52,29 @@ def phone_photo(variant: int, size: tuple[int, int] = SIZE) -> bytes:
     return out.getvalue()
 
 
+@functools.cache
+def _gradients(size: tuple[int, int]) -> Image.Image:
+    """The smooth part of every photo of one size (the same each time: made once)."""
+    w, h = size
+    return Image.merge(
+        "RGB",
+        (
+            Image.linear_gradient("L").resize((w, h)),
+            Image.radial_gradient("L").resize((w, h)),
+            Image.linear_gradient("L").rotate(90).resize((w, h)),
+        ),
+    )
+
+
+def photo_size(text: str) -> tuple[int, int]:
+    """`--size WIDTHxHEIGHT`."""
+    width, height = (int(n) for n in text.split("x"))
+    return width, height
+
+
 def pillow_alone(data: bytes, limits: Limits) -> None:
     """The same decode + encode work, nothing else."""
-    img = Image.open(io.BytesIO(data))
+    img: Image.Image = Image.open(io.BytesIO(data))
     img.load()
     img = ImageOps.exif_transpose(img)
     img.save(io.BytesIO(), "JPEG", quality=90)
@@ -89,16 +105,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parse_args(parser, runs=1)
+    parser.add_argument(
+        "--size", type=photo_size, default=SIZE, help="WIDTHxHEIGHT of the photo (4000x3000)"
+    )
+    args = parse_args(parser, runs=1, size=(1600, 1200))
+    spawn = server_spawn(args.quick)  # a quick run's server is ready while photos are made
     limits = Limits()
-    photos = [phone_photo(i) for i in range(args.runs + 1)]
+    photos = [phone_photo(i, args.size) for i in range(args.runs + 1)]
 
     pillow = [timed(pillow_alone, photo, limits) for photo in photos[1:]]
     pipeline = [timed(sanitising._encode, photo, limits) for photo in photos[1:]]
 
     server_times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="meimages-bench-") as tmp:
-        server = start_server(Path(tmp), {"MEIMAGES_GC_INTERVAL": "0"})
+        server = start_server(Path(tmp), {"MEIMAGES_GC_INTERVAL": "0"}, spawn=spawn)
         try:
             token = server.token("bench")
             auth = {"Authorization": f"Bearer {token}"}
@@ -113,7 +133,7 @@ def main() -> None:
                     elapsed = time.perf_counter() - start
                     assert response.status_code == 201, response.text
                     body = response.json()
-                    assert (body["width"], body["height"]) == (SIZE[1], SIZE[0])
+                    assert (body["width"], body["height"]) == (args.size[1], args.size[0])
                     if index == 0:
                         continue  # warm-up: imports, first connection, first SQLite pages
                     server_times.append(elapsed)
@@ -123,7 +143,7 @@ def main() -> None:
             server.stop()
 
     result = {
-        "image": f"{SIZE[0]}x{SIZE[1]} JPEG, {len(photos[1]) / 1e6:.1f} MB, EXIF orientation 6 + GPS",
+        "image": f"{args.size[0]}x{args.size[1]} JPEG, {len(photos[1]) / 1e6:.1f} MB, EXIF orientation 6 + GPS",
         "runs": args.runs,
         "server_upload": summary(server_times),
         "pipeline_in_process": summary(pipeline),

@@ -75,8 +75,10 @@ def _seed(url: str, token: str, images: int) -> None:
             )
 
 
-def _lighthouse(url: str, token: str, tmp: Path) -> dict[str, float]:
+def _lighthouse(url: str, token: str, tmp: Path, quick: bool) -> dict[str, float]:
     report = tmp / "lighthouse.json"
+    # The report's full-page screenshot is in no score; a quick run does not take it.
+    shot = ["--disable-full-page-screenshot"] if quick else []
     subprocess.run(
         [
             "node",
@@ -87,6 +89,7 @@ def _lighthouse(url: str, token: str, tmp: Path) -> dict[str, float]:
             "--only-categories=accessibility,best-practices,performance",
             f"--chrome-flags={CHROME_FLAGS} --user-data-dir={tmp / 'lh-profile'}",
             "--quiet",
+            *shot,
         ],
         check=True,
         env={"CHROME_PATH": CHROMIUM, "PATH": "/usr/bin:/bin:/usr/local/bin"},
@@ -131,7 +134,7 @@ def main() -> int:
         try:
             token = server.token("bench-webapp")
             _seed(server.url, token, args.images)
-            scores = _lighthouse(server.url, token, tmp)
+            scores = _lighthouse(server.url, token, tmp, args.quick)
             load = _first_load(server.url, token, tmp, args.images, args.loads)
         finally:
             server.stop()

@@ -30,14 +30,14 @@ import asyncpg
 import httpx
 
 from bench.list_query import LIST_QUERY, lua_script, wrk
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
 from testbed.server import LiveServer, cpu_seconds, deployment_secrets, start_server
-from testbed.server import subprocess_spawn as spawn_with
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CORES = "0,1"
+WARM_UP_S = 2
 VARIANTS = {
     "list x10, query cache": {},
     "list x10, no query cache": {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"},
@@ -104,11 +104,13 @@ def _seed(server: LiveServer) -> None:
         upload_result(httpx.post(server.graphql_url, headers=headers, timeout=60, **form))
 
 
-def _every_worker_serves(server: LiveServer, script: Path, connections: int) -> None:
+def _every_worker_serves(
+    server: LiveServer, script: Path, connections: int, seconds: float
+) -> None:
     """A warm-up under load, after which every worker must have used CPU: a worker that
     had not started would leave the other alone to serve."""
     before = {pid: cpu_seconds(pid) for pid in server.workers()}
-    wrk(server.graphql_url, script, connections, 2, cores=CORES, threads=2)
+    wrk(server.graphql_url, script, connections, seconds, cores=CORES, threads=2)
     idle = [pid for pid, cpu in before.items() if cpu_seconds(pid) <= cpu]
     if idle:
         raise RuntimeError(f"workers {idle} served nothing during the warm-up")
@@ -121,7 +123,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     # Short runs keep to 8 connections: each worker's pool opens up to one database
     # connection per request in flight, and the suite shares PostgreSQL's 100.
-    args = parse_args(parser, seconds=1, runs=1, connections=8)
+    args = parse_args(parser, seconds=0.25, runs=1, connections=8)
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             print(f"needs {tool}", file=sys.stderr)
@@ -134,7 +136,7 @@ def main() -> int:
     database = {"MEIMAGES_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
     # Rate limits off: this measures serving, not the limiter (bench.limits does that).
     common = {**deployment_secrets(), **database, "MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
-    on_two_cores = spawn_with(("taskset", "-c", CORES))
+    on_two_cores = server_spawn(args.quick, CORES)
     servers: list[LiveServer] = []
     rows: list[tuple[str, int, tuple[float, ...]]] = []
     try:
@@ -161,7 +163,9 @@ def main() -> int:
             for live in pair.values():
                 answer = httpx.post(live.graphql_url, content=body, headers=auth, timeout=30)
                 assert len(answer.json()["data"]["meImages"]) == 10, answer.text
-            _every_worker_serves(pair[2], script, args.connections)
+            # A quick run's warm-up is as short as its runs (figures not judged).
+            warm_up = args.seconds if args.quick else WARM_UP_S
+            _every_worker_serves(pair[2], script, args.connections, warm_up)
             runs: dict[int, list[tuple[float, ...]]] = {1: [], 2: []}
             for _ in range(args.runs):
                 for workers, live in pair.items():
