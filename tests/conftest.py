@@ -22,18 +22,19 @@ from tests.support.s3 import S3Server, s3_server
 # handed out last keeps one worker busy after the other has finished, so these go first.
 LONGEST_FILES = (
     "tests/test_benchmarks_run.py",
-    "tests/operations/test_backup_restore.py",
-    "tests/attack/test_tenant_sweep.py",
     "tests/crash/test_crash_uploads.py",
+    "tests/attack/test_fuzz.py",
+    "tests/test_cli.py",
+    "tests/observability/test_metrics.py",
+    "tests/attack/test_tenant_sweep.py",
+    "tests/operations/test_backup_restore.py",
     "tests/api/test_workers.py",
-    "tests/events/test_clients.py",
     "tests/media/test_cli_and_migration.py",
+    "tests/crash/test_crash_conversion.py",
     "tests/mcp/test_stdio.py",
-    "tests/operations/test_verify.py",
     "tests/webapp/test_build.py",
     "tests/webapp/test_lighthouse.py",
-    "tests/observability/test_metrics.py",
-    "tests/crash/test_crash_conversion.py",
+    "tests/events/test_clients.py",
 )
 
 
