@@ -24,9 +24,9 @@ import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.images import jpeg
-from testbed.server import LiveServer, start_server
+from testbed.server import LiveServer, Spawn, start_server
 
 OWNER = "bench"
 QUERY = (
@@ -51,8 +51,8 @@ def _summary(name: str, seconds: list[float]) -> str:
     return f"{name:<28} median {statistics.median(ms):6.2f} ms   p95 {p95:6.2f} ms   n={len(ms)}"
 
 
-async def run(calls: int, images: int) -> None:
-    server = start_server(Path(tempfile.mkdtemp(prefix="bench-mcp-")))
+async def run(calls: int, images: int, spawn: Spawn) -> None:
+    server = start_server(Path(tempfile.mkdtemp(prefix="bench-mcp-")), spawn=spawn)
     try:
         headers = server.headers(OWNER)
         async with httpx.AsyncClient(timeout=60) as http:
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--images", type=int, default=10)
     args = parse_args(parser, calls=10, images=3)
-    asyncio.run(run(args.calls, args.images))
+    asyncio.run(run(args.calls, args.images, server_spawn(args.quick)))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from bench.upload import SIZE, phone_photo, photo_size
 from testbed.server import ROOT, LiveServer, Spawn, Subprocess, start_server
 
@@ -207,7 +207,7 @@ def main() -> None:
     for number in range(args.rounds):
         for name, tree in trees.items():
             with tempfile.TemporaryDirectory(prefix="meimages-bench-") as tmp:
-                spawn = spawn_from(tree) if name == "before" else None
+                spawn = spawn_from(tree) if name == "before" else server_spawn(args.quick)
                 server = start_server(Path(tmp), {"MEIMAGES_GC_INTERVAL": "0"}, spawn=spawn)
                 try:
                     first = 100 * number + (0 if name == "before" else 50)

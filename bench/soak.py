@@ -65,7 +65,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, operation, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, free_port, start_server, subprocess_spawn
@@ -331,7 +331,7 @@ async def soak(args: argparse.Namespace) -> None:
                     spawn=subprocess_spawn(prefix),
                 )
             else:
-                server = start_server(Path(tmp) / "data", settings)
+                server = start_server(Path(tmp) / "data", settings, spawn=server_spawn(args.quick))
             try:
                 await run(server, args, traces if args.tracemalloc else None)
             finally:

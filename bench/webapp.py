@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.images import jpeg
 from testbed.server import start_server
 
@@ -126,11 +126,12 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=50, help="images in the pool")
     parser.add_argument("--loads", type=int, default=5, help="clean loads of the page timed")
     args = parse_args(parser, images=5, loads=1)
+    spawn = server_spawn(args.quick)  # a quick run's fork server starts while npm is checked
     install_lighthouse()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         (tmp / "data").mkdir()
-        server = start_server(tmp / "data")
+        server = start_server(tmp / "data", spawn=spawn)
         try:
             token = server.token("bench-webapp")
             _seed(server.url, token, args.images)

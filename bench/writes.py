@@ -33,10 +33,10 @@ from typing import Any
 import aiosqlite
 import httpx
 
-from bench.short import parse_args
+from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import LiveServer, start_server, subprocess_spawn
+from testbed.server import LiveServer, start_server
 
 SET_PRIMARY = (
     "mutation($id: ID!) { setPrimary(id: $id, slot: FACE_REF)"
@@ -205,7 +205,7 @@ def main() -> int:
     server = start_server(
         tmp / "server",
         {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"},
-        spawn=subprocess_spawn(("taskset", "-c", "0")),
+        spawn=server_spawn(args.quick, "0"),
     )
     try:
         ids = prepare(server)
