@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000)
     parser.add_argument("--side", type=int, default=640)
     parser.add_argument("--json", action="store_true")
-    args = parse_args(parser, images=20, side=320)
+    args = parse_args(parser, images=6, side=320)
     with tempfile.TemporaryDirectory(prefix="meimages-bench-") as tmp:
         results = asyncio.run(_run(Path(tmp), args.images, args.side))
     if args.json:
