@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: a benchmark that starts no server needs none of it
-    from testbed.server import ServerProcess, Spawn
+    from testbed.server import Spawn
 
 
 def parse_args(
@@ -55,18 +55,10 @@ def server_spawn(quick: bool, cores: str | None = None) -> Spawn:
         return fresh
     # The fork server starts (imports) while the benchmark prepares.
     threading.Thread(target=forkserver.shared, daemon=True).start()
-    pinned = {int(core) for core in cores.split(",")} if cores else None
-
-    def spawn(args: list[str], env: dict[str, str], log: Path) -> ServerProcess:
-        forks = forkserver.shared()
-        if not forks.accepts(env):
-            return fresh(args, env, log)
-        forked = forks.spawn(args, env, log)
-        if pinned is not None:
-            _pin(forked.pid, pinned)
-        return forked
-
-    return spawn
+    if not cores:
+        return forkserver.forking_spawn(fresh)
+    pinned = {int(core) for core in cores.split(",")}
+    return forkserver.forking_spawn(fresh, after_fork=lambda pid: _pin(pid, pinned))
 
 
 def _pin(pid: int, cores: set[int]) -> None:

@@ -47,13 +47,13 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Any
 
-from testbed.server import ROOT, STOP_TIMEOUT_S, ServerProcess
+from testbed.server import ROOT, STOP_TIMEOUT_S, ServerProcess, Spawn
 
 # Safety nets against a hang, never verdicts about speed.
 CLOSE_TIMEOUT_S = 300
@@ -307,6 +307,25 @@ def shared() -> ForkServer:
             _shared.append(ForkServer())
             atexit.register(_shared[0].close)
         return _shared[0]
+
+
+def forking_spawn(fallback: Spawn, after_fork: Callable[[int], None] | None = None) -> Spawn:
+    """A `testbed.server.Spawn` that forks `meimages` from this process's fork server
+    (`shared()`), or hands the start to `fallback` (a fresh interpreter) when the
+    environment differs in more than settings (`ForkServer.accepts`: a fork keeps what
+    its imports read). `after_fork(pid)` runs on each forked child as soon as it exists
+    (a benchmark pins it to its cores, as `taskset` pins a subprocess)."""
+
+    def spawn(args: list[str], env: dict[str, str], log: Path) -> ServerProcess:
+        forks = shared()
+        if not forks.accepts(env):
+            return fallback(args, env, log)
+        forked = forks.spawn(args, env, log)
+        if after_fork is not None:
+            after_fork(forked.pid)
+        return forked
+
+    return spawn
 
 
 @dataclass

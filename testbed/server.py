@@ -270,9 +270,7 @@ def start_server(
     if spawn is None and _FORK_BY_DEFAULT[0] and workers == 1:
         from testbed import forkserver  # it imports this module
 
-        forks = forkserver.shared()
-        if forks.accepts(environment):
-            spawn = forks.spawn
+        spawn = forkserver.forking_spawn(subprocess_spawn())
     spawn = spawn or subprocess_spawn()
     for attempt in range(1, PORT_ATTEMPTS + 1):
         port = free_port()

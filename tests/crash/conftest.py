@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
+from testbed import forkserver
 from testbed.forkserver import ForkServer
 
 
 @pytest.fixture(scope="module")
-def forks() -> Iterator[ForkServer]:
-    """One per module: it imports the server once, then forks each process it starts."""
-    server = ForkServer()
-    yield server
-    server.close()
+def forks() -> ForkServer:
+    """The worker's fork server (`forkserver.shared`, closed at exit): it imported the
+    server once, and forks each process a test starts."""
+    return forkserver.shared()
