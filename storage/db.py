@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.errors import StoreUnavailable, database_failure
 from storage.sqlite_driver import begin_immediate, one_trip_dbapi
+from storage.sqlite_driver import send as sqlite_send
 
 # While PostgreSQL is down a request must fail in seconds, not hang: connecting gives up
 # after CONNECT_TIMEOUT_S, and waiting for a pooled connection after POOL_TIMEOUT_S.
@@ -72,21 +73,43 @@ class TableStatements:
     statements), nor does it see what they change: the callers keep the objects they
     loaded in step (see `PoolRepository.set_slot`)."""
 
-    __slots__ = ("_connection", "dialect", "session")
+    __slots__ = ("_connection", "_writer", "dialect", "session")
 
-    def __init__(self, session: AsyncSession, connection: AsyncConnection | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        connection: AsyncConnection | None = None,
+        *,
+        sqlite_writer: bool = False,
+    ) -> None:
         self.session = session
         self._connection = connection
         bind = session.bind
         self.dialect = bind.dialect.name if bind is not None else "sqlite"
+        # A SQLite writer's (`Database.writing`): its statements may wait for a trip.
+        self._writer = sqlite_writer
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return await (await self._connected()).execute(statement, parameters)
+
+    async def send(self, statement: Executable, parameters: Any = None) -> None:
+        """`execute` for a statement whose result is not read (an UPDATE, an INSERT
+        without RETURNING). A SQLite writer's waits for the transaction's next trip to
+        the driver thread (`storage.sqlite_driver.send`): if it fails, the next statement
+        or the COMMIT raises its error. Elsewhere it is sent now."""
+        connection = await self._connected()
+        if self._writer:
+            await sqlite_send(connection, statement, parameters)
+        else:
+            await connection.execute(statement, parameters)
+
+    async def _connected(self) -> AsyncConnection:
         connection = self._connection
         if connection is None:
             # Once: the session's connection (it begins the transaction if the session
             # has not yet).
             connection = self._connection = await self.session.connection()
-        return await connection.execute(statement, parameters)
+        return connection
 
 
 # PostgreSQL connections one process holds at most; up to KEPT_CONNECTIONS of them stay
@@ -164,7 +187,7 @@ class Database:
                 # runs on one consistent snapshot.
                 connection = await session.connection()
                 begin_immediate(connection)
-                yield TableStatements(session, connection)
+                yield TableStatements(session, connection, sqlite_writer=True)
 
     def change_stamp(self) -> int | None:
         """SQLite only: a number that changes whenever any other connection commits.

@@ -146,7 +146,7 @@ async def append_events(statements: TableStatements, events: Sequence[NewEvent])
             | {f"o{n}": owner for n, owner in enumerate(owners)},
         )
     now = utcnow()
-    await statements.execute(
+    await statements.send(
         _INSERT_EVENTS,
         [
             {

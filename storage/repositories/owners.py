@@ -101,7 +101,7 @@ class OwnerRepository:
         # transaction's connection: the hot writes take this lock, and the ORM's and the
         # session's bookkeeping cost more than the SQL.
         now = utcnow()
-        await self._statements.execute(
+        await self._statements.send(
             _lock_statement(self._statements.dialect),
             {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
             | {"created": now, "updated": now},
@@ -161,7 +161,7 @@ class OwnerRepository:
 
     async def set_consent_lapses_at(self, owner_id: str, when: datetime | None) -> None:
         """Keep the owner's earliest `until` (see `locked_lapse`), in one UPDATE."""
-        await self._statements.execute(
+        await self._statements.send(
             _SET_CONSENT_LAPSES_AT, {"owner_id": owner_id, "lapses_at": when}
         )
 

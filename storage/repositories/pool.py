@@ -197,7 +197,7 @@ class PoolRepository:
     async def set_slot(self, row: MeImage, slot: str | None, now: datetime) -> None:
         """Give the row `slot` (None: no slot) in one UPDATE, and the loaded row the same
         values without making it dirty (a flush would write them again)."""
-        await self._statements.execute(_SET_SLOT, {"row_id": row.id, "slot": slot, "now": now})
+        await self._statements.send(_SET_SLOT, {"row_id": row.id, "slot": slot, "now": now})
         set_committed_value(row, "primary_for", slot)
         set_committed_value(row, "updated_at", now)
 
@@ -207,7 +207,7 @@ class PoolRepository:
         """The row's opt-in (and its `until`) in one UPDATE, like `set_slot`: a flush of
         the changed row costs several times the statement."""
         params = {"row_id": row.id, "enabled": enabled, "until": until, "now": now}
-        await self._statements.execute(_SET_AI_REFERENCE, params)
+        await self._statements.send(_SET_AI_REFERENCE, params)
         set_committed_value(row, "ai_reference", enabled)
         set_committed_value(row, "ai_reference_until", until)
         set_committed_value(row, "updated_at", now)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlmodel import col
 
+from storage import sqlite_driver
 from storage.tables import MeImage, MeImageEvent, aware
 from testbed.images import jpeg
 from tests.support.app import Api
@@ -191,3 +192,34 @@ async def test_claiming_a_slot_already_held_writes_nothing_but_the_lock(
         "INSERT INTO OWNER",
         "SELECT ME_IMAGE.ID, ME_IMAGE.OWNER_ID,",
     )
+
+
+@pytest.mark.parametrize("api", ["sqlite"], indirect=True)  # trips to aiosqlite's thread
+async def test_a_slot_swap_on_sqlite_is_two_trips_to_the_driver(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statements whose result is not read (the owner's bump, both updates, the
+    events) wait for the next trip (storage/sqlite_driver.py): the lock's bump rides with
+    the read, the rest with the COMMIT."""
+    assert api.backend == "sqlite"
+    first, second = await two_images(api, owner)
+    await api.gql(SET_PRIMARY, {"id": first, "slot": "FACE_REF"}, user=owner)
+    trips: list[tuple[str, int]] = []
+    run, commit = sqlite_driver._run, sqlite_driver._commit
+
+    def counted_run(connection: Any, waiting: list[Any], *rest: Any) -> Any:
+        trips.append(("run", len(waiting)))
+        return run(connection, waiting, *rest)
+
+    def counted_commit(connection: Any, waiting: list[Any], begin: bool) -> Any:
+        trips.append(("commit", len(waiting)))
+        return commit(connection, waiting, begin)
+
+    monkeypatch.setattr(sqlite_driver, "_run", counted_run)
+    monkeypatch.setattr(sqlite_driver, "_commit", counted_commit)
+    with counted(api) as seen:
+        result = await api.gql(SET_PRIMARY, {"id": second, "slot": "FACE_REF"}, user=owner)
+    assert result["setPrimary"]["primaryFor"] == "FACE_REF"
+    assert len(seen.sent) == 5 and seen.commits == 1
+    # (what a trip carried, how many statements waited for it)
+    assert trips == [("run", 1), ("commit", 3)]
