@@ -200,11 +200,12 @@ def main() -> int:
         runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for c in (1, 32):
             if not args.quick:  # a quick run's figures are not judged: no warm-up
-                for _name, target, script in rows:
-                    wrk(target, script, c, 1)  # warm-up
+                for name, target, script in rows:
+                    wrk(target, script, c, 1, phase=f"warm-up c={c} {name}")
             for round_ in range(args.rounds):
                 for name, target, script in rows:
-                    rps, p50 = wrk(target, script, c, args.seconds)
+                    phase = f"round {round_ + 1} c={c} {name}"
+                    rps, p50 = wrk(target, script, c, args.seconds, phase=phase)
                     runs.setdefault((name, c), []).append((rps, p50))
                     print(f"  round {round_ + 1} c={c} {name}: {rps:.0f}/s", flush=True)
                 print(f"  (load average {_load()})", flush=True)

@@ -78,7 +78,11 @@ def main() -> int:
             script = tmp / "list.lua"
             lua_script(script, [body], auth)
             for connections in (1, 32):
-                runs = [wrk(url, script, connections, args.seconds) for _ in range(args.runs)]
+                phase = f"{name} c={connections}"
+                runs = [
+                    wrk(url, script, connections, args.seconds, phase=phase)
+                    for _ in range(args.runs)
+                ]
                 rps = statistics.median(r[0] for r in runs)
                 rows.append((name, connections, rps, statistics.median(r[1] for r in runs)))
         finally:

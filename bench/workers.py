@@ -110,7 +110,15 @@ def _every_worker_serves(
     """A warm-up under load, after which every worker must have used CPU: a worker that
     had not started would leave the other alone to serve."""
     before = {pid: cpu_seconds(pid) for pid in server.workers()}
-    wrk(server.graphql_url, script, connections, seconds, cores=CORES, threads=2)
+    wrk(
+        server.graphql_url,
+        script,
+        connections,
+        seconds,
+        phase="warm-up of serve --workers 2",
+        cores=CORES,
+        threads=2,
+    )
     idle = [pid for pid, cpu in before.items() if cpu_seconds(pid) <= cpu]
     if idle:
         raise RuntimeError(f"workers {idle} served nothing during the warm-up")
@@ -175,6 +183,7 @@ def main() -> int:
                         script,
                         args.connections,
                         args.seconds,
+                        phase=f"{variant}, {workers} worker(s)",
                         cores=CORES,
                         threads=2,
                     )
