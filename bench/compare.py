@@ -36,7 +36,7 @@ from bench.list_query import LIST_QUERY, lua_script, wrk
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server
+from testbed.server import ROOT, LiveServer, clean_environment, free_port, start_server
 
 ON_SERVER_CORE = ("taskset", "-c", "0")
 YOGA = ROOT / "bench" / "yoga"
@@ -121,9 +121,10 @@ def main() -> int:
     on_core_0 = server_spawn(args.quick, "0")
     # The per-owner rate limit is measured by bench.limits; here it would answer 429s.
     unlimited = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
-    servers = [start_server(tmp, unlimited, spawn=on_core_0)]
+    servers: list[LiveServer] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        servers.append(start_server(tmp, unlimited, spawn=on_core_0))
         cached = servers[0]
         token = cached.token("bench")
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

@@ -26,7 +26,7 @@ import httpx
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server
+from testbed.server import ROOT, LiveServer, clean_environment, free_port, start_server
 
 LIST_QUERY = """query MeImages { meImages {
   id kind label tags mediaId storagePath publicUrl thumbnailUrl contentType width height
@@ -177,13 +177,14 @@ def main() -> int:
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-"))
     on_core_0 = server_spawn(args.quick, "0")
-    # One owner at full speed would meet the per-owner request limit: it is off here
-    # (this measures the query path; bench.limits measures the limiter).
-    server = start_server(tmp, UNLIMITED, spawn=on_core_0)
-    url = server.graphql_url
-    servers = [server]
+    servers: list[LiveServer] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        # One owner at full speed would meet the per-owner request limit: it is off here
+        # (this measures the query path; bench.limits measures the limiter).
+        server = start_server(tmp, UNLIMITED, spawn=on_core_0)
+        url = server.graphql_url
+        servers.append(server)
         auth = {
             "Authorization": f"Bearer {server.token('bench')}",
             "Content-Type": "application/json",

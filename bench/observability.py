@@ -59,7 +59,6 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-obs-"))
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     otlp = {
@@ -69,6 +68,7 @@ def main() -> int:
     on_core_0 = server_spawn(args.quick, "0")
     secrets = deployment_secrets()
     servers: dict[tuple[str, bool], LiveServer] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-obs-"))
     try:
         for cached in caches:
             cache = {} if cached else {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"}

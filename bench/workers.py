@@ -139,7 +139,6 @@ def main() -> int:
     if (os.cpu_count() or 1) < 2:
         print("needs two cores", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-workers-"))
     name = asyncio.run(_database())
     database = {"MEIMAGES_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
     # Rate limits off: this measures serving, not the limiter (bench.limits does that).
@@ -147,6 +146,7 @@ def main() -> int:
     on_two_cores = server_spawn(args.quick, CORES)
     servers: list[LiveServer] = []
     rows: list[tuple[str, int, tuple[float, ...]]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-workers-"))
     try:
         for variant, settings in VARIANTS.items():
             pair = {}

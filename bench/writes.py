@@ -206,14 +206,16 @@ def main() -> int:
     # The load generator and floors on core 1; the server on core 0.
     os.sched_setaffinity(0, {1})
     tmp = Path(tempfile.mkdtemp(prefix="meimages-writes-"))
-    # The per-owner rate limit would answer the load with 429s: it is measured elsewhere
-    # (bench.limits), so it is off here.
-    server = start_server(
-        tmp / "server",
-        {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"},
-        spawn=server_spawn(args.quick, "0"),
-    )
+    servers: list[LiveServer] = []
     try:
+        # The per-owner rate limit would answer the load with 429s: it is measured elsewhere
+        # (bench.limits), so it is off here.
+        server = start_server(
+            tmp / "server",
+            {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"},
+            spawn=server_spawn(args.quick, "0"),
+        )
+        servers.append(server)
         ids = prepare(server)
         floor_db = floor_copy(server, tmp / "floor.db")
         headers = {"Authorization": f"Bearer {server.token(OWNER)}"}
@@ -272,7 +274,8 @@ def main() -> int:
             f" floors on core 1; load average {os.getloadavg()[0]:.2f})"
         )
     finally:
-        server.stop()
+        for live in servers:
+            live.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
