@@ -36,7 +36,7 @@ from bench.list_query import LIST_QUERY, lua_script, wrk
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server
+from testbed.server import ROOT, LiveServer, clean_environment, free_port, start_server
 
 ON_SERVER_CORE = ("taskset", "-c", "0")
 YOGA = ROOT / "bench" / "yoga"
@@ -121,9 +121,10 @@ def main() -> int:
     on_core_0 = server_spawn(args.quick, "0")
     # The per-owner rate limit is measured by bench.limits; here it would answer 429s.
     unlimited = {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"}
-    servers = [start_server(tmp, unlimited, spawn=on_core_0)]
+    servers: list[LiveServer] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        servers.append(start_server(tmp, unlimited, spawn=on_core_0))
         cached = servers[0]
         token = cached.token("bench")
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -200,11 +201,12 @@ def main() -> int:
         runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for c in (1, 32):
             if not args.quick:  # a quick run's figures are not judged: no warm-up
-                for _name, target, script in rows:
-                    wrk(target, script, c, 1)  # warm-up
+                for name, target, script in rows:
+                    wrk(target, script, c, 1, phase=f"warm-up c={c} {name}")
             for round_ in range(args.rounds):
                 for name, target, script in rows:
-                    rps, p50 = wrk(target, script, c, args.seconds)
+                    phase = f"round {round_ + 1} c={c} {name}"
+                    rps, p50 = wrk(target, script, c, args.seconds, phase=phase)
                     runs.setdefault((name, c), []).append((rps, p50))
                     print(f"  round {round_ + 1} c={c} {name}: {rps:.0f}/s", flush=True)
                 print(f"  (load average {_load()})", flush=True)

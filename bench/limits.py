@@ -56,40 +56,47 @@ def main() -> int:
     # between them (threefold, on a busy CI machine): its limit keeps well clear of any rate
     # reached.
     headroom, above = (10, 20_000) if args.quick else (2, 2000)
-    for name, variant in VARIANTS.items():
-        if name != "limit off":
-            above = max(above, headroom * max(int(rps) for _, _, rps, _ in rows))
-        limit = {k: str(above) if v == ABOVE else v for k, v in variant.items()}
-        settings = {**secrets, **limit, "MEIMAGES_REDIS_KEY_PREFIX": prefix}
-        server = start_server(tmp, settings, spawn=on_core_0)
-        try:
-            url = server.graphql_url
-            if name == "limit off":
-                headers = bearer(server.token("bench"), preflight=True)
-                for i in range(10):
-                    form = upload_form(jpeg(i), fields="__typename ... on MeImage { id }")
-                    upload_result(httpx.post(url, headers=headers, timeout=60, **form))
-            auth = {
-                "Authorization": f"Bearer {server.token('bench')}",
-                "Content-Type": "application/json",
-            }
-            body = json.dumps({"query": LIST_QUERY})
-            assert len(httpx.post(url, content=body, headers=auth).json()["data"]["meImages"]) == 10
-            script = tmp / "list.lua"
-            lua_script(script, [body], auth)
-            for connections in (1, 32):
-                runs = [wrk(url, script, connections, args.seconds) for _ in range(args.runs)]
-                rps = statistics.median(r[0] for r in runs)
-                rows.append((name, connections, rps, statistics.median(r[1] for r in runs)))
-        finally:
-            server.stop()
+    try:
+        for name, variant in VARIANTS.items():
+            if name != "limit off":
+                above = max(above, headroom * max(int(rps) for _, _, rps, _ in rows))
+            limit = {k: str(above) if v == ABOVE else v for k, v in variant.items()}
+            settings = {**secrets, **limit, "MEIMAGES_REDIS_KEY_PREFIX": prefix}
+            server = start_server(tmp, settings, spawn=on_core_0)
+            try:
+                url = server.graphql_url
+                if name == "limit off":
+                    headers = bearer(server.token("bench"), preflight=True)
+                    for i in range(10):
+                        form = upload_form(jpeg(i), fields="__typename ... on MeImage { id }")
+                        upload_result(httpx.post(url, headers=headers, timeout=60, **form))
+                auth = {
+                    "Authorization": f"Bearer {server.token('bench')}",
+                    "Content-Type": "application/json",
+                }
+                body = json.dumps({"query": LIST_QUERY})
+                answer = httpx.post(url, content=body, headers=auth)
+                assert len(answer.json()["data"]["meImages"]) == 10, answer.text
+                script = tmp / "list.lua"
+                lua_script(script, [body], auth)
+                for connections in (1, 32):
+                    phase = f"{name} c={connections}"
+                    runs = [
+                        wrk(url, script, connections, args.seconds, phase=phase)
+                        for _ in range(args.runs)
+                    ]
+                    rps = statistics.median(r[0] for r in runs)
+                    rows.append((name, connections, rps, statistics.median(r[1] for r in runs)))
+            finally:
+                server.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     off = {c: rps for name, c, rps, _ in rows if name == "limit off"}
     print(
         f"\n{'meImages x10, result cache':28} {'conc':>4} {'req/s':>8} {'p50 ms':>7} {'vs off':>7}"
     )
     for name, c, rps, p50 in rows:
         print(f"{name:28} {c:>4} {rps:>8.0f} {p50:>7.2f} {rps / off[c]:>7.3f}")
-    shutil.rmtree(tmp, ignore_errors=True)
     print(
         f"\n(medians of {args.runs} runs x {args.seconds} s; limit {above}/s;"
         " server on core 0, wrk on core 1)"

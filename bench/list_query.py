@@ -26,7 +26,7 @@ import httpx
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
-from testbed.server import ROOT, clean_environment, free_port, start_server
+from testbed.server import ROOT, LiveServer, clean_environment, free_port, start_server
 
 LIST_QUERY = """query MeImages { meImages {
   id kind label tags mediaId storagePath publicUrl thumbnailUrl contentType width height
@@ -77,9 +77,17 @@ end
 
 
 def wrk(
-    url: str, script: Path, connections: int, seconds: float, *, cores: str = "1", threads: int = 1
+    url: str,
+    script: Path,
+    connections: int,
+    seconds: float,
+    *,
+    phase: str,
+    cores: str = "1",
+    threads: int = 1,
 ) -> tuple[float, float]:
-    """(req/s, p50 ms) of one wrk run on `cores` with `threads` threads.
+    """(req/s, p50 ms) of one wrk run on `cores` with `threads` threads; `phase` names the
+    run in the error raised when it failed (see `wrk_figures`).
 
     wrk's `-d` takes whole seconds; a shorter run (a quick run's) is a whole-second one
     cut short with SIGINT, on which wrk stops and reports what it measured so far."""
@@ -100,14 +108,38 @@ def wrk(
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     else:
         out = _cut_short(command, seconds)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
-    assert p50 is not None
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{errors.group(1)} failed responses:\n{out}")
-    return rps, float(p50.group(1)) * scale
+    return wrk_figures(out, phase)
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wrk_figures(out: str, phase: str) -> tuple[float, float]:
+    """(req/s, p50 ms) from the output of `wrk --latency`, or a RuntimeError naming the
+    phase and holding the output when the run failed: no request completed, any non-2xx/3xx
+    answer, or any socket error. Read errors count too: wrk counts one when the server
+    closes a connection before a whole answer, which a healthy run never shows (none in
+    37 runs of the quick list_query, limits, observability, compare and workers; a run cut
+    short with SIGINT stops wrk's loop, it is not the server closing)."""
+    completed = re.search(r"^\s*(\d+) requests in ", out, re.MULTILINE)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.MULTILINE)
+    p50 = re.search(r"^\s*50%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+    if completed is None or rps is None or p50 is None:
+        raise RuntimeError(f"{phase}: wrk printed no figures:\n{out}")
+    if int(completed.group(1)) == 0:
+        raise RuntimeError(f"{phase}: wrk completed no request:\n{out}")
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if failed:
+        raise RuntimeError(f"{phase}: {failed.group(1)} failed responses:\n{out}")
+    errors = re.search(r"Socket errors: (connect \d+, read \d+, write \d+, timeout \d+)", out)
+    if errors:  # wrk prints the line only when one of them is not zero
+        raise RuntimeError(f"{phase}: socket errors ({errors.group(1)}):\n{out}")
+    return float(rps.group(1)), float(p50.group(1)) * _UNITS_MS[p50.group(2)]
+
+
+def ratio(value: float, reference: float, spec: str) -> str:
+    """`value / reference` formatted with `spec`, or "n/a" when there is nothing to divide by."""
+    return format(value / reference, spec) if reference else "n/a"
 
 
 def _cut_short(command: list[str], seconds: float) -> str:
@@ -145,13 +177,14 @@ def main() -> int:
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-"))
     on_core_0 = server_spawn(args.quick, "0")
-    # One owner at full speed would meet the per-owner request limit: it is off here
-    # (this measures the query path; bench.limits measures the limiter).
-    server = start_server(tmp, UNLIMITED, spawn=on_core_0)
-    url = server.graphql_url
-    servers = [server]
+    servers: list[LiveServer] = []
     procs: list[subprocess.Popen[bytes]] = []
     try:
+        # One owner at full speed would meet the per-owner request limit: it is off here
+        # (this measures the query path; bench.limits measures the limiter).
+        server = start_server(tmp, UNLIMITED, spawn=on_core_0)
+        url = server.graphql_url
+        servers.append(server)
         auth = {
             "Authorization": f"Bearer {server.token('bench')}",
             "Content-Type": "application/json",
@@ -196,7 +229,13 @@ def main() -> int:
         uncached_url = uncached.graphql_url
         for c in (1, 32):
             base_runs = [
-                wrk(f"http://127.0.0.1:{base_port}/graphql", list_lua, c, args.seconds)
+                wrk(
+                    f"http://127.0.0.1:{base_port}/graphql",
+                    list_lua,
+                    c,
+                    args.seconds,
+                    phase=f"baseline c={c}",
+                )
                 for _ in range(args.runs)
             ]
             base_rps = statistics.median(r[0] for r in base_runs)
@@ -214,11 +253,17 @@ def main() -> int:
                 ("meImages x10, result cache", url, list_lua),
                 ("meImages x10, If-None-Match -> 304", url, etag_lua),
             ):
-                runs = [wrk(target, script, c, args.seconds) for _ in range(args.runs)]
+                runs = [
+                    wrk(target, script, c, args.seconds, phase=f"{name} c={c}")
+                    for _ in range(args.runs)
+                ]
                 rps = statistics.median(r[0] for r in runs)
                 rows.append((name, c, rps, statistics.median(r[1] for r in runs), rps / base_rps))
         for c in (1, 32):
-            runs = [wrk(url, mut_lua, c, args.seconds) for _ in range(args.runs)]
+            runs = [
+                wrk(url, mut_lua, c, args.seconds, phase=f"setPrimary c={c}")
+                for _ in range(args.runs)
+            ]
             rows.append(
                 (
                     "setPrimary (swap + events)",

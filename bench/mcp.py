@@ -52,7 +52,11 @@ def _summary(name: str, seconds: list[float]) -> str:
 
 
 async def run(calls: int, images: int, spawn: Spawn) -> None:
-    server = start_server(Path(tempfile.mkdtemp(prefix="bench-mcp-")), spawn=spawn)
+    with tempfile.TemporaryDirectory(prefix="bench-mcp-") as data:
+        await _compare(start_server(Path(data), spawn=spawn), calls, images)
+
+
+async def _compare(server: LiveServer, calls: int, images: int) -> None:
     try:
         headers = server.headers(OWNER)
         async with httpx.AsyncClient(timeout=60) as http:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.list_query import LIST_QUERY, lua_script, wrk
+from bench.list_query import LIST_QUERY, lua_script, ratio, wrk
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
@@ -59,7 +59,6 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-obs-"))
     sink = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     otlp = {
@@ -69,6 +68,7 @@ def main() -> int:
     on_core_0 = server_spawn(args.quick, "0")
     secrets = deployment_secrets()
     servers: dict[tuple[str, bool], LiveServer] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-obs-"))
     try:
         for cached in caches:
             cache = {} if cached else {"MEIMAGES_QUERY_CACHE_ENTRIES": "0"}
@@ -106,7 +106,8 @@ def main() -> int:
         for _ in range(args.runs):
             for key, live in servers.items():
                 before = live.cpu_seconds()
-                rate = wrk(live.graphql_url, script, args.connections, args.seconds)[0]
+                phase = f"{key[0]}, query cache {'on' if key[1] else 'off'}"
+                rate = wrk(live.graphql_url, script, args.connections, args.seconds, phase=phase)[0]
                 rps[key].append(rate)
                 cpu_ms[key].append((live.cpu_seconds() - before) * 1000 / (rate * args.seconds))
         metrics_text = httpx.get(
@@ -127,8 +128,8 @@ def main() -> int:
                 cpu = statistics.median(cpu_ms[mode, cached])
                 label = "query cache on" if cached else "query cache off"
                 print(
-                    f"{label:18} {mode:19} {median:>7.0f} {median / off - 1:>+8.1%}"
-                    f" {cpu:>11.3f} {cpu / off_cpu - 1:>+8.1%}"
+                    f"{label:18} {mode:19} {median:>7.0f} {ratio(median - off, off, '+.1%'):>8}"
+                    f" {cpu:>11.3f} {ratio(cpu - off_cpu, off_cpu, '+.1%'):>8}"
                 )
         print(
             f"\n(medians of {args.runs} interleaved runs x {args.seconds} s, "

@@ -74,9 +74,13 @@ async def asgi_call(app: Any, body: bytes, headers: list[tuple[bytes, bytes]]) -
 
 
 async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="meimages-profile-") as data:
+        await profile_reads(args, Path(data))
+
+
+async def profile_reads(args: argparse.Namespace, data: Path) -> None:
     import httpx
 
-    data = Path(tempfile.mkdtemp(prefix="meimages-profile-"))
     # The per-owner rate limit off: it would answer part of the profiled reads with 429s.
     settings = Settings(
         data_dir=data,

@@ -57,7 +57,11 @@ async def _timed(swap: Callable[[int], Awaitable[None]], n: int) -> tuple[float,
 
 
 async def main(args: argparse.Namespace) -> None:
-    data = Path(tempfile.mkdtemp(prefix="meimages-profile-"))
+    with tempfile.TemporaryDirectory(prefix="meimages-profile-") as data:
+        await profile_writes(args, Path(data))
+
+
+async def profile_writes(args: argparse.Namespace, data: Path) -> None:
     settings = Settings(data_dir=data, rate_requests_per_second=0)
     app = create_app(settings)
     stores = app.state.server.stores

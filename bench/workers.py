@@ -110,7 +110,15 @@ def _every_worker_serves(
     """A warm-up under load, after which every worker must have used CPU: a worker that
     had not started would leave the other alone to serve."""
     before = {pid: cpu_seconds(pid) for pid in server.workers()}
-    wrk(server.graphql_url, script, connections, seconds, cores=CORES, threads=2)
+    wrk(
+        server.graphql_url,
+        script,
+        connections,
+        seconds,
+        phase="warm-up of serve --workers 2",
+        cores=CORES,
+        threads=2,
+    )
     idle = [pid for pid, cpu in before.items() if cpu_seconds(pid) <= cpu]
     if idle:
         raise RuntimeError(f"workers {idle} served nothing during the warm-up")
@@ -131,7 +139,6 @@ def main() -> int:
     if (os.cpu_count() or 1) < 2:
         print("needs two cores", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-workers-"))
     name = asyncio.run(_database())
     database = {"MEIMAGES_DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name}
     # Rate limits off: this measures serving, not the limiter (bench.limits does that).
@@ -139,6 +146,7 @@ def main() -> int:
     on_two_cores = server_spawn(args.quick, CORES)
     servers: list[LiveServer] = []
     rows: list[tuple[str, int, tuple[float, ...]]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="meimages-bench-workers-"))
     try:
         for variant, settings in VARIANTS.items():
             pair = {}
@@ -175,6 +183,7 @@ def main() -> int:
                         script,
                         args.connections,
                         args.seconds,
+                        phase=f"{variant}, {workers} worker(s)",
                         cores=CORES,
                         threads=2,
                     )

@@ -33,6 +33,7 @@ from typing import Any
 import aiosqlite
 import httpx
 
+from bench.list_query import ratio
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
@@ -119,7 +120,10 @@ def sqlite3_floor(path: Path, ids: Sequence[str], seconds: float) -> float:
 class Load:
     """c keep-alive connections, each sending the next request once the last is answered."""
 
-    def __init__(self, port: int, bodies: Sequence[bytes], headers: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, port: int, bodies: Sequence[bytes], headers: dict[str, str]
+    ) -> None:
+        self.name = name
         self.port = port
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.requests = [
@@ -159,6 +163,8 @@ class Load:
         deadline = time.monotonic() + seconds
         started = time.monotonic()
         await asyncio.gather(*(self._connection(deadline, check) for _ in range(c)))
+        if not self.latencies:  # the figures (a rate, a median) need one answer at least
+            raise RuntimeError(f"{self.name}: no request answered within {seconds} s at c={c}")
         return len(self.latencies) / (time.monotonic() - started)
 
 
@@ -200,23 +206,30 @@ def main() -> int:
     # The load generator and floors on core 1; the server on core 0.
     os.sched_setaffinity(0, {1})
     tmp = Path(tempfile.mkdtemp(prefix="meimages-writes-"))
-    # The per-owner rate limit would answer the load with 429s: it is measured elsewhere
-    # (bench.limits), so it is off here.
-    server = start_server(
-        tmp / "server",
-        {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"},
-        spawn=server_spawn(args.quick, "0"),
-    )
+    servers: list[LiveServer] = []
     try:
+        # The per-owner rate limit would answer the load with 429s: it is measured elsewhere
+        # (bench.limits), so it is off here.
+        server = start_server(
+            tmp / "server",
+            {"MEIMAGES_RATE_REQUESTS_PER_SECOND": "0"},
+            spawn=server_spawn(args.quick, "0"),
+        )
+        servers.append(server)
         ids = prepare(server)
         floor_db = floor_copy(server, tmp / "floor.db")
         headers = {"Authorization": f"Bearer {server.token(OWNER)}"}
         bodies = [json.dumps({"query": SET_PRIMARY, "variables": {"id": i}}).encode() for i in ids]
-        load = Load(server.port, bodies, headers)
+        load = Load("setPrimary over HTTP", server.port, bodies, headers)
         rows: list[tuple[str, int, float, float | None]] = []
         # What the same server answers when no database is involved: the ceiling the
         # HTTP, auth and GraphQL layers leave for any mutation.
-        ceiling = Load(server.port, [json.dumps({"query": "{ __typename }"}).encode()], headers)
+        ceiling = Load(
+            "cached __typename",
+            server.port,
+            [json.dumps({"query": "{ __typename }"}).encode()],
+            headers,
+        )
         # Warm-ups of a second each; a quick run's figures are not judged, so it has none.
         if not args.quick:
             asyncio.run(ceiling.run(32, 1, lambda body: b"Query" in body))
@@ -254,14 +267,15 @@ def main() -> int:
         for name, c, rate, p50 in rows:
             print(
                 f"{name:36} {c:>4} {rate:>9.0f} {'' if p50 is None else f'{p50:.2f}':>8}"
-                f" {rate / aio:>13.2f}"
+                f" {ratio(rate, aio, '.2f'):>13}"
             )
         print(
             f"\n(medians of {args.runs} runs x {args.seconds:g} s; server on core 0, load and"
             f" floors on core 1; load average {os.getloadavg()[0]:.2f})"
         )
     finally:
-        server.stop()
+        for live in servers:
+            live.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
