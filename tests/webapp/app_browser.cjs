@@ -171,8 +171,15 @@ run(async (browser, step) => {
   await present(a, sel('result'), { timeout: 300000, polling: 'mutation' });
   await waitImagesLoaded(a, `${sel('result')} img`, 1);
   report.charged = await a.$eval(sel('charged'), (e) => e.textContent);
-  await a.waitForFunction((s) => /97/.test(document.querySelector(s)?.textContent ?? ''), WAIT, sel('balance'));
+  // The balance read after the charge, or the reason the page gives for not having it.
+  await a.waitForFunction(
+    (s, e) => /97/.test(document.querySelector(s)?.textContent ?? '') || document.querySelector(e) !== null,
+    WAIT,
+    sel('balance'),
+    sel('setup-error'),
+  );
   report.balanceAfter = await a.$eval(sel('balance'), (e) => e.textContent);
+  report.setupError = await a.$eval(sel('setup-error'), (e) => e.textContent).catch(() => null);
   // Every output says it is AI-generated; its credentials panel opens by a click.
   report.aiLabels = await a.$$eval(`${sel('result')} ${sel('ai-label')}`, (els) => els.map((e) => e.textContent.trim()));
   await a.click(`${sel('result')} ${sel('credentials')} summary`);

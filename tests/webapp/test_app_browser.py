@@ -104,7 +104,8 @@ def test_a_person_uses_the_web_app(server: LiveServer, tmp_path: Path) -> None:
 
     # Generation: price before, charge after, an error in words, history with thumbnails.
     assert "Price: 3 credits" in report["priceBefore"] and "100" in report["priceBefore"]
-    assert "Charged 3 credits" in report["charged"] and "97" in report["balanceAfter"]
+    assert "Charged 3 credits" in report["charged"] and report["setupError"] is None
+    assert "97" in report["balanceAfter"]
     assert report["outputAdded"]
     assert "Not enough credits" in report["generateError"]
     assert report["history"][0] == {

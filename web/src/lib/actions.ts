@@ -75,6 +75,7 @@ export async function deleteImage(pool: Pool, image: Image): Promise<void> {
 }
 
 export async function setGlobalConsent(pool: Pool, enabled: boolean): Promise<void> {
+  const sent = pool.profileTicket();
   const data = await attempt(() => mutate(SetAiUsesReferenceImagesDocument, { enabled }), CONSENT_ANCHOR);
-  if (data) pool.setProfile(data.setAiUsesReferenceImages);
+  if (data) pool.setProfile(data.setAiUsesReferenceImages, sent);
 }

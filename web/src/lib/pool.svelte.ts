@@ -12,7 +12,7 @@ import {
   type PrimarySlot,
 } from '../generated/graphql';
 import { auth } from './auth.svelte';
-import { createLiveClient, query, type LiveState } from './client';
+import { createLiveClient, freshQuery, query, type LiveState } from './client';
 
 export type Image = ImageFieldsFragment;
 export type Profile = PoolQuery['profile'];
@@ -52,6 +52,11 @@ export class Pool {
   #ws: WsClient | null = null;
   #unsubscribe: (() => void) | null = null;
   #refetches = 0;
+  // Profile answers are applied in the order their requests were sent: an answer made
+  // before a change (a charge, the global switch) can arrive after the answer to a request
+  // sent after it. Per field, the ticket of the request that last wrote it.
+  #profileTickets = 0;
+  #profileWrittenBy: Record<string, number> = {};
 
   holder(slot: PrimarySlot): Image | undefined {
     return this.images.find((image) => image.primaryFor === slot);
@@ -86,9 +91,11 @@ export class Pool {
     this.loading = true;
     try {
       this.#cursor = (await query(EventCursorDocument, {})).meImageEventCursor;
-      const data = await query(PoolDocument, {});
+      const sent = this.profileTicket();
+      const data = await freshQuery(PoolDocument, {});
       this.images = data.meImages;
-      this.profile = data.profile;
+      this.profile ??= data.profile;
+      this.setProfile(data.profile, sent);
       this.loadError = '';
     } catch (error) {
       this.loadError = error instanceof Error ? error.message : String(error);
@@ -178,7 +185,17 @@ export class Pool {
     this.images = this.images.filter((image) => image.id !== id);
   }
 
-  setProfile(patch: Partial<Profile>): void {
-    if (this.profile) this.profile = { ...this.profile, ...patch };
+  /** Taken just before sending a request whose answer carries profile fields. */
+  profileTicket(): number {
+    return ++this.#profileTickets;
+  }
+
+  /** Profile fields from an answer to the request sent with `ticket` (an event's, by
+   * default: the newest word); a field that a later-sent request's answer wrote is kept. */
+  setProfile(patch: Partial<Profile>, ticket = this.profileTicket()): void {
+    if (!this.profile) return;
+    const newer = Object.entries(patch).filter(([field]) => ticket >= (this.#profileWrittenBy[field] ?? 0));
+    for (const [field] of newer) this.#profileWrittenBy[field] = ticket;
+    this.profile = { ...this.profile, ...(Object.fromEntries(newer) as Partial<Profile>) };
   }
 }
