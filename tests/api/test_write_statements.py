@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import event, select
 from sqlmodel import col
 
-from storage import sqlite_driver
 from storage.tables import MeImage, MeImageEvent, aware
 from testbed.images import jpeg
 from tests.support.app import Api
+from tests.support.sqlite_trips import record_trips
 
 SET_PRIMARY = (
     "mutation($id: ID!, $slot: PrimarySlot) { setPrimary(id: $id, slot: $slot)"
@@ -204,19 +204,7 @@ async def test_a_slot_swap_on_sqlite_is_two_trips_to_the_driver(
     assert api.backend == "sqlite"
     first, second = await two_images(api, owner)
     await api.gql(SET_PRIMARY, {"id": first, "slot": "FACE_REF"}, user=owner)
-    trips: list[tuple[str, int]] = []
-    run, commit = sqlite_driver._run, sqlite_driver._commit
-
-    def counted_run(connection: Any, waiting: list[Any], *rest: Any) -> Any:
-        trips.append(("run", len(waiting)))
-        return run(connection, waiting, *rest)
-
-    def counted_commit(connection: Any, waiting: list[Any], begin: bool) -> Any:
-        trips.append(("commit", len(waiting)))
-        return commit(connection, waiting, begin)
-
-    monkeypatch.setattr(sqlite_driver, "_run", counted_run)
-    monkeypatch.setattr(sqlite_driver, "_commit", counted_commit)
+    trips = record_trips(monkeypatch)
     with counted(api) as seen:
         result = await api.gql(SET_PRIMARY, {"id": second, "slot": "FACE_REF"}, user=owner)
     assert result["setPrimary"]["primaryFor"] == "FACE_REF"

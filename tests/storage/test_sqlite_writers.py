@@ -14,8 +14,8 @@ import pytest_asyncio
 from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
-from storage import sqlite_driver
 from storage.db import Database
+from tests.support.sqlite_trips import record_trips
 
 
 @pytest_asyncio.fixture
@@ -85,27 +85,12 @@ async def _count(db: Database) -> int:
 
 
 @pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What each trip to the driver thread carried: "run" (a statement, after whatever
-    waited) or "commit" (what waited, then COMMIT)."""
-    made: list[str] = []
-    run, commit = sqlite_driver._run, sqlite_driver._commit
-
-    def counted_run(*args: Any) -> Any:
-        made.append("run")
-        return run(*args)
-
-    def counted_commit(*args: Any) -> Any:
-        made.append("commit")
-        return commit(*args)
-
-    monkeypatch.setattr(sqlite_driver, "_run", counted_run)
-    monkeypatch.setattr(sqlite_driver, "_commit", counted_commit)
-    return made
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    return record_trips(monkeypatch)
 
 
 async def test_sent_statements_ride_with_the_next_trip_in_order(
-    db: Database, trips: list[str]
+    db: Database, trips: list[tuple[str, int]]
 ) -> None:
     async with db.writing() as statements:
         await statements.send(text("INSERT INTO t VALUES (1)"))
@@ -115,18 +100,18 @@ async def test_sent_statements_ride_with_the_next_trip_in_order(
         seen = (await statements.execute(text("SELECT n FROM t"))).scalar_one()
         assert seen == 11
         await statements.send(text("INSERT INTO t VALUES (2)"))
-    assert trips == ["run", "commit"]  # the last one went with the COMMIT
+    assert trips == [("run", 2), ("commit", 1)]  # the last one went with the COMMIT
     assert await _count(db) == 2
     assert not _other_writer_refused(db)
 
 
 async def test_a_writer_that_only_sends_takes_the_lock_and_commits_in_one_trip(
-    db: Database, trips: list[str]
+    db: Database, trips: list[tuple[str, int]]
 ) -> None:
     async with db.writing() as statements:
         await statements.send(text("INSERT INTO t VALUES (1)"))
         await statements.send(text("INSERT INTO t VALUES (2)"))
-    assert trips == ["commit"]
+    assert trips == [("commit", 2)]
     assert await _count(db) == 2
     assert not _other_writer_refused(db)
 
@@ -158,7 +143,7 @@ async def test_a_sent_statement_that_fails_fails_its_transaction_and_loses_nothi
     assert await _count(db) == 2
 
 
-async def test_a_rollback_drops_what_was_sent(db: Database, trips: list[str]) -> None:
+async def test_a_rollback_drops_what_was_sent(db: Database, trips: list[tuple[str, int]]) -> None:
     with pytest.raises(RuntimeError):
         async with db.writing() as statements:
             await statements.send(text("INSERT INTO t VALUES (1)"))

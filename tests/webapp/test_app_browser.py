@@ -18,12 +18,13 @@ from PIL import Image
 from schema.tokens import TOKEN_LEEWAY_S
 from testbed.images import jpeg, png
 from testbed.media_samples import jpeg_with_metadata
-from testbed.server import LiveServer, start_server
-from tests.support.provider_server import OPENAI_KEY, ProviderServer
+from testbed.server import LiveServer
+from tests.support.provider_server import ProviderServer
 from tests.webapp.web import (
     CHROMIUM,
     assert_accessible_and_fitting,
     ensure_web_modules,
+    generating_server,
     run_browser_script,
     shots_folder,
 )
@@ -35,10 +36,7 @@ MAX_UPLOAD = 10 * 1024 * 1024
 def server(
     tmp_path_factory: pytest.TempPathFactory, provider_server: ProviderServer
 ) -> Iterator[LiveServer]:
-    live = start_server(
-        tmp_path_factory.mktemp("webapp"),
-        {"MEIMAGES_OPENAI_BASE_URL": provider_server.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
-    )
+    live = generating_server(tmp_path_factory.mktemp("webapp"), provider_server)
     yield live
     live.stop()
 

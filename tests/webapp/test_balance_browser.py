@@ -6,17 +6,21 @@ when the second generation is charged."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from testbed.images import jpeg
-from testbed.server import LiveServer, start_server
-from tests.support.provider_server import OPENAI_KEY, ProviderServer
-from tests.webapp.web import CHROMIUM, ensure_web_modules, run_browser_script
+from testbed.server import LiveServer
+from tests.support.provider_server import ProviderServer
+from tests.webapp.web import (
+    CHROMIUM,
+    ensure_web_modules,
+    generating_server,
+    opted_in_reference,
+    run_browser_script,
+)
 
 OWNER = "balance-person"
 LOW = 3  # credits per LOW-quality image of the default model
@@ -26,10 +30,7 @@ LOW = 3  # credits per LOW-quality image of the default model
 def server(
     tmp_path_factory: pytest.TempPathFactory, provider_server: ProviderServer
 ) -> Iterator[LiveServer]:
-    live = start_server(
-        tmp_path_factory.mktemp("webapp-balance"),
-        {"MEIMAGES_OPENAI_BASE_URL": provider_server.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
-    )
+    live = generating_server(tmp_path_factory.mktemp("webapp-balance"), provider_server)
     yield live
     live.stop()
 
@@ -38,35 +39,7 @@ def _prepare(server: LiveServer) -> None:
     """Credits, and one reference opted in."""
     granted = server.cli("credits", "grant", "--user", OWNER, "100")
     assert granted.returncode == 0, granted.stderr
-    headers = {"Authorization": f"Bearer {server.token(OWNER)}", "GraphQL-Require-Preflight": "1"}
-    uploaded = httpx.post(
-        f"{server.url}/graphql",
-        headers=headers,
-        data={
-            "operations": json.dumps(
-                {
-                    "query": "mutation($file: Upload!) { uploadMeImage(file: $file) "
-                    "{ ... on MeImage { id } } }",
-                    "variables": {"file": None},
-                }
-            ),
-            "map": json.dumps({"0": ["variables.file"]}),
-        },
-        files={"0": ("face.jpg", jpeg(71, size=(800, 800)), "image/jpeg")},
-        timeout=60,
-    ).json()
-    image_id = uploaded["data"]["uploadMeImage"]["id"]
-    opted = httpx.post(
-        f"{server.url}/graphql",
-        headers=headers,
-        json={
-            "query": "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) "
-            "{ __typename } }",
-            "variables": {"id": image_id},
-        },
-        timeout=60,
-    ).json()
-    assert "errors" not in opted, opted
+    opted_in_reference(server, OWNER, jpeg(71, size=(800, 800)))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (CI installs Debian's chromium)")

@@ -6,21 +6,22 @@ mask and image parts the provider test server checks. axe on the page; screensho
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from PIL import Image
 
 from testbed.images import jpeg
-from testbed.server import LiveServer, start_server
-from tests.support.provider_server import OPENAI_KEY, ProviderServer
+from testbed.server import LiveServer
+from tests.support.provider_server import ProviderServer
 from tests.webapp.web import (
     CHROMIUM,
     assert_accessible_and_fitting,
+    call,
     ensure_web_modules,
+    generating_server,
+    opted_in_reference,
     run_browser_script,
     shots_folder,
 )
@@ -32,57 +33,19 @@ OWNER = "mask-person"
 def server(
     tmp_path_factory: pytest.TempPathFactory, provider_server: ProviderServer
 ) -> Iterator[LiveServer]:
-    live = start_server(
-        tmp_path_factory.mktemp("webapp-mask"),
-        {"MEIMAGES_OPENAI_BASE_URL": provider_server.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY},
-    )
+    live = generating_server(tmp_path_factory.mktemp("webapp-mask"), provider_server)
     yield live
     live.stop()
-
-
-def _gql(server: LiveServer, query: str, variables: dict[str, object]) -> dict[str, object]:
-    answer = httpx.post(
-        f"{server.url}/graphql",
-        json={"query": query, "variables": variables},
-        headers={"Authorization": f"Bearer {server.token(OWNER)}"},
-        timeout=60,
-    ).json()
-    assert "errors" not in answer, answer
-    return answer["data"]  # type: ignore[no-any-return]
 
 
 def _prepare(server: LiveServer) -> None:
     """A landscape reference opted in, and one generation whose output can be chained."""
     granted = server.cli("credits", "grant", "--user", OWNER, "100")
     assert granted.returncode == 0, granted.stderr
-    photo = jpeg(61, size=(1200, 900))
-    uploaded = httpx.post(
-        f"{server.url}/graphql",
-        headers={
-            "Authorization": f"Bearer {server.token(OWNER)}",
-            "GraphQL-Require-Preflight": "1",
-        },
-        data={
-            "operations": json.dumps(
-                {
-                    "query": "mutation($file: Upload!) { uploadMeImage(file: $file) "
-                    "{ ... on MeImage { id } } }",
-                    "variables": {"file": None},
-                }
-            ),
-            "map": json.dumps({"0": ["variables.file"]}),
-        },
-        files={"0": ("face.jpg", photo, "image/jpeg")},
-        timeout=60,
-    ).json()
-    image_id = uploaded["data"]["uploadMeImage"]["id"]
-    _gql(
+    image_id = opted_in_reference(server, OWNER, jpeg(61, size=(1200, 900)))
+    made = call(
         server,
-        "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",
-        {"id": image_id},
-    )
-    made = _gql(
-        server,
+        OWNER,
         "mutation($input: GenerationInput!) { generateWithReference(input: $input) "
         "{ __typename } }",
         {"input": {"prompt": "me", "referenceImageIds": [image_id], "quality": "LOW"}},

@@ -10,7 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from testbed.server import LiveServer, start_server
 from tests.support.node import ROOT, ensure_node_modules
+from tests.support.provider_server import OPENAI_KEY, ProviderServer
 
 WEB = ROOT / "web"
 APP_DIR = ROOT / "api" / "static" / "app"
@@ -18,6 +22,57 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Screenshots go to MEIMAGES_WEBAPP_SHOTS when set (to look at), else to the test's temp dir.
 SHOTS_ENV = "MEIMAGES_WEBAPP_SHOTS"
 AXE = WEB / "node_modules/axe-core/axe.min.js"
+
+
+def generating_server(folder: Path, provider: ProviderServer) -> LiveServer:
+    """A live server whose OpenAI models are answered by the provider test server."""
+    return start_server(
+        folder, {"MEIMAGES_OPENAI_BASE_URL": provider.url, "MEIMAGES_OPENAI_API_KEY": OPENAI_KEY}
+    )
+
+
+def call(server: LiveServer, owner: str, query: str, variables: dict[str, object]) -> Any:
+    """`data` of a GraphQL call as `owner`, which must answer without errors."""
+    answer = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"Authorization": f"Bearer {server.token(owner)}"},
+        timeout=60,
+    ).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+def opted_in_reference(server: LiveServer, owner: str, photo: bytes) -> str:
+    """The id of `photo`, uploaded for `owner` as the app sends it (multipart) and opted in
+    for AI use."""
+    uploaded = httpx.post(
+        f"{server.url}/graphql",
+        headers={
+            "Authorization": f"Bearer {server.token(owner)}",
+            "GraphQL-Require-Preflight": "1",
+        },
+        data={
+            "operations": json.dumps(
+                {
+                    "query": "mutation($file: Upload!) { uploadMeImage(file: $file) "
+                    "{ ... on MeImage { id } } }",
+                    "variables": {"file": None},
+                }
+            ),
+            "map": json.dumps({"0": ["variables.file"]}),
+        },
+        files={"0": ("face.jpg", photo, "image/jpeg")},
+        timeout=60,
+    ).json()
+    image_id: str = uploaded["data"]["uploadMeImage"]["id"]
+    call(
+        server,
+        owner,
+        "mutation($id: ID!) { setAiReferenceEnabled(id: $id, enabled: true) { __typename } }",
+        {"id": image_id},
+    )
+    return image_id
 
 
 def ensure_web_modules() -> Path:
