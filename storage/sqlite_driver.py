@@ -139,7 +139,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         if not adapted.sending:
             return False
-        adapted.sending = False  # only the statement `send` executes
+        # Every call `send`'s statement makes waits, in order (SQLAlchemy may split one
+        # statement into several calls); `send` ends the sending.
         adapted.waiting.append((operation, parameters, many))
         self._cursor = _Outcome()  # type: ignore[assignment]
         self._rows.clear()
@@ -176,8 +177,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         super().__init__(dbapi, connection)  # type: ignore[arg-type]
         # Whether the next statement opens a write transaction first (see `begin_immediate`).
         self.begin_pending = False
-        # Whether the statement executed next waits for the next trip (see `send`), and
-        # the statements waiting, in the order sent.
+        # Whether the statements executed now wait for the next trip (while `send`
+        # executes one), and the statements waiting, in the order sent.
         self.sending = False
         self.waiting: list[Waiting] = []
 

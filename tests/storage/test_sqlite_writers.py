@@ -110,9 +110,10 @@ async def test_a_writer_that_only_sends_takes_the_lock_and_commits_in_one_trip(
 ) -> None:
     async with db.writing() as statements:
         await statements.send(text("INSERT INTO t VALUES (1)"))
-        await statements.send(text("INSERT INTO t VALUES (2)"))
+        # Several rows: one executemany, which waits like any statement.
+        await statements.send(text("INSERT INTO t VALUES (:n)"), [{"n": 2}, {"n": 3}])
     assert trips == [("commit", 2)]
-    assert await _count(db) == 2
+    assert await _count(db) == 3
     assert not _other_writer_refused(db)
 
 
