@@ -73,7 +73,7 @@ class TableStatements:
     statements), nor does it see what they change: the callers keep the objects they
     loaded in step (see `PoolRepository.set_slot`)."""
 
-    __slots__ = ("_connection", "_writer", "dialect", "session")
+    __slots__ = ("_connection", "_sqlite_writer", "dialect", "session")
 
     def __init__(
         self,
@@ -87,7 +87,7 @@ class TableStatements:
         bind = session.bind
         self.dialect = bind.dialect.name if bind is not None else "sqlite"
         # A SQLite writer's (`Database.writing`): its statements may wait for a trip.
-        self._writer = sqlite_writer
+        self._sqlite_writer = sqlite_writer
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return await (await self._connected()).execute(statement, parameters)
@@ -98,7 +98,7 @@ class TableStatements:
         the driver thread (`storage.sqlite_driver.send`): if it fails, the next statement
         or the COMMIT raises its error. Elsewhere it is sent now."""
         connection = await self._connected()
-        if self._writer:
+        if self._sqlite_writer:
             await sqlite_send(connection, statement, parameters)
         else:
             await connection.execute(statement, parameters)

@@ -98,17 +98,17 @@ def _run(
 
 
 def _commit(connection: sqlite3.Connection, waiting: list[Waiting], begin: bool) -> None:
-    """The statements still waiting, then COMMIT; if one fails, ROLLBACK before raising
-    (the pool does not roll back a returned connection: see storage.db)."""
+    """The statements still waiting, then COMMIT; if any of it fails, ROLLBACK before
+    raising (the pool does not roll back a returned connection: see storage.db)."""
     try:
         if begin:
             connection.execute("BEGIN IMMEDIATE")
         _run_waiting(connection, waiting)
+        connection.commit()
     except BaseException:
         if connection.in_transaction:
             connection.rollback()
         raise
-    connection.commit()
 
 
 async def _no_trip() -> None:
