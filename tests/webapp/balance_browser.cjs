@@ -90,6 +90,9 @@ run(async (browser, step) => {
   // The page asks for the balance in the same turn as it shows the result; a task later
   // that request has been made (or joined to the one already on its way).
   await page.evaluate(() => new Promise((resolve) => setTimeout(resolve)));
+  // Every read sent has its answer from the server, held here (an answer is held only once
+  // it has come back in full).
+  await page.waitForFunction(() => window.__readGate.held.length === window.__readGate.sent, POLLED);
   report.balanceWhileHeld = number(await textOf(page, sel('balance')));
   report.readsSent = await page.evaluate(() => window.__readGate.sent);
   report.heldAnswers = await page.evaluate(() =>
