@@ -6,7 +6,9 @@ Starts `meimages serve` (SQLite in a temporary folder) pinned to core 0, uploads
 images of one owner, and has them take the face-ref slot in turn: every request is a
 real swap (the holder loses the slot, the other image claims it, two events, the owner's
 data version bumped). The load generator (keep-alive HTTP/1.1 over raw sockets, so its
-own cost stays small) runs on core 1 at c=1 and c=32.
+own cost stays small) runs on core 1 at c=1 and c=32. Beside each rate, the server's CPU
+time per request (user and system, all its threads, read from /proc): what a swap costs
+the server, whatever the machine's other load.
 
 In the same run, on a copy of the server's database with the same rows, the floors do
 the same statements per swap in one transaction (BEGIN IMMEDIATE; bump the data
@@ -199,6 +201,15 @@ def floor_copy(server: LiveServer, target: Path) -> Path:
     return target
 
 
+def served(
+    server: LiveServer, load: Load, c: int, seconds: float, check: Callable[[bytes], bool]
+) -> tuple[float, float]:
+    """(requests/s, the server's CPU µs per request) of one run of `load`."""
+    before = server.cpu_seconds()
+    rate = asyncio.run(load.run(c, seconds, check))
+    return rate, (server.cpu_seconds() - before) * 1e6 / len(load.latencies)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5)
@@ -222,7 +233,7 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {server.token(OWNER)}"}
         bodies = [json.dumps({"query": SET_PRIMARY, "variables": {"id": i}}).encode() for i in ids]
         load = Load("setPrimary over HTTP", server.port, bodies, headers)
-        rows: list[tuple[str, int, float, float | None]] = []
+        rows: list[tuple[str, int, float, float | None, float | None]] = []
         # What the same server answers when no database is involved: the ceiling the
         # HTTP, auth and GraphQL layers leave for any mutation.
         ceiling = Load(
@@ -234,17 +245,17 @@ def main() -> int:
         # Warm-ups of a second each; a quick run's figures are not judged, so it has none.
         if not args.quick:
             asyncio.run(ceiling.run(32, 1, lambda body: b"Query" in body))
-        ceiling_rate = statistics.median(
-            asyncio.run(ceiling.run(32, args.seconds, lambda body: b"Query" in body))
+        ceiling_runs = [
+            served(server, ceiling, 32, args.seconds, lambda body: b"Query" in body)
             for _ in range(args.runs)
-        )
+        ]
         for c in (1, 32):
             if not args.quick:
                 asyncio.run(load.run(c, 1, claimed))  # warm-up
             runs = []
             p50s = []
             for _ in range(args.runs):
-                runs.append(asyncio.run(load.run(c, args.seconds, claimed)))
+                runs.append(served(server, load, c, args.seconds, claimed))
                 p50s.append(statistics.median(load.latencies) * 1000)
             if load.failures:
                 raise RuntimeError(f"{load.failures} requests failed")
@@ -252,24 +263,42 @@ def main() -> int:
                 (
                     f"setPrimary over HTTP, c={c}",
                     c,
-                    statistics.median(runs),
+                    statistics.median(rate for rate, _ in runs),
                     statistics.median(p50s),
+                    statistics.median(cpu for _, cpu in runs),
                 )
             )
         floor_runs = [
             asyncio.run(aiosqlite_floor(floor_db, ids, args.seconds, 32)) for _ in range(args.runs)
         ]
-        rows.append(("aiosqlite floor, same statements", 32, statistics.median(floor_runs), None))
+        rows.append(
+            ("aiosqlite floor, same statements", 32, statistics.median(floor_runs), None, None)
+        )
         sync_runs = [sqlite3_floor(floor_db, ids, args.seconds) for _ in range(args.runs)]
-        rows.append(("sqlite3 floor, same statements", 1, statistics.median(sync_runs), None))
-        rows.append(("HTTP + auth only (cached __typename)", 32, ceiling_rate, None))
+        rows.append(("sqlite3 floor, same statements", 1, statistics.median(sync_runs), None, None))
+        rows.append(
+            (
+                "HTTP + auth only (cached __typename)",
+                32,
+                statistics.median(rate for rate, _ in ceiling_runs),
+                None,
+                statistics.median(cpu for _, cpu in ceiling_runs),
+            )
+        )
         aio = rows[2][2]
-        print(f"\n{'operation':36} {'conc':>4} {'swaps/s':>9} {'p50 ms':>8} {'vs aiosqlite':>13}")
-        for name, c, rate, p50 in rows:
+        print(
+            f"\n{'operation':36} {'conc':>4} {'swaps/s':>9} {'p50 ms':>8} {'vs aiosqlite':>13}"
+            f" {'server CPU us':>14}"
+        )
+        for name, c, rate, p50, cpu in rows:
             print(
                 f"{name:36} {c:>4} {rate:>9.0f} {'' if p50 is None else f'{p50:.2f}':>8}"
-                f" {ratio(rate, aio, '.2f'):>13}"
+                f" {ratio(rate, aio, '.2f'):>13} {'' if cpu is None else f'{cpu:.0f}':>14}"
             )
+        print(
+            "\n(server CPU us: the server process's user and system time per request answered,"
+            " all its threads)"
+        )
         print(
             f"\n(medians of {args.runs} runs x {args.seconds:g} s; server on core 0, load and"
             f" floors on core 1; load average {os.getloadavg()[0]:.2f})"
