@@ -11,6 +11,8 @@ import pytest
 import pytest_asyncio
 
 from api.settings import Settings
+from testbed import forkserver
+from testbed.forkserver import ForkServer
 from testbed.server import LiveServer, fork_by_default, start_server
 from tests.support.app import Api, running_api
 from tests.support.databases import BACKENDS, database_url, postgres_database_sync
@@ -63,6 +65,14 @@ def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""
     with postgres_database_sync() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def forks() -> ForkServer:
+    """The worker's fork server (`forkserver.shared`, closed at exit), for tests that start
+    servers and commands of their own from it (crash, operations): it imported the server
+    once, and forks each process a test starts."""
+    return forkserver.shared()
 
 
 @pytest.fixture(scope="module")

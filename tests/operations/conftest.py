@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from testbed import forkserver
 from testbed.forkserver import ForkServer
 from testbed.server import LiveServer
 from tests.operations.deployments import DEPLOYMENTS, Deployments
-
-
-@pytest.fixture(scope="module")
-def forks() -> ForkServer:
-    """Starts the module's servers and commands (each a process of its own): the
-    worker's fork server (`forkserver.shared`, closed at exit)."""
-    return forkserver.shared()
 
 
 @pytest_asyncio.fixture(params=DEPLOYMENTS)
