@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -22,11 +23,16 @@ from testbed.graphql import bearer, upload_form
 from testbed.images import jpeg
 from testbed.server import LiveServer, deployment_secrets
 from tests.limits.conftest import REDIS_URL
-from tests.support.databases import postgres_database
+from tests.support.databases import PG_ADMIN_DSN, postgres_database
 from tests.support.live import live_servers
 
 LIMIT = 5
 REST_UPLOAD = "/api/v1/profile/me-images/upload"
+
+
+# Connections to leave to whatever else runs on the same PostgreSQL meanwhile (the suite's
+# other worker opens servers and pools of its own).
+LEFT_TO_OTHERS = 20
 
 
 @pytest_asyncio.fixture
@@ -35,10 +41,32 @@ async def pg_url() -> AsyncIterator[str]:
         yield url
 
 
+@pytest_asyncio.fixture
+async def pg_room() -> int:
+    """Connections PostgreSQL can open now (its max_connections less those open)."""
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        room = await conn.fetchval(
+            "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity"
+        )
+    finally:
+        await conn.close()
+    return int(room)
+
+
 @pytest.fixture
 def instances(
-    tmp_path: Path, pg_url: str, redis_prefix: str, redis_keys: redis.asyncio.Redis
+    tmp_path: Path,
+    pg_url: str,
+    pg_room: int,
+    redis_prefix: str,
+    redis_keys: redis.asyncio.Redis,
 ) -> Iterator[tuple[LiveServer, LiveServer]]:
+    # A connection for each upload an instance gets at once, so none waits for the pool
+    # (on a busy machine a wait can outlast the pool's timeout: a 503, not the 429 the
+    # count is about); fewer when PostgreSQL has not that many left, whose refusal ("too
+    # many clients") would be a 503 too: then the rest wait for a connection returned.
+    pool = max(2, min(50 // 2 + 1, (pg_room - LEFT_TO_OTHERS) // 2))
     settings = {
         **deployment_secrets(),
         "MEIMAGES_DATABASE_URL": pg_url,
@@ -47,10 +75,7 @@ def instances(
         "MEIMAGES_REDIS_KEY_PREFIX": redis_prefix,
         "MEIMAGES_RATE_UPLOADS_PER_MINUTE": str(LIMIT),
         "MEIMAGES_RATE_REQUESTS_PER_SECOND": "0",
-        # A connection for each upload an instance gets at once, so none waits for the pool
-        # (on a busy machine a wait can outlast the pool's timeout: a 503, not the 429 the
-        # count is about).
-        "MEIMAGES_DB_POOL_SIZE": str(50 // 2 + 1),
+        "MEIMAGES_DB_POOL_SIZE": str(pool),
     }
     with live_servers(tmp_path, settings) as (a, b):
         yield a, b
