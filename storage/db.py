@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.errors import StoreUnavailable, database_failure
-from storage.sqlite_driver import begin_immediate, one_trip_dbapi
+from storage.sqlite_driver import PreparedStatements, begin_immediate, fetch, one_trip_dbapi, queue
 from storage.sqlite_driver import send as sqlite_send
 
 # While PostgreSQL is down a request must fail in seconds, not hang: connecting gives up
@@ -73,7 +73,7 @@ class TableStatements:
     statements), nor does it see what they change: the callers keep the objects they
     loaded in step (see `PoolRepository.set_slot`)."""
 
-    __slots__ = ("_connection", "_sqlite_writer", "dialect", "session")
+    __slots__ = ("_connection", "_prepared", "_sqlite_writer", "dialect", "session")
 
     def __init__(
         self,
@@ -81,6 +81,7 @@ class TableStatements:
         connection: AsyncConnection | None = None,
         *,
         sqlite_writer: bool = False,
+        prepared: PreparedStatements | None = None,
     ) -> None:
         self.session = session
         self._connection = connection
@@ -88,18 +89,36 @@ class TableStatements:
         self.dialect = bind.dialect.name if bind is not None else "sqlite"
         # A SQLite writer's (`Database.writing`): its statements may wait for a trip.
         self._sqlite_writer = sqlite_writer
+        # Its pool's statements compiled for `sqlite_driver.queue`.
+        self._prepared: PreparedStatements = prepared if prepared is not None else {}
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return await (await self._connected()).execute(statement, parameters)
+
+    async def rows(
+        self, statement: Executable, parameters: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows `statement` reads, as tuples of its columns. A SQLite writer's read
+        is compiled once and runs without SQLAlchemy's execution where it can be
+        (`storage.sqlite_driver.fetch`), with what waits for its trip."""
+        connection = await self._connected()
+        if self._sqlite_writer:
+            found = await fetch(connection, statement, parameters, self._prepared)
+            if found is not None:
+                return found
+        return (await connection.execute(statement, parameters)).all()
 
     async def send(self, statement: Executable, parameters: Any = None) -> None:
         """`execute` for a statement whose result is not read (an UPDATE, an INSERT
         without RETURNING). A SQLite writer's waits for the transaction's next trip to
         the driver thread (`storage.sqlite_driver.send`): if it fails, the next statement
-        or the COMMIT raises its error. Elsewhere it is sent now."""
+        or the COMMIT raises its error; it is compiled once and not executed by SQLAlchemy
+        each time where it can be (`storage.sqlite_driver.queue`). Elsewhere it is sent
+        now."""
         connection = await self._connected()
         if self._sqlite_writer:
-            await sqlite_send(connection, statement, parameters)
+            if not queue(connection, statement, parameters, self._prepared):
+                await sqlite_send(connection, statement, parameters)
         else:
             await connection.execute(statement, parameters)
 
@@ -110,6 +129,19 @@ class TableStatements:
             # has not yet).
             connection = self._connection = await self.session.connection()
         return connection
+
+
+class _NoLock:
+    """The writers' lock where there is none (PostgreSQL locks rows, not the file)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
 
 
 # PostgreSQL connections one process holds at most; up to KEPT_CONNECTIONS of them stay
@@ -153,6 +185,8 @@ class Database:
         # here instead of in SQLite's busy handler, which polls with sleeps of up to
         # 100 ms and let 32 concurrent writers spend most of their time asleep.
         self._writers = asyncio.Lock() if self.is_sqlite else None
+        # The writers' statements compiled once (`sqlite_driver.queue`).
+        self._prepared: PreparedStatements = {}
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -169,25 +203,51 @@ class Database:
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[TableStatements]:
-        """`transaction`, with its connection for statements on tables (`TableStatements`)."""
+        """`transaction`, with its connection for statements on tables (`TableStatements`).
+
+        The transaction is the connection's. Its session joins it only if something uses
+        the session (an ORM read, a flush, a data key to load): a write whose statements
+        all go to the connection, such as a slot swap, skips the session's begin, flush
+        and commit, which cost more Python than its SQL. The session never commits the
+        connection's transaction ("rollback_only"): `writing` does, after flushing it."""
         with _translated_failures():
-            if self._writers is None:
-                async with self._sessions() as session, session.begin():
-                    # The connection is taken by the first statement, as the session would.
-                    yield TableStatements(session)
-                return
-            async with self._writers, self._sessions() as session, session.begin():
-                # Take SQLite's write lock up front so read-then-write transactions
-                # queue behind each other instead of failing with "database is locked"
-                # (other processes on the same file still wait in the busy handler).
-                # The driver is in autocommit (see `_sqlite_pragmas`), so SQLAlchemy's
-                # begin sends nothing and this BEGIN, sent with the first statement,
-                # opens the transaction that its COMMIT or ROLLBACK ends. Readers send
-                # no BEGIN at all: their work is one statement, which SQLite already
-                # runs on one consistent snapshot.
-                connection = await session.connection()
-                begin_immediate(connection)
-                yield TableStatements(session, connection, sqlite_writer=True)
+            async with self._writers or _NO_LOCK, self.engine.connect() as connection:
+                await connection.begin()
+                if self.is_sqlite:
+                    # Take SQLite's write lock up front so read-then-write transactions
+                    # queue behind each other instead of failing with "database is
+                    # locked" (other processes on the same file still wait in the busy
+                    # handler). The driver is in autocommit (see `_sqlite_pragmas`), so
+                    # SQLAlchemy's begin sends nothing and this BEGIN, sent with the
+                    # first statement, opens the transaction that its COMMIT or ROLLBACK
+                    # ends. Readers send no BEGIN at all: their work is one statement,
+                    # which SQLite already runs on one consistent snapshot.
+                    begin_immediate(connection)
+                session = self._sessions(bind=connection, join_transaction_mode="rollback_only")
+                used = False
+                try:
+                    yield TableStatements(
+                        session,
+                        connection,
+                        sqlite_writer=self.is_sqlite,
+                        prepared=self._prepared,
+                    )
+                    used = session.in_transaction()
+                    if used:
+                        await session.commit()  # its flush; the transaction stays open
+                    await connection.commit()
+                except BaseException:
+                    # Also for a failed COMMIT: SQLite's pool does not roll back a
+                    # returned connection (see `__init__`).
+                    if session.in_transaction():
+                        used = True
+                        await session.rollback()
+                    if connection.in_transaction():
+                        await connection.rollback()
+                    raise
+                finally:
+                    if used:
+                        await session.close()  # an unused session holds nothing
 
     def change_stamp(self) -> int | None:
         """SQLite only: a number that changes whenever any other connection commits.

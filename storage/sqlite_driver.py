@@ -14,16 +14,28 @@ order it was sent. A swap's six trips become two. What it changes: such a statem
 failure (a constraint, say) is raised by the next statement or the COMMIT, which fails
 instead, and the transaction rolls back as it would have; a ROLLBACK drops what waits.
 
+Such a statement does not even go through SQLAlchemy's execution each time (`queue`): it
+is compiled once per connection pool (`Prepared`), and each send only binds its
+parameters, as SQLAlchemy would, and puts it in the queue. (Through SQLAlchemy's execute,
+each of a swap's four sent statements cost a greenlet, an execution context and a
+cursor.) A writer's read skips it the same way (`fetch`): one trip, its rows made as
+SQLAlchemy's result makes them. Where SQLAlchemy must execute a statement itself
+(Python-side defaults, expanding parameters), or someone listens to the engine's
+statement events (the tests that count statements, a tracer), it executes it as before.
+
 The one place that touches aiosqlite's internals (`Connection._execute`, `_conn`,
 `_thread`; SQLAlchemy itself reaches into the same queue for its isolation-level setter)
-and those of SQLAlchemy's aiosqlite adapter it subclasses. `WRITTEN_FOR` names the
-versions read; `tests/test_library_fences.py` fails when the installed one is another.
+and those of SQLAlchemy's aiosqlite adapter it subclasses and of its compiled statements
+(`_bind_processors`, `_result_columns`, `_has_events`: read as its own execution reads
+them). `WRITTEN_FOR` names the versions read; `tests/test_library_fences.py` fails when
+the installed one is another.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiosqlite
@@ -33,7 +45,10 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util.concurrency import await_
 
 # Distribution name → the version prefix this module was written against.
@@ -111,6 +126,20 @@ def _commit(connection: sqlite3.Connection, waiting: list[Waiting], begin: bool)
         raise
 
 
+async def _trip(
+    adapted: OneTripConnection, sql: str, parameters: Any, *, many: bool
+) -> tuple[_Outcome, list[Any]]:
+    """One trip to the driver thread: the BEGIN if due, what waits, then `sql`."""
+    connection: aiosqlite.Connection = adapted._connection  # type: ignore[assignment]
+    async with adapted._execute_mutex:
+        begin, adapted.begin_pending = adapted.begin_pending, False
+        waiting, adapted.waiting = adapted.waiting, []
+        result: tuple[_Outcome, list[Any]] = await connection._execute(  # type: ignore[no-untyped-call]
+            _run, connection._conn, waiting, sql, parameters, many, begin
+        )
+    return result
+
+
 async def _no_trip() -> None:
     return None
 
@@ -156,15 +185,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return await self._trip(operation, seq_of_parameters, many=True)
 
     async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         adapted: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
-        async with adapted._execute_mutex:
-            begin, adapted.begin_pending = adapted.begin_pending, False
-            waiting, adapted.waiting = adapted.waiting, []
-            outcome, rows = await connection._execute(  # type: ignore[no-untyped-call]
-                _run, connection._conn, waiting, operation, parameters, many, begin
-            )
-        self._cursor = outcome
+        outcome, rows = await _trip(adapted, operation, parameters, many=many)
+        self._cursor = outcome  # type: ignore[assignment]
         self._rows.clear()
         self._rows.extend(rows)
 
@@ -221,6 +244,179 @@ async def send(connection: AsyncConnection, statement: Executable, parameters: A
         await connection.execute(statement, parameters)
     finally:
         adapted.sending = False
+
+
+class Prepared:
+    """A statement compiled once for `queue`: its SQL and, for each of its parameters in
+    order, where its value comes from (the values sent, or the statement's own) and the
+    processor SQLAlchemy applies to it (dates to text, JSON to text...)."""
+
+    __slots__ = ("_compiled", "_positions", "_results", "sql")
+
+    def __init__(self, compiled: SQLCompiler) -> None:
+        self._compiled = compiled
+        self.sql = compiled.string
+        processors: Mapping[str, Callable[[Any], Any]] = compiled._bind_processors  # type: ignore[assignment]
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        self._positions = tuple(
+            (binds[name].key, name, binds[name].required, binds[name].value, processors.get(name))
+            for name in compiled.positiontup or ()
+        )
+        # What SQLAlchemy's result applies to each column read (text to dates...); None
+        # for a statement that reads nothing, or reads columns SQLAlchemy matches by name.
+        self._results: tuple[Callable[[Any], Any] | None, ...] | None = None
+        if compiled._result_columns and not (
+            compiled._textual_ordered_columns or compiled._ad_hoc_textual
+        ):
+            self._results = tuple(
+                column.type._cached_result_processor(compiled.dialect, None)
+                for column in compiled._result_columns
+            )
+
+    def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The parameters of one execution, as SQLAlchemy hands them to the driver
+        (`SQLCompiler.construct_params`, then `DefaultExecutionContext._init_compiled`)."""
+        bound = []
+        for key, name, required, default, process in self._positions:
+            if key in values:
+                value = values[key]
+            elif name in values:
+                value = values[name]
+            elif required:
+                # Raises SQLAlchemy's own error ("A value is required for bind parameter").
+                self._compiled.construct_params(values, escape_names=False)
+                raise AssertionError(f"no value for the parameter {key!r}")
+            else:
+                value = default
+            bound.append(value if process is None else process(value))
+        return tuple(bound)
+
+    def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]] | None:
+        """The rows as SQLAlchemy's result gives them; None if it reads nothing."""
+        processors = self._results
+        if processors is None:
+            return None
+        return [
+            tuple(
+                value if process is None else process(value)
+                for process, value in zip(processors, row, strict=True)
+            )
+            for row in fetched
+        ]
+
+
+# Statements a connection pool has prepared (or found it cannot), by (statement, the
+# names of its parameters, executemany?).
+PreparedStatements = dict[tuple[Executable, tuple[str, ...], bool], "Prepared | None"]
+# Entries a pool keeps at most: the hot writes send a handful of statements, each built
+# once; a caller that builds a statement per call gets SQLAlchemy's execution instead of
+# an ever larger cache.
+MAX_PREPARED = 64
+
+
+def _prepare(
+    sync: Connection, statement: Executable, keys: tuple[str, ...], many: bool
+) -> Prepared | None:
+    compiled = statement.compile(  # type: ignore[attr-defined]
+        dialect=sync.dialect, column_keys=list(keys), for_executemany=many
+    )
+    if not isinstance(compiled, SQLCompiler) or not compiled.positional:
+        return None
+    if (
+        compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.literal_execute_params
+        or compiled.post_compile_params
+        or compiled.schema_translate_map
+        or compiled.effective_returning
+        or compiled.escaped_bind_names
+        or getattr(compiled, "_collected_params", None)  # values of `.params()`
+        or any(bind.callable is not None for bind in compiled.bind_names)
+    ):
+        return None  # SQLAlchemy computes something of its own for these
+    return Prepared(compiled)
+
+
+def _listened(sync: Connection) -> bool:
+    """Whether anyone listens to the statements `sync` executes (SQLAlchemy only says
+    whether any of its events ever had a listener)."""
+    events = sync.dispatch
+    return bool(
+        events.before_execute
+        or events.after_execute
+        or events.before_cursor_execute
+        or events.after_cursor_execute
+    )
+
+
+def _prepared(
+    connection: AsyncConnection,
+    statement: Executable,
+    rows: list[Mapping[str, Any]],
+    prepared: PreparedStatements,
+) -> Prepared | None:
+    """`statement` compiled for these parameter rows (once: kept in `prepared`); None
+    where SQLAlchemy must execute it: a statement it cannot prepare, a full cache, or an
+    engine someone listens to (statement events, which only its execution fires)."""
+    sync = connection.sync_connection
+    assert sync is not None, "the connection is not open"
+    if not rows or ((sync._has_events or sync.engine._has_events) and _listened(sync)):
+        return None
+    key = (statement, tuple(sorted(rows[0])), len(rows) > 1)
+    if key in prepared:
+        return prepared[key]
+    if len(prepared) >= MAX_PREPARED:
+        return None
+    found = prepared[key] = _prepare(sync, statement, key[1], key[2])
+    return found
+
+
+def queue(
+    connection: AsyncConnection,
+    statement: Executable,
+    parameters: Any,
+    prepared: PreparedStatements,
+) -> bool:
+    """`send` without SQLAlchemy's execution: `statement` (compiled once, into
+    `prepared`) waits for the transaction's next trip with its parameters bound.
+    False, having done nothing, where SQLAlchemy must execute it (see `_prepared`)."""
+    rows: list[Mapping[str, Any]] = (
+        parameters if isinstance(parameters, list) else [parameters or {}]
+    )
+    found = _prepared(connection, statement, rows, prepared)
+    if found is None:
+        return False
+    bound = [found.bind(row) for row in rows]
+    waiting = _one_trip(connection).waiting
+    if len(bound) == 1:
+        waiting.append((found.sql, bound[0], False))
+    else:
+        waiting.append((found.sql, bound, True))
+    return True
+
+
+async def fetch(
+    connection: AsyncConnection,
+    statement: Executable,
+    parameters: Mapping[str, Any],
+    prepared: PreparedStatements,
+) -> list[tuple[Any, ...]] | None:
+    """The rows of a read (`statement`, compiled once into `prepared`), in one trip to
+    the driver thread (with what waits, and the BEGIN if due), without SQLAlchemy's
+    execution: its rows as SQLAlchemy's result would give them, plain tuples. A driver
+    error is raised as SQLAlchemy's (`IntegrityError`, `OperationalError`...). None,
+    having done nothing, where SQLAlchemy must execute it (see `_prepared`)."""
+    found = _prepared(connection, statement, [parameters], prepared)
+    if found is None or found.rows([]) is None:
+        return None
+    bound = found.bind(parameters)
+    try:
+        _, fetched = await _trip(_one_trip(connection), found.sql, bound, many=False)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(found.sql, bound, error, sqlite3.Error) from error
+    rows = found.rows(fetched)
+    assert rows is not None
+    return rows
 
 
 def _one_trip(connection: AsyncConnection) -> OneTripConnection:

@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, insert, select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from storage import sqlite_driver
 from storage.db import Database
+from storage.eventlog.log import _INSERT_EVENTS
+from storage.migrate import upgrade
+from storage.repositories.owners import _SET_CONSENT_LAPSES_AT, _lock_statement
+from storage.repositories.pool import _SET_AI_REFERENCE, _SET_SLOT
 from tests.support.sqlite_trips import record_trips
 
 
@@ -171,3 +177,136 @@ async def test_a_sent_statement_is_seen_by_sqlalchemy_when_sent(db: Database) ->
             assert seen == ["INSERT INTO t VALUES (1)"]
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def _waiting(statements: Any) -> list[Any]:
+    """What waits on the writer's connection for its next trip: (SQL, parameters, many)."""
+    return list(sqlite_driver._one_trip(statements._connection).waiting)
+
+
+async def _sent_by_each_path(
+    db: Database, statement: Any, parameters: Any
+) -> tuple[list[Any], list[Any]]:
+    """What `send` queues for `statement`: prepared by `queue`, and executed by SQLAlchemy
+    (which it is while anyone listens to the engine's statement events)."""
+    async with db.writing() as statements:
+        await statements.send(statement, parameters)
+        prepared = _waiting(statements)
+        await statements.execute(text("SELECT 1"))  # they run (and would fail here)
+    engine = db.engine.sync_engine
+
+    def listening(*_: Any) -> None:
+        pass
+
+    event.listen(engine, "before_cursor_execute", listening)
+    try:
+        async with db.writing() as statements:
+            await statements.send(statement, parameters)
+            executed = _waiting(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", listening)
+    return prepared, executed
+
+
+@pytest_asyncio.fixture
+async def app_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'app.db'}")
+    await upgrade(database)
+    async with database.writing() as statements:
+        await statements.execute(
+            text(
+                "INSERT INTO owner (id, ai_uses_reference_images, data_version, created_at,"
+                " updated_at) VALUES ('ann', 1, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+    yield database
+    await database.dispose()
+
+
+async def test_a_prepared_statement_is_bound_as_sqlalchemy_binds_it(app_db: Database) -> None:
+    """The hot writes' statements (the owner lock, a slot, an opt-in, a consent lapse,
+    one and several events): what `queue` puts in the queue is what SQLAlchemy's
+    execution would have, SQL and parameters, dates and JSON included."""
+    now = datetime(2026, 12, 7, 12, 30, 15, 123456, tzinfo=UTC)
+    event_row = {
+        "owner_id": "ann",
+        "space_id": "personal",
+        "type": "PRIMARY_CHANGED",
+        "image_id": "i1",
+        "payload": {"slot": "face-ref", "previous_slot": None},
+        "created_at": now,
+        "image": {"id": "i1", "tags": ["a", "é"]},
+    }
+    cases = [
+        (
+            _lock_statement("sqlite"),
+            {"owner_id": "ann", "first": 1, "bump": 1, "created": now, "updated": now},
+        ),
+        (_SET_SLOT, {"row_id": "i1", "slot": None, "now": now}),
+        (_SET_AI_REFERENCE, {"row_id": "i1", "enabled": True, "until": now, "now": now}),
+        (_SET_CONSENT_LAPSES_AT, {"owner_id": "ann", "lapses_at": None}),
+        (_INSERT_EVENTS, [event_row]),
+        (_INSERT_EVENTS, [event_row, event_row | {"image_id": "i2", "image": None}]),
+    ]
+    for statement, parameters in cases:
+        before = len(app_db._prepared)
+        prepared, executed = await _sent_by_each_path(app_db, statement, parameters)
+        # Prepared (not executed by SQLAlchemy) the first time, and queued as SQLAlchemy
+        # would have (the second time, while a listener is on the engine).
+        assert len(app_db._prepared) == before + 1
+        assert None not in app_db._prepared.values()
+        assert prepared == executed, statement
+        assert len(prepared) == 1
+
+
+async def test_a_missing_parameter_fails_as_sqlalchemy_fails(app_db: Database) -> None:
+    # SQLAlchemy's own error, unwrapped (its execution wraps it in a StatementError).
+    with pytest.raises(SQLAlchemyError, match="A value is required for bind parameter 'slot'"):
+        async with app_db.writing() as statements:
+            await statements.send(_SET_SLOT, {"row_id": "i1", "now": datetime.now(UTC)})
+
+
+async def test_what_sqlalchemy_must_execute_itself_it_still_executes(db: Database) -> None:
+    """A statement with a default computed in Python is not prepared, and a full cache
+    prepares no more: both are executed by SQLAlchemy, and both write."""
+    metadata = MetaData()
+    table = Table("d", metadata, Column("n", Integer), Column("at", String, default=lambda: "x"))
+    async with db.writing() as statements:
+        await statements.execute(text("CREATE TABLE d (n INTEGER, at TEXT)"))
+    async with db.writing() as statements:
+        await statements.send(insert(table), {"n": 1})
+    assert list(db._prepared.values()) == [None]
+    more = [text(f"INSERT INTO t VALUES ({n})") for n in range(sqlite_driver.MAX_PREPARED + 5)]
+    async with db.writing() as statements:
+        for statement in more:
+            await statements.send(statement)
+    assert len(db._prepared) == sqlite_driver.MAX_PREPARED
+    assert await _count(db) == len(more)
+    async with db.writing() as statements:
+        rows = (await statements.execute(text("SELECT n, at FROM d"))).all()
+    assert [tuple(r) for r in rows] == [(1, "x")]
+
+
+async def test_a_read_without_sqlalchemy_reads_and_fails_as_through_it(
+    db: Database, trips: list[tuple[str, int]]
+) -> None:
+    """`rows` of a writer: compiled once and read in one trip with what waits (not
+    executed by SQLAlchemy), its rows what SQLAlchemy gives; a failure of a statement
+    that waited is SQLAlchemy's IntegrityError, and nothing of the transaction stays."""
+    table = Table("t", MetaData(), Column("n", Integer))
+    read = select(table.c.n, func.count().over()).order_by(table.c.n)
+    async with db.writing() as statements:
+        await statements.execute(text("CREATE UNIQUE INDEX t_n ON t (n)"))
+        await statements.send(insert(table), [{"n": 2}, {"n": 1}])
+        assert await statements.rows(read, {}) == [(1, 2), (2, 2)]
+        through_sqlalchemy = (await statements.execute(read)).all()
+    assert [tuple(row) for row in through_sqlalchemy] == [(1, 2), (2, 2)]
+    assert ("run", 1) in trips  # the read carried the insert
+    assert any(key[0] is read for key in db._prepared)
+    with pytest.raises(IntegrityError):
+        async with db.writing() as statements:
+            await statements.send(insert(table), {"n": 3})
+            await statements.send(insert(table), {"n": 1})
+            await statements.rows(read, {})
+    assert await _count(db) == 2
+    assert not _other_writer_refused(db)
