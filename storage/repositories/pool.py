@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
-from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
@@ -74,28 +75,62 @@ def _image_uses(column: Any) -> Any:
     )
 
 
+Entity = TypeVar("Entity")
+
+
+class Detached(Generic[Entity]):
+    """Instances of a table's entity made from a row of its columns, as the ORM's
+    loading makes them but outside any session: detached, their values committed (no
+    change to flush), their identity set. If one is later added to a session, the
+    session takes it as the row it is, and writes only what changes after."""
+
+    def __init__(self, entity: type[Entity]) -> None:
+        mapper = inspect(entity)
+        self.columns = list(mapper.local_table.c)
+        self._keys = [mapper.get_property_by_column(column).key for column in self.columns]
+        self._manager = mapper.class_manager
+
+    def __call__(self, values: Sequence[Any]) -> Entity:
+        instance: Entity = self._manager.new_instance()
+        vars(instance).update(zip(self._keys, values, strict=True))
+        make_transient_to_detached(instance)
+        return instance
+
+
+_IMAGES, _MEDIA, _REFS = Detached(MeImage), Detached(MediaObject), Detached(MediaRef)
+_IMAGE_END = len(_IMAGES.columns)
+_MEDIA_END = _IMAGE_END + len(_MEDIA.columns)
+_REF_END = _MEDIA_END + len(_REFS.columns)
+
+
+def _contenders(*entities: Any) -> Any:
+    # A null slot matches no holder: then only the image itself.
+    return (
+        select(
+            *entities,
+            _image_uses(func.count()),
+            _image_uses(func.max(col(ReferenceUse.used_at))),
+        )
+        .join(MediaRef, col(MediaRef.id) == col(MeImage.media_ref_id))
+        .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
+        .where(
+            col(MeImage.owner_id) == bindparam("owner_id"),
+            col(MeImage.space_id) == bindparam("space_id"),
+            col(MeImage.deleted_at).is_(None),
+            or_(
+                col(MeImage.id) == bindparam("image_id"),
+                col(MeImage.primary_for) == bindparam("slot"),
+            ),
+        )
+    )
+
+
 # Built once: a statement made per call costs more Python than SQLite takes to run it
-# (construction and its cache key), and the write lock is held meanwhile.
-_CONTENDERS = (
-    select(
-        MeImage,
-        MediaObject,
-        MediaRef,
-        _image_uses(func.count()),
-        _image_uses(func.max(col(ReferenceUse.used_at))),
-    )
-    .join(MediaRef, col(MediaRef.id) == col(MeImage.media_ref_id))
-    .join(MediaObject, col(MediaObject.id) == col(MediaRef.media_object_id))
-    .where(
-        col(MeImage.owner_id) == bindparam("owner_id"),
-        col(MeImage.space_id) == bindparam("space_id"),
-        col(MeImage.deleted_at).is_(None),
-        # A null slot matches no holder: then only the image itself.
-        or_(
-            col(MeImage.id) == bindparam("image_id"), col(MeImage.primary_for) == bindparam("slot")
-        ),
-    )
-)
+# (construction and its cache key), and the write lock is held meanwhile. The same
+# query twice: through the session, whose identity map gives back the objects it
+# holds, and on the tables' columns, read as rows (see `slot_contenders`).
+_CONTENDERS = _contenders(MeImage, MediaObject, MediaRef)
+_CONTENDER_ROWS = _contenders(*_IMAGES.columns, *_MEDIA.columns, *_REFS.columns)
 _ME_IMAGE = MeImage.__table__  # type: ignore[attr-defined]
 # On the table, not the entity: the ORM would look for the row among loaded objects.
 _SET_SLOT = (
@@ -177,6 +212,26 @@ class PoolRepository:
         """In one query, the live image `image_id` and the live holder of `slot` (if
         any, and if another image), each with its media and its ledger totals."""
         params = {"owner_id": owner_id, "space_id": space_id, "image_id": image_id, "slot": slot}
+        if not self._session.in_transaction():
+            # The session holds nothing of this transaction (no object read, added or
+            # changed), so nothing it would flush or give back instead: the rows are
+            # read on the connection and made into objects without the ORM's loading,
+            # and the session is not even begun. The hot writes (a swap, a toggle) then
+            # never use the session at all.
+            found = await self._statements.rows(_CONTENDER_ROWS, params)
+            return [
+                Contender(
+                    StoredImage(
+                        _IMAGES(row[:_IMAGE_END]),
+                        _MEDIA(row[_IMAGE_END:_MEDIA_END]),
+                        _REFS(row[_MEDIA_END:_REF_END]),
+                    ),
+                    UseTotals(int(row[_REF_END]), aware(row[_REF_END + 1]))
+                    if row[_REF_END]
+                    else None,
+                )
+                for row in found
+            ]
         rows = (await self._session.execute(_CONTENDERS, params)).all()
         return [
             Contender(
