@@ -328,7 +328,6 @@ def _prepare(
         or compiled.literal_execute_params
         or compiled.post_compile_params
         or compiled.schema_translate_map
-        or compiled.effective_returning
         or compiled.escaped_bind_names
         or getattr(compiled, "_collected_params", None)  # values of `.params()`
         or any(bind.callable is not None for bind in compiled.bind_names)
@@ -384,8 +383,8 @@ def queue(
         parameters if isinstance(parameters, list) else [parameters or {}]
     )
     found = _prepared(connection, statement, rows, prepared)
-    if found is None:
-        return False
+    if found is None or found.rows([]) is not None:
+        return False  # a statement with a result (a RETURNING) is read, not queued
     bound = [found.bind(row) for row in rows]
     waiting = _one_trip(connection).waiting
     if len(bound) == 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Integer, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -125,13 +125,12 @@ class OwnerRepository:
         """`lock`, for a writer of consents: when the owner's next timed consent lapses
         (`Owner.consent_lapses_at`), read by the lock's own statement, on the table."""
         now = utcnow()
-        result = await self._statements.execute(
+        ((lapses_at,),) = await self._statements.rows(
             _locked_lapse_statement(self._statements.dialect),
             {"owner_id": owner_id, "first": 1 if bump else 0, "bump": 1 if bump else 0}
             | {"created": now, "updated": now},
         )
-        lapses_at: datetime | None = result.scalar_one()
-        return lapses_at
+        return cast(datetime | None, lapses_at)
 
     async def get(self, owner_id: str) -> Owner | None:
         return await self._session.get(Owner, owner_id)

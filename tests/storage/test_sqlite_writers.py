@@ -19,7 +19,11 @@ from storage import sqlite_driver
 from storage.db import Database
 from storage.eventlog.log import _INSERT_EVENTS
 from storage.migrate import upgrade
-from storage.repositories.owners import _SET_CONSENT_LAPSES_AT, _lock_statement
+from storage.repositories.owners import (
+    _SET_CONSENT_LAPSES_AT,
+    _lock_statement,
+    _locked_lapse_statement,
+)
 from storage.repositories.pool import _SET_AI_REFERENCE, _SET_SLOT
 from tests.support.sqlite_trips import record_trips
 
@@ -310,3 +314,22 @@ async def test_a_read_without_sqlalchemy_reads_and_fails_as_through_it(
             await statements.rows(read, {})
     assert await _count(db) == 2
     assert not _other_writer_refused(db)
+
+
+async def test_a_prepared_read_gives_the_rows_sqlalchemy_gives(app_db: Database) -> None:
+    """The owner lock that reads the next consent lapse (an upsert with RETURNING): read
+    in one trip, without SQLAlchemy's execution, its date made as SQLAlchemy makes it."""
+    lock = _locked_lapse_statement("sqlite")
+    now = datetime(2026, 12, 7, 12, 30, 15, 123456, tzinfo=UTC)
+    parameters = {"owner_id": "ann", "first": 1, "bump": 1, "created": now, "updated": now}
+    async with app_db.writing() as statements:
+        await statements.send(_SET_CONSENT_LAPSES_AT, {"owner_id": "ann", "lapses_at": now})
+        fetched = await statements.rows(lock, parameters)
+        executed = [tuple(row) for row in (await statements.execute(lock, parameters)).all()]
+    assert fetched == executed
+    assert fetched[0][0] is not None and fetched[0][0].replace(tzinfo=UTC) == now
+    assert app_db._prepared[(lock, tuple(sorted(parameters)), False)] is not None
+    # Being a read, it is never queued: sent, SQLAlchemy executes it.
+    async with app_db.writing() as statements:
+        await statements.send(lock, parameters)
+    assert None not in app_db._prepared.values()
