@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Executable, event
@@ -131,19 +131,6 @@ class TableStatements:
         return connection
 
 
-class _NoLock:
-    """The writers' lock where there is none (PostgreSQL locks rows, not the file)."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *_: object) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
-
-
 # PostgreSQL connections one process holds at most; up to KEPT_CONNECTIONS of them stay
 # open, the rest are opened under load and closed when returned. Keeping fewer makes a
 # steady load open and close a connection per request: with a third of 15 kept, two
@@ -211,7 +198,7 @@ class Database:
         and commit, which cost more Python than its SQL. The session never commits the
         connection's transaction ("rollback_only"): `writing` does, after flushing it."""
         with _translated_failures():
-            async with self._writers or _NO_LOCK, self.engine.connect() as connection:
+            async with self._writers or nullcontext(), self.engine.connect() as connection:
                 await connection.begin()
                 if self.is_sqlite:
                     # Take SQLite's write lock up front so read-then-write transactions
