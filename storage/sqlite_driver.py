@@ -247,9 +247,10 @@ async def send(connection: AsyncConnection, statement: Executable, parameters: A
 
 
 class Prepared:
-    """A statement compiled once for `queue`: its SQL and, for each of its parameters in
-    order, where its value comes from (the values sent, or the statement's own) and the
-    processor SQLAlchemy applies to it (dates to text, JSON to text...)."""
+    """A statement compiled once for `queue` and `fetch`: its SQL; for each of its
+    parameters in order, where its value comes from (the values sent, or the statement's
+    own) and the processor SQLAlchemy applies to it (dates to text, JSON to text...);
+    and for each column it reads, what SQLAlchemy's result applies to it."""
 
     __slots__ = ("_compiled", "_positions", "_results", "sql")
 
@@ -291,11 +292,15 @@ class Prepared:
             bound.append(value if process is None else process(value))
         return tuple(bound)
 
-    def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]] | None:
-        """The rows as SQLAlchemy's result gives them; None if it reads nothing."""
+    @property
+    def reads(self) -> bool:
+        """Whether it reads rows (a SELECT, a RETURNING)."""
+        return self._results is not None
+
+    def rows(self, fetched: list[Any]) -> list[tuple[Any, ...]]:
+        """The rows as SQLAlchemy's result gives them."""
         processors = self._results
-        if processors is None:
-            return None
+        assert processors is not None, "a statement that reads nothing"
         return [
             tuple(
                 value if process is None else process(value)
@@ -317,9 +322,12 @@ MAX_PREPARED = 64
 def _prepare(
     sync: Connection, statement: Executable, keys: tuple[str, ...], many: bool
 ) -> Prepared | None:
-    compiled = statement.compile(  # type: ignore[attr-defined]
-        dialect=sync.dialect, column_keys=list(keys), for_executemany=many
-    )
+    try:
+        compiled = statement.compile(  # type: ignore[attr-defined]
+            dialect=sync.dialect, column_keys=list(keys), for_executemany=many
+        )
+    except Exception:
+        return None  # SQLAlchemy's execution raises its own error for it
     if not isinstance(compiled, SQLCompiler) or not compiled.positional:
         return None
     if (
@@ -359,7 +367,9 @@ def _prepared(
     engine someone listens to (statement events, which only its execution fires)."""
     sync = connection.sync_connection
     assert sync is not None, "the connection is not open"
-    if not rows or ((sync._has_events or sync.engine._has_events) and _listened(sync)):
+    if not rows or not all(isinstance(row, Mapping) for row in rows):
+        return None  # no parameters, or positional ones
+    if (sync._has_events or sync.engine._has_events) and _listened(sync):
         return None
     key = (statement, tuple(sorted(rows[0])), len(rows) > 1)
     if key in prepared:
@@ -383,7 +393,7 @@ def queue(
         parameters if isinstance(parameters, list) else [parameters or {}]
     )
     found = _prepared(connection, statement, rows, prepared)
-    if found is None or found.rows([]) is not None:
+    if found is None or found.reads:
         return False  # a statement with a result (a RETURNING) is read, not queued
     bound = [found.bind(row) for row in rows]
     waiting = _one_trip(connection).waiting
@@ -406,16 +416,14 @@ async def fetch(
     error is raised as SQLAlchemy's (`IntegrityError`, `OperationalError`...). None,
     having done nothing, where SQLAlchemy must execute it (see `_prepared`)."""
     found = _prepared(connection, statement, [parameters], prepared)
-    if found is None or found.rows([]) is None:
+    if found is None or not found.reads:
         return None
     bound = found.bind(parameters)
     try:
         _, fetched = await _trip(_one_trip(connection), found.sql, bound, many=False)
     except sqlite3.Error as error:
         raise DBAPIError.instance(found.sql, bound, error, sqlite3.Error) from error
-    rows = found.rows(fetched)
-    assert rows is not None
-    return rows
+    return found.rows(fetched)
 
 
 def _one_trip(connection: AsyncConnection) -> OneTripConnection:

@@ -157,6 +157,15 @@ class Contender(NamedTuple):
     uses: UseTotals | None
 
 
+def _contender(
+    row: MeImage, media: MediaObject, ref: MediaRef, count: int, last: datetime
+) -> Contender:
+    """A contender as read: its rows, its count of uses and the latest (none if 0)."""
+    return Contender(
+        StoredImage(row, media, ref), UseTotals(int(count), aware(last)) if count else None
+    )
+
+
 class PoolRepository:
     def __init__(
         self, session: AsyncSession, vault: FieldVault, statements: TableStatements | None = None
@@ -218,28 +227,17 @@ class PoolRepository:
             # read on the connection and made into objects without the ORM's loading,
             # and the session is not even begun. The hot writes (a swap, a toggle) then
             # never use the session at all.
-            found = await self._statements.rows(_CONTENDER_ROWS, params)
             return [
-                Contender(
-                    StoredImage(
-                        _IMAGES(row[:_IMAGE_END]),
-                        _MEDIA(row[_IMAGE_END:_MEDIA_END]),
-                        _REFS(row[_MEDIA_END:_REF_END]),
-                    ),
-                    UseTotals(int(row[_REF_END]), aware(row[_REF_END + 1]))
-                    if row[_REF_END]
-                    else None,
+                _contender(
+                    _IMAGES(row[:_IMAGE_END]),
+                    _MEDIA(row[_IMAGE_END:_MEDIA_END]),
+                    _REFS(row[_MEDIA_END:_REF_END]),
+                    *row[_REF_END:],
                 )
-                for row in found
+                for row in await self._statements.rows(_CONTENDER_ROWS, params)
             ]
         rows = (await self._session.execute(_CONTENDERS, params)).all()
-        return [
-            Contender(
-                StoredImage(row, media, ref),
-                UseTotals(int(count), aware(last)) if count else None,
-            )
-            for row, media, ref, count, last in rows
-        ]
+        return [_contender(*row) for row in rows]
 
     async def image_to_change(
         self, owner_id: str, space_id: str, image_id: str
