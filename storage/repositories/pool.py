@@ -9,8 +9,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from sqlalchemy import Select, bindparam, func, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlmodel import col
 
 from storage.db import TableStatements
@@ -89,11 +88,20 @@ class Detached(Generic[Entity]):
         self.columns = list(mapper.local_table.c)
         self._keys = [mapper.get_property_by_column(column).key for column in self.columns]
         self._manager = mapper.class_manager
+        self._mapper = mapper
+        (key,) = mapper.primary_key  # one column: the identity is (entity, (its value,), None)
+        self._key_at = self.columns.index(key)
 
     def __call__(self, values: Sequence[Any]) -> Entity:
         instance: Entity = self._manager.new_instance()
+        # The values go straight into the instance's dict, as the ORM's loading puts
+        # them: committed, nothing in its history. With its identity key and no session,
+        # the instance is what `make_transient_to_detached` would make of it (which also
+        # commits and expires what is not loaded: here, everything is).
         vars(instance).update(zip(self._keys, values, strict=True))
-        make_transient_to_detached(instance)
+        instance_state(instance).key = self._mapper.identity_key_from_primary_key(
+            [values[self._key_at]]
+        )
         return instance
 
 
