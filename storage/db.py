@@ -63,8 +63,8 @@ def _translated_failures() -> Iterator[None]:
 
 
 class TableStatements:
-    """Statements built on tables (Core, not entities), sent on the connection of a
-    session's transaction instead of through the session.
+    """Statements built on tables (Core, not entities), sent on the transaction's
+    connection instead of through its session.
 
     Through the session each statement pays for the session's bookkeeping (its bind
     lookup, the ORM plugin check, the connection of its transaction looked up again);
@@ -89,7 +89,7 @@ class TableStatements:
         self.dialect = bind.dialect.name if bind is not None else "sqlite"
         # A SQLite writer's (`Database.writing`): its statements may wait for a trip.
         self._sqlite_writer = sqlite_writer
-        # Its pool's statements compiled for `sqlite_driver.queue`.
+        # Its pool's statements compiled for `sqlite_driver.queue` and `fetch`.
         self._prepared: PreparedStatements = prepared if prepared is not None else {}
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
@@ -172,7 +172,7 @@ class Database:
         # here instead of in SQLite's busy handler, which polls with sleeps of up to
         # 100 ms and let 32 concurrent writers spend most of their time asleep.
         self._writers = asyncio.Lock() if self.is_sqlite else None
-        # The writers' statements compiled once (`sqlite_driver.queue`).
+        # The writers' statements compiled once (`sqlite_driver.queue` and `fetch`).
         self._prepared: PreparedStatements = {}
 
     @asynccontextmanager
