@@ -252,7 +252,7 @@ class Prepared:
     own) and the processor SQLAlchemy applies to it (dates to text, JSON to text...);
     and for each column it reads, what SQLAlchemy's result applies to it."""
 
-    __slots__ = ("_compiled", "_positions", "_results", "sql")
+    __slots__ = ("_compiled", "_positions", "_results", "_width", "sql")
 
     def __init__(self, compiled: SQLCompiler) -> None:
         self._compiled = compiled
@@ -263,16 +263,19 @@ class Prepared:
             (binds[name].key, name, binds[name].required, binds[name].value, processors.get(name))
             for name in compiled.positiontup or ()
         )
-        # What SQLAlchemy's result applies to each column read (text to dates...); None
-        # for a statement that reads nothing, or reads columns SQLAlchemy matches by name.
-        self._results: tuple[Callable[[Any], Any] | None, ...] | None = None
+        # What SQLAlchemy's result applies to the columns read (text to dates...), by
+        # their place, for those that have a processor; None for a statement that reads
+        # nothing, or reads columns SQLAlchemy matches by name.
+        self._results: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
         if compiled._result_columns and not (
             compiled._textual_ordered_columns or compiled._ad_hoc_textual
         ):
-            self._results = tuple(
+            readers = [
                 column.type._cached_result_processor(compiled.dialect, None)
                 for column in compiled._result_columns
-            )
+            ]
+            self._width = len(readers)
+            self._results = tuple((at, read) for at, read in enumerate(readers) if read)
 
     def bind(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The parameters of one execution, as SQLAlchemy hands them to the driver
@@ -301,13 +304,14 @@ class Prepared:
         """The rows as SQLAlchemy's result gives them."""
         processors = self._results
         assert processors is not None, "a statement that reads nothing"
-        return [
-            tuple(
-                value if process is None else process(value)
-                for process, value in zip(processors, row, strict=True)
-            )
-            for row in fetched
-        ]
+        rows = []
+        for row in fetched:
+            assert len(row) == self._width, "a row of another statement"
+            values = list(row)
+            for at, process in processors:
+                values[at] = process(values[at])
+            rows.append(tuple(values))
+        return rows
 
 
 # Statements a connection pool has prepared (or found it cannot), by (statement, the
@@ -367,7 +371,7 @@ def _prepared(
     engine someone listens to (statement events, which only its execution fires)."""
     sync = connection.sync_connection
     assert sync is not None, "the connection is not open"
-    if not rows or not all(isinstance(row, Mapping) for row in rows):
+    if not rows or not all(type(row) is dict or isinstance(row, Mapping) for row in rows):
         return None  # no parameters, or positional ones
     if (sync._has_events or sync.engine._has_events) and _listened(sync):
         return None
