@@ -79,6 +79,15 @@ class MeImage(Node):
 
     @classmethod
     def of(cls, image: me_images.Image) -> MeImage:
+        """The view of `image`, made once per image: a list read of the pool hands out
+        the same objects until the pool changes (nothing changes a view once made)."""
+        view: MeImage | None = image.views.get(cls)
+        if view is None:
+            view = image.views[cls] = cls._made_of(image)
+        return view
+
+    @classmethod
+    def _made_of(cls, image: me_images.Image) -> MeImage:
         return cls(
             image=image,
             id=strawberry.ID(image.id),

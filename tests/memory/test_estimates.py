@@ -22,6 +22,7 @@ from typing import TypeVar
 from resolvers.pool import me_images
 from resolvers.stores import Caller
 from schema.document_caches import DOCUMENT_BYTES_PER_CHAR
+from schema.pool.types import MeImage
 from testbed.images import jpeg
 from tests.support.app import Api
 
@@ -50,6 +51,13 @@ def _tracing() -> Iterator[Callable[[], int]]:
     finally:
         tracemalloc.stop()
         logging.disable(disabled)
+
+
+def _retained(make: Callable[[], T]) -> tuple[int, T]:
+    """The bytes `make()` leaves allocated (its answer kept), after a collection."""
+    with _tracing() as grown:
+        kept = make()
+        return grown(), kept
 
 
 async def _retained_async(make: Callable[[], Awaitable[T]]) -> tuple[int, T]:
@@ -109,8 +117,13 @@ async def test_a_pool_snapshot_is_estimated_from_its_images(api: Api, owner: str
         measured, snapshot = await _retained_async(lambda: me_images.pool_snapshot(stores, caller))
         measures.append(measured)
     assert len(snapshot.images) == 12
+    # A list read makes the API's view of each image once and keeps it with the image
+    # (`MeImage.of`): the estimate holds for a snapshot read before and after that.
+    viewed, views = _retained(lambda: [MeImage.of(image) for image in snapshot.images])
+    assert [MeImage.of(image) for image in snapshot.images] == views
     estimate, measured = me_images.snapshot_bytes(snapshot), sorted(measures)[1]
     assert _close(estimate, measured), (estimate, measures)
+    assert _close(estimate, measured + viewed), (estimate, measured, viewed)
 
 
 async def test_a_new_query_counts_about_what_it_leaves_in_memory(api: Api, owner: str) -> None:
