@@ -23,8 +23,8 @@ import asyncio
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, TypeGuard
+from collections.abc import Generator, Iterable, Mapping
+from typing import Any, TypeGuard, cast
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, UploadFile
@@ -121,16 +121,56 @@ def deadline_receive(receive: Receive, *, idle_s: float, total_s: float) -> Rece
         nonlocal complete
         if complete:
             return await receive()
+        # What has arrived already is taken at once, without a timer: the usual case, a
+        # small body sent with its headers. Only a receive that has to wait goes on under
+        # the deadline (a timer per request cost as much as a tenth of a list read).
+        steps = receive().__await__()
         try:
-            async with asyncio.timeout(min(idle_s, max(0.0, deadline - loop.time()))):
-                message = await receive()
-        except TimeoutError:
-            raise SlowBody() from None
+            waiting_on = steps.send(None)
+        except StopIteration as done:
+            message: Message = done.value
+        else:
+            try:
+                async with asyncio.timeout(min(idle_s, max(0.0, deadline - loop.time()))):
+                    message = await _Continued(steps, waiting_on)
+            except TimeoutError:
+                raise SlowBody() from None
         if message["type"] != "http.request" or not message.get("more_body", False):
             complete = True
         return message
 
     return timed
+
+
+class _Continued:
+    """The rest of an awaitable whose first step suspended on `waiting_on`: awaiting this
+    hands each wait to the running task and each outcome back, as `await` itself would
+    have done from there on (`yield from`'s rules: a cancellation is thrown in)."""
+
+    __slots__ = ("steps", "waiting_on")
+
+    def __init__(self, steps: Generator[Any, Any, Message], waiting_on: Any) -> None:
+        self.steps = steps
+        self.waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, Message]:
+        steps, waiting_on = self.steps, self.waiting_on
+        while True:
+            try:
+                sent = yield waiting_on
+            except GeneratorExit:
+                steps.close()
+                raise
+            except BaseException as exc:  # handed on, as `await` does
+                try:
+                    waiting_on = steps.throw(exc)
+                except StopIteration as done:
+                    return cast("Message", done.value)
+            else:
+                try:
+                    waiting_on = steps.send(sent)
+                except StopIteration as done:
+                    return cast("Message", done.value)
 
 
 class _TooLarge(Exception):

@@ -130,6 +130,62 @@ async def test_a_body_that_never_comes_is_a_slow_body() -> None:
         await deadline_receive(stalled, idle_s=0.01, total_s=60)()
 
 
+async def test_a_body_that_must_be_waited_for_comes_through_the_deadline() -> None:
+    """A receive that suspends goes on under the deadline: each wait is the task's, the
+    message comes back, and a cancellation reaches the receive itself."""
+    arrived, waiting = asyncio.Event(), asyncio.Event()
+    closed: list[str] = []
+
+    async def later() -> Message:
+        try:
+            waiting.set()
+            await arrived.wait()
+            await asyncio.sleep(0)  # a bare yield, then another wait that is at hand
+            return {"type": "http.request", "body": b"late", "more_body": False}
+        finally:
+            closed.append("receive ended")
+
+    timed = deadline_receive(later, idle_s=60, total_s=60)
+    task = asyncio.create_task(timed())
+    await waiting.wait()
+    arrived.set()
+    assert (await task)["body"] == b"late"
+    assert closed == ["receive ended"]
+
+    arrived.clear()
+    waiting.clear()
+    task = asyncio.create_task(deadline_receive(later, idle_s=60, total_s=60)())
+    await waiting.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert closed == ["receive ended", "receive ended"]
+
+
+async def test_a_body_at_hand_is_taken_without_a_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    armed: list[float | None] = []
+    timeout = asyncio.timeout
+
+    def counted(delay: float | None) -> asyncio.Timeout:
+        armed.append(delay)
+        return timeout(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counted)
+    timed = deadline_receive(messages(b"ab", b"cd"), idle_s=5, total_s=5)
+    assert (await timed())["body"] == b"ab"
+    assert (await timed())["body"] == b"cd"
+    assert armed == []
+    never = asyncio.Event()
+
+    async def stalled() -> Message:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    with pytest.raises(SlowBody):  # a wait is timed, as before
+        await deadline_receive(stalled, idle_s=0.01, total_s=5)()
+    assert armed == [0.01]
+
+
 async def test_after_the_body_the_deadline_no_longer_applies() -> None:
     """Waiting for a disconnect (SSE, long answers) is not a body: once the body is
     complete, a wait longer than the idle timeout is no slow body."""
