@@ -29,6 +29,7 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
+from strawberry.schema.types.base_scalars import isoformat as _strawberry_isoformat
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import StrawberryObjectDefinition
@@ -52,6 +53,7 @@ __all__ = [
     "optimized_is_awaitable",
     "report_errors",
     "resolver_info",
+    "serializes_by_isoformat",
     "validate_document",
     "wraps_resolvers",
 ]
@@ -76,6 +78,12 @@ def resolver_info(raw_info: Any, field: Any) -> Info[Any, Any]:
 def is_plain_attribute(resolve: Callable[..., Any]) -> bool:
     """Whether a field's graphql-core resolver is Strawberry's default (attribute) one."""
     return bool(is_default_resolver(resolve))
+
+
+def serializes_by_isoformat(serialize: Callable[[Any], Any]) -> bool:
+    """Whether a scalar's `serialize` is Strawberry's own for its date and time scalars
+    (`value.isoformat()`, a function of the value alone)."""
+    return serialize is _strawberry_isoformat
 
 
 _CONVERTER = CustomGraphQLEnumType.__module__

@@ -18,6 +18,7 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from graphql import (
@@ -34,6 +35,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
     ListValueNode,
@@ -60,6 +62,7 @@ from api.compiler.graphql_core import (
     root_fields,
     subfields,
 )
+from resolvers.cache_budget import BudgetedCache
 from schema.strawberry_compat import (
     TYPE_CAST_ATTRIBUTE,
     converted_arguments,
@@ -69,6 +72,7 @@ from schema.strawberry_compat import (
     object_class,
     optimized_is_awaitable,
     resolver_info,
+    serializes_by_isoformat,
 )
 
 
@@ -217,13 +221,16 @@ class _Unsupported(Exception):
     """The document uses something the compiler leaves to graphql-core."""
 
 
-def compile_plan(schema: GraphQLSchema, executor: Executor[Any]) -> Plan | None:
+def compile_plan(
+    schema: GraphQLSchema, executor: Executor[Any], dates: BudgetedCache[Any, Any] | None = None
+) -> Plan | None:
     """The plan of the executor's operation under its variables' `@skip`/`@include`
-    values, or None when graphql-core should run it."""
+    values, or None when graphql-core should run it. `dates`: where the text of UTC
+    datetimes is remembered (`isoformat` costs more than looking it up)."""
     operation = executor.operation
     if operation.operation is not OperationType.QUERY or schema.query_type is None:
         return None
-    compiler = _Compiler(schema, executor)
+    compiler = _Compiler(schema, executor, dates)
     try:
         selection = root_fields(schema, executor)
         if selection is None:
@@ -233,13 +240,19 @@ def compile_plan(schema: GraphQLSchema, executor: Executor[Any]) -> Plan | None:
         # GraphQLError: a switch that does not coerce (`@include(if: null)`); the
         # executor reports it.
         return None
-    return Plan(_object_completion(root, schema.query_type.name), compiler.slots)
+    return Plan(_object_completion(root, schema.query_type.name, dates), compiler.slots)
 
 
 class _Compiler:
-    def __init__(self, schema: GraphQLSchema, executor: Executor[Any]) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        executor: Executor[Any],
+        dates: BudgetedCache[Any, Any] | None,
+    ) -> None:
         self.schema = schema
         self.executor = executor
+        self.dates = dates
         self.slots = 0
 
     def object_fields(
@@ -327,7 +340,7 @@ class _Compiler:
         if selection is None:
             raise _Unsupported("@defer or fragment variables")
         selections = self.object_fields(type_, selection)
-        fields = _object_completion(selections, type_.name)
+        fields = _object_completion(selections, type_.name, self.dates)
         may_await = _may_await(selections)
         is_type_of = type_.is_type_of
         known = object_class(type_) if is_type_of is not None else None
@@ -477,6 +490,9 @@ _PASS_THROUGH: tuple[tuple[GraphQLOutputType, type], ...] = (
     (GraphQLID, str),
     (GraphQLBoolean, bool),
 )
+# The bytes of one remembered datetime text, estimated: the text (32 characters, 81 bytes),
+# the cache's entry and the map's slot; the datetime is the source object's own.
+DATE_TEXT_BYTES = 240
 # ...and an `int` within these bounds (a 32-bit GraphQL Int) is its own serialisation.
 _INT_RANGE = (GRAPHQL_MIN_INT, GRAPHQL_MAX_INT)
 
@@ -490,12 +506,17 @@ class _LeafShortcuts:
     # A Strawberry enum: its class, and each member's serialisation by member name.
     enum: type | None = None
     enum_names: dict[str, Any] | None = None
+    # A date-time scalar serialised as `isoformat()`: a UTC `datetime` (what storage
+    # gives) serialises to the same text for equal values, so the text is remembered.
+    utc_datetime: bool = False
 
 
 def _leaf_shortcuts(leaf: GraphQLOutputType) -> _LeafShortcuts:
     exact = next((c for t, c in _PASS_THROUGH if t is leaf), None)
     if exact is not None:
         return _LeafShortcuts(exact=exact)
+    if isinstance(leaf, GraphQLScalarType) and serializes_by_isoformat(leaf.serialize):
+        return _LeafShortcuts(utc_datetime=True)
     if leaf is GraphQLInt:
         return _LeafShortcuts(int_range=_INT_RANGE)
     if isinstance(leaf, GraphQLEnumType):
@@ -534,7 +555,11 @@ def _may_await(selections: Sequence[_Selection]) -> bool:
     return False
 
 
-def _object_completion(selections: Sequence[_Selection], type_name: str = "Query") -> Completion:
+def _object_completion(
+    selections: Sequence[_Selection],
+    type_name: str = "Query",
+    dates: BudgetedCache[Any, Any] | None = None,
+) -> Completion:
     """The function that completes one object of a selection set, generated as Python
     source with one straight run of statements per selected field (no per-field loop
     or dispatch), the way graphql-jit generates JavaScript. It answers the object, or an
@@ -547,6 +572,8 @@ def _object_completion(selections: Sequence[_Selection], type_name: str = "Query
         "gathered": _gathered,
         "settle_in_background": _settle_in_background,
     }
+    if dates is not None:
+        names["dates"] = dates
     lines = ["def complete(source, run):", "    out = {}", "    pending = []", "    try:"]
     for i, step in enumerate(selections):
         if isinstance(step, _TypeName):
@@ -650,6 +677,17 @@ def _leaf_lines(i: int, step: _Field, names: dict[str, Any], pad: str) -> list[s
         lines = [
             f"{pad}if value.__class__ is enum{i} and value._name_ in enum_names{i}:",
             f"{pad}    out[{key}] = enum_names{i}[value._name_]",
+        ]
+    elif shortcuts.utc_datetime and "dates" in names:
+        # Equal UTC datetimes have the same text (a fixed offset has no fold to show).
+        names["datetime"], names["UTC"] = datetime, UTC
+        lines = [
+            f"{pad}if value.__class__ is datetime and value.tzinfo is UTC:",
+            f"{pad}    result = dates.peek(value)",
+            f"{pad}    if result is None:",
+            f"{pad}        result = serialize{i}(value)",
+            f"{pad}        dates.put(value, result, {DATE_TEXT_BYTES})",
+            f"{pad}    out[{key}] = result",
         ]
     else:
         lines = [f"{pad}if False:", f"{pad}    pass"]

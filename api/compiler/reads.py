@@ -44,6 +44,8 @@ from schema.strawberry_compat import (
 
 # Plans kept per process: one per document, operation and `@skip`/`@include` values.
 CACHED_PLANS = 1024
+# Datetime texts remembered per process: a list read of a pool serialises two per image.
+CACHED_DATES = 4096
 # A plan's bytes per character of its document's text, estimated: measured with
 # tracemalloc over the clients' queries (tests/memory/test_estimates.py), rounded up.
 PLAN_BYTES_PER_CHAR = 40
@@ -79,6 +81,8 @@ class CompiledReads:
         verdicts = budget.cache("document_verdicts", Sizing.ESTIMATED, max_entries=CACHED_DOCUMENTS)
         self.valid = memoized(verdicts, self._valid, text_bytes)
         self._plans = budget.cache("plans", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
+        # The text of the UTC datetimes plans serialised (`isoformat`), looked up instead.
+        self._dates = budget.cache("datetime_texts", Sizing.ESTIMATED, max_entries=CACHED_DATES)
         # `admits` of requests without variables, by query text and operation: it judges
         # the document, operation and variables alone, so its verdict stays the same. The
         # key's text is the one the documents cache keeps: only the bookkeeping counts.
@@ -173,7 +177,7 @@ class CompiledReads:
         known = self._plans.get(key, _UNPLANNED)
         if known is not _UNPLANNED:
             return known  # type: ignore[no-any-return]
-        plan = compile_plan(self.graphql_schema, executor)
+        plan = compile_plan(self.graphql_schema, executor, self._dates)
         planned = PLAN_BYTES_PER_CHAR * len(query) if plan is not None else 0
         self._plans.put(key, plan, text_bytes(query) + planned)
         return plan

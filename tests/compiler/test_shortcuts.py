@@ -1,13 +1,15 @@
 """The plans' shortcuts give graphql-core's answer: values a shortcut takes as they are
 (a `str` of a String, an `int` of a 32-bit Int, a Strawberry enum's member, an instance of
-exactly an object type's class) and every neighbour that must still take the long way (a
-bool or float of an Int, an Int out of range, a `strawberry.cast` mark, a subclass, an
-item of another class in a list of strings)."""
+exactly an object type's class) or remembers (the text of a UTC datetime), and every
+neighbour that must still take the long way (a bool or float of an Int, an Int out of
+range, a `strawberry.cast` mark, a subclass, an item of another class in a list of
+strings, the same instant at another offset, a naive datetime)."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 import strawberry
@@ -44,6 +46,23 @@ class SpecialCard(Card):
 
 class Label(str):
     pass
+
+
+class Moment(datetime):
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "a moment"
+
+
+NOON = datetime(2026, 12, 7, 12, 0, 0, 250000, tzinfo=UTC)
+MOMENTS: list[object] = [
+    NOON,
+    NOON.astimezone(timezone(timedelta(hours=1))),  # the same instant: another text
+    datetime(2026, 12, 7, 12, 0, 0, 250000, tzinfo=UTC),  # equal to NOON, another object
+    NOON.replace(tzinfo=None),
+    Moment(2026, 12, 7, tzinfo=UTC),
+    date(2026, 12, 7),
+    "not a datetime",
+]
 
 
 @strawberry.type
@@ -102,6 +121,14 @@ class Query:
         return future  # type: ignore[return-value]
 
     @strawberry.field
+    def moment(self, which: int) -> datetime:
+        return MOMENTS[which]  # type: ignore[return-value]
+
+    @strawberry.field
+    def moments(self) -> list[datetime | None]:
+        return [*MOMENTS[:5], None]  # type: ignore[list-item]
+
+    @strawberry.field
     def cards(self) -> list[Card]:
         return [Card(id=strawberry.ID(f"c{i}"), name=f"n{i}") for i in range(3)]
 
@@ -119,6 +146,8 @@ QUERIES = [
     *(f"{{ name(which: {i}) }}" for i in range(4)),
     *(f"{{ card(which: {i}) {{ id name __typename }} }}" for i in range(4)),
     "{ cards { id name } }",
+    *(f"{{ moment(which: {i}) }}" for i in range(len(MOMENTS))),
+    "{ moments a: moment(which: 0) b: moment(which: 1) c: moment(which: 2) }",
     "{ pick { id name } }",
     "{ a: pick(shade: LIGHT, times: 2) { id } b: pick(times: 0) { id } }",
     '{ echo(word: "hi") e: echo }',
@@ -162,3 +191,24 @@ def _leaves(value: object) -> list[object]:
     if isinstance(value, list):
         return [leaf for item in value for leaf in _leaves(item)]
     return [value]
+
+
+async def test_the_text_of_a_utc_datetime_is_remembered_and_nothing_else() -> None:
+    reads = CompiledReads(
+        SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
+    )
+    query = "{ a: moment(which: 0) b: moment(which: 1) c: moment(which: 2) d: moment(which: 3) e: moment(which: 4) }"
+    for _ in range(2):  # made, then remembered: the same answer
+        compiled = await reads.execute(query, None, None, None, None)
+        assert compiled is not None
+        assert compiled.data == (await SCHEMA.execute(query)).data
+    assert compiled.data == {
+        "a": "2026-12-07T12:00:00.250000+00:00",
+        "b": "2026-12-07T13:00:00.250000+01:00",
+        "c": "2026-12-07T12:00:00.250000+00:00",
+        "d": "2026-12-07T12:00:00.250000",
+        "e": "a moment",
+    }
+    remembered = reads._dates
+    assert list(remembered) == [NOON]  # only the UTC datetime of exactly that class
+    assert remembered.peek(NOON) == "2026-12-07T12:00:00.250000+00:00"
