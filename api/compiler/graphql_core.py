@@ -4,7 +4,9 @@ Field collection (`graphql.execution.collect_fields`: `collect_fields`,
 `collect_subfields`, `FieldDetails`, `GroupedFieldSet`) is not exported by graphql-core;
 the resolve info, argument values and concurrent gathering are read the way its
 `Executor` reads them (`build_resolve_info`, `variable_values`, `hide_suggestions`,
-`pyutils.gather_with_cancel`). `WRITTEN_FOR` names the versions read;
+`pyutils.gather_with_cancel`). An executor is forked for another request the way its
+`build_per_event_executor` and `create_sub_executor` copy one, from the attributes its
+`__init__` sets (`_SHARED`, `_PER_EXECUTION`). `WRITTEN_FOR` names the versions read;
 `tests/test_library_fences.py` fails when the installed one is another.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
@@ -27,7 +30,10 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
-from graphql.pyutils import Path, gather_with_cancel, is_iterable
+from graphql.execution.executor import CollectedErrors
+from graphql.execution.values import VariableValues, get_variable_values
+from graphql.pyutils import Path, RefMap, gather_with_cancel, is_iterable
+from graphql.type.definition import GraphQLResolveInfoHelpers
 
 # Distribution name → the version prefix this module was written against.
 WRITTEN_FOR = {"graphql-core": "3.3."}
@@ -37,13 +43,111 @@ __all__ = [
     "Executor",
     "FieldDetails",
     "Selected",
+    "VariableValues",
     "argument_values",
+    "coerced_variables",
+    "forkable",
+    "forked",
     "gather_with_cancel",
     "is_iterable",
     "resolve_info",
     "root_fields",
     "subfields",
 ]
+
+
+# What an executor of one operation keeps for any request: set by `__init__` from what
+# `build` found in the document, and shared with the executors graphql-core copies.
+_SHARED = frozenset(
+    {
+        "schema",
+        "fragment_definitions",
+        "fragments",
+        "root_value",
+        "operation",
+        "field_resolver",
+        "type_resolver",
+        "subscribe_field_resolver",
+        "enable_early_execution",
+        "hide_suggestions",
+        "abort_signal",
+        "hooks",
+        "middleware_manager",
+        "error_propagation",
+        "is_awaitable",
+        "is_async_iterable",
+        "operation_extensions",  # Strawberry's execution context
+    }
+)
+# ...and what one execution has of its own: each set anew by `forked`.
+_PER_EXECUTION = frozenset(
+    {
+        "context_value",
+        "variable_values",
+        "async_helpers",
+        "collected_errors",
+        "pending_incremental_futures",
+        "background_futures",
+        "async_work_finished_hook_task",
+        "_relevant_sub_fields",
+        "_stream_usages",
+        "defer_usage_set",  # the incremental executor's
+        "groups",
+        "tasks",
+        "streams",
+        "_initial_execution_plans",
+        "_deferred_execution_plans",
+    }
+)
+
+
+def forkable(executor: Executor[Any]) -> bool:
+    """Whether `forked` knows every attribute of `executor` (an executor class that keeps
+    more is built anew for each request instead)."""
+    return vars(executor).keys() == _SHARED | _PER_EXECUTION
+
+
+def forked(
+    prototype: Executor[Any], context_value: Any, variable_values: VariableValues
+) -> Executor[Any]:
+    """An executor of the prototype's operation for another request: what `build` would
+    give for that context and those (coerced) variables, without finding the operation,
+    its fragments and the executor's settings again. `prototype` is `forkable`."""
+    executor = object.__new__(type(prototype))
+    state = vars(executor)
+    state.update(vars(prototype))
+    state["context_value"] = context_value
+    state["variable_values"] = variable_values
+    state["async_helpers"] = GraphQLResolveInfoHelpers(
+        gather=executor.gather_async_work, track=executor.track_async_work
+    )
+    state["collected_errors"] = CollectedErrors()
+    state["pending_incremental_futures"] = set()
+    state["background_futures"] = set()
+    state["async_work_finished_hook_task"] = None
+    state["_relevant_sub_fields"] = {}
+    state["_stream_usages"] = RefMap()
+    state["defer_usage_set"] = None
+    state["groups"] = []
+    state["tasks"] = []
+    state["streams"] = []
+    state["_initial_execution_plans"] = RefMap()
+    state["_deferred_execution_plans"] = RefMap()
+    return executor
+
+
+def coerced_variables(
+    prototype: Executor[Any], raw: dict[str, Any] | None
+) -> VariableValues | list[GraphQLError]:
+    """The request's variables coerced for the prototype's operation, as `build` coerces
+    them (its default error limit), or the errors that refuse them."""
+    return get_variable_values(
+        prototype.schema,
+        prototype.operation.variable_definitions or (),
+        raw or {},
+        max_errors=50,
+        hide_suggestions=prototype.hide_suggestions,
+    )
 
 
 def resolve_info(

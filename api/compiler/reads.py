@@ -30,7 +30,13 @@ from graphql import (
 from strawberry import Schema
 from strawberry.types import ExecutionResult
 
-from api.compiler.graphql_core import Executor
+from api.compiler.graphql_core import (
+    Executor,
+    VariableValues,
+    coerced_variables,
+    forkable,
+    forked,
+)
 from api.compiler.plan import Fallback, Plan, compile_plan
 from api.documents import CACHED_DOCUMENTS, QueryDocuments, text_bytes
 from resolvers.cache_budget import CacheBudget, Sizing, memoized
@@ -46,6 +52,8 @@ from schema.strawberry_compat import (
 CACHED_PLANS = 1024
 # Datetime texts remembered per process: a list read of a pool serialises two per image.
 CACHED_DATES = 4096
+# An executor's bytes besides its document, measured with tracemalloc (3,577), rounded.
+EXECUTOR_BYTES = 3600
 # A plan's bytes per character of its document's text, estimated: measured with
 # tracemalloc over the clients' queries (tests/memory/test_estimates.py), rounded up.
 PLAN_BYTES_PER_CHAR = 40
@@ -81,6 +89,8 @@ class CompiledReads:
         verdicts = budget.cache("document_verdicts", Sizing.ESTIMATED, max_entries=CACHED_DOCUMENTS)
         self.valid = memoized(verdicts, self._valid, text_bytes)
         self._plans = budget.cache("plans", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
+        # One graphql-core executor per document and operation, forked for each request.
+        self._prototypes = budget.cache("executors", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
         # The text of the UTC datetimes plans serialised (`isoformat`), looked up instead.
         self._dates = budget.cache("datetime_texts", Sizing.ESTIMATED, max_entries=CACHED_DATES)
         # `admits` of requests without variables, by query text and operation: it judges
@@ -113,16 +123,8 @@ class CompiledReads:
         if not self._admits(query, document, operation_name, variables):
             self.passed_on += 1
             return None
-        executor = self.executor_class.build(
-            self.graphql_schema,
-            document,
-            context_value=context,
-            raw_variable_values=variables,
-            operation_name=operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-            operation_extensions=None,
-        )
-        if isinstance(executor, list):
+        executor = self._executor(query, document, operation_name, variables, context)
+        if executor is None:
             self.passed_on += 1
             return None  # variables that do not coerce: graphql-core says why
         plan = self._plan(query, operation_name, switches, executor)
@@ -136,6 +138,54 @@ class CompiledReads:
             return None
         self.answered += 1
         return ExecutionResult(data=data, errors=None)
+
+    def _executor(
+        self,
+        query: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        context: Any,
+    ) -> Executor[Any] | None:
+        """What graphql-core's `build` gives for this request, or None when it refuses
+        it: forked from the executor built once per document and operation (`forked`)."""
+        key = (query, operation_name)
+        prototype = self._prototypes.peek(key)
+        if prototype is None:
+            built = self._build(document, operation_name, variables, None)
+            if built is None:
+                return None
+            prototype = built if forkable(built) else _UNFORKABLE
+            if prototype is not _UNFORKABLE and built.operation.variable_definitions:
+                built.variable_values = _NO_VARIABLES  # each request brings its own
+            # The document is counted where the documents are kept: the executor's own.
+            self._prototypes.put(key, prototype, EXECUTOR_BYTES)
+        if prototype is _UNFORKABLE:
+            return self._build(document, operation_name, variables, context)
+        values = prototype.variable_values
+        if prototype.operation.variable_definitions:
+            values = coerced_variables(prototype, variables)
+            if isinstance(values, list):
+                return None
+        return forked(prototype, context, values)
+
+    def _build(
+        self,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        context: Any,
+    ) -> Executor[Any] | None:
+        executor = self.executor_class.build(
+            self.graphql_schema,
+            document,
+            context_value=context,
+            raw_variable_values=variables,
+            operation_name=operation_name,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            operation_extensions=None,
+        )
+        return None if isinstance(executor, list) else executor
 
     def _admits(
         self,
@@ -184,6 +234,9 @@ class CompiledReads:
 
 
 _UNPLANNED = object()
+# An executor class keeping attributes `forked` does not know: built for each request.
+_UNFORKABLE: Any = object()
+_NO_VARIABLES = VariableValues(sources={}, coerced={})
 
 
 class _SwitchVariables(Visitor):

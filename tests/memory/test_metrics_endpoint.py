@@ -44,6 +44,7 @@ async def test_metrics_report_the_caches_under_a_small_budget(tmp_path: Path) ->
         "document_verdicts",
         "admissions",
         "plans",
+        "executors",
         "datetime_texts",
         "pool_snapshots",
         "owner_versions",
