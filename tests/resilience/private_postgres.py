@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from testbed.server import free_port
+from testbed.server import PORT_ATTEMPTS, free_port
 
 # Safety nets against a hang, never verdicts about speed.
 PG_CTL_TIMEOUT_S = 120
@@ -34,6 +34,7 @@ class PrivatePostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="meimages-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "postgres.log"
+        self._started = False
         # PostgreSQL refuses to run as root; as root we run it as the `postgres` account.
         self._user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
         if self._user is not None:
@@ -54,6 +55,22 @@ class PrivatePostgres:
             raise RuntimeError(f"{' '.join(args[:2])} failed:\n{result.stdout}{result.stderr}")
 
     def start(self) -> None:
+        """Start the server. Its port was free when chosen, but another test's server may
+        have taken it since (initdb takes a while): before the first start succeeds, a
+        port found taken is exchanged for another; afterwards the port is the server's
+        address, which its clients reconnect to."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start()
+                self._started = True
+                return
+            except RuntimeError:
+                taken = "Address already in use" in self._log_text()
+                if self._started or not taken or attempt == PORT_ATTEMPTS:
+                    raise
+                self.port = free_port()
+
+    def _start(self) -> None:
         options = (
             f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
             " -c fsync=off -c max_connections=200"
@@ -62,6 +79,12 @@ class PrivatePostgres:
             _binary("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
             "-w", "-t", str(PG_CTL_TIMEOUT_S), "start",
         )  # fmt: skip
+
+    def _log_text(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
 
     def stop(self) -> None:
         """A fast shutdown: open sessions are cut, as when the database host restarts."""
