@@ -80,10 +80,6 @@ class Image:
     # From the usage ledger: how often the image was sent to a provider, and when last.
     use_count: int = 0
     last_used_at: datetime | None = None
-    # What the layers above make of this image (the API's view of it), made once and kept
-    # here: an Image never changes, and a pool snapshot's images serve every read of its
-    # version. Not an argument: `replace` makes a new image, which starts without views.
-    views: dict[type, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 class Order(enum.StrEnum):
@@ -234,6 +230,11 @@ class PoolSnapshot:
     version: int
     images: tuple[Image, ...]
     ai_enabled: bool
+    # What the layers above make of each image (the API's view of it), by image id: made
+    # once and kept while the snapshot serves reads of its version (its images never
+    # change). Kept here, not on the images, which a view refers to: no reference cycle,
+    # so a snapshot left behind is freed at once, without waiting for the cyclic GC.
+    views: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
@@ -265,7 +266,7 @@ async def pool_snapshot(stores: Stores, caller: Caller) -> PoolSnapshot:
 # A decoded pool's bytes, estimated: measured with tracemalloc over pools of 1 to 50
 # images with labels and tags (tests/memory/test_estimates.py keeps these honest). An
 # image is about 2,100 bytes, and about 550 more once a list read has made its view
-# (`Image.views`): the estimate sits between.
+# (`PoolSnapshot.views`): the estimate sits between.
 SNAPSHOT_BYTES = 600
 IMAGE_BYTES = 2400
 
@@ -277,8 +278,18 @@ def snapshot_bytes(snapshot: PoolSnapshot) -> int:
 async def list_images(
     stores: Stores, caller: Caller, kind: Kind | None = None, order: Order = Order.NEWEST_FIRST
 ) -> list[Image]:
+    images, _views = await listed_images(stores, caller, kind, order)
+    return images
+
+
+async def listed_images(
+    stores: Stores, caller: Caller, kind: Kind | None = None, order: Order = Order.NEWEST_FIRST
+) -> tuple[list[Image], dict[str, Any]]:
+    """`list_images`, and the memo of views of the snapshot they come from
+    (`PoolSnapshot.views`)."""
     snapshot = await pool_snapshot(stores, caller)
-    return _ordered([i for i in snapshot.images if kind is None or i.kind is kind], order)
+    images = _ordered([i for i in snapshot.images if kind is None or i.kind is kind], order)
+    return images, snapshot.views
 
 
 async def reference_images(

@@ -27,13 +27,13 @@ class PoolQuery:
         kind: MeImageKind | None = None,
         order: ImageOrder = ImageOrder.NEWEST_FIRST,
     ) -> list[MeImage]:
-        images = await me_images.list_images(
+        images, views = await me_images.listed_images(
             info.context.stores,
             info.context.require_caller(),
             kind.to_domain() if kind else None,
             order.to_domain(),
         )
-        return [MeImage.of(image) for image in images]
+        return MeImage.listed(images, views)
 
     @strawberry.field(
         description=f"The caller's live images as a Relay connection (what `meImages` lists, in pages), newest first unless `order` says otherwise, optionally of one kind. {pagination.ARGUMENTS}"

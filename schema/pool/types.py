@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -78,16 +78,20 @@ class MeImage(Node):
     )
 
     @classmethod
-    def of(cls, image: me_images.Image) -> MeImage:
-        """The view of `image`, made once per image: a list read of the pool hands out
-        the same objects until the pool changes (nothing changes a view once made)."""
-        view: MeImage | None = image.views.get(cls)
-        if view is None:
-            view = image.views[cls] = cls._made_of(image)
-        return view
+    def listed(cls, images: list[me_images.Image], views: dict[str, Any]) -> list[MeImage]:
+        """The views of a snapshot's images, each made once and kept in the snapshot's
+        memo (`views`): list reads of one pool version share them (nothing changes a
+        view once made)."""
+        listed = []
+        for image in images:
+            view = views.get(image.id)
+            if view is None or view.image is not image:
+                view = views[image.id] = cls.of(image)
+            listed.append(view)
+        return listed
 
     @classmethod
-    def _made_of(cls, image: me_images.Image) -> MeImage:
+    def of(cls, image: me_images.Image) -> MeImage:
         return cls(
             image=image,
             id=strawberry.ID(image.id),

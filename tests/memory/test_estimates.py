@@ -117,10 +117,11 @@ async def test_a_pool_snapshot_is_estimated_from_its_images(api: Api, owner: str
         measured, snapshot = await _retained_async(lambda: me_images.pool_snapshot(stores, caller))
         measures.append(measured)
     assert len(snapshot.images) == 12
-    # A list read makes the API's view of each image once and keeps it with the image
-    # (`MeImage.of`): the estimate holds for a snapshot read before and after that.
-    viewed, views = _retained(lambda: [MeImage.of(image) for image in snapshot.images])
-    assert [MeImage.of(image) for image in snapshot.images] == views
+    # A list read makes the API's view of each image once and keeps it in the snapshot
+    # (`MeImage.listed`): the estimate holds for a snapshot read before and after that.
+    images = list(snapshot.images)
+    viewed, views = _retained(lambda: MeImage.listed(images, snapshot.views))
+    assert len(views) == len(snapshot.views) == 12
     estimate, measured = me_images.snapshot_bytes(snapshot), sorted(measures)[1]
     assert _close(estimate, measured), (estimate, measures)
     assert _close(estimate, measured + viewed), (estimate, measured, viewed)
