@@ -215,7 +215,7 @@ async def test_unexpected_errors_are_masked(
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail /etc/passwd")
 
-    monkeypatch.setattr(me_images, "list_images", boom)
+    monkeypatch.setattr(me_images, "listed_images", boom)
     response = await api.client.post("/graphql", json=Q, headers=api.headers(owner))
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "Internal server error."
@@ -496,7 +496,7 @@ async def test_client_mistakes_are_one_info_line_real_faults_keep_their_tracebac
     async def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a real fault")
 
-    monkeypatch.setattr(me_images, "list_images", boom)
+    monkeypatch.setattr(me_images, "listed_images", boom)
     with caplog.at_level(logging.INFO):
         response = await api.client.post("/graphql", json=Q, headers=auth)
     assert response.json()["errors"][0]["message"] == "Internal server error."
