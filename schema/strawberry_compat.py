@@ -5,9 +5,10 @@ The schema's graphql-core schema (`Schema._schema`), whether an extension wraps 
 resolver (`SchemaExtension._implements_resolve`), the `Info` a resolver receives (built
 from its private fields), the default-resolver mark, and names that live in Strawberry's
 modules without being exported: validation with given rules, the graphql-core execution
-context it subclasses (and the memos graphql-core's executor keeps), its awaitable check;
-and how the extensions' lifecycle hooks run (`SchemaExtensionsRunner`, whose context
-managers `HookedSchema` replaces with `LifecycleHooks`).
+context it subclasses (and the memos graphql-core's executor keeps), its awaitable check,
+the serializer of its date and time scalars (`base_scalars.isoformat`); and how the
+extensions' lifecycle hooks run (`SchemaExtensionsRunner`, whose context managers
+`HookedSchema` replaces with `LifecycleHooks`).
 `WRITTEN_FOR` names the versions read;
 `tests/test_library_fences.py` fails when the installed one is another.
 """

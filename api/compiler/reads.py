@@ -91,7 +91,8 @@ class CompiledReads:
         self._plans = budget.cache("plans", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
         # One graphql-core executor per document and operation, forked for each request.
         self._prototypes = budget.cache("executors", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
-        # The text of the UTC datetimes plans serialised (`isoformat`), looked up instead.
+        # The text of the UTC datetimes plans serialised (`isoformat`), looked up instead;
+        # read with `peek`, so the oldest made is the first to go when it is full.
         self._dates = budget.cache("datetime_texts", Sizing.ESTIMATED, max_entries=CACHED_DATES)
         # `admits` of requests without variables, by query text and operation: it judges
         # the document, operation and variables alone, so its verdict stays the same. The
