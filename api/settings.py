@@ -214,6 +214,9 @@ class Settings(BaseSettings):
     # Queries answered by their compiled plans where that gives graphql-core's answer
     # (false: graphql-core runs every query).
     compiled_reads: Flag = True
+    # Mutations of one root field answered by compiled plans the same way; a resolver
+    # never runs twice (false: graphql-core runs every mutation).
+    compiled_mutations: Flag = True
     # MCP at /mcp: sessionless, so any instance can answer any request (no list-change notices).
     mcp_stateless: Flag = False
     # Reference generation: providers stay off until a key or a base URL is set.

@@ -25,7 +25,7 @@ from strawberry.subscriptions import (
 )
 
 from api.auth import Authenticator
-from api.compiler.reads import CompiledReads
+from api.compiler.operations import CompiledOperations
 from api.documents import QueryDocuments
 from api.observability.server import Observability
 from api.persisted_queries import PersistedQueries
@@ -218,14 +218,17 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         clock_dependent=CLOCK_DEPENDENT_FIELDS,
         budget=server.stores.caches.budget,
     )
-    reads = CompiledReads(
+    settings = server.settings
+    compiled = CompiledOperations(
         schema,
         documents,
         validation_rules(options),
         admits=_plan_admits(schema, options, server),
         budget=server.stores.caches.budget,
+        queries=settings.compiled_reads,
+        mutations=settings.compiled_mutations,
     )
-    view = _graphql_view(server, schema, documents, reads)
+    view = _graphql_view(server, schema, documents, compiled)
     entries = server.settings.query_cache_entries
     query_cache = (
         QueryCache(
@@ -269,7 +272,7 @@ def _plan_admits(
 
 
 def _graphql_view(
-    server: Server, schema: Schema, documents: QueryDocuments, reads: CompiledReads
+    server: Server, schema: Schema, documents: QueryDocuments, compiled: CompiledOperations
 ) -> MeImagesGraphQL:
     settings = server.settings
     return MeImagesGraphQL(
@@ -278,8 +281,8 @@ def _graphql_view(
         urls=server.urls,
         authenticator=server.authenticator,
         documents=documents,
-        reads=reads if settings.compiled_reads else None,
-        on_compiled_read=server.observability.compiled_read,
+        compiled=compiled if compiled.queries or compiled.mutations else None,
+        on_compiled=server.observability.compiled,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=True,

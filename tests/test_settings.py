@@ -64,6 +64,7 @@ EVERY_VARIABLE: dict[str, tuple[str, str, Any]] = {
     "MEIMAGES_QUERY_CACHE_ENTRIES": ("0", "query_cache_entries", 0),
     "MEIMAGES_CACHE_BYTES": ("1048576", "cache_bytes", 1048576),
     "MEIMAGES_COMPILED_READS": ("false", "compiled_reads", False),
+    "MEIMAGES_COMPILED_MUTATIONS": ("false", "compiled_mutations", False),
     "MEIMAGES_MCP_STATELESS": ("on", "mcp_stateless", True),
     "MEIMAGES_OPENAI_API_KEY": (" sk-1 ", "openai_api_key", "sk-1"),
     "MEIMAGES_OPENAI_BASE_URL": (

@@ -1,2 +1,3 @@
-"""Compiled reads: GraphQL queries answered from a plan compiled once per document,
-with graphql-core as the fallback for everything the plans do not cover."""
+"""Compiled operations: GraphQL queries, and mutations of one root field, answered from a
+plan compiled once per document, with graphql-core as the fallback for everything the
+plans do not cover."""

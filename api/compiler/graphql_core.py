@@ -187,15 +187,19 @@ class Selected:
     details: list[FieldDetails]
 
 
-def root_fields(schema: GraphQLSchema, executor: Executor[Any]) -> list[Selected] | None:
+def root_fields(
+    schema: GraphQLSchema, executor: Executor[Any], root: GraphQLObjectType | None = None
+) -> list[Selected] | None:
     """The root selection of the executor's operation under its variables, or None when
-    it holds what graphql-core runs differently (`@defer`, fragment variables)."""
-    assert schema.query_type is not None
+    it holds what graphql-core runs differently (`@defer`, fragment variables). `root`:
+    the operation's root type (the query type unless named)."""
+    root = root if root is not None else schema.query_type
+    assert root is not None
     collected = collect_fields(
         schema,
         executor.fragments,
         executor.variable_values,
-        schema.query_type,
+        root,
         executor.operation,
     )
     if collected.new_defer_usages or collected.forbidden_directive_instances:

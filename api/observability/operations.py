@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -15,15 +15,18 @@ from api.observability.metrics import Metrics
 from schema.events.delivery import Member, handoff_of
 
 
-def observe_compiled_read(metrics: Metrics | None, operation: str | None, seconds: float) -> None:
-    """What `ObservedOperation` records, for a query its compiled plan answered: the plan
-    runs no Strawberry extension (`api.compiler`), and answers only error-free queries."""
+def observe_compiled(
+    metrics: Metrics | None, operation: str | None, kind: OperationType, seconds: float
+) -> None:
+    """What `ObservedOperation` records, for a query or mutation its compiled plan
+    answered: the plan runs no Strawberry extension (`api.compiler`), and answers only
+    without errors."""
     record = request_id.current()
     if record is not None:
-        record.operation, record.operation_type, record.outcome = operation, "query", "ok"
+        record.operation, record.operation_type, record.outcome = operation, kind.value, "ok"
     if metrics is not None:
         name = metrics.operation_names.label(operation)
-        metrics.operation_done(name, "query", "ok", seconds, subscription=False)
+        metrics.operation_done(name, kind.value, "ok", seconds, subscription=False)
 
 
 class ObservedOperation(SchemaExtension):

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from graphql import OperationType
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +20,7 @@ from api.error_bodies import rest_error
 from api.observability import logs, tracing
 from api.observability.health import Readiness
 from api.observability.metrics import CONTENT_TYPE, Metrics
-from api.observability.operations import ObservedOperation, observe_compiled_read
+from api.observability.operations import ObservedOperation, observe_compiled
 from api.observability.requests import ObservedRequests
 from api.settings import Settings
 from resolvers.stores import Stores
@@ -79,8 +80,8 @@ class Observability:
             extensions.insert(0, self.tracing.operation_extension())
         return tuple(extensions)
 
-    def compiled_read(self, operation: str | None, seconds: float) -> None:
-        observe_compiled_read(self.metrics, operation, seconds)
+    def compiled(self, operation: str | None, kind: OperationType, seconds: float) -> None:
+        observe_compiled(self.metrics, operation, kind, seconds)
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [Route("/readyz", self.readiness.endpoint)]

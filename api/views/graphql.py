@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Callable
 from json import JSONDecodeError
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -25,7 +25,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import Authenticator, AuthError
-from api.compiler.reads import CompiledReads
+from api.compiler.mutations import REPLAYED, Replay
+from api.compiler.operations import CompiledOperations
 from api.documents import QueryDocuments
 from api.error_bodies import GRAPHQL_RESPONSE_JSON, graphql_error
 from api.proxy import request_origin, signer_for
@@ -55,6 +56,8 @@ from schema.context import RequestContext
 
 # Connection parameters a graphql-ws client may carry its token in (any case).
 _TOKEN_PARAMS = ("authorization", "authtoken", "token")
+# Where `_compiled` leaves a replayed mutation's sub-response and context in the scope.
+_PREPARED = "meimages.prepared"
 
 
 class MeImagesGraphQL(GraphQL[RequestContext, None]):
@@ -76,8 +79,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         urls: MediaUrlSigner,
         authenticator: Authenticator,
         documents: QueryDocuments,
-        reads: CompiledReads | None = None,
-        on_compiled_read: Callable[[str | None, float], None] | None = None,
+        compiled: CompiledOperations | None = None,
+        on_compiled: Callable[[str | None, OperationType, float], None] | None = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         **kwargs: Any,
     ) -> None:
@@ -86,8 +89,8 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         self.urls = urls
         self.authenticator = authenticator
         self.documents = documents
-        self.reads = reads
-        self.on_compiled_read = on_compiled_read
+        self.compiled = compiled
+        self.on_compiled = on_compiled
         self.max_message_bytes = max_message_bytes
         # Where `meImageEvents` subscribers over graphql-transport-ws are delivered to.
         self.event_groups = event_groups_for(self.schema)
@@ -110,7 +113,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
                 check_csrf(scope["method"], headers)
                 await self.authenticator.authenticate_request(scope)
             response = None
-            if self.reads is not None:
+            if self.compiled is not None:
                 response, receive = await self._compiled(scope, receive, headers)
             if response is None:
                 # Strawberry's own `__call__` answers its refusals as text/plain; here every
@@ -133,12 +136,17 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
     async def _compiled(
         self, scope: Scope, receive: Receive, headers: Headers
     ) -> tuple[Response | None, Receive]:
-        """The answer of a query its compiled plan gives, made without Strawberry's view:
-        the request read once, then the view's own steps in its order — context (CSRF,
-        authentication: its refusals raise as they would there), plan, result, response.
-        None (and the `receive` that replays what was read) for anything else: the usual
-        path answers it, reusing what was read here (`plain_request`)."""
-        assert self.reads is not None
+        """The answer of a query (or mutation) its compiled plan gives, made without
+        Strawberry's view: the request read once, then the view's own steps in its order —
+        context (CSRF, authentication: its refusals raise as they would there), plan,
+        result, response. None (and the `receive` that replays what was read) for anything
+        else: the usual path answers it, reusing what was read here (`plain_request`).
+
+        A mutation whose resolver ran and whose plan left the answer to graphql-core
+        (`Replay`) goes the usual path too, with this request's context and sub-response
+        (`_PREPARED`): its root resolver hands back the outcome it gave instead of running
+        again (`api.compiler.mutations`)."""
+        assert self.compiled is not None
         method = scope["method"]
         if method not in ("GET", "POST") or preflight_missing(method, headers):
             return None, receive
@@ -154,22 +162,31 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             or data.extensions is not None
             or not isinstance(data.query, str)
             or not isinstance(data.operation_name, str | None)
-            or self.documents.operation_type(data.query, data.operation_name)
-            is not OperationType.QUERY
+        ):
+            return None, receive
+        kind = self.documents.operation_type(data.query, data.operation_name)
+        # A mutation is answered only to POST: GET refuses it (405) the usual way.
+        if not (
+            kind is OperationType.QUERY or (kind is OperationType.MUTATION and method == "POST")
         ):
             return None, receive
         request = Request(scope, receive=receive)
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, sub_response)
         started = time.perf_counter()
-        result = await self.reads.execute(
-            data.query, data.variables, data.operation_name, None, context
-        )
+        try:
+            result = await self.compiled.execute(
+                data.query, data.variables, data.operation_name, None, context
+            )
+        except Replay as replay:
+            context.extra[REPLAYED] = replay.outcome
+            scope[_PREPARED] = (sub_response, context)
+            return None, receive
         if result is None:
             return None, receive
-        if self.on_compiled_read is not None:  # the operation metrics see it too
+        if self.on_compiled is not None:  # the operation metrics see it too
             name = self.documents.operation_name(data.query, data.operation_name)
-            self.on_compiled_read(name, time.perf_counter() - started)
+            self.on_compiled(name, kind, time.perf_counter() - started)
         return self.create_response(
             await self.process_result(request, result), sub_response
         ), receive
@@ -177,6 +194,9 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
+        prepared = request.scope.get(_PREPARED)
+        if prepared is not None:  # checked and authenticated by `_compiled`
+            return cast("RequestContext", prepared[1])
         context = RequestContext(
             stores=self.stores,
             urls=signer_for(self.urls, request.scope),
@@ -289,6 +309,9 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             raise JSONDecodeError("nested too deeply", "", 0) from exc
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        prepared = request.scope.get(_PREPARED)
+        if prepared is not None:
+            return cast("Response", prepared[0])
         sub = await super().get_sub_response(request)
         sub._meimages_request = request  # type: ignore[attr-defined]
         return sub

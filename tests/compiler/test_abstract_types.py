@@ -14,7 +14,7 @@ import strawberry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.compiler.reads import CompiledReads
+from api.compiler.operations import CompiledOperations
 from api.documents import QueryDocuments
 from schema.strawberry_compat import graphql_schema
 
@@ -82,7 +82,7 @@ class Query:
 
 
 SCHEMA = strawberry.Schema(query=Query, types=[Photo, Album])
-READS = CompiledReads(
+READS = CompiledOperations(
     SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
 )
 

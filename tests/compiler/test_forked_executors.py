@@ -11,7 +11,7 @@ import pytest
 import strawberry
 
 from api.compiler.graphql_core import forkable, forked
-from api.compiler.reads import CompiledReads
+from api.compiler.operations import CompiledOperations
 from api.documents import QueryDocuments
 from schema.events.shared import SharedEventExecution
 from schema.strawberry_compat import graphql_schema, optimized_is_awaitable
@@ -29,8 +29,8 @@ class Query:
 SCHEMA = strawberry.Schema(query=Query, execution_context_class=SharedEventExecution)
 
 
-def _reads() -> CompiledReads:
-    return CompiledReads(
+def _reads() -> CompiledOperations:
+    return CompiledOperations(
         SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
     )
 

@@ -13,7 +13,7 @@ import warnings
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from api.compiler.reads import CompiledReads
+from api.compiler.operations import CompiledOperations
 from api.documents import QueryDocuments
 from schema.strawberry_compat import graphql_schema
 
@@ -57,7 +57,7 @@ async def _stepped(info: strawberry.Info, name: str) -> str:
 
 
 SCHEMA = strawberry.Schema(query=Query)
-READS = CompiledReads(
+READS = CompiledOperations(
     SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
 )
 

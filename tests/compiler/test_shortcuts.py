@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 import strawberry
 
-from api.compiler.reads import CompiledReads
+from api.compiler.operations import CompiledOperations
 from api.documents import QueryDocuments
 from schema.strawberry_compat import graphql_schema
 
@@ -134,7 +134,7 @@ class Query:
 
 
 SCHEMA = strawberry.Schema(query=Query, types=[Card, Box])
-READS = CompiledReads(
+READS = CompiledOperations(
     SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
 )
 
@@ -194,7 +194,7 @@ def _leaves(value: object) -> list[object]:
 
 
 async def test_the_text_of_a_utc_datetime_is_remembered_and_nothing_else() -> None:
-    reads = CompiledReads(
+    reads = CompiledOperations(
         SCHEMA, QueryDocuments(graphql_schema(SCHEMA), max_tokens=2000, clock_dependent=()), []
     )
     query = "{ a: moment(which: 0) b: moment(which: 1) c: moment(which: 2) d: moment(which: 3) e: moment(which: 4) }"

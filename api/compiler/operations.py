@@ -1,13 +1,17 @@
-"""Compiled reads: answers a GraphQL query from its plan when that is sure to give the
-response graphql-core would give, and otherwise says so (None) for the view to run it.
+"""Compiled operations: answers a GraphQL query, or a mutation of one root field, from
+its plan when that is sure to give the response graphql-core would give, and otherwise
+says so (None) for the view to run it.
 
-A request takes the plan only when it is one query without extensions, its document
-parses under the schema's token limit and validates under the schema's own rules (depth,
-aliases, introspection included), its text is storable (`schema.limits`), its variables
-coerce, and its plan runs without any error. Everything else — mutations, subscriptions,
-invalid documents, introspection, anything that would answer with an error — goes the
-usual way, so error masking, typed errors and limits stay graphql-core's and Strawberry's.
-The caller is authenticated by the view before either path runs.
+A request takes the plan only when it is one query (or mutation, when those are on)
+without extensions, its document parses under the schema's token limit and validates
+under the schema's own rules (depth, aliases, introspection included), its text is
+storable (`schema.limits`), its variables coerce, and its plan runs without any error.
+Everything else — subscriptions, invalid documents, introspection, anything that would
+answer with an error — goes the usual way, so error masking, typed errors and limits stay
+graphql-core's and Strawberry's. A mutation whose resolver has run is never run again: a
+plan that cannot finish its answer raises `Replay` (`api.compiler.mutations`) and the view
+has graphql-core make the answer from the resolver's outcome. The caller is
+authenticated by the view before either path runs.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from api.compiler.graphql_core import (
     forkable,
     forked,
 )
+from api.compiler.mutations import MutationPlan, Replay, compile_mutation, install_replay
 from api.compiler.plan import Fallback, Plan, compile_plan
 from api.documents import CACHED_DOCUMENTS, QueryDocuments, text_bytes
 from resolvers.cache_budget import CacheBudget, Sizing, memoized
@@ -59,8 +64,9 @@ EXECUTOR_BYTES = 3600
 PLAN_BYTES_PER_CHAR = 40
 
 
-class CompiledReads:
-    """Plans of one schema, cached; `execute` is the view's fast path for queries."""
+class CompiledOperations:
+    """Plans of one schema, cached; `execute` is the view's fast path for queries and,
+    with `mutations`, for mutations of one root field."""
 
     def __init__(
         self,
@@ -69,6 +75,8 @@ class CompiledReads:
         validation_rules: Sequence[type[ASTValidationRule]],
         admits: Callable[[DocumentNode, str | None, Mapping[str, Any] | None], bool] | None = None,
         budget: CacheBudget | None = None,
+        queries: bool = True,
+        mutations: bool = False,
     ) -> None:
         self.schema = schema
         # The checks Strawberry's extensions make before validation and execution (the
@@ -83,6 +91,19 @@ class CompiledReads:
         # A schema extension that wraps every resolver (tracing, say) must see every
         # field; the plans would skip it, so they stay off.
         self.enabled = not any(wraps_resolvers(ext) for ext in schema.get_extensions())
+        self.queries = queries and self.enabled
+        self.mutations = mutations and self.enabled
+        # The operation types the plans answer (`MEIMAGES_COMPILED_READS`, `..._MUTATIONS`).
+        self._kinds = frozenset(
+            kind
+            for kind, on in (
+                (OperationType.QUERY, self.queries),
+                (OperationType.MUTATION, self.mutations),
+            )
+            if on
+        )
+        if self.mutations:
+            install_replay(self.graphql_schema)
         budget = budget if budget is not None else CacheBudget()
         # A verdict holds the document `documents` keeps (counted there): only its own
         # bookkeeping counts here.
@@ -100,6 +121,7 @@ class CompiledReads:
         self._admitted = budget.cache("admissions", Sizing.ESTIMATED, max_entries=CACHED_PLANS)
         self.answered = 0
         self.passed_on = 0
+        self.replayed = 0
 
     async def execute(
         self,
@@ -109,12 +131,14 @@ class CompiledReads:
         extensions: object,
         context: Any,
     ) -> ExecutionResult | None:
-        """The result of a query from its plan, or None: the view runs it as usual."""
+        """The result of a query (or mutation) from its plan, or None: the view runs it
+        as usual. Raises `Replay` for a mutation whose resolver ran and whose answer the
+        plan leaves to graphql-core."""
         if not self.enabled or extensions is not None or not isinstance(query, str):
             return None
         if not (isinstance(variables, dict | None) and isinstance(operation_name, str | None)):
             return None
-        if self.documents.operation_type(query, operation_name) is not OperationType.QUERY:
+        if self.documents.operation_type(query, operation_name) not in self._kinds:
             return None
         verdict = self.valid(query)
         if verdict is None or unstorable_text(variables, None):
@@ -137,6 +161,9 @@ class CompiledReads:
         except Fallback:
             self.passed_on += 1
             return None
+        except Replay:
+            self.replayed += 1
+            raise
         self.answered += 1
         return ExecutionResult(data=data, errors=None)
 
@@ -222,13 +249,17 @@ class CompiledReads:
         operation_name: str | None,
         switches: tuple[str, ...],
         executor: Executor[Any],
-    ) -> Plan | None:
+    ) -> Plan | MutationPlan | None:
         coerced = executor.variable_values.coerced
         key = (query, operation_name, tuple(coerced.get(name) for name in switches))
         known = self._plans.get(key, _UNPLANNED)
         if known is not _UNPLANNED:
             return known  # type: ignore[no-any-return]
-        plan = compile_plan(self.graphql_schema, executor, self._dates)
+        plan: Plan | MutationPlan | None
+        if executor.operation.operation is OperationType.MUTATION:
+            plan = compile_mutation(self.graphql_schema, executor, self._dates)
+        else:
+            plan = compile_plan(self.graphql_schema, executor, self._dates)
         planned = PLAN_BYTES_PER_CHAR * len(query) if plan is not None else 0
         self._plans.put(key, plan, text_bytes(query) + planned)
         return plan

@@ -1,0 +1,147 @@
+"""Compiled mutations: a mutation of one root field, its resolver called as graphql-core
+calls it and its answer completed by a plan (`api.compiler.plan`).
+
+A mutation writes, so it never runs twice. Until its resolver is called, a mutation plan
+may still decline (`Fallback`: graphql-core runs the request as usual). Once the resolver
+has run, whatever the plan cannot answer itself — the resolver raised, its value is null
+in a non-null place, a field below fails, a type does not match — raises `Replay` with
+what the resolver gave (`Outcome`). The view then has graphql-core run the request with
+every extension, as usual; only the root field's resolver is not called again: it hands
+back that outcome instead (`install_replay`). The answer, errors and masking included,
+is the one graphql-core gives for that outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, OperationType
+
+from api.compiler.graphql_core import Executor, root_fields
+from api.compiler.plan import (
+    Completion,
+    Fallback,
+    _Compiler,
+    _Field,
+    _Run,
+    _settled,
+    _Unsupported,
+)
+from resolvers.cache_budget import BudgetedCache
+from schema.strawberry_compat import optimized_is_awaitable
+
+# Where the context keeps the outcome to replay (`RequestContext.extra`).
+REPLAYED = "replayed_mutation"
+# Marks a root resolver that replays.
+_REPLAYS = "__meimages_replays__"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a mutation's root resolver gave: a value, or the exception it raised."""
+
+    value: Any = None
+    error: Exception | None = None
+
+    def replayed(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Replay(Exception):
+    """The resolver has run and the plan leaves the answer to graphql-core: it must run
+    the request with `outcome` in place of the resolver's call."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__("the mutation's answer is made by graphql-core")
+        self.outcome = outcome
+
+
+class MutationPlan:
+    """A compiled mutation of one root field; `run` answers with the response's `data`."""
+
+    def __init__(self, field: _Field, slots: int) -> None:
+        self._field = field
+        self._complete: Completion = field.completer.complete
+        self._slots = slots
+
+    async def run(self, executor: Executor[Any]) -> dict[str, Any]:
+        field = self._field
+        run = _Run(executor, self._slots)
+        try:
+            info = field.site.info(run)
+            arguments = field.site.arguments(run) if field.takes_args else {}
+        except Exception as exc:  # nothing has run yet: graphql-core says why
+            raise Fallback from exc
+        try:
+            value = field.resolve(executor.root_value, info, **arguments)
+            if optimized_is_awaitable(value):
+                value = await value
+        except Exception as exc:
+            raise Replay(Outcome(error=exc)) from None
+        try:
+            if isinstance(value, Exception):  # graphql-core raises a returned error
+                raise Fallback
+            return {field.key: await _settled(self._complete(value, run))}
+        except Exception:
+            raise Replay(Outcome(value=value)) from None
+
+
+def compile_mutation(
+    schema: GraphQLSchema, executor: Executor[Any], dates: BudgetedCache[Any, Any] | None = None
+) -> MutationPlan | None:
+    """The plan of the executor's mutation, or None when graphql-core should run it: a
+    mutation of anything but exactly one root field (graphql-core runs several one after
+    the other), or a selection the plans do not cover."""
+    mutation = schema.mutation_type
+    if executor.operation.operation is not OperationType.MUTATION or mutation is None:
+        return None
+    compiler = _Compiler(schema, executor, dates)
+    try:
+        selection = root_fields(schema, executor, mutation)
+        if selection is None or len(selection) != 1:
+            return None
+        (field,) = compiler.object_fields(mutation, selection)
+    except (_Unsupported, GraphQLError):
+        # GraphQLError: a switch that does not coerce; the executor reports it.
+        return None
+    if not isinstance(field, _Field) or not replays(
+        mutation, field.site.selected.nodes[0].name.value
+    ):
+        return None
+    return MutationPlan(field, compiler.slots)
+
+
+def install_replay(schema: GraphQLSchema) -> None:
+    """Have every root mutation field hand back a replayed outcome (`REPLAYED` in the
+    context's `extra`, taken once) instead of calling its resolver; without one, it calls
+    the resolver as before. Installing it twice changes nothing."""
+    mutation = schema.mutation_type
+    if mutation is None:
+        return
+    for field in mutation.fields.values():
+        resolve = field.resolve
+        if resolve is not None and not getattr(resolve, _REPLAYS, False):
+            field.resolve = _replaying(resolve)
+
+
+def replays(mutation: GraphQLObjectType, name: str) -> bool:
+    """Whether the root field `name` replays an outcome (`install_replay`)."""
+    field = mutation.fields.get(name)
+    return field is not None and getattr(field.resolve, _REPLAYS, False)
+
+
+def _replaying(resolve: Callable[..., Any]) -> Callable[..., Any]:
+    def replaying(source: Any, info: Any, **arguments: Any) -> Any:
+        extra = getattr(info.context, "extra", None)
+        if extra.__class__ is dict and REPLAYED in extra:
+            outcome: Outcome = extra.pop(REPLAYED)
+            return outcome.replayed()
+        return resolve(source, info, **arguments)
+
+    setattr(replaying, _REPLAYS, True)
+    replaying.__wrapped__ = resolve  # type: ignore[attr-defined]
+    return replaying
