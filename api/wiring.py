@@ -219,14 +219,17 @@ def build_graphql(server: Server) -> GraphQLEndpoint:
         budget=server.stores.caches.budget,
     )
     settings = server.settings
+    # Traced operations keep their spans (operation, parsing, validation): the plans run no
+    # Strawberry extension, so with tracing on graphql-core runs every operation.
+    traced = server.observability.tracing is not None
     compiled = CompiledOperations(
         schema,
         documents,
         validation_rules(options),
         admits=_plan_admits(schema, options, server),
         budget=server.stores.caches.budget,
-        queries=settings.compiled_reads,
-        mutations=settings.compiled_mutations,
+        queries=settings.compiled_reads and not traced,
+        mutations=settings.compiled_mutations and not traced,
     )
     view = _graphql_view(server, schema, documents, compiled)
     entries = server.settings.query_cache_entries

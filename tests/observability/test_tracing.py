@@ -98,6 +98,29 @@ async def test_one_generation_request_is_one_trace_with_operation_database_and_p
         assert node is root, span.name
 
 
+async def test_traced_queries_and_mutations_keep_their_operation_spans(
+    tmp_path: Path, provider_server: ProviderServer
+) -> None:
+    """With tracing on, graphql-core runs every operation (the compiled plans would leave
+    out the operation, parsing and validation spans): a read and a write of one root field,
+    both of which plans answer without tracing, each have their operation span."""
+    async with in_process_server(in_process_settings(tmp_path, provider_server)) as server:
+        async with httpx.AsyncClient(timeout=60) as http:
+            headers = server.headers("tracer")
+            await _reference(http, server.url, headers)
+            for query in (
+                "query List { meImages { id } }",
+                "mutation Flip { setAiUsesReferenceImages(enabled: true) { ownerId } }",
+            ):
+                response = await http.post(
+                    f"{server.url}/graphql", headers=headers, json={"query": query}
+                )
+                assert "errors" not in response.json(), response.json()
+        spans = {s.name: s for s in server.spans()}
+    assert (spans["GraphQL List"].attributes or {})["graphql.operation.type"] == "query"
+    assert (spans["GraphQL Flip"].attributes or {})["graphql.operation.type"] == "mutation"
+
+
 def test_tracing_is_off_unless_the_otel_environment_asks() -> None:
     assert not tracing.wanted({})
     assert tracing.provider_from_env({"OTEL_SERVICE_NAME": "x"}) is None
