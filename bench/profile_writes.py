@@ -9,6 +9,7 @@ Uploads two images of one owner, then has them take the face-ref slot in turn (w
 event loop's share: the database work runs on the driver's thread), then cProfile's top
 functions by the main thread's CPU time and its Python calls per write (function calls
 counted by cProfile, built-ins included: unlike the times, they do not depend on load).
+The heap is settled as `meimages serve` settles it (`settle_heap`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 
 from api.app import create_app
 from api.auth import issue_token
+from api.cli.workers import settle_heap
 from api.settings import Settings
 from bench.profile_reads import asgi_call
 from bench.short import parse_args
@@ -66,6 +68,7 @@ async def profile_writes(args: argparse.Namespace, data: Path) -> None:
     app = create_app(settings)
     stores = app.state.server.stores
     await migrate.upgrade(stores.db)
+    settle_heap()  # as `meimages serve` does once the app is built
     token = issue_token(app.state.server.settings, OWNER)
     ids: list[str] = []
     async with httpx.AsyncClient(
