@@ -28,6 +28,9 @@ class RequestContext:
     # The origin the request reached (see `api.proxy.request_origin`): what makes a
     # relative URL absolute (media URLs come absolute from `urls` already).
     origin: str = ""
+    # When a compiled plan started this operation before handing it to graphql-core (a
+    # mutation replayed, `api.compiler.mutations`): its time counts from there.
+    started_at: float | None = None
 
     def absolute(self, url: str) -> str:
         return self.origin + url if url.startswith("/") else url

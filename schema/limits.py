@@ -43,6 +43,7 @@ GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 # graphql-core's variable errors say "Variable '$x' got invalid value …" and the like.
 _VARIABLE_ERROR = re.compile(r"Variable '\$[_A-Za-z][_0-9A-Za-z]*'")
 # graphql-core writes Python's None where GraphQL says null ("… not to be None."); only
@@ -73,7 +74,7 @@ class MaskUnexpectedErrors(MaskErrors):
     """Strawberry's MaskErrors, which first asks whether there is an error to mask: its
     own ending checks the result against a runtime protocol (some forty Python calls per
     operation) before it finds no error. With errors, or a streamed or incremental
-    result, it runs as is."""
+    result, it runs as is; a masked error has the code `INTERNAL_SERVER_ERROR`."""
 
     def on_operation(self) -> Iterator[None]:
         masking = super().on_operation()
@@ -87,6 +88,12 @@ class MaskUnexpectedErrors(MaskErrors):
         ):
             return  # nothing MaskErrors would mask
         next(masking, None)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        # Apollo Server's code for a fault the client is not told about.
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL_SERVER_ERROR}
+        return masked
 
 
 class HideSuggestions(SchemaExtension):

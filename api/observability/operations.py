@@ -46,7 +46,9 @@ class ObservedOperation(SchemaExtension):
                 self._observe_handed(member, started)
             else:
                 # Also when cancelled: a subscription ends that way when its client leaves.
-                self._observe(time.perf_counter() - started)
+                # A mutation a compiled plan began counts from when the plan began it.
+                began = getattr(self.execution_context.context, "started_at", None)
+                self._observe(time.perf_counter() - (started if began is None else began))
 
     def _observe_handed(self, member: Member, started: float) -> None:
         context = self.execution_context

@@ -180,6 +180,7 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
             )
         except Replay as replay:
             context.extra[REPLAYED] = replay.outcome
+            context.started_at = started
             scope[_PREPARED] = (sub_response, context)
             return None, receive
         if result is None:

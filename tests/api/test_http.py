@@ -219,6 +219,7 @@ async def test_unexpected_errors_are_masked(
     response = await api.client.post("/graphql", json=Q, headers=api.headers(owner))
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "Internal server error."
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "secret" not in response.text and "Traceback" not in response.text
 
 

@@ -481,6 +481,7 @@ async def test_a_written_mutation_is_never_run_again(
     assert payload["errors"][0]["path"] == ["setPrimary"]
     if message is not None:  # masked: what the resolver raised is not shown
         assert payload["errors"][0]["message"] == message
+        assert payload["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
 
 
 async def _slot_of(world: World, image_id: str) -> str | None:

@@ -101,6 +101,15 @@ async def test_requests_operations_errors_uploads_and_cache_are_counted(
         http, server, 'mutation Gone { deleteMeImage(id: "no-such-id") { __typename } }'
     )
     assert "errors" not in missing, missing
+    # A compiled mutation whose field below fails: graphql-core answers from its outcome.
+    odd = await _post(
+        http,
+        server,
+        "mutation Odd($id: ID!) { setPrimary(id: $id, slot: AVATAR)"
+        " { ... on MeImage { transformUrl(width: 0) } } }",
+        variables={"id": image["id"]},
+    )
+    assert odd["errors"][0]["extensions"]["code"] == "INVALID_INPUT", odd
     media = await http.get(image["publicUrl"])
     assert media.status_code == 200
 
@@ -113,6 +122,11 @@ async def test_requests_operations_errors_uploads_and_cache_are_counted(
     assert m.get("meimages_graphql_operations_total", operation="ListImages", type="query") == 1
     assert m.get("meimages_graphql_operations_total", operation="Broken", outcome="refused") == 1
     assert m.get("meimages_graphql_operation_duration_seconds_count", operation="Broken") == 1
+    # Mutations, answered by their plan or replayed through graphql-core: counted once each.
+    assert m.get("meimages_graphql_operations_total", operation="Gone", type="mutation") == 1
+    assert m.get("meimages_graphql_operations_total", operation="Gone", outcome="ok") == 1
+    assert m.get("meimages_graphql_operations_total", operation="Odd", type="mutation") == 1
+    assert m.get("meimages_graphql_operation_duration_seconds_count", operation="Odd") == 1
     assert m.get("meimages_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED") == 1
     assert m.get("meimages_graphql_errors_total", code="NOT_FOUND") == 1
     assert m.get("meimages_graphql_errors_total", code="UNSUPPORTED_MEDIA_TYPE") == 1
