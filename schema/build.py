@@ -127,7 +127,11 @@ def build(options: SchemaOptions) -> strawberry.Schema:
     budget = options.cache_budget if options.cache_budget is not None else CacheBudget()
     documents = parsed_documents(budget)
     # Factories, not instances: each request gets fresh extension objects.
+    # Hooks are entered in this order and left in reverse (`LifecycleHooks`): the outer
+    # extensions (observing the operation) come first, so they are left last and see the
+    # final errors — coded, masked, capped.
     extensions: list[Callable[[], SchemaExtension]] = [
+        *options.outer_extensions,
         partial(MaxTokensLimiter, max_token_count=options.max_tokens),
         partial(CachedParse, documents),
         partial(AddValidationRules, rules),
@@ -146,8 +150,6 @@ def build(options: SchemaOptions) -> strawberry.Schema:
         *options.extensions,
         partial(MaxQueryCost, options.max_cost),
     ]
-    # Strawberry leaves hooks in the order it entered them: the last sees the final errors.
-    extensions += options.outer_extensions
     built = HookedSchema(
         query=Query,
         mutation=Mutation,

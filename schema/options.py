@@ -23,7 +23,8 @@ class SchemaOptions:
     max_cost: int = 5000
     # Extensions of the door (e.g. trusted documents), run after validation's own.
     extensions: tuple[Callable[[], SchemaExtension], ...] = ()
-    # Extensions of the door that serves the schema (metrics, traces), added last.
+    # Extensions of the door that serves the schema (metrics, traces): listed first, so
+    # their hooks are left last and see the final errors.
     outer_extensions: tuple[Callable[[], SchemaExtension], ...] = ()
     # The byte budget its caches (parsed documents) draw on; None: a budget of their own.
     cache_budget: CacheBudget | None = None

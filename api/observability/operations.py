@@ -136,8 +136,12 @@ def _errors(context: ExecutionContext) -> list[GraphQLError]:
 def _outcome(context: ExecutionContext, errors: list[GraphQLError]) -> str:
     if not errors:
         return "ok"
-    # Refused before it ran (syntax, validation, limits) or failed while running.
-    return "refused" if context.result is None or context.result.data is None else "error"
+    # Refused before it ran (syntax, validation, limits: no error has a path), or failed
+    # while running (even when a null then reached the top, leaving `data` null).
+    result = context.result
+    if result is None or (result.data is None and all(e.path is None for e in errors)):
+        return "refused"
+    return "error"
 
 
 def _tag_errors(errors: list[GraphQLError], rid: str) -> None:

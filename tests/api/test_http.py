@@ -220,6 +220,9 @@ async def test_unexpected_errors_are_masked(
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "Internal server error."
     assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    # The masked error still names its request, as the response header does.
+    rid = response.json()["errors"][0]["extensions"]["requestId"]
+    assert rid == response.headers["x-request-id"]
     assert "secret" not in response.text and "Traceback" not in response.text
 
 

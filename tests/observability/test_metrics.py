@@ -126,6 +126,10 @@ async def test_requests_operations_errors_uploads_and_cache_are_counted(
     assert m.get("meimages_graphql_operations_total", operation="Gone", type="mutation") == 1
     assert m.get("meimages_graphql_operations_total", operation="Gone", outcome="ok") == 1
     assert m.get("meimages_graphql_operations_total", operation="Odd", type="mutation") == 1
+    # Counted by the code answered (a domain error raised by a field below), as an error
+    # of a run operation, not a refusal.
+    assert m.get("meimages_graphql_operations_total", operation="Odd", outcome="error") == 1
+    assert m.get("meimages_graphql_errors_total", code="INVALID_INPUT") == 1
     assert m.get("meimages_graphql_operation_duration_seconds_count", operation="Odd") == 1
     assert m.get("meimages_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED") == 1
     assert m.get("meimages_graphql_errors_total", code="NOT_FOUND") == 1
