@@ -167,6 +167,8 @@ class Database:
             # execution walk the engine's listener lists, a few dozen Python calls each.
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # The same pool, for single statements outside a transaction (`read_row`).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._stamp_conn: sqlite3.Connection | None = None
         # SQLite has one write lock for the whole file. Writers of this process queue
         # here instead of in SQLite's busy handler, which polls with sleeps of up to
@@ -181,6 +183,18 @@ class Database:
         with _translated_failures():
             async with self._sessions() as session:
                 yield session
+
+    async def read_row(self, statement: Executable) -> Any:
+        """The first row of one read statement, or None, run outside any transaction:
+        on PostgreSQL no BEGIN before it and no ROLLBACK after (two round trips fewer than
+        a session's read). One statement sees one snapshot either way. A lost or full
+        database surfaces as `StoreUnavailable`."""
+        with _translated_failures():
+            if self.is_sqlite:  # readers are in autocommit already (`_sqlite_pragmas`)
+                async with self._sessions() as session:
+                    return (await session.execute(statement)).first()
+            async with self._autocommit.connect() as connection:
+                return (await connection.execute(statement)).first()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from resolvers.pool.consent import is_due, lapse_due
 from resolvers.stores import Caller, Stores
+from storage.repositories import owners
 
 # Bytes of one remembered version besides its owner id, measured with tracemalloc: the
 # 3-tuple (64), the stamp and version ints (2 x 28) and a datetime or None (48).
@@ -49,5 +50,4 @@ async def data_version(stores: Stores, caller: Caller) -> int:
 
 
 async def _read(stores: Stores, owner_id: str) -> tuple[int, datetime | None]:
-    async with stores.reading() as read:
-        return await read.owners.version_and_lapse(owner_id)
+    return await owners.version_and_lapse(stores.db, owner_id)

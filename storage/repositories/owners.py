@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from storage.db import TableStatements
+from storage.db import Database, TableStatements
 from storage.tables import Owner, utcnow
 from storage.upsert import upsert
 
@@ -140,14 +140,6 @@ class OwnerRepository:
         query = select(col(Owner.data_version)).where(col(Owner.id) == owner_id)
         return int((await self._session.execute(query)).scalar_one_or_none() or 0)
 
-    async def version_and_lapse(self, owner_id: str) -> tuple[int, datetime | None]:
-        """The data version and when the owner's next timed consent lapses, in one read."""
-        query = select(col(Owner.data_version), col(Owner.consent_lapses_at)).where(
-            col(Owner.id) == owner_id
-        )
-        row = (await self._session.execute(query)).first()
-        return (0, None) if row is None else (int(row[0]), row[1])
-
     async def with_consent_due(self, now: datetime, limit: int) -> list[str]:
         """Owners with a timed consent that has lapsed by `now`, soonest first."""
         query = (
@@ -173,3 +165,14 @@ class OwnerRepository:
         owner.ai_uses_reference_images = enabled
         owner.updated_at = utcnow()
         self._session.add(owner)
+
+
+async def version_and_lapse(db: Database, owner_id: str) -> tuple[int, datetime | None]:
+    """The owner's data version and when their next timed consent lapses: the read every
+    cached answer is checked with, one statement outside any transaction
+    (`Database.read_row`). (0, None) for an owner who never wrote anything."""
+    query = select(col(Owner.data_version), col(Owner.consent_lapses_at)).where(
+        col(Owner.id) == owner_id
+    )
+    row = await db.read_row(query)
+    return (0, None) if row is None else (int(row[0]), row[1])
