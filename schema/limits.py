@@ -52,9 +52,13 @@ _PYTHON_NONE = re.compile(r"\bnot to be None\.")
 
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask what came from inside a resolver unless it is an error we meant to show."""
+    """Mask what came from inside a resolver unless it is an error we meant to show.
+
+    An error without a path refuses the request before anything ran: a literal or a
+    variable a scalar would not parse (an Upload written in the document, say) is the
+    client's mistake, told as graphql-core words it, not a fault to hide."""
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
+    if original is None or isinstance(original, GraphQLError) or error.path is None:
         return False
     if isinstance(original, DomainError | NotAuthenticated):
         return False

@@ -46,6 +46,23 @@ CASES: dict[str, tuple[dict[str, Any], int, str]] = {
         400,
         "BAD_USER_INPUT",
     ),
+    # A scalar that refuses a value (Upload: only a file part of a multipart request) is
+    # the client's mistake, told as such, never a masked fault.
+    "upload written in the document": (
+        {"json": {"query": 'mutation { uploadMeImage(file: "x") { __typename } }'}},
+        400,
+        "GRAPHQL_VALIDATION_FAILED",
+    ),
+    "upload sent as a JSON variable": (
+        {
+            "json": {
+                "query": "mutation($f: Upload!) { uploadMeImage(file: $f) { __typename } }",
+                "variables": {"f": "x"},
+            }
+        },
+        400,
+        "BAD_USER_INPUT",
+    ),
     "unknown operation": (
         {"json": {"query": "query A { profile { ownerId } }", "operationName": "B"}},
         400,
