@@ -15,7 +15,6 @@ rule exactly once, and the answers are the same.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,12 @@ from hypothesis import strategies as st
 
 from api.compiler.operations import CompiledOperations
 from api.settings import Settings
-from api.views.graphql import MeImagesGraphQL
 from resolvers.pool import me_images
 from schema.pool import mutations as pool_mutations
 from testbed.images import jpeg, png
 from tests.support.app import Api, running_api
-from tests.support.databases import BACKENDS, database_url
+from tests.support.compiled import both_paths, graphql_view
+from tests.support.databases import BACKENDS
 
 OWNER = "mutations-owner"
 STRANGER = "mutations-stranger"
@@ -73,38 +72,18 @@ class World:
     foreign_id: str = ""
 
 
-def _view(api: Api) -> MeImagesGraphQL:
-    view = api.app.state.graphql_view
-    assert isinstance(view, MeImagesGraphQL)
-    return view
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
 async def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_database: str
 ) -> AsyncIterator[World]:
     backend: str = request.param
     tmp: Path = tmp_path_factory.mktemp(f"mutations-{backend}")
-    on = Settings(
-        data_dir=tmp,
-        database_url=database_url(backend, tmp, pg_database),
-        query_cache_entries=0,
-        rate_requests_per_second=0,
-    )
-    off = Settings.from_env(
-        {"MEIMAGES_COMPILED_READS": "false", "MEIMAGES_COMPILED_MUTATIONS": "false"},
-        data_dir=on.data_dir,
-        database_url=on.database_url,
-        query_cache_entries=0,
-        rate_requests_per_second=0,
-    )
-    async with running_api(on, backend) as api, running_api(off, backend) as plain:
-        compiled = _view(api).compiled
-        assert compiled is not None and compiled.mutations and compiled.queries
-        assert _view(plain).compiled is None
-        pinned = time.time()  # both paths sign URLs alike
-        for urls in (_view(api).urls, _view(plain).urls):
-            urls.clock = lambda: pinned
+    async with both_paths(backend, tmp, pg_database, rate_requests_per_second=0) as (
+        api,
+        plain,
+    ):
+        compiled = graphql_view(api).compiled
+        assert compiled is not None
         world = World(api, plain, compiled)
         for i, (data, kind) in enumerate(
             [(jpeg(1, size=(64, 48)), "FACE"), (png(2, size=(40, 80)), "FULLBODY")]
@@ -510,7 +489,7 @@ async def test_mutations_over_get_and_the_switch(world: World) -> None:
         query_cache_entries=0,
     )
     async with running_api(off, world.api.backend) as reads_only:
-        compiled = _view(reads_only).compiled
+        compiled = graphql_view(reads_only).compiled
         assert compiled is not None and compiled.queries and not compiled.mutations
         await reads_only.gql(
             "mutation { setAiUsesReferenceImages(enabled: true) { ownerId } }", user=OWNER

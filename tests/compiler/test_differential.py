@@ -12,7 +12,6 @@ app on the same database started with `MEIMAGES_COMPILED_READS=false` and
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +23,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from api.compiler.operations import CompiledOperations
-from api.settings import Settings
 from api.views.graphql import MeImagesGraphQL
 from testbed.images import jpeg, png
-from tests.support.app import Api, running_api
-from tests.support.databases import BACKENDS, database_url
+from tests.support.app import Api
+from tests.support.compiled import both_paths, graphql_view
+from tests.support.databases import BACKENDS
 
 OWNER = "differential-owner"
 STRANGER = "differential-stranger"
@@ -67,43 +66,15 @@ class Seeded:
     foreign_id: str = ""
 
 
-def _graphql_view(api: Api) -> MeImagesGraphQL:
-    # The view itself: at /graphql it sits behind the request rate and persisted queries.
-    view = api.app.state.graphql_view
-    assert isinstance(view, MeImagesGraphQL)
-    return view
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session", params=BACKENDS)
 async def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_database: str
 ) -> AsyncIterator[Seeded]:
     backend: str = request.param
     tmp: Path = tmp_path_factory.mktemp(f"compiler-{backend}")
-    # No result cache: both paths must run every request.
-    settings_ = Settings(
-        data_dir=tmp,
-        database_url=database_url(backend, tmp, pg_database),
-        query_cache_entries=0,
-    )
-    switched_off = Settings.from_env(
-        {"MEIMAGES_COMPILED_READS": "false", "MEIMAGES_COMPILED_MUTATIONS": "false"},
-        data_dir=settings_.data_dir,
-        database_url=settings_.database_url,
-        query_cache_entries=0,
-    )
-    async with (
-        running_api(settings_, backend) as api,
-        running_api(switched_off, backend) as plain,
-    ):
-        view = _graphql_view(api)
-        assert view.compiled is not None and view.compiled.enabled
-        assert _graphql_view(plain).compiled is None
-        # Signed URLs carry an expiry step; pin their clock so both paths sign alike (the
-        # signers made per request origin take it over).
-        pinned = time.time()
-        for urls in (view.urls, _graphql_view(plain).urls):
-            urls.clock = lambda: pinned
+    async with both_paths(backend, tmp, pg_database) as (api, plain):
+        view = graphql_view(api)
+        assert view.compiled is not None
         world = Seeded(api, view, view.compiled, plain)
         for i, (data, label, tags, kind) in enumerate(
             [
