@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.compiler.operations import CompiledOperations
@@ -31,7 +31,13 @@ from resolvers.pool import me_images
 from schema.pool import mutations as pool_mutations
 from testbed.images import jpeg, png
 from tests.support.app import Api, running_api
-from tests.support.compiled import both_paths, graphql_view
+from tests.support.compiled import (
+    GENERATED,
+    DrawnDocument,
+    both_paths,
+    graphql_view,
+    without_request_ids,
+)
 from tests.support.databases import BACKENDS
 
 OWNER = "mutations-owner"
@@ -144,17 +150,7 @@ async def _baseline(world: World) -> None:
 # Documents ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Doc:
-    fragments: list[str] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)  # name -> type
-
-    def use(self, name: str, type_: str) -> str:
-        self.variables[name] = type_
-        return f"${name}"
-
-
-def _directive(draw: st.DrawFn, doc: _Doc) -> str:
+def _directive(draw: st.DrawFn, doc: DrawnDocument) -> str:
     choice = draw(st.integers(0, 7))
     if choice == 0:
         return f" @skip(if: {doc.use('skip', 'Boolean!')})"
@@ -167,7 +163,7 @@ def _alias(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["", "", "a: ", "b: "]))
 
 
-def _image(draw: st.DrawFn, doc: _Doc, depth: int = 0) -> str:
+def _image(draw: st.DrawFn, doc: DrawnDocument, depth: int = 0) -> str:
     items = []
     for _ in range(draw(st.integers(1, 4))):
         choice = draw(st.integers(0, 9))
@@ -190,7 +186,7 @@ def _image(draw: st.DrawFn, doc: _Doc, depth: int = 0) -> str:
     return " ".join(items)
 
 
-def _result(draw: st.DrawFn, doc: _Doc) -> str:
+def _result(draw: st.DrawFn, doc: DrawnDocument) -> str:
     """A selection on a result union of MeImage and typed errors."""
     parts = ["__typename"] if draw(st.booleans()) else []
     parts.append(f"... on MeImage {{ {_image(draw, doc)} }}")
@@ -201,11 +197,11 @@ def _result(draw: st.DrawFn, doc: _Doc) -> str:
     return " ".join(parts)
 
 
-def _id(draw: st.DrawFn, doc: _Doc) -> str:
+def _id(draw: st.DrawFn, doc: DrawnDocument) -> str:
     return doc.use("id", "ID!")
 
 
-def _root(draw: st.DrawFn, doc: _Doc) -> str:
+def _root(draw: st.DrawFn, doc: DrawnDocument) -> str:
     alias = _alias(draw)
     choice = draw(st.integers(0, 6))
     if choice == 0:
@@ -255,7 +251,7 @@ def _root(draw: st.DrawFn, doc: _Doc) -> str:
 
 @st.composite
 def mutations(draw: st.DrawFn, world: World) -> dict[str, Any]:
-    doc = _Doc()
+    doc = DrawnDocument()
     roots = [_root(draw, doc)]
     extra = draw(st.integers(0, 5))
     if extra == 0:
@@ -301,27 +297,14 @@ async def _answer(
     response = await api.http.post(api.url, content=json.dumps(body), headers=headers)
     content_type = response.headers.get("content-type", "")
     payload = response.json() if "json" in content_type else response.text
-    if isinstance(payload, dict):
-        for error in payload.get("errors") or []:
-            (error.get("extensions") or {}).pop("requestId", None)
-    return response.status_code, content_type, payload
+    return response.status_code, content_type, without_request_ids(payload)
 
 
 def _tally(world: World) -> tuple[int, int, int]:
     return world.compiled.answered, world.compiled.replayed, world.compiled.passed_on
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.data_too_large,
-    ],
-)
+@settings(GENERATED, max_examples=40)
 @given(data=st.data())
 async def test_generated_mutations_answer_alike_on_both_paths(
     world: World, data: st.DataObject

@@ -19,14 +19,20 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.compiler.operations import CompiledOperations
 from api.views.graphql import MeImagesGraphQL
 from testbed.images import jpeg, png
 from tests.support.app import Api
-from tests.support.compiled import both_paths, graphql_view
+from tests.support.compiled import (
+    GENERATED,
+    DrawnDocument,
+    both_paths,
+    graphql_view,
+    without_request_ids,
+)
 from tests.support.databases import BACKENDS
 
 OWNER = "differential-owner"
@@ -60,7 +66,7 @@ class Seeded:
     api: Api
     view: MeImagesGraphQL
     reads: CompiledOperations
-    # The same database served with MEIMAGES_COMPILED_READS=false.
+    # The same database served with the compiled plans switched off (`SWITCHED_OFF`).
     plain: Api
     ids: list[str] = field(default_factory=list)
     foreign_id: str = ""
@@ -115,19 +121,7 @@ async def seeded(
 # Documents ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Doc:
-    """What a document being drawn needs besides its text."""
-
-    fragments: list[str] = field(default_factory=list)
-    variables: dict[str, str] = field(default_factory=dict)  # name -> type
-
-    def use(self, name: str, type_: str) -> str:
-        self.variables[name] = type_
-        return f"${name}"
-
-
-def _directive(draw: st.DrawFn, doc: _Doc) -> str:
+def _directive(draw: st.DrawFn, doc: DrawnDocument) -> str:
     choice = draw(st.integers(0, 9))
     if choice == 0:
         return f" @skip(if: {doc.use('skip', 'Boolean!')})"
@@ -144,7 +138,7 @@ def _alias(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["", "", "", "a: ", "b: ", "x1: "]))
 
 
-def _selection(draw: st.DrawFn, doc: _Doc, type_name: str, depth: int) -> str:
+def _selection(draw: st.DrawFn, doc: DrawnDocument, type_name: str, depth: int) -> str:
     items: list[str] = []
     for _ in range(draw(st.integers(1, 4))):
         # Fragments nest too, but not without end: they count as a level.
@@ -162,7 +156,7 @@ def _selection(draw: st.DrawFn, doc: _Doc, type_name: str, depth: int) -> str:
     return " ".join(items)
 
 
-def _field(draw: st.DrawFn, doc: _Doc, type_name: str, depth: int) -> str:
+def _field(draw: st.DrawFn, doc: DrawnDocument, type_name: str, depth: int) -> str:
     alias, directive = _alias(draw), _directive(draw, doc)
     if type_name == "MeImageUsage":
         return f"{alias}{draw(st.sampled_from(USAGE_LEAVES))}{directive}"
@@ -186,7 +180,7 @@ def _field(draw: st.DrawFn, doc: _Doc, type_name: str, depth: int) -> str:
     return f"{alias}{draw(st.sampled_from(IMAGE_LEAVES))}{directive}"
 
 
-def _root(draw: st.DrawFn, doc: _Doc, world: Seeded) -> str:
+def _root(draw: st.DrawFn, doc: DrawnDocument, world: Seeded) -> str:
     alias, directive = _alias(draw), _directive(draw, doc)
     choice = draw(st.integers(0, 11))
     image = _selection(draw, doc, "MeImage", 1)
@@ -223,7 +217,7 @@ def _root(draw: st.DrawFn, doc: _Doc, world: Seeded) -> str:
 
 @st.composite
 def requests(draw: st.DrawFn, world: Seeded) -> dict[str, Any]:
-    doc = _Doc()
+    doc = DrawnDocument()
     roots = " ".join(_root(draw, doc, world) for _ in range(draw(st.integers(1, 3))))
     variables: dict[str, Any] = {}
     for name in doc.variables:
@@ -258,33 +252,14 @@ async def _answer(world: Seeded, body: dict[str, Any], *, compiled: bool) -> tup
     content_type = response.headers.get("content-type", "")
     # Requests refused before execution (an unknown operation name) answer in plain text.
     payload = response.json() if "json" in content_type else response.text
-    return response.status_code, content_type, _without_request_ids(payload)
-
-
-def _without_request_ids(payload: Any) -> Any:
-    """Each request has an id of its own (in its errors' extensions): not part of the answer."""
-    if isinstance(payload, dict):
-        for error in payload.get("errors") or []:
-            (error.get("extensions") or {}).pop("requestId", None)
-    return payload
+    return response.status_code, content_type, without_request_ids(payload)
 
 
 def _headers(world: Seeded) -> dict[str, str]:
     return {**world.api.headers(OWNER), "Content-Type": "application/json"}
 
 
-@settings(
-    max_examples=50,
-    deadline=None,
-    derandomize=True,
-    # Shrinking re-runs whole requests for minutes; the failing document is printed as is.
-    phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.data_too_large,
-    ],
-)
+@settings(GENERATED, max_examples=50)
 @given(data=st.data())
 async def test_generated_documents_answer_alike_on_both_paths(
     seeded: Seeded, data: st.DataObject
@@ -376,7 +351,7 @@ async def _raw(world: Seeded, sent: _Sent, *, compiled: bool) -> tuple[Any, ...]
     )
     content_type = response.headers.get("content-type", "")
     payload = response.json() if "json" in content_type else response.text
-    return response.status_code, headers, _without_request_ids(payload)
+    return response.status_code, headers, without_request_ids(payload)
 
 
 def _json(body: object) -> str:

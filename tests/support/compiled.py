@@ -6,13 +6,29 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
 
 from api.settings import Settings
 from api.views.graphql import MeImagesGraphQL
 from tests.support.app import Api, running_api
 from tests.support.databases import database_url
+
+# How generated documents are sent through both paths: the same examples on every run, and
+# no shrinking (it re-runs whole requests for minutes; the failing document is printed as is).
+GENERATED = settings(
+    deadline=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+    ],
+)
 
 SWITCHED_OFF = {"MEIMAGES_COMPILED_READS": "false", "MEIMAGES_COMPILED_MUTATIONS": "false"}
 
@@ -53,3 +69,25 @@ async def both_paths(
         for urls in (graphql_view(api).urls, graphql_view(plain).urls):
             urls.clock = lambda: pinned
         yield api, plain
+
+
+@dataclass
+class DrawnDocument:
+    """What a document being drawn (by Hypothesis) needs besides its text: the fragments
+    it defines and the variables it declares."""
+
+    fragments: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)  # name -> type
+
+    def use(self, name: str, type_: str) -> str:
+        """Declares the variable and answers its reference (`$name`)."""
+        self.variables[name] = type_
+        return f"${name}"
+
+
+def without_request_ids(payload: Any) -> Any:
+    """Each request has an id of its own (in its errors' extensions): not part of the answer."""
+    if isinstance(payload, dict):
+        for error in payload.get("errors") or []:
+            (error.get("extensions") or {}).pop("requestId", None)
+    return payload
