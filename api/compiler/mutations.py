@@ -1,5 +1,5 @@
 """Compiled mutations: a mutation of one root field, its resolver called as graphql-core
-calls it and its answer completed by a plan (`api.compiler.plan`).
+calls it and its answer completed by a plan (`api.compiler.plan.MutationPlan`).
 
 A mutation writes, so it never runs twice. Until its resolver is called, a mutation plan
 may still decline (`Fallback`: graphql-core runs the request as usual). Once the resolver
@@ -17,20 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, OperationType
-
-from api.compiler.graphql_core import Executor, root_fields
-from api.compiler.plan import (
-    Completion,
-    Fallback,
-    _Compiler,
-    _Field,
-    _Run,
-    _settled,
-    _Unsupported,
-)
-from resolvers.cache_budget import BudgetedCache
-from schema.strawberry_compat import optimized_is_awaitable
+from graphql import GraphQLObjectType, GraphQLSchema
 
 # Where the context keeps the outcome to replay (`RequestContext.extra`).
 REPLAYED = "replayed_mutation"
@@ -58,61 +45,6 @@ class Replay(Exception):
     def __init__(self, outcome: Outcome) -> None:
         super().__init__("the mutation's answer is made by graphql-core")
         self.outcome = outcome
-
-
-class MutationPlan:
-    """A compiled mutation of one root field; `run` answers with the response's `data`."""
-
-    def __init__(self, field: _Field, slots: int) -> None:
-        self._field = field
-        self._complete: Completion = field.completer.complete
-        self._slots = slots
-
-    async def run(self, executor: Executor[Any]) -> dict[str, Any]:
-        field = self._field
-        run = _Run(executor, self._slots)
-        try:
-            info = field.site.info(run)
-            arguments = field.site.arguments(run) if field.takes_args else {}
-        except Exception as exc:  # nothing has run yet: graphql-core says why
-            raise Fallback from exc
-        try:
-            value = field.resolve(executor.root_value, info, **arguments)
-            if optimized_is_awaitable(value):
-                value = await value
-        except Exception as exc:
-            raise Replay(Outcome(error=exc)) from None
-        try:
-            if isinstance(value, Exception):  # graphql-core raises a returned error
-                raise Fallback
-            return {field.key: await _settled(self._complete(value, run))}
-        except Exception:
-            raise Replay(Outcome(value=value)) from None
-
-
-def compile_mutation(
-    schema: GraphQLSchema, executor: Executor[Any], dates: BudgetedCache[Any, Any] | None = None
-) -> MutationPlan | None:
-    """The plan of the executor's mutation, or None when graphql-core should run it: a
-    mutation of anything but exactly one root field (graphql-core runs several one after
-    the other), or a selection the plans do not cover."""
-    mutation = schema.mutation_type
-    if executor.operation.operation is not OperationType.MUTATION or mutation is None:
-        return None
-    compiler = _Compiler(schema, executor, dates)
-    try:
-        selection = root_fields(schema, executor, mutation)
-        if selection is None or len(selection) != 1:
-            return None
-        (field,) = compiler.object_fields(mutation, selection)
-    except (_Unsupported, GraphQLError):
-        # GraphQLError: a switch that does not coerce; the executor reports it.
-        return None
-    if not isinstance(field, _Field) or not replays(
-        mutation, field.site.selected.nodes[0].name.value
-    ):
-        return None
-    return MutationPlan(field, compiler.slots)
 
 
 def install_replay(schema: GraphQLSchema) -> None:

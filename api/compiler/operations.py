@@ -41,8 +41,8 @@ from api.compiler.graphql_core import (
     forkable,
     forked,
 )
-from api.compiler.mutations import MutationPlan, Replay, compile_mutation, install_replay
-from api.compiler.plan import Fallback, Plan, compile_plan
+from api.compiler.mutations import Replay, install_replay
+from api.compiler.plan import Fallback, MutationPlan, Plan, compile_mutation, compile_plan
 from api.documents import CACHED_DOCUMENTS, QueryDocuments, text_bytes
 from resolvers.cache_budget import CacheBudget, Sizing, memoized
 from schema.limits import unstorable_text

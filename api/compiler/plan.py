@@ -10,6 +10,10 @@ Whatever it does not cover is refused when compiling (`compile_plan` answers Non
 whatever goes wrong while running (a resolver raising, a null in a non-null field, a value
 that does not serialise) raises `Fallback`: graphql-core then runs the request and writes
 any error response, so a plan never answers with an error of its own.
+
+A mutation plan (`MutationPlan`, one root field) completes its resolver's result the same
+way, but it may fall back only before calling the resolver: after that, it raises `Replay`
+with what the resolver gave, for graphql-core to answer from (`api.compiler.mutations`).
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ from api.compiler.graphql_core import (
     root_fields,
     subfields,
 )
+from api.compiler.mutations import Outcome, Replay, replays
 from resolvers.cache_budget import BudgetedCache
 from schema.strawberry_compat import (
     TYPE_CAST_ATTRIBUTE,
@@ -217,6 +222,36 @@ class Plan:
             raise Fallback from exc
 
 
+class MutationPlan:
+    """A compiled mutation of one root field; `run` answers with the response's `data`."""
+
+    def __init__(self, field: _Field, slots: int) -> None:
+        self._field = field
+        self._complete: Completion = field.completer.complete
+        self._slots = slots
+
+    async def run(self, executor: Executor[Any]) -> dict[str, Any]:
+        field = self._field
+        run = _Run(executor, self._slots)
+        try:
+            info = field.site.info(run)
+            arguments = field.site.arguments(run) if field.takes_args else {}
+        except Exception as exc:  # nothing has run yet: graphql-core says why
+            raise Fallback from exc
+        try:
+            value = field.resolve(executor.root_value, info, **arguments)
+            if optimized_is_awaitable(value):
+                value = await value
+        except Exception as exc:
+            raise Replay(Outcome(error=exc)) from None
+        if isinstance(value, Exception):  # graphql-core raises a returned error
+            raise Replay(Outcome(value=value))
+        try:
+            return {field.key: await _settled(self._complete(value, run))}
+        except Exception:
+            raise Replay(Outcome(value=value)) from None
+
+
 class _Unsupported(Exception):
     """The document uses something the compiler leaves to graphql-core."""
 
@@ -241,6 +276,31 @@ def compile_plan(
         # executor reports it.
         return None
     return Plan(_object_completion(root, schema.query_type.name, dates), compiler.slots)
+
+
+def compile_mutation(
+    schema: GraphQLSchema, executor: Executor[Any], dates: BudgetedCache[Any, Any] | None = None
+) -> MutationPlan | None:
+    """The plan of the executor's mutation, or None when graphql-core should run it: a
+    mutation of anything but exactly one root field (graphql-core runs several one after
+    the other), or a selection the plans do not cover."""
+    mutation = schema.mutation_type
+    if executor.operation.operation is not OperationType.MUTATION or mutation is None:
+        return None
+    compiler = _Compiler(schema, executor, dates)
+    try:
+        selection = root_fields(schema, executor, mutation)
+        if selection is None or len(selection) != 1:
+            return None
+        (field,) = compiler.object_fields(mutation, selection)
+    except (_Unsupported, GraphQLError):
+        # GraphQLError: a switch that does not coerce; the executor reports it.
+        return None
+    if not isinstance(field, _Field) or not replays(
+        mutation, field.site.selected.nodes[0].name.value
+    ):
+        return None
+    return MutationPlan(field, compiler.slots)
 
 
 class _Compiler:
