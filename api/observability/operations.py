@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from api import request_id
 from api.observability.metrics import Metrics
 from schema.events.delivery import Member, handoff_of
+from schema.limits import GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, INTERNAL_SERVER_ERROR
 
 
 def observe_compiled(
@@ -150,14 +151,15 @@ def _tag_errors(errors: list[GraphQLError], rid: str) -> None:
 
 
 def _code(error: GraphQLError, outcome: str) -> str:
-    """The error's code; GraphQL's own refusals have none, so they get Apollo's names."""
+    """The error's code (`ErrorCodes` and masking have given every error one by now); one
+    without gets Apollo's name for what it is."""
     code = (error.extensions or {}).get("code")
     if isinstance(code, str):
         return code
     if outcome != "refused":
-        return "INTERNAL_SERVER_ERROR"
+        return INTERNAL_SERVER_ERROR
     return (
-        "GRAPHQL_PARSE_FAILED"
+        GRAPHQL_PARSE_FAILED
         if error.message.startswith("Syntax Error")
-        else "GRAPHQL_VALIDATION_FAILED"
+        else GRAPHQL_VALIDATION_FAILED
     )
