@@ -94,7 +94,7 @@ class CompiledOperations:
         self.queries = queries and self.enabled
         self.mutations = mutations and self.enabled
         # The operation types the plans answer (`MEIMAGES_COMPILED_READS`, `..._MUTATIONS`).
-        self._kinds = frozenset(
+        self.kinds = frozenset(
             kind
             for kind, on in (
                 (OperationType.QUERY, self.queries),
@@ -138,7 +138,7 @@ class CompiledOperations:
             return None
         if not (isinstance(variables, dict | None) and isinstance(operation_name, str | None)):
             return None
-        if self.documents.operation_type(query, operation_name) not in self._kinds:
+        if self.documents.operation_type(query, operation_name) not in self.kinds:
             return None
         verdict = self.valid(query)
         if verdict is None or unstorable_text(variables, None):

@@ -165,10 +165,9 @@ class MeImagesGraphQL(GraphQL[RequestContext, None]):
         ):
             return None, receive
         kind = self.documents.operation_type(data.query, data.operation_name)
-        # A mutation is answered only to POST: GET refuses it (405) the usual way.
-        if not (
-            kind is OperationType.QUERY or (kind is OperationType.MUTATION and method == "POST")
-        ):
+        # Only what the plans answer gets a context here (the usual path would make it
+        # again); a mutation only to POST: GET refuses it (405) the usual way.
+        if kind not in self.compiled.kinds or (kind is OperationType.MUTATION and method != "POST"):
             return None, receive
         request = Request(scope, receive=receive)
         sub_response = await self.get_sub_response(request)

@@ -454,9 +454,12 @@ async def _slot_of(world: World, image_id: str) -> str | None:
     return slot
 
 
-async def test_mutations_over_get_and_the_switch(world: World) -> None:
+async def test_mutations_over_get_and_the_switch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """GET never takes a mutation's plan (405, as graphql-core's path answers); with
-    `MEIMAGES_COMPILED_MUTATIONS=false` every mutation is graphql-core's."""
+    `MEIMAGES_COMPILED_MUTATIONS=false` every mutation is graphql-core's, and its request
+    context is made once (by the usual path only)."""
     before = _tally(world)
     response = await world.api.http.get(
         world.api.url,
@@ -474,8 +477,19 @@ async def test_mutations_over_get_and_the_switch(world: World) -> None:
     async with running_api(off, world.api.backend) as reads_only:
         compiled = graphql_view(reads_only).compiled
         assert compiled is not None and compiled.queries and not compiled.mutations
+        view = graphql_view(reads_only)
+        contexts: list[object] = []
+        made = view.get_context
+
+        async def counted(request: Any, response: Any) -> Any:
+            contexts.append(request)
+            return await made(request, response)
+
+        monkeypatch.setattr(view, "get_context", counted)
         await reads_only.gql(
             "mutation { setAiUsesReferenceImages(enabled: true) { ownerId } }", user=OWNER
         )
+        assert len(contexts) == 1
         await reads_only.gql("{ profile { ownerId } }", user=OWNER)
         assert (compiled.answered, compiled.replayed) == (1, 0)
+        assert len(contexts) == 2
