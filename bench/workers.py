@@ -6,8 +6,9 @@ Two servers on one fresh PostgreSQL database (127.0.0.1:5432) holding one owner'
 images: one with a single worker, one with two; then the same pair with the query cache
 off. Servers, wrk (two threads) and PostgreSQL share cores 0 and 1; runs of the two
 servers alternate, so a change in the machine's load meets both. Besides req/s, each
-row shows the CPU the server's processes and PostgreSQL's used, in cores (CPU seconds
-over wall seconds): where the second core's time went. Needs `wrk` and `taskset`.
+row shows the CPU the server's processes, PostgreSQL's and wrk used, in cores (CPU
+seconds over wall seconds): where the second core's time went; and the server's CPU per
+request, which shows what two workers cost that one does not. Needs `wrk` and `taskset`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import functools
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -29,7 +31,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.list_query import LIST_QUERY, lua_script, wrk
+from bench.list_query import LIST_QUERY, lua_script, ratio, wrk
 from bench.short import parse_args, server_spawn
 from testbed.graphql import bearer, upload_form, upload_result
 from testbed.images import jpeg
@@ -69,12 +71,24 @@ def _server_cpu(server: LiveServer) -> float:
     return sum(cpu_seconds(pid) for pid in [server.pid, *server.workers()])
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's children that have ended (each wrk run, once over)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _measured(run: Callable[[], tuple[float, float]], server: LiveServer) -> tuple[float, ...]:
-    """(req/s, p50 ms, server cores, PostgreSQL cores) of one wrk run."""
-    wall, own, pg = time.monotonic(), _server_cpu(server), _postgres_cpu()
+    """(req/s, p50 ms, server cores, PostgreSQL cores, wrk cores) of one wrk run."""
+    wall, own, pg, load = time.monotonic(), _server_cpu(server), _postgres_cpu(), _children_cpu()
     rps, p50 = run()
     wall = time.monotonic() - wall
-    return rps, p50, (_server_cpu(server) - own) / wall, _used(pg, _postgres_cpu()) / wall
+    return (
+        rps,
+        p50,
+        (_server_cpu(server) - own) / wall,
+        _used(pg, _postgres_cpu()) / wall,
+        (_children_cpu() - load) / wall,
+    )
 
 
 async def _database() -> str:
@@ -197,22 +211,22 @@ def main() -> int:
                     )
                     runs[workers].append(_measured(run, live))
             for workers, measured in runs.items():
-                medians = tuple(statistics.median(m[i] for m in measured) for i in range(4))
+                medians = tuple(statistics.median(m[i] for m in measured) for i in range(5))
                 rows.append((variant, workers, medians))
         print(
             f"\n{'operation':26} {'workers':>7} {'req/s':>9} {'p50 ms':>7} {'server':>7}"
-            f" {'pg':>5} {'x one':>6}"
+            f" {'pg':>5} {'wrk':>5} {'us/req':>7} {'x one':>6}"
         )
-        for variant, workers, (rps, p50, own, pg) in rows:
+        for variant, workers, (rps, p50, own, pg, load) in rows:
             one = next(r[2][0] for r in rows if r[0] == variant and r[1] == 1)
             print(
                 f"{variant:26} {workers:>7} {rps:>9.0f} {p50:>7.2f} {own:>7.2f} {pg:>5.2f}"
-                f" {rps / one:>6.2f}"
+                f" {load:>5.2f} {ratio(own * 1e6, rps, '7.0f')} {rps / one:>6.2f}"
             )
         print(
             f"\n(medians of {args.runs} runs x {args.seconds} s at c={args.connections}; servers,"
-            f" wrk -t2 and PostgreSQL on cores {CORES}; server and pg: cores used;"
-            f" load {os.getloadavg()[0]:.2f})"
+            f" wrk -t2 and PostgreSQL on cores {CORES}; server, pg and wrk: cores used;"
+            f" us/req: server CPU per request; load {os.getloadavg()[0]:.2f})"
         )
     finally:
         for live in servers:
