@@ -18,6 +18,7 @@ from resolvers.clock import Clock, WallClock
 from resolvers.config import Configuration
 from resolvers.limits import Limits
 from resolvers.observer import NullObserver, Observer
+from resolvers.shared_reads import SharedReads
 from storage.blobs import BlobStore
 from storage.db import Database
 from storage.erasures import ErasureJournal
@@ -57,6 +58,11 @@ class ReadCaches:
     # which that module checks on the way out (it builds on this one, so the type cannot
     # be named here without an import circle).
     pool_snapshots: BudgetedCache[tuple[str, str], object] = field(init=False)
+    # owner id -> the read of their data version under way: concurrent requests of one
+    # owner share it, if it began after they arrived (see pool.owners.data_version).
+    version_reads: SharedReads[str, tuple[int, datetime | None]] = field(
+        default_factory=SharedReads
+    )
 
     def __post_init__(self) -> None:
         self.owner_versions = self.budget.cache(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import datetime
 
@@ -20,6 +21,10 @@ async def data_version(stores: Stores, caller: Caller) -> int:
     On SQLite the answer is remembered together with the database's change stamp taken
     before reading it; while the stamp is unchanged nothing was committed by anyone, so
     the remembered version is still exact and no query is needed.
+
+    Otherwise concurrent requests of one owner share the read, though never one that
+    began before they arrived (`SharedReads`): a request sees every write committed
+    before it arrived, on any server, as with a read of its own.
 
     A timed consent of the owner that has come due is lapsed first (a write that bumps
     the version): the one change of an owner's data that no request makes.
@@ -50,4 +55,6 @@ async def data_version(stores: Stores, caller: Caller) -> int:
 
 
 async def _read(stores: Stores, owner_id: str) -> tuple[int, datetime | None]:
-    return await owners.version_and_lapse(stores.db, owner_id)
+    return await stores.caches.version_reads.read(
+        owner_id, functools.partial(owners.version_and_lapse, stores.db, owner_id)
+    )

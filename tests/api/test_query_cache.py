@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any, cast
@@ -13,8 +14,10 @@ from sqlalchemy import text
 from api.documents import QueryDocuments
 from api.query_cache import _ANSWER_BYTES, CachedResponse, QueryCache, _Key
 from resolvers.cache_budget import ENTRY_OVERHEAD
-from resolvers.stores import ReadCaches
+from resolvers.pool.owners import data_version
+from resolvers.stores import Caller, ReadCaches
 from storage.db import Database
+from storage.repositories import owners
 from storage.repositories.owners import OwnerRepository
 from testbed.images import jpeg
 from tests.support.app import Api
@@ -109,6 +112,97 @@ async def test_writes_by_another_process_are_seen(api: Api, owner: str) -> None:
     status, body, _ = await fetch(api, owner, etag)
     assert status == 200
     assert body is not None and body["data"]["meImages"][0]["usage"]["aiReference"] is True
+
+
+class HeldVersionReads:
+    """The data version reads of `api`'s stores, counted; the first is held, once it has
+    read, until `release` is set. Callers of the shared reads are counted as they come."""
+
+    def __init__(self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        # On SQLite a remembered version would spare the reads until the next commit.
+        api.stores.caches.owner_versions.clear()
+        self.reads = 0
+        self.first_read = asyncio.Event()
+        self.release = asyncio.Event()
+        self._callers = 0
+        self._came: dict[int, asyncio.Event] = {}
+        real, shared = owners.version_and_lapse, api.stores.caches.version_reads
+        real_read = shared.read
+
+        async def held(db: Database, owner_id: str) -> Any:
+            self.reads += 1
+            answer = await real(db, owner_id)
+            if self.reads == 1:
+                self.first_read.set()
+                await self.release.wait()
+            return answer
+
+        async def counted(key: str, fetch: Any) -> Any:
+            self._callers += 1
+            # The test resumes once this caller waits, so after it has joined a read.
+            self._came.setdefault(self._callers, asyncio.Event()).set()
+            return await real_read(key, fetch)
+
+        monkeypatch.setattr(owners, "version_and_lapse", held)
+        monkeypatch.setattr(shared, "read", counted)
+
+    async def first(self, caller: asyncio.Task[Any]) -> None:
+        """Until `caller` has read the version and is held."""
+        held = asyncio.create_task(self.first_read.wait())
+        await asyncio.wait([caller, held], return_when=asyncio.FIRST_COMPLETED)
+        held.cancel()
+        assert self.first_read.is_set(), "no data version was read"
+
+    async def callers(self, count: int) -> None:
+        """Until `count` callers in all have come to the shared reads, and wait."""
+        await self._came.setdefault(count, asyncio.Event()).wait()
+
+
+async def test_a_request_after_a_write_never_shares_a_version_read_begun_before_it(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await api.upload(jpeg(66), user=owner)
+    caller = Caller(owner)
+    before = await data_version(api.stores, caller)
+    reads = HeldVersionReads(api, monkeypatch)
+    first = asyncio.create_task(data_version(api.stores, caller))
+    await reads.first(first)  # its read has read, and is held
+    # Another instance writes, and then a request arrives: the read under way is older
+    # than the write, so the request waits for the next one.
+    other = Database(api.stores.db.url)
+    try:
+        async with other.transaction() as session:
+            await OwnerRepository(session).lock(owner)  # the version goes up
+    finally:
+        await other.dispose()
+    second = asyncio.create_task(data_version(api.stores, caller))
+    await reads.callers(2)
+    reads.release.set()
+    assert await first == before
+    assert await second == before + 1
+    assert reads.reads == 2
+
+
+async def test_requests_arriving_during_a_version_read_share_the_next_one(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await api.upload(jpeg(67), user=owner)
+    caller = Caller(owner)
+    version = await data_version(api.stores, caller)
+    reads = HeldVersionReads(api, monkeypatch)
+    first = asyncio.create_task(data_version(api.stores, caller))
+    await reads.first(first)
+    burst = [asyncio.create_task(data_version(api.stores, caller)) for _ in range(5)]
+    await reads.callers(6)
+    reads.release.set()
+    assert await asyncio.gather(first, *burst) == [version] * 6
+    # Six callers, two reads: the first's, and one that began after the other five came.
+    assert reads.reads == 2
+    assert len(api.stores.caches.version_reads) == 0
+    # A later request reads again (on SQLite: once something was committed).
+    api.stores.caches.owner_versions.clear()
+    assert await data_version(api.stores, caller) == version
+    assert reads.reads == 3
 
 
 async def test_mutations_and_errors_are_never_cached(api: Api, owner: str) -> None:
