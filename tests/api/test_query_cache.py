@@ -158,15 +158,23 @@ class HeldVersionReads:
         await self._came.setdefault(count, asyncio.Event()).wait()
 
 
+async def first_read_held(
+    api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[HeldVersionReads, int, asyncio.Task[int]]:
+    """The owner's version (they have one image) and a first request whose version read
+    has read and is held."""
+    await api.upload(jpeg(66), user=owner)
+    version = await data_version(api.stores, Caller(owner))
+    reads = HeldVersionReads(api, monkeypatch)
+    first = asyncio.create_task(data_version(api.stores, Caller(owner)))
+    await reads.first(first)
+    return reads, version, first
+
+
 async def test_a_request_after_a_write_never_shares_a_version_read_begun_before_it(
     api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await api.upload(jpeg(66), user=owner)
-    caller = Caller(owner)
-    before = await data_version(api.stores, caller)
-    reads = HeldVersionReads(api, monkeypatch)
-    first = asyncio.create_task(data_version(api.stores, caller))
-    await reads.first(first)  # its read has read, and is held
+    reads, before, first = await first_read_held(api, owner, monkeypatch)
     # Another instance writes, and then a request arrives: the read under way is older
     # than the write, so the request waits for the next one.
     other = Database(api.stores.db.url)
@@ -175,7 +183,7 @@ async def test_a_request_after_a_write_never_shares_a_version_read_begun_before_
             await OwnerRepository(session).lock(owner)  # the version goes up
     finally:
         await other.dispose()
-    second = asyncio.create_task(data_version(api.stores, caller))
+    second = asyncio.create_task(data_version(api.stores, Caller(owner)))
     await reads.callers(2)
     reads.release.set()
     assert await first == before
@@ -186,13 +194,8 @@ async def test_a_request_after_a_write_never_shares_a_version_read_begun_before_
 async def test_requests_arriving_during_a_version_read_share_the_next_one(
     api: Api, owner: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await api.upload(jpeg(67), user=owner)
-    caller = Caller(owner)
-    version = await data_version(api.stores, caller)
-    reads = HeldVersionReads(api, monkeypatch)
-    first = asyncio.create_task(data_version(api.stores, caller))
-    await reads.first(first)
-    burst = [asyncio.create_task(data_version(api.stores, caller)) for _ in range(5)]
+    reads, version, first = await first_read_held(api, owner, monkeypatch)
+    burst = [asyncio.create_task(data_version(api.stores, Caller(owner))) for _ in range(5)]
     await reads.callers(6)
     reads.release.set()
     assert await asyncio.gather(first, *burst) == [version] * 6
@@ -201,7 +204,7 @@ async def test_requests_arriving_during_a_version_read_share_the_next_one(
     assert len(api.stores.caches.version_reads) == 0
     # A later request reads again (on SQLite: once something was committed).
     api.stores.caches.owner_versions.clear()
-    assert await data_version(api.stores, caller) == version
+    assert await data_version(api.stores, Caller(owner)) == version
     assert reads.reads == 3
 
 
