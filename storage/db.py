@@ -32,12 +32,12 @@ POOL_TIMEOUT_S = 10
 # A pooled PostgreSQL connection that the server has closed (a restart,
 # `pg_terminate_backend`, an idle timeout) must not reach a request. SQLAlchemy's
 # `pool_pre_ping` asks the server on every checkout: BEGIN, an empty query and ROLLBACK,
-# three round trips that cost a cached read a fifth of its server time and PostgreSQL a
-# third of its share. `_Liveness` asks only where it is needed: a connection the driver
-# already knows is closed is replaced without a word to the server, and one that sat in
-# the pool for PING_AFTER_IDLE_S or more is pinged first (a link dropped without a close
-# says nothing until it is used). Under load a connection is back in use within
-# milliseconds and is never pinged.
+# three round trips that cost a cached read a fifth of its server time and PostgreSQL
+# two fifths of its share (bench.workers). `_Liveness` asks only where it is needed: a
+# connection the driver already knows is closed is replaced without a word to the
+# server, and one that sat in the pool for PING_AFTER_IDLE_S or more is pinged first (a
+# link dropped without a close says nothing until it is used). Under load a connection
+# is back in use within milliseconds and is never pinged.
 PING_AFTER_IDLE_S = 1.0
 
 
