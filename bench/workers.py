@@ -79,7 +79,7 @@ def _children_cpu() -> float:
 
 def _measured(run: Callable[[], tuple[float, float]], server: LiveServer) -> tuple[float, ...]:
     """(req/s, p50 ms, server cores, PostgreSQL cores, wrk cores) of one wrk run."""
-    wall, own, pg, load = time.monotonic(), _server_cpu(server), _postgres_cpu(), _children_cpu()
+    wall, own, pg, wrk_cpu = time.monotonic(), _server_cpu(server), _postgres_cpu(), _children_cpu()
     rps, p50 = run()
     wall = time.monotonic() - wall
     return (
@@ -87,7 +87,7 @@ def _measured(run: Callable[[], tuple[float, float]], server: LiveServer) -> tup
         p50,
         (_server_cpu(server) - own) / wall,
         _used(pg, _postgres_cpu()) / wall,
-        (_children_cpu() - load) / wall,
+        (_children_cpu() - wrk_cpu) / wall,
     )
 
 
@@ -217,11 +217,11 @@ def main() -> int:
             f"\n{'operation':26} {'workers':>7} {'req/s':>9} {'p50 ms':>7} {'server':>7}"
             f" {'pg':>5} {'wrk':>5} {'us/req':>7} {'x one':>6}"
         )
-        for variant, workers, (rps, p50, own, pg, load) in rows:
+        for variant, workers, (rps, p50, own, pg, wrk_cores) in rows:
             one = next(r[2][0] for r in rows if r[0] == variant and r[1] == 1)
             print(
                 f"{variant:26} {workers:>7} {rps:>9.0f} {p50:>7.2f} {own:>7.2f} {pg:>5.2f}"
-                f" {load:>5.2f} {ratio(own * 1e6, rps, '7.0f')} {rps / one:>6.2f}"
+                f" {wrk_cores:>5.2f} {ratio(own * 1e6, rps, '7.0f')} {rps / one:>6.2f}"
             )
         print(
             f"\n(medians of {args.runs} runs x {args.seconds} s at c={args.connections}; servers,"
